@@ -1,0 +1,197 @@
+//! Adapters to ode_solvers' adaptive Dormand–Prince solvers (Dopri5, Dop853), for accurate
+//! deterministic runs. They integrate the whole batch as one system in f64 (an f32 network is
+//! promoted: these solvers are for accuracy) and stop through `solout` once max|dz/dt| < tol.
+//!
+//! ode_solvers keeps every accepted step in its result buffer; the sparse output mode is used
+//! because it is the one whose `solout` sees the current state, and the step budget is capped so
+//! that buffer stays within [`MAX_STORED_VALUES`].
+//!
+//! # Reference
+//! Hairer, Nørsett & Wanner, "Solving Ordinary Differential Equations I", §II.5 and §II.10
+//! (DOPRI5, DOP853); ode_solvers 0.6 (`Dopri5`, `Dop853`, `System::solout`).
+
+use super::runner::{Inference, InferenceError, Stop};
+use crate::network::{Batch, Network, Workspace};
+use crate::real::Real;
+use ode_solvers::dop_shared::{IntegrationError, OutputType};
+use ode_solvers::{DVector, Dop853, Dopri5};
+use std::cell::{Cell, RefCell};
+
+/// Upper bound on the f64 values ode_solvers may keep (2^25 values, 256 MiB).
+pub const MAX_STORED_VALUES: usize = 1 << 25;
+
+/// ode_solvers tests for stiffness every `n_stiff` steps and aborts when it finds it. Near a
+/// stable equilibrium an explicit solver always runs at its stability limit, which that test
+/// reports as stiffness although the run is correct, so the test is never run.
+const NO_STIFFNESS_TEST: u32 = u32::MAX;
+
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Method {
+    Dopri5,
+    Dop853,
+}
+
+struct Flow<'a> {
+    net: &'a Network<f64>,
+    x: &'a [f64],
+    y: &'a [f64],
+    ws: RefCell<Workspace<f64>>,
+    // The solvers own their system by value; what it records lives outside it.
+    evals: &'a Cell<usize>,
+    tol: f64,
+    done: &'a RefCell<Option<(f64, DVector<f64>)>>,
+}
+
+impl ode_solvers::System<f64, DVector<f64>> for Flow<'_> {
+    fn system(&self, _t: f64, z: &DVector<f64>, dz: &mut DVector<f64>) {
+        let mut ws = self.ws.borrow_mut();
+        self.net
+            .activity_gradient(self.x, self.y, z.as_slice(), &mut ws, dz.as_mut_slice());
+        dz.neg_mut();
+        self.evals.set(self.evals.get() + 1);
+    }
+
+    fn solout(&mut self, t: f64, z: &DVector<f64>, dz: &DVector<f64>) -> bool {
+        // In sparse output mode `z` is the state just accepted and `dz` = f(t, z).
+        let m = crate::network::model::max_abs(dz.as_slice());
+        if m < self.tol || !m.is_finite() {
+            *self.done.borrow_mut() = Some((t, z.clone()));
+            return true;
+        }
+        false
+    }
+}
+
+pub(super) fn run<T: Real>(
+    net: &Network<T>,
+    batch: &Batch<T>,
+    z0: Vec<T>,
+    method: Method,
+    rtol: f64,
+    atol: f64,
+    stop: &Stop,
+) -> Result<Inference<T>, InferenceError> {
+    let net64 = net.cast::<f64>();
+    let batch64 = batch.cast::<f64>();
+    let tol = stop.tol.unwrap_or(1e-12);
+    let b = batch.size();
+    let y0 = DVector::from_iterator(z0.len(), z0.iter().map(|v| v.to_f64()));
+    let dim = y0.len().max(1);
+    let n_max = stop.max_steps.min(MAX_STORED_VALUES / dim).max(1);
+    let n_max = u32::try_from(n_max).unwrap_or(u32::MAX);
+    let evals = Cell::new(0);
+    let done = RefCell::new(None);
+    let flow = Flow {
+        net: &net64,
+        x: batch64.x.as_slice(),
+        y: batch64.y.as_slice(),
+        ws: RefCell::new(net64.workspace(b)),
+        evals: &evals,
+        tol,
+        done: &done,
+    };
+    // The flow decays towards its equilibrium; the end time only bounds a run that never
+    // reaches the tolerance (the step budget normally ends it first).
+    let t_end = 1e12;
+    let (stats, result) = match method {
+        Method::Dopri5 => {
+            let mut s = Dopri5::from_param(
+                flow,
+                0.0,
+                t_end,
+                t_end,
+                y0,
+                rtol,
+                atol,
+                0.9,
+                0.04,
+                0.2,
+                10.0,
+                t_end,
+                0.0,
+                n_max,
+                NO_STIFFNESS_TEST,
+                OutputType::Sparse,
+            );
+            let st = s.integrate();
+            let last = s.y_out().last().cloned();
+            let t_last = s.x_out().last().copied();
+            (st, last.zip(t_last))
+        }
+        Method::Dop853 => {
+            let mut s = Dop853::from_param(
+                flow,
+                0.0,
+                t_end,
+                t_end,
+                y0,
+                rtol,
+                atol,
+                0.9,
+                0.0,
+                0.333,
+                6.0,
+                t_end,
+                0.0,
+                n_max,
+                NO_STIFFNESS_TEST,
+                OutputType::Sparse,
+            );
+            let st = s.integrate();
+            let last = s.y_out().last().cloned();
+            let t_last = s.x_out().last().copied();
+            (st, last.zip(t_last))
+        }
+    };
+    let done = done.into_inner();
+    let (steps, converged) = match stats {
+        Ok(st) => (st.accepted_steps as usize, done.is_some()),
+        Err(IntegrationError::MaxNumStepReached { n_step, .. }) => (n_step as usize, false),
+        Err(IntegrationError::StepSizeUnderflow { x })
+        | Err(IntegrationError::StiffnessDetected { x }) => {
+            return Err(InferenceError::Options(format!(
+                "the adaptive solver failed at t = {x:.6e} (step size underflow or stiffness); \
+                 try euler or rk4 with a small dt"
+            )))
+        }
+    };
+    let evals = evals.get();
+    let (time, z) = match (done, result) {
+        (Some((t, z)), _) => (t, z),
+        (None, Some((z, t))) => (t, z),
+        (None, None) => (
+            0.0,
+            DVector::from_iterator(z0.len(), z0.iter().map(|v| v.to_f64())),
+        ),
+    };
+    let max_dzdt = net64.max_activity_gradient(&batch64, z.as_slice());
+    let z_t: Vec<T> = z.iter().map(|&v| T::of_f64(v)).collect();
+    if !max_dzdt.is_finite() || z.iter().any(|v| !v.is_finite()) {
+        let lay = net.layout(b);
+        let (layer, node, sample, value) = (1..=lay.n_free())
+            .find_map(|l| {
+                let n = lay.width(l);
+                z.as_slice()[lay.range(l)]
+                    .iter()
+                    .position(|v| !v.is_finite())
+                    .map(|k| (l, k % n, k / n, z[lay.range(l).start + k]))
+            })
+            .unwrap_or((0, 0, 0, f64::NAN));
+        return Err(InferenceError::NonFinite {
+            layer,
+            node,
+            sample,
+            value,
+            time,
+        });
+    }
+    Ok(Inference {
+        z: z_t,
+        steps,
+        rhs_evals: evals + 1,
+        max_dzdt,
+        converged: converged || max_dzdt < tol,
+        time,
+        energy_trace: Vec::new(),
+    })
+}

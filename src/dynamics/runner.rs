@@ -1,0 +1,399 @@
+//! The inference runner: starts from the feedforward pass, steps a solver until its stopping
+//! rule holds, and reports what it took.
+//!
+//! Fixed-step solvers treat every sample independently (the per-sample update of JPC), so the
+//! batch is cut into chunks of a fixed number of samples that run in parallel on rayon. The chunk
+//! size never depends on the number of threads, which keeps results bit-identical whatever the
+//! thread count.
+
+use super::adaptive;
+use super::integrators::{Euler, Integrator, Rk4};
+use super::system::{GradientFlow, System};
+use crate::network::closed_form::{self, ClosedFormError};
+use crate::network::{Batch, Layout, Network};
+use crate::real::Real;
+use rayon::prelude::*;
+
+/// Which solver runs inference.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Solver {
+    /// Forward Euler with step `dt` (in units of the value-node time constant).
+    Euler { dt: f64 },
+    /// Classical Runge–Kutta with step `dt`.
+    Rk4 { dt: f64 },
+    /// ode_solvers' adaptive Dormand–Prince 5(4).
+    Dopri5 { rtol: f64, atol: f64 },
+    /// ode_solvers' adaptive Dormand–Prince 8(5,3).
+    Dop853 { rtol: f64, atol: f64 },
+    /// The exact equilibrium of a linear network.
+    ClosedForm,
+}
+
+impl Solver {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Solver::Euler { .. } => "euler",
+            Solver::Rk4 { .. } => "rk4",
+            Solver::Dopri5 { .. } => "dopri5",
+            Solver::Dop853 { .. } => "dop853",
+            Solver::ClosedForm => "closed-form",
+        }
+    }
+}
+
+/// When a solver stops.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Stop {
+    /// Take exactly this many steps (fixed-step solvers), unless `tol` is met first.
+    pub steps: Option<usize>,
+    /// Stop once max|dz/dt| < tol over every free node of every sample.
+    pub tol: Option<f64>,
+    /// Give up (not converged) after this many steps.
+    pub max_steps: usize,
+}
+
+impl Stop {
+    /// Exactly `n` steps.
+    pub fn steps(n: usize) -> Self {
+        Stop {
+            steps: Some(n),
+            tol: None,
+            max_steps: n,
+        }
+    }
+
+    /// Until max|dz/dt| < tol, at most `max_steps` steps.
+    pub fn steady(tol: f64, max_steps: usize) -> Self {
+        Stop {
+            steps: None,
+            tol: Some(tol),
+            max_steps,
+        }
+    }
+}
+
+/// Everything that configures one inference.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InferenceOptions {
+    pub solver: Solver,
+    pub stop: Stop,
+    /// Record the batch energy F every this many steps (fixed-step solvers), from step 0.
+    pub record_every: Option<usize>,
+    /// Samples per parallel chunk for fixed-step solvers.
+    pub chunk: usize,
+}
+
+impl InferenceOptions {
+    pub fn new(solver: Solver, stop: Stop) -> Self {
+        InferenceOptions {
+            solver,
+            stop,
+            record_every: None,
+            chunk: 32,
+        }
+    }
+}
+
+/// The outcome of one inference.
+#[derive(Clone, Debug)]
+pub struct Inference<T> {
+    /// Final free activities (flat layout).
+    pub z: Vec<T>,
+    /// Steps taken (the largest over chunks; accepted steps for adaptive solvers).
+    pub steps: usize,
+    /// Right-hand-side evaluations, summed over chunks.
+    pub rhs_evals: usize,
+    /// max|dz/dt| at the final state.
+    pub max_dzdt: f64,
+    /// Whether the tolerance was met (always true for a fixed number of steps).
+    pub converged: bool,
+    /// Simulated time at the end (the largest over chunks).
+    pub time: f64,
+    /// F at steps 0, k, 2k, ... when recording was asked for; a chunk that stopped early
+    /// contributes its final energy to the later entries.
+    pub energy_trace: Vec<f64>,
+}
+
+/// Why inference failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InferenceError {
+    #[error("activities diverged: node {node} of layer {layer}, sample {sample}, is {value} at t = {time}")]
+    NonFinite {
+        layer: usize,
+        node: usize,
+        sample: usize,
+        value: f64,
+        time: f64,
+    },
+    #[error(transparent)]
+    ClosedForm(#[from] ClosedFormError),
+    #[error("invalid solver option: {0}")]
+    Options(String),
+}
+
+/// Runs inference on `batch` from the feedforward pass.
+pub fn infer<T: Real>(
+    net: &Network<T>,
+    batch: &Batch<T>,
+    opts: &InferenceOptions,
+) -> Result<Inference<T>, InferenceError> {
+    check_options(opts)?;
+    let b = batch.size();
+    let (z0, _) = net.feedforward(batch.x.as_slice(), b);
+    match opts.solver {
+        Solver::Euler { dt } => fixed_step(net, batch, z0, dt, opts, |n| Euler::new(n)),
+        Solver::Rk4 { dt } => fixed_step(net, batch, z0, dt, opts, |n| Rk4::new(n)),
+        Solver::Dopri5 { rtol, atol } => adaptive::run(
+            net,
+            batch,
+            z0,
+            adaptive::Method::Dopri5,
+            rtol,
+            atol,
+            &opts.stop,
+        ),
+        Solver::Dop853 { rtol, atol } => adaptive::run(
+            net,
+            batch,
+            z0,
+            adaptive::Method::Dop853,
+            rtol,
+            atol,
+            &opts.stop,
+        ),
+        Solver::ClosedForm => {
+            let z = closed_form::equilibrium(net, batch)?;
+            let max_dzdt = net.max_activity_gradient(batch, &z).to_f64();
+            Ok(Inference {
+                z,
+                steps: 0,
+                rhs_evals: 1,
+                max_dzdt,
+                converged: true,
+                time: f64::INFINITY,
+                energy_trace: Vec::new(),
+            })
+        }
+    }
+}
+
+fn check_options(opts: &InferenceOptions) -> Result<(), InferenceError> {
+    let positive = |name: &str, v: f64| {
+        if v.is_finite() && v > 0.0 {
+            Ok(())
+        } else {
+            Err(InferenceError::Options(format!(
+                "{name} must be finite and positive, got {v}"
+            )))
+        }
+    };
+    match opts.solver {
+        Solver::Euler { dt } | Solver::Rk4 { dt } => positive("dt", dt)?,
+        Solver::Dopri5 { rtol, atol } | Solver::Dop853 { rtol, atol } => {
+            positive("rtol", rtol)?;
+            positive("atol", atol)?;
+            if opts.stop.tol.is_none() {
+                return Err(InferenceError::Options(
+                    "adaptive solvers stop on a steady-state tolerance; give one".into(),
+                ));
+            }
+        }
+        Solver::ClosedForm => {}
+    }
+    if let Some(tol) = opts.stop.tol {
+        positive("tol", tol)?;
+    }
+    if opts.stop.steps.is_none() && opts.stop.tol.is_none() {
+        return Err(InferenceError::Options(
+            "give a number of steps, a steady-state tolerance, or both".into(),
+        ));
+    }
+    if opts.chunk == 0 {
+        return Err(InferenceError::Options("chunk must be at least 1".into()));
+    }
+    if opts.record_every == Some(0) {
+        return Err(InferenceError::Options(
+            "record_every must be at least 1".into(),
+        ));
+    }
+    Ok(())
+}
+
+struct ChunkResult<T> {
+    samples: usize,
+    z: Vec<T>,
+    steps: usize,
+    evals: usize,
+    max_dzdt: T,
+    converged: bool,
+    time: f64,
+    energy: Vec<f64>,
+}
+
+fn fixed_step<T: Real, I: Integrator<T>>(
+    net: &Network<T>,
+    batch: &Batch<T>,
+    z0: Vec<T>,
+    dt: f64,
+    opts: &InferenceOptions,
+    make: impl Fn(usize) -> I + Sync,
+) -> Result<Inference<T>, InferenceError> {
+    let b = batch.size();
+    let full = net.layout(b);
+    let d = net.widths()[0];
+    let o = *net.widths().last().unwrap_or(&0);
+    let starts: Vec<usize> = (0..b).step_by(opts.chunk).collect();
+    let results: Vec<Result<ChunkResult<T>, InferenceError>> = starts
+        .par_iter()
+        .map(|&s0| {
+            let s1 = (s0 + opts.chunk).min(b);
+            let lay = net.layout(s1 - s0);
+            let x = &batch.x.as_slice()[s0 * d..s1 * d];
+            let y = &batch.y.as_slice()[s0 * o..s1 * o];
+            let mut z = gather(&full, &lay, &z0, s0);
+            let mut sys = GradientFlow::new(net, x, y, s1 - s0);
+            let mut integ = make(lay.len());
+            run_chunk(&mut sys, &mut integ, &mut z, T::of_f64(dt), opts).map_err(|e| match e {
+                InferenceError::NonFinite {
+                    layer,
+                    node,
+                    sample,
+                    value,
+                    time,
+                } => InferenceError::NonFinite {
+                    layer,
+                    node,
+                    sample: sample + s0,
+                    value,
+                    time,
+                },
+                other => other,
+            })
+        })
+        .collect();
+    let mut z = vec![T::zero(); full.len()];
+    let mut out = Inference {
+        z: Vec::new(),
+        steps: 0,
+        rhs_evals: 0,
+        max_dzdt: 0.0,
+        converged: true,
+        time: 0.0,
+        energy_trace: Vec::new(),
+    };
+    let mut energy_sums: Vec<f64> = Vec::new();
+    for (s0, r) in starts.iter().zip(results) {
+        let r = r?;
+        let lay = net.layout(r.samples);
+        scatter(&full, &lay, &r.z, &mut z, *s0);
+        out.steps = out.steps.max(r.steps);
+        out.rhs_evals += r.evals;
+        out.max_dzdt = out.max_dzdt.max(r.max_dzdt.to_f64());
+        out.converged &= r.converged;
+        out.time = out.time.max(r.time);
+        if energy_sums.len() < r.energy.len() {
+            let last = energy_sums.last().copied();
+            energy_sums.resize(r.energy.len(), last.unwrap_or(0.0));
+        }
+        let last = r.energy.last().copied().unwrap_or(0.0);
+        for (i, acc) in energy_sums.iter_mut().enumerate() {
+            *acc += r.energy.get(i).copied().unwrap_or(last);
+        }
+    }
+    out.energy_trace = energy_sums.into_iter().map(|s| s / b as f64).collect();
+    out.z = z;
+    Ok(out)
+}
+
+fn run_chunk<T: Real, I: Integrator<T>>(
+    sys: &mut GradientFlow<'_, T>,
+    integ: &mut I,
+    z: &mut [T],
+    dt: T,
+    opts: &InferenceOptions,
+) -> Result<ChunkResult<T>, InferenceError> {
+    let stop = &opts.stop;
+    let limit = stop.steps.unwrap_or(stop.max_steps);
+    let tol = stop.tol.map(T::of_f64);
+    let mut energy = Vec::new();
+    let mut t = T::zero();
+    let mut steps = 0;
+    let mut converged = stop.tol.is_none();
+    while steps < limit {
+        let m = integ.step(sys, t, dt, z);
+        if let Some(every) = opts.record_every {
+            if steps % every == 0 {
+                energy.push(sys.energy_sum_of_last());
+            }
+        }
+        if !m.is_finite() {
+            return Err(non_finite(sys, z, t.to_f64()));
+        }
+        steps += 1;
+        t += dt;
+        // The step just taken started from a state that already met the tolerance; the state
+        // moved by less than dt * tol per node, towards the equilibrium.
+        if tol.is_some_and(|tol| m < tol) {
+            converged = true;
+            break;
+        }
+    }
+    // max|dz/dt| at the final state (one more evaluation, counted).
+    let mut dz = vec![T::zero(); z.len()];
+    sys.rhs(t, z, &mut dz);
+    let max_dzdt = crate::network::model::max_abs(&dz);
+    if !max_dzdt.is_finite() || z.iter().any(|v| !v.is_finite()) {
+        return Err(non_finite(sys, z, t.to_f64()));
+    }
+    if let Some(tol) = tol {
+        converged |= max_dzdt < tol;
+    }
+    if let Some(every) = opts.record_every {
+        if steps % every == 0 {
+            energy.push(sys.energy_sum_of_last());
+        }
+    }
+    Ok(ChunkResult {
+        samples: sys.batch(),
+        z: z.to_vec(),
+        steps,
+        evals: sys.evaluations(),
+        max_dzdt,
+        converged,
+        time: t.to_f64(),
+        energy,
+    })
+}
+
+fn non_finite<T: Real>(sys: &GradientFlow<'_, T>, z: &[T], time: f64) -> InferenceError {
+    let (layer, node, sample, value) = sys.locate_non_finite(z).unwrap_or((0, 0, 0, f64::NAN));
+    InferenceError::NonFinite {
+        layer,
+        node,
+        sample,
+        value,
+        time,
+    }
+}
+
+/// Copies the columns `s0..` of every layer of `full` into a chunk-local buffer.
+fn gather<T: Real>(full: &Layout, chunk: &Layout, z: &[T], s0: usize) -> Vec<T> {
+    let mut out = Vec::with_capacity(chunk.len());
+    for l in 1..=full.n_free() {
+        let n = full.width(l);
+        let r = full.range(l);
+        out.extend_from_slice(&z[r.start + s0 * n..r.start + (s0 + chunk.batch()) * n]);
+    }
+    out
+}
+
+/// The inverse of [`gather`].
+fn scatter<T: Real>(full: &Layout, chunk: &Layout, part: &[T], z: &mut [T], s0: usize) {
+    for l in 1..=full.n_free() {
+        let n = full.width(l);
+        let r = full.range(l);
+        let rc = chunk.range(l);
+        z[r.start + s0 * n..r.start + (s0 + chunk.batch()) * n].copy_from_slice(&part[rc]);
+    }
+}

@@ -1,0 +1,89 @@
+//! Right-hand sides dz/dt = f(t, z) over flat state buffers.
+
+use crate::network::{Network, Workspace};
+use crate::real::Real;
+
+/// An ODE right-hand side evaluated in place. Knows nothing of time stepping.
+pub trait System<T: Real> {
+    /// Length of the state vector.
+    fn dim(&self) -> usize;
+    /// Writes f(t, z) into `dz`.
+    fn rhs(&mut self, t: T, z: &[T], dz: &mut [T]);
+    /// Number of `rhs` calls so far.
+    fn evaluations(&self) -> usize;
+}
+
+/// Ideal PC inference on a batch (or a chunk of one): dz/dt = -dE_i/dz_i for every sample i,
+/// with algebraic error nodes. The inputs and targets stay clamped.
+pub struct GradientFlow<'a, T: Real> {
+    net: &'a Network<T>,
+    x: &'a [T],
+    y: &'a [T],
+    ws: Workspace<T>,
+    evals: usize,
+}
+
+impl<'a, T: Real> GradientFlow<'a, T> {
+    /// `x` is D x b and `y` O x b, column-major, for a batch of `b` samples.
+    pub fn new(net: &'a Network<T>, x: &'a [T], y: &'a [T], b: usize) -> Self {
+        GradientFlow {
+            net,
+            x,
+            y,
+            ws: net.workspace(b),
+            evals: 0,
+        }
+    }
+
+    /// Sum over this batch of the per-sample energies at the state of the last evaluation.
+    pub fn energy_sum_of_last(&self) -> f64 {
+        self.net
+            .sample_energies(&self.ws)
+            .iter()
+            .map(|e| e.to_f64())
+            .sum()
+    }
+
+    /// Samples in this batch.
+    pub fn batch(&self) -> usize {
+        self.ws.batch()
+    }
+
+    /// The first non-finite activity in `z`, as (layer, node, sample, value).
+    pub fn locate_non_finite(&self, z: &[T]) -> Option<(usize, usize, usize, f64)> {
+        let lay = self.net.layout(self.ws.batch());
+        (1..=lay.n_free()).find_map(|l| {
+            let n = lay.width(l);
+            z[lay.range(l)]
+                .iter()
+                .position(|v| !v.is_finite())
+                .map(|k| (l, k % n, k / n, z[lay.range(l)][k].to_f64()))
+        })
+    }
+
+    /// Evaluates the errors at `z` without counting a right-hand-side call, then returns the
+    /// energy sum (used for the final point of an energy trace).
+    pub fn energy_sum_at(&mut self, z: &[T]) -> f64 {
+        self.net.compute_errors(self.x, self.y, z, &mut self.ws);
+        self.energy_sum_of_last()
+    }
+}
+
+impl<T: Real> System<T> for GradientFlow<'_, T> {
+    fn dim(&self) -> usize {
+        self.net.layout(self.ws.batch()).len()
+    }
+
+    fn rhs(&mut self, _t: T, z: &[T], dz: &mut [T]) {
+        self.net
+            .activity_gradient(self.x, self.y, z, &mut self.ws, dz);
+        for v in dz.iter_mut() {
+            *v = -*v;
+        }
+        self.evals += 1;
+    }
+
+    fn evaluations(&self) -> usize {
+        self.evals
+    }
+}

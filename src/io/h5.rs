@@ -1,0 +1,413 @@
+//! A small HDF5 layer over hdf5-pure: numeric arrays and scalar attributes, read with errors that
+//! name the file and the object, written atomically (temporary file, then rename).
+//!
+//! Arrays are row-major as HDF5 stores them (h5py and NumPy see the same shapes).
+
+use hdf5_pure::{AttrValue, DType, File, FileBuilder};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A dense row-major array of f64 with its shape (empty shape: a scalar).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Array {
+    pub shape: Vec<usize>,
+    pub data: Vec<f64>,
+}
+
+impl Array {
+    pub fn scalar(v: f64) -> Self {
+        Array {
+            shape: Vec::new(),
+            data: vec![v],
+        }
+    }
+
+    pub fn vector(data: Vec<f64>) -> Self {
+        Array {
+            shape: vec![data.len()],
+            data,
+        }
+    }
+
+    /// A `rows x cols` array from row-major data.
+    pub fn matrix(rows: usize, cols: usize, data: Vec<f64>) -> Self {
+        assert_eq!(rows * cols, data.len(), "matrix data length");
+        Array {
+            shape: vec![rows, cols],
+            data,
+        }
+    }
+}
+
+/// A scalar attribute.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Attr {
+    F64(f64),
+    I64(i64),
+    Str(String),
+}
+
+impl Attr {
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Attr::F64(v) => Some(*v),
+            Attr::I64(v) => Some(*v as f64),
+            Attr::Str(_) => None,
+        }
+    }
+
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Attr::I64(v) => Some(*v),
+            Attr::F64(v) if v.fract() == 0.0 && v.abs() < 9.0e15 => Some(*v as i64),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Attr::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Attr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Attr::F64(v) => write!(f, "{v}"),
+            Attr::I64(v) => write!(f, "{v}"),
+            Attr::Str(s) => write!(f, "'{s}'"),
+        }
+    }
+}
+
+/// An HDF5 problem, naming the file and the object it concerns.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}: {object}: {message}", file.display())]
+pub struct H5Error {
+    pub file: PathBuf,
+    /// A dataset path, `group@attribute`, or `(file)` for the file as a whole.
+    pub object: String,
+    pub message: String,
+}
+
+/// An open HDF5 file, read-only.
+pub struct H5Reader {
+    path: PathBuf,
+    file: File,
+}
+
+impl H5Reader {
+    pub fn open(path: &Path) -> Result<Self, H5Error> {
+        let file = File::open(path).map_err(|e| H5Error {
+            file: path.to_path_buf(),
+            object: "(file)".into(),
+            message: format!("cannot open as HDF5: {e}"),
+        })?;
+        Ok(H5Reader {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    /// Reads a file held in memory (`path` is only used in messages).
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, H5Error> {
+        let path = PathBuf::from("(memory)");
+        let file = File::from_bytes(bytes).map_err(|e| H5Error {
+            file: path.clone(),
+            object: "(file)".into(),
+            message: format!("cannot parse as HDF5: {e}"),
+        })?;
+        Ok(H5Reader { path, file })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, object: &str, message: impl Into<String>) -> H5Error {
+        H5Error {
+            file: self.path.clone(),
+            object: object.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// Whether a dataset exists at `path`.
+    pub fn has_dataset(&self, path: &str) -> bool {
+        self.file.dataset(path).is_ok()
+    }
+
+    /// Whether a group exists at `path`.
+    pub fn has_group(&self, path: &str) -> bool {
+        self.file.group(path).is_ok()
+    }
+
+    /// Names of the datasets directly inside a group (sorted); empty if there is no such group.
+    pub fn datasets_in(&self, group: &str) -> Vec<String> {
+        let mut v = self
+            .file
+            .group(group)
+            .and_then(|g| g.datasets())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    /// Names of the groups directly inside a group (sorted).
+    pub fn groups_in(&self, group: &str) -> Vec<String> {
+        let g = if group.is_empty() || group == "/" {
+            Ok(self.file.root())
+        } else {
+            self.file.group(group)
+        };
+        let mut v = g.and_then(|g| g.groups()).unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    /// Reads a numeric dataset as f64.
+    pub fn array(&self, path: &str) -> Result<Array, H5Error> {
+        let ds = self
+            .file
+            .dataset(path)
+            .map_err(|_| self.err(path, "missing dataset"))?;
+        let dtype = ds
+            .dtype()
+            .map_err(|e| self.err(path, format!("unreadable datatype: {e}")))?;
+        let numeric = matches!(
+            dtype,
+            DType::F32
+                | DType::F64
+                | DType::I8
+                | DType::I16
+                | DType::I32
+                | DType::I64
+                | DType::U8
+                | DType::U16
+                | DType::U32
+                | DType::U64
+        );
+        if !numeric {
+            return Err(self.err(path, format!("expected a numeric dataset, found {dtype:?}")));
+        }
+        let shape: Vec<usize> = ds
+            .shape()
+            .map_err(|e| self.err(path, format!("unreadable shape: {e}")))?
+            .into_iter()
+            .map(|d| d as usize)
+            .collect();
+        let data = ds
+            .read_f64()
+            .map_err(|e| self.err(path, format!("unreadable data: {e}")))?;
+        let expect: usize = shape.iter().product();
+        if data.len() != expect {
+            return Err(self.err(
+                path,
+                format!("holds {} values for shape {shape:?}", data.len()),
+            ));
+        }
+        Ok(Array { shape, data })
+    }
+
+    /// A scalar attribute of a group ("" or "/" for the root), `None` if absent.
+    pub fn attr(&self, group: &str, name: &str) -> Result<Option<Attr>, H5Error> {
+        let object = format!("{}@{name}", if group.is_empty() { "/" } else { group });
+        let g = if group.is_empty() || group == "/" {
+            Ok(self.file.root())
+        } else {
+            self.file.group(group)
+        };
+        let Ok(g) = g else {
+            return Ok(None);
+        };
+        let attrs = g
+            .attrs()
+            .map_err(|e| self.err(&object, format!("unreadable attributes: {e}")))?;
+        let Some(v) = attrs.get(name) else {
+            return Ok(None);
+        };
+        let a = match v {
+            AttrValue::F64(x) => Attr::F64(*x),
+            AttrValue::F32(x) => Attr::F64(*x as f64),
+            AttrValue::I8(x) => Attr::I64(*x as i64),
+            AttrValue::I16(x) => Attr::I64(*x as i64),
+            AttrValue::I32(x) => Attr::I64(*x as i64),
+            AttrValue::I64(x) => Attr::I64(*x),
+            AttrValue::U8(x) => Attr::I64(*x as i64),
+            AttrValue::U16(x) => Attr::I64(*x as i64),
+            AttrValue::U32(x) => Attr::I64(*x as i64),
+            AttrValue::U64(x) => match i64::try_from(*x) {
+                Ok(v) => Attr::I64(v),
+                Err(_) => return Err(self.err(&object, format!("value {x} is too large"))),
+            },
+            AttrValue::String(s) | AttrValue::AsciiString(s) | AttrValue::VarLenString(s) => {
+                Attr::Str(s.clone())
+            }
+            AttrValue::StringSized { value, .. } | AttrValue::AsciiStringSized { value, .. } => {
+                Attr::Str(value.clone())
+            }
+            AttrValue::StringArray(v)
+            | AttrValue::AsciiStringArray(v)
+            | AttrValue::VarLenStringArray(v)
+            | AttrValue::VarLenAsciiCharArray(v)
+                if v.len() == 1 =>
+            {
+                Attr::Str(v[0].clone())
+            }
+            other => {
+                return Err(self.err(
+                    &object,
+                    format!("expected a scalar number or string, found {other:?}"),
+                ))
+            }
+        };
+        Ok(Some(a))
+    }
+}
+
+#[derive(Default)]
+struct Node {
+    datasets: Vec<(String, Array)>,
+    attrs: Vec<(String, Attr)>,
+    children: BTreeMap<String, Node>,
+}
+
+impl Node {
+    fn at(&mut self, group: &str) -> &mut Node {
+        let mut node = self;
+        for part in group.split('/').filter(|p| !p.is_empty()) {
+            node = node.children.entry(part.to_string()).or_default();
+        }
+        node
+    }
+}
+
+fn attr_value(a: &Attr) -> AttrValue {
+    match a {
+        Attr::F64(v) => AttrValue::F64(*v),
+        Attr::I64(v) => AttrValue::I64(*v),
+        Attr::Str(s) => AttrValue::String(s.clone()),
+    }
+}
+
+fn shape_u64(a: &Array) -> Vec<u64> {
+    a.shape.iter().map(|&d| d as u64).collect()
+}
+
+fn build_group(gb: &mut hdf5_pure::GroupBuilder, node: &Node) {
+    for (name, arr) in &node.datasets {
+        gb.create_dataset(name)
+            .with_f64_data(&arr.data)
+            .with_shape(&shape_u64(arr));
+    }
+    for (name, a) in &node.attrs {
+        gb.set_attr(name, attr_value(a));
+    }
+    for (name, child) in &node.children {
+        let mut c = gb.create_group(name);
+        build_group(&mut c, child);
+        gb.add_group(c.finish());
+    }
+}
+
+/// Collects datasets and attributes, then writes them in one go.
+#[derive(Default)]
+pub struct H5Writer {
+    root: Node,
+}
+
+impl H5Writer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a dataset at a path such as `grads/pc/W0`; groups are created as needed.
+    pub fn dataset(&mut self, path: &str, array: Array) -> &mut Self {
+        let (group, name) = match path.rfind('/') {
+            Some(i) => (&path[..i], &path[i + 1..]),
+            None => ("", path),
+        };
+        self.root.at(group).datasets.push((name.to_string(), array));
+        self
+    }
+
+    /// Sets an attribute on a group ("" for the root); the group is created if needed.
+    pub fn attr(&mut self, group: &str, name: &str, value: Attr) -> &mut Self {
+        self.root.at(group).attrs.push((name.to_string(), value));
+        self
+    }
+
+    /// Serialises the file.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
+        let mut fb = FileBuilder::new();
+        for (name, arr) in &self.root.datasets {
+            fb.create_dataset(name)
+                .with_f64_data(&arr.data)
+                .with_shape(&shape_u64(arr));
+        }
+        for (name, a) in &self.root.attrs {
+            fb.set_attr(name, attr_value(a));
+        }
+        for (name, child) in &self.root.children {
+            let mut g = fb.create_group(name);
+            build_group(&mut g, child);
+            fb.add_group(g.finish());
+        }
+        fb.finish().map_err(|e| e.to_string())
+    }
+
+    /// Writes to `path` atomically: a temporary file in the same folder, then a rename, so a
+    /// failure never leaves a half-written file at `path`.
+    pub fn write(&self, path: &Path) -> Result<(), H5Error> {
+        let err = |m: String| H5Error {
+            file: path.to_path_buf(),
+            object: "(file)".into(),
+            message: m,
+        };
+        let bytes = self
+            .to_bytes()
+            .map_err(|e| err(format!("cannot encode: {e}")))?;
+        crate::io::write_atomic(path, &bytes).map_err(|e| err(format!("cannot write: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_arrays_scalars_and_attributes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.h5");
+        let mut w = H5Writer::new();
+        w.dataset(
+            "a/b/m",
+            Array::matrix(2, 3, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]),
+        )
+        .dataset("s", Array::scalar(-0.5))
+        .dataset("a/v", Array::vector(vec![1e-300, f64::MAX]))
+        .attr("", "name", Attr::Str("tanh".into()))
+        .attr("a", "n", Attr::I64(7))
+        .attr("a/b", "x", Attr::F64(0.25));
+        w.write(&path).unwrap();
+        let r = H5Reader::open(&path).unwrap();
+        assert_eq!(
+            r.array("a/b/m").unwrap(),
+            Array::matrix(2, 3, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+        );
+        let s = r.array("s").unwrap();
+        assert!(s.shape.is_empty());
+        assert_eq!(s.data, vec![-0.5]);
+        assert_eq!(r.array("a/v").unwrap().data, vec![1e-300, f64::MAX]);
+        assert_eq!(r.attr("", "name").unwrap(), Some(Attr::Str("tanh".into())));
+        assert_eq!(r.attr("a", "n").unwrap(), Some(Attr::I64(7)));
+        assert_eq!(r.attr("a/b", "x").unwrap(), Some(Attr::F64(0.25)));
+        assert_eq!(r.attr("a", "missing").unwrap(), None);
+        assert!(r.array("nope").is_err());
+        assert_eq!(r.datasets_in("a"), vec!["v".to_string()]);
+        assert_eq!(r.groups_in("a"), vec!["b".to_string()]);
+    }
+}

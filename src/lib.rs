@@ -1,0 +1,13 @@
+//! apcsim simulates analog (continuous-time) predictive coding on resistive crossbar hardware.
+//!
+//! Data flows one way: file -> config -> mapped hardware -> dynamics -> measurements -> outputs.
+//! This crate currently holds the ideal network ([`network`]), its inference solvers
+//! ([`dynamics`]), the HDF5 reference format ([`io`]) and the reference study ([`study`]).
+
+pub mod dynamics;
+pub mod io;
+pub mod network;
+pub mod real;
+pub mod study;
+
+pub use real::Real;

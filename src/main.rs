@@ -1,0 +1,177 @@
+//! The `apcsim` command line: parse, build, run, map errors to exit codes.
+//!
+//! Exit codes: 0 success (a reference run that differs from its input still succeeded: the
+//! differences are its measurement), 1 internal or I/O failure, 2 unusable input, 3 a run that
+//! diverged.
+
+use apcsim::io::reference::read_reference;
+use apcsim::study::reference::{
+    run_reference, EquilibriumSolver, ReferenceError, ReferenceOptions,
+};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "apcsim",
+    version,
+    about = "Analog predictive-coding crossbar simulator"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Recompute every dataset of a reference-layout HDF5 file (weights and batch in; feedforward
+    /// pass, Euler trajectory, equilibrium, energy, PC and BP gradients, alignment out) and print
+    /// how each differs from the input's own values.
+    Reference(ReferenceArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ReferenceArgs {
+    /// Input file in the reference layout (weights/W{l}, batch/x, batch/y, root attributes).
+    input: PathBuf,
+    /// Output file, written in the same layout.
+    #[arg(long)]
+    out: PathBuf,
+    /// Equilibrium solver (default: closed-form for linear networks, dop853 otherwise).
+    #[arg(long, value_enum, default_value_t = SolverArg::Auto)]
+    solver: SolverArg,
+    /// Euler step (default: the input's euler@dt, else 0.1).
+    #[arg(long)]
+    dt: Option<f64>,
+    /// Euler steps (default: the input's euler@steps, else 500); with --solver euler or rk4 it
+    /// also fixes the equilibrium run's length instead of the steady-state stop.
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Steady-state tolerance on max|dz/dt| for the equilibrium.
+    #[arg(long, default_value_t = 1e-12)]
+    tol: f64,
+    /// Relative error tolerance of the adaptive solvers (dopri5, dop853).
+    #[arg(long, default_value_t = ReferenceOptions::default().rtol)]
+    rtol: f64,
+    /// Absolute error tolerance of the adaptive solvers.
+    #[arg(long, default_value_t = ReferenceOptions::default().atol)]
+    atol: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum SolverArg {
+    Auto,
+    Euler,
+    Rk4,
+    Dopri5,
+    Dop853,
+    ClosedForm,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Reference(args) => reference(args),
+    }
+}
+
+fn reference(args: ReferenceArgs) -> ExitCode {
+    for (name, v) in [
+        ("--dt", args.dt),
+        ("--tol", Some(args.tol)),
+        ("--rtol", Some(args.rtol)),
+        ("--atol", Some(args.atol)),
+    ] {
+        if let Some(v) = v {
+            if !(v.is_finite() && v > 0.0) {
+                eprintln!("error: {name} must be a finite positive number, got {v}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let input = match read_reference(&args.input) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let opts = ReferenceOptions {
+        solver: match args.solver {
+            SolverArg::Auto => EquilibriumSolver::Auto,
+            SolverArg::Euler => EquilibriumSolver::Euler,
+            SolverArg::Rk4 => EquilibriumSolver::Rk4,
+            SolverArg::Dopri5 => EquilibriumSolver::Dopri5,
+            SolverArg::Dop853 => EquilibriumSolver::Dop853,
+            SolverArg::ClosedForm => EquilibriumSolver::ClosedForm,
+        },
+        dt: args.dt,
+        steps: args.steps,
+        tol: args.tol,
+        rtol: args.rtol,
+        atol: args.atol,
+        ..ReferenceOptions::default()
+    };
+    let outcome = match run_reference(&input, &opts) {
+        Ok(o) => o,
+        Err(ReferenceError::Inference { file, source }) => {
+            let code = match source {
+                apcsim::dynamics::InferenceError::NonFinite { .. } => 3,
+                _ => 2,
+            };
+            eprintln!("error: {file}: {source}");
+            return ExitCode::from(code);
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let net = &input.network;
+    let arch = net.architecture();
+    println!(
+        "{}: {} layers, widths {:?}, {} {}, skips {}, batch {}",
+        input.path.display(),
+        net.n_layers(),
+        arch.widths,
+        arch.activation,
+        arch.parameterisation,
+        arch.skips,
+        input.batch.size()
+    );
+    if !input.euler_from_file {
+        println!("(no euler group in the input: using dt and steps defaults)");
+    }
+    println!(
+        "{:<12} {:<12} {:>9} {:>10} {:>12} {:>9} {:>10}",
+        "run", "solver", "steps", "rhs evals", "max|dz/dt|", "converged", "seconds"
+    );
+    for s in &outcome.solvers {
+        println!(
+            "{:<12} {:<12} {:>9} {:>10} {:>12.3e} {:>9} {:>10.4}",
+            s.role, s.solver, s.steps, s.rhs_evals, s.max_dzdt, s.converged, s.seconds
+        );
+    }
+    println!("cos sim (PC vs BP, all layers): {:.12}", outcome.cos_sim);
+    if outcome.comparisons.is_empty() {
+        println!("the input holds no computed datasets to compare with");
+    } else {
+        println!(
+            "{:<34} {:>12} {:>12}",
+            "dataset vs input", "max abs", "max rel"
+        );
+        for c in &outcome.comparisons {
+            println!(
+                "{:<34} {:>12.3e} {:>12.3e}",
+                c.dataset, c.max_abs, c.max_rel
+            );
+        }
+    }
+    if let Err(e) = outcome.output.write(&args.out) {
+        eprintln!("error: {e}");
+        return ExitCode::from(1);
+    }
+    println!("wrote {}", args.out.display());
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,705 @@
+//! The PC network of DESIGN §1: predictions, errors, energy, activity gradient, PC and BP weight
+//! gradients, all batched so that every product is a GEMM.
+//!
+//! Layer l (1-based) predicts `mu_l = s_l z_{l-1} + a_l W_{l-1} phi(z_{l-1})` with phi the
+//! identity on the input z_0 = x. Free activities z_1..z_{L-1} live in one flat buffer, layer
+//! after layer, each layer column-major `n_l x B` (one column per sample); see [`Layout`].
+//!
+//! # Reference
+//! Innocenti et al., "On the infinite width and depth limits of predictive coding networks",
+//! ICML 2026, §2; the JPC library (`jpc.pc_energy_fn`, `jpc.compute_pc_param_grads`).
+
+use super::activation::Activation;
+use super::param::Parameterisation;
+use crate::real::{c, gemm, MatMut, MatRef, Real};
+use nalgebra::DMatrix;
+
+/// What defines a network apart from its weights.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Architecture {
+    /// n_0 (input D), hidden widths, n_L (output O).
+    pub widths: Vec<usize>,
+    pub activation: Activation,
+    pub parameterisation: Parameterisation,
+    /// Skip connections on layers 2..L-1 (1-based), as JPC's `make_skip_model`.
+    pub skips: bool,
+    pub gamma0: f64,
+    /// lambda, the precision of the output error.
+    pub output_precision: f64,
+}
+
+impl Architecture {
+    pub fn n_layers(&self) -> usize {
+        self.widths.len().saturating_sub(1)
+    }
+
+    /// Whether layer l (1-based) has a skip connection from z_{l-1}.
+    pub fn has_skip(&self, l: usize) -> bool {
+        self.skips && l >= 2 && l < self.n_layers()
+    }
+
+    /// The scalings a_1..a_L of this architecture (index l-1 holds a_l).
+    pub fn scalings(&self) -> Vec<f64> {
+        self.parameterisation
+            .scalings(&self.widths, self.skips, self.gamma0)
+    }
+
+    /// Checks everything about the architecture that does not involve weights.
+    pub fn validate(&self) -> Result<(), NetworkError> {
+        let l = self.n_layers();
+        if l < 2 {
+            return Err(NetworkError::TooShallow { layers: l });
+        }
+        if let Some(i) = self.widths.iter().position(|&w| w == 0) {
+            return Err(NetworkError::ZeroWidth { index: i });
+        }
+        for layer in 1..=l {
+            if self.has_skip(layer) && self.widths[layer] != self.widths[layer - 1] {
+                return Err(NetworkError::SkipWidth {
+                    layer,
+                    from: self.widths[layer - 1],
+                    to: self.widths[layer],
+                });
+            }
+        }
+        if !(self.gamma0.is_finite() && self.gamma0 > 0.0) {
+            return Err(NetworkError::BadParameter {
+                name: "gamma0",
+                value: self.gamma0,
+            });
+        }
+        if !(self.output_precision.is_finite() && self.output_precision > 0.0) {
+            return Err(NetworkError::BadParameter {
+                name: "output_precision",
+                value: self.output_precision,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Why a network could not be built. Layers are numbered as in DESIGN §1: weight W_{l-1}
+/// belongs to layer l.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NetworkError {
+    #[error("a network needs at least 2 weight layers (one hidden layer), found {layers}")]
+    TooShallow { layers: usize },
+    #[error("width {index} is zero")]
+    ZeroWidth { index: usize },
+    #[error("layer {layer} has a skip connection but maps width {from} to {to}")]
+    SkipWidth {
+        layer: usize,
+        from: usize,
+        to: usize,
+    },
+    #[error("{name} must be finite and positive, got {value}")]
+    BadParameter { name: &'static str, value: f64 },
+    #[error("expected {expected} weight matrices, got {found}")]
+    LayerCount { expected: usize, found: usize },
+    #[error("W{index} has shape {found:?}, expected {expected:?}")]
+    WeightShape {
+        index: usize,
+        expected: (usize, usize),
+        found: (usize, usize),
+    },
+    #[error("W{index} holds a non-finite value at ({row}, {col})")]
+    NonFiniteWeight {
+        index: usize,
+        row: usize,
+        col: usize,
+    },
+    #[error("{what} has shape {found:?}, expected {expected:?}")]
+    BatchShape {
+        what: &'static str,
+        expected: (usize, usize),
+        found: (usize, usize),
+    },
+    #[error("{what} holds a non-finite value at (feature {row}, sample {col})")]
+    NonFiniteBatch {
+        what: &'static str,
+        row: usize,
+        col: usize,
+    },
+}
+
+/// A batch: inputs x (D x B) and targets y (O x B), one column per sample.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Batch<T: Real> {
+    pub x: DMatrix<T>,
+    pub y: DMatrix<T>,
+}
+
+impl<T: Real> Batch<T> {
+    pub fn size(&self) -> usize {
+        self.x.ncols()
+    }
+
+    /// Converts to another precision.
+    pub fn cast<U: Real>(&self) -> Batch<U> {
+        Batch {
+            x: self.x.map(|v| U::of_f64(v.to_f64())),
+            y: self.y.map(|v| U::of_f64(v.to_f64())),
+        }
+    }
+}
+
+/// Where each free layer sits in a flat activity buffer for a batch of `batch` samples.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    widths: Vec<usize>,
+    batch: usize,
+    offsets: Vec<usize>,
+}
+
+impl Layout {
+    /// Layout of the free layers 1..L-1 of `widths` for `batch` samples.
+    pub fn new(widths: &[usize], batch: usize) -> Self {
+        let mut offsets = vec![0];
+        for &w in &widths[1..widths.len() - 1] {
+            offsets.push(offsets.last().copied().unwrap_or(0) + w * batch);
+        }
+        Layout {
+            widths: widths.to_vec(),
+            batch,
+            offsets,
+        }
+    }
+
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    /// Number of free layers, L - 1.
+    pub fn n_free(&self) -> usize {
+        self.widths.len() - 2
+    }
+
+    /// Total number of free activities.
+    pub fn len(&self) -> usize {
+        *self.offsets.last().unwrap_or(&0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The index range of free layer l (1-based, 1..L-1) in the flat buffer.
+    pub fn range(&self, l: usize) -> std::ops::Range<usize> {
+        self.offsets[l - 1]..self.offsets[l]
+    }
+
+    pub fn width(&self, l: usize) -> usize {
+        self.widths[l]
+    }
+
+    /// Splits a flat buffer into per-layer matrices.
+    pub fn to_matrices<T: Real>(&self, z: &[T]) -> Vec<DMatrix<T>> {
+        (1..=self.n_free())
+            .map(|l| DMatrix::from_column_slice(self.widths[l], self.batch, &z[self.range(l)]))
+            .collect()
+    }
+
+    /// Joins per-layer matrices into a flat buffer.
+    pub fn from_matrices<T: Real>(&self, zs: &[DMatrix<T>]) -> Vec<T> {
+        let mut out = Vec::with_capacity(self.len());
+        for z in zs {
+            out.extend_from_slice(z.as_slice());
+        }
+        out
+    }
+}
+
+/// A PC network with its weights: W_0..W_{L-1} (shape out x in), scalings a_1..a_L.
+#[derive(Clone, Debug)]
+pub struct Network<T: Real> {
+    arch: Architecture,
+    weights: Vec<DMatrix<T>>,
+    scalings: Vec<T>,
+}
+
+/// Buffers for evaluating a network on a batch of a fixed size; allocated once, reused by
+/// every right-hand-side evaluation so that the hot loop never allocates.
+#[derive(Clone, Debug)]
+pub struct Workspace<T: Real> {
+    batch: usize,
+    /// phi(z_l), l = 1..L-1 (index l-1).
+    phi: Vec<Vec<T>>,
+    /// phi'(z_l), l = 1..L-1 (index l-1).
+    dphi: Vec<Vec<T>>,
+    /// e_l, l = 1..L (index l-1).
+    err: Vec<Vec<T>>,
+    /// W_l^T e_{l+1}, l = 1..L-1 (index l-1).
+    back: Vec<Vec<T>>,
+}
+
+impl<T: Real> Workspace<T> {
+    /// The errors e_l (l = 1..L, index l-1) of the last evaluation, `n_l x B` column-major.
+    pub fn errors(&self) -> &[Vec<T>] {
+        &self.err
+    }
+
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+}
+
+/// Cosine similarities between two sets of per-layer gradients.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Alignment {
+    /// Over all layers' entries flattened together.
+    pub overall: f64,
+    /// Per layer (index l-1 for W_{l-1}).
+    pub per_layer: Vec<f64>,
+    /// |a| / |b| over all layers.
+    pub norm_ratio: f64,
+}
+
+impl<T: Real> Network<T> {
+    /// A network with the given weights; checks every shape and that every weight is finite.
+    pub fn new(arch: Architecture, weights: Vec<DMatrix<T>>) -> Result<Self, NetworkError> {
+        arch.validate()?;
+        let l = arch.n_layers();
+        if weights.len() != l {
+            return Err(NetworkError::LayerCount {
+                expected: l,
+                found: weights.len(),
+            });
+        }
+        for (i, w) in weights.iter().enumerate() {
+            let expected = (arch.widths[i + 1], arch.widths[i]);
+            if w.shape() != expected {
+                return Err(NetworkError::WeightShape {
+                    index: i,
+                    expected,
+                    found: w.shape(),
+                });
+            }
+            if let Some(k) = w.iter().position(|v| !v.is_finite()) {
+                return Err(NetworkError::NonFiniteWeight {
+                    index: i,
+                    row: k % w.nrows(),
+                    col: k / w.nrows(),
+                });
+            }
+        }
+        let scalings = arch.scalings().into_iter().map(T::of_f64).collect();
+        Ok(Network {
+            arch,
+            weights,
+            scalings,
+        })
+    }
+
+    /// A network initialised from its parameterisation's distribution.
+    pub fn init(arch: Architecture, seed: u64) -> Result<Self, NetworkError> {
+        arch.validate()?;
+        let w = arch.parameterisation.init_weights(&arch.widths, seed);
+        Network::new(arch, w)
+    }
+
+    /// The same network in another precision.
+    pub fn cast<U: Real>(&self) -> Network<U> {
+        Network {
+            arch: self.arch.clone(),
+            weights: self
+                .weights
+                .iter()
+                .map(|w| w.map(|v| U::of_f64(v.to_f64())))
+                .collect(),
+            scalings: self
+                .scalings
+                .iter()
+                .map(|v| U::of_f64(v.to_f64()))
+                .collect(),
+        }
+    }
+
+    pub fn architecture(&self) -> &Architecture {
+        &self.arch
+    }
+
+    pub fn weights(&self) -> &[DMatrix<T>] {
+        &self.weights
+    }
+
+    /// a_l at index l-1.
+    pub fn scalings(&self) -> &[T] {
+        &self.scalings
+    }
+
+    pub fn widths(&self) -> &[usize] {
+        &self.arch.widths
+    }
+
+    pub fn n_layers(&self) -> usize {
+        self.arch.n_layers()
+    }
+
+    pub fn activation(&self) -> Activation {
+        self.arch.activation
+    }
+
+    pub fn layout(&self, batch: usize) -> Layout {
+        Layout::new(&self.arch.widths, batch)
+    }
+
+    /// lambda_l: the output precision on the last layer, 1 elsewhere.
+    fn precision(&self, l: usize) -> T {
+        if l == self.n_layers() {
+            T::of_f64(self.arch.output_precision)
+        } else {
+            T::one()
+        }
+    }
+
+    /// Checks a batch against the network's input and output widths.
+    pub fn check_batch(&self, batch: &Batch<T>) -> Result<(), NetworkError> {
+        let b = batch.x.ncols();
+        let want_x = (self.arch.widths[0], b);
+        let want_y = (*self.arch.widths.last().unwrap_or(&0), b);
+        if batch.x.shape() != want_x {
+            return Err(NetworkError::BatchShape {
+                what: "x",
+                expected: want_x,
+                found: batch.x.shape(),
+            });
+        }
+        if batch.y.shape() != want_y {
+            return Err(NetworkError::BatchShape {
+                what: "y",
+                expected: want_y,
+                found: batch.y.shape(),
+            });
+        }
+        for (what, m) in [("x", &batch.x), ("y", &batch.y)] {
+            if let Some(k) = m.iter().position(|v| !v.is_finite()) {
+                return Err(NetworkError::NonFiniteBatch {
+                    what,
+                    row: k % m.nrows(),
+                    col: k / m.nrows(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Buffers for batches of `batch` samples.
+    pub fn workspace(&self, batch: usize) -> Workspace<T> {
+        let w = &self.arch.widths;
+        let l = self.n_layers();
+        Workspace {
+            batch,
+            phi: (1..l).map(|i| vec![T::zero(); w[i] * batch]).collect(),
+            dphi: (1..l).map(|i| vec![T::zero(); w[i] * batch]).collect(),
+            err: (1..=l).map(|i| vec![T::zero(); w[i] * batch]).collect(),
+            back: (1..l).map(|i| vec![T::zero(); w[i] * batch]).collect(),
+        }
+    }
+
+    /// The feedforward pass: activities z_1..z_{L-1} (flat, see [`Layout`]) and the output
+    /// yhat = mu_L (O x B, column-major). `x` is D x B column-major.
+    pub fn feedforward(&self, x: &[T], batch: usize) -> (Vec<T>, Vec<T>) {
+        let lay = self.layout(batch);
+        let w = &self.arch.widths;
+        let l_out = self.n_layers();
+        let mut z = vec![T::zero(); lay.len()];
+        let mut yhat = vec![T::zero(); w[l_out] * batch];
+        let mut phi_prev: Vec<T> = x.to_vec();
+        for l in 1..=l_out {
+            let mut out = vec![T::zero(); w[l] * batch];
+            gemm(
+                self.scalings[l - 1],
+                MatRef::from(&self.weights[l - 1]),
+                MatRef::col_major(&phi_prev, w[l - 1], batch),
+                T::zero(),
+                MatMut::col_major(&mut out, w[l], batch),
+            );
+            if self.arch.has_skip(l) {
+                for (o, &prev) in out.iter_mut().zip(&z[lay.range(l - 1)]) {
+                    *o += prev;
+                }
+            }
+            if l == l_out {
+                yhat = out;
+            } else {
+                let mut next = vec![T::zero(); out.len()];
+                self.arch.activation.apply(&out, &mut next, None);
+                z[lay.range(l)].copy_from_slice(&out);
+                phi_prev = next;
+            }
+        }
+        (z, yhat)
+    }
+
+    /// Computes phi(z), phi'(z) and every error e_l into `ws` for activities `z`.
+    ///
+    /// `x` is D x b and `y` O x b column-major, with b the workspace's batch size.
+    pub fn compute_errors(&self, x: &[T], y: &[T], z: &[T], ws: &mut Workspace<T>) {
+        let b = ws.batch;
+        let w = &self.arch.widths;
+        let l_out = self.n_layers();
+        let act = self.arch.activation;
+        let mut off = 0;
+        for l in 1..l_out {
+            let zl = &z[off..off + w[l] * b];
+            act.apply(zl, &mut ws.phi[l - 1], Some(&mut ws.dphi[l - 1]));
+            off += w[l] * b;
+        }
+        let mut off_prev = 0usize;
+        let mut off = 0usize;
+        for l in 1..=l_out {
+            let n = w[l] * b;
+            // e_l starts as z_l (or y), then the prediction is subtracted with one GEMM.
+            let (target, input): (&[T], &[T]) = if l == l_out {
+                (y, if l == 1 { x } else { &ws.phi[l - 2] })
+            } else {
+                (&z[off..off + n], if l == 1 { x } else { &ws.phi[l - 2] })
+            };
+            let e = &mut ws.err[l - 1];
+            e.copy_from_slice(target);
+            if self.arch.has_skip(l) {
+                let prev = &z[off_prev..off_prev + w[l - 1] * b];
+                for (ei, &p) in e.iter_mut().zip(prev) {
+                    *ei -= p;
+                }
+            }
+            gemm(
+                -self.scalings[l - 1],
+                MatRef::from(&self.weights[l - 1]),
+                MatRef::col_major(input, w[l - 1], b),
+                T::one(),
+                MatMut::col_major(e, w[l], b),
+            );
+            if l >= 2 {
+                off_prev += w[l - 1] * b;
+            }
+            if l < l_out {
+                off += n;
+            }
+        }
+    }
+
+    /// The gradient of the per-sample energies with respect to the free activities,
+    /// g_l = e_l - J_{l+1}^T (lambda_{l+1} e_{l+1}), written into `grad` (flat layout).
+    /// The gradient flow is dz/dt = -g. Leaves the errors of `z` in `ws`.
+    pub fn activity_gradient(
+        &self,
+        x: &[T],
+        y: &[T],
+        z: &[T],
+        ws: &mut Workspace<T>,
+        grad: &mut [T],
+    ) {
+        self.compute_errors(x, y, z, ws);
+        let b = ws.batch;
+        let w = &self.arch.widths;
+        let l_out = self.n_layers();
+        let mut off = 0;
+        for l in 1..l_out {
+            let n = w[l] * b;
+            let lam = self.precision(l + 1);
+            let back = &mut ws.back[l - 1];
+            gemm(
+                T::one(),
+                MatRef::from(&self.weights[l]).t(),
+                MatRef::col_major(&ws.err[l], w[l + 1], b),
+                T::zero(),
+                MatMut::col_major(back, w[l], b),
+            );
+            let a = self.scalings[l] * lam;
+            let g = &mut grad[off..off + n];
+            let el = &ws.err[l - 1];
+            let dphi = &ws.dphi[l - 1];
+            if self.arch.has_skip(l + 1) {
+                let enext = &ws.err[l];
+                for i in 0..n {
+                    g[i] = el[i] - lam * enext[i] - a * dphi[i] * back[i];
+                }
+            } else {
+                for i in 0..n {
+                    g[i] = el[i] - a * dphi[i] * back[i];
+                }
+            }
+            off += n;
+        }
+    }
+
+    /// Per-sample energies E_i of the errors currently in `ws`.
+    pub fn sample_energies(&self, ws: &Workspace<T>) -> Vec<T> {
+        let b = ws.batch;
+        let l_out = self.n_layers();
+        let mut out = vec![T::zero(); b];
+        for l in 1..=l_out {
+            let n = self.arch.widths[l];
+            let lam = self.precision(l);
+            for (s, e_col) in ws.err[l - 1].chunks_exact(n).enumerate() {
+                let sq: T = e_col.iter().fold(T::zero(), |acc, &v| acc + v * v);
+                out[s] += c::<T>(0.5) * lam * sq;
+            }
+        }
+        out
+    }
+
+    /// The batch energy F (mean of the per-sample energies) at activities `z`.
+    pub fn energy(&self, batch: &Batch<T>, z: &[T]) -> T {
+        let b = batch.size();
+        let mut ws = self.workspace(b);
+        self.compute_errors(batch.x.as_slice(), batch.y.as_slice(), z, &mut ws);
+        mean(&self.sample_energies(&ws))
+    }
+
+    /// dF/dW_{l-1} = -(a_l lambda_l / B) e_l phi(z_{l-1})^T at activities `z`: the update the
+    /// PC circuit computes locally from its errors.
+    pub fn pc_weight_gradients(&self, batch: &Batch<T>, z: &[T]) -> Vec<DMatrix<T>> {
+        let b = batch.size();
+        let mut ws = self.workspace(b);
+        self.compute_errors(batch.x.as_slice(), batch.y.as_slice(), z, &mut ws);
+        self.weight_gradients_from(&ws, batch.x.as_slice())
+    }
+
+    /// Weight gradients from errors and activations in a workspace; `coef` e_l phi_{l-1}^T.
+    fn weight_gradients_from(&self, ws: &Workspace<T>, x: &[T]) -> Vec<DMatrix<T>> {
+        let b = ws.batch;
+        let w = &self.arch.widths;
+        let inv_b = T::one() / T::of_f64(b as f64);
+        (1..=self.n_layers())
+            .map(|l| {
+                let mut g = DMatrix::<T>::zeros(w[l], w[l - 1]);
+                let input = if l == 1 { x } else { &ws.phi[l - 2] };
+                gemm(
+                    -self.scalings[l - 1] * self.precision(l) * inv_b,
+                    MatRef::col_major(&ws.err[l - 1], w[l], b),
+                    MatRef::col_major(input, w[l - 1], b).t(),
+                    T::zero(),
+                    MatMut::col_major(g.as_mut_slice(), w[l], w[l - 1]),
+                );
+                g
+            })
+            .collect()
+    }
+
+    /// The BP loss 0.5 lambda mean_i |y_i - yhat_i|^2 and its gradients with respect to every
+    /// W, by a hand-written reverse pass through the feedforward network.
+    pub fn bp_gradients(&self, batch: &Batch<T>) -> (T, Vec<DMatrix<T>>) {
+        let b = batch.size();
+        let w = &self.arch.widths;
+        let l_out = self.n_layers();
+        let (z, _) = self.feedforward(batch.x.as_slice(), b);
+        let mut ws = self.workspace(b);
+        // At the feedforward pass every hidden error is zero and e_L = y - yhat.
+        self.compute_errors(batch.x.as_slice(), batch.y.as_slice(), &z, &mut ws);
+        let lam = self.precision(l_out);
+        let loss = mean(&self.sample_energies(&ws));
+        let inv_b = T::one() / T::of_f64(b as f64);
+        // delta_L = dLoss/dmu_L = -(lambda / B) e_L.
+        let mut delta: Vec<T> = ws.err[l_out - 1]
+            .iter()
+            .map(|&e| -lam * inv_b * e)
+            .collect();
+        let mut grads = vec![DMatrix::<T>::zeros(0, 0); l_out];
+        for l in (1..=l_out).rev() {
+            let input = if l == 1 {
+                batch.x.as_slice()
+            } else {
+                &ws.phi[l - 2]
+            };
+            let mut g = DMatrix::<T>::zeros(w[l], w[l - 1]);
+            gemm(
+                self.scalings[l - 1],
+                MatRef::col_major(&delta, w[l], b),
+                MatRef::col_major(input, w[l - 1], b).t(),
+                T::zero(),
+                MatMut::col_major(g.as_mut_slice(), w[l], w[l - 1]),
+            );
+            grads[l - 1] = g;
+            if l > 1 {
+                // delta_{l-1} = s_l delta_l + a_l phi'(z_{l-1}) * (W_{l-1}^T delta_l).
+                let mut prev = vec![T::zero(); w[l - 1] * b];
+                gemm(
+                    self.scalings[l - 1],
+                    MatRef::from(&self.weights[l - 1]).t(),
+                    MatRef::col_major(&delta, w[l], b),
+                    T::zero(),
+                    MatMut::col_major(&mut prev, w[l - 1], b),
+                );
+                for (p, &d) in prev.iter_mut().zip(&ws.dphi[l - 2]) {
+                    *p *= d;
+                }
+                if self.arch.has_skip(l) {
+                    for (p, &d) in prev.iter_mut().zip(&delta) {
+                        *p += d;
+                    }
+                }
+                delta = prev;
+            }
+        }
+        (loss, grads)
+    }
+
+    /// Largest |dE_i/dz| over all free activities: the steady-state measure of the solvers.
+    pub fn max_activity_gradient(&self, batch: &Batch<T>, z: &[T]) -> T {
+        let b = batch.size();
+        let mut ws = self.workspace(b);
+        let mut g = vec![T::zero(); z.len()];
+        self.activity_gradient(batch.x.as_slice(), batch.y.as_slice(), z, &mut ws, &mut g);
+        max_abs(&g)
+    }
+}
+
+/// Largest absolute value of a slice (0 for an empty one).
+pub fn max_abs<T: Real>(v: &[T]) -> T {
+    v.iter().fold(T::zero(), |m, &x| {
+        let a = x.abs();
+        if a > m || !a.is_finite() {
+            a
+        } else {
+            m
+        }
+    })
+}
+
+fn mean<T: Real>(v: &[T]) -> T {
+    let s = v.iter().fold(T::zero(), |acc, &x| acc + x);
+    s / T::of_f64(v.len() as f64)
+}
+
+/// Cosine similarity and norm ratio of gradients `a` against `b`, flattened over all layers
+/// and per layer. Accumulated in f64 whatever the working precision.
+pub fn alignment<T: Real>(a: &[DMatrix<T>], b: &[DMatrix<T>]) -> Alignment {
+    let mut dot = 0.0;
+    let mut na = 0.0;
+    let mut nb = 0.0;
+    let per_layer = a
+        .iter()
+        .zip(b)
+        .map(|(ga, gb)| {
+            let (mut d, mut x, mut y) = (0.0, 0.0, 0.0);
+            for (&u, &v) in ga.iter().zip(gb.iter()) {
+                let (u, v) = (u.to_f64(), v.to_f64());
+                d += u * v;
+                x += u * u;
+                y += v * v;
+            }
+            dot += d;
+            na += x;
+            nb += y;
+            cosine(d, x, y)
+        })
+        .collect();
+    Alignment {
+        overall: cosine(dot, na, nb),
+        per_layer,
+        norm_ratio: (na / nb).sqrt(),
+    }
+}
+
+fn cosine(dot: f64, na: f64, nb: f64) -> f64 {
+    if na == 0.0 && nb == 0.0 {
+        1.0
+    } else if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na.sqrt() * nb.sqrt())
+    }
+}

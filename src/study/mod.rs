@@ -1,0 +1,3 @@
+//! Studies built on the network and its solvers.
+
+pub mod reference;
