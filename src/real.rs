@@ -11,6 +11,7 @@
 //! Goto & van de Geijn, "Anatomy of high-performance matrix multiplication", ACM TOMS 34 (2008),
 //! the blocking scheme `matrixmultiply` implements.
 
+use crate::network::vmath::{self, Kernel};
 use std::fmt::{Debug, Display, LowerExp};
 
 /// A real scalar apcsim can compute in: `f32` or `f64`.
@@ -25,6 +26,9 @@ pub trait Real:
 
     /// Converts to f64 exactly.
     fn to_f64(self) -> f64;
+
+    /// phi and phi' over a slice with the vectorised kernels of [`crate::network::vmath`].
+    fn apply_kernel(k: Kernel, x: &[Self], out: &mut [Self], dout: &mut [Self]);
 
     /// `C = alpha * A * B + beta * C` with arbitrary strides.
     ///
@@ -52,6 +56,9 @@ pub trait Real:
 
 impl Real for f64 {
     const NAME: &'static str = "f64";
+    fn apply_kernel(k: Kernel, x: &[Self], out: &mut [Self], dout: &mut [Self]) {
+        vmath::apply_slice_f64(k, x, out, dout)
+    }
     fn of_f64(x: f64) -> Self {
         x
     }
@@ -83,6 +90,9 @@ impl Real for f64 {
 
 impl Real for f32 {
     const NAME: &'static str = "f32";
+    fn apply_kernel(k: Kernel, x: &[Self], out: &mut [Self], dout: &mut [Self]) {
+        vmath::apply_slice_f32(k, x, out, dout)
+    }
     fn of_f64(x: f64) -> Self {
         x as f32
     }

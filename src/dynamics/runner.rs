@@ -89,7 +89,7 @@ impl InferenceOptions {
             solver,
             stop,
             record_every: None,
-            chunk: 32,
+            chunk: 64,
         }
     }
 }
@@ -228,7 +228,8 @@ struct ChunkResult<T> {
     max_dzdt: T,
     converged: bool,
     time: f64,
-    energy: Vec<f64>,
+    /// Per-sample energies at each recorded step.
+    energy: Vec<Vec<f64>>,
 }
 
 fn fixed_step<T: Real, I: Integrator<T>>(
@@ -282,7 +283,7 @@ fn fixed_step<T: Real, I: Integrator<T>>(
         time: 0.0,
         energy_trace: Vec::new(),
     };
-    let mut energy_sums: Vec<f64> = Vec::new();
+    let mut records: Vec<Vec<Vec<f64>>> = Vec::new();
     for (s0, r) in starts.iter().zip(results) {
         let r = r?;
         let lay = net.layout(r.samples);
@@ -292,16 +293,21 @@ fn fixed_step<T: Real, I: Integrator<T>>(
         out.max_dzdt = out.max_dzdt.max(r.max_dzdt.to_f64());
         out.converged &= r.converged;
         out.time = out.time.max(r.time);
-        if energy_sums.len() < r.energy.len() {
-            let last = energy_sums.last().copied();
-            energy_sums.resize(r.energy.len(), last.unwrap_or(0.0));
-        }
-        let last = r.energy.last().copied().unwrap_or(0.0);
-        for (i, acc) in energy_sums.iter_mut().enumerate() {
-            *acc += r.energy.get(i).copied().unwrap_or(last);
-        }
+        records.push(r.energy);
     }
-    out.energy_trace = energy_sums.into_iter().map(|s| s / b as f64).collect();
+    // F at each recorded step, summed in sample order so that the chunking does not change
+    // the rounding; a chunk that stopped early repeats its last record.
+    let n_rec = records.iter().map(Vec::len).max().unwrap_or(0);
+    out.energy_trace = (0..n_rec)
+        .map(|k| {
+            let total = records
+                .iter()
+                .filter_map(|rec| rec.get(k).or(rec.last()))
+                .flatten()
+                .fold(0.0, |acc, &e| acc + e);
+            total / b as f64
+        })
+        .collect();
     out.z = z;
     Ok(out)
 }
@@ -324,7 +330,7 @@ fn run_chunk<T: Real, I: Integrator<T>>(
         let m = integ.step(sys, t, dt, z);
         if let Some(every) = opts.record_every {
             if steps % every == 0 {
-                energy.push(sys.energy_sum_of_last());
+                energy.push(sys.sample_energies_of_last());
             }
         }
         if !m.is_finite() {
@@ -351,7 +357,7 @@ fn run_chunk<T: Real, I: Integrator<T>>(
     }
     if let Some(every) = opts.record_every {
         if steps % every == 0 {
-            energy.push(sys.energy_sum_of_last());
+            energy.push(sys.sample_energies_of_last());
         }
     }
     Ok(ChunkResult {

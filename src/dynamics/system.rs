@@ -35,13 +35,13 @@ impl<'a, T: Real> GradientFlow<'a, T> {
         }
     }
 
-    /// Sum over this batch of the per-sample energies at the state of the last evaluation.
-    pub fn energy_sum_of_last(&self) -> f64 {
+    /// The per-sample energies E_i at the state of the last evaluation.
+    pub fn sample_energies_of_last(&self) -> Vec<f64> {
         self.net
             .sample_energies(&self.ws)
             .iter()
             .map(|e| e.to_f64())
-            .sum()
+            .collect()
     }
 
     /// Samples in this batch.
@@ -59,13 +59,6 @@ impl<'a, T: Real> GradientFlow<'a, T> {
                 .position(|v| !v.is_finite())
                 .map(|k| (l, k % n, k / n, z[lay.range(l)][k].to_f64()))
         })
-    }
-
-    /// Evaluates the errors at `z` without counting a right-hand-side call, then returns the
-    /// energy sum (used for the final point of an energy trace).
-    pub fn energy_sum_at(&mut self, z: &[T]) -> f64 {
-        self.net.compute_errors(self.x, self.y, z, &mut self.ws);
-        self.energy_sum_of_last()
     }
 }
 

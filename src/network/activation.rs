@@ -3,6 +3,7 @@
 //! Derivatives at kinks follow the JPC library (JAX's automatic differentiation): relu'(0) = 0,
 //! hard_tanh'(+-1) = 1, so that gradients reproduce the reference files exactly.
 
+use super::vmath::Kernel;
 use crate::real::{c, Real};
 use std::fmt;
 use std::str::FromStr;
@@ -46,66 +47,72 @@ impl Activation {
         self == Activation::Linear
     }
 
+    /// The vectorised kernel computing this activation, if it has one.
+    fn kernel(self) -> Option<Kernel> {
+        match self {
+            Activation::Tanh => Some(Kernel::Tanh),
+            Activation::Sigmoid => Some(Kernel::Sigmoid),
+            Activation::Silu => Some(Kernel::Silu),
+            _ => None,
+        }
+    }
+
     /// phi(x).
     #[inline]
     pub fn value<T: Real>(self, x: T) -> T {
-        match self {
-            Activation::Linear => x,
-            Activation::Tanh => x.tanh(),
-            Activation::Sigmoid => sigmoid(x),
-            Activation::Relu => {
-                if x > T::zero() {
-                    x
-                } else {
-                    T::zero()
-                }
-            }
-            Activation::HardTanh => x.clamp(-T::one(), T::one()),
-            Activation::Silu => x * sigmoid(x),
-        }
+        self.value_and_derivative(x).0
     }
 
     /// phi'(x).
     #[inline]
     pub fn derivative<T: Real>(self, x: T) -> T {
+        self.value_and_derivative(x).1
+    }
+
+    /// phi(x) and phi'(x). The smooth activations go through the same kernels as whole layers
+    /// do, so a scalar and a layer evaluation agree bit for bit.
+    #[inline]
+    pub fn value_and_derivative<T: Real>(self, x: T) -> (T, T) {
+        if let Some(k) = self.kernel() {
+            let (mut v, mut d) = ([T::zero()], [T::zero()]);
+            T::apply_kernel(k, &[x], &mut v, &mut d);
+            return (v[0], d[0]);
+        }
         match self {
-            Activation::Linear => T::one(),
-            Activation::Tanh => {
-                let t = x.tanh();
-                T::one() - t * t
-            }
-            Activation::Sigmoid => {
-                let s = sigmoid(x);
-                s * (T::one() - s)
-            }
             Activation::Relu => {
                 if x > T::zero() {
-                    T::one()
+                    (x, T::one())
                 } else {
-                    T::zero()
+                    (T::zero(), T::zero())
                 }
             }
             Activation::HardTanh => {
                 if x >= -T::one() && x <= T::one() {
-                    T::one()
+                    (x, T::one())
                 } else {
-                    T::zero()
+                    (x.clamp(-T::one(), T::one()), T::zero())
                 }
             }
-            Activation::Silu => {
-                let s = sigmoid(x);
-                s * (T::one() + x * (T::one() - s))
-            }
+            _ => (x, T::one()),
         }
     }
 
     /// Writes phi(x) into `out` and, when given, phi'(x) into `dout`.
     pub fn apply<T: Real>(self, x: &[T], out: &mut [T], dout: Option<&mut [T]>) {
+        if let Some(k) = self.kernel() {
+            match dout {
+                Some(d) => T::apply_kernel(k, x, out, d),
+                None => {
+                    let mut scratch = vec![T::zero(); x.len()];
+                    T::apply_kernel(k, x, out, &mut scratch)
+                }
+            }
+            return;
+        }
         match dout {
             Some(d) => {
                 for ((o, d), &v) in out.iter_mut().zip(d.iter_mut()).zip(x) {
-                    *o = self.value(v);
-                    *d = self.derivative(v);
+                    (*o, *d) = self.value_and_derivative(v);
                 }
             }
             None => {
@@ -114,17 +121,6 @@ impl Activation {
                 }
             }
         }
-    }
-}
-
-#[inline]
-fn sigmoid<T: Real>(x: T) -> T {
-    // Written so that neither branch overflows exp for large |x|.
-    if x >= T::zero() {
-        T::one() / (T::one() + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (T::one() + e)
     }
 }
 
@@ -172,6 +168,20 @@ mod tests {
                 let fd = finite_difference(act, x, 1e-6);
                 let d = act.derivative(x);
                 assert!((fd - d).abs() < 1e-8, "{act} at {x}: {d} vs {fd}");
+            }
+        }
+    }
+
+    #[test]
+    fn fused_evaluation_matches_separate_ones() {
+        for act in Activation::ALL {
+            for &x in &[-30.0f64, -2.3, -1.0, -0.05, 0.0, 0.3, 1.0, 1.7, 30.0] {
+                let (v, d) = act.value_and_derivative(x);
+                assert_eq!(v, act.value(x), "{act} value at {x}");
+                assert!(
+                    (d - act.derivative(x)).abs() <= 4.0 * f64::EPSILON,
+                    "{act} at {x}"
+                );
             }
         }
     }

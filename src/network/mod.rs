@@ -5,6 +5,7 @@ pub mod activation;
 pub mod closed_form;
 pub mod model;
 pub mod param;
+pub mod vmath;
 
 pub use activation::Activation;
 pub use model::{

@@ -231,6 +231,9 @@ pub struct Workspace<T: Real> {
     err: Vec<Vec<T>>,
     /// W_l^T e_{l+1}, l = 1..L-1 (index l-1).
     back: Vec<Vec<T>>,
+    /// Evaluate the layers of one step in parallel (set for large layers, where a layer's
+    /// products dwarf the cost of handing them to another thread).
+    parallel: bool,
 }
 
 impl<T: Real> Workspace<T> {
@@ -394,7 +397,14 @@ impl<T: Real> Network<T> {
             dphi: (1..l).map(|i| vec![T::zero(); w[i] * batch]).collect(),
             err: (1..=l).map(|i| vec![T::zero(); w[i] * batch]).collect(),
             back: (1..l).map(|i| vec![T::zero(); w[i] * batch]).collect(),
+            parallel: self.macs_per_product(batch) >= PARALLEL_LAYER_MACS,
         }
+    }
+
+    /// Multiply-accumulates of one pass of layer products (all W_l times a batch).
+    pub fn macs_per_product(&self, batch: usize) -> usize {
+        let w = &self.arch.widths;
+        (1..w.len()).map(|l| w[l] * w[l - 1] * batch).sum()
     }
 
     /// The feedforward pass: activities z_1..z_{L-1} (flat, see [`Layout`]) and the output
@@ -434,50 +444,51 @@ impl<T: Real> Network<T> {
 
     /// Computes phi(z), phi'(z) and every error e_l into `ws` for activities `z`.
     ///
-    /// `x` is D x b and `y` O x b column-major, with b the workspace's batch size.
+    /// `x` is D x b and `y` O x b column-major, with b the workspace's batch size. Layers are
+    /// processed in parallel when the workspace asks for it; every layer's arithmetic is the
+    /// same either way, so results do not depend on it.
     pub fn compute_errors(&self, x: &[T], y: &[T], z: &[T], ws: &mut Workspace<T>) {
         let b = ws.batch;
         let w = &self.arch.widths;
         let l_out = self.n_layers();
         let act = self.arch.activation;
-        let mut off = 0;
-        for l in 1..l_out {
-            let zl = &z[off..off + w[l] * b];
-            act.apply(zl, &mut ws.phi[l - 1], Some(&mut ws.dphi[l - 1]));
-            off += w[l] * b;
-        }
-        let mut off_prev = 0usize;
-        let mut off = 0usize;
-        for l in 1..=l_out {
-            let n = w[l] * b;
-            // e_l starts as z_l (or y), then the prediction is subtracted with one GEMM.
-            let (target, input): (&[T], &[T]) = if l == l_out {
-                (y, if l == 1 { x } else { &ws.phi[l - 2] })
-            } else {
-                (&z[off..off + n], if l == 1 { x } else { &ws.phi[l - 2] })
-            };
-            let e = &mut ws.err[l - 1];
-            e.copy_from_slice(target);
-            if self.arch.has_skip(l) {
-                let prev = &z[off_prev..off_prev + w[l - 1] * b];
-                for (ei, &p) in e.iter_mut().zip(prev) {
-                    *ei -= p;
+        let zs = split_layers(z, &w[1..l_out], b);
+        let Workspace {
+            phi,
+            dphi,
+            err,
+            parallel,
+            ..
+        } = ws;
+        for_each_layer(
+            *parallel,
+            phi.iter_mut().zip(dphi.iter_mut()).zip(zs.clone()),
+            |((p, d), zl)| act.apply(zl, p, Some(d)),
+        );
+        let phi: &[Vec<T>] = phi;
+        // (e_l, z_l or y, z_{l-1} or x) for l = 1..L.
+        let targets = zs.clone().chain(std::iter::once(y));
+        let prevs = std::iter::once(x).chain(zs);
+        for_each_layer(
+            *parallel,
+            err.iter_mut().zip(targets).zip(prevs).enumerate(),
+            |(i, ((e, target), prev))| {
+                let l = i + 1;
+                // e_l starts as z_l (or y), then the prediction is subtracted with one GEMM.
+                let input: &[T] = if l == 1 { x } else { &phi[l - 2] };
+                e.copy_from_slice(target);
+                if self.arch.has_skip(l) {
+                    sub_assign(e, prev);
                 }
-            }
-            gemm(
-                -self.scalings[l - 1],
-                MatRef::from(&self.weights[l - 1]),
-                MatRef::col_major(input, w[l - 1], b),
-                T::one(),
-                MatMut::col_major(e, w[l], b),
-            );
-            if l >= 2 {
-                off_prev += w[l - 1] * b;
-            }
-            if l < l_out {
-                off += n;
-            }
-        }
+                gemm(
+                    -self.scalings[l - 1],
+                    MatRef::from(&self.weights[l - 1]),
+                    MatRef::col_major(input, w[l - 1], b),
+                    T::one(),
+                    MatMut::col_major(e, w[l], b),
+                );
+            },
+        );
     }
 
     /// The gradient of the per-sample energies with respect to the free activities,
@@ -495,34 +506,43 @@ impl<T: Real> Network<T> {
         let b = ws.batch;
         let w = &self.arch.widths;
         let l_out = self.n_layers();
-        let mut off = 0;
-        for l in 1..l_out {
-            let n = w[l] * b;
-            let lam = self.precision(l + 1);
-            let back = &mut ws.back[l - 1];
-            gemm(
-                T::one(),
-                MatRef::from(&self.weights[l]).t(),
-                MatRef::col_major(&ws.err[l], w[l + 1], b),
-                T::zero(),
-                MatMut::col_major(back, w[l], b),
-            );
-            let a = self.scalings[l] * lam;
-            let g = &mut grad[off..off + n];
-            let el = &ws.err[l - 1];
-            let dphi = &ws.dphi[l - 1];
-            if self.arch.has_skip(l + 1) {
-                let enext = &ws.err[l];
-                for i in 0..n {
-                    g[i] = el[i] - lam * enext[i] - a * dphi[i] * back[i];
+        let grads = split_layers_mut(grad, &w[1..l_out], b);
+        let Workspace {
+            dphi,
+            err,
+            back,
+            parallel,
+            ..
+        } = ws;
+        let (dphi, err): (&[Vec<T>], &[Vec<T>]) = (dphi, err);
+        for_each_layer(
+            *parallel,
+            back.iter_mut().zip(grads).enumerate(),
+            |(i, (bk, g))| {
+                let l = i + 1;
+                let lam = self.precision(l + 1);
+                gemm(
+                    T::one(),
+                    MatRef::from(&self.weights[l]).t(),
+                    MatRef::col_major(&err[l], w[l + 1], b),
+                    T::zero(),
+                    MatMut::col_major(bk, w[l], b),
+                );
+                let a = self.scalings[l] * lam;
+                let n = g.len();
+                let (el, dp, bk) = (&err[l - 1][..n], &dphi[l - 1][..n], &bk[..n]);
+                if self.arch.has_skip(l + 1) {
+                    let en = &err[l][..n];
+                    for i in 0..n {
+                        g[i] = el[i] - lam * en[i] - a * dp[i] * bk[i];
+                    }
+                } else {
+                    for i in 0..n {
+                        g[i] = el[i] - a * dp[i] * bk[i];
+                    }
                 }
-            } else {
-                for i in 0..n {
-                    g[i] = el[i] - a * dphi[i] * back[i];
-                }
-            }
-            off += n;
-        }
+            },
+        );
     }
 
     /// Per-sample energies E_i of the errors currently in `ws`.
@@ -644,6 +664,69 @@ impl<T: Real> Network<T> {
         let mut g = vec![T::zero(); z.len()];
         self.activity_gradient(batch.x.as_slice(), batch.y.as_slice(), z, &mut ws, &mut g);
         max_abs(&g)
+    }
+}
+
+/// Below this many multiply-accumulates per pass, layers are evaluated on one thread: handing
+/// work to rayon costs a few microseconds, a pass this size about 100.
+const PARALLEL_LAYER_MACS: usize = 1 << 21;
+
+/// Runs `f` on every item, in parallel when asked. Items must be independent.
+fn for_each_layer<I, F>(parallel: bool, items: I, f: F)
+where
+    I: Iterator + Send,
+    I::Item: Send,
+    F: Fn(I::Item) + Sync + Send,
+{
+    if parallel {
+        use rayon::iter::{ParallelBridge, ParallelIterator};
+        items.par_bridge().for_each(f);
+    } else {
+        items.for_each(f);
+    }
+}
+
+/// The layers of a flat activity buffer (widths `ns`, batch `b`), without allocating.
+fn split_layers<'a, T>(
+    z: &'a [T],
+    ns: &'a [usize],
+    b: usize,
+) -> impl Iterator<Item = &'a [T]> + Clone {
+    ns.iter().scan(0usize, move |off, &n| {
+        let s = &z[*off..*off + n * b];
+        *off += n * b;
+        Some(s)
+    })
+}
+
+/// The layers of a flat activity buffer, mutably, without allocating.
+struct LayersMut<'a, 'w, T> {
+    rest: &'a mut [T],
+    ns: std::slice::Iter<'w, usize>,
+    b: usize,
+}
+
+impl<'a, T> Iterator for LayersMut<'a, '_, T> {
+    type Item = &'a mut [T];
+    fn next(&mut self) -> Option<&'a mut [T]> {
+        let n = *self.ns.next()?;
+        let (head, tail) = std::mem::take(&mut self.rest).split_at_mut(n * self.b);
+        self.rest = tail;
+        Some(head)
+    }
+}
+
+fn split_layers_mut<'a, 'w, T>(z: &'a mut [T], ns: &'w [usize], b: usize) -> LayersMut<'a, 'w, T> {
+    LayersMut {
+        rest: z,
+        ns: ns.iter(),
+        b,
+    }
+}
+
+fn sub_assign<T: Real>(a: &mut [T], b: &[T]) {
+    for (x, &y) in a.iter_mut().zip(b) {
+        *x -= y;
     }
 }
 
