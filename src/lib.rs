@@ -11,3 +11,8 @@ pub mod real;
 pub mod study;
 
 pub use real::Real;
+
+// The README's Rust example is compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -42,20 +42,20 @@ struct ReferenceArgs {
     #[arg(long, value_enum, default_value_t = SolverArg::Auto)]
     solver: SolverArg,
     /// Euler step (default: the input's euler@dt, else 0.1).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     dt: Option<f64>,
     /// Euler steps (default: the input's euler@steps, else 500); with --solver euler or rk4 it
     /// also fixes the equilibrium run's length instead of the steady-state stop.
     #[arg(long)]
     steps: Option<usize>,
     /// Steady-state tolerance on max|dz/dt| for the equilibrium.
-    #[arg(long, default_value_t = 1e-12)]
+    #[arg(long, default_value_t = 1e-12, allow_negative_numbers = true)]
     tol: f64,
     /// Relative error tolerance of the adaptive solvers (dopri5, dop853).
-    #[arg(long, default_value_t = ReferenceOptions::default().rtol)]
+    #[arg(long, default_value_t = ReferenceOptions::default().rtol, allow_negative_numbers = true)]
     rtol: f64,
     /// Absolute error tolerance of the adaptive solvers.
-    #[arg(long, default_value_t = ReferenceOptions::default().atol)]
+    #[arg(long, default_value_t = ReferenceOptions::default().atol, allow_negative_numbers = true)]
     atol: f64,
 }
 
@@ -166,6 +166,12 @@ fn reference(args: ReferenceArgs) -> ExitCode {
                 "{:<34} {:>12.3e} {:>12.3e}",
                 c.dataset, c.max_abs, c.max_rel
             );
+        }
+    }
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("error: cannot create {}: {e}", dir.display());
+            return ExitCode::from(1);
         }
     }
     if let Err(e) = outcome.output.write(&args.out) {

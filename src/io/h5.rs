@@ -3,7 +3,7 @@
 //!
 //! Arrays are row-major as HDF5 stores them (h5py and NumPy see the same shapes).
 
-use hdf5_pure::{AttrValue, DType, File, FileBuilder};
+use hdf5_pure::{AttrValue, DType, Error as PureError, File, FileBuilder, FormatError};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -101,11 +101,24 @@ pub struct H5Reader {
 
 impl H5Reader {
     pub fn open(path: &Path) -> Result<Self, H5Error> {
-        let file = File::open(path).map_err(|e| H5Error {
+        let err = |message: String| H5Error {
             file: path.to_path_buf(),
             object: "(file)".into(),
-            message: format!("cannot open as HDF5: {e}"),
-        })?;
+            message,
+        };
+        let file = File::open(path).map_err(|e| err(format!("cannot open as HDF5: {e}")))?;
+        // A file cut short still has an intact superblock; its end-of-file address says so.
+        let len = std::fs::metadata(path)
+            .map_err(|e| err(format!("cannot read: {e}")))?
+            .len();
+        let sb = file.superblock();
+        let base = sb.base_address.get();
+        if sb.eof_address.saturating_add(base) > len {
+            return Err(err(format!(
+                "truncated: the file is {len} bytes, its superblock says {}",
+                sb.eof_address.saturating_add(base)
+            )));
+        }
         Ok(H5Reader {
             path: path.to_path_buf(),
             file,
@@ -135,25 +148,38 @@ impl H5Reader {
         }
     }
 
+    /// An object that is absent is `Ok(false)`; one that cannot be read is an error, so a
+    /// damaged file is never mistaken for a well-formed one that lacks objects.
+    fn exists<X>(&self, path: &str, r: Result<X, PureError>) -> Result<bool, H5Error> {
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) if is_absent(&e) => Ok(false),
+            Err(e) => Err(self.err(path, format!("cannot read (damaged file?): {e}"))),
+        }
+    }
+
     /// Whether a dataset exists at `path`.
-    pub fn has_dataset(&self, path: &str) -> bool {
-        self.file.dataset(path).is_ok()
+    pub fn has_dataset(&self, path: &str) -> Result<bool, H5Error> {
+        self.exists(path, self.file.dataset(path))
     }
 
     /// Whether a group exists at `path`.
-    pub fn has_group(&self, path: &str) -> bool {
-        self.file.group(path).is_ok()
+    pub fn has_group(&self, path: &str) -> Result<bool, H5Error> {
+        self.exists(path, self.file.group(path))
     }
 
     /// Names of the datasets directly inside a group (sorted); empty if there is no such group.
-    pub fn datasets_in(&self, group: &str) -> Vec<String> {
+    pub fn datasets_in(&self, group: &str) -> Result<Vec<String>, H5Error> {
+        if !self.has_group(group)? {
+            return Ok(Vec::new());
+        }
         let mut v = self
             .file
             .group(group)
             .and_then(|g| g.datasets())
-            .unwrap_or_default();
+            .map_err(|e| self.err(group, format!("cannot list (damaged file?): {e}")))?;
         v.sort();
-        v
+        Ok(v)
     }
 
     /// Names of the groups directly inside a group (sorted).
@@ -170,10 +196,13 @@ impl H5Reader {
 
     /// Reads a numeric dataset as f64.
     pub fn array(&self, path: &str) -> Result<Array, H5Error> {
-        let ds = self
-            .file
-            .dataset(path)
-            .map_err(|_| self.err(path, "missing dataset"))?;
+        let ds = self.file.dataset(path).map_err(|e| {
+            if is_absent(&e) {
+                self.err(path, "missing dataset")
+            } else {
+                self.err(path, format!("cannot read (damaged file?): {e}"))
+            }
+        })?;
         let dtype = ds
             .dtype()
             .map_err(|e| self.err(path, format!("unreadable datatype: {e}")))?;
@@ -220,8 +249,10 @@ impl H5Reader {
         } else {
             self.file.group(group)
         };
-        let Ok(g) = g else {
-            return Ok(None);
+        let g = match g {
+            Ok(g) => g,
+            Err(e) if is_absent(&e) => return Ok(None),
+            Err(e) => return Err(self.err(&object, format!("cannot read (damaged file?): {e}"))),
         };
         let attrs = g
             .attrs()
@@ -268,6 +299,12 @@ impl H5Reader {
     }
 }
 
+/// Whether an hdf5-pure error means "no such object" rather than "cannot read".
+fn is_absent(e: &PureError) -> bool {
+    matches!(e, PureError::Format(FormatError::PathNotFound(_)))
+        || matches!(e, PureError::NotADataset(_) | PureError::NotAGroup(_))
+}
+
 #[derive(Default)]
 struct Node {
     datasets: Vec<(String, Array)>,
@@ -289,7 +326,8 @@ fn attr_value(a: &Attr) -> AttrValue {
     match a {
         Attr::F64(v) => AttrValue::F64(*v),
         Attr::I64(v) => AttrValue::I64(*v),
-        Attr::Str(s) => AttrValue::String(s.clone()),
+        // Variable-length, as h5py writes strings: h5py then reads them back as `str`.
+        Attr::Str(s) => AttrValue::VarLenString(s.clone()),
     }
 }
 
@@ -407,7 +445,8 @@ mod tests {
         assert_eq!(r.attr("a/b", "x").unwrap(), Some(Attr::F64(0.25)));
         assert_eq!(r.attr("a", "missing").unwrap(), None);
         assert!(r.array("nope").is_err());
-        assert_eq!(r.datasets_in("a"), vec!["v".to_string()]);
+        assert_eq!(r.datasets_in("a").unwrap(), vec!["v".to_string()]);
+        assert!(!r.has_group("nope").unwrap());
         assert_eq!(r.groups_in("a"), vec!["b".to_string()]);
     }
 }

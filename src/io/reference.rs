@@ -149,14 +149,14 @@ pub fn read_reference(path: &Path) -> Result<ReferenceInput, H5Error> {
     let gamma0 = positive_attr(&r, "", "gamma0", 1.0)?;
     let output_precision = positive_attr(&r, "", "output_precision", 1.0)?;
 
-    if !r.has_group("weights") {
+    if !r.has_group("weights")? {
         return Err(bad(
             &r,
             "weights",
             "missing group (expected weights/W0 .. weights/W{L-1})",
         ));
     }
-    let names = r.datasets_in("weights");
+    let names = r.datasets_in("weights")?;
     let n_layers = names.len();
     for l in 0..n_layers {
         if !names.contains(&format!("W{l}")) {
@@ -248,7 +248,7 @@ pub fn read_reference(path: &Path) -> Result<ReferenceInput, H5Error> {
         other => bad(&r, "weights", other.to_string()),
     })?;
 
-    let euler_from_file = r.has_group("euler");
+    let euler_from_file = r.has_group("euler")?;
     let euler_dt = positive_attr(&r, "euler", "dt", DEFAULT_EULER_DT)?;
     let euler_steps = match r.attr("euler", "steps")? {
         None => DEFAULT_EULER_STEPS,
@@ -285,8 +285,10 @@ pub struct Comparison {
 
 /// Compares `ours` with the input's dataset of the same path, if it has one of the same shape.
 pub fn compare(r: &H5Reader, path: &str, ours: &Array) -> Option<Result<Comparison, H5Error>> {
-    if !r.has_dataset(path) {
-        return None;
+    match r.has_dataset(path) {
+        Ok(false) => return None,
+        Err(e) => return Some(Err(e)),
+        Ok(true) => {}
     }
     let theirs = match r.array(path) {
         Ok(a) => a,
