@@ -5,6 +5,7 @@
 //! ([`dynamics`]), the HDF5 reference format ([`io`]) and the reference study ([`study`]).
 
 pub mod dynamics;
+pub mod hardware;
 pub mod io;
 pub mod network;
 pub mod real;

@@ -1,0 +1,4 @@
+//! The mapped hardware: device models, conductance mapping onto crossbar tiles, non-idealities,
+//! IR drop and periphery (DESIGN §2).
+
+pub mod params;
