@@ -1,4 +1,5 @@
 //! The mapped hardware: device models, conductance mapping onto crossbar tiles, non-idealities,
 //! IR drop and periphery (DESIGN §2).
 
+pub mod irdrop;
 pub mod params;
