@@ -1,4 +1,6 @@
 //! The mapped hardware: device models, conductance mapping onto crossbar tiles, non-idealities,
 //! IR drop and periphery (DESIGN §2).
 
+pub mod device;
+pub mod mapping;
 pub mod params;
