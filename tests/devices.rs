@@ -232,7 +232,7 @@ fn ideal_device_round_trips_the_weights() {
             .sum();
         // 20x33: 2x5 tiles, 33x33: 3x5, 33x7: 3x1 (forward); separate adds the transposes.
         let fwd = 10 + 15 + 3;
-        let bwd = 3 * 3 + 3 * 5 + 1 * 5;
+        let bwd = 3 * 3 + 3 * 5 + 5;
         let expect = if backward == Backward::Separate {
             fwd + bwd
         } else {
