@@ -4,3 +4,4 @@
 pub mod device;
 pub mod mapping;
 pub mod params;
+pub mod periphery;
