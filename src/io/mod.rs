@@ -1,5 +1,6 @@
 //! Input and output: HDF5 files (the reference layout of DESIGN §6) and atomic writes.
 
+pub mod data;
 pub mod h5;
 pub mod reference;
 

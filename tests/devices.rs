@@ -1,0 +1,276 @@
+//! Device non-idealities against their definitions: quantisation, programming error, stuck-at
+//! faults and drift, each alone, over populations large enough that the statistics are sharp.
+
+use apcsim::hardware::device::Stuck;
+use apcsim::hardware::mapping::{ideal_wires, map_network, relative_frobenius};
+use apcsim::hardware::params::{
+    Backward, CrossbarParams, DeviceParams, Drift, ProgrammingError, ReadNoise,
+};
+use apcsim::network::{Activation, Architecture, Network, Parameterisation};
+use nalgebra::DMatrix;
+
+const US: f64 = 1e-6;
+
+fn ideal() -> DeviceParams {
+    DeviceParams {
+        name: "test".into(),
+        g_min_siemens: 1.0 * US,
+        g_max_siemens: 25.0 * US,
+        levels: None,
+        programming: ProgrammingError::None,
+        stuck_off_fraction: 0.0,
+        stuck_on_fraction: 0.0,
+        drift: None,
+        read_noise: ReadNoise {
+            thermal: false,
+            relative: 0.0,
+            temperature_kelvin: 300.0,
+        },
+    }
+}
+
+fn crossbar(rows: usize, cols: usize, backward: Backward) -> CrossbarParams {
+    CrossbarParams {
+        rows,
+        cols,
+        v_read_volts: 0.2,
+        wire_resistance_ohms: 0.0,
+        backward,
+    }
+}
+
+/// Targets spread evenly over the window (deterministic, so no sampling noise in the targets).
+fn spread_targets(n: usize, dev: &DeviceParams) -> DMatrix<f64> {
+    let (lo, hi) = (dev.g_min_siemens, dev.g_max_siemens);
+    DMatrix::from_fn(n, n, |i, j| {
+        let u = ((i * n + j) as f64 * 0.618_033_988_749_894_9).fract();
+        lo + (hi - lo) * u
+    })
+}
+
+fn net(widths: Vec<usize>, seed: u64) -> Network<f64> {
+    let arch = Architecture {
+        widths,
+        activation: Activation::Tanh,
+        parameterisation: Parameterisation::Mupc,
+        skips: true,
+        gamma0: 1.0,
+        output_precision: 1.0,
+    };
+    Network::init(arch, seed).unwrap()
+}
+
+#[test]
+fn quantised_conductances_are_states_and_err_like_a_uniform_quantiser() {
+    for levels in [4u32, 16, 64] {
+        let dev = DeviceParams {
+            levels: Some(levels),
+            ..ideal()
+        };
+        let t = spread_targets(400, &dev); // 160 000 devices
+        let p = dev.program(&t, 1, 0);
+        let step = dev.state_spacing_siemens();
+        let mut sq = 0.0;
+        for (g, tg) in p.read.iter().zip(t.iter()) {
+            let k = (g - dev.g_min_siemens) / step;
+            assert!((k - k.round()).abs() < 1e-9, "{g} is not a state");
+            sq += (g - tg) * (g - tg);
+        }
+        let rms = (sq / t.len() as f64).sqrt();
+        let expect = step / 12f64.sqrt();
+        assert!(
+            ((rms - expect) / expect).abs() < 0.03,
+            "levels {levels}: rms {rms:e} vs {expect:e}"
+        );
+    }
+}
+
+/// The weight error of a quantised layer: a_l W through the differential pair, where only the
+/// active device of each pair is off-state, is uniform on [-D/2, D/2] in weight units.
+#[test]
+fn quantised_layer_weight_error_matches_delta_over_sqrt12() {
+    let network = net(vec![300, 300, 300, 10], 3);
+    let dev = DeviceParams {
+        levels: Some(32),
+        ..ideal()
+    };
+    let m = map_network(
+        &network,
+        &dev,
+        &crossbar(128, 128, Backward::Shared),
+        5,
+        &ideal_wires,
+    )
+    .unwrap();
+    let l = &m.layers[1];
+    let a = network.scalings()[1];
+    let w = &network.weights()[1];
+    let delta_w = dev.state_spacing_siemens() / (l.kappa_siemens * a);
+    let err = &l.w_forward - w;
+    let rms = (err.norm_squared() / err.len() as f64).sqrt();
+    let expect = delta_w / 12f64.sqrt();
+    assert!(
+        ((rms - expect) / expect).abs() < 0.03,
+        "rms {rms:e} vs {expect:e}"
+    );
+}
+
+#[test]
+fn programming_error_has_the_configured_spread() {
+    // Constant sigma, and aihwkit's PCM polynomial; targets mid-window so clipping is rarer
+    // than 1e-6 (the window edges are > 4.9 sigma away).
+    let constant = DeviceParams {
+        programming: ProgrammingError::Constant {
+            fraction_of_g_max: 0.02,
+        },
+        ..ideal()
+    };
+    let poly = DeviceParams {
+        programming: ProgrammingError::Polynomial {
+            coefficients_siemens: [0.26348 * US, 1.9650 * US, -1.1731 * US],
+            g_ref_siemens: 25.0 * US,
+        },
+        ..ideal()
+    };
+    for dev in [constant, poly] {
+        let g_mid = 13.0 * US;
+        let t = DMatrix::from_element(400, 400, g_mid);
+        let p = dev.program(&t, 9, 3);
+        let n = t.len() as f64;
+        let mean = p.read.iter().map(|g| g - g_mid).sum::<f64>() / n;
+        let var = p
+            .read
+            .iter()
+            .map(|g| (g - g_mid - mean).powi(2))
+            .sum::<f64>()
+            / (n - 1.0);
+        let sigma = dev.programming_sigma(g_mid);
+        assert!(
+            ((var.sqrt() - sigma) / sigma).abs() < 0.02,
+            "{:?}",
+            dev.programming
+        );
+        // The sample std of 1.6e5 normals is within 0.2% (1 sigma) of the truth; the
+        // sample mean within 3 standard errors of zero.
+        assert!(mean.abs() < 3.0 * sigma / n.sqrt());
+    }
+}
+
+#[test]
+fn stuck_fractions_match_the_binomial() {
+    let dev = DeviceParams {
+        stuck_off_fraction: 0.013,
+        stuck_on_fraction: 0.004,
+        ..ideal()
+    };
+    let t = spread_targets(400, &dev);
+    let p = dev.program(&t, 2, 1);
+    let n = t.len() as f64;
+    for (state, frac, g) in [
+        (Stuck::Off, 0.013, dev.g_min_siemens),
+        (Stuck::On, 0.004, dev.g_max_siemens),
+    ] {
+        let count = p.stuck.iter().filter(|s| **s == state).count() as f64;
+        let sd = (n * frac * (1.0 - frac)).sqrt();
+        assert!(
+            (count - n * frac).abs() < 3.0 * sd,
+            "{state:?}: {count} vs {}",
+            n * frac
+        );
+        for (s, v) in p.stuck.iter().zip(p.read.iter()) {
+            if *s == state {
+                assert_eq!(*v, g);
+            }
+        }
+    }
+}
+
+#[test]
+fn drift_follows_the_power_law_for_each_device() {
+    let drift = Drift {
+        nu_mean: 0.05,
+        nu_std: 0.02,
+        t0_seconds: 20.0,
+        t_read_seconds: 3600.0,
+    };
+    let dev = DeviceParams {
+        drift: Some(drift.clone()),
+        ..ideal()
+    };
+    let t = spread_targets(100, &dev);
+    let p = dev.program(&t, 4, 2);
+    for ((g0, g), nu) in p.programmed.iter().zip(p.read.iter()).zip(p.nu.iter()) {
+        let expect = g0 * (3600.0f64 / 20.0).powf(-nu);
+        assert!(((g - expect) / expect).abs() <= 2.0 * f64::EPSILON);
+    }
+    let n = p.nu.len() as f64;
+    let mean = p.nu.iter().sum::<f64>() / n;
+    assert!((mean - 0.05).abs() < 3.0 * 0.02 / n.sqrt());
+}
+
+#[test]
+fn ideal_device_round_trips_the_weights() {
+    let network = net(vec![20, 33, 33, 7], 8);
+    for backward in [Backward::Shared, Backward::Separate] {
+        let m = map_network(
+            &network,
+            &ideal(),
+            &crossbar(16, 8, backward),
+            1,
+            &ideal_wires,
+        )
+        .unwrap();
+        for (l, w) in m.layers.iter().zip(network.weights()) {
+            // Only rounding of g_min + kappa w - g_min: a few ulp of g_max in weight units.
+            assert!(relative_frobenius(&l.w_forward, w) < 1e-14);
+            assert!(relative_frobenius(&l.w_backward, w) < 1e-14);
+        }
+        let tiles: usize = m
+            .layers
+            .iter()
+            .map(|l| l.tiles(&crossbar(16, 8, backward)))
+            .sum();
+        // 20x33: 2x5 tiles, 33x33: 3x5, 33x7: 3x1 (forward); separate adds the transposes.
+        let fwd = 10 + 15 + 3;
+        let bwd = 3 * 3 + 3 * 5 + 5;
+        let expect = if backward == Backward::Separate {
+            fwd + bwd
+        } else {
+            fwd
+        };
+        assert_eq!(tiles, expect);
+    }
+}
+
+#[test]
+fn separate_backward_arrays_have_their_own_errors() {
+    let network = net(vec![40, 40, 40, 5], 2);
+    let noisy = DeviceParams {
+        programming: ProgrammingError::Constant {
+            fraction_of_g_max: 0.03,
+        },
+        ..ideal()
+    };
+    let shared = map_network(
+        &network,
+        &noisy,
+        &crossbar(64, 64, Backward::Shared),
+        7,
+        &ideal_wires,
+    )
+    .unwrap();
+    let separate = map_network(
+        &network,
+        &noisy,
+        &crossbar(64, 64, Backward::Separate),
+        7,
+        &ideal_wires,
+    )
+    .unwrap();
+    for (s, p) in shared.layers.iter().zip(&separate.layers) {
+        // Same seed, same forward devices; shared backward reads them, separate does not.
+        assert_eq!(s.w_forward, p.w_forward);
+        assert_eq!(s.w_backward, s.w_forward);
+        assert!(relative_frobenius(&p.w_backward, &p.w_forward) > 1e-3);
+    }
+}
