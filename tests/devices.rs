@@ -2,7 +2,7 @@
 //! faults and drift, each alone, over populations large enough that the statistics are sharp.
 
 use apcsim::hardware::device::Stuck;
-use apcsim::hardware::mapping::{ideal_wires, map_network, relative_frobenius};
+use apcsim::hardware::mapping::{ideal_wires, map_network, relative_frobenius, wire_model};
 use apcsim::hardware::params::{
     Backward, CrossbarParams, DeviceParams, Drift, ProgrammingError, ReadNoise,
 };
@@ -273,4 +273,22 @@ fn separate_backward_arrays_have_their_own_errors() {
         assert_eq!(s.w_backward, s.w_forward);
         assert!(relative_frobenius(&p.w_backward, &p.w_forward) > 1e-3);
     }
+}
+
+/// IR drop through the mapping: the weight error grows with the wire resistance, roughly in
+/// proportion for small resistances (first order in r), and vanishes with it.
+#[test]
+fn ir_drop_weight_error_scales_with_wire_resistance() {
+    let network = net(vec![24, 24, 24, 6], 4);
+    let err = |r: f64| {
+        let mut xb = crossbar(16, 16, Backward::Shared);
+        xb.wire_resistance_ohms = r;
+        let m = map_network(&network, &ideal(), &xb, 1, &wire_model(&xb)).unwrap();
+        relative_frobenius(&m.layers[1].w_forward, &network.weights()[1])
+    };
+    assert!(err(0.0) < 1e-14);
+    let (e1, e2) = (err(0.1), err(0.01));
+    assert!(e1 > 1e-6, "{e1}");
+    // First order in r: a tenth of the resistance, a tenth of the error (to 5%).
+    assert!((e1 / e2 - 10.0).abs() < 0.5, "{e1} / {e2}");
 }

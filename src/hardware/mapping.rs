@@ -237,6 +237,21 @@ pub fn map_network(
     Ok(MappedNetwork { layers })
 }
 
+/// The tile model of a crossbar's wires: IR drop by nodal analysis when the wire resistance is
+/// non-zero (see [`super::irdrop`]), the devices themselves otherwise.
+pub fn wire_model(
+    crossbar: &CrossbarParams,
+) -> impl Fn(&DMatrix<f64>) -> Result<DMatrix<f64>, String> {
+    let r = crossbar.wire_resistance_ohms;
+    move |g: &DMatrix<f64>| {
+        if r == 0.0 {
+            Ok(g.clone())
+        } else {
+            super::irdrop::effective_matrix(g, r).map_err(|e| e.to_string())
+        }
+    }
+}
+
 /// The tile model of ideal wires: the devices themselves.
 pub fn ideal_wires(g: &DMatrix<f64>) -> Result<DMatrix<f64>, String> {
     Ok(g.clone())
