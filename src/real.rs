@@ -27,6 +27,9 @@ pub trait Real:
     /// Converts to f64 exactly.
     fn to_f64(self) -> f64;
 
+    /// Whether this is a NaN (nalgebra's `RealField` only offers `is_finite`).
+    fn is_nan(self) -> bool;
+
     /// phi and phi' over a slice with the vectorised kernels of [`crate::network::vmath`].
     fn apply_kernel(k: Kernel, x: &[Self], out: &mut [Self], dout: &mut [Self]);
 
@@ -65,6 +68,9 @@ impl Real for f64 {
     fn to_f64(self) -> f64 {
         self
     }
+    fn is_nan(self) -> bool {
+        f64::is_nan(self)
+    }
     unsafe fn gemm_raw(
         m: usize,
         k: usize,
@@ -98,6 +104,9 @@ impl Real for f32 {
     }
     fn to_f64(self) -> f64 {
         self as f64
+    }
+    fn is_nan(self) -> bool {
+        f32::is_nan(self)
     }
     unsafe fn gemm_raw(
         m: usize,

@@ -33,11 +33,7 @@ impl<T: Real> Euler<T> {
 
 impl<T: Real> Integrator<T> for Euler<T> {
     fn step<S: System<T>>(&mut self, sys: &mut S, t: T, dt: T, z: &mut [T]) -> T {
-        sys.rhs(t, z, &mut self.k);
-        for (zi, &ki) in z.iter_mut().zip(&self.k) {
-            *zi += dt * ki;
-        }
-        max_abs(&self.k)
+        sys.rhs_axpy(t, dt, z, &mut self.k)
     }
 }
 

@@ -1,5 +1,6 @@
 //! Right-hand sides dz/dt = f(t, z) over flat state buffers.
 
+use crate::network::model::max_abs;
 use crate::network::{Network, Workspace};
 use crate::real::Real;
 
@@ -11,6 +12,19 @@ pub trait System<T: Real> {
     fn rhs(&mut self, t: T, z: &[T], dz: &mut [T]);
     /// Number of `rhs` calls so far.
     fn evaluations(&self) -> usize;
+
+    /// Evaluates f(t, z) and adds `h f(t, z)` to `z` in place; returns max|f(t, z)|. `scratch`
+    /// (length `dim`) may be overwritten. Counts as one evaluation.
+    ///
+    /// Systems that evaluate f in parallel pieces override this to update each piece of `z`
+    /// where it was computed, rather than in a serial pass afterwards.
+    fn rhs_axpy(&mut self, t: T, h: T, z: &mut [T], scratch: &mut [T]) -> T {
+        self.rhs(t, z, scratch);
+        for (zi, &f) in z.iter_mut().zip(scratch.iter()) {
+            *zi += h * f;
+        }
+        max_abs(scratch)
+    }
 }
 
 /// Ideal PC inference on a batch (or a chunk of one): dz/dt = -dE_i/dz_i for every sample i,
@@ -78,5 +92,12 @@ impl<T: Real> System<T> for GradientFlow<'_, T> {
 
     fn evaluations(&self) -> usize {
         self.evals
+    }
+
+    fn rhs_axpy(&mut self, _t: T, h: T, z: &mut [T], _scratch: &mut [T]) -> T {
+        self.evals += 1;
+        // f = -g, and z - h g rounds exactly as z + h f.
+        self.net
+            .descend_activities(self.x, self.y, z, &mut self.ws, h)
     }
 }

@@ -13,6 +13,7 @@ use super::activation::Activation;
 use super::param::Parameterisation;
 use crate::real::{c, gemm, MatMut, MatRef, Real};
 use nalgebra::DMatrix;
+use rayon::prelude::*;
 
 /// What defines a network apart from its weights.
 #[derive(Clone, Debug, PartialEq)]
@@ -223,6 +224,8 @@ pub struct Network<T: Real> {
 #[derive(Clone, Debug)]
 pub struct Workspace<T: Real> {
     batch: usize,
+    /// Where each free layer sits in the flat activity and gradient buffers.
+    layout: Layout,
     /// phi(z_l), l = 1..L-1 (index l-1).
     phi: Vec<Vec<T>>,
     /// phi'(z_l), l = 1..L-1 (index l-1).
@@ -393,6 +396,7 @@ impl<T: Real> Network<T> {
         let l = self.n_layers();
         Workspace {
             batch,
+            layout: self.layout(batch),
             phi: (1..l).map(|i| vec![T::zero(); w[i] * batch]).collect(),
             dphi: (1..l).map(|i| vec![T::zero(); w[i] * batch]).collect(),
             err: (1..=l).map(|i| vec![T::zero(); w[i] * batch]).collect(),
@@ -452,33 +456,37 @@ impl<T: Real> Network<T> {
         let w = &self.arch.widths;
         let l_out = self.n_layers();
         let act = self.arch.activation;
-        let zs = split_layers(z, &w[1..l_out], b);
         let Workspace {
+            layout,
             phi,
             dphi,
             err,
             parallel,
             ..
         } = ws;
-        for_each_layer(
-            *parallel,
-            phi.iter_mut().zip(dphi.iter_mut()).zip(zs.clone()),
-            |((p, d), zl)| act.apply(zl, p, Some(d)),
-        );
-        let phi: &[Vec<T>] = phi;
-        // (e_l, z_l or y, z_{l-1} or x) for l = 1..L.
-        let targets = zs.clone().chain(std::iter::once(y));
-        let prevs = std::iter::once(x).chain(zs);
-        for_each_layer(
-            *parallel,
-            err.iter_mut().zip(targets).zip(prevs).enumerate(),
-            |(i, ((e, target), prev))| {
+        let layer = |l: usize| &z[layout.range(l)];
+        // Task l computes phi(z_{l-1}) itself, the only activation its error needs: the pass
+        // then needs no barrier between activations and errors.
+        let inputs =
+            rayon::iter::once(None).chain(phi.par_iter_mut().zip(dphi.par_iter_mut()).map(Some));
+        err.par_iter_mut()
+            .zip(inputs)
+            .enumerate()
+            // An unsplittable iterator runs on the calling thread, without waking another.
+            .with_min_len(if *parallel { 1 } else { usize::MAX })
+            .for_each(|(i, (e, phi_prev))| {
                 let l = i + 1;
+                let input: &[T] = match phi_prev {
+                    None => x,
+                    Some((p, d)) => {
+                        act.apply(layer(l - 1), p, Some(d));
+                        p
+                    }
+                };
                 // e_l starts as z_l (or y), then the prediction is subtracted with one GEMM.
-                let input: &[T] = if l == 1 { x } else { &phi[l - 2] };
-                e.copy_from_slice(target);
+                e.copy_from_slice(if l == l_out { y } else { layer(l) });
                 if self.arch.has_skip(l) {
-                    sub_assign(e, prev);
+                    sub_assign(e, layer(l - 1));
                 }
                 gemm(
                     -self.scalings[l - 1],
@@ -487,8 +495,7 @@ impl<T: Real> Network<T> {
                     T::one(),
                     MatMut::col_major(e, w[l], b),
                 );
-            },
-        );
+            });
     }
 
     /// The gradient of the per-sample energies with respect to the free activities,
@@ -503,46 +510,110 @@ impl<T: Real> Network<T> {
         grad: &mut [T],
     ) {
         self.compute_errors(x, y, z, ws);
-        let b = ws.batch;
-        let w = &self.arch.widths;
-        let l_out = self.n_layers();
-        let grads = split_layers_mut(grad, &w[1..l_out], b);
+        self.backward(ws, grad, GradientSink::Store);
+    }
+
+    /// One step of gradient descent on the per-sample energies, z <- z - step g(z), in place;
+    /// returns max|g(z)|. The same arithmetic as [`Network::activity_gradient`] followed by the
+    /// update, but each layer is updated by the task that computed its gradient, so that the
+    /// step needs no serial pass over the state. Leaves the errors of the old `z` in `ws`.
+    pub fn descend_activities(
+        &self,
+        x: &[T],
+        y: &[T],
+        z: &mut [T],
+        ws: &mut Workspace<T>,
+        step: T,
+    ) -> T {
+        self.compute_errors(x, y, z, ws);
+        self.backward(ws, z, GradientSink::Descend(step))
+    }
+
+    /// The backward half of the activity gradient, from the errors in `ws`; `out` has the
+    /// flat layout of the free activities and receives g as `sink` says. Returns max|g|.
+    fn backward(&self, ws: &mut Workspace<T>, out: &mut [T], sink: GradientSink<T>) -> T {
         let Workspace {
+            layout,
             dphi,
             err,
             back,
             parallel,
             ..
         } = ws;
+        let (layout, parallel) = (&*layout, *parallel);
         let (dphi, err): (&[Vec<T>], &[Vec<T>]) = (dphi, err);
-        for_each_layer(
-            *parallel,
-            back.iter_mut().zip(grads).enumerate(),
-            |(i, (bk, g))| {
-                let l = i + 1;
-                let lam = self.precision(l + 1);
-                gemm(
-                    T::one(),
-                    MatRef::from(&self.weights[l]).t(),
-                    MatRef::col_major(&err[l], w[l + 1], b),
-                    T::zero(),
-                    MatMut::col_major(bk, w[l], b),
-                );
-                let a = self.scalings[l] * lam;
-                let n = g.len();
-                let (el, dp, bk) = (&err[l - 1][..n], &dphi[l - 1][..n], &bk[..n]);
-                if self.arch.has_skip(l + 1) {
-                    let en = &err[l][..n];
-                    for i in 0..n {
-                        g[i] = el[i] - lam * en[i] - a * dp[i] * bk[i];
-                    }
-                } else {
-                    for i in 0..n {
-                        g[i] = el[i] - a * dp[i] * bk[i];
-                    }
-                }
-            },
+        let all = LayerSpan {
+            layers: 1..layout.n_free() + 1,
+            out,
+            back,
+        };
+        rayon::iter::split(all, |span| {
+            if parallel {
+                span.halve(layout)
+            } else {
+                (span, None)
+            }
+        })
+        .map(|span| {
+            let mut offset = 0;
+            let mut m = T::zero();
+            for (l, bk) in span.layers.zip(span.back.iter_mut()) {
+                let out_l = &mut span.out[offset..offset + bk.len()];
+                offset += bk.len();
+                m = max_of(m, self.layer_gradient(l, dphi, err, bk, out_l, sink));
+            }
+            m
+        })
+        // A max is exact, so the order rayon combines the spans in cannot change it.
+        .reduce(T::zero, max_of)
+    }
+
+    /// g_l for free layer l into `out_l` as `sink` says, with `bk` as scratch for
+    /// W_l^T e_{l+1}; returns max|g_l|.
+    fn layer_gradient(
+        &self,
+        l: usize,
+        dphi: &[Vec<T>],
+        err: &[Vec<T>],
+        bk: &mut [T],
+        out_l: &mut [T],
+        sink: GradientSink<T>,
+    ) -> T {
+        let w = &self.arch.widths;
+        let b = bk.len() / w[l];
+        let lam = self.precision(l + 1);
+        gemm(
+            T::one(),
+            MatRef::from(&self.weights[l]).t(),
+            MatRef::col_major(&err[l], w[l + 1], b),
+            T::zero(),
+            MatMut::col_major(bk, w[l], b),
         );
+        let a = self.scalings[l] * lam;
+        let n = bk.len();
+        let (el, dp) = (&err[l - 1][..n], &dphi[l - 1][..n]);
+        // g overwrites W_l^T e_{l+1} in `bk`, which is not needed afterwards; the loops stay
+        // simple enough to vectorise.
+        if self.arch.has_skip(l + 1) {
+            let en = &err[l][..n];
+            for i in 0..n {
+                bk[i] = el[i] - lam * en[i] - a * dp[i] * bk[i];
+            }
+        } else {
+            for i in 0..n {
+                bk[i] = el[i] - a * dp[i] * bk[i];
+            }
+        }
+        match sink {
+            GradientSink::Store => out_l.copy_from_slice(bk),
+            // z - h g rounds exactly as z + h (-g), the Euler step on dz/dt = -g.
+            GradientSink::Descend(h) => {
+                for (zi, &g) in out_l.iter_mut().zip(bk.iter()) {
+                    *zi -= h * g;
+                }
+            }
+        }
+        max_abs(bk)
     }
 
     /// Per-sample energies E_i of the errors currently in `ws`.
@@ -671,56 +742,46 @@ impl<T: Real> Network<T> {
 /// work to rayon costs a few microseconds, a pass this size about 100.
 const PARALLEL_LAYER_MACS: usize = 1 << 21;
 
-/// Runs `f` on every item, in parallel when asked. Items must be independent.
-fn for_each_layer<I, F>(parallel: bool, items: I, f: F)
-where
-    I: Iterator + Send,
-    I::Item: Send,
-    F: Fn(I::Item) + Sync + Send,
-{
-    if parallel {
-        use rayon::iter::{ParallelBridge, ParallelIterator};
-        items.par_bridge().for_each(f);
-    } else {
-        items.for_each(f);
-    }
+/// What the backward pass does with the gradient g of each layer.
+#[derive(Clone, Copy)]
+enum GradientSink<T> {
+    /// Write g.
+    Store,
+    /// Subtract h g.
+    Descend(T),
 }
 
-/// The layers of a flat activity buffer (widths `ns`, batch `b`), without allocating.
-fn split_layers<'a, T>(
-    z: &'a [T],
-    ns: &'a [usize],
-    b: usize,
-) -> impl Iterator<Item = &'a [T]> + Clone {
-    ns.iter().scan(0usize, move |off, &n| {
-        let s = &z[*off..*off + n * b];
-        *off += n * b;
-        Some(s)
-    })
+/// Consecutive free layers with their parts of a flat activity-shaped buffer and of the
+/// workspace's `back`: the share of the backward pass one task owns.
+struct LayerSpan<'a, T> {
+    layers: std::ops::Range<usize>,
+    out: &'a mut [T],
+    back: &'a mut [Vec<T>],
 }
 
-/// The layers of a flat activity buffer, mutably, without allocating.
-struct LayersMut<'a, 'w, T> {
-    rest: &'a mut [T],
-    ns: std::slice::Iter<'w, usize>,
-    b: usize,
-}
-
-impl<'a, T> Iterator for LayersMut<'a, '_, T> {
-    type Item = &'a mut [T];
-    fn next(&mut self) -> Option<&'a mut [T]> {
-        let n = *self.ns.next()?;
-        let (head, tail) = std::mem::take(&mut self.rest).split_at_mut(n * self.b);
-        self.rest = tail;
-        Some(head)
-    }
-}
-
-fn split_layers_mut<'a, 'w, T>(z: &'a mut [T], ns: &'w [usize], b: usize) -> LayersMut<'a, 'w, T> {
-    LayersMut {
-        rest: z,
-        ns: ns.iter(),
-        b,
+impl<'a, T> LayerSpan<'a, T> {
+    /// Splits at the middle layer, so that rayon can hand one half to another thread.
+    fn halve(self, layout: &Layout) -> (Self, Option<Self>) {
+        let (first, end) = (self.layers.start, self.layers.end);
+        if end - first < 2 {
+            return (self, None);
+        }
+        let mid = (first + end) / 2;
+        let at = layout.range(mid).start - layout.range(first).start;
+        let (out_a, out_b) = self.out.split_at_mut(at);
+        let (back_a, back_b) = self.back.split_at_mut(mid - first);
+        (
+            LayerSpan {
+                layers: first..mid,
+                out: out_a,
+                back: back_a,
+            },
+            Some(LayerSpan {
+                layers: mid..end,
+                out: out_b,
+                back: back_b,
+            }),
+        )
     }
 }
 
@@ -730,16 +791,41 @@ fn sub_assign<T: Real>(a: &mut [T], b: &[T]) {
     }
 }
 
-/// Largest absolute value of a slice (0 for an empty one).
+/// Largest absolute value of a slice (0 for an empty one); NaN if any value is NaN.
 pub fn max_abs<T: Real>(v: &[T]) -> T {
-    v.iter().fold(T::zero(), |m, &x| {
-        let a = x.abs();
-        if a > m || !a.is_finite() {
-            a
-        } else {
-            m
+    // Independent lanes and a compare-and-select max (`maxps` exactly) let the compiler
+    // vectorise a reduction it would otherwise run one element at a time; NaNs, which the
+    // select drops, are counted on the side.
+    const LANES: usize = 8;
+    let mut m = [T::zero(); LANES];
+    let mut nan = [false; LANES];
+    let mut lanes = v.chunks_exact(LANES);
+    for chunk in &mut lanes {
+        for k in 0..LANES {
+            let a = chunk[k].abs();
+            m[k] = if a > m[k] { a } else { m[k] };
+            nan[k] |= chunk[k].is_nan();
         }
-    })
+    }
+    let mut out = T::zero();
+    for &x in lanes.remainder().iter().chain(&m) {
+        let a = x.abs();
+        out = if a > out { a } else { out };
+    }
+    if nan.iter().chain(&[false]).any(|&b| b) || lanes.remainder().iter().any(|x| x.is_nan()) {
+        T::of_f64(f64::NAN)
+    } else {
+        out
+    }
+}
+
+/// The larger of two results of [`max_abs`], NaN if either is.
+fn max_of<T: Real>(a: T, b: T) -> T {
+    if a.is_nan() || b.is_nan() {
+        T::of_f64(f64::NAN)
+    } else {
+        a.max(b)
+    }
 }
 
 fn mean<T: Real>(v: &[T]) -> T {
