@@ -292,3 +292,99 @@ fn ir_drop_weight_error_scales_with_wire_resistance() {
     // First order in r: a tenth of the resistance, a tenth of the error (to 5%).
     assert!((e1 / e2 - 10.0).abs() < 0.5, "{e1} / {e2}");
 }
+
+mod gradient_check {
+    use super::*;
+    use apcsim::dynamics::{InferenceOptions, Solver, Stop};
+    use apcsim::hardware::params::Converter;
+    use apcsim::io::data::gaussian_batch;
+    use apcsim::study::hardware::gradient_check;
+
+    fn ideal_converter() -> Converter {
+        Converter {
+            bits: None,
+            range: 1.0,
+            energy_joules: 0.0,
+        }
+    }
+
+    fn opts() -> InferenceOptions {
+        InferenceOptions::new(
+            Solver::Dop853 {
+                rtol: 1e-13,
+                atol: 1e-15,
+            },
+            Stop::steady(1e-12, 1_000_000),
+        )
+    }
+
+    /// The ideal device reproduces the ideal network: the mapping round-trips W to 1e-14, so the
+    /// hardware update equals the ideal one to the solver's tolerance.
+    #[test]
+    fn ideal_device_equals_the_core_results() {
+        let network = net(vec![16, 32, 32, 4], 5);
+        let batch = gaussian_batch(16, 4, 8, 3);
+        for backward in [Backward::Shared, Backward::Separate] {
+            let xb = crossbar(16, 16, backward);
+            let m = map_network(&network, &ideal(), &xb, 1, &ideal_wires).unwrap();
+            let c = gradient_check(
+                &network,
+                &m,
+                &batch,
+                &ideal_converter(),
+                &ideal_converter(),
+                &opts(),
+            )
+            .unwrap();
+            assert!((c.vs_bp_ideal.overall - c.ideal.overall).abs() < 1e-12);
+            assert!((c.vs_bp_effective.overall - c.ideal.overall).abs() < 1e-12);
+            for (a, b) in c.ideal_inference.z.iter().zip(&c.hardware_inference.z) {
+                assert!((a - b).abs() < 1e-11);
+            }
+        }
+    }
+
+    /// Separate backward arrays with programming error feed back through W_b != W, which
+    /// measurably lowers the alignment with BP compared with a shared (exactly transposed) read
+    /// of the same forward devices; with no programming error the two are the same.
+    #[test]
+    fn separate_backward_arrays_lower_the_alignment() {
+        let network = net(vec![32, 64, 64, 64, 8], 6);
+        let batch = gaussian_batch(32, 8, 16, 2);
+        let noisy = DeviceParams {
+            programming: ProgrammingError::Constant {
+                fraction_of_g_max: 0.05,
+            },
+            ..ideal()
+        };
+        let check = |dev: &DeviceParams, backward| {
+            let xb = crossbar(64, 64, backward);
+            let m = map_network(&network, dev, &xb, 3, &ideal_wires).unwrap();
+            gradient_check(
+                &network,
+                &m,
+                &batch,
+                &ideal_converter(),
+                &ideal_converter(),
+                &opts(),
+            )
+            .unwrap()
+        };
+        let shared = check(&noisy, Backward::Shared);
+        let separate = check(&noisy, Backward::Separate);
+        let gap = shared.vs_bp_effective.overall - separate.vs_bp_effective.overall;
+        eprintln!(
+            "cos(PC_hw, BP_eff): shared {:.6}, separate {:.6}; ideal circuit {:.6}",
+            shared.vs_bp_effective.overall, separate.vs_bp_effective.overall, shared.ideal.overall
+        );
+        assert!(
+            gap > 1e-3,
+            "shared {} separate {}",
+            shared.vs_bp_effective.overall,
+            separate.vs_bp_effective.overall
+        );
+        let s0 = check(&ideal(), Backward::Shared);
+        let p0 = check(&ideal(), Backward::Separate);
+        assert!((s0.vs_bp_effective.overall - p0.vs_bp_effective.overall).abs() < 1e-12);
+    }
+}

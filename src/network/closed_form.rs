@@ -25,6 +25,8 @@ use nalgebra::{Cholesky, DMatrix};
 pub enum ClosedFormError {
     #[error("the closed-form equilibrium needs a linear network, this one uses {0}")]
     Nonlinear(String),
+    #[error("the closed form assumes backward products through W^T; this network has its own feedback weights")]
+    Feedback,
     #[error("the activity Hessian is not positive definite at block {block}")]
     NotPositiveDefinite { block: usize },
 }
@@ -49,10 +51,12 @@ fn layer_maps<T: Real>(net: &Network<T>) -> Vec<DMatrix<f64>> {
 }
 
 fn check_linear<T: Real>(net: &Network<T>) -> Result<(), ClosedFormError> {
-    if net.activation().is_linear() {
-        Ok(())
-    } else {
+    if !net.activation().is_linear() {
         Err(ClosedFormError::Nonlinear(net.activation().to_string()))
+    } else if !std::ptr::eq(net.feedback_weights(), net.weights()) {
+        Err(ClosedFormError::Feedback)
+    } else {
+        Ok(())
     }
 }
 

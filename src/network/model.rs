@@ -217,6 +217,9 @@ pub struct Network<T: Real> {
     arch: Architecture,
     weights: Vec<DMatrix<T>>,
     scalings: Vec<T>,
+    /// Weights of the backward products W^T e when they differ from the forward ones (a
+    /// hardware backward read sees other devices, or the same devices through other wires).
+    feedback: Option<Vec<DMatrix<T>>>,
 }
 
 /// Buffers for evaluating a network on a batch of a fixed size; allocated once, reused by
@@ -265,36 +268,27 @@ impl<T: Real> Network<T> {
     /// A network with the given weights; checks every shape and that every weight is finite.
     pub fn new(arch: Architecture, weights: Vec<DMatrix<T>>) -> Result<Self, NetworkError> {
         arch.validate()?;
-        let l = arch.n_layers();
-        if weights.len() != l {
-            return Err(NetworkError::LayerCount {
-                expected: l,
-                found: weights.len(),
-            });
-        }
-        for (i, w) in weights.iter().enumerate() {
-            let expected = (arch.widths[i + 1], arch.widths[i]);
-            if w.shape() != expected {
-                return Err(NetworkError::WeightShape {
-                    index: i,
-                    expected,
-                    found: w.shape(),
-                });
-            }
-            if let Some(k) = w.iter().position(|v| !v.is_finite()) {
-                return Err(NetworkError::NonFiniteWeight {
-                    index: i,
-                    row: k % w.nrows(),
-                    col: k / w.nrows(),
-                });
-            }
-        }
+        check_weights(&arch, &weights)?;
         let scalings = arch.scalings().into_iter().map(T::of_f64).collect();
         Ok(Network {
             arch,
             weights,
             scalings,
+            feedback: None,
         })
+    }
+
+    /// The same network with its own weights for the backward products: inference then uses
+    /// W_b^T e where ideal PC uses W^T e. The BP reference keeps the forward weights.
+    pub fn with_feedback(mut self, feedback: Vec<DMatrix<T>>) -> Result<Self, NetworkError> {
+        check_weights(&self.arch, &feedback)?;
+        self.feedback = Some(feedback);
+        Ok(self)
+    }
+
+    /// The weights of the backward products (the forward ones unless set apart).
+    pub fn feedback_weights(&self) -> &[DMatrix<T>] {
+        self.feedback.as_deref().unwrap_or(&self.weights)
     }
 
     /// A network initialised from its parameterisation's distribution.
@@ -318,6 +312,10 @@ impl<T: Real> Network<T> {
                 .iter()
                 .map(|v| U::of_f64(v.to_f64()))
                 .collect(),
+            feedback: self
+                .feedback
+                .as_ref()
+                .map(|f| f.iter().map(|w| w.map(|v| U::of_f64(v.to_f64()))).collect()),
         }
     }
 
@@ -584,7 +582,7 @@ impl<T: Real> Network<T> {
         let lam = self.precision(l + 1);
         gemm(
             T::one(),
-            MatRef::from(&self.weights[l]).t(),
+            MatRef::from(&self.feedback_weights()[l]).t(),
             MatRef::col_major(&err[l], w[l + 1], b),
             T::zero(),
             MatMut::col_major(bk, w[l], b),
@@ -643,9 +641,24 @@ impl<T: Real> Network<T> {
     /// dF/dW_{l-1} = -(a_l lambda_l / B) e_l phi(z_{l-1})^T at activities `z`: the update the
     /// PC circuit computes locally from its errors.
     pub fn pc_weight_gradients(&self, batch: &Batch<T>, z: &[T]) -> Vec<DMatrix<T>> {
+        self.pc_weight_gradients_read(batch, z, |_| {})
+    }
+
+    /// The PC update as a circuit forms it from values it reads out: `read` is applied to every
+    /// error e_l and every activation phi(z_l) before the outer products (an ADC model; the
+    /// inputs x are digital already and are not read again).
+    pub fn pc_weight_gradients_read(
+        &self,
+        batch: &Batch<T>,
+        z: &[T],
+        read: impl Fn(&mut [T]),
+    ) -> Vec<DMatrix<T>> {
         let b = batch.size();
         let mut ws = self.workspace(b);
         self.compute_errors(batch.x.as_slice(), batch.y.as_slice(), z, &mut ws);
+        for v in ws.err.iter_mut().chain(ws.phi.iter_mut()) {
+            read(v);
+        }
         self.weight_gradients_from(&ws, batch.x.as_slice())
     }
 
@@ -736,6 +749,35 @@ impl<T: Real> Network<T> {
         self.activity_gradient(batch.x.as_slice(), batch.y.as_slice(), z, &mut ws, &mut g);
         max_abs(&g)
     }
+}
+
+/// Checks that `weights` has one finite matrix of the right shape per layer of `arch`.
+fn check_weights<T: Real>(arch: &Architecture, weights: &[DMatrix<T>]) -> Result<(), NetworkError> {
+    let l = arch.n_layers();
+    if weights.len() != l {
+        return Err(NetworkError::LayerCount {
+            expected: l,
+            found: weights.len(),
+        });
+    }
+    for (i, w) in weights.iter().enumerate() {
+        let expected = (arch.widths[i + 1], arch.widths[i]);
+        if w.shape() != expected {
+            return Err(NetworkError::WeightShape {
+                index: i,
+                expected,
+                found: w.shape(),
+            });
+        }
+        if let Some(k) = w.iter().position(|v| !v.is_finite()) {
+            return Err(NetworkError::NonFiniteWeight {
+                index: i,
+                row: k % w.nrows(),
+                col: k / w.nrows(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Below this many multiply-accumulates per pass, layers are evaluated on one thread: handing
