@@ -1,9 +1,11 @@
 //! apcsim simulates analog (continuous-time) predictive coding on resistive crossbar hardware.
 //!
 //! Data flows one way: file -> config -> mapped hardware -> dynamics -> measurements -> outputs.
-//! This crate currently holds the ideal network ([`network`]), its inference solvers
-//! ([`dynamics`]), the HDF5 reference format ([`io`]) and the reference study ([`study`]).
+//! This crate currently holds the circuit description loader ([`config`]), the ideal network
+//! ([`network`]), its inference solvers ([`dynamics`]), the HDF5 reference format ([`io`]) and
+//! the reference study ([`study`]).
 
+pub mod config;
 pub mod dynamics;
 pub mod hardware;
 pub mod io;

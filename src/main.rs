@@ -4,6 +4,7 @@
 //! differences are its measurement), 1 internal or I/O failure, 2 unusable input, 3 a run that
 //! diverged.
 
+use apcsim::config::{self, LoadOptions};
 use apcsim::io::reference::read_reference;
 use apcsim::study::reference::{
     run_reference, EquilibriumSolver, ReferenceError, ReferenceOptions,
@@ -29,6 +30,26 @@ enum Command {
     /// pass, Euler trajectory, equilibrium, energy, PC and BP gradients, alignment out) and print
     /// how each differs from the input's own values.
     Reference(ReferenceArgs),
+    /// Print the annotated reference of the circuit description format: every key, its
+    /// default, unit and meaning (itself a valid design with every key at its default).
+    Schema,
+    /// Load a circuit description, apply --set overrides, check it and print the resolved
+    /// design. Exit code 2 and one line FILE:LINE:COL: key: message when it is unusable.
+    Check(CheckArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct CheckArgs {
+    /// The circuit description (TOML).
+    file: PathBuf,
+    /// Override a key, e.g. --set device.levels=16 --set dynamics.tau_z=200ns (repeatable,
+    /// applied in order).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Print the resolved configuration as JSON (every key, SI units, and where each value
+    /// came from) instead of the summary.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -73,6 +94,43 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Reference(args) => reference(args),
+        Command::Schema => write_stdout(&config::schema_text()),
+        Command::Check(args) => check(args),
+    }
+}
+
+fn check(args: CheckArgs) -> ExitCode {
+    let circuit = match config::load(&args.file, &args.set, &LoadOptions::default()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let text = if args.json {
+        match serde_json::to_string_pretty(&circuit.config) {
+            Ok(s) => format!("{s}\n"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        format!("{}: ok\n{}\n", args.file.display(), circuit.summary())
+    };
+    write_stdout(&text)
+}
+
+/// Writes a command's output; a closed pipe (`apcsim schema | head`) is not an error.
+fn write_stdout(text: &str) -> ExitCode {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: writing the output: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 

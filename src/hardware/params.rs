@@ -92,6 +92,12 @@ pub struct PeripheryParams {
     pub rail_volts: Option<f64>,
     /// Open-loop gain; `None`: ideal.
     pub finite_gain: Option<f64>,
+    /// Capacitance C_z of a value node (the integrator): kT/C noise and charging energy.
+    pub node_capacitance_farads: f64,
+    /// Supply voltage V_dd, for the charge drawn by the node capacitors.
+    pub supply_volts: f64,
+    /// Whether the integrators add their kT/C noise to the value nodes.
+    pub ktc_noise: bool,
     pub dac: Converter,
     pub adc: Converter,
 }

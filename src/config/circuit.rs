@@ -1,0 +1,332 @@
+//! The resolved circuit: what a design file means once every default, preset and override is
+//! applied and every value checked. The later stages (mapping, dynamics, data) read only this.
+
+use crate::hardware::params::{
+    Backward, CrossbarParams, DeviceParams, PeripheryParams, ProgrammingError,
+};
+use crate::network::model::Architecture;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
+use std::path::PathBuf;
+
+use super::units::{format_quantity, Dimension};
+
+/// Samples in the embedded UCI optdigits test set (`optdigits.tes`).
+pub const OPTDIGITS_SAMPLES: usize = 1797;
+/// Inputs of an optdigits sample (an 8x8 image).
+pub const OPTDIGITS_INPUTS: usize = 64;
+/// Classes of optdigits (one-hot targets).
+pub const OPTDIGITS_CLASSES: usize = 10;
+
+/// How the circuit's ODE/SDE is integrated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SolverKind {
+    /// Forward Euler; Euler–Maruyama when noise is on.
+    Euler,
+    /// Heun (explicit trapezoid); stochastic Heun when noise is on.
+    Heun,
+    /// Classical Runge–Kutta 4 (deterministic).
+    Rk4,
+    /// Adaptive Dormand–Prince 5(4) (deterministic).
+    Dopri5,
+    /// Adaptive Dormand–Prince 8(5,3) (deterministic).
+    Dop853,
+}
+
+impl SolverKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            SolverKind::Euler => "euler",
+            SolverKind::Heun => "heun",
+            SolverKind::Rk4 => "rk4",
+            SolverKind::Dopri5 => "dopri5",
+            SolverKind::Dop853 => "dop853",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Self> {
+        [
+            SolverKind::Euler,
+            SolverKind::Heun,
+            SolverKind::Rk4,
+            SolverKind::Dopri5,
+            SolverKind::Dop853,
+        ]
+        .into_iter()
+        .find(|k| k.name() == s)
+    }
+
+    /// Adaptive solvers choose their own steps and cannot integrate noise.
+    pub fn is_adaptive(self) -> bool {
+        matches!(self, SolverKind::Dopri5 | SolverKind::Dop853)
+    }
+
+    /// Solvers that integrate an SDE when noise is on.
+    pub fn handles_noise(self) -> bool {
+        matches!(self, SolverKind::Euler | SolverKind::Heun)
+    }
+}
+
+/// The circuit's time constants and integration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dynamics {
+    pub tau_z_seconds: f64,
+    /// 0: algebraic error nodes (exact gradient flow).
+    pub tau_e_seconds: f64,
+    pub solver: SolverKind,
+    /// Step of the fixed-step solvers.
+    pub dt_seconds: f64,
+    pub t_max_seconds: f64,
+    pub settle_tol: f64,
+    pub rtol: f64,
+    pub atol: f64,
+    /// Whether the design's noise sources are integrated (an SDE) — true only when the design
+    /// has some (device read noise or kT/C) and `dynamics.noise` is on.
+    pub noisy: bool,
+}
+
+/// Where the input batch and targets come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DataSource {
+    /// The embedded UCI optdigits set, from sample `offset`.
+    Optdigits { offset: usize },
+    /// Gaussian inputs; targets from a teacher network of the same architecture drawn with
+    /// `seed`, plus Gaussian noise.
+    Teacher {
+        seed: u64,
+        input_std: f64,
+        target_noise: f64,
+    },
+    /// Gaussian inputs and targets.
+    Gaussian {
+        seed: u64,
+        input_std: f64,
+        target_std: f64,
+    },
+    /// Weights and a batch in the reference HDF5 layout.
+    Hdf5 { path: PathBuf },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DataSpec {
+    pub source: DataSource,
+    /// Samples taken from the source (a multiple of nothing: the last batch may be short).
+    pub samples: usize,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunParams {
+    pub batch: usize,
+    pub seed: u64,
+}
+
+/// Every key of the design with its resolved value (quantities in SI units under their SI
+/// spelling, derived defaults computed) and where the value came from. This is what reports
+/// store as "the configuration".
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ResolvedConfig {
+    /// section -> key -> value.
+    pub values: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+    /// `section.key` -> "file", "--set ...", "preset ...", "default" or "derived".
+    pub origins: BTreeMap<String, String>,
+}
+
+impl ResolvedConfig {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// A checked circuit design, ready to be mapped.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Circuit {
+    /// What the design was loaded from (a file name, or the name given to `load_str`).
+    pub name: String,
+    pub architecture: Architecture,
+    pub device: DeviceParams,
+    pub crossbar: CrossbarParams,
+    pub periphery: PeripheryParams,
+    pub dynamics: Dynamics,
+    pub data: DataSpec,
+    pub run: RunParams,
+    pub config: ResolvedConfig,
+}
+
+fn q(v: f64, d: Dimension) -> String {
+    format_quantity(v, d)
+}
+
+impl Circuit {
+    /// Number of weights of the network (one differential pair of devices each).
+    pub fn n_weights(&self) -> usize {
+        self.architecture
+            .widths
+            .windows(2)
+            .map(|w| w[0] * w[1])
+            .sum()
+    }
+
+    /// A short human-readable account of the resolved design, for `apcsim check`.
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        let a = &self.architecture;
+        let w = &a.widths;
+        let _ = writeln!(
+            s,
+            "network    {} -> {:?} -> {}: {} weight layers, {} weights; {}, {}, skips {}, \
+             gamma0 {}, lambda {}",
+            w[0],
+            &w[1..w.len() - 1],
+            w[w.len() - 1],
+            a.n_layers(),
+            self.n_weights(),
+            a.activation,
+            a.parameterisation,
+            if a.skips { "on" } else { "off" },
+            a.gamma0,
+            a.output_precision
+        );
+        let d = &self.device;
+        let levels = d
+            .levels
+            .map_or("continuous".to_string(), |l| format!("{l} levels"));
+        let programming = match &d.programming {
+            ProgrammingError::None => "none".to_string(),
+            ProgrammingError::Constant { fraction_of_g_max } => {
+                format!("sigma {:.3}% of g_max", 100.0 * fraction_of_g_max)
+            }
+            ProgrammingError::Polynomial {
+                coefficients_siemens: c,
+                g_ref_siemens,
+            } => {
+                let term = |x: f64| {
+                    let sign = if x < 0.0 { "-" } else { "+" };
+                    format!("{sign} {}", q(x.abs(), Dimension::Conductance))
+                };
+                format!(
+                    "sigma {} {} g {} g^2, g = G/{}",
+                    q(c[0], Dimension::Conductance),
+                    term(c[1]),
+                    term(c[2]),
+                    q(*g_ref_siemens, Dimension::Conductance)
+                )
+            }
+        };
+        let drift = d.drift.as_ref().map_or("none".to_string(), |x| {
+            format!(
+                "nu {} +- {}, t0 {}, read at {}",
+                x.nu_mean,
+                x.nu_std,
+                q(x.t0_seconds, Dimension::Time),
+                q(x.t_read_seconds, Dimension::Time)
+            )
+        });
+        let _ = writeln!(
+            s,
+            "device     {}: window {}..{}, {levels}; programming error {programming}; stuck \
+             off {} on {}; drift {drift}; read noise {}{:.2}% relative at {}",
+            d.name,
+            q(d.g_min_siemens, Dimension::Conductance),
+            q(d.g_max_siemens, Dimension::Conductance),
+            d.stuck_off_fraction,
+            d.stuck_on_fraction,
+            if d.read_noise.thermal {
+                "thermal + "
+            } else {
+                ""
+            },
+            100.0 * d.read_noise.relative,
+            q(d.read_noise.temperature_kelvin, Dimension::Temperature)
+        );
+        let c = &self.crossbar;
+        let _ = writeln!(
+            s,
+            "crossbar   {}x{} tiles, v_read {}, wire {} per segment, backward {}",
+            c.rows,
+            c.cols,
+            q(c.v_read_volts, Dimension::Voltage),
+            q(c.wire_resistance_ohms, Dimension::Resistance),
+            match c.backward {
+                Backward::Shared => "shared",
+                Backward::Separate => "separate",
+            }
+        );
+        let p = &self.periphery;
+        let bits = |b: Option<u32>| b.map_or("ideal".to_string(), |b| format!("{b}-bit"));
+        let _ = writeln!(
+            s,
+            "periphery  amplifiers {} each, error-amp bandwidth {}, offset sigma {}, rails {}, \
+             gain {}; C_z {}, V_dd {}, kT/C noise {}; DAC {} +-{} ({}), ADC {} +-{} ({})",
+            q(p.amplifier_power_watts, Dimension::Power),
+            q(p.error_amp_bandwidth_hertz, Dimension::Frequency),
+            q(p.offset_sigma_volts, Dimension::Voltage),
+            p.rail_volts
+                .map_or("none".to_string(), |r| q(r, Dimension::Voltage)),
+            p.finite_gain
+                .map_or("ideal".to_string(), |g| format!("{g}")),
+            q(p.node_capacitance_farads, Dimension::Capacitance),
+            q(p.supply_volts, Dimension::Voltage),
+            if p.ktc_noise { "on" } else { "off" },
+            bits(p.dac.bits),
+            p.dac.range,
+            q(p.dac.energy_joules, Dimension::Energy),
+            bits(p.adc.bits),
+            p.adc.range,
+            q(p.adc.energy_joules, Dimension::Energy),
+        );
+        let y = &self.dynamics;
+        let _ = writeln!(
+            s,
+            "dynamics   tau_z {}, tau_e {}, {}{}, t_max {}, settle_tol {}, {}",
+            q(y.tau_z_seconds, Dimension::Time),
+            if y.tau_e_seconds == 0.0 {
+                "0 (algebraic)".to_string()
+            } else {
+                q(y.tau_e_seconds, Dimension::Time)
+            },
+            y.solver.name(),
+            if y.solver.is_adaptive() {
+                format!(" (rtol {:e}, atol {:e})", y.rtol, y.atol)
+            } else {
+                format!(" dt {}", q(y.dt_seconds, Dimension::Time))
+            },
+            q(y.t_max_seconds, Dimension::Time),
+            y.settle_tol,
+            if y.noisy {
+                "noisy (SDE)"
+            } else {
+                "deterministic"
+            }
+        );
+        let source = match &self.data.source {
+            DataSource::Optdigits { offset } => format!("optdigits from sample {offset}"),
+            DataSource::Teacher {
+                seed,
+                input_std,
+                target_noise,
+            } => {
+                format!("teacher (seed {seed}, input std {input_std}, target noise {target_noise})")
+            }
+            DataSource::Gaussian {
+                seed,
+                input_std,
+                target_std,
+            } => format!("gaussian (seed {seed}, input std {input_std}, target std {target_std})"),
+            DataSource::Hdf5 { path } => format!("hdf5 {}", path.display()),
+        };
+        let _ = writeln!(s, "data       {source}, {} samples", self.data.samples);
+        let _ = write!(
+            s,
+            "run        batch {}, seed {}",
+            self.run.batch, self.run.seed
+        );
+        s
+    }
+}
+
+impl fmt::Display for Circuit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.summary())
+    }
+}

@@ -1,0 +1,193 @@
+//! Errors of the circuit file loader. Each names where the problem is (file, line, column; or
+//! the `--set` override), the key as written, and what is wrong, on one line:
+//! `circuits/x.toml:12:10: device.levls: unknown key `levls` in [device]; did you mean `levels`?`
+
+use super::units::UnitError;
+use std::fmt;
+
+/// Where a piece of configuration text came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// The design file, as named on the command line.
+    File(String),
+    /// A device preset: the repository path of a shipped one, or the file read from disk.
+    Preset(String),
+    /// A `--set` override, as given.
+    Override(String),
+    /// A schema default; reported at the design file.
+    Default { file: String },
+}
+
+impl Origin {
+    /// A short label for provenance listings.
+    pub fn label(&self) -> String {
+        match self {
+            Origin::File(_) => "file".to_string(),
+            Origin::Preset(p) => format!("preset {p}"),
+            Origin::Override(s) => format!("--set {s}"),
+            Origin::Default { .. } => "default".to_string(),
+        }
+    }
+}
+
+/// A position in a source. `line` and `column` are 1-based (columns count characters); 0 means
+/// the error concerns the source as a whole.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    pub origin: Origin,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match &self.origin {
+            Origin::File(p) | Origin::Preset(p) | Origin::Default { file: p } => p.clone(),
+            Origin::Override(s) => format!("<--set {s}>"),
+        };
+        if self.line == 0 {
+            write!(f, "{name}")
+        } else {
+            write!(f, "{name}:{}:{}", self.line, self.column)
+        }
+    }
+}
+
+/// What is wrong.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    #[error("cannot read: {message}")]
+    Io { message: String },
+    #[error("TOML syntax: {message}")]
+    Syntax { message: String },
+    #[error("unknown section `{name}`{}", hint(suggestion))]
+    UnknownSection {
+        name: String,
+        suggestion: Option<String>,
+    },
+    #[error("unknown key `{name}` {}{}", table(section), hint(suggestion))]
+    UnknownKey {
+        name: String,
+        /// Empty at the top level.
+        section: String,
+        suggestion: Option<String>,
+    },
+    #[error("[{section}] must be a table, found {found}")]
+    NotATable { section: String, found: String },
+    #[error("given twice, as `{first}` and `{second}`; keep one spelling")]
+    BothSpellings { first: String, second: String },
+    #[error("{0}")]
+    Unit(#[from] UnitError),
+    #[error(
+        "a bare number has no unit: write `{name} = \"{example}\"`, or `{si_name} = {value:e}` \
+         for a number in {si_unit}"
+    )]
+    BareNumber {
+        name: String,
+        si_name: String,
+        si_unit: &'static str,
+        value: f64,
+        example: &'static str,
+    },
+    #[error(
+        "`{si_name}` takes a plain number in {si_unit}; for a unit string write `{name} = \
+         \"{example}\"`"
+    )]
+    NotAPlainNumber {
+        name: String,
+        si_name: String,
+        si_unit: &'static str,
+        example: &'static str,
+    },
+    #[error("expected {expected}, found {found}")]
+    WrongType {
+        expected: String,
+        found: &'static str,
+    },
+    #[error("unknown value `{value}`; expected one of {}{}", choices.join(", "), hint(suggestion))]
+    UnknownChoice {
+        value: String,
+        choices: Vec<String>,
+        suggestion: Option<String>,
+    },
+    #[error("{message}")]
+    Type { message: String },
+    #[error("{message}")]
+    Invalid { message: String },
+    #[error("no device preset `{name}`; available: {}{}", available.join(", "), hint(suggestion))]
+    UnknownPreset {
+        name: String,
+        available: Vec<String>,
+        suggestion: Option<String>,
+    },
+    #[error(
+        "this design needs about {} ({detail}) but the machine has {}",
+        gib(*needed_bytes), gib(*available_bytes)
+    )]
+    TooLarge {
+        needed_bytes: f64,
+        available_bytes: f64,
+        detail: String,
+    },
+    #[error("{message}")]
+    Override { message: String },
+    #[error("{message}")]
+    Data { message: String },
+}
+
+fn table(section: &str) -> String {
+    if section.is_empty() {
+        "at the top level".to_string()
+    } else {
+        format!("in [{section}]")
+    }
+}
+
+fn hint(suggestion: &Option<String>) -> String {
+    suggestion
+        .as_ref()
+        .map(|s| format!("; did you mean `{s}`?"))
+        .unwrap_or_default()
+}
+
+/// Bytes as GiB with one decimal ("745.1 GiB").
+pub fn gib(bytes: f64) -> String {
+    let g = bytes / (1u64 << 30) as f64;
+    if g >= 1e6 {
+        format!("{g:.2e} GiB")
+    } else {
+        format!("{g:.1} GiB")
+    }
+}
+
+/// A rejected circuit description.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError {
+    pub location: Location,
+    /// The key as written (`device.g_max_siemens`), or empty when no key is concerned.
+    pub key: String,
+    /// Boxed: errors are rare, and a small `Result` keeps every loader step cheap.
+    pub kind: Box<ErrorKind>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // One line whatever the message holds: callers print it as a single diagnostic.
+        let kind = self.kind.to_string().replace(['\n', '\r'], " ");
+        if self.key.is_empty() {
+            write!(f, "{}: {kind}", self.location)
+        } else {
+            write!(f, "{}: {}: {kind}", self.location, self.key)
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self.kind.as_ref() {
+            ErrorKind::Unit(e) => Some(e),
+            _ => None,
+        }
+    }
+}

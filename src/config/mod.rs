@@ -1,0 +1,123 @@
+//! The circuit description file (DESIGN §4): its TOML format, device presets, `--set`
+//! overrides, validation and errors, resolved into a [`Circuit`].
+//!
+//! The pipeline, one step per module:
+//! - [`document`]: parse with spans, apply overrides, check keys against the [`schema`],
+//!   convert [`units`], merge the device [`presets`], fill defaults, deserialise with serde;
+//! - [`resolve`]: derived defaults, ranges, relations, the data source, a memory estimate;
+//! - [`circuit`]: the result, with its resolved configuration for reports.
+//!
+//! Errors ([`ConfigError`]) are one line: `FILE:LINE:COL: key.path: message`, with a
+//! "did you mean" for misspelt keys and values.
+//!
+//! ```
+//! use apcsim::config::{load_str, LoadOptions};
+//! let design = r#"
+//! device = "rram_hfo2"
+//! [network]
+//! hidden = [32, 32]
+//! [dynamics]
+//! tau_z = "200ns"
+//! "#;
+//! let c = load_str("example.toml", design, &["device.levels=32"], &LoadOptions::default())?;
+//! assert_eq!(c.architecture.widths, vec![64, 32, 32, 10]);
+//! assert_eq!(c.device.levels, Some(32));
+//! assert_eq!(c.dynamics.tau_z_seconds, 200e-9);
+//!
+//! let bad = load_str("bad.toml", "[device]\nlevls = 4\n", &[] as &[&str], &LoadOptions::default());
+//! assert_eq!(
+//!     bad.unwrap_err().to_string(),
+//!     "bad.toml:2:1: device.levls: unknown key `levls` in [device]; did you mean `levels`?"
+//! );
+//! # Ok::<(), apcsim::config::ConfigError>(())
+//! ```
+
+pub mod circuit;
+pub mod document;
+pub mod error;
+pub mod presets;
+mod raw;
+pub mod resolve;
+pub mod schema;
+pub mod units;
+
+#[cfg(test)]
+mod tests;
+
+pub use circuit::{Circuit, DataSource, DataSpec, Dynamics, ResolvedConfig, RunParams, SolverKind};
+pub use document::{apply_override, Document};
+pub use error::{ConfigError, ErrorKind, Location, Origin};
+
+use std::path::Path;
+
+/// How a design is loaded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadOptions {
+    /// The most memory a design may need, in bytes; `None`: the machine's physical memory.
+    pub memory_limit_bytes: Option<f64>,
+    /// Whether files the design names (preset files, HDF5 data) may be read. Off for fuzzing.
+    pub read_files: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            memory_limit_bytes: None,
+            read_files: true,
+        }
+    }
+}
+
+/// Loads a design file, applies `--set` overrides in order, and resolves it.
+pub fn load(
+    path: &Path,
+    overrides: &[impl AsRef<str>],
+    opts: &LoadOptions,
+) -> Result<Circuit, ConfigError> {
+    let name = path.display().to_string();
+    let bytes = document::read_bytes(path, opts).map_err(|message| ConfigError {
+        location: Location {
+            origin: Origin::File(name.clone()),
+            line: 0,
+            column: 0,
+        },
+        key: String::new(),
+        kind: Box::new(ErrorKind::Io { message }),
+    })?;
+    let text = document::decode_design(&name, bytes)?;
+    let base = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf);
+    load_with_base(&name, &text, base, overrides, opts)
+}
+
+/// Loads a design from text; relative paths in it are taken from the working directory.
+pub fn load_str(
+    name: &str,
+    text: &str,
+    overrides: &[impl AsRef<str>],
+    opts: &LoadOptions,
+) -> Result<Circuit, ConfigError> {
+    load_with_base(name, text, None, overrides, opts)
+}
+
+fn load_with_base(
+    name: &str,
+    text: &str,
+    base: Option<std::path::PathBuf>,
+    overrides: &[impl AsRef<str>],
+    opts: &LoadOptions,
+) -> Result<Circuit, ConfigError> {
+    let mut doc = Document::parse(name, text)?;
+    doc.set_base_dir(base);
+    for o in overrides {
+        doc.apply_override(o.as_ref())?;
+    }
+    doc.resolve(opts)
+}
+
+/// The annotated reference of every key, printed by `apcsim schema`.
+pub fn schema_text() -> String {
+    schema::render(&presets::names())
+}

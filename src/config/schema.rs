@@ -1,0 +1,853 @@
+//! The one table of every key of a circuit file: its section, kind, default, unit and meaning.
+//!
+//! Everything else reads this table: the loader takes defaults from it (parsing the same TOML
+//! literal the documentation prints), checks keys and spellings against it and suggests the
+//! nearest key from it, and `apcsim schema` renders it. Docs and code therefore cannot drift; a
+//! test also checks that the table and the serde structures accept exactly the same keys.
+
+use super::units::Dimension;
+
+/// What a key holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A physical quantity: `key = "25uS"` or `key_<si unit> = 2.5e-5`. A bare `0` needs no unit.
+    Quantity(Dimension),
+    /// As `Quantity`, and `inf` (a bare TOML float) means "no limit".
+    QuantityOrInf(Dimension),
+    /// An array of quantities, in either spelling.
+    QuantityList(Dimension),
+    Integer,
+    IntegerList,
+    Float,
+    Bool,
+    /// A string checked by the resolver (preset names, data sources).
+    Text,
+    /// One of a fixed set of strings.
+    Choice(&'static [&'static str]),
+    /// An integer >= 2 or the string "continuous".
+    Levels,
+}
+
+impl Kind {
+    /// What a value of this kind looks like, for messages and the reference.
+    pub fn describe(self) -> String {
+        match self {
+            Kind::Quantity(d) | Kind::QuantityOrInf(d) => {
+                format!("{} such as \"{}\"", d.noun(), d.example())
+            }
+            Kind::QuantityList(d) => format!("an array of quantities such as \"{}\"", d.example()),
+            Kind::Integer => "a non-negative integer".to_string(),
+            Kind::IntegerList => {
+                "an array of non-negative integers, such as [128, 128]".to_string()
+            }
+            Kind::Float => "a number".to_string(),
+            Kind::Bool => "true or false".to_string(),
+            Kind::Text => "a string".to_string(),
+            Kind::Choice(c) => format!("one of {}", c.join(", ")),
+            Kind::Levels => "an integer >= 2 or \"continuous\"".to_string(),
+        }
+    }
+}
+
+/// Where a key's value comes from when the file does not give it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefaultValue {
+    /// A TOML literal, parsed exactly as if the file held it.
+    Value(&'static str),
+    /// Computed from other keys; the text says how.
+    Derived(&'static str),
+}
+
+/// One key of the format.
+#[derive(Clone, Copy, Debug)]
+pub struct Key {
+    pub section: &'static str,
+    /// The key as written with a unit string (or the only spelling of a unit-less key).
+    pub name: &'static str,
+    pub kind: Kind,
+    pub default: DefaultValue,
+    pub doc: &'static str,
+}
+
+impl Key {
+    /// The dimension of a quantity key.
+    pub fn dimension(&self) -> Option<Dimension> {
+        match self.kind {
+            Kind::Quantity(d) | Kind::QuantityOrInf(d) | Kind::QuantityList(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// The spelling that takes a plain SI number (`g_max_siemens`), for quantity keys.
+    pub fn si_name(&self) -> Option<String> {
+        self.dimension()
+            .map(|d| format!("{}_{}", self.name, d.si_name()))
+    }
+
+    /// `section.name`.
+    pub fn path(&self) -> String {
+        format!("{}.{}", self.section, self.name)
+    }
+
+    /// The numbers of a literal default (SI values for quantities), or `None` for derived
+    /// defaults and non-numeric ones.
+    pub fn default_numbers(&self) -> Option<Vec<f64>> {
+        let DefaultValue::Value(literal) = self.default else {
+            return None;
+        };
+        let table: toml::Table = toml::from_str(&format!("v = {literal}")).ok()?;
+        let number = |v: &toml::Value| match (v, self.dimension()) {
+            (toml::Value::Integer(i), _) => Some(*i as f64),
+            (toml::Value::Float(f), _) => Some(*f),
+            (toml::Value::String(s), Some(d)) => super::units::parse_expecting(s, d).ok(),
+            _ => None,
+        };
+        match table.get("v")? {
+            toml::Value::Array(items) => items.iter().map(number).collect(),
+            v => number(v).map(|x| vec![x]),
+        }
+    }
+}
+
+/// The sections, in file order, with what each describes.
+pub const SECTIONS: [(&str, &str); 7] = [
+    (
+        "network",
+        "The PC network mapped onto the crossbars (DESIGN §1).",
+    ),
+    (
+        "device",
+        "The resistive device. `preset` names a device of circuits/devices/ (or a .toml file); \
+         every other key overrides the preset. `device = \"name\"` at the top level is short for \
+         `[device] preset = \"name\"`. Defaults are the `ideal` device.",
+    ),
+    (
+        "crossbar",
+        "Crossbar tiles: size, read voltage, wires, backward read.",
+    ),
+    (
+        "periphery",
+        "Amplifiers, integrators and converters around the arrays.",
+    ),
+    (
+        "dynamics",
+        "The circuit's dynamics: time constants and how they are integrated.",
+    ),
+    ("data", "Where the input batch and targets come from."),
+    ("run", "Batch size and the seed of every random draw."),
+];
+
+const ACTIVATIONS: &[&str] = &["linear", "tanh", "sigmoid", "relu", "hard_tanh", "silu"];
+const PARAMETERISATIONS: &[&str] = &["sp", "mupc", "ntp"];
+const PROGRAMMING: &[&str] = &["none", "constant", "polynomial"];
+const BACKWARD: &[&str] = &["shared", "separate"];
+pub const SOLVERS: &[&str] = &["euler", "heun", "rk4", "dopri5", "dop853"];
+
+use DefaultValue::{Derived, Value};
+use Dimension as D;
+
+/// Every key of the format, section by section.
+pub static KEYS: &[Key] = &[
+    // ---------------------------------------------------------------- [network]
+    Key {
+        section: "network",
+        name: "input",
+        kind: Kind::Integer,
+        default: Derived(
+            "from [data]: 64 for optdigits, the input width of W0 for hdf5; required for \
+             teacher and gaussian",
+        ),
+        doc: "Input width D (value nodes clamped to the input x).",
+    },
+    Key {
+        section: "network",
+        name: "hidden",
+        kind: Kind::IntegerList,
+        default: Derived("`width` repeated `depth` - 1 times"),
+        doc: "Hidden widths n_1..n_{L-1}; the network has len(hidden) + 1 weight layers. Give \
+              either `hidden` or `width`/`depth`.",
+    },
+    Key {
+        section: "network",
+        name: "width",
+        kind: Kind::Integer,
+        default: Value("128"),
+        doc: "Width N of every hidden layer, when `hidden` is not given.",
+    },
+    Key {
+        section: "network",
+        name: "depth",
+        kind: Kind::Integer,
+        default: Value("4"),
+        doc: "Number of weight layers L (depth - 1 hidden layers), when `hidden` is not given.",
+    },
+    Key {
+        section: "network",
+        name: "output",
+        kind: Kind::Integer,
+        default: Derived(
+            "from [data]: 10 for optdigits, the output width of the last W for hdf5; required \
+             for teacher and gaussian",
+        ),
+        doc: "Output width O (value nodes clamped to the target while learning).",
+    },
+    Key {
+        section: "network",
+        name: "activation",
+        kind: Kind::Choice(ACTIVATIONS),
+        default: Value("\"tanh\""),
+        doc: "Activation phi of the hidden value nodes (never applied to the input).",
+    },
+    Key {
+        section: "network",
+        name: "parameterisation",
+        kind: Kind::Choice(PARAMETERISATIONS),
+        default: Value("\"mupc\""),
+        doc: "Scalings a_l and initialisation: sp (standard), mupc (muPC), ntp (neural tangent).",
+    },
+    Key {
+        section: "network",
+        name: "skips",
+        kind: Kind::Bool,
+        default: Value("false"),
+        doc: "Residual connections on layers 2..L-1 (JPC's make_skip_model); they need equal \
+              hidden widths.",
+    },
+    Key {
+        section: "network",
+        name: "gamma0",
+        kind: Kind::Float,
+        default: Value("1.0"),
+        doc: "Output scaling gamma0: divides a_L in every parameterisation.",
+    },
+    Key {
+        section: "network",
+        name: "output_precision",
+        kind: Kind::Float,
+        default: Value("1.0"),
+        doc: "lambda, the precision weighing the output error in the energy and the BP loss.",
+    },
+    // ---------------------------------------------------------------- [device]
+    Key {
+        section: "device",
+        name: "preset",
+        kind: Kind::Text,
+        default: Value("\"ideal\""),
+        doc: "Device preset: a name of circuits/devices/ (shipped inside apcsim) or a path to a \
+              .toml preset file, relative to the design file.",
+    },
+    Key {
+        section: "device",
+        name: "g_min",
+        kind: Kind::Quantity(D::Conductance),
+        default: Value("\"0uS\""),
+        doc: "Lowest programmable conductance (the bottom of the window).",
+    },
+    Key {
+        section: "device",
+        name: "g_max",
+        kind: Kind::Quantity(D::Conductance),
+        default: Value("\"25uS\""),
+        doc: "Highest programmable conductance; the largest |W| of a layer maps onto \
+              g_max - g_min.",
+    },
+    Key {
+        section: "device",
+        name: "levels",
+        kind: Kind::Levels,
+        default: Value("\"continuous\""),
+        doc: "Programmable states between g_min and g_max (an integer >= 2), or \"continuous\".",
+    },
+    Key {
+        section: "device",
+        name: "programming",
+        kind: Kind::Choice(PROGRAMMING),
+        default: Value("\"none\""),
+        doc: "Programming error model: none; constant (sigma = programming_fraction x g_max); \
+              polynomial (sigma = c0 + c1 g + c2 g^2 with g = G / programming_g_ref).",
+    },
+    Key {
+        section: "device",
+        name: "programming_fraction",
+        kind: Kind::Float,
+        default: Value("0.0"),
+        doc: "Programming-error sigma as a fraction of g_max (programming = \"constant\").",
+    },
+    Key {
+        section: "device",
+        name: "programming_coefficients",
+        kind: Kind::QuantityList(D::Conductance),
+        default: Value("[\"0.26348uS\", \"1.9650uS\", \"-1.1731uS\"]"),
+        doc: "Coefficients c0, c1, c2 of the sigma polynomial (programming = \"polynomial\"); \
+              the default is aihwkit's PCM fit.",
+    },
+    Key {
+        section: "device",
+        name: "programming_g_ref",
+        kind: Kind::Quantity(D::Conductance),
+        default: Value("\"25uS\""),
+        doc: "Reference conductance of the sigma polynomial: g = G / programming_g_ref.",
+    },
+    Key {
+        section: "device",
+        name: "stuck_off_fraction",
+        kind: Kind::Float,
+        default: Value("0.0"),
+        doc: "Fraction of devices stuck at g_min.",
+    },
+    Key {
+        section: "device",
+        name: "stuck_on_fraction",
+        kind: Kind::Float,
+        default: Value("0.0"),
+        doc: "Fraction of devices stuck at g_max.",
+    },
+    Key {
+        section: "device",
+        name: "drift",
+        kind: Kind::Bool,
+        default: Value("false"),
+        doc: "Conductance drift G (t / t0)^-nu, nu ~ N(drift_nu_mean, drift_nu_std) per device, \
+              read at t = drift_t_read.",
+    },
+    Key {
+        section: "device",
+        name: "drift_nu_mean",
+        kind: Kind::Float,
+        default: Value("0.0"),
+        doc: "Mean drift exponent nu (drift = true).",
+    },
+    Key {
+        section: "device",
+        name: "drift_nu_std",
+        kind: Kind::Float,
+        default: Value("0.0"),
+        doc: "Device-to-device standard deviation of nu (drift = true).",
+    },
+    Key {
+        section: "device",
+        name: "drift_t0",
+        kind: Kind::Quantity(D::Time),
+        default: Value("\"20s\""),
+        doc: "Reference time t0 of the drift law (drift = true).",
+    },
+    Key {
+        section: "device",
+        name: "drift_t_read",
+        kind: Kind::Quantity(D::Time),
+        default: Value("\"20s\""),
+        doc: "Time after programming at which the array is read (drift = true).",
+    },
+    Key {
+        section: "device",
+        name: "read_noise_thermal",
+        kind: Kind::Bool,
+        default: Value("false"),
+        doc: "Thermal current noise sqrt(4 k T G df) of every device.",
+    },
+    Key {
+        section: "device",
+        name: "read_noise_relative",
+        kind: Kind::Float,
+        default: Value("0.0"),
+        doc: "Relative white current noise of every device (a fraction of its current).",
+    },
+    Key {
+        section: "device",
+        name: "temperature",
+        kind: Kind::Quantity(D::Temperature),
+        default: Value("\"300K\""),
+        doc: "Temperature of the thermal (4kTG) and integrator (kT/C) noise.",
+    },
+    // ---------------------------------------------------------------- [crossbar]
+    Key {
+        section: "crossbar",
+        name: "rows",
+        kind: Kind::Integer,
+        default: Value("256"),
+        doc: "Rows (inputs) of one tile; a larger layer is split over tiles.",
+    },
+    Key {
+        section: "crossbar",
+        name: "cols",
+        kind: Kind::Integer,
+        default: Value("256"),
+        doc: "Columns (outputs) of one tile.",
+    },
+    Key {
+        section: "crossbar",
+        name: "v_read",
+        kind: Kind::Quantity(D::Voltage),
+        default: Value("\"0.2V\""),
+        doc: "Row voltage for a node value of 1 (v_unit): rows are driven at v_read phi(z).",
+    },
+    Key {
+        section: "crossbar",
+        name: "wire_resistance",
+        kind: Kind::Quantity(D::Resistance),
+        default: Value("\"0ohm\""),
+        doc: "Resistance of one wire segment between adjacent cells, rows and columns (IR drop); \
+              0 = ideal wires.",
+    },
+    Key {
+        section: "crossbar",
+        name: "backward",
+        kind: Kind::Choice(BACKWARD),
+        default: Value("\"shared\""),
+        doc: "The W^T e read: shared (the same devices, read transposed) or separate (a second \
+              array holding W^T, with its own device errors).",
+    },
+    // ---------------------------------------------------------------- [periphery]
+    Key {
+        section: "periphery",
+        name: "amplifier_power",
+        kind: Kind::Quantity(D::Power),
+        default: Value("\"20uW\""),
+        doc: "Static power of one amplifier (TIA, error amplifier, integrator).",
+    },
+    Key {
+        section: "periphery",
+        name: "error_amp_bandwidth",
+        kind: Kind::Quantity(D::Frequency),
+        default: Value("\"50MHz\""),
+        doc: "Bandwidth f_c of the error amplifiers; sets tau_e = 1 / (2 pi f_c) unless \
+              dynamics.tau_e is given.",
+    },
+    Key {
+        section: "periphery",
+        name: "offset_sigma",
+        kind: Kind::Quantity(D::Voltage),
+        default: Value("\"0V\""),
+        doc: "Standard deviation of the fixed input offset of each amplifier.",
+    },
+    Key {
+        section: "periphery",
+        name: "rail",
+        kind: Kind::QuantityOrInf(D::Voltage),
+        default: Value("inf"),
+        doc: "Output rails: node voltages are clipped to +-rail; inf = no clipping.",
+    },
+    Key {
+        section: "periphery",
+        name: "open_loop_gain",
+        kind: Kind::Float,
+        default: Value("inf"),
+        doc: "Open-loop gain of the amplifiers; inf = ideal.",
+    },
+    Key {
+        section: "periphery",
+        name: "node_capacitance",
+        kind: Kind::Quantity(D::Capacitance),
+        default: Value("\"100fF\""),
+        doc: "Capacitance C_z of a value node (integrator): kT/C noise and charging energy; \
+              tau_z = C_z / g_m.",
+    },
+    Key {
+        section: "periphery",
+        name: "supply",
+        kind: Kind::Quantity(D::Voltage),
+        default: Value("\"1V\""),
+        doc: "Supply voltage V_dd of the node capacitors' charging energy.",
+    },
+    Key {
+        section: "periphery",
+        name: "ktc_noise",
+        kind: Kind::Bool,
+        default: Value("false"),
+        doc: "Add the integrators' kT/C noise to the value nodes.",
+    },
+    Key {
+        section: "periphery",
+        name: "dac_bits",
+        kind: Kind::Integer,
+        default: Value("0"),
+        doc: "Resolution of the input DACs; 0 = ideal (no quantisation).",
+    },
+    Key {
+        section: "periphery",
+        name: "dac_range",
+        kind: Kind::Float,
+        default: Value("1.0"),
+        doc: "Full-scale range of the DACs, +-range in node units (1 = v_read).",
+    },
+    Key {
+        section: "periphery",
+        name: "dac_energy",
+        kind: Kind::Quantity(D::Energy),
+        default: Value("\"0J\""),
+        doc: "Energy of one DAC conversion.",
+    },
+    Key {
+        section: "periphery",
+        name: "adc_bits",
+        kind: Kind::Integer,
+        default: Value("0"),
+        doc: "Resolution of the ADCs reading values out for the weight update; 0 = ideal.",
+    },
+    Key {
+        section: "periphery",
+        name: "adc_range",
+        kind: Kind::Float,
+        default: Value("1.0"),
+        doc: "Full-scale range of the ADCs, +-range in node units.",
+    },
+    Key {
+        section: "periphery",
+        name: "adc_energy",
+        kind: Kind::Quantity(D::Energy),
+        default: Value("\"78fJ\""),
+        doc: "Energy of one ADC conversion (default: NeuroSim's 8-bit SAR ADC at 22 nm).",
+    },
+    // ---------------------------------------------------------------- [dynamics]
+    Key {
+        section: "dynamics",
+        name: "tau_z",
+        kind: Kind::Quantity(D::Time),
+        default: Value("\"100ns\""),
+        doc: "Time constant of the value nodes, tau_z = C_z / g_m of the integrator.",
+    },
+    Key {
+        section: "dynamics",
+        name: "tau_e",
+        kind: Kind::Quantity(D::Time),
+        default: Derived("1 / (2 pi periphery.error_amp_bandwidth)"),
+        doc: "Time constant of the error nodes; 0 = algebraic error nodes (exact gradient flow).",
+    },
+    Key {
+        section: "dynamics",
+        name: "solver",
+        kind: Kind::Choice(SOLVERS),
+        default: Value("\"heun\""),
+        doc: "Integrator: euler (Euler-Maruyama with noise), heun (stochastic Heun with noise), \
+              rk4, dopri5, dop853 (adaptive; deterministic only).",
+    },
+    Key {
+        section: "dynamics",
+        name: "dt",
+        kind: Kind::Quantity(D::Time),
+        default: Derived("tau_e / 10, or tau_z / 100 when tau_e = 0"),
+        doc: "Step of the fixed-step solvers (euler, heun, rk4).",
+    },
+    Key {
+        section: "dynamics",
+        name: "t_max",
+        kind: Kind::Quantity(D::Time),
+        default: Value("\"20us\""),
+        doc: "Longest simulated time of one inference.",
+    },
+    Key {
+        section: "dynamics",
+        name: "settle_tol",
+        kind: Kind::Float,
+        default: Value("1e-3"),
+        doc: "Settled when every free node stays within settle_tol (relative to its range) of \
+              its final value.",
+    },
+    Key {
+        section: "dynamics",
+        name: "rtol",
+        kind: Kind::Float,
+        default: Value("1e-8"),
+        doc: "Relative error tolerance of the adaptive solvers.",
+    },
+    Key {
+        section: "dynamics",
+        name: "atol",
+        kind: Kind::Float,
+        default: Value("1e-10"),
+        doc: "Absolute error tolerance of the adaptive solvers.",
+    },
+    Key {
+        section: "dynamics",
+        name: "noise",
+        kind: Kind::Bool,
+        default: Value("true"),
+        doc: "Integrate the noise the device and periphery have (read noise, kT/C) as an SDE; \
+              false = deterministic ODE whatever the device.",
+    },
+    // ---------------------------------------------------------------- [data]
+    Key {
+        section: "data",
+        name: "source",
+        kind: Kind::Text,
+        default: Value("\"optdigits\""),
+        doc: "optdigits (the embedded UCI digits, 64 inputs, 10 one-hot outputs), teacher \
+              (targets of a random teacher network of the same architecture), gaussian \
+              (Gaussian inputs and targets), or \"hdf5:PATH\" (weights and a batch in the \
+              reference layout; PATH relative to the design file).",
+    },
+    Key {
+        section: "data",
+        name: "samples",
+        kind: Kind::Integer,
+        default: Derived("run.batch (hdf5: the file's batch)"),
+        doc: "Number of samples taken from the source; run in batches of run.batch.",
+    },
+    Key {
+        section: "data",
+        name: "offset",
+        kind: Kind::Integer,
+        default: Value("0"),
+        doc: "Index of the first optdigits sample used.",
+    },
+    Key {
+        section: "data",
+        name: "seed",
+        kind: Kind::Integer,
+        default: Derived("run.seed"),
+        doc: "Seed of the teacher weights and of the synthetic inputs and targets.",
+    },
+    Key {
+        section: "data",
+        name: "input_std",
+        kind: Kind::Float,
+        default: Value("1.0"),
+        doc: "Standard deviation of synthetic inputs (teacher, gaussian).",
+    },
+    Key {
+        section: "data",
+        name: "target_std",
+        kind: Kind::Float,
+        default: Value("1.0"),
+        doc: "Standard deviation of gaussian targets.",
+    },
+    Key {
+        section: "data",
+        name: "target_noise",
+        kind: Kind::Float,
+        default: Value("0.0"),
+        doc: "Standard deviation of Gaussian noise added to the teacher's targets.",
+    },
+    // ---------------------------------------------------------------- [run]
+    Key {
+        section: "run",
+        name: "batch",
+        kind: Kind::Integer,
+        default: Value("32"),
+        doc: "Samples integrated together (one column each).",
+    },
+    Key {
+        section: "run",
+        name: "seed",
+        kind: Kind::Integer,
+        default: Value("0"),
+        doc: "Seed of every random draw (weights, device errors, noise), each stream derived \
+              from it.",
+    },
+];
+
+/// The keys of one section.
+pub fn section_keys(section: &str) -> impl Iterator<Item = &'static Key> + '_ {
+    KEYS.iter().filter(move |k| k.section == section)
+}
+
+pub fn is_section(name: &str) -> bool {
+    SECTIONS.iter().any(|(s, _)| *s == name)
+}
+
+/// How a written key relates to its schema entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Spelling {
+    /// `g_max = "25uS"` (or the only spelling of a unit-less key).
+    Plain,
+    /// `g_max_siemens = 2.5e-5`.
+    Si,
+}
+
+/// The key of `section` written as `written`, in either spelling.
+pub fn lookup(section: &str, written: &str) -> Option<(&'static Key, Spelling)> {
+    section_keys(section).find_map(|k| {
+        if k.name == written {
+            Some((k, Spelling::Plain))
+        } else if k.si_name().as_deref() == Some(written) {
+            Some((k, Spelling::Si))
+        } else {
+            None
+        }
+    })
+}
+
+/// The key `section.name` (plain spelling).
+pub fn key(section: &str, name: &str) -> Option<&'static Key> {
+    section_keys(section).find(|k| k.name == name)
+}
+
+/// Every accepted spelling of every key of `section`.
+pub fn spellings(section: &str) -> Vec<String> {
+    section_keys(section)
+        .flat_map(|k| std::iter::once(k.name.to_string()).chain(k.si_name()))
+        .collect()
+}
+
+/// Optimal string alignment distance (Levenshtein with adjacent transpositions), by chars.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let (n, m) = (a.len(), b.len());
+    let mut d = vec![vec![0usize; m + 1]; n + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=m {
+        d[0][j] = j;
+    }
+    for i in 1..=n {
+        for j in 1..=m {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[n][m]
+}
+
+/// The candidate nearest to `written`, if it is near enough to be a plausible misspelling.
+pub fn nearest<'a>(
+    written: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    // Long inputs (fuzzers, pasted text) would make the quadratic distance slow for nothing.
+    if written.chars().count() > 64 {
+        return None;
+    }
+    let lower = written.to_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(&lower, &c.to_lowercase()), c))
+        .filter(|(d, c)| *d <= (c.chars().count() / 3).max(2) && *d < c.chars().count())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn wrap_comment(out: &mut String, text: &str) {
+    let mut line = String::from("#");
+    for word in text.split_whitespace() {
+        if line.len() + 1 + word.len() > 96 && line.len() > 1 {
+            out.push_str(&line);
+            out.push('\n');
+            line = String::from("#");
+        }
+        line.push(' ');
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out.push('\n');
+}
+
+/// The annotated reference of the format, printed by `apcsim schema`. It is itself a valid
+/// design: every key at its default (derived defaults are comments).
+pub fn render(presets: &[&str]) -> String {
+    let mut out = String::new();
+    wrap_comment(
+        &mut out,
+        "apcsim circuit description: every key, its default, unit and meaning. One TOML file \
+         describes one design; every key is optional, and this reference, as printed, is a \
+         design with every key at its default.",
+    );
+    out.push_str("#\n");
+    wrap_comment(
+        &mut out,
+        "Quantities take a unit string, key = \"25uS\", or a plain SI number under the key \
+         spelled with its unit, key_siemens = 2.5e-5 (one spelling per key). Units: S \
+         (conductance), ohm or Ω (resistance), s (time), V, F, J, K, Hz, W; prefixes f p n u \
+         (or µ) m k M G; case matters (\"25us\" is a time, \"25uS\" a conductance). A bare 0 \
+         needs no unit.",
+    );
+    out.push_str("#\n");
+    wrap_comment(
+        &mut out,
+        "Override any key from the command line: apcsim check FILE --set device.levels=16 \
+         --set dynamics.tau_z=200ns (strings need no quotes).",
+    );
+    out.push_str("#\n");
+    wrap_comment(
+        &mut out,
+        &format!(
+            "Device presets shipped with apcsim: {}.",
+            presets.join(", ")
+        ),
+    );
+    for (section, about) in SECTIONS {
+        out.push('\n');
+        out.push_str(&format!("[{section}]\n"));
+        wrap_comment(&mut out, about);
+        for k in section_keys(section) {
+            out.push('\n');
+            wrap_comment(&mut out, k.doc);
+            match (k.si_name(), k.dimension()) {
+                (Some(si), Some(d)) => out.push_str(&format!(
+                    "# unit: {}{} (or {si} = a number in {})\n",
+                    d.symbol(),
+                    if matches!(k.kind, Kind::QuantityOrInf(_)) {
+                        ", or inf"
+                    } else {
+                        ""
+                    },
+                    d.si_name()
+                )),
+                _ => out.push_str(&format!("# type: {}\n", k.kind.describe())),
+            }
+            match k.default {
+                Value(v) => out.push_str(&format!("{} = {v}\n", k.name)),
+                Derived(how) => out.push_str(&format!("# {} = <default: {how}>\n", k.name)),
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_unique_and_in_known_sections() {
+        let mut seen = std::collections::HashSet::new();
+        for k in KEYS {
+            assert!(is_section(k.section), "{}", k.path());
+            for s in std::iter::once(k.name.to_string()).chain(k.si_name()) {
+                assert!(seen.insert(format!("{}.{s}", k.section)), "duplicate {s}");
+            }
+            assert!(!k.doc.is_empty(), "{} is undocumented", k.path());
+        }
+    }
+
+    #[test]
+    fn lookups_find_both_spellings() {
+        assert_eq!(
+            lookup("device", "g_max").map(|(k, s)| (k.name, s)),
+            Some(("g_max", Spelling::Plain))
+        );
+        assert_eq!(
+            lookup("device", "g_max_siemens").map(|(k, s)| (k.name, s)),
+            Some(("g_max", Spelling::Si))
+        );
+        assert_eq!(
+            lookup("dynamics", "tau_z_seconds").map(|(k, _)| k.name),
+            Some("tau_z")
+        );
+        assert!(lookup("device", "levels_seconds").is_none());
+        assert!(lookup("network", "g_max").is_none());
+    }
+
+    #[test]
+    fn suggestions() {
+        let dev = spellings("device");
+        let near = |w: &str| nearest(w, dev.iter().map(String::as_str));
+        assert_eq!(near("levls"), Some("levels"));
+        assert_eq!(near("lveels"), Some("levels"));
+        assert_eq!(near("g_maxx"), Some("g_max"));
+        assert_eq!(near("G_MAX"), Some("g_max"));
+        assert_eq!(near("g_max_siemen"), Some("g_max_siemens"));
+        assert_eq!(near("stuck_of_fraction"), Some("stuck_off_fraction"));
+        assert_eq!(near("completely_unrelated"), None);
+        assert_eq!(near("x"), None);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("ab", "ba"), 1);
+    }
+}
