@@ -50,6 +50,10 @@ struct CheckArgs {
     /// came from) instead of the summary.
     #[arg(long)]
     json: bool,
+    /// Also run the gradient check: PC inference (ideal time, Dop853 to max|dz/dt| < 1e-10)
+    /// on the effective hardware weights, the update read through the ADC, against BP.
+    #[arg(long)]
+    gradient: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -116,9 +120,74 @@ fn check(args: CheckArgs) -> ExitCode {
             }
         }
     } else {
-        format!("{}: ok\n{}\n", args.file.display(), circuit.summary())
+        let built = match apcsim::study::build::build(&circuit) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("error: {}: {e}", args.file.display());
+                return ExitCode::from(2);
+            }
+        };
+        let mut text = format!(
+            "{}: ok\n{}\n{}",
+            args.file.display(),
+            circuit.summary(),
+            apcsim::study::build::mapping_report(&circuit, &built)
+        );
+        if args.gradient {
+            match gradient_report(&circuit, &built) {
+                Ok(g) => text.push_str(&g),
+                Err(e) => {
+                    eprintln!("error: {}: {e}", args.file.display());
+                    return ExitCode::from(3);
+                }
+            }
+        }
+        text
     };
     write_stdout(&text)
+}
+
+/// The gradient check of `apcsim check --gradient`, as text.
+fn gradient_report(
+    circuit: &apcsim::config::Circuit,
+    built: &apcsim::study::build::Built,
+) -> Result<String, apcsim::study::hardware::CheckError> {
+    use apcsim::dynamics::{InferenceOptions, Solver, Stop};
+    let opts = InferenceOptions::new(
+        Solver::Dop853 {
+            rtol: 1e-11,
+            atol: 1e-13,
+        },
+        Stop::steady(1e-10, 1_000_000),
+    );
+    let c = apcsim::study::hardware::gradient_check(
+        &built.network,
+        &built.mapped,
+        &built.batch,
+        &circuit.periphery.dac,
+        &circuit.periphery.adc,
+        &opts,
+    )?;
+    let mut s = format!(
+        "gradient check on {} samples (cos sim / norm ratio):\n",
+        built.batch.size()
+    );
+    let row = |name: &str, a: &apcsim::network::Alignment| {
+        let per: Vec<String> = a.per_layer.iter().map(|v| format!("{v:.4}")).collect();
+        format!(
+            "  {name:<34} {:.6} / {:.4}   per layer [{}]\n",
+            a.overall,
+            a.norm_ratio,
+            per.join(", ")
+        )
+    };
+    s.push_str(&row("ideal circuit: PC vs BP", &c.ideal));
+    s.push_str(&row("hardware PC vs BP (ideal weights)", &c.vs_bp_ideal));
+    s.push_str(&row(
+        "hardware PC vs BP (effective weights)",
+        &c.vs_bp_effective,
+    ));
+    Ok(s)
 }
 
 /// Writes a command's output; a closed pipe (`apcsim schema | head`) is not an error.

@@ -46,3 +46,59 @@ fn help_lists_the_reference_command() {
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stdout).contains("reference"));
 }
+
+/// `apcsim check` prints the mapping of a shipped design and, with --gradient, the alignment of
+/// the hardware update; the ideal-device preset maps every weight back to itself.
+#[test]
+fn check_prints_the_mapping_and_the_gradient_check() {
+    let design = Path::new(env!("CARGO_MANIFEST_DIR")).join("circuits/tiny.toml");
+    let o = Command::new(env!("CARGO_BIN_EXE_apcsim"))
+        .arg("check")
+        .arg(&design)
+        .args([
+            "--set",
+            "crossbar.wire_resistance=0ohm",
+            "--set",
+            "device.levels=continuous",
+            "--set",
+            "periphery.dac_bits=0",
+            "--set",
+            "periphery.adc_bits=0",
+            "--gradient",
+        ])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("total:") && out.contains("tiles"), "{out}");
+    // Ideal devices and wires: the forward and backward weight errors are rounding only.
+    let errors: Vec<f64> = out
+        .lines()
+        .filter(|l| {
+            l.trim_start()
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_digit())
+        })
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            (cols.len() == 9).then(|| [cols[7], cols[8]])
+        })
+        .flatten()
+        .map(|v| v.parse::<f64>().unwrap())
+        .collect();
+    assert!(!errors.is_empty(), "{out}");
+    assert!(errors.iter().all(|&e| e < 1e-14), "{errors:?}");
+    let ideal = out.lines().find(|l| l.contains("ideal circuit")).unwrap();
+    let eff = out
+        .lines()
+        .find(|l| l.contains("effective weights"))
+        .unwrap();
+    let cos = |l: &str| -> f64 {
+        l.split_whitespace()
+            .skip_while(|w| !w.contains("BP"))
+            .find_map(|w| w.parse().ok())
+            .unwrap()
+    };
+    assert!((cos(ideal) - cos(eff)).abs() < 1e-9, "{ideal}\n{eff}");
+}

@@ -142,18 +142,20 @@ pub fn gaussian_batch(inputs: usize, outputs: usize, batch: usize, seed: u64) ->
     }
 }
 
-/// Standard-normal inputs labelled by a teacher network of the given architecture, drawn from
-/// its parameterisation with `seed`, plus Gaussian label noise of standard deviation `noise`.
+/// Normal inputs of standard deviation `input_std` labelled by a teacher network of the given
+/// architecture, drawn from its parameterisation with `seed`, plus Gaussian label noise of
+/// standard deviation `noise`.
 pub fn teacher_batch(
     teacher: Architecture,
     batch: usize,
     seed: u64,
+    input_std: f64,
     noise: f64,
 ) -> Result<Batch<f64>, DataError> {
     let d = teacher.widths[0];
     let o = *teacher.widths.last().unwrap_or(&0);
     let net = Network::<f64>::init(teacher, layer_seed(seed, 2))?;
-    let x = normal(d, batch, seed, 0);
+    let x = normal(d, batch, seed, 0) * input_std;
     let (_, yhat) = net.feedforward(x.as_slice(), batch);
     let y = DMatrix::from_column_slice(o, batch, &yhat) + normal(o, batch, seed, 1) * noise;
     Ok(Batch { x, y })

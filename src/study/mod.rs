@@ -1,4 +1,5 @@
 //! Studies built on the network and its solvers.
 
+pub mod build;
 pub mod hardware;
 pub mod reference;
