@@ -319,7 +319,8 @@ mod gradient_check {
     }
 
     /// The ideal device reproduces the ideal network: the mapping round-trips W to 1e-14, so the
-    /// hardware update equals the ideal one to the solver's tolerance.
+    /// hardware run starts a few ulp away from the ideal one, takes the same adaptive steps, and
+    /// both end within the steady-state tolerance (max|dz/dt| < 1e-12) of one equilibrium.
     #[test]
     fn ideal_device_equals_the_core_results() {
         let network = net(vec![16, 32, 32, 4], 5);
@@ -339,7 +340,7 @@ mod gradient_check {
             assert!((c.vs_bp_ideal.overall - c.ideal.overall).abs() < 1e-12);
             assert!((c.vs_bp_effective.overall - c.ideal.overall).abs() < 1e-12);
             for (a, b) in c.ideal_inference.z.iter().zip(&c.hardware_inference.z) {
-                assert!((a - b).abs() < 1e-11);
+                assert!((a - b).abs() < 1e-12, "{a} vs {b}");
             }
         }
     }
