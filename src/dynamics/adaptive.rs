@@ -167,15 +167,9 @@ pub(super) fn run<T: Real>(
     let max_dzdt = net64.max_activity_gradient(&batch64, z.as_slice());
     let z_t: Vec<T> = z.iter().map(|&v| T::of_f64(v)).collect();
     if !max_dzdt.is_finite() || z.iter().any(|v| !v.is_finite()) {
-        let lay = net.layout(b);
-        let (layer, node, sample, value) = (1..=lay.n_free())
-            .find_map(|l| {
-                let n = lay.width(l);
-                z.as_slice()[lay.range(l)]
-                    .iter()
-                    .position(|v| !v.is_finite())
-                    .map(|k| (l, k % n, k / n, z[lay.range(l).start + k]))
-            })
+        let (layer, node, sample, value) = net
+            .layout(b)
+            .locate_non_finite(z.as_slice())
             .unwrap_or((0, 0, 0, f64::NAN));
         return Err(InferenceError::NonFinite {
             layer,

@@ -65,14 +65,7 @@ impl<'a, T: Real> GradientFlow<'a, T> {
 
     /// The first non-finite activity in `z`, as (layer, node, sample, value).
     pub fn locate_non_finite(&self, z: &[T]) -> Option<(usize, usize, usize, f64)> {
-        let lay = self.net.layout(self.ws.batch());
-        (1..=lay.n_free()).find_map(|l| {
-            let n = lay.width(l);
-            z[lay.range(l)]
-                .iter()
-                .position(|v| !v.is_finite())
-                .map(|k| (l, k % n, k / n, z[lay.range(l)][k].to_f64()))
-        })
+        self.net.layout(self.ws.batch()).locate_non_finite(z)
     }
 }
 

@@ -372,6 +372,22 @@ impl H5Writer {
         self
     }
 
+    /// A dataset added so far, by its path.
+    pub fn array(&self, path: &str) -> Option<&Array> {
+        let (group, name) = match path.rfind('/') {
+            Some(i) => (&path[..i], &path[i + 1..]),
+            None => ("", path),
+        };
+        let mut node = &self.root;
+        for part in group.split('/').filter(|p| !p.is_empty()) {
+            node = node.children.get(part)?;
+        }
+        node.datasets
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, a)| a)
+    }
+
     /// Sets an attribute on a group ("" for the root); the group is created if needed.
     pub fn attr(&mut self, group: &str, name: &str, value: Attr) -> &mut Self {
         self.root.at(group).attrs.push((name.to_string(), value));
@@ -446,6 +462,8 @@ mod tests {
         assert_eq!(r.attr("a", "missing").unwrap(), None);
         assert!(r.array("nope").is_err());
         assert_eq!(r.datasets_in("a").unwrap(), vec!["v".to_string()]);
+        assert_eq!(w.array("a/v").unwrap().data, vec![1e-300, f64::MAX]);
+        assert!(w.array("a/nope").is_none() && w.array("x/y").is_none());
         assert!(!r.has_group("nope").unwrap());
         assert_eq!(r.groups_in("a"), vec!["b".to_string()]);
     }

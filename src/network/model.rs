@@ -194,6 +194,17 @@ impl Layout {
         self.widths[l]
     }
 
+    /// The first non-finite activity of a flat buffer, as (layer, node, sample, value).
+    pub fn locate_non_finite<T: Real>(&self, z: &[T]) -> Option<(usize, usize, usize, f64)> {
+        (1..=self.n_free()).find_map(|l| {
+            let n = self.widths[l];
+            let zl = &z[self.range(l)];
+            zl.iter()
+                .position(|v| !v.is_finite())
+                .map(|k| (l, k % n, k / n, zl[k].to_f64()))
+        })
+    }
+
     /// Splits a flat buffer into per-layer matrices.
     pub fn to_matrices<T: Real>(&self, z: &[T]) -> Vec<DMatrix<T>> {
         (1..=self.n_free())

@@ -267,19 +267,9 @@ pub fn run_reference(
         }
     }
     paths.extend(["loss_bp", "metrics/cos_sim", "metrics/cos_sim_per_layer"].map(String::from));
-    let bytes_tree = out.to_bytes().map_err(|m| H5Error {
-        file: input.path.clone(),
-        object: "(output)".into(),
-        message: m,
-    })?;
-    let ours = crate::io::h5::H5Reader::from_bytes(bytes_tree).map_err(|e| H5Error {
-        file: input.path.clone(),
-        object: "(output)".into(),
-        message: e.message,
-    })?;
     for p in &paths {
-        let Ok(mine) = ours.array(p) else { continue };
-        if let Some(c) = compare(&input.reader, p, &mine) {
+        let Some(mine) = out.array(p) else { continue };
+        if let Some(c) = compare(&input.reader, p, mine) {
             comparisons.push(c?);
         }
     }
