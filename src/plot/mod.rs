@@ -28,6 +28,7 @@
 mod area;
 mod bar;
 mod frame;
+mod gallery;
 mod heatmap;
 mod html;
 mod line;
@@ -38,6 +39,7 @@ mod tests;
 
 pub use area::stacked_area;
 pub use bar::bar_chart;
+pub use gallery::{gallery_charts, gallery_report};
 pub use heatmap::heatmap;
 pub use html::HtmlReport;
 pub use line::{line_chart, line_chart_with_bands};
