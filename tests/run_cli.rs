@@ -95,7 +95,9 @@ fn tiny_design_runs_and_reports_every_figure() {
     let p = h.array("power/by_component_watts").unwrap();
     assert_eq!(p.shape, vec![t.data.len(), 9]);
     assert!(h.array("grads/pc_hardware/W0").is_ok());
-    assert!(h.array("conductances/layer_1/backward_plus_siemens").is_ok());
+    assert!(h
+        .array("conductances/layer_1/backward_plus_siemens")
+        .is_ok());
     // Only complete files, no temporaries.
     let names: Vec<String> = files(&out)
         .iter()
@@ -194,7 +196,9 @@ fn the_default_design_runs() {
     assert_eq!(r["dynamics"]["noisy"], true);
     assert!(r["settling"]["settled"].as_bool().unwrap());
     // A trained-free muPC network on ideal weights: PC close to BP; the RRAM costs some.
-    let ideal = r["gradients"]["ideal_circuit_vs_bp"]["cos_sim"].as_f64().unwrap();
+    let ideal = r["gradients"]["ideal_circuit_vs_bp"]["cos_sim"]
+        .as_f64()
+        .unwrap();
     let hw = r["gradients"]["hardware_vs_bp_ideal_weights"]["cos_sim"]
         .as_f64()
         .unwrap();
