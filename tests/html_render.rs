@@ -153,3 +153,52 @@ fn report_with_every_chart_renders_in_chromium() {
         "the second series colour barely shows"
     );
 }
+
+/// The report `apcsim run` writes renders: its figures are inline SVG that draw.
+#[test]
+fn run_report_renders_in_chromium() {
+    let Some(chromium) = find_chromium() else {
+        if chromium_required() {
+            panic!("chromium is required (APCSIM_REQUIRE_CHROMIUM=1) but not on PATH");
+        }
+        eprintln!("skipped: chromium not on PATH");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("run");
+    let design = Path::new(env!("CARGO_MANIFEST_DIR")).join("circuits/tiny.toml");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_apcsim"))
+        .args([
+            "run",
+            design.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .expect("apcsim runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let page = out.join("report.html");
+    let html = std::fs::read_to_string(&page).expect("report.html written");
+    assert_eq!(html.matches("<figure>").count(), 6, "six figures");
+    assert!(!html.contains("not drawn"), "a figure failed to draw");
+    let png = dir.path().join("run.png");
+    let size = (1200, 2400);
+    screenshot(&chromium, &page, &png, &dir.path().join("profile"), size);
+    let (pixels, _, _) = decode(&png);
+    let mut counts: HashMap<[u8; 3], usize> = HashMap::new();
+    for &p in &pixels {
+        *counts.entry(p).or_default() += 1;
+    }
+    let (&background, _) = counts.iter().max_by_key(|(_, n)| **n).expect("pixels");
+    let ink = pixels.iter().filter(|&&p| !near(p, background)).count() as f64;
+    let blue = pixels
+        .iter()
+        .filter(|&&p| near(p, [0x00, 0x72, 0xB2]))
+        .count();
+    eprintln!(
+        "run report: {:.1} % ink, {blue} blue pixels",
+        100.0 * ink / pixels.len() as f64
+    );
+    assert!(ink / pixels.len() as f64 > 0.04, "mostly blank");
+    assert!(blue > 1000, "the curves barely show ({blue} px)");
+}
