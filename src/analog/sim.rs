@@ -713,11 +713,11 @@ pub fn simulate<T: Real>(
                 }
                 unreported += 1;
                 if unreported == 256 {
-                    progress(2, unreported);
+                    progress(if noisy { 2 } else { 1 }, unreported);
                     unreported = 0;
                 }
             }
-            progress(2, unreported);
+            progress(if noisy { 2 } else { 1 }, unreported);
             r.chunk.check_divergence(dt)?;
             // The end state, observed with one evaluation without noise.
             r.chunk.evaluate();
