@@ -1,7 +1,7 @@
 //! `apcsim study …`: the command-line face of [`apcsim::study::width_depth`]. Parses and checks
 //! the arguments into a [`StudyPlan`], runs it under a progress bar, writes the CSV files and
 //! prints the summary tables. Exit codes as `main.rs` says: 2 for unusable arguments (before any
-//! point runs), 3 for a run that diverged, 1 for I/O failures.
+//! point runs), 3 for a run that diverged, 1 for I/O and internal failures.
 
 use apcsim::network::{Activation, Parameterisation};
 use apcsim::study::width_depth::{self, DeviceSetup, StudyPlan, DEFAULT_STEPS};
@@ -134,7 +134,14 @@ fn width_depth_cmd(args: &WidthDepthArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(if e.is_numerical() { 3 } else { 2 });
+            let code = if e.is_plan() {
+                2
+            } else if e.is_numerical() {
+                3
+            } else {
+                1
+            };
+            return ExitCode::from(code);
         }
     };
     if let Err(e) = results.write(&args.out) {

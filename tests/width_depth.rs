@@ -280,6 +280,9 @@ fn the_ideal_device_reproduces_the_ideal_study() {
         for (x, y) in a.steps.iter().zip(&b.steps) {
             assert!((x.pc_traj.overall - y.pc_traj.overall).abs() < 1e-9);
             assert!((x.bp_traj.overall - y.bp_traj.overall).abs() < 1e-9);
+            // The ideal hardware holds the ideal weights: its own BP is the ideal BP.
+            assert_eq!(x.cos_sim_hw_bp, None);
+            assert!((y.cos_sim_hw_bp.unwrap() - y.pc_traj.overall).abs() < 1e-9);
         }
     }
 }
@@ -348,6 +351,9 @@ fn cli_runs_a_small_study_and_rejects_bad_input_with_exit_2() {
         (&["--device", "no_such_device"], "--device"),
         (&["--widths", "4000000"], "GiB"),
         (&["--steps", "x"], "--steps"),
+        (&["--steps", "100000000000"], "--steps"),
+        (&["--seeds", "1000000000000"], "--seeds"),
+        (&["--batch", "1000000000000"], "GiB"),
     ] {
         let mut full = vec!["study", "width-depth", "--out", "bad"];
         full.extend_from_slice(args);

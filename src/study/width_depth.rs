@@ -23,7 +23,11 @@
 //! - `cos_sim_bp_traj`: on the BP trajectory, PC's gradient at the BP-trained weights against
 //!   BP's there;
 //! - `cos_sim_cross`: PC's gradient on the PC trajectory against BP's on the BP trajectory at
-//!   the same step — what the paper's code records (`compute_grad_cosine_similarities`).
+//!   the same step — what the paper's code records (`compute_grad_cosine_similarities`);
+//! - `cos_sim_hw_bp` (device runs only): on the PC trajectory, the hardware's PC gradient
+//!   against BP through the hardware's own effective forward weights and DAC-converted inputs —
+//!   whether the analog circuit still computes the BP gradient *of the network it holds*, which
+//!   separates PC's approximation from the weight errors of the mapping.
 //!
 //! With a device ([`DeviceSetup`]) the PC gradient is the hardware's: the network (re)mapped on
 //! the device at every step (fresh programming draws, as a chip written again after each update
@@ -194,6 +198,11 @@ pub struct StudyPlan {
     pub ode: OdeTolerances,
 }
 
+/// Most seeds and steps a plan may ask for (far beyond any useful study; they keep the
+/// bookkeeping from overflowing before the memory estimate can speak).
+pub const MAX_SEEDS: usize = 100_000;
+pub const MAX_STEPS: usize = 10_000_000;
+
 /// Steps of the default study: enough Adam steps to see whether PC keeps following BP once the
 /// weights move, while the default grid stays well inside its time budget.
 pub const DEFAULT_STEPS: usize = 10;
@@ -272,9 +281,20 @@ pub enum StudyError {
 }
 
 impl StudyError {
-    /// Whether the failure is numerical (a diverged run), not a bad plan.
+    /// Whether the failure is numerical (a diverged run or an equilibrium that could not be
+    /// found), as opposed to a bad plan or an internal failure.
     pub fn is_numerical(&self) -> bool {
-        !matches!(self, StudyError::Plan(_))
+        matches!(
+            self,
+            StudyError::Diverged { .. }
+                | StudyError::Inference { .. }
+                | StudyError::ClosedForm { .. }
+        )
+    }
+
+    /// Whether the plan itself was unusable.
+    pub fn is_plan(&self) -> bool {
+        matches!(self, StudyError::Plan(_))
     }
 }
 
@@ -417,12 +437,16 @@ impl StudyPlan {
     }
 
     /// Rough peak memory of one point: weights of both trajectories, Adam's two moments each,
-    /// four gradients, and the device's copies (f64).
+    /// four gradients and the device's copies; activities, errors and their scratch; the
+    /// records of every step (f64).
     fn bytes_per_point(&self, n: usize, l: usize) -> f64 {
-        let params = (self.input * n + (l - 2) * n * n + n * self.output) as f64;
+        let (n, l, b) = (n as f64, l as f64, self.batch as f64);
+        let (d, o) = (self.input as f64, self.output as f64);
+        let params = d * n + (l - 2.0) * n * n + n * o;
         let copies = if self.device.is_some() { 16.0 } else { 12.0 };
-        let activities = ((l - 1) * n * self.batch) as f64 * 8.0;
-        8.0 * params * copies + activities
+        let activities = 8.0 * ((l - 1.0) * n + d + o) * b;
+        let records = (self.steps as f64 + 1.0) * (256.0 + 16.0 * l);
+        8.0 * (params * copies + activities) + records
     }
 
     /// Rejects a plan that cannot run, naming the offending value.
@@ -451,6 +475,12 @@ impl StudyPlan {
         }
         if self.seeds == 0 {
             return bad("--seeds: at least 1 seed".into());
+        }
+        if self.seeds > MAX_SEEDS {
+            return bad(format!("--seeds: at most {MAX_SEEDS}, got {}", self.seeds));
+        }
+        if self.steps > MAX_STEPS {
+            return bad(format!("--steps: at most {MAX_STEPS}, got {}", self.steps));
         }
         if self.batch == 0 {
             return bad("--batch: at least 1 sample".into());
@@ -539,6 +569,9 @@ pub struct StepRecord {
     pub bp_traj: Alignment,
     /// PC's gradient on the PC trajectory against BP's on the BP trajectory.
     pub cos_sim_cross: f64,
+    /// Device runs: the hardware's PC gradient against BP through the hardware's own forward
+    /// weights, on the PC trajectory.
+    pub cos_sim_hw_bp: Option<f64>,
     /// tr(S)/O - 1 and |S|_2 - 1 on the PC trajectory (linear networks only; with a device, S
     /// of the hardware network).
     pub s_minus_1: Option<f64>,
@@ -637,6 +670,8 @@ struct PcGradient {
     grads: Vec<DMatrix<f64>>,
     rescaling: Option<DMatrix<f64>>,
     residual: Option<f64>,
+    /// Against BP on the hardware's own weights (device runs, when asked for).
+    vs_hw_bp: Option<f64>,
 }
 
 /// Runs one point from initialisation to step T.
@@ -733,6 +768,7 @@ impl PointRun<'_> {
                 grads: net.pc_weight_gradients(batch, &eq.z),
                 rescaling: eq.rescaling,
                 residual: eq.residual,
+                vs_hw_bp: None,
             });
         };
         let map_seed = layer_seed(
@@ -756,10 +792,15 @@ impl PointRun<'_> {
         let (hw, hw_batch) =
             hardware_network(net, &mapped, batch, &dev.dac).map_err(|e| self.net_error(e))?;
         let eq = self.equilibrium(&hw, &hw_batch, step, check)?;
+        let grads = hardware_pc_update(&hw, &hw_batch, &eq.z, &dev.adc);
+        // BP runs the hardware's forward weights only; only the PC trajectory reports it.
+        let vs_hw_bp =
+            (trajectory == 0).then(|| alignment(&grads, &hw.bp_gradients(&hw_batch).1).overall);
         Ok(PcGradient {
-            grads: hardware_pc_update(&hw, &hw_batch, &eq.z, &dev.adc),
+            grads,
             rescaling: eq.rescaling,
             residual: eq.residual,
+            vs_hw_bp,
         })
     }
 
@@ -779,7 +820,7 @@ impl PointRun<'_> {
         let mut w_bp = w_pc.clone();
         let mut adam_pc = Adam::new(lr, &w_pc);
         let mut adam_bp = Adam::new(lr, &w_bp);
-        let mut records = Vec::with_capacity(plan.steps + 1);
+        let mut records = Vec::new();
         for step in 0..=plan.steps {
             let net_pc = self.network(w_pc, step, "PC")?;
             let ends = step == 0 || step == plan.steps;
@@ -812,6 +853,7 @@ impl PointRun<'_> {
                 pc_traj,
                 bp_traj,
                 cos_sim_cross: cross,
+                cos_sim_hw_bp: pc.vs_hw_bp,
                 s_minus_1: pc.rescaling.as_ref().map(|s| s.trace() / o - lam_inv),
                 s_norm_minus_1: pc.rescaling.as_ref().map(|s| spectral_norm(s) - lam_inv),
                 loss_pc_traj: loss_pc,
@@ -950,6 +992,7 @@ pub struct SummaryRow {
     pub norm_ratio: MeanStd,
     pub cos_sim_bp_traj: MeanStd,
     pub cos_sim_cross: MeanStd,
+    pub cos_sim_hw_bp: Option<MeanStd>,
     pub s_minus_1: Option<MeanStd>,
     pub s_norm_minus_1: Option<MeanStd>,
     pub theory: Option<f64>,
@@ -988,6 +1031,9 @@ pub struct Figures {
     pub cos_sim_t0: Heatmap,
     /// The same after the last step, when the study trained.
     pub cos_sim_final: Option<Heatmap>,
+    /// Device runs: the hardware's PC gradient against BP through the hardware's own weights,
+    /// at initialisation.
+    pub cos_sim_hw_bp_t0: Option<Heatmap>,
     /// s - 1 measured at initialisation (linear networks).
     pub s_minus_1_t0: Option<Heatmap>,
     /// cos sim at initialisation against N / L, one series per depth.
@@ -1035,6 +1081,7 @@ impl StudyResults {
                         norm_ratio: col(&|r| r.pc_traj.norm_ratio),
                         cos_sim_bp_traj: col(&|r| r.bp_traj.overall),
                         cos_sim_cross: col(&|r| r.cos_sim_cross),
+                        cos_sim_hw_bp: opt(&|r| r.cos_sim_hw_bp),
                         s_minus_1: opt(&|r| r.s_minus_1),
                         s_norm_minus_1: opt(&|r| r.s_norm_minus_1),
                         theory: if step == 0 { pts[0].theory } else { None },
@@ -1053,8 +1100,8 @@ impl StudyResults {
         let max_depth = plan.depths.iter().copied().max().unwrap_or(0);
         let mut s = String::from(
             "param,skips,activation,device,width,depth,seed,step,cos_sim,norm_ratio,s_minus_1,\
-             s_norm_minus_1,theory,cos_sim_bp_traj,norm_ratio_bp_traj,cos_sim_cross,loss_pc_traj,\
-             loss_bp_traj,equilibrium_residual",
+             s_norm_minus_1,theory,cos_sim_bp_traj,norm_ratio_bp_traj,cos_sim_cross,cos_sim_hw_bp,\
+             loss_pc_traj,loss_bp_traj,equilibrium_residual",
         );
         for l in 1..=max_depth {
             let _ = write!(s, ",cos_layer_{l}");
@@ -1065,7 +1112,7 @@ impl StudyResults {
             for r in &p.steps {
                 let _ = write!(
                     s,
-                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                     plan.parameterisation,
                     plan.skips,
                     plan.activation,
@@ -1082,6 +1129,7 @@ impl StudyResults {
                     num(r.bp_traj.overall),
                     num(r.bp_traj.norm_ratio),
                     num(r.cos_sim_cross),
+                    opt_num(r.cos_sim_hw_bp),
                     num(r.loss_pc_traj),
                     num(r.loss_bp_traj),
                     opt_num(r.residual),
@@ -1105,8 +1153,8 @@ impl StudyResults {
             "param,skips,activation,device,width,depth,step,seeds,cos_sim_mean,cos_sim_std,\
              norm_ratio_mean,norm_ratio_std,s_minus_1_mean,s_minus_1_std,s_norm_minus_1_mean,\
              s_norm_minus_1_std,theory,cos_sim_bp_traj_mean,cos_sim_bp_traj_std,\
-             cos_sim_cross_mean,cos_sim_cross_std,loss_pc_traj_mean,loss_pc_traj_std,\
-             loss_bp_traj_mean,loss_bp_traj_std\n",
+             cos_sim_cross_mean,cos_sim_cross_std,cos_sim_hw_bp_mean,cos_sim_hw_bp_std,\
+             loss_pc_traj_mean,loss_pc_traj_std,loss_bp_traj_mean,loss_bp_traj_std\n",
         );
         let device = plan.device.as_ref().map_or("ideal", |d| d.name.as_str());
         let ms = |m: &MeanStd| format!("{},{}", num(m.mean), opt_num(m.std));
@@ -1114,7 +1162,7 @@ impl StudyResults {
         for r in self.summary() {
             let _ = writeln!(
                 s,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 plan.parameterisation,
                 plan.skips,
                 plan.activation,
@@ -1130,6 +1178,7 @@ impl StudyResults {
                 opt_num(r.theory),
                 ms(&r.cos_sim_bp_traj),
                 ms(&r.cos_sim_cross),
+                oms(&r.cos_sim_hw_bp),
                 ms(&r.loss_pc_traj),
                 ms(&r.loss_bp_traj),
             );
@@ -1178,10 +1227,13 @@ impl StudyResults {
     pub fn figures(&self) -> Figures {
         let plan = &self.plan;
         let what = format!(
-            "{}{}, {}",
+            "{}{}, {}{}",
             plan.parameterisation,
             if plan.skips { " + skips" } else { "" },
-            plan.activation
+            plan.activation,
+            plan.device
+                .as_ref()
+                .map_or(String::new(), |d| format!(", on {}", d.name))
         );
         let cos_t0 = |step: usize, when: &str| {
             self.heatmap(
@@ -1263,6 +1315,12 @@ impl StudyResults {
             cos_sim_final: (plan.steps > 0)
                 .then(|| cos_t0(plan.steps, &format!("after {} steps", plan.steps)))
                 .flatten(),
+            cos_sim_hw_bp_t0: self.heatmap(
+                &format!("cos sim hardware PC vs BP on the hardware's own weights ({what})"),
+                "cos_sim_hw_bp",
+                0,
+                |r| r.cos_sim_hw_bp,
+            ),
             s_minus_1_t0: self.heatmap(
                 &format!("s - 1 = tr(S)/O - 1 at initialisation ({what})"),
                 "s_minus_1",
@@ -1282,7 +1340,10 @@ impl StudyResults {
         let f = self.figures();
         let mut s = format!("width x depth study: {}\n\n", plan.describe());
         s.push_str(&f.cos_sim_t0.render_text());
-        if let Some(h) = &f.cos_sim_final {
+        for h in [&f.cos_sim_final, &f.cos_sim_hw_bp_t0]
+            .into_iter()
+            .flatten()
+        {
             s.push('\n');
             s.push_str(&h.render_text());
         }
