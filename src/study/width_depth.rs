@@ -16,7 +16,10 @@
 //! with Adam at the parameterisation's learning rate ([`adam_learning_rate`]), full batch (the
 //! same B samples every step, as in the paper's experiments). Rows are written for steps
 //! 0..=T; step t is measured before the t-th update, so step T is the network after T updates.
-//! Three comparisons are recorded at every step (they coincide at step 0):
+//! The default T ([`DEFAULT_STEPS`] = 10) keeps the default grid to a few minutes on a shared
+//! 2-core machine; at Adam's scaled rate the weights barely move in 10 steps, so trajectories
+//! worth reading need `--steps 100` or more (the cost is linear in T).
+//! These comparisons are recorded at every step (they coincide at step 0):
 //! - `cos_sim`, the headline: on the PC trajectory, PC's gradient against BP's gradient at the
 //!   same weights — does PC still compute BP's gradient where PC training has taken the network?
 //!   Its per-layer values are `cos_layer_l` and its norm ratio `norm_ratio`;
@@ -37,6 +40,12 @@
 //! (quantisation, programming error, stuck devices, drift, IR drop, the backward read) and the
 //! converters: read noise and amplifier imperfections live in the time-domain circuit, not in
 //! an equilibrium.
+//!
+//! Outputs: [`StudyResults::study_csv`], [`StudyResults::summary_csv`] (mean and sample std
+//! over seeds per (N, L, step)), the terminal [`StudyResults::report`], and
+//! [`StudyResults::figures`]: the data of every figure ([`Heatmap`]s of mean ± std with depths
+//! as rows and widths as columns, [`Series`] against N / L and against the step, the theory
+//! curves) for a plotting back end to draw.
 //!
 //! Seeds: the weights of a point (and its device draws) come from a seed derived from
 //! (base seed, N, L, seed index); the batch from (base seed, seed index) alone, so that every
