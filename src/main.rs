@@ -15,6 +15,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod cli_study;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "apcsim",
@@ -42,6 +44,9 @@ enum Command {
     /// Load a circuit description, apply --set overrides, check it and print the resolved
     /// design. Exit code 2 and one line FILE:LINE:COL: key: message when it is unusable.
     Check(CheckArgs),
+    /// Studies over many networks (see `apcsim study --help`).
+    #[command(subcommand)]
+    Study(cli_study::StudyCommand),
 }
 
 #[derive(clap::Args, Debug)]
@@ -107,6 +112,7 @@ fn main() -> ExitCode {
         Command::Reference(args) => reference(args),
         Command::Schema => write_stdout(&config::schema_text()),
         Command::Check(args) => check(args),
+        Command::Study(cmd) => cli_study::run(cmd),
     }
 }
 
