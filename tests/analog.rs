@@ -87,3 +87,37 @@ fn algebraic_error_nodes_are_the_core_gradient_flow() {
     // 200 steps of O(10) flops per node each in f64: rounding stays below 1e-13 of the scale.
     assert!(diff <= 1e-12 * scale.max(1.0), "max diff {diff:e}");
 }
+
+/// Regression: `simulate` ran floor(t_max / dt) steps, and t_max = N dt divided back by dt can
+/// round to just below N (12000 steps of 2.5e-11 s give 11999.999999999998), so a run asked for
+/// N steps took N - 1.
+#[test]
+fn a_run_of_n_steps_takes_n_steps() {
+    let (net, batch) = case(Activation::Tanh, vec![3, 5, 5, 2], 4, 11);
+    let tau_z = 100e-9;
+    let circ: AnalogCircuit<f64> = AnalogCircuit::ideal(
+        &net,
+        &IdealPeriphery {
+            tau_z_seconds: tau_z,
+            tau_e_seconds: 0.0,
+            v_read_volts: 0.2,
+        },
+    );
+    let dt = 2.5e-4 * tau_z;
+    for n in [29, 45, 12000] {
+        assert!(
+            (dt * n as f64) / dt < n as f64,
+            "this n does not round down"
+        );
+        let sim = simulate(
+            &circ,
+            batch.x.as_slice(),
+            batch.y.as_slice(),
+            4,
+            &opts(Scheme::Euler, dt, n),
+            &|_, _| {},
+        )
+        .unwrap();
+        assert_eq!(sim.steps, n);
+    }
+}

@@ -603,7 +603,9 @@ pub fn simulate<T: Real>(
     let dt = opts.dt_seconds;
     let h = T::of_f64(dt / circ.tau_z_seconds);
     let window_steps = ((opts.settle_window_seconds / dt).round() as usize).max(1);
-    let n_max = (opts.t_max_seconds / dt).floor() as usize;
+    // t_max / dt can round to just below an integer (12000 steps of 2.5e-11 s give
+    // 11999.999999999998): a relative slack of 1e-9 keeps a t_max of N steps at N steps.
+    let n_max = (opts.t_max_seconds / dt * (1.0 + 1e-9)).floor() as usize;
     let starts: Vec<usize> = (0..batch).step_by(CHUNK).collect();
     let chunk_len = |s0: usize| CHUNK.min(batch - s0);
     let l_out = circ.n_layers();
