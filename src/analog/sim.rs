@@ -171,6 +171,10 @@ struct Chunk<'a, T: Real> {
     drive_scratch: Vec<T>,
     evals: usize,
     steps: usize,
+    /// Where each hidden layer's value nodes sit in `state` (computed once: the hot loop
+    /// asks for them every step).
+    layer_ranges: Vec<std::ops::Range<usize>>,
+    n_values: usize,
 }
 
 impl<'a, T: Real> Chunk<'a, T> {
@@ -188,6 +192,8 @@ impl<'a, T: Real> Chunk<'a, T> {
         let state = circ.initial_state(&xs, &ys, b);
         let n = state.len();
         let l_out = circ.n_layers();
+        let lay = circ.value_layout(b);
+        let layer_ranges = (1..l_out).map(|l| lay.range(l)).collect();
         let noise = (opts.noise && circ.noisy).then(|| {
             let rngs = (0..b)
                 .flat_map(|s| {
@@ -215,6 +221,8 @@ impl<'a, T: Real> Chunk<'a, T> {
             drive_scratch: vec![T::zero(); b],
             evals: 0,
             steps: 0,
+            layer_ranges,
+            n_values: lay.len(),
         }
     }
 
@@ -354,7 +362,7 @@ impl<'a, T: Real> Chunk<'a, T> {
     }
 
     fn value_nodes(&self) -> &[T] {
-        &self.state[..self.circ.value_layout(self.b).len()]
+        &self.state[..self.n_values]
     }
 
     /// max|dz/ds| over the chunk's samples at the last first-stage evaluation (NaN wins).
@@ -702,15 +710,12 @@ pub fn simulate<T: Real>(
     // One step of a recorded run: the state before it is observed with the step's own first
     // evaluation.
     let advance = |r: &mut ChunkRun<T>| {
-        let b = r.chunk.b;
-        let lay = circ.value_layout(b);
-        let ranges: Vec<_> = (1..l_out).map(|l| lay.range(l)).collect();
         let n = r.chunk.steps;
         r.chunk.step(opts.scheme, h);
         r.rec.observe(
             circ,
             opts.energy.as_ref(),
-            &ranges,
+            &r.chunk.layer_ranges,
             &r.chunk.x,
             &r.chunk.ws,
             n,
@@ -794,13 +799,10 @@ pub fn simulate<T: Real>(
             r.chunk.check_divergence(dt)?;
             // The end state, observed with one evaluation without noise.
             r.chunk.evaluate();
-            let b = r.chunk.b;
-            let lay = circ.value_layout(b);
-            let ranges: Vec<_> = (1..l_out).map(|l| lay.range(l)).collect();
             r.rec.observe(
                 circ,
                 opts.energy.as_ref(),
-                &ranges,
+                &r.chunk.layer_ranges,
                 &r.chunk.x,
                 &r.chunk.ws,
                 n_end,
