@@ -5,7 +5,9 @@
 //! column-major (`out x in`). Transposes are free: a [`MatRef`] is a slice with a row and a
 //! column stride, and [`gemm`] hands both strides to `matrixmultiply`, whose packing kernels
 //! accept any layout. `matrixmultiply` is single-threaded here; parallelism happens above it
-//! (batch chunks over rayon), so thread pools never nest.
+//! (batch chunks over rayon), so thread pools never nest. Products that reuse one left factor
+//! many times (the weights in every step of an inference) pack it once into a [`PackedMat`]
+//! and go through [`gemm_packed`] instead (see [`packed`]).
 //!
 //! # Reference
 //! Goto & van de Geijn, "Anatomy of high-performance matrix multiplication", ACM TOMS 34 (2008),
@@ -13,6 +15,9 @@
 
 use crate::network::vmath::{self, Kernel};
 use std::fmt::{Debug, Display, LowerExp};
+
+pub mod packed;
+pub use packed::{gemm_packed, gemm_packed_with, PackedMat};
 
 /// A real scalar apcsim can compute in: `f32` or `f64`.
 pub trait Real:
@@ -32,6 +37,14 @@ pub trait Real:
 
     /// phi and phi' over a slice with the vectorised kernels of [`crate::network::vmath`].
     fn apply_kernel(k: Kernel, x: &[Self], out: &mut [Self], dout: &mut [Self]);
+
+    /// Rows of one panel of a [`PackedMat`] (two AVX registers).
+    #[doc(hidden)]
+    const PANEL_ROWS: usize;
+
+    /// Computes one register tile of [`gemm_packed`] (see [`packed::Tile`]).
+    #[doc(hidden)]
+    fn panel_tile(tile: packed::Tile<'_, Self>);
 
     /// `C = alpha * A * B + beta * C` with arbitrary strides.
     ///
@@ -59,6 +72,10 @@ pub trait Real:
 
 impl Real for f64 {
     const NAME: &'static str = "f64";
+    const PANEL_ROWS: usize = 8;
+    fn panel_tile(tile: packed::Tile<'_, Self>) {
+        packed::tile_f64(tile)
+    }
     fn apply_kernel(k: Kernel, x: &[Self], out: &mut [Self], dout: &mut [Self]) {
         vmath::apply_slice_f64(k, x, out, dout)
     }
@@ -96,6 +113,10 @@ impl Real for f64 {
 
 impl Real for f32 {
     const NAME: &'static str = "f32";
+    const PANEL_ROWS: usize = 16;
+    fn panel_tile(tile: packed::Tile<'_, Self>) {
+        packed::tile_f32(tile)
+    }
     fn apply_kernel(k: Kernel, x: &[Self], out: &mut [Self], dout: &mut [Self]) {
         vmath::apply_slice_f32(k, x, out, dout)
     }

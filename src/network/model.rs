@@ -11,9 +11,11 @@
 
 use super::activation::Activation;
 use super::param::Parameterisation;
-use crate::real::{c, gemm, MatMut, MatRef, Real};
+use crate::real::packed::MAX_PIECE;
+use crate::real::{c, gemm, gemm_packed_with, MatMut, MatRef, PackedMat, Real};
 use nalgebra::DMatrix;
 use rayon::prelude::*;
+use std::sync::{Arc, OnceLock};
 
 /// What defines a network apart from its weights.
 #[derive(Clone, Debug, PartialEq)]
@@ -231,6 +233,18 @@ pub struct Network<T: Real> {
     /// Weights of the backward products W^T e when they differ from the forward ones (a
     /// hardware backward read sees other devices, or the same devices through other wires).
     feedback: Option<Vec<DMatrix<T>>>,
+    /// The weights of the products of every evaluation, packed on first use and shared by
+    /// clones (the weights never change once a network is built).
+    packed: OnceLock<Arc<PackedWeights<T>>>,
+}
+
+/// The weights in the layout of [`gemm_packed`], for the two products of each layer.
+#[derive(Debug)]
+struct PackedWeights<T> {
+    /// W_{l-1} for the predictions of layer l (index l-1).
+    forward: Vec<PackedMat<T>>,
+    /// W_l^T (feedback weights) for the backward products of free layer l (index l-1).
+    backward: Vec<PackedMat<T>>,
 }
 
 /// Buffers for evaluating a network on a batch of a fixed size; allocated once, reused by
@@ -246,8 +260,6 @@ pub struct Workspace<T: Real> {
     dphi: Vec<Vec<T>>,
     /// e_l, l = 1..L (index l-1).
     err: Vec<Vec<T>>,
-    /// W_l^T e_{l+1}, l = 1..L-1 (index l-1).
-    back: Vec<Vec<T>>,
     /// Evaluate the layers of one step in parallel (set for large layers, where a layer's
     /// products dwarf the cost of handing them to another thread).
     parallel: bool,
@@ -286,6 +298,7 @@ impl<T: Real> Network<T> {
             weights,
             scalings,
             feedback: None,
+            packed: OnceLock::new(),
         })
     }
 
@@ -294,6 +307,7 @@ impl<T: Real> Network<T> {
     pub fn with_feedback(mut self, feedback: Vec<DMatrix<T>>) -> Result<Self, NetworkError> {
         check_weights(&self.arch, &feedback)?;
         self.feedback = Some(feedback);
+        self.packed = OnceLock::new();
         Ok(self)
     }
 
@@ -337,6 +351,7 @@ impl<T: Real> Network<T> {
                 .feedback
                 .as_ref()
                 .map(|f| f.iter().map(|w| w.map(|v| U::of_f64(v.to_f64()))).collect()),
+            packed: OnceLock::new(),
         }
     }
 
@@ -367,6 +382,24 @@ impl<T: Real> Network<T> {
 
     pub fn layout(&self, batch: usize) -> Layout {
         Layout::new(&self.arch.widths, batch)
+    }
+
+    /// The packed weights, packed by the first caller (on its own thread: the other callers
+    /// wait, and no rayon work is queued behind them).
+    fn packed(&self) -> &PackedWeights<T> {
+        self.packed.get_or_init(|| {
+            Arc::new(PackedWeights {
+                forward: self
+                    .weights
+                    .iter()
+                    .map(|w| PackedMat::new(MatRef::from(w)))
+                    .collect(),
+                backward: self.feedback_weights()[1..]
+                    .iter()
+                    .map(|w| PackedMat::new(MatRef::from(w).t()))
+                    .collect(),
+            })
+        })
     }
 
     /// lambda_l: the output precision on the last layer, 1 elsewhere.
@@ -419,7 +452,6 @@ impl<T: Real> Network<T> {
             phi: (1..l).map(|i| vec![T::zero(); w[i] * batch]).collect(),
             dphi: (1..l).map(|i| vec![T::zero(); w[i] * batch]).collect(),
             err: (1..=l).map(|i| vec![T::zero(); w[i] * batch]).collect(),
-            back: (1..l).map(|i| vec![T::zero(); w[i] * batch]).collect(),
             parallel: self.macs_per_product(batch) >= PARALLEL_LAYER_MACS,
         }
     }
@@ -483,6 +515,7 @@ impl<T: Real> Network<T> {
             parallel,
             ..
         } = ws;
+        let packed = self.packed();
         let layer = |l: usize| &z[layout.range(l)];
         // Task l computes phi(z_{l-1}) itself, the only activation its error needs: the pass
         // then needs no barrier between activations and errors.
@@ -502,18 +535,29 @@ impl<T: Real> Network<T> {
                         p
                     }
                 };
-                // e_l starts as z_l (or y), then the prediction is subtracted with one GEMM.
-                e.copy_from_slice(if l == l_out { y } else { layer(l) });
-                if self.arch.has_skip(l) {
-                    sub_assign(e, layer(l - 1));
-                }
-                gemm(
-                    -self.scalings[l - 1],
-                    MatRef::from(&self.weights[l - 1]),
-                    MatRef::col_major(input, w[l - 1], b),
-                    T::one(),
-                    MatMut::col_major(e, w[l], b),
-                );
+                // e_l = z_l (or y) - s_l z_{l-1} - a_l W_{l-1} phi(z_{l-1}), formed as each
+                // piece of the product comes out of the GEMM.
+                let target = if l == l_out { y } else { layer(l) };
+                let skip = self.arch.has_skip(l).then(|| layer(l - 1));
+                let minus_a = -self.scalings[l - 1];
+                let n = w[l];
+                let input = MatRef::col_major(input, w[l - 1], b);
+                gemm_packed_with(&packed.forward[l - 1], input, |i, j, acc| {
+                    let r = j * n + i..j * n + i + acc.len();
+                    let (e, zt) = (&mut e[r.clone()], &target[r.clone()]);
+                    match skip {
+                        Some(prev) => {
+                            for (((e, &t), &z), &p) in e.iter_mut().zip(acc).zip(zt).zip(&prev[r]) {
+                                *e = (z - p) + minus_a * t;
+                            }
+                        }
+                        None => {
+                            for ((e, &t), &z) in e.iter_mut().zip(acc).zip(zt) {
+                                *e = z + minus_a * t;
+                            }
+                        }
+                    }
+                });
             });
     }
 
@@ -555,7 +599,6 @@ impl<T: Real> Network<T> {
             layout,
             dphi,
             err,
-            back,
             parallel,
             ..
         } = ws;
@@ -564,7 +607,6 @@ impl<T: Real> Network<T> {
         let all = LayerSpan {
             layers: 1..layout.n_free() + 1,
             out,
-            back,
         };
         rayon::iter::split(all, |span| {
             if parallel {
@@ -576,10 +618,11 @@ impl<T: Real> Network<T> {
         .map(|span| {
             let mut offset = 0;
             let mut m = T::zero();
-            for (l, bk) in span.layers.zip(span.back.iter_mut()) {
-                let out_l = &mut span.out[offset..offset + bk.len()];
-                offset += bk.len();
-                m = max_of(m, self.layer_gradient(l, dphi, err, bk, out_l, sink));
+            for l in span.layers {
+                let n = layout.range(l).len();
+                let out_l = &mut span.out[offset..offset + n];
+                offset += n;
+                m = max_of(m, self.layer_gradient(l, dphi, err, out_l, sink));
             }
             m
         })
@@ -587,52 +630,57 @@ impl<T: Real> Network<T> {
         .reduce(T::zero, max_of)
     }
 
-    /// g_l for free layer l into `out_l` as `sink` says, with `bk` as scratch for
-    /// W_l^T e_{l+1}; returns max|g_l|.
+    /// g_l = e_l - lambda_{l+1} (e_{l+1} [skip] + a_{l+1} phi'(z_l) * W_l^T e_{l+1}) for free
+    /// layer l into `out_l` as `sink` says, formed as each piece of the product comes out of
+    /// the GEMM; returns max|g_l|.
     fn layer_gradient(
         &self,
         l: usize,
         dphi: &[Vec<T>],
         err: &[Vec<T>],
-        bk: &mut [T],
         out_l: &mut [T],
         sink: GradientSink<T>,
     ) -> T {
         let w = &self.arch.widths;
-        let b = bk.len() / w[l];
+        let (n, b) = (w[l], out_l.len() / w[l]);
         let lam = self.precision(l + 1);
-        gemm(
-            T::one(),
-            MatRef::from(&self.feedback_weights()[l]).t(),
-            MatRef::col_major(&err[l], w[l + 1], b),
-            T::zero(),
-            MatMut::col_major(bk, w[l], b),
-        );
         let a = self.scalings[l] * lam;
-        let n = bk.len();
-        let (el, dp) = (&err[l - 1][..n], &dphi[l - 1][..n]);
-        // g overwrites W_l^T e_{l+1} in `bk`, which is not needed afterwards; the loops stay
-        // simple enough to vectorise.
-        if self.arch.has_skip(l + 1) {
-            let en = &err[l][..n];
-            for i in 0..n {
-                bk[i] = el[i] - lam * en[i] - a * dp[i] * bk[i];
-            }
-        } else {
-            for i in 0..n {
-                bk[i] = el[i] - a * dp[i] * bk[i];
-            }
-        }
-        match sink {
-            GradientSink::Store => out_l.copy_from_slice(bk),
-            // z - h g rounds exactly as z + h (-g), the Euler step on dz/dt = -g.
-            GradientSink::Descend(h) => {
-                for (zi, &g) in out_l.iter_mut().zip(bk.iter()) {
-                    *zi -= h * g;
+        let (el, dp) = (&err[l - 1][..], &dphi[l - 1][..]);
+        let skip = self.arch.has_skip(l + 1).then(|| &err[l][..n * b]);
+        let mut m = T::zero();
+        let mut g = [T::zero(); MAX_PIECE];
+        let back = MatRef::col_major(&err[l], w[l + 1], b);
+        gemm_packed_with(&self.packed().backward[l - 1], back, |i, j, acc| {
+            let r = j * n + i..j * n + i + acc.len();
+            let g = &mut g[..acc.len()];
+            let (e, d) = (&el[r.clone()], &dp[r.clone()]);
+            match skip {
+                Some(en) => {
+                    for ((((g, &t), &e), &d), &en) in
+                        g.iter_mut().zip(acc).zip(e).zip(d).zip(&en[r.clone()])
+                    {
+                        *g = e - lam * en - a * d * t;
+                    }
+                }
+                None => {
+                    for (((g, &t), &e), &d) in g.iter_mut().zip(acc).zip(e).zip(d) {
+                        *g = e - a * d * t;
+                    }
                 }
             }
-        }
-        max_abs(bk)
+            let out = &mut out_l[r];
+            match sink {
+                GradientSink::Store => out.copy_from_slice(g),
+                // z - h g rounds exactly as z + h (-g), the Euler step on dz/dt = -g.
+                GradientSink::Descend(h) => {
+                    for (zi, &gi) in out.iter_mut().zip(g.iter()) {
+                        *zi -= h * gi;
+                    }
+                }
+            }
+            m = max_of(m, max_abs(g));
+        });
+        m
     }
 
     /// Per-sample energies E_i of the errors currently in `ws`.
@@ -814,12 +862,11 @@ enum GradientSink<T> {
     Descend(T),
 }
 
-/// Consecutive free layers with their parts of a flat activity-shaped buffer and of the
-/// workspace's `back`: the share of the backward pass one task owns.
+/// Consecutive free layers with their part of a flat activity-shaped buffer: the share of the
+/// backward pass one task owns.
 struct LayerSpan<'a, T> {
     layers: std::ops::Range<usize>,
     out: &'a mut [T],
-    back: &'a mut [Vec<T>],
 }
 
 impl<'a, T> LayerSpan<'a, T> {
@@ -832,25 +879,16 @@ impl<'a, T> LayerSpan<'a, T> {
         let mid = (first + end) / 2;
         let at = layout.range(mid).start - layout.range(first).start;
         let (out_a, out_b) = self.out.split_at_mut(at);
-        let (back_a, back_b) = self.back.split_at_mut(mid - first);
         (
             LayerSpan {
                 layers: first..mid,
                 out: out_a,
-                back: back_a,
             },
             Some(LayerSpan {
                 layers: mid..end,
                 out: out_b,
-                back: back_b,
             }),
         )
-    }
-}
-
-fn sub_assign<T: Real>(a: &mut [T], b: &[T]) {
-    for (x, &y) in a.iter_mut().zip(b) {
-        *x -= y;
     }
 }
 
