@@ -11,6 +11,7 @@ pub mod hardware;
 pub mod io;
 pub mod network;
 pub mod real;
+pub mod spice;
 pub mod study;
 
 pub use real::Real;
