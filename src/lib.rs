@@ -5,6 +5,7 @@
 //! ([`network`]), its inference solvers ([`dynamics`]), the HDF5 reference format ([`io`]) and
 //! the reference study ([`study`]).
 
+pub mod analog;
 pub mod config;
 pub mod dynamics;
 pub mod hardware;

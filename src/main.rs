@@ -4,6 +4,8 @@
 //! differences are its measurement), 1 internal or I/O failure, 2 unusable input, 3 a run that
 //! diverged.
 
+mod cli_run;
+
 use apcsim::config::{self, LoadOptions};
 use apcsim::io::reference::read_reference;
 use apcsim::study::reference::{
@@ -28,6 +30,10 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// The main job: map the design, integrate the analog circuit until it settles, measure
+    /// settling time and energy, check the PC update against BP, and write report.json,
+    /// traces.h5, plots and report.html. Without FILE, the embedded digits-on-RRAM design.
+    Run(cli_run::RunArgs),
     /// Recompute every dataset of a reference-layout HDF5 file (weights and batch in; feedforward
     /// pass, Euler trajectory, equilibrium, energy, PC and BP gradients, alignment out) and print
     /// how each differs from the input's own values.
@@ -106,6 +112,7 @@ enum SolverArg {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Run(args) => cli_run::run(args),
         Command::Reference(args) => reference(args),
         Command::Schema => write_stdout(&config::schema_text()),
         Command::Check(args) => check(args),

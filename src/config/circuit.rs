@@ -79,6 +79,10 @@ pub struct Dynamics {
     pub dt_seconds: f64,
     pub t_max_seconds: f64,
     pub settle_tol: f64,
+    /// A deterministic run stops once max|dz/dt| tau_z < steady_tol.
+    pub steady_tol: f64,
+    /// Trailing window of a noisy run (final state = its mean).
+    pub settle_window_seconds: f64,
     pub rtol: f64,
     pub atol: f64,
     /// Whether the design's noise sources are integrated (an SDE) — true only when the design
@@ -119,6 +123,10 @@ pub struct DataSpec {
 pub struct RunParams {
     pub batch: usize,
     pub seed: u64,
+    /// Samples whose every node is recorded in the traces.
+    pub trace_samples: usize,
+    /// Most output points of the recorded traces.
+    pub trace_points: usize,
 }
 
 /// Every key of the design with its resolved value (quantities in SI units under their SI

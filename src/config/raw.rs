@@ -199,9 +199,11 @@ pub struct RawPeriphery {
     pub offset_sigma: S<Si>,
     pub rail: S<Si>,
     pub open_loop_gain: S<Real>,
+    pub amplifier_noise: S<Si>,
     pub node_capacitance: S<Si>,
     pub supply: S<Si>,
     pub ktc_noise: S<bool>,
+    pub digital_mac_energy: S<Si>,
     pub dac_bits: S<Count>,
     pub dac_range: S<Real>,
     pub dac_energy: S<Si>,
@@ -219,6 +221,8 @@ pub struct RawDynamics {
     pub dt: Option<S<Si>>,
     pub t_max: S<Si>,
     pub settle_tol: S<Real>,
+    pub steady_tol: Option<S<Real>>,
+    pub settle_window: Option<S<Si>>,
     pub rtol: S<Real>,
     pub atol: S<Real>,
     pub noise: S<bool>,
@@ -241,4 +245,6 @@ pub struct RawData {
 pub struct RawRun {
     pub batch: S<Count>,
     pub seed: S<Count>,
+    pub trace_samples: S<Count>,
+    pub trace_points: S<Count>,
 }

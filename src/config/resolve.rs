@@ -339,6 +339,20 @@ pub(crate) fn resolve(
         (file.is_none() || ctx.user_given(&batch_span)).then_some(&batch_span),
     );
     r.put("run", "seed", json!(seed), Some(&run.seed.span()));
+    let trace_samples = run.trace_samples.get_ref().0;
+    let trace_points = r.at_least(&run.trace_points, 2, "trace_points")?;
+    r.put(
+        "run",
+        "trace_samples",
+        json!(trace_samples),
+        Some(&run.trace_samples.span()),
+    );
+    r.put(
+        "run",
+        "trace_points",
+        json!(trace_points),
+        Some(&run.trace_points.span()),
+    );
 
     // ------------------------------------------------------------------ network widths
     let widths_from = |what: &str,
@@ -946,6 +960,8 @@ pub(crate) fn resolve(
     r.ensure(gain >= 1.0, &p.open_loop_gain.span(), || {
         format!("the open-loop gain must be at least 1 (or inf for ideal), found {gain}")
     })?;
+    let amp_noise = r.non_negative(&p.amplifier_noise, "the amplifier noise density")?;
+    let mac_energy = r.non_negative(&p.digital_mac_energy, "the digital MAC energy")?;
     let c_z = r.positive(&p.node_capacitance, "the node capacitance")?;
     let supply = r.positive(&p.supply, "the supply voltage")?;
     let converter = |r: &Resolver,
@@ -974,6 +990,8 @@ pub(crate) fn resolve(
         node_capacitance_farads: c_z,
         supply_volts: supply,
         ktc_noise: *p.ktc_noise.get_ref(),
+        amplifier_noise_volts_per_root_hertz: amp_noise,
+        digital_mac_energy_joules: mac_energy,
         dac,
         adc,
     };
@@ -1003,6 +1021,16 @@ pub(crate) fn resolve(
             ),
             ("supply_volts", json!(supply), sp(&p.supply)),
             ("ktc_noise", json!(periphery.ktc_noise), sp(&p.ktc_noise)),
+            (
+                "amplifier_noise_volts_per_root_hertz",
+                json!(amp_noise),
+                sp(&p.amplifier_noise),
+            ),
+            (
+                "digital_mac_energy_joules",
+                json!(mac_energy),
+                sp(&p.digital_mac_energy),
+            ),
             ("dac_bits", json!(p.dac_bits.get_ref().0), sp(&p.dac_bits)),
             ("dac_range", json!(periphery.dac.range), sp(&p.dac_range)),
             (
@@ -1054,7 +1082,7 @@ pub(crate) fn resolve(
         .ok_or_else(|| r.err(&y.solver.span(), format!("unknown solver {solver_name}")))?;
     let dt = match &y.dt {
         Some(v) => r.positive(v, "dt")?,
-        None if tau_e > 0.0 => tau_e.min(tau_z) / 10.0,
+        None if tau_e > 0.0 => (tau_e / 4.0).min(tau_z / 100.0),
         None => tau_z / 100.0,
     };
     let t_max = r.positive(&y.t_max, "t_max")?;
@@ -1084,6 +1112,28 @@ pub(crate) fn resolve(
         &y.settle_tol.span(),
         || format!("settle_tol is relative and must lie in (0, 1), found {settle_tol}"),
     )?;
+    let steady_tol = match &y.steady_tol {
+        Some(v) => r.positive(v, "steady_tol")?,
+        None => settle_tol / 100.0,
+    };
+    let settle_window = match &y.settle_window {
+        Some(v) => r.positive(v, "settle_window")?,
+        None => 10.0 * tau_z,
+    };
+    let window_span = y.settle_window.as_ref().map(|v| v.span());
+    r.ensure(
+        settle_window < t_max,
+        window_span
+            .as_ref()
+            .map_or(&t_max_span, |s| r.blame(s, &t_max_span)),
+        || {
+            format!(
+                "the settle window ({}) must be shorter than t_max ({})",
+                format_quantity(settle_window, Dimension::Time),
+                format_quantity(t_max, Dimension::Time)
+            )
+        },
+    )?;
     let rtol = r.positive(&y.rtol, "rtol")?;
     let atol = r.positive(&y.atol, "atol")?;
     let noise_on = *y.noise.get_ref();
@@ -1091,6 +1141,7 @@ pub(crate) fn resolve(
         (device.read_noise.thermal, "thermal read noise"),
         (device.read_noise.relative > 0.0, "relative read noise"),
         (periphery.ktc_noise, "kT/C noise"),
+        (amp_noise > 0.0, "amplifier noise"),
     ]
     .into_iter()
     .filter_map(|(on, what)| on.then_some(what))
@@ -1110,6 +1161,8 @@ pub(crate) fn resolve(
         dt_seconds: dt,
         t_max_seconds: t_max,
         settle_tol,
+        steady_tol,
+        settle_window_seconds: settle_window,
         rtol,
         atol,
         noisy,
@@ -1139,6 +1192,18 @@ pub(crate) fn resolve(
         "settle_tol",
         json!(settle_tol),
         Some(&y.settle_tol.span()),
+    );
+    r.put(
+        "dynamics",
+        "steady_tol",
+        json!(steady_tol),
+        y.steady_tol.as_ref().map(|v| v.span()).as_ref(),
+    );
+    r.put(
+        "dynamics",
+        "settle_window_seconds",
+        json!(settle_window),
+        y.settle_window.as_ref().map(|v| v.span()).as_ref(),
     );
     r.put("dynamics", "rtol", json!(rtol), Some(&y.rtol.span()));
     r.put("dynamics", "atol", json!(atol), Some(&y.atol.span()));
@@ -1233,6 +1298,8 @@ pub(crate) fn resolve(
         run: RunParams {
             batch: usize_of(batch),
             seed,
+            trace_samples: usize_of(trace_samples),
+            trace_points: usize_of(trace_points),
         },
         config: r.config,
     })

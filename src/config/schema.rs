@@ -436,6 +436,14 @@ pub static KEYS: &[Key] = &[
     },
     Key {
         section: "periphery",
+        name: "amplifier_noise",
+        kind: Kind::Quantity(D::NoiseDensity),
+        default: Value("\"0V/rtHz\""),
+        doc: "White input voltage noise density e_n of every amplifier (TIA, error amplifier, \
+              integrator), referred to its output by its noise gain (docs/circuit-model.md).",
+    },
+    Key {
+        section: "periphery",
         name: "node_capacitance",
         kind: Kind::Quantity(D::Capacitance),
         default: Value("\"100fF\""),
@@ -455,6 +463,15 @@ pub static KEYS: &[Key] = &[
         kind: Kind::Bool,
         default: Value("false"),
         doc: "Add the integrators' kT/C noise to the value nodes.",
+    },
+    Key {
+        section: "periphery",
+        name: "digital_mac_energy",
+        kind: Kind::Quantity(D::Energy),
+        default: Value("\"4.6pJ\""),
+        doc: "Energy of one multiply-accumulate of a digital reference (fp32 at 45 nm: 3.7 pJ \
+              multiply + 0.9 pJ add, Horowitz, ISSCC 2014), priced for one BP step to compare \
+              the circuit's energy against.",
     },
     Key {
         section: "periphery",
@@ -525,7 +542,7 @@ pub static KEYS: &[Key] = &[
         section: "dynamics",
         name: "dt",
         kind: Kind::Quantity(D::Time),
-        default: Derived("tau_e / 10, or tau_z / 100 when tau_e = 0"),
+        default: Derived("min(tau_e / 4, tau_z / 100); tau_z / 100 when tau_e = 0"),
         doc: "Step of the fixed-step solvers (euler, heun, rk4).",
     },
     Key {
@@ -542,6 +559,22 @@ pub static KEYS: &[Key] = &[
         default: Value("1e-3"),
         doc: "Settled when every free node stays within settle_tol (relative to its range) of \
               its final value.",
+    },
+    Key {
+        section: "dynamics",
+        name: "steady_tol",
+        kind: Kind::Float,
+        default: Derived("settle_tol / 100"),
+        doc: "A deterministic run stops once max|dz/dt| tau_z falls below steady_tol on every \
+              sample (the nodes then move less than steady_tol per tau_z).",
+    },
+    Key {
+        section: "dynamics",
+        name: "settle_window",
+        kind: Kind::Quantity(D::Time),
+        default: Derived("10 tau_z"),
+        doc: "Trailing window of a noisy run: its mean is the final state, and a noisy run \
+              stops once two consecutive windows' means agree within settle_tol.",
     },
     Key {
         section: "dynamics",
@@ -633,6 +666,20 @@ pub static KEYS: &[Key] = &[
         default: Value("0"),
         doc: "Seed of every random draw (weights, device errors, noise), each stream derived \
               from it.",
+    },
+    Key {
+        section: "run",
+        name: "trace_samples",
+        kind: Kind::Integer,
+        default: Value("4"),
+        doc: "Samples whose every node is recorded in traces.h5 (the first ones of the batch).",
+    },
+    Key {
+        section: "run",
+        name: "trace_points",
+        kind: Kind::Integer,
+        default: Value("1000"),
+        doc: "Most output points of the recorded traces (every k-th solver step).",
     },
 ];
 

@@ -222,7 +222,7 @@ fn defaults_are_documented_values() {
     assert_eq!(c.dynamics.tau_z_seconds, 100e-9);
     let tau_e = 1.0 / (2.0 * std::f64::consts::PI * 50e6);
     assert_eq!(c.dynamics.tau_e_seconds, tau_e);
-    assert_eq!(c.dynamics.dt_seconds, tau_e / 10.0);
+    assert_eq!(c.dynamics.dt_seconds, (tau_e / 4.0).min(100e-9 / 100.0));
     assert_eq!(c.run.batch, 32);
     assert_eq!(c.data.samples, 32);
     assert_eq!(c.periphery.rail_volts, None);

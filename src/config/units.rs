@@ -21,6 +21,8 @@ pub enum Dimension {
     Temperature,
     Frequency,
     Power,
+    /// Voltage noise spectral density (V/√Hz).
+    NoiseDensity,
 }
 
 /// (prefix, power of ten). Both micro signs are accepted: U+00B5 (the keyboard's µ) and U+03BC.
@@ -51,7 +53,7 @@ const PRINT_PREFIXES: [(&str, i32); 9] = [
 ];
 
 impl Dimension {
-    pub const ALL: [Dimension; 9] = [
+    pub const ALL: [Dimension; 10] = [
         Dimension::Conductance,
         Dimension::Resistance,
         Dimension::Time,
@@ -61,6 +63,7 @@ impl Dimension {
         Dimension::Temperature,
         Dimension::Frequency,
         Dimension::Power,
+        Dimension::NoiseDensity,
     ];
 
     /// The unit symbol used when printing.
@@ -80,6 +83,7 @@ impl Dimension {
             Dimension::Temperature => &["K"],
             Dimension::Frequency => &["Hz"],
             Dimension::Power => &["W"],
+            Dimension::NoiseDensity => &["V/rtHz", "V/\u{221a}Hz", "V/sqrtHz"],
         }
     }
 
@@ -96,6 +100,7 @@ impl Dimension {
             Dimension::Temperature => "kelvin",
             Dimension::Frequency => "hertz",
             Dimension::Power => "watts",
+            Dimension::NoiseDensity => "volts_per_root_hertz",
         }
     }
 
@@ -111,6 +116,7 @@ impl Dimension {
             Dimension::Temperature => "a temperature",
             Dimension::Frequency => "a frequency",
             Dimension::Power => "a power",
+            Dimension::NoiseDensity => "a voltage noise density",
         }
     }
 
@@ -126,6 +132,7 @@ impl Dimension {
             Dimension::Temperature => "300K",
             Dimension::Frequency => "50MHz",
             Dimension::Power => "20uW",
+            Dimension::NoiseDensity => "10nV/rtHz",
         }
     }
 }
@@ -382,6 +389,8 @@ mod tests {
             ("300K", 300.0, Dimension::Temperature),
             ("50MHz", 50e6, Dimension::Frequency),
             ("20uW", 20e-6, Dimension::Power),
+            ("10nV/rtHz", 10e-9, Dimension::NoiseDensity),
+            ("3nV/\u{221a}Hz", 3e-9, Dimension::NoiseDensity),
             ("1ohm", 1.0, Dimension::Resistance),
             ("1kohm", 1e3, Dimension::Resistance),
             ("2.5GHz", 2.5e9, Dimension::Frequency),

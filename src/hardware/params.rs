@@ -98,6 +98,10 @@ pub struct PeripheryParams {
     pub supply_volts: f64,
     /// Whether the integrators add their kT/C noise to the value nodes.
     pub ktc_noise: bool,
+    /// White input voltage noise density of every amplifier.
+    pub amplifier_noise_volts_per_root_hertz: f64,
+    /// Energy of one digital multiply-accumulate, for the digital reference.
+    pub digital_mac_energy_joules: f64,
     pub dac: Converter,
     pub adc: Converter,
 }

@@ -3,3 +3,4 @@
 pub mod build;
 pub mod hardware;
 pub mod reference;
+pub mod run;

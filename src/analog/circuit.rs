@@ -1,0 +1,761 @@
+//! The analog PC circuit's right-hand side (docs/circuit-model.md): value nodes integrated with
+//! tau_z, error nodes with tau_e (or algebraic), crossbar products through the effective forward
+//! and backward matrices, TIAs with finite gain and offsets, rails, and the white-noise inputs
+//! of every amplifier. It knows nothing of time stepping: an integrator hands it a state and a
+//! noise sample and gets the derivatives back.
+//!
+//! Time inside is dimensionless, s = t / tau_z: the value nodes obey dz/ds = drive, the error
+//! nodes de/ds = (tau_z / tau_e) (eps - e). With tau_e = 0 and no offsets, noise, rails or
+//! finite gain, dz/ds is exactly the core's gradient flow -dE/dz.
+
+use crate::config::Circuit;
+use crate::hardware::mapping::MappedNetwork;
+use crate::hardware::params::Backward;
+use crate::hardware::periphery::amplifier_offsets;
+use crate::network::{Activation, Layout, Network};
+use crate::real::{gemm, MatMut, MatRef, Real};
+use nalgebra::DMatrix;
+
+/// Boltzmann's constant (J/K), exact in the 2019 SI.
+pub const BOLTZMANN: f64 = 1.380_649e-23;
+
+/// One weight layer l (1-based) of the circuit, with everything its periphery adds.
+#[derive(Clone, Debug)]
+pub struct LayerCircuit<T: Real> {
+    pub inputs: usize,
+    pub outputs: usize,
+    /// s_l: the layer adds z_{l-1} to its prediction.
+    pub skip: bool,
+    /// Forward product, `outputs x inputs`: c^f ⊙ a_l W^f (rows scaled by the TIAs' gain factor).
+    pub forward: DMatrix<T>,
+    /// Backward product for l >= 2, `outputs x inputs`, used transposed: q_{l-1} = B^T e_l with
+    /// B = a_l lambda_l W^b, columns scaled by the backward TIAs' gain factor.
+    pub backward: Option<DMatrix<T>>,
+    /// lambda_l (output precision on the last layer).
+    pub precision: T,
+    /// Output offsets (node units): forward TIAs, error amplifiers.
+    pub offset_forward: Vec<T>,
+    pub offset_error: Vec<T>,
+    /// Backward TIAs (length `inputs`, l >= 2) and integrators of z_l (length `outputs`, l < L).
+    pub offset_backward: Vec<T>,
+    pub offset_integrator: Vec<T>,
+    /// One-sided noise densities (node units^2 / Hz) entering the error node (forward TIA and
+    /// error amplifier, state-independent part) and the integrator of z_l.
+    pub noise_error: Vec<f64>,
+    pub noise_integrator: Vec<f64>,
+    /// Backward TIA density (length `inputs`, l >= 2), multiplied by phi'(z_{l-1})^2.
+    pub noise_backward: Vec<f64>,
+    /// Relative read noise: densities per unit phi^2 (forward, `outputs x inputs`) and per unit
+    /// (lambda e)^2 (backward, `outputs x inputs`, used transposed).
+    pub relative_forward: Option<DMatrix<T>>,
+    pub relative_backward: Option<DMatrix<T>>,
+    /// Total device conductance on each driven line (siemens): forward rows (length `inputs`)
+    /// and backward lines (length `outputs`), for the Joule heat.
+    pub row_conductance_forward: Vec<f64>,
+    pub line_conductance_backward: Vec<f64>,
+}
+
+/// The whole circuit, in the precision it is integrated in.
+#[derive(Clone, Debug)]
+pub struct AnalogCircuit<T: Real> {
+    pub widths: Vec<usize>,
+    pub activation: Activation,
+    pub layers: Vec<LayerCircuit<T>>,
+    pub tau_z_seconds: f64,
+    /// 0: algebraic error nodes.
+    pub tau_e_seconds: f64,
+    pub v_read_volts: f64,
+    /// Rails in node units (rail volts / v_read).
+    pub rail: Option<T>,
+    /// Whether any noise density is non-zero.
+    pub noisy: bool,
+}
+
+/// How the periphery of an ideal circuit is built from a network alone (tests and benches).
+#[derive(Clone, Debug, Default)]
+pub struct IdealPeriphery {
+    pub tau_z_seconds: f64,
+    pub tau_e_seconds: f64,
+    pub v_read_volts: f64,
+}
+
+impl<T: Real> AnalogCircuit<T> {
+    /// The ideal circuit of `net`: exact weights, unity-gain amplifiers, no offsets, rails or
+    /// noise. Its value nodes follow the core's gradient flow (with tau_e = 0).
+    pub fn ideal(net: &Network<f64>, p: &IdealPeriphery) -> Self {
+        let arch = net.architecture();
+        let w = &arch.widths;
+        let l_out = net.n_layers();
+        let layers = (1..=l_out)
+            .map(|l| {
+                let a = net.scalings()[l - 1];
+                let lam = if l == l_out {
+                    arch.output_precision
+                } else {
+                    1.0
+                };
+                let (n_in, n_out) = (w[l - 1], w[l]);
+                LayerCircuit {
+                    inputs: n_in,
+                    outputs: n_out,
+                    skip: arch.has_skip(l),
+                    forward: cast(&(&net.weights()[l - 1] * a)),
+                    backward: (l >= 2).then(|| cast(&(&net.feedback_weights()[l - 1] * (a * lam)))),
+                    precision: T::of_f64(lam),
+                    offset_forward: vec![T::zero(); n_out],
+                    offset_error: vec![T::zero(); n_out],
+                    offset_backward: vec![T::zero(); if l >= 2 { n_in } else { 0 }],
+                    offset_integrator: vec![T::zero(); if l < l_out { n_out } else { 0 }],
+                    noise_error: vec![0.0; n_out],
+                    noise_integrator: vec![0.0; if l < l_out { n_out } else { 0 }],
+                    noise_backward: vec![0.0; if l >= 2 { n_in } else { 0 }],
+                    relative_forward: None,
+                    relative_backward: None,
+                    row_conductance_forward: vec![0.0; n_in],
+                    line_conductance_backward: vec![0.0; n_out],
+                }
+            })
+            .collect();
+        AnalogCircuit {
+            widths: w.clone(),
+            activation: arch.activation,
+            layers,
+            tau_z_seconds: p.tau_z_seconds,
+            tau_e_seconds: p.tau_e_seconds,
+            v_read_volts: p.v_read_volts,
+            rail: None,
+            noisy: false,
+        }
+    }
+
+    /// The circuit of a mapped design: effective weights, TIA gain factors, offsets drawn from
+    /// `circuit.run.seed`, rails, and the noise densities the design enables (none when
+    /// `dynamics.noise` is off).
+    pub fn from_design(circuit: &Circuit, net: &Network<f64>, mapped: &MappedNetwork) -> Self {
+        let arch = net.architecture();
+        let w = &arch.widths;
+        let l_out = net.n_layers();
+        let per = &circuit.periphery;
+        let dev = &circuit.device;
+        let v = circuit.crossbar.v_read_volts;
+        let kt = BOLTZMANN * dev.read_noise.temperature_kelvin;
+        let noise_on = circuit.dynamics.noisy;
+        let thermal = noise_on && dev.read_noise.thermal;
+        let rho = if noise_on {
+            dev.read_noise.relative
+        } else {
+            0.0
+        };
+        let e_n = if noise_on {
+            per.amplifier_noise_volts_per_root_hertz
+        } else {
+            0.0
+        };
+        let f_c = per.error_amp_bandwidth_hertz;
+        let gain_factor = |noise_gain: f64| match per.finite_gain {
+            Some(a) => a / (a + noise_gain),
+            None => 1.0,
+        };
+        let seed = circuit.run.seed;
+        // Offsets: one stream per (layer, amplifier kind), far from the device streams.
+        let offsets = |l: usize, kind: u64, n: usize| -> Vec<f64> {
+            amplifier_offsets(
+                n,
+                per.offset_sigma_volts,
+                seed,
+                1 << 40 | (l as u64) << 8 | kind,
+            )
+        };
+        let c_z = per.node_capacitance_farads;
+        let tau_z = circuit.dynamics.tau_z_seconds;
+        let ktc = if noise_on && per.ktc_noise {
+            4.0 * tau_z * kt / (c_z * v * v)
+        } else {
+            0.0
+        };
+        let mut any_noise = false;
+        let mut layers = Vec::with_capacity(l_out);
+        for l in 1..=l_out {
+            let m = &mapped.layers[l - 1];
+            let a = net.scalings()[l - 1];
+            let lam = if l == l_out {
+                arch.output_precision
+            } else {
+                1.0
+            };
+            let (n_in, n_out) = (w[l - 1], w[l]);
+            let r_f = m.feedback_resistance_ohms;
+            // Forward arrays are `in x out`: rows are the inputs, columns the TIAs.
+            let fp = &m.forward.plus.read;
+            let fm = &m.forward.minus.read;
+            let sum_fwd = fp + fm;
+            let row_fwd: Vec<f64> = (0..n_in).map(|i| sum_fwd.row(i).sum()).collect();
+            let col_fwd: Vec<f64> = (0..n_out).map(|j| sum_fwd.column(j).sum()).collect();
+            // The backward read: the TIAs sit on the inputs, the drivers on the outputs.
+            let (bwd_tia_g, bwd_driven_g, bwd_sq): (Vec<f64>, Vec<f64>, DMatrix<f64>) =
+                match (&m.backward, circuit.crossbar.backward) {
+                    (Some(b), _) => {
+                        // `out x in`: rows (outputs) driven, columns (inputs) sensed.
+                        let s = &b.plus.read + &b.minus.read;
+                        let sq = b.plus.read.map(|g| g * g) + b.minus.read.map(|g| g * g);
+                        (
+                            (0..n_in).map(|i| s.column(i).sum()).collect(),
+                            (0..n_out).map(|j| s.row(j).sum()).collect(),
+                            sq,
+                        )
+                    }
+                    (None, Backward::Shared | Backward::Separate) => {
+                        let sq = (fp.map(|g| g * g) + fm.map(|g| g * g)).transpose();
+                        (row_fwd.clone(), col_fwd.clone(), sq)
+                    }
+                };
+            let fwd_sq = (fp.map(|g| g * g) + fm.map(|g| g * g)).transpose(); // out x in
+            let noise_gain_f: Vec<f64> = col_fwd.iter().map(|g| 1.0 + r_f * g).collect();
+            let noise_gain_b: Vec<f64> = bwd_tia_g.iter().map(|g| 1.0 + r_f * g).collect();
+
+            let mut forward = m.w_forward.clone() * a;
+            for (j, &ng) in noise_gain_f.iter().enumerate() {
+                let c = gain_factor(ng);
+                if c != 1.0 {
+                    forward.row_mut(j).scale_mut(c);
+                }
+            }
+            let backward = (l >= 2).then(|| {
+                let mut b = m.w_backward.clone() * (a * lam);
+                for (i, &ng) in noise_gain_b.iter().enumerate() {
+                    let c = gain_factor(ng);
+                    if c != 1.0 {
+                        b.column_mut(i).scale_mut(c);
+                    }
+                }
+                b
+            });
+            let to_node = |volts: Vec<f64>, gain: &dyn Fn(usize) -> f64| -> Vec<T> {
+                volts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &o)| T::of_f64(gain(i) * o / v))
+                    .collect()
+            };
+            let offset_forward = to_node(offsets(l, 0, n_out), &|j| noise_gain_f[j]);
+            let offset_error = to_node(offsets(l, 1, n_out), &|_| 2.0);
+            let offset_backward = if l >= 2 {
+                to_node(offsets(l, 2, n_in), &|i| noise_gain_b[i])
+            } else {
+                Vec::new()
+            };
+            let offset_integrator = if l < l_out {
+                to_node(offsets(l, 3, n_out), &|_| 1.0)
+            } else {
+                Vec::new()
+            };
+
+            let tia = |g_sum: f64, noise_gain: f64| -> f64 {
+                let th = if thermal {
+                    r_f * r_f * 4.0 * kt * g_sum
+                } else {
+                    0.0
+                };
+                (th + noise_gain * noise_gain * e_n * e_n) / (v * v)
+            };
+            let noise_error: Vec<f64> = (0..n_out)
+                .map(|j| tia(col_fwd[j], noise_gain_f[j]) + 4.0 * e_n * e_n / (v * v))
+                .collect();
+            let noise_integrator: Vec<f64> = if l < l_out {
+                vec![ktc + e_n * e_n / (v * v); n_out]
+            } else {
+                Vec::new()
+            };
+            let noise_backward: Vec<f64> = if l >= 2 {
+                (0..n_in)
+                    .map(|i| tia(bwd_tia_g[i], noise_gain_b[i]))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let rel = r_f * r_f * rho * rho / f_c;
+            let relative_forward = (rho > 0.0).then(|| cast(&(fwd_sq * rel)));
+            // Backward drive is v_read lambda e on the output lines.
+            let relative_backward = (rho > 0.0 && l >= 2).then(|| cast(&(bwd_sq * rel)));
+            any_noise |= rho > 0.0
+                || noise_error.iter().any(|&s| s > 0.0)
+                || noise_integrator.iter().any(|&s| s > 0.0)
+                || noise_backward.iter().any(|&s| s > 0.0);
+            layers.push(LayerCircuit {
+                inputs: n_in,
+                outputs: n_out,
+                skip: arch.has_skip(l),
+                forward: cast(&forward),
+                backward: backward.map(|b| cast(&b)),
+                precision: T::of_f64(lam),
+                offset_forward,
+                offset_error,
+                offset_backward,
+                offset_integrator,
+                noise_error,
+                noise_integrator,
+                noise_backward,
+                relative_forward,
+                relative_backward,
+                row_conductance_forward: row_fwd,
+                line_conductance_backward: bwd_driven_g,
+            });
+        }
+        AnalogCircuit {
+            widths: w.clone(),
+            activation: arch.activation,
+            layers,
+            tau_z_seconds: tau_z,
+            tau_e_seconds: circuit.dynamics.tau_e_seconds,
+            v_read_volts: v,
+            rail: per.rail_volts.map(|r| T::of_f64(r / v)),
+            noisy: any_noise,
+        }
+    }
+
+    pub fn n_layers(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Layout of the value nodes z_1..z_{L-1}.
+    pub fn value_layout(&self, batch: usize) -> Layout {
+        Layout::new(&self.widths, batch)
+    }
+
+    /// Layout of the error nodes e_1..e_L (as "free layers" of a network with a dummy input).
+    pub fn error_layout(&self, batch: usize) -> Layout {
+        let mut w = vec![0];
+        w.extend_from_slice(&self.widths[1..]);
+        w.push(0);
+        Layout::new(&w, batch)
+    }
+
+    /// Whether the error nodes are states (tau_e > 0).
+    pub fn dynamic_errors(&self) -> bool {
+        self.tau_e_seconds > 0.0
+    }
+
+    /// Length of the integrated state: value nodes, then error nodes when they are dynamic.
+    pub fn state_len(&self, batch: usize) -> usize {
+        let z = self.value_layout(batch).len();
+        if self.dynamic_errors() {
+            z + self.error_layout(batch).len()
+        } else {
+            z
+        }
+    }
+
+    /// The feedforward pass of the circuit (offsets and finite gain included, no noise):
+    /// the initial value nodes, and the error nodes at that state.
+    pub fn initial_state(&self, x: &[T], y: &[T], batch: usize) -> Vec<T> {
+        let lay = self.value_layout(batch);
+        let mut state = vec![T::zero(); self.state_len(batch)];
+        let mut prev: Vec<T> = x.to_vec();
+        let l_out = self.n_layers();
+        for l in 1..l_out {
+            let lc = &self.layers[l - 1];
+            let mut out = vec![T::zero(); lc.outputs * batch];
+            let input = if l == 1 {
+                prev.clone()
+            } else {
+                let mut p = vec![T::zero(); prev.len()];
+                self.activation.apply(&prev, &mut p, None);
+                p
+            };
+            gemm(
+                T::one(),
+                MatRef::from(&lc.forward),
+                MatRef::col_major(&input, lc.inputs, batch),
+                T::zero(),
+                MatMut::col_major(&mut out, lc.outputs, batch),
+            );
+            for col in out.chunks_exact_mut(lc.outputs) {
+                for (o, &off) in col.iter_mut().zip(&lc.offset_forward) {
+                    *o += off;
+                    if let Some(r) = self.rail {
+                        *o = clip(*o, r);
+                    }
+                }
+            }
+            if lc.skip {
+                for (o, &p) in out.iter_mut().zip(&prev) {
+                    *o += p;
+                }
+            }
+            if let Some(r) = self.rail {
+                for o in out.iter_mut() {
+                    *o = clip(*o, r);
+                }
+            }
+            state[lay.range(l)].copy_from_slice(&out);
+            prev = out;
+        }
+        if self.dynamic_errors() {
+            let mut ws = self.workspace(batch);
+            let z = state[..lay.len()].to_vec();
+            self.errors(&mut ws, x, y, &z, None);
+            let el = self.error_layout(batch);
+            for l in 1..=l_out {
+                state[lay.len() + el.range(l).start..lay.len() + el.range(l).end]
+                    .copy_from_slice(&ws.eps[l - 1]);
+            }
+        }
+        state
+    }
+
+    /// Buffers for a batch of `batch` samples.
+    pub fn workspace(&self, batch: usize) -> CircuitWorkspace<T> {
+        let l_out = self.n_layers();
+        let w = &self.widths;
+        CircuitWorkspace {
+            batch,
+            phi: (1..l_out).map(|l| vec![T::zero(); w[l] * batch]).collect(),
+            dphi: (1..l_out).map(|l| vec![T::zero(); w[l] * batch]).collect(),
+            eps: (1..=l_out).map(|l| vec![T::zero(); w[l] * batch]).collect(),
+            pred: (1..=l_out).map(|l| vec![T::zero(); w[l] * batch]).collect(),
+            back: (1..l_out).map(|l| vec![T::zero(); w[l] * batch]).collect(),
+        }
+    }
+
+    /// eps_l (errors before the error amplifier's lag) into `ws.eps` for value nodes `z`, and
+    /// phi, phi' into `ws`. A noise sample, when given, is scaled to its densities at this state
+    /// on its first use (so the second stage of a step reuses the very same sample) and added.
+    pub fn errors(
+        &self,
+        ws: &mut CircuitWorkspace<T>,
+        x: &[T],
+        y: &[T],
+        z: &[T],
+        mut noise: Option<&mut NoiseSample<T>>,
+    ) {
+        let b = ws.batch;
+        let lay = self.value_layout(b);
+        let l_out = self.n_layers();
+        for l in 1..l_out {
+            let (p, d) = (&mut ws.phi[l - 1], &mut ws.dphi[l - 1]);
+            self.activation.apply(&z[lay.range(l)], p, Some(d));
+        }
+        if let Some(ns) = noise.as_deref_mut() {
+            if !ns.scaled_e {
+                self.scale_error_noise(ws, x, ns);
+            }
+        }
+        for l in 1..=l_out {
+            let lc = &self.layers[l - 1];
+            let input: &[T] = if l == 1 { x } else { &ws.phi[l - 2] };
+            let eps = &mut ws.eps[l - 1];
+            eps.copy_from_slice(if l == l_out { y } else { &z[lay.range(l)] });
+            if lc.skip {
+                for (e, &zp) in eps.iter_mut().zip(&z[lay.range(l - 1)]) {
+                    *e -= zp;
+                }
+            }
+            let n = lc.outputs;
+            match self.rail {
+                None => {
+                    gemm(
+                        -T::one(),
+                        MatRef::from(&lc.forward),
+                        MatRef::col_major(input, lc.inputs, b),
+                        T::one(),
+                        MatMut::col_major(eps, n, b),
+                    );
+                    for col in eps.chunks_exact_mut(n) {
+                        for ((e, &oe), &of) in
+                            col.iter_mut().zip(&lc.offset_error).zip(&lc.offset_forward)
+                        {
+                            *e += oe - of;
+                        }
+                    }
+                }
+                Some(r) => {
+                    let pred = &mut ws.pred[l - 1];
+                    gemm(
+                        T::one(),
+                        MatRef::from(&lc.forward),
+                        MatRef::col_major(input, lc.inputs, b),
+                        T::zero(),
+                        MatMut::col_major(pred, n, b),
+                    );
+                    for (col, pc) in eps.chunks_exact_mut(n).zip(pred.chunks_exact(n)) {
+                        for (i, (e, p)) in col.iter_mut().zip(pc).enumerate() {
+                            *e += lc.offset_error[i] - clip(*p + lc.offset_forward[i], r);
+                        }
+                    }
+                }
+            }
+            if let Some(ns) = noise.as_deref() {
+                for (e, &v) in eps.iter_mut().zip(&ns.e[l - 1]) {
+                    *e += v;
+                }
+            }
+        }
+    }
+
+    /// Scales the standard normals of the error nodes to sqrt(S / (2 dt)) at this state.
+    fn scale_error_noise(&self, ws: &mut CircuitWorkspace<T>, x: &[T], ns: &mut NoiseSample<T>) {
+        let b = ws.batch;
+        let two_dt = 2.0 * ns.dt_seconds;
+        for l in 1..=self.n_layers() {
+            let lc = &self.layers[l - 1];
+            let n = lc.outputs;
+            let xi = &mut ns.e[l - 1];
+            match &lc.relative_forward {
+                Some(rel) => {
+                    let input: &[T] = if l == 1 { x } else { &ws.phi[l - 2] };
+                    let sq: Vec<T> = input.iter().map(|&v| v * v).collect();
+                    let dens = &mut ns.tmp_e[l - 1];
+                    gemm(
+                        T::one(),
+                        MatRef::from(rel),
+                        MatRef::col_major(&sq, lc.inputs, b),
+                        T::zero(),
+                        MatMut::col_major(dens, n, b),
+                    );
+                    for (col, dc) in xi.chunks_exact_mut(n).zip(dens.chunks_exact(n)) {
+                        for ((v, &s0), &d) in col.iter_mut().zip(&lc.noise_error).zip(dc) {
+                            *v *= T::of_f64(((s0 + d.to_f64()) / two_dt).sqrt());
+                        }
+                    }
+                }
+                None => {
+                    let amp: Vec<T> = lc
+                        .noise_error
+                        .iter()
+                        .map(|&s| T::of_f64((s / two_dt).sqrt()))
+                        .collect();
+                    for col in xi.chunks_exact_mut(n) {
+                        for (v, &a) in col.iter_mut().zip(&amp) {
+                            *v *= a;
+                        }
+                    }
+                }
+            }
+        }
+        ns.scaled_e = true;
+    }
+
+    /// Scales the standard normals of the value nodes at this state: the integrator's own
+    /// density plus the backward TIA's, which reaches the node through phi'(z).
+    fn scale_value_noise(&self, ws: &CircuitWorkspace<T>, ns: &mut NoiseSample<T>) {
+        let b = ws.batch;
+        let two_dt = 2.0 * ns.dt_seconds;
+        for l in 1..self.n_layers() {
+            let lc = &self.layers[l - 1];
+            let next = &self.layers[l];
+            let n = lc.outputs;
+            if let Some(rel) = &next.relative_backward {
+                let lam = next.precision;
+                let sq: Vec<T> = ws.eps[l].iter().map(|&v| (lam * v) * (lam * v)).collect();
+                gemm(
+                    T::one(),
+                    MatRef::from(rel).t(),
+                    MatRef::col_major(&sq, next.outputs, b),
+                    T::zero(),
+                    MatMut::col_major(&mut ns.tmp_z[l - 1], n, b),
+                );
+            }
+            let rel = next.relative_backward.is_some();
+            let (xi, dens, dp) = (&mut ns.z[l - 1], &ns.tmp_z[l - 1], &ws.dphi[l - 1]);
+            for ((col, dcol), pcol) in xi
+                .chunks_exact_mut(n)
+                .zip(dens.chunks_exact(n))
+                .zip(dp.chunks_exact(n))
+            {
+                for i in 0..n {
+                    let d = pcol[i].to_f64();
+                    let back = next.noise_backward[i] + if rel { dcol[i].to_f64() } else { 0.0 };
+                    let s = lc.noise_integrator[i] + d * d * back;
+                    col[i] *= T::of_f64((s / two_dt).sqrt());
+                }
+            }
+        }
+        ns.scaled_z = true;
+    }
+
+    /// The derivatives d(state)/ds at `state`, with a noise sample if given, into `out`;
+    /// `max_drive` receives max |dz/ds| per sample (value nodes only).
+    #[allow(clippy::too_many_arguments)]
+    pub fn rhs(
+        &self,
+        ws: &mut CircuitWorkspace<T>,
+        x: &[T],
+        y: &[T],
+        state: &[T],
+        mut noise: Option<&mut NoiseSample<T>>,
+        out: &mut [T],
+        max_drive: &mut [T],
+    ) {
+        let b = ws.batch;
+        let lay = self.value_layout(b);
+        let nz = lay.len();
+        let (z, e_state) = state.split_at(nz);
+        self.errors(ws, x, y, z, noise.as_deref_mut());
+        let l_out = self.n_layers();
+        let (dz, de) = out.split_at_mut(nz);
+        // The error nodes: algebraic (e = clip(eps)) or lagging.
+        if self.dynamic_errors() {
+            let el = self.error_layout(b);
+            let r_e = T::of_f64(self.tau_z_seconds / self.tau_e_seconds);
+            for l in 1..=l_out {
+                let rg = el.range(l);
+                let e_l = &e_state[rg.clone()];
+                for ((d, &eps), &e) in de[rg].iter_mut().zip(&ws.eps[l - 1]).zip(e_l) {
+                    *d = r_e * (eps - e);
+                }
+                ws.eps[l - 1].copy_from_slice(e_l);
+            }
+        } else if let Some(r) = self.rail {
+            for eps in ws.eps.iter_mut() {
+                for e in eps.iter_mut() {
+                    *e = clip(*e, r);
+                }
+            }
+        }
+        // ws.eps now holds the error node outputs e_l.
+        if let Some(ns) = noise.as_deref_mut() {
+            if !ns.scaled_z {
+                self.scale_value_noise(ws, ns);
+            }
+        }
+        for m in max_drive.iter_mut() {
+            *m = T::zero();
+        }
+        for l in 1..l_out {
+            let next = &self.layers[l];
+            let n = self.widths[l];
+            let bk = &mut ws.back[l - 1];
+            let Some(bmat) = next.backward.as_ref() else {
+                continue;
+            };
+            gemm(
+                T::one(),
+                MatRef::from(bmat).t(),
+                MatRef::col_major(&ws.eps[l], next.outputs, b),
+                T::zero(),
+                MatMut::col_major(bk, n, b),
+            );
+            let lam = next.precision;
+            let e_l = &ws.eps[l - 1];
+            let e_next = &ws.eps[l];
+            let dp = &ws.dphi[l - 1];
+            let oz = &self.layers[l - 1].offset_integrator;
+            let ob = &next.offset_backward;
+            let dzl = &mut dz[lay.range(l)];
+            let zl = &z[lay.range(l)];
+            let xi = noise.as_deref().map(|ns| &ns.z[l - 1][..]);
+            for s in 0..b {
+                let c = s * n..(s + 1) * n;
+                let (bk, e_l, dp) = (&bk[c.clone()], &e_l[c.clone()], &dp[c.clone()]);
+                // Skip layers have equal widths, so the next layer's errors line up.
+                let e_next = next.skip.then(|| &e_next[c.clone()]);
+                let (dzl, zl) = (&mut dzl[c.clone()], &zl[c.clone()]);
+                let xi = xi.map(|v| &v[c.clone()]);
+                let mut m = T::zero();
+                for i in 0..n {
+                    let mut q = bk[i] + ob[i];
+                    if let Some(r) = self.rail {
+                        q = clip(q, r);
+                    }
+                    let mut d = dp[i] * q - e_l[i] + oz[i];
+                    if let Some(en) = e_next {
+                        d += lam * en[i];
+                    }
+                    if let Some(xi) = xi {
+                        d += xi[i];
+                    }
+                    if let Some(r) = self.rail {
+                        // An integrator at its rail cannot move further out.
+                        if (zl[i] >= r && d > T::zero()) || (zl[i] <= -r && d < T::zero()) {
+                            d = T::zero();
+                        }
+                    }
+                    dzl[i] = d;
+                    let ad = d.abs();
+                    // NaN propagates, so that a diverging sample is never called steady.
+                    // Once NaN, m stays NaN: no later value compares greater.
+                    if ad > m || ad.is_nan() {
+                        m = ad;
+                    }
+                }
+                if m > max_drive[s] || m.is_nan() {
+                    max_drive[s] = m;
+                }
+            }
+        }
+    }
+
+    /// Clamps value and error nodes to the rails, if any.
+    pub fn clamp(&self, state: &mut [T]) {
+        if let Some(r) = self.rail {
+            for v in state.iter_mut() {
+                *v = clip(*v, r);
+            }
+        }
+    }
+}
+
+/// One step's noise: standard normals drawn by the integrator, scaled in place to the
+/// densities at the step's first evaluation and reused by its later stages.
+#[derive(Clone, Debug)]
+pub struct NoiseSample<T: Real> {
+    /// Per layer l = 1..L (index l-1), `n_l x b`: added to eps_l.
+    pub e: Vec<Vec<T>>,
+    /// Per hidden layer: added to the value nodes' drive.
+    pub z: Vec<Vec<T>>,
+    pub scaled_e: bool,
+    pub scaled_z: bool,
+    pub dt_seconds: f64,
+    tmp_e: Vec<Vec<T>>,
+    tmp_z: Vec<Vec<T>>,
+}
+
+impl<T: Real> NoiseSample<T> {
+    pub fn new(widths: &[usize], batch: usize, dt_seconds: f64) -> Self {
+        let l_out = widths.len() - 1;
+        let e: Vec<Vec<T>> = (1..=l_out)
+            .map(|l| vec![T::zero(); widths[l] * batch])
+            .collect();
+        let z: Vec<Vec<T>> = (1..l_out)
+            .map(|l| vec![T::zero(); widths[l] * batch])
+            .collect();
+        NoiseSample {
+            tmp_e: e.clone(),
+            tmp_z: z.clone(),
+            e,
+            z,
+            scaled_e: false,
+            scaled_z: false,
+            dt_seconds,
+        }
+    }
+}
+
+/// Buffers of one right-hand-side evaluation.
+#[derive(Clone, Debug)]
+pub struct CircuitWorkspace<T: Real> {
+    pub batch: usize,
+    /// phi(z_l), phi'(z_l) for hidden l (index l-1).
+    pub phi: Vec<Vec<T>>,
+    pub dphi: Vec<Vec<T>>,
+    /// eps_l, then (after `rhs`) the error node outputs e_l, l = 1..L (index l-1).
+    pub eps: Vec<Vec<T>>,
+    /// TIA outputs (used with rails), l = 1..L.
+    pub pred: Vec<Vec<T>>,
+    /// Backward products, hidden l.
+    pub back: Vec<Vec<T>>,
+}
+
+fn clip<T: Real>(v: T, r: T) -> T {
+    if v > r {
+        r
+    } else if v < -r {
+        -r
+    } else {
+        v
+    }
+}
+
+fn cast<T: Real>(m: &DMatrix<f64>) -> DMatrix<T> {
+    m.map(T::of_f64)
+}

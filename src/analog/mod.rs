@@ -1,0 +1,12 @@
+//! The analog PC circuit in physical time (docs/circuit-model.md): its right-hand side with
+//! error nodes, offsets, rails, finite gain and noise ([`circuit`]), the energy model
+//! ([`energy`]) and the runner that integrates it, detects settling and accounts for energy
+//! ([`sim`]).
+
+pub mod circuit;
+pub mod energy;
+pub mod sim;
+
+pub use circuit::{AnalogCircuit, IdealPeriphery};
+pub use energy::{Component, EnergyModel};
+pub use sim::{simulate, Scheme, SimError, SimOptions, Simulation};
