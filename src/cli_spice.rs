@@ -3,8 +3,9 @@
 
 use apcsim::config::{self, LoadOptions};
 use apcsim::spice::{
-    check::median, spice_check, write_netlist, CheckOptions, NetlistOptions, SpiceDesign,
-    SpiceError, DEFAULT_MAX_DEVICES,
+    check::{median, ReferenceKind},
+    spice_check, write_netlist, CheckOptions, NetlistOptions, SpiceDesign, SpiceError,
+    DEFAULT_MAX_DEVICES,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,6 +54,17 @@ pub struct CheckArgs {
     /// ngspice's RELTOL (default: the netlist's documented tolerances).
     #[arg(long)]
     pub reltol: Option<f64>,
+    /// apcsim's side: the analog circuit of `apcsim run` (every term of the circuit model, the
+    /// design's scheme and dt), or the gradient flow (Dop853; tau_e = 0 without offsets, the
+    /// equilibrium only for tau_e > 0).
+    #[arg(long, value_enum, default_value_t = ReferenceArg::Analog)]
+    pub reference: ReferenceArg,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReferenceArg {
+    Analog,
+    Flow,
 }
 
 fn fail(e: &dyn std::fmt::Display, code: u8) -> ExitCode {
@@ -135,6 +147,10 @@ pub fn check(args: CheckArgs) -> ExitCode {
         max_devices: args.max_devices,
         repeat: args.repeat,
         work_dir: args.keep.clone(),
+        reference: match args.reference {
+            ReferenceArg::Analog => ReferenceKind::Analog,
+            ReferenceArg::Flow => ReferenceKind::Flow,
+        },
         ..CheckOptions::default()
     };
     // The same design with ideal wires, to measure how much the IR drop moves the equilibrium.

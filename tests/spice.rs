@@ -1,8 +1,9 @@
 //! `apcsim export-spice` and `apcsim spice-check` end to end (issue 6): the exported netlist
-//! runs in ngspice without warnings, and ngspice's node voltages agree with apcsim's trajectory
-//! and equilibrium — on the tiny design (IR drop and finite-gain TIAs on), on it with a hundred
-//! times the wire resistance (so the IR drop moves the equilibrium by percents and the
-//! agreement checks the effective-matrix model), and on the small digits design.
+//! runs in ngspice without warnings, and ngspice's node voltages agree with apcsim's analog
+//! circuit and with the gradient flow — on the tiny design (IR drop, finite-gain TIAs and
+//! error-amplifier bandwidth on), on it with a hundred times the wire resistance (so the IR
+//! drop moves the equilibrium by percents and the agreement checks the effective-matrix
+//! model), with amplifier offsets, and on the small digits design.
 //!
 //! ngspice is optional on a developer machine: without it the ngspice tests print `skipped: ...`
 //! and pass. CI sets `APCSIM_REQUIRE_NGSPICE=1`, which turns a missing ngspice into a failure.
@@ -43,9 +44,12 @@ fn ngspice_available() -> bool {
     false
 }
 
-/// `apcsim spice-check FILE SETS... --json`, parsed.
-fn spice_check(file: &str, sets: &[&str]) -> serde_json::Value {
+/// `apcsim spice-check FILE SETS... [--reference flow] --json`, parsed.
+fn spice_check(file: &str, sets: &[&str], flow: bool) -> serde_json::Value {
     let mut args = vec!["spice-check", file, "--json"];
+    if flow {
+        args.extend(["--reference", "flow"]);
+    }
     for s in sets {
         args.extend(["--set", s]);
     }
@@ -82,12 +86,28 @@ fn tiny_design_agrees_with_ngspice() {
     if !ngspice_available() {
         return;
     }
-    // As shipped but with algebraic error nodes: IR drop (1 ohm), finite-gain TIAs, separate
-    // backward arrays, 2x2 tiles.
-    let r = spice_check("circuits/tiny.toml", &["dynamics.tau_e=0"]);
+    // As shipped: IR drop (1 ohm), finite-gain TIAs, separate backward arrays, 2x2 tiles,
+    // error amplifiers of 50 MHz; against the analog circuit of `apcsim run` (Euler, 0.1 ns).
+    let r = spice_check("circuits/tiny.toml", &[], false);
     assert_agrees(&r, "tiny");
     assert!(f(&r, "wire_resistors") > 0.0);
     assert!(f(&r, "min_gain_factor") < 1.0);
+    assert!(r["reference"].as_str().unwrap().starts_with("analog"));
+}
+
+#[test]
+fn tiny_design_agrees_with_the_gradient_flow() {
+    if !ngspice_available() {
+        return;
+    }
+    // tau_e = 0: the netlist against the tolerance-controlled gradient flow, trajectories too.
+    let r = spice_check("circuits/tiny.toml", &["dynamics.tau_e=0"], true);
+    assert_agrees(&r, "tiny, flow");
+    assert!(f(&r, "max_trajectory_rel") <= 1e-4, "{r}");
+    // tau_e > 0: the RC error amplifiers change the path, not the equilibrium.
+    let r = spice_check("circuits/tiny.toml", &[], true);
+    assert!(r["trajectory_skipped"].is_string(), "{r}");
+    assert_agrees(&r, "tiny, tau_e > 0, flow");
 }
 
 #[test]
@@ -104,6 +124,7 @@ fn strong_ir_drop_agrees_with_ngspice_nodal_solution() {
             "crossbar.wire_resistance=100ohm",
             "periphery.open_loop_gain=inf",
         ],
+        true,
     );
     assert_agrees(&r, "tiny, 100 ohm");
     assert!(f(&r, "ir_drop_shift") > 1e-2, "{r}");
@@ -111,15 +132,29 @@ fn strong_ir_drop_agrees_with_ngspice_nodal_solution() {
 }
 
 #[test]
-fn error_amplifier_bandwidth_keeps_the_equilibrium() {
+fn amplifier_offsets_agree_with_the_analog_circuit() {
     if !ngspice_available() {
         return;
     }
-    // tau_e > 0 (the tiny design as shipped): the RC error amplifiers change the path, not the
-    // equilibrium, which is compared.
-    let r = spice_check("circuits/tiny.toml", &[]);
-    assert!(r["trajectory_skipped"].is_string(), "{r}");
-    assert_agrees(&r, "tiny, tau_e > 0");
+    // The netlist's offsets are the analog circuit's draws, with its signs and gains: with
+    // ideal TIAs and wires the end states agree to rounding. (With finite gain or wires the
+    // model's offset terms, N V_os from the device conductances, differ from the op-amp's
+    // c N V_os through the wires by ~1e-4 of the offset.)
+    let r = spice_check(
+        "circuits/tiny.toml",
+        &[
+            "periphery.offset_sigma=2mV",
+            "periphery.open_loop_gain=inf",
+            "crossbar.wire_resistance=0",
+        ],
+        false,
+    );
+    assert_agrees(&r, "tiny, offsets");
+    assert!(f(&r, "max_equilibrium_rel") < 1e-6, "{r}");
+    assert!(r["equilibrium_reference"]
+        .as_str()
+        .unwrap()
+        .contains("analog run"));
 }
 
 #[test]
@@ -131,7 +166,8 @@ fn small_digits_design_agrees_with_ngspice() {
     // have the full design's figures).
     let r = spice_check(
         "circuits/digits_small.toml",
-        &["dynamics.tau_e=0", "crossbar.wire_resistance=0"],
+        &["crossbar.wire_resistance=0"],
+        false,
     );
     assert_agrees(&r, "digits_small");
     assert!(f(&r, "devices") >= 1000.0);
@@ -270,4 +306,24 @@ fn apcsim_reference_is_converged() {
     assert!(net
         .text
         .contains(&format!("Vx{i} x{i} 0 DC {:e}", d.v_read_volts * x)));
+}
+
+#[test]
+fn gradient_flow_network_is_the_analog_circuits() {
+    // The flow reference folds the TIAs' finite-gain factors into the effective weights; they
+    // must be the analog circuit's products (forward: c^f a W^f; backward: c^b a lambda W^b).
+    for file in ["circuits/digits_small.toml", "circuits/tiny.toml"] {
+        let d = design(file, &[]);
+        let net = &d.network;
+        for (l, lc) in d.analog.layers.iter().enumerate() {
+            let a = net.scalings()[l];
+            let fwd = &net.weights()[l] * a;
+            assert!((&fwd - &lc.forward).amax() <= 1e-12 * fwd.amax(), "{file} {l}");
+            if let Some(b) = &lc.backward {
+                let lam = d.layers[l].precision;
+                let bwd = &net.feedback_weights()[l] * (a * lam);
+                assert!((&bwd - b).amax() <= 1e-12 * bwd.amax(), "{file} {l}");
+            }
+        }
+    }
 }

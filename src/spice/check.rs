@@ -1,6 +1,13 @@
 //! `apcsim spice-check`: export a design's netlist, run ngspice on it, simulate the same window
 //! with apcsim, and measure how they differ — trajectories at ngspice's own output times, the
 //! end state against apcsim's equilibrium, settling times from both, and the wall time of each.
+//!
+//! The analog reference is resampled onto ngspice's times by cubic interpolation of its
+//! recorded steps; the gradient flow is evaluated at them. ngspice's own tolerances
+//! ([`super::netlist::Tolerances`]) keep its error near 1e-5 of the signal range, so a
+//! trajectory difference well above that is apcsim's (e.g. the first-order error of an Euler
+//! step), and the equilibrium comparison is limited by the physics the model leaves out
+//! (finite gain through wires, at ~1e-6), not by either solver.
 
 use super::design::SpiceDesign;
 use super::netlist::{write_netlist, NetlistOptions};
@@ -18,6 +25,17 @@ use std::time::Instant;
 /// `apcsim spice-check`'s measured figures in the closing notes of issue 6).
 pub const DEFAULT_MAX_DEVICES: usize = 20_000;
 
+/// What apcsim's side of the comparison is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReferenceKind {
+    /// The analog circuit of `apcsim run` (src/analog), with the design's scheme and step:
+    /// every term of the circuit model (tau_e, offsets, finite gain).
+    Analog,
+    /// The gradient flow of the effective network by Dop853 (exact for tau_e = 0 without
+    /// offsets): an independent, tolerance-controlled reference for the netlist itself.
+    Flow,
+}
+
 /// What `spice-check` runs.
 #[derive(Clone, Debug)]
 pub struct CheckOptions {
@@ -29,8 +47,10 @@ pub struct CheckOptions {
     /// Keep the netlist and ngspice's files here (a fresh temporary directory otherwise,
     /// removed afterwards).
     pub work_dir: Option<PathBuf>,
-    /// The relative tolerance of apcsim's trajectory.
+    /// The relative tolerance of the gradient-flow reference.
     pub rtol: f64,
+    /// What ngspice is compared with.
+    pub reference: ReferenceKind,
 }
 
 impl Default for CheckOptions {
@@ -41,6 +61,7 @@ impl Default for CheckOptions {
             repeat: 1,
             work_dir: None,
             rtol: reference::RTOL,
+            reference: ReferenceKind::Analog,
         }
     }
 }
@@ -75,6 +96,9 @@ pub struct CheckReport {
     pub trajectory: Vec<SeriesComparison>,
     /// Per series, ngspice's end state against apcsim's equilibrium (`final_*` fields).
     pub equilibrium: Vec<SeriesComparison>,
+    /// What the equilibrium is: the gradient flow's steady state (exact for any tau_e without
+    /// offsets), or the analog run's end state.
+    pub equilibrium_reference: String,
     pub settle_tol: f64,
     pub settling_ngspice_seconds: Option<f64>,
     pub settling_apcsim_seconds: Option<f64>,
@@ -146,6 +170,7 @@ impl CheckReport {
             self.time_points
         );
         let _ = writeln!(s, "apcsim reference: {}", self.reference);
+        let _ = writeln!(s, "equilibrium: {}", self.equilibrium_reference);
         if let Some(why) = &self.trajectory_skipped {
             let _ = writeln!(s, "trajectories not compared: {why}");
         }
@@ -272,6 +297,18 @@ impl Drop for WorkDir {
     }
 }
 
+/// The last row of every series.
+fn end_state(t: &Trajectory) -> Vec<Series> {
+    t.series
+        .iter()
+        .map(|s| Series {
+            kind: s.kind,
+            layer: s.layer,
+            values: s.values.rows(s.values.nrows() - 1, 1).clone_owned(),
+        })
+        .collect()
+}
+
 /// Refuses a design above the device limit.
 pub fn check_size(design: &SpiceDesign, max_devices: usize) -> Result<(), SpiceError> {
     let n = design.devices();
@@ -295,10 +332,21 @@ pub fn spice_check(
     opts: &CheckOptions,
 ) -> Result<CheckReport, SpiceError> {
     check_size(design, opts.max_devices)?;
-    let trajectory_skipped = match reference::capability(design) {
-        Capability::Trajectory => None,
-        Capability::EquilibriumOnly(why) => Some(why),
-        Capability::Nothing(why) => return Err(SpiceError::Unsupported(why)),
+    // What can be compared: the analog circuit follows every term; the flow only tau_e = 0
+    // without offsets (and the equilibrium of any tau_e without offsets).
+    let flow = reference::capability(design);
+    let trajectory_skipped = match (opts.reference, &flow) {
+        (ReferenceKind::Analog, _) => {
+            if let Err(why) = &design.sim {
+                return Err(SpiceError::Unsupported(why.clone()));
+            }
+            None
+        }
+        (ReferenceKind::Flow, Capability::Trajectory) => None,
+        (ReferenceKind::Flow, Capability::EquilibriumOnly(why)) => Some(why.clone()),
+        (ReferenceKind::Flow, Capability::Nothing(why)) => {
+            return Err(SpiceError::Unsupported(why.clone()))
+        }
     };
     let exe = ngspice::find_ngspice().ok_or(SpiceError::NoNgspice)?;
     let dir = WorkDir::new(opts.work_dir.as_deref())?;
@@ -331,39 +379,70 @@ pub fn spice_check(
     let mut wall_apcsim = Vec::with_capacity(repeat);
     let mut trajectory = Vec::new();
     let mut settling_apcsim = None;
+    let mut apcsim_end = None;
     if trajectory_skipped.is_none() {
         let mut apcsim = None;
         for _ in 0..repeat {
             let start = Instant::now();
-            let t = reference::gradient_flow(design, &spice.times_seconds, opts.rtol)?;
+            let t = match opts.reference {
+                ReferenceKind::Flow => {
+                    reference::gradient_flow(design, &spice.times_seconds, opts.rtol)?
+                }
+                ReferenceKind::Analog => {
+                    reference::analog(design)?.resample_cubic(&spice.times_seconds)?
+                }
+            };
             wall_apcsim.push(start.elapsed().as_secs_f64());
             apcsim = Some(t);
         }
         if let Some(apcsim) = apcsim {
             trajectory = compare(&apcsim, &spice)?;
             settling_apcsim = settling_time(&apcsim, design.settle_tol);
+            apcsim_end = Some(end_state(&apcsim));
         }
     }
+    let reference_name = match opts.reference {
+        ReferenceKind::Flow => format!(
+            "gradient flow of the effective network (Dop853, rtol {:e})",
+            opts.rtol
+        ),
+        ReferenceKind::Analog => match &design.sim {
+            Ok(s) => format!(
+                "analog circuit (src/analog, as apcsim run: {:?}, dt {:e} s, tau_e {:e} s), \
+                 noise off, cubic interpolation onto ngspice's times",
+                s.scheme, s.dt_seconds, design.tau_e_seconds
+            ),
+            Err(_) => "analog circuit".into(),
+        },
+    };
 
-    // ngspice's end state against the equilibrium: both as one-row trajectories.
-    let eq = reference::equilibrium(design)?;
+    // ngspice's end state against the equilibrium: the gradient flow's steady state where it
+    // is the circuit's (no offsets), else the analog run's end state.
     let at_end = |series: Vec<Series>| Trajectory {
         times_seconds: vec![last],
         series,
     };
-    let spice_end: Vec<Series> = spice
-        .series
-        .iter()
-        .map(|s| Series {
-            kind: s.kind,
-            layer: s.layer,
-            values: s.values.rows(s.values.nrows() - 1, 1).clone_owned(),
-        })
-        .collect();
-    let equilibrium = compare(&at_end(eq.clone()), &at_end(spice_end))?;
-    let ir_drop_shift = match ideal_wires {
-        Some(ideal) if design.wire_resistance_ohms > 0.0 => {
-            let shifted = compare(&at_end(eq), &at_end(reference::equilibrium(ideal)?))?;
+    let (eq, equilibrium_reference) = match (&flow, apcsim_end) {
+        (Capability::Nothing(_), Some(end)) => (
+            end,
+            "the analog run's end state (offsets move the equilibrium off the gradient flow's)"
+                .to_string(),
+        ),
+        (Capability::Nothing(why), None) => return Err(SpiceError::Unsupported(why.clone())),
+        _ => (
+            reference::equilibrium(design)?,
+            "the gradient flow's steady state (Dop853 to max|dz/dt| < 1e-12)".to_string(),
+        ),
+    };
+    let equilibrium = compare(&at_end(eq), &at_end(end_state(&spice)))?;
+    // The size of the IR-drop effect: the gradient flow's equilibrium with and without wire
+    // resistance (without offsets, where that equilibrium is the circuit's).
+    let ir_drop_shift = match (ideal_wires, &flow) {
+        (Some(ideal), Capability::Trajectory | Capability::EquilibriumOnly(_))
+            if design.wire_resistance_ohms > 0.0 =>
+        {
+            let with = reference::equilibrium(design)?;
+            let shifted = compare(&at_end(with), &at_end(reference::equilibrium(ideal)?))?;
             Some(shifted.iter().map(|c| c.final_rel).fold(0.0, f64::max))
         }
         _ => None,
@@ -398,10 +477,8 @@ pub fn spice_check(
         wire_resistors: netlist.wire_resistors,
         window_seconds: design.window_seconds,
         tau_z_seconds: design.tau_z_seconds,
-        reference: format!(
-            "gradient flow of the effective network (tau_e = 0; Dop853, rtol {:e})",
-            opts.rtol
-        ),
+        reference: reference_name,
+        equilibrium_reference,
         trajectory_skipped,
         min_gain_factor,
         ir_drop_shift,

@@ -11,11 +11,12 @@
 //! feedforward pass, so every hidden error starts at zero in the netlist too.
 
 use super::SpiceError;
+use crate::analog::{AnalogCircuit, SimOptions};
 use crate::config::Circuit;
 use crate::hardware::params::Backward;
-use crate::hardware::periphery::amplifier_offsets;
 use crate::network::{Activation, Network};
 use crate::study::build::Built;
+use crate::study::run::sim_options;
 use nalgebra::DMatrix;
 
 /// The op-amp gain the netlist gives an amplifier that the design calls ideal
@@ -75,8 +76,9 @@ pub struct SpiceLayer {
     pub gain_backward: Vec<f64>,
 }
 
-/// Fixed amplifier input offsets (volts), per layer and node; all zero when
-/// `periphery.offset_sigma = 0`.
+/// Fixed amplifier input offsets (volts, the sign of docs/circuit-model.md: `o = N V_os /
+/// v_read`), per layer and node; all zero when `periphery.offset_sigma = 0`. They are the
+/// analog circuit's own draws ([`AnalogCircuit::from_design`]), taken back to volts.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Offsets {
     /// Forward TIAs of layers 1..L (index l-1), per output.
@@ -145,6 +147,10 @@ pub struct SpiceDesign {
     pub offsets: Offsets,
     /// The effective network the circuit's gradient flow runs on (gains folded in).
     pub network: Network<f64>,
+    /// The analog circuit apcsim integrates (docs/circuit-model.md), and how `apcsim run`
+    /// integrates it (or why it cannot: adaptive solvers).
+    pub analog: AnalogCircuit<f64>,
+    pub sim: Result<SimOptions, String>,
 }
 
 impl SpiceDesign {
@@ -237,14 +243,57 @@ impl SpiceDesign {
         let mut x: Vec<f64> = built.batch.x.column(sample).iter().copied().collect();
         p.dac.convert_all(&mut x);
         let y: Vec<f64> = built.batch.y.column(sample).iter().copied().collect();
-        let (z_flat, yhat) = network.feedforward(&x, 1);
+        let analog = AnalogCircuit::from_design(circuit, &built.network, &built.mapped);
+        let v = circuit.crossbar.v_read_volts;
+        // Offsets back to volts: o^f = N V_os / v, o^e = 2 V_os / v, o^z = V_os / v.
+        let noise_gain =
+            |r_f: f64, sums: Vec<f64>| -> Vec<f64> { sums.iter().map(|g| 1.0 + r_f * g).collect() };
+        let volts = |o: &[f64], gain: &[f64]| -> Vec<f64> {
+            o.iter().zip(gain).map(|(o, n)| o * v / n).collect()
+        };
+        let mut offsets = Offsets {
+            tia_forward: Vec::new(),
+            error: Vec::new(),
+            tia_backward: Vec::new(),
+            integrator: Vec::new(),
+        };
+        for (lc, sl) in analog.layers.iter().zip(&layers) {
+            let r_f = sl.feedback_resistance_ohms;
+            let n_f = noise_gain(r_f, sl.forward.column_sums());
+            offsets.tia_forward.push(volts(&lc.offset_forward, &n_f));
+            offsets
+                .error
+                .push(lc.offset_error.iter().map(|o| o * v / 2.0).collect());
+            if let Some(b) = &sl.backward {
+                let n_b = noise_gain(r_f, b.column_sums());
+                offsets.tia_backward.push(volts(&lc.offset_backward, &n_b));
+            }
+            if sl.layer < n_layers {
+                offsets
+                    .integrator
+                    .push(lc.offset_integrator.iter().map(|o| o * v).collect());
+            }
+        }
+        // The initial state of the analog circuit: its feedforward pass (offsets and finite
+        // gain included), and with tau_e > 0 the error nodes at that state.
+        let state = analog.initial_state(&x, &y, 1);
         let layout = network.layout(1);
         let z0: Vec<Vec<f64>> = (1..n_layers)
-            .map(|l| z_flat[layout.range(l)].to_vec())
+            .map(|l| state[layout.range(l)].to_vec())
             .collect();
-        let mut e0: Vec<Vec<f64>> = (1..n_layers).map(|l| vec![0.0; arch.widths[l]]).collect();
-        e0.push(y.iter().zip(&yhat).map(|(t, m)| t - m).collect());
-        let offsets = draw_offsets(&arch.widths, p.offset_sigma_volts, circuit.run.seed);
+        let e0: Vec<Vec<f64>> = if analog.dynamic_errors() {
+            let el = analog.error_layout(1);
+            let e = &state[layout.len()..];
+            (1..=n_layers).map(|l| e[el.range(l)].to_vec()).collect()
+        } else {
+            // Algebraic error nodes have no state; the feedforward pass makes the hidden ones
+            // zero (without offsets) and leaves y - mu_L at the output.
+            let (_, yhat) = network.feedforward(&x, 1);
+            let mut e0: Vec<Vec<f64>> = (1..n_layers).map(|l| vec![0.0; arch.widths[l]]).collect();
+            e0.push(y.iter().zip(&yhat).map(|(t, m)| t - m).collect());
+            e0
+        };
+        let sim = sim_options(circuit).map_err(|e| e.to_string());
         Ok(SpiceDesign {
             name: circuit.name.clone(),
             widths: arch.widths.clone(),
@@ -269,6 +318,8 @@ impl SpiceDesign {
             settle_tol: circuit.dynamics.settle_tol,
             offsets,
             network,
+            analog,
+            sim,
         })
     }
 
@@ -295,31 +346,5 @@ impl SpiceDesign {
         } else {
             0
         }
-    }
-}
-
-/// Stream ids of the provisional offset draws (one per amplifier kind and layer).
-const OFFSET_STREAM_BASE: u64 = 0x5350_4943_0000;
-
-/// Offsets `N(0, sigma)` per amplifier, from streams of their own.
-///
-/// Provisional: the analog integrator (`src/analog`) will define the draws the netlist must
-/// share with it; until then they come from [`amplifier_offsets`] on streams
-/// `OFFSET_STREAM_BASE + 4 (l - 1) + kind`.
-fn draw_offsets(widths: &[usize], sigma_volts: f64, seed: u64) -> Offsets {
-    let n_layers = widths.len() - 1;
-    let draw = |kind: u64, l: usize, n: usize| {
-        amplifier_offsets(
-            n,
-            sigma_volts,
-            seed,
-            OFFSET_STREAM_BASE + 4 * (l as u64 - 1) + kind,
-        )
-    };
-    Offsets {
-        tia_forward: (1..=n_layers).map(|l| draw(0, l, widths[l])).collect(),
-        error: (1..=n_layers).map(|l| draw(1, l, widths[l])).collect(),
-        tia_backward: (1..n_layers).map(|l| draw(2, l, widths[l])).collect(),
-        integrator: (1..n_layers).map(|l| draw(3, l, widths[l])).collect(),
     }
 }

@@ -6,7 +6,8 @@
 //! resistors for every device and wire segment, op-amp macro-models for the amplifiers and
 //! behavioural sources for the activations and multipliers ([`netlist`] documents every
 //! element). Then [`check::spice_check`] runs ngspice in batch mode, reads its node voltages
-//! ([`ngspice`]), and compares them ([`trajectory`]) with apcsim's trajectory ([`reference`](mod@reference)).
+//! ([`ngspice`]), and compares them ([`trajectory`]) with apcsim's: the analog circuit that
+//! `apcsim run` integrates, or the gradient flow it reduces to ([`reference`](mod@reference)).
 //!
 //! - [`design`]: the mapped design reduced to one batch sample (one sample per netlist; pick it
 //!   with `--sample`), with the finite-gain factors folded into the effective network.
@@ -14,7 +15,8 @@
 //! - [`ngspice`]: running `ngspice -b` and reading its `wrdata` files and diagnostics.
 //! - [`trajectory`]: the comparison interface — times and per-layer node values, f64 — with
 //!   the error measures and the settling time.
-//! - [`reference`](mod@reference): apcsim's trajectory at ngspice's output times.
+//! - [`reference`](mod@reference): apcsim's trajectories — the analog circuit (src/analog) and
+//!   the gradient flow — at ngspice's output times.
 //! - [`check`]: the whole check, its device-count limit and its report.
 //!
 //! # Reference

@@ -33,7 +33,11 @@
 //!   from output to input — driven by a B source at minus the model's drive, so that
 //!   `tau_z dz/dt = -e_l + s_{l+1} lambda_{l+1} e_{l+1} + phi'(z_l) q_l + o^z`.
 //! - **Offsets**: a DC source in series with the non-inverting input of each TIA (sign chosen
-//!   so that `p` gains `+o^f`) and integrator; the error amplifier's enters its B source.
+//!   so that `p` gains `+o^f`, which the noise gain `N` multiplies); the error amplifier's
+//!   (doubled) and the integrator's enter their B sources, as the model writes them. (An
+//!   offset source at the integrator op-amp's input would also shift its output by `V_os`,
+//!   which the model's `z` does not have, and its virtual ground away from the capacitor's
+//!   initial condition, which ngspice's `uic` start does not resolve.)
 //! - **Initial conditions**: `IC=` on every capacitor (the feedforward pass: hidden errors zero)
 //!   and `uic` on `.tran`, so ngspice starts from that state without an operating point.
 //! - **Rails** are not exported (the netlist's amplifiers are linear); a design whose run reaches
@@ -356,12 +360,18 @@ pub fn write_netlist(design: &SpiceDesign, opts: &NetlistOptions) -> Netlist {
             } else {
                 String::new()
             };
+            // The integrator's input offset enters its drive, as the model writes it (an
+            // offset source at the op-amp's input would also shift the output by V_os).
+            let vos = d.offsets.integrator[h - 1][i];
+            let os = if vos == 0.0 {
+                String::new()
+            } else {
+                format!(" - {}", num(vos))
+            };
             w.line(&format!(
-                "Bzd{h}_{i} zd{h}_{i} 0 V = V({}){skip} - V(mq{h}_{i})",
+                "Bzd{h}_{i} zd{h}_{i} 0 V = V({}){skip} - V(mq{h}_{i}){os}",
                 error_node(h, i)
             ));
-            let vos = d.offsets.integrator[h - 1][i];
-            let plus = w.offset_source(&format!("osz{h}_{i}"), vos);
             w.line(&format!("Rzi{h}_{i} zd{h}_{i} zn{h}_{i} {}", num(r_in)));
             // The capacitor holds V(zn) - V(z) = -v_read z0 (the input sits at virtual ground).
             w.line(&format!(
@@ -370,7 +380,7 @@ pub fn write_netlist(design: &SpiceDesign, opts: &NetlistOptions) -> Netlist {
                 num(-v * d.z0[h - 1][i])
             ));
             w.line(&format!(
-                "Ez{h}_{i} {z} 0 {plus} zn{h}_{i} {}",
+                "Ez{h}_{i} {z} 0 0 zn{h}_{i} {}",
                 num(IDEAL_OPEN_LOOP_GAIN)
             ));
         }

@@ -1,18 +1,24 @@
-//! apcsim's side of the comparison: the trajectory the circuit model predicts at given times.
+//! apcsim's side of the comparison: the trajectory the circuit model predicts.
 //!
-//! With algebraic error nodes (`tau_e = 0`), no offsets, noise or rails, the circuit is
-//! exactly the gradient flow of [`crate::dynamics`] on the effective network
-//! ([`SpiceDesign::network`], finite TIA gains folded in) in time `t / tau_z`
-//! (docs/circuit-model.md). [`gradient_flow`] integrates that flow with the core's own
-//! right-hand side ([`GradientFlow`]) by the adaptive Dop853 of ode_solvers, and
-//! records `z` and the errors `e` at the requested times. Designs the flow cannot represent (`tau_e > 0`,
-//! amplifier offsets) need the analog integrator; [`capability`] says what can be compared.
+//! Two references, for two questions:
+//! - [`analog`]: the analog circuit of `apcsim run` ([`crate::analog`]), every term of
+//!   docs/circuit-model.md (error-amplifier bandwidth, offsets, finite gain), integrated with
+//!   the design's own scheme and step. Does apcsim's simulator agree with SPICE?
+//! - [`gradient_flow`]: with algebraic error nodes (`tau_e = 0`) and no offsets, noise or
+//!   rails, the circuit is exactly the gradient flow of [`crate::dynamics`] on the effective
+//!   network ([`SpiceDesign::network`], finite TIA gains folded in) in time `t / tau_z`. This
+//!   integrates it with the core's own right-hand side ([`GradientFlow`]) by the adaptive
+//!   Dop853 of ode_solvers to a tolerance far below the comparison's. Does the netlist implement
+//!   the model? [`capability`] says what it can stand for (with `tau_e > 0`, the equilibrium
+//!   only).
 //!
-//! [`equilibrium`] is the steady state, by Dop853 to `max |dz/dt| < 1e-12`.
+//! [`equilibrium`] is the flow's steady state, by Dop853 to `max |dz/dt| < 1e-12`: the circuit's
+//! equilibrium for any `tau_e` when there are no offsets.
 
 use super::design::SpiceDesign;
-use super::trajectory::{NodeKind, Series, Trajectory};
+use super::trajectory::{cubic_weights, NodeKind, Series, Trajectory};
 use super::SpiceError;
+use crate::analog::{simulate, SimError, SimOptions};
 use crate::dynamics::{infer, GradientFlow, InferenceOptions, Solver, Stop, System};
 use crate::network::Workspace;
 use crate::network::{Batch, Network};
@@ -214,28 +220,94 @@ pub fn gradient_flow(
             "the gradient flow diverged within the window".into(),
         ));
     }
+    let grid_times: Vec<f64> = (0..=intervals).map(|k| k as f64 * dx).collect();
     let mut ws = net.workspace(1);
     let mut series = empty_series(design, times.len());
     let mut at = vec![0.0; dim];
     for (row, &t) in times.iter().enumerate() {
-        let u = (t / tau) / dx;
-        // Four grid points around u: k0 .. k0+3, with u inside the middle interval where
-        // possible.
-        let k0 = ((u.floor() as isize) - 1).clamp(0, intervals as isize - 3) as usize;
-        let nodes: [f64; 4] = std::array::from_fn(|m| (k0 + m) as f64);
-        let weights: [f64; 4] = std::array::from_fn(|m| {
-            (0..4)
-                .filter(|&n| n != m)
-                .map(|n| (u - nodes[n]) / (nodes[m] - nodes[n]))
-                .product()
-        });
+        let (k0, w) = cubic_weights(&grid_times, (t / tau).min(span));
         for (i, a) in at.iter_mut().enumerate() {
-            *a = (0..4).map(|m| weights[m] * grid[k0 + m][i]).sum();
+            *a = (0..4).map(|m| w[m] * grid[k0 + m][i]).sum();
         }
         record(net, design, &at, &mut ws, &mut series, row);
     }
     Ok(Trajectory {
         times_seconds: times.to_vec(),
+        series,
+    })
+}
+
+/// The most steps of an analog run over the window.
+pub const MAX_ANALOG_STEPS: usize = 50_000_000;
+
+/// The most points the analog run records (its recorder keeps every 2^k-th step so that at
+/// most this many remain). At 8192 points over 50 tau_z the spacing is ~tau_z / 160, and
+/// cubic interpolation between them errs by ~1e-9 of a tau_z mode's amplitude and ~1e-4 of a
+/// tau_e = tau_z / 30 mode's (which starts near zero: the error nodes start at eps).
+pub const ANALOG_TRACE_POINTS: usize = 8192;
+
+/// The analog circuit's trajectory (src/analog, `apcsim run`'s integrator) over the design's
+/// window, with the design's scheme and step, noise off, and no steady-state stop (it runs the
+/// whole window, as ngspice does), recorded at up to [`ANALOG_TRACE_POINTS`] points. The error
+/// nodes are the error amplifiers' outputs.
+pub fn analog(design: &SpiceDesign) -> Result<Trajectory, SpiceError> {
+    let base = design.sim.clone().map_err(SpiceError::Unsupported)?;
+    let dt = base.dt_seconds;
+    let steps = (design.window_seconds / dt).ceil();
+    if !(steps.is_finite() && steps >= 1.0 && steps <= MAX_ANALOG_STEPS as f64) {
+        return Err(SpiceError::Input(format!(
+            "{steps:e} steps of {dt:e} s over the window: more than {MAX_ANALOG_STEPS}"
+        )));
+    }
+    let steps = steps as usize;
+    let opts = SimOptions {
+        // floor((steps + 1/2) dt / dt) = steps: the run covers the window.
+        t_max_seconds: (steps as f64 + 0.5) * dt,
+        steady_tol: 0.0,
+        noise: false,
+        trace_samples: 1,
+        trace_points: ANALOG_TRACE_POINTS,
+        energy: None,
+        ..base
+    };
+    let sim = simulate(&design.analog, &design.x, &design.y, 1, &opts, &|_, _| {}).map_err(
+        |e| match e {
+            SimError::Rail { .. } => {
+                SpiceError::Unsupported(format!("{e}; the netlist does not model the rails"))
+            }
+            SimError::Options(m) => SpiceError::Input(m),
+            other => SpiceError::Diverged(other.to_string()),
+        },
+    )?;
+    let tr = sim.traces;
+    let points = tr.time_seconds.len();
+    let n = design.n_layers();
+    let lengths_ok = tr.z.len() == n - 1
+        && tr.e.len() == n
+        && (1..n).all(|l| tr.z[l - 1].len() == points * design.widths[l])
+        && (1..=n).all(|l| tr.e[l - 1].len() == points * design.widths[l]);
+    if !lengths_ok || points < 2 {
+        return Err(SpiceError::Input(
+            "the analog run's traces do not have one row per recorded point".into(),
+        ));
+    }
+    let mut series = Vec::with_capacity(2 * n);
+    for l in 1..n {
+        series.push(Series {
+            kind: NodeKind::Value,
+            layer: l,
+            values: DMatrix::from_row_slice(points, design.widths[l], &tr.z[l - 1]),
+        });
+    }
+    for l in 1..=n {
+        series.push(Series {
+            kind: NodeKind::Error,
+            layer: l,
+            values: DMatrix::from_row_slice(points, design.widths[l], &tr.e[l - 1]),
+        });
+    }
+    Ok(Trajectory {
+        times_seconds: tr.time_seconds,
         series,
     })
 }

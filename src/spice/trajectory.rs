@@ -118,20 +118,43 @@ impl Trajectory {
     /// This trajectory at other times, by linear interpolation (times outside the recorded
     /// span are an error).
     pub fn resample_linear(&self, times: &[f64]) -> Result<Trajectory, TrajectoryError> {
+        self.resample(times, |t, x| {
+            let k = t.partition_point(|&v| v <= x).clamp(1, t.len() - 1);
+            let (t0, t1) = (t[k - 1], t[k]);
+            let w = if t1 > t0 { (x - t0) / (t1 - t0) } else { 0.0 };
+            let w = w.clamp(0.0, 1.0);
+            (k - 1, [1.0 - w, w, 0.0, 0.0])
+        })
+    }
+
+    /// This trajectory at other times, by cubic (four-point Lagrange) interpolation: error
+    /// O(h^4) for a smooth trajectory recorded every h (linear with fewer than four recorded
+    /// times). Times outside the recorded span are an error.
+    pub fn resample_cubic(&self, times: &[f64]) -> Result<Trajectory, TrajectoryError> {
+        if self.times_seconds.len() < 4 {
+            return self.resample_linear(times);
+        }
+        self.resample(times, cubic_weights)
+    }
+
+    /// Resampling with a stencil: for each new time, the first recorded index and the weights
+    /// of up to four consecutive recorded rows.
+    fn resample(
+        &self,
+        times: &[f64],
+        stencil: impl Fn(&[f64], f64) -> (usize, [f64; 4]),
+    ) -> Result<Trajectory, TrajectoryError> {
         self.validate()?;
         let t = &self.times_seconds;
         let (first, last) = (t[0], t[t.len() - 1]);
-        let mut rows = Vec::with_capacity(times.len());
+        let mut at = Vec::with_capacity(times.len());
         for &x in times {
             if !(x >= first && x <= last) {
                 return Err(TrajectoryError::Times(format!(
                     "{x:e} s is outside [{first:e}, {last:e}] s"
                 )));
             }
-            let k = t.partition_point(|&v| v <= x).clamp(1, t.len() - 1);
-            let (t0, t1) = (t[k - 1], t[k]);
-            let w = if t1 > t0 { (x - t0) / (t1 - t0) } else { 0.0 };
-            rows.push((k - 1, w.clamp(0.0, 1.0)));
+            at.push(stencil(t, x));
         }
         let series = self
             .series
@@ -140,12 +163,11 @@ impl Trajectory {
                 kind: s.kind,
                 layer: s.layer,
                 values: DMatrix::from_fn(times.len(), s.values.ncols(), |r, c| {
-                    let (k, w) = rows[r];
-                    if w == 0.0 {
-                        s.values[(k, c)]
-                    } else {
-                        (1.0 - w) * s.values[(k, c)] + w * s.values[(k + 1, c)]
-                    }
+                    let (k0, w) = at[r];
+                    (0..4)
+                        .filter(|&m| w[m] != 0.0 && k0 + m < t.len())
+                        .map(|m| w[m] * s.values[(k0 + m, c)])
+                        .sum()
                 }),
             })
             .collect();
@@ -154,6 +176,23 @@ impl Trajectory {
             series,
         })
     }
+}
+
+/// The four grid points around `t` (the first index) and their cubic Lagrange weights; `grid`
+/// is increasing with at least four points, and `t` is inside it or within rounding of its ends.
+pub fn cubic_weights(grid: &[f64], t: f64) -> (usize, [f64; 4]) {
+    let n = grid.len();
+    let k = grid.partition_point(|&g| g <= t);
+    // t lies in [grid[k-1], grid[k]]; use k-2 .. k+1, shifted to stay inside the grid.
+    let k0 = k.saturating_sub(2).min(n.saturating_sub(4));
+    let nodes: [f64; 4] = std::array::from_fn(|m| grid[k0 + m]);
+    let w = std::array::from_fn(|m| {
+        (0..4)
+            .filter(|&j| j != m)
+            .map(|j| (t - nodes[j]) / (nodes[m] - nodes[j]))
+            .product()
+    });
+    (k0, w)
 }
 
 /// How one series of a test trajectory differs from the reference.
@@ -348,6 +387,26 @@ mod tests {
             series: vec![],
         };
         assert!(compare(&empty, &empty).is_err());
+    }
+
+    #[test]
+    fn cubic_resampling_is_exact_on_cubics() {
+        let times: Vec<f64> = vec![0.0, 0.5, 1.5, 2.0, 3.5, 4.0];
+        let f = |t: f64| 1.0 - 2.0 * t + 0.5 * t * t - 0.25 * t * t * t;
+        let traj = Trajectory {
+            times_seconds: times.clone(),
+            series: vec![Series {
+                kind: NodeKind::Value,
+                layer: 1,
+                values: DMatrix::from_fn(times.len(), 1, |k, _| f(times[k])),
+            }],
+        };
+        let at = [0.0, 0.1, 1.7, 3.9, 4.0];
+        let r = traj.resample_cubic(&at).unwrap();
+        for (k, &t) in at.iter().enumerate() {
+            assert!((r.series[0].values[(k, 0)] - f(t)).abs() < 1e-12, "{t}");
+        }
+        assert!(traj.resample_cubic(&[4.5]).is_err());
     }
 
     #[test]
