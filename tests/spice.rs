@@ -318,7 +318,10 @@ fn gradient_flow_network_is_the_analog_circuits() {
         for (l, lc) in d.analog.layers.iter().enumerate() {
             let a = net.scalings()[l];
             let fwd = &net.weights()[l] * a;
-            assert!((&fwd - &lc.forward).amax() <= 1e-12 * fwd.amax(), "{file} {l}");
+            assert!(
+                (&fwd - &lc.forward).amax() <= 1e-12 * fwd.amax(),
+                "{file} {l}"
+            );
             if let Some(b) = &lc.backward {
                 let lam = d.layers[l].precision;
                 let bwd = &net.feedback_weights()[l] * (a * lam);
