@@ -39,7 +39,8 @@ pub struct ExportArgs {
 pub struct CheckArgs {
     #[command(flatten)]
     pub design: DesignArgs,
-    /// Refuse designs with more crossbar devices than this (exit code 2).
+    /// Refuse designs with more crossbar resistors than this — devices, plus two wire segments
+    /// per device with IR drop (exit code 2).
     #[arg(long, default_value_t = DEFAULT_MAX_DEVICES)]
     pub max_devices: usize,
     /// Run ngspice and apcsim this many times each and report median wall times.

@@ -19,11 +19,13 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// The largest number of crossbar devices `spice-check` simulates unless told otherwise
-/// (`--max-devices`). ngspice's cost grows with the devices, the wire segments (two per device
-/// with IR drop) and the time points; at this size a run takes minutes on one core (see
-/// `apcsim spice-check`'s measured figures in the closing notes of issue 6).
-pub const DEFAULT_MAX_DEVICES: usize = 20_000;
+/// The most crossbar resistors `spice-check` simulates unless told otherwise (`--max-devices`):
+/// every device, plus its two wire segments when IR drop is on. ngspice's time grows with them
+/// and with the time points, and the wire mesh makes its sparse factorisation fill in. Measured
+/// on one core of a shared 2-core machine, 2000 points over 50 tau_z: 1600 devices without
+/// wires ~1 s, 1600 devices with wires (4800 resistors) ~20 s, 9472 devices without wires ~17 s,
+/// 9472 with wires (28416 resistors) more than 12 minutes.
+pub const DEFAULT_MAX_DEVICES: usize = 10_000;
 
 /// What apcsim's side of the comparison is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,7 +42,7 @@ pub enum ReferenceKind {
 #[derive(Clone, Debug)]
 pub struct CheckOptions {
     pub netlist: NetlistOptions,
-    /// Refuse designs with more crossbar devices than this.
+    /// Refuse designs with more crossbar resistors (devices and wire segments) than this.
     pub max_devices: usize,
     /// Run ngspice and apcsim this many times each; wall times are reported as medians.
     pub repeat: usize,
@@ -309,16 +311,15 @@ fn end_state(t: &Trajectory) -> Vec<Series> {
         .collect()
 }
 
-/// Refuses a design above the device limit.
+/// Refuses a design whose crossbar resistors (devices and wire segments) exceed the limit.
 pub fn check_size(design: &SpiceDesign, max_devices: usize) -> Result<(), SpiceError> {
-    let n = design.devices();
-    if n > max_devices {
+    let (n, w) = (design.devices(), design.wire_segments());
+    if n + w > max_devices {
         return Err(SpiceError::TooLarge(format!(
-            "{}: {n} crossbar devices (+{} wire segments) exceed the limit of {max_devices} for \
-             a SPICE run (--max-devices raises it; ngspice's time grows with the devices and \
-             the time points)",
-            design.name,
-            design.wire_segments()
+            "{}: {n} crossbar devices + {w} wire segments exceed the limit of {max_devices} \
+             resistors for a SPICE run (--max-devices raises it; ngspice's time grows with \
+             them, steeply with the wire mesh, and with the time points)",
+            design.name
         )));
     }
     Ok(())
