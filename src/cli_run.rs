@@ -63,7 +63,11 @@ pub fn run(args: RunArgs) -> ExitCode {
         .clone()
         .unwrap_or_else(|| Path::new("runs").join(format!("{stem}-{}", utc_stamp())));
 
-    let bar = Progress::new();
+    let chunks = circuit.run.batch.div_ceil(apcsim::analog::sim::CHUNK);
+    let bar = Progress::new(
+        circuit.dynamics.dt_seconds / chunks as f64,
+        circuit.dynamics.t_max_seconds,
+    );
     let result = job::run(&circuit, &|pass, steps| bar.advance(pass, steps));
     bar.finish();
     let res = match result {
@@ -91,6 +95,8 @@ pub fn run(args: RunArgs) -> ExitCode {
 /// taken more than a second.
 struct Progress {
     bar: ProgressBar,
+    /// Simulated seconds per reported chunk-step (dt / chunks).
+    seconds_per_step: f64,
     start: Instant,
     shown: AtomicBool,
     pass: AtomicUsize,
@@ -99,14 +105,19 @@ struct Progress {
 }
 
 impl Progress {
-    fn new() -> Self {
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+    fn new(seconds_per_step: f64, t_max_seconds: f64) -> Self {
+        // Position and length in simulated picoseconds.
+        let bar = ProgressBar::with_draw_target(
+            Some((t_max_seconds * 1e12) as u64),
+            ProgressDrawTarget::hidden(),
+        );
         bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            ProgressStyle::with_template("{msg} [{bar:30}] ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         Progress {
             bar,
+            seconds_per_step,
             start: Instant::now(),
             shown: AtomicBool::new(false),
             pass: AtomicUsize::new(1),
@@ -126,13 +137,16 @@ impl Progress {
             self.bar.set_draw_target(ProgressDrawTarget::stderr());
         }
         let what = if pass == 1 {
-            "integrating until steady"
+            "until steady"
         } else {
-            "measuring settling and energy"
+            "recording"
         };
-        self.bar
-            .set_message(format!("pass {pass}/2, {what}: {done} chunk-steps"));
-        self.bar.tick();
+        let t = done as f64 * self.seconds_per_step;
+        self.bar.set_position((t * 1e12) as u64);
+        self.bar.set_message(format!(
+            "pass {pass}/2 ({what}): t = {} simulated",
+            job::si(t, "s")
+        ));
     }
 
     fn finish(&self) {

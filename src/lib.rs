@@ -2,8 +2,9 @@
 //!
 //! Data flows one way: file -> config -> mapped hardware -> dynamics -> measurements -> outputs.
 //! This crate currently holds the circuit description loader ([`config`]), the ideal network
-//! ([`network`]), its inference solvers ([`dynamics`]), the HDF5 reference format ([`io`]) and
-//! the reference study ([`study`]).
+//! ([`network`]), its inference solvers ([`dynamics`]), the HDF5 reference format ([`io`]), the
+//! reference study ([`study`]), and charts with the self-contained HTML report that shows them
+//! ([`plot`]).
 
 pub mod analog;
 pub mod config;
@@ -11,6 +12,7 @@ pub mod dynamics;
 pub mod hardware;
 pub mod io;
 pub mod network;
+pub mod plot;
 pub mod real;
 pub mod spice;
 pub mod study;

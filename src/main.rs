@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod cli_spice;
+mod cli_study;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -51,6 +52,9 @@ enum Command {
     /// per-layer errors, equilibrium, settling times, wall times. Exit 2 if ngspice is missing
     /// or the design exceeds --max-devices.
     SpiceCheck(cli_spice::CheckArgs),
+    /// Studies over many networks (see `apcsim study --help`).
+    #[command(subcommand)]
+    Study(cli_study::StudyCommand),
 }
 
 #[derive(clap::Args, Debug)]
@@ -118,6 +122,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check(args),
         Command::ExportSpice(args) => cli_spice::export(args),
         Command::SpiceCheck(args) => cli_spice::check(args),
+        Command::Study(cmd) => cli_study::run(cmd),
     }
 }
 

@@ -30,7 +30,7 @@ fn the_printed_schema_is_a_design_that_checks() {
 fn check_summarises_each_example_design() {
     for (file, expect) in [
         ("circuits/digits_rram.toml", "rram_hfo2"),
-        ("circuits/linear_residual.toml", "dop853"),
+        ("circuits/linear_residual.toml", "rk4 dt 10ns"),
         ("circuits/tiny.toml", "2x2 tiles"),
     ] {
         let out = apcsim(&["check", file]);

@@ -317,3 +317,50 @@ fn readme_h5py_example_makes_a_file_apcsim_reads() {
     );
     assert!(dir.path().join("my_net_pc.h5").is_file());
 }
+
+/// `apcsim run`'s traces.h5 opens in h5py with the README's layout, and its power trace
+/// integrates (trapezoid, NumPy) to the report's crossbar energy over the window.
+#[test]
+fn run_traces_open_in_h5py() {
+    if !h5py_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let design = Path::new(env!("CARGO_MANIFEST_DIR")).join("circuits/tiny.toml");
+    let o = Command::new(env!("CARGO_BIN_EXE_apcsim"))
+        .arg("run")
+        .arg(&design)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("running apcsim");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    run_python(
+        dir.path(),
+        r#"
+import sys, json
+import h5py
+import numpy as np
+d = sys.argv[1]
+r = json.load(open(d + "/report.json"))
+with h5py.File(d + "/traces.h5", "r") as f:
+    t = f["time_seconds"][()]
+    assert t.ndim == 1 and len(t) > 10, t.shape
+    assert f["z/layer_1"].shape == (len(t), 4, 3), f["z/layer_1"].shape
+    assert f["e/layer_3"].shape == (len(t), 4, 2), f["e/layer_3"].shape
+    assert isinstance(f.attrs["design"], str)
+    names = f["power"].attrs["components"].split(",")
+    p = f["power/by_component_watts"][()]
+    assert p.shape == (len(t), len(names)), p.shape
+    w = r["settling"]["window_seconds"]
+    k = names.index("crossbar_forward")
+    m = t <= w
+    e = np.trapezoid(p[m, k], t[m]) if hasattr(np, "trapezoid") else np.trapz(p[m, k], t[m])
+    want = r["energy"]["by_component_joules"]["crossbar_forward"]
+    assert abs(e - want) <= 0.005 * want, (e, want)
+print("ok")
+"#,
+        &[&out],
+    );
+}

@@ -713,11 +713,11 @@ pub fn simulate<T: Real>(
                 }
                 unreported += 1;
                 if unreported == 256 {
-                    progress(2, unreported);
+                    progress(if noisy { 2 } else { 1 }, unreported);
                     unreported = 0;
                 }
             }
-            progress(2, unreported);
+            progress(if noisy { 2 } else { 1 }, unreported);
             r.chunk.check_divergence(dt)?;
             // The end state, observed with one evaluation without noise.
             r.chunk.evaluate();
@@ -1027,4 +1027,34 @@ fn assemble_traces<T: Real>(
         }
     }
     t
+}
+
+/// Integrates `circ` for exactly `steps` steps of `opts.scheme` and `opts.dt_seconds` (with the
+/// circuit's noise when `opts.noise`), in parallel chunks, and returns the final state
+/// (value nodes in the layout of [`AnalogCircuit::value_layout`], then the error nodes when
+/// they are dynamic, per chunk in batch order) and the number of right-hand-side evaluations.
+/// No settling, energy or recording: the bare cost of the integrator, for benchmarks and
+/// convergence studies.
+pub fn integrate<T: Real>(
+    circ: &AnalogCircuit<T>,
+    x: &[T],
+    y: &[T],
+    batch: usize,
+    opts: &SimOptions,
+    steps: usize,
+) -> (Vec<Vec<T>>, usize) {
+    let h = T::of_f64(opts.dt_seconds / circ.tau_z_seconds);
+    let starts: Vec<usize> = (0..batch).step_by(CHUNK).collect();
+    let out: Vec<(Vec<T>, usize)> = starts
+        .par_iter()
+        .map(|&s0| {
+            let mut c = Chunk::new(circ, x, y, s0, CHUNK.min(batch - s0), opts);
+            for _ in 0..steps {
+                c.step(opts.scheme, h);
+            }
+            (c.state, c.evals)
+        })
+        .collect();
+    let evals = out.iter().map(|o| o.1).sum();
+    (out.into_iter().map(|o| o.0).collect(), evals)
 }

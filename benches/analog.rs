@@ -1,0 +1,103 @@
+//! The analog circuit's integrator: simulation time per simulated tau_z of the ideal circuit of
+//! the paper-like linear residual design (D = N = 512, L = 8, O = 1, muPC with skips, B = 64),
+//! in f64 and f32, deterministic and with white noise (kT/C and amplifier noise on every node)
+//! at the same steps. Heun with dt = tau_z / 20 (20 steps per tau_z), algebraic error nodes.
+//! `APCSIM_BENCH_QUICK=1` runs a short variant (width 128) for CI.
+
+use apcsim::analog::{integrate, AnalogCircuit, IdealPeriphery, Scheme, SimOptions};
+use apcsim::network::{Activation, Architecture, Network, Parameterisation};
+use apcsim::Real;
+use criterion::{criterion_group, criterion_main, Criterion};
+use rand::SeedableRng;
+use rand_distr::{Distribution, StandardNormal};
+
+const STEPS_PER_TAU: usize = 20;
+
+fn setup<T: Real>(n: usize, noisy: bool) -> (AnalogCircuit<T>, Vec<T>, Vec<T>, usize) {
+    let (l, o, b) = (8, 1, 64);
+    let mut widths = vec![n];
+    widths.extend(std::iter::repeat_n(n, l - 1));
+    widths.push(o);
+    let arch = Architecture {
+        widths,
+        activation: Activation::Linear,
+        parameterisation: Parameterisation::Mupc,
+        skips: true,
+        gamma0: 1.0,
+        output_precision: 1.0,
+    };
+    let net = Network::<f64>::init(arch, 1).expect("valid architecture");
+    let mut circ = AnalogCircuit::<T>::ideal(
+        &net,
+        &IdealPeriphery {
+            tau_z_seconds: 100e-9,
+            tau_e_seconds: 0.0,
+            v_read_volts: 0.2,
+        },
+    );
+    if noisy {
+        // kT/C of 100 fF at 300 K with tau_z = 100 ns, and 10 nV/rtHz amplifiers, in node units.
+        let v2 = 0.2f64 * 0.2;
+        let ktc = 4.0 * 100e-9 * 1.380649e-23 * 300.0 / (100e-15 * v2);
+        let amp = 1e-16 / v2;
+        for lc in circ.layers.iter_mut() {
+            lc.noise_error.iter_mut().for_each(|s| *s = 5.0 * amp);
+            lc.noise_integrator.iter_mut().for_each(|s| *s = ktc + amp);
+        }
+        circ.noisy = true;
+    }
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(2);
+    let mut draw = |len: usize| -> Vec<T> {
+        (0..len)
+            .map(|_| {
+                T::of_f64(<StandardNormal as Distribution<f64>>::sample(
+                    &StandardNormal,
+                    &mut rng,
+                ))
+            })
+            .collect()
+    };
+    let x = draw(n * b);
+    let y = draw(o * b);
+    (circ, x, y, b)
+}
+
+fn bench_one<T: Real>(c: &mut Criterion, n: usize, noisy: bool) {
+    let (circ, x, y, b) = setup::<T>(n, noisy);
+    let opts = SimOptions {
+        scheme: Scheme::Heun,
+        dt_seconds: circ.tau_z_seconds / STEPS_PER_TAU as f64,
+        t_max_seconds: circ.tau_z_seconds,
+        settle_tol: 1e-3,
+        steady_tol: 0.0,
+        settle_window_seconds: circ.tau_z_seconds / 2.0,
+        seed: 5,
+        noise: noisy,
+        trace_samples: 0,
+        trace_points: 4,
+        energy: None,
+    };
+    let mut g = c.benchmark_group("analog_per_tau_z");
+    g.sample_size(10);
+    let name = format!(
+        "{}_{}_w{n}",
+        T::NAME,
+        if noisy { "noisy" } else { "deterministic" }
+    );
+    g.bench_function(name, |bch| {
+        bch.iter(|| integrate(&circ, &x, &y, b, &opts, STEPS_PER_TAU))
+    });
+    g.finish();
+}
+
+fn benches(c: &mut Criterion) {
+    let quick = std::env::var("APCSIM_BENCH_QUICK").is_ok_and(|v| v == "1");
+    let n = if quick { 128 } else { 512 };
+    for noisy in [false, true] {
+        bench_one::<f64>(c, n, noisy);
+        bench_one::<f32>(c, n, noisy);
+    }
+}
+
+criterion_group!(analog, benches);
+criterion_main!(analog);
