@@ -14,6 +14,7 @@ pub mod io;
 pub mod network;
 pub mod plot;
 pub mod real;
+pub mod spice;
 pub mod study;
 
 pub use real::Real;

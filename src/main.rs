@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod cli_spice;
 mod cli_study;
 
 #[derive(Parser, Debug)]
@@ -44,6 +45,13 @@ enum Command {
     /// Load a circuit description, apply --set overrides, check it and print the resolved
     /// design. Exit code 2 and one line FILE:LINE:COL: key: message when it is unusable.
     Check(CheckArgs),
+    /// Write the mapped design as an ngspice netlist (one batch sample): every device and wire
+    /// segment a resistor, op-amp macro-models, behavioural activations, a .tran over t_max.
+    ExportSpice(cli_spice::ExportArgs),
+    /// Export, run ngspice -b, and compare its node voltages with apcsim's trajectory:
+    /// per-layer errors, equilibrium, settling times, wall times. Exit 2 if ngspice is missing
+    /// or the design exceeds --max-devices.
+    SpiceCheck(cli_spice::CheckArgs),
     /// Studies over many networks (see `apcsim study --help`).
     #[command(subcommand)]
     Study(cli_study::StudyCommand),
@@ -112,6 +120,8 @@ fn main() -> ExitCode {
         Command::Reference(args) => reference(args),
         Command::Schema => write_stdout(&config::schema_text()),
         Command::Check(args) => check(args),
+        Command::ExportSpice(args) => cli_spice::export(args),
+        Command::SpiceCheck(args) => cli_spice::check(args),
         Command::Study(cmd) => cli_study::run(cmd),
     }
 }

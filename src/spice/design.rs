@@ -1,0 +1,350 @@
+//! The circuit one netlist holds: a mapped design reduced to what the netlist writer needs for
+//! one batch sample — every programmed conductance, the TIA gains and their finite-gain
+//! factors, time constants, the sample's DAC inputs and target, the initial state.
+//!
+//! The finite-gain factor of a TIA (docs/circuit-model.md, "Finite gain and offsets") is
+//! `c = A / (A + N)` with noise gain `N = 1 + R_f G_sum`, `G_sum` the total programmed device
+//! conductance on the TIA's line (both arrays of the pair, every stacked tile). Folding `c` into
+//! the effective weights — row `j` of `W^f_{l-1}` times `c^f_{l,j}`, column `i` of `W^b_{l-1}`
+//! times `c^b_{l-1,i}` — gives the network whose gradient flow the circuit follows when the error
+//! nodes are algebraic ([`SpiceDesign::network`]); the initial state is that network's
+//! feedforward pass, so every hidden error starts at zero in the netlist too.
+
+use super::SpiceError;
+use crate::analog::{AnalogCircuit, SimOptions};
+use crate::config::Circuit;
+use crate::hardware::params::Backward;
+use crate::network::{Activation, Network};
+use crate::study::build::Built;
+use crate::study::run::sim_options;
+use nalgebra::DMatrix;
+
+/// The op-amp gain the netlist gives an amplifier that the design calls ideal
+/// (`periphery.open_loop_gain = inf`), and every integrator. The circuit model has no
+/// finite-gain term for integrators (their leak `z / A` would shift an equilibrium by `1/A`
+/// relative), so their op-amps always get this gain. With it, `1 - c <= N / 10^9`: below 10^-7
+/// for lines of up to 100 devices' worth of full-window conductance.
+pub const IDEAL_OPEN_LOOP_GAIN: f64 = 1e9;
+
+/// One differential pair of arrays as the netlist lays it out: rows are driven, columns sensed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArrayPair {
+    /// G+ (siemens), `rows x cols`.
+    pub plus: DMatrix<f64>,
+    /// G- (siemens), driven with the inverted row voltage.
+    pub minus: DMatrix<f64>,
+}
+
+impl ArrayPair {
+    /// `G_sum` of every column: the conductance a column's TIA sees from both arrays.
+    pub fn column_sums(&self) -> Vec<f64> {
+        (0..self.plus.ncols())
+            .map(|j| self.plus.column(j).sum() + self.minus.column(j).sum())
+            .collect()
+    }
+
+    /// Devices of the pair.
+    pub fn devices(&self) -> usize {
+        2 * self.plus.len()
+    }
+}
+
+/// One weight layer l (it holds `W_{l-1}`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpiceLayer {
+    /// 1-based layer number l.
+    pub layer: usize,
+    pub inputs: usize,
+    pub outputs: usize,
+    /// `s_l`: layer l adds `z_{l-1}` to its prediction.
+    pub skip: bool,
+    /// `lambda_l`: the output precision on the last layer, 1 elsewhere.
+    pub precision: f64,
+    /// The TIA feedback resistance `R_f` of both reads of this layer (ohms).
+    pub feedback_resistance_ohms: f64,
+    /// Forward arrays, `inputs x outputs`: row `i` driven at `v_read phi(z_{l-1,i})`, column `j`
+    /// summed by the forward TIA of output `j`.
+    pub forward: ArrayPair,
+    /// Backward arrays, `outputs x inputs` (layers 2..L; layer 1's backward read is unused, as
+    /// `z_0` is clamped): row `j` driven at `v_read lambda_l e_{l,j}`, column `i` summed by the
+    /// backward TIA of node `i` of layer l-1. With `backward = "shared"` these are the forward
+    /// devices, transposed, as the mapping reads them.
+    pub backward: Option<ArrayPair>,
+    /// `c^f_{l,j}` per output.
+    pub gain_forward: Vec<f64>,
+    /// `c^b_{l-1,i}` per input (empty without a backward read).
+    pub gain_backward: Vec<f64>,
+}
+
+/// Fixed amplifier input offsets (volts, the sign of docs/circuit-model.md: `o = N V_os /
+/// v_read`), per layer and node; all zero when `periphery.offset_sigma = 0`. They are the
+/// analog circuit's own draws ([`AnalogCircuit::from_design`]), taken back to volts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Offsets {
+    /// Forward TIAs of layers 1..L (index l-1), per output.
+    pub tia_forward: Vec<Vec<f64>>,
+    /// Error amplifiers of layers 1..L, per node.
+    pub error: Vec<Vec<f64>>,
+    /// Backward TIAs of hidden layers 1..L-1 (index l-1), per node.
+    pub tia_backward: Vec<Vec<f64>>,
+    /// Integrators of hidden layers 1..L-1, per node.
+    pub integrator: Vec<Vec<f64>>,
+}
+
+impl Offsets {
+    /// Whether every offset is zero.
+    pub fn all_zero(&self) -> bool {
+        [
+            &self.tia_forward,
+            &self.error,
+            &self.tia_backward,
+            &self.integrator,
+        ]
+        .iter()
+        .all(|v| v.iter().flatten().all(|&x| x == 0.0))
+    }
+}
+
+/// A mapped design for one batch sample, as the netlist writer and the comparison see it.
+#[derive(Clone, Debug)]
+pub struct SpiceDesign {
+    /// The design's name (its file).
+    pub name: String,
+    /// n_0 .. n_L.
+    pub widths: Vec<usize>,
+    pub activation: Activation,
+    pub v_read_volts: f64,
+    pub tau_z_seconds: f64,
+    /// 0: algebraic error nodes.
+    pub tau_e_seconds: f64,
+    /// The integrator capacitor C_z (farads); the integrator's transconductance is
+    /// `g_m = C_z / tau_z`.
+    pub node_capacitance_farads: f64,
+    /// The TIAs' open-loop gain as the netlist uses it (the design's, or
+    /// [`IDEAL_OPEN_LOOP_GAIN`]).
+    pub tia_gain: f64,
+    /// Whether the design's TIAs are ideal (the netlist then uses [`IDEAL_OPEN_LOOP_GAIN`]).
+    pub ideal_tias: bool,
+    pub tile_rows: usize,
+    pub tile_cols: usize,
+    pub wire_resistance_ohms: f64,
+    pub rail_volts: Option<f64>,
+    pub layers: Vec<SpiceLayer>,
+    /// Which batch sample this is.
+    pub sample: usize,
+    /// The DAC-converted input `x` (node units).
+    pub x: Vec<f64>,
+    /// The target `y` (node units, clamped).
+    pub y: Vec<f64>,
+    /// Initial value nodes `z_1 .. z_{L-1}` (index l-1): the circuit's feedforward pass.
+    pub z0: Vec<Vec<f64>>,
+    /// Initial errors `e_1 .. e_L`: zero on hidden layers, `y - mu_L` on the output.
+    pub e0: Vec<Vec<f64>>,
+    /// The simulated window (seconds): `dynamics.t_max`.
+    pub window_seconds: f64,
+    /// `dynamics.settle_tol`.
+    pub settle_tol: f64,
+    pub offsets: Offsets,
+    /// The effective network the circuit's gradient flow runs on (gains folded in).
+    pub network: Network<f64>,
+    /// The analog circuit apcsim integrates (docs/circuit-model.md), and how `apcsim run`
+    /// integrates it (or why it cannot: adaptive solvers).
+    pub analog: AnalogCircuit<f64>,
+    pub sim: Result<SimOptions, String>,
+}
+
+impl SpiceDesign {
+    /// Extracts sample `sample` of `built` (the mapping of `circuit`).
+    pub fn new(circuit: &Circuit, built: &Built, sample: usize) -> Result<Self, SpiceError> {
+        let batch = built.batch.size();
+        if sample >= batch {
+            return Err(SpiceError::Input(format!(
+                "sample {sample} is out of range: the batch has {batch} samples (0..{})",
+                batch.saturating_sub(1)
+            )));
+        }
+        let arch = built.network.architecture().clone();
+        let n_layers = arch.n_layers();
+        let p = &circuit.periphery;
+        let (tia_gain, ideal_tias) = match p.finite_gain {
+            Some(a) => (a, false),
+            None => (IDEAL_OPEN_LOOP_GAIN, true),
+        };
+        let factor = |r_f: f64, g_sum: f64| {
+            if ideal_tias {
+                1.0
+            } else {
+                tia_gain / (tia_gain + 1.0 + r_f * g_sum)
+            }
+        };
+        let mut layers = Vec::with_capacity(n_layers);
+        let mut w_forward = Vec::with_capacity(n_layers);
+        let mut w_backward = Vec::with_capacity(n_layers);
+        for m in &built.mapped.layers {
+            let l = m.layer;
+            let r_f = m.feedback_resistance_ohms;
+            let forward = ArrayPair {
+                plus: m.forward.plus.read.clone(),
+                minus: m.forward.minus.read.clone(),
+            };
+            let backward = (l >= 2).then(|| match &m.backward {
+                Some(b) => ArrayPair {
+                    plus: b.plus.read.clone(),
+                    minus: b.minus.read.clone(),
+                },
+                None => ArrayPair {
+                    plus: forward.plus.transpose(),
+                    minus: forward.minus.transpose(),
+                },
+            });
+            if circuit.crossbar.backward == Backward::Separate && l >= 2 && m.backward.is_none() {
+                return Err(SpiceError::Input(format!(
+                    "layer {l}: the design has separate backward arrays but the mapping holds none"
+                )));
+            }
+            let gain_forward: Vec<f64> = forward
+                .column_sums()
+                .iter()
+                .map(|&g| factor(r_f, g))
+                .collect();
+            let gain_backward: Vec<f64> = backward.as_ref().map_or(Vec::new(), |b| {
+                b.column_sums().iter().map(|&g| factor(r_f, g)).collect()
+            });
+            let mut wf = m.w_forward.clone();
+            for (j, c) in gain_forward.iter().enumerate() {
+                wf.row_mut(j).scale_mut(*c);
+            }
+            let mut wb = m.w_backward.clone();
+            for (i, c) in gain_backward.iter().enumerate() {
+                wb.column_mut(i).scale_mut(*c);
+            }
+            w_forward.push(wf);
+            w_backward.push(wb);
+            layers.push(SpiceLayer {
+                layer: l,
+                inputs: m.inputs,
+                outputs: m.outputs,
+                skip: arch.has_skip(l),
+                precision: if l == n_layers {
+                    arch.output_precision
+                } else {
+                    1.0
+                },
+                feedback_resistance_ohms: r_f,
+                forward,
+                backward,
+                gain_forward,
+                gain_backward,
+            });
+        }
+        let network = Network::new(arch.clone(), w_forward)
+            .and_then(|n| n.with_feedback(w_backward))
+            .map_err(|e| SpiceError::Input(format!("the effective network: {e}")))?;
+        let mut x: Vec<f64> = built.batch.x.column(sample).iter().copied().collect();
+        p.dac.convert_all(&mut x);
+        let y: Vec<f64> = built.batch.y.column(sample).iter().copied().collect();
+        let analog = AnalogCircuit::from_design(circuit, &built.network, &built.mapped);
+        let v = circuit.crossbar.v_read_volts;
+        // Offsets back to volts: o^f = N V_os / v, o^e = 2 V_os / v, o^z = V_os / v.
+        let noise_gain =
+            |r_f: f64, sums: Vec<f64>| -> Vec<f64> { sums.iter().map(|g| 1.0 + r_f * g).collect() };
+        let volts = |o: &[f64], gain: &[f64]| -> Vec<f64> {
+            o.iter().zip(gain).map(|(o, n)| o * v / n).collect()
+        };
+        let mut offsets = Offsets {
+            tia_forward: Vec::new(),
+            error: Vec::new(),
+            tia_backward: Vec::new(),
+            integrator: Vec::new(),
+        };
+        for (lc, sl) in analog.layers.iter().zip(&layers) {
+            let r_f = sl.feedback_resistance_ohms;
+            let n_f = noise_gain(r_f, sl.forward.column_sums());
+            offsets.tia_forward.push(volts(&lc.offset_forward, &n_f));
+            offsets
+                .error
+                .push(lc.offset_error.iter().map(|o| o * v / 2.0).collect());
+            if let Some(b) = &sl.backward {
+                let n_b = noise_gain(r_f, b.column_sums());
+                offsets.tia_backward.push(volts(&lc.offset_backward, &n_b));
+            }
+            if sl.layer < n_layers {
+                offsets
+                    .integrator
+                    .push(lc.offset_integrator.iter().map(|o| o * v).collect());
+            }
+        }
+        // The initial state of the analog circuit: its feedforward pass (offsets and finite
+        // gain included), and with tau_e > 0 the error nodes at that state.
+        let state = analog.initial_state(&x, &y, 1);
+        let layout = network.layout(1);
+        let z0: Vec<Vec<f64>> = (1..n_layers)
+            .map(|l| state[layout.range(l)].to_vec())
+            .collect();
+        let e0: Vec<Vec<f64>> = if analog.dynamic_errors() {
+            let el = analog.error_layout(1);
+            let e = &state[layout.len()..];
+            (1..=n_layers).map(|l| e[el.range(l)].to_vec()).collect()
+        } else {
+            // Algebraic error nodes have no state; the feedforward pass makes the hidden ones
+            // zero (without offsets) and leaves y - mu_L at the output.
+            let (_, yhat) = network.feedforward(&x, 1);
+            let mut e0: Vec<Vec<f64>> = (1..n_layers).map(|l| vec![0.0; arch.widths[l]]).collect();
+            e0.push(y.iter().zip(&yhat).map(|(t, m)| t - m).collect());
+            e0
+        };
+        let sim = sim_options(circuit).map_err(|e| e.to_string());
+        Ok(SpiceDesign {
+            name: circuit.name.clone(),
+            widths: arch.widths.clone(),
+            activation: arch.activation,
+            v_read_volts: circuit.crossbar.v_read_volts,
+            tau_z_seconds: circuit.dynamics.tau_z_seconds,
+            tau_e_seconds: circuit.dynamics.tau_e_seconds,
+            node_capacitance_farads: p.node_capacitance_farads,
+            tia_gain,
+            ideal_tias,
+            tile_rows: circuit.crossbar.rows,
+            tile_cols: circuit.crossbar.cols,
+            wire_resistance_ohms: circuit.crossbar.wire_resistance_ohms,
+            rail_volts: p.rail_volts,
+            layers,
+            sample,
+            x,
+            y,
+            z0,
+            e0,
+            window_seconds: circuit.dynamics.t_max_seconds,
+            settle_tol: circuit.dynamics.settle_tol,
+            offsets,
+            network,
+            analog,
+            sim,
+        })
+    }
+
+    /// The number of weight layers L.
+    pub fn n_layers(&self) -> usize {
+        self.widths.len() - 1
+    }
+
+    /// Crossbar devices in the netlist: every G+ and G- of the forward arrays and of the
+    /// backward arrays that are read (a shared backward read is a second instance of the same
+    /// devices, see the module documentation of [`super::netlist`]).
+    pub fn devices(&self) -> usize {
+        self.layers
+            .iter()
+            .map(|l| l.forward.devices() + l.backward.as_ref().map_or(0, ArrayPair::devices))
+            .sum()
+    }
+
+    /// Wire-segment resistors in the netlist: two per device (one on its row line, one on its
+    /// column line) when the wire resistance is non-zero.
+    pub fn wire_segments(&self) -> usize {
+        if self.wire_resistance_ohms > 0.0 {
+            2 * self.devices()
+        } else {
+            0
+        }
+    }
+}

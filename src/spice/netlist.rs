@@ -1,0 +1,572 @@
+//! The ngspice netlist of one [`SpiceDesign`]: the circuit of docs/circuit-model.md, element by
+//! element, in volts (`V = v_read x node value`) and seconds.
+//!
+//! # The circuit
+//!
+//! - **Inputs and targets**: DC voltage sources at `v_read x` (the DAC value) and `v_read y`.
+//! - **Forward read of layer l**: row `i` of the G+ array is driven at `v_read phi(z_{l-1,i})`
+//!   (a B source; on layer 1 the input source itself), row `i` of the G- array at the inverted
+//!   voltage (a VCVS of gain -1), so that both arrays' column currents sum into one TIA per
+//!   output: `I_j = sum_i (G+_ij - G-_ij) V_i`. Every device is a resistor `1/G` at its programmed
+//!   value (a device of zero conductance is left out: an open circuit).
+//! - **Wires** (when `crossbar.wire_resistance > 0`): each array is cut into the mapping's tiles,
+//!   and each tile is the nodal network of [`crate::hardware::irdrop`]: row line `i` starts at
+//!   its driver with one segment before every cell, column line `j` ends at its TIA with one
+//!   segment after every cell, device `(i, j)` joins row node `a(i,j)` to column node `b(i,j)`;
+//!   the row lines' far ends and the column lines' tops are open. Tiles along a row share the
+//!   driver; tiles stacked in a column end on the same TIA input.
+//! - **TIAs** (forward, and backward for hidden nodes): an op-amp macro-model, a VCVS of gain
+//!   `A` (`periphery.open_loop_gain`, or [`super::design::IDEAL_OPEN_LOOP_GAIN`] when ideal)
+//!   from the inverting input, with `R_f` from output to input. Its output is
+//!   `-R_f I A / (A + N)`, `N = 1 + R_f G_sum`: the model's `-v_read c p`.
+//! - **Error amplifiers**: a B source forms `eps_l = z_l - s_l z_{l-1} - p_l` (on layer L,
+//!   `y - p_L`), plus twice its input offset; with `tau_e > 0` an RC low-pass of time constant
+//!   `tau_e` follows (`tau_e de/dt = eps - e`), with `tau_e = 0` the B source's output is `e`.
+//! - **Backward read of layer l** (errors of layer l onto hidden layer l-1): rows driven at
+//!   `+-lambda_l v_read e_{l,j}` (VCVS), columns into backward TIAs. With `backward =
+//!   "shared"` the backward arrays are a second instance of the forward devices, transposed and
+//!   tiled as [`crate::hardware::mapping`] reads them (a continuous-time netlist cannot
+//!   time-share one array between two reads).
+//! - **Multiplier**: a B source `v_read phi'(z) q`.
+//! - **Integrators**: a Miller integrator — input resistor `1/g_m` (`g_m = C_z / tau_z`) into
+//!   the inverting input of an op-amp VCVS of gain [`super::design::IDEAL_OPEN_LOOP_GAIN`], `C_z`
+//!   from output to input — driven by a B source at minus the model's drive, so that
+//!   `tau_z dz/dt = -e_l + s_{l+1} lambda_{l+1} e_{l+1} + phi'(z_l) q_l + o^z`.
+//! - **Offsets**: a DC source in series with the non-inverting input of each TIA (sign chosen
+//!   so that `p` gains `+o^f`, which the noise gain `N` multiplies); the error amplifier's
+//!   (doubled) and the integrator's enter their B sources, as the model writes them. (An
+//!   offset source at the integrator op-amp's input would also shift its output by `V_os`,
+//!   which the model's `z` does not have, and its virtual ground away from the capacitor's
+//!   initial condition, which ngspice's `uic` start does not resolve.)
+//! - **Initial conditions**: `IC=` on every capacitor (the feedforward pass: hidden errors zero)
+//!   and `uic` on `.tran`, so ngspice starts from that state without an operating point.
+//! - **Rails** are not exported (the netlist's amplifiers are linear); a design whose run reaches
+//!   them differs from its netlist there.
+//!
+//! Noise sources are not exported: the netlist is deterministic, one batch sample per netlist.
+//!
+//! # Reference
+//!
+//! ngspice User's Manual (version 39): §3.2.4 (`.func`), §4.2.2 (capacitors, `IC=`), §5.2.2
+//! (VCVS `E`), §5.1 (B sources, expressions, the ternary operator), §15.1.4 (transient
+//! options `RELTOL`, `ABSTOL`, `VNTOL`, `CHGTOL`, `TRTOL`, `METHOD`), §15.3.9 (`.tran ... uic`),
+//! §17.5.98 (`wrdata`) and §17.7 (`wr_singlescale`, `wr_vecnames`, `numdgt`).
+
+use super::design::{ArrayPair, SpiceDesign, IDEAL_OPEN_LOOP_GAIN};
+use super::trajectory::NodeKind;
+use crate::network::Activation;
+use nalgebra::DMatrix;
+use std::fmt::Write as _;
+
+/// ngspice's transient tolerances and step limits.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tolerances {
+    /// Relative tolerance of voltages, currents and the truncation-error test.
+    pub reltol: f64,
+    /// Absolute current tolerance (amperes).
+    pub abstol: f64,
+    /// Absolute voltage tolerance (volts).
+    pub vntol: f64,
+    /// Charge tolerance of the truncation-error test (coulombs).
+    pub chgtol: f64,
+    /// Factor by which ngspice's truncation-error estimate is trusted (ngspice default 7).
+    pub trtol: f64,
+    /// Integration method: `gear` (BDF, order up to 2) or `trap`.
+    pub method: &'static str,
+}
+
+impl Default for Tolerances {
+    /// Tight enough that ngspice's own error is far below what the comparison resolves: node
+    /// voltages are ~0.1 V and the comparison looks for 1e-4 relative, i.e. ~1e-5 V, so
+    /// `vntol = 1e-10` V and `reltol = 1e-7` leave four decades; the integrator charges are
+    /// `C_z V` ~ 1e-14 C, so ngspice's default `chgtol` (1e-14) would let the step-size control
+    /// ignore them: 1e-22. `trtol = 1` trusts the truncation estimate as it is.
+    fn default() -> Self {
+        Tolerances {
+            reltol: 1e-7,
+            abstol: 1e-16,
+            vntol: 1e-10,
+            chgtol: 1e-22,
+            trtol: 1.0,
+            method: "gear",
+        }
+    }
+}
+
+/// How the netlist is written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetlistOptions {
+    /// The `.tran` step (and largest internal step) is the window over this many points.
+    pub points: usize,
+    pub tolerances: Tolerances,
+    /// Base name of the data files `wrdata` writes (in ngspice's working directory).
+    pub data_file: String,
+    /// Vectors per data file (one `wrdata` each).
+    pub vectors_per_file: usize,
+}
+
+impl Default for NetlistOptions {
+    fn default() -> Self {
+        NetlistOptions {
+            points: 2000,
+            tolerances: Tolerances::default(),
+            data_file: "apcsim_spice".to_string(),
+            vectors_per_file: 64,
+        }
+    }
+}
+
+/// One column of a data file: which node it holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Probe {
+    pub kind: NodeKind,
+    /// 1-based layer.
+    pub layer: usize,
+    pub node: usize,
+}
+
+/// A data file and the probes of its columns (after the time column).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DataFile {
+    pub file: String,
+    pub probes: Vec<Probe>,
+}
+
+/// A written netlist.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Netlist {
+    pub text: String,
+    /// The files the `.control` block writes, in order.
+    pub data_files: Vec<DataFile>,
+    /// Resistors standing for crossbar devices (zero-conductance devices are left out).
+    pub device_resistors: usize,
+    /// Wire-segment resistors.
+    pub wire_resistors: usize,
+}
+
+/// A number as ngspice reads it, exactly (Rust's shortest round-trip form).
+fn num(x: f64) -> String {
+    if x == 0.0 {
+        "0".to_string()
+    } else {
+        format!("{x:e}")
+    }
+}
+
+/// The node of value `node` of hidden layer `l`.
+pub fn value_node(l: usize, node: usize) -> String {
+    format!("z{l}_{node}")
+}
+
+/// The node of error `node` of layer `l`.
+pub fn error_node(l: usize, node: usize) -> String {
+    format!("e{l}_{node}")
+}
+
+/// `phi` and `phi'` as ngspice functions of the node value (not the voltage).
+fn activation_functions(act: Activation) -> (&'static str, &'static str) {
+    match act {
+        Activation::Linear => ("u", "1"),
+        Activation::Tanh => ("tanh(u)", "1-tanh(u)*tanh(u)"),
+        Activation::Sigmoid => ("1/(1+exp(-u))", "exp(-u)/((1+exp(-u))*(1+exp(-u)))"),
+        // The derivatives at the kinks follow the core (JAX): relu'(0) = 0, hard_tanh'(+-1) = 1.
+        Activation::Relu => ("max(u,0)", "u > 0 ? 1 : 0"),
+        Activation::HardTanh => ("max(-1,min(1,u))", "(u >= -1 && u <= 1) ? 1 : 0"),
+        Activation::Silu => (
+            "u/(1+exp(-u))",
+            "1/(1+exp(-u)) + u*exp(-u)/((1+exp(-u))*(1+exp(-u)))",
+        ),
+    }
+}
+
+/// Writes the netlist of `design`.
+pub fn write_netlist(design: &SpiceDesign, opts: &NetlistOptions) -> Netlist {
+    let mut w = Writer {
+        s: String::new(),
+        devices: 0,
+        wires: 0,
+    };
+    let d = design;
+    let v = d.v_read_volts;
+    let n_layers = d.n_layers();
+    let widths = &d.widths;
+    let tstep = d.window_seconds / opts.points.max(1) as f64;
+
+    // Title line, then the design in comments.
+    w.line(&format!(
+        "apcsim netlist of {} (sample {})",
+        sanitize(&d.name),
+        d.sample
+    ));
+    w.line(&format!(
+        "* apcsim {} export-spice; widths {:?}, {}, v_read {} V, tau_z {} s, tau_e {} s, C_z {} F",
+        env!("CARGO_PKG_VERSION"),
+        widths,
+        d.activation,
+        num(v),
+        num(d.tau_z_seconds),
+        num(d.tau_e_seconds),
+        num(d.node_capacitance_farads)
+    ));
+    w.line(&format!(
+        "* tiles {}x{}, wire {} ohm per segment; TIA open-loop gain {}{}; {} crossbar devices",
+        d.tile_rows,
+        d.tile_cols,
+        num(d.wire_resistance_ohms),
+        num(d.tia_gain),
+        if d.ideal_tias { " (ideal)" } else { "" },
+        d.devices()
+    ));
+    if let Some(r) = d.rail_volts {
+        w.line(&format!("* rails +-{} V are not exported", num(r)));
+    }
+    w.line("* node values are voltages V = v_read x value; see docs/circuit-model.md");
+    let (phi, dphi) = activation_functions(d.activation);
+    w.line(&format!(".func phi(u) {{{phi}}}"));
+    w.line(&format!(".func dphi(u) {{{dphi}}}"));
+
+    w.line("* inputs (DAC values) and targets");
+    for (i, &x) in d.x.iter().enumerate() {
+        w.line(&format!("Vx{i} x{i} 0 DC {}", num(v * x)));
+        w.line(&format!("Exn{i} xn{i} 0 x{i} 0 -1"));
+    }
+    for (j, &y) in d.y.iter().enumerate() {
+        w.line(&format!("Vy{j} y{j} 0 DC {}", num(v * y)));
+    }
+
+    for layer in &d.layers {
+        let l = layer.layer;
+        w.line(&format!(
+            "* ---- layer {l}: {} -> {}, R_f {} ohm{}",
+            layer.inputs,
+            layer.outputs,
+            num(layer.feedback_resistance_ohms),
+            if layer.skip { ", skip" } else { "" }
+        ));
+        // Forward drivers (layer 1 is driven by the inputs themselves).
+        if l >= 2 {
+            for i in 0..layer.inputs {
+                w.line(&format!(
+                    "Bfp{l}_{i} fp{l}_{i} 0 V = {}*phi(V({})/{})",
+                    num(v),
+                    value_node(l - 1, i),
+                    num(v)
+                ));
+                w.line(&format!("Efm{l}_{i} fm{l}_{i} 0 fp{l}_{i} 0 -1"));
+            }
+        }
+        let drive_plus = |i: usize| {
+            if l == 1 {
+                format!("x{i}")
+            } else {
+                format!("fp{l}_{i}")
+            }
+        };
+        let drive_minus = |i: usize| {
+            if l == 1 {
+                format!("xn{i}")
+            } else {
+                format!("fm{l}_{i}")
+            }
+        };
+        let sum_f = |j: usize| format!("fs{l}_{j}");
+        w.array(
+            &format!("f{l}"),
+            &layer.forward,
+            &drive_plus,
+            &drive_minus,
+            &sum_f,
+            d,
+        );
+        for j in 0..layer.outputs {
+            let r_f = layer.feedback_resistance_ohms;
+            let vos = d.offsets.tia_forward[l - 1][j];
+            w.tia(&format!("f{l}_{j}"), r_f, d.tia_gain, vos);
+        }
+        // Error amplifiers.
+        for j in 0..layer.outputs {
+            let target = if l == n_layers {
+                format!("V(y{j})")
+            } else {
+                format!("V({})", value_node(l, j))
+            };
+            let skip = if layer.skip {
+                format!(" - V({})", value_node(l - 1, j))
+            } else {
+                String::new()
+            };
+            let os = 2.0 * d.offsets.error[l - 1][j];
+            let os = if os == 0.0 {
+                String::new()
+            } else {
+                format!(" + {}", num(os))
+            };
+            let expr = format!("{target}{skip} + V(fo{l}_{j}){os}");
+            let e = error_node(l, j);
+            if d.tau_e_seconds > 0.0 {
+                let c_e = ERROR_CAPACITANCE_FARADS;
+                w.line(&format!("Bea{l}_{j} ea{l}_{j} 0 V = {expr}"));
+                w.line(&format!(
+                    "Rea{l}_{j} ea{l}_{j} {e} {}",
+                    num(d.tau_e_seconds / c_e)
+                ));
+                w.line(&format!(
+                    "Cea{l}_{j} {e} 0 {} IC={}",
+                    num(c_e),
+                    num(v * d.e0[l - 1][j])
+                ));
+            } else {
+                w.line(&format!("Be{l}_{j} {e} 0 V = {expr}"));
+            }
+        }
+        // Backward read of this layer's errors onto layer l-1.
+        if let Some(back) = &layer.backward {
+            let h = l - 1;
+            let lam = layer.precision;
+            for j in 0..layer.outputs {
+                let e = error_node(l, j);
+                w.line(&format!("Ebp{l}_{j} bp{l}_{j} 0 {e} 0 {}", num(lam)));
+                w.line(&format!("Ebm{l}_{j} bm{l}_{j} 0 {e} 0 {}", num(-lam)));
+            }
+            let dp = |j: usize| format!("bp{l}_{j}");
+            let dm = |j: usize| format!("bm{l}_{j}");
+            let sum_b = |i: usize| format!("bs{h}_{i}");
+            w.array(&format!("b{l}"), back, &dp, &dm, &sum_b, d);
+            for i in 0..layer.inputs {
+                let r_f = layer.feedback_resistance_ohms;
+                let vos = d.offsets.tia_backward[h - 1][i];
+                w.tia(&format!("b{h}_{i}"), r_f, d.tia_gain, vos);
+            }
+        }
+    }
+
+    // Multipliers and integrators of the hidden layers.
+    let r_in = d.tau_z_seconds / d.node_capacitance_farads;
+    for h in 1..n_layers {
+        w.line(&format!(
+            "* ---- value nodes of layer {h}: Miller integrators, g_m = C_z / tau_z = {} S",
+            num(1.0 / r_in)
+        ));
+        let next = &d.layers[h];
+        let coupling = if next.skip { next.precision } else { 0.0 };
+        for i in 0..widths[h] {
+            let z = value_node(h, i);
+            w.line(&format!(
+                "Bmq{h}_{i} mq{h}_{i} 0 V = -dphi(V({z})/{})*V(bo{h}_{i})",
+                num(v)
+            ));
+            let skip = if coupling != 0.0 {
+                format!(" - {}*V({})", num(coupling), error_node(h + 1, i))
+            } else {
+                String::new()
+            };
+            // The integrator's input offset enters its drive, as the model writes it (an
+            // offset source at the op-amp's input would also shift the output by V_os).
+            let vos = d.offsets.integrator[h - 1][i];
+            let os = if vos == 0.0 {
+                String::new()
+            } else {
+                format!(" - {}", num(vos))
+            };
+            w.line(&format!(
+                "Bzd{h}_{i} zd{h}_{i} 0 V = V({}){skip} - V(mq{h}_{i}){os}",
+                error_node(h, i)
+            ));
+            w.line(&format!("Rzi{h}_{i} zd{h}_{i} zn{h}_{i} {}", num(r_in)));
+            // The capacitor holds V(zn) - V(z) = -v_read z0 (the input sits at virtual ground).
+            w.line(&format!(
+                "Cz{h}_{i} zn{h}_{i} {z} {} IC={}",
+                num(d.node_capacitance_farads),
+                num(-v * d.z0[h - 1][i])
+            ));
+            w.line(&format!(
+                "Ez{h}_{i} {z} 0 0 zn{h}_{i} {}",
+                num(IDEAL_OPEN_LOOP_GAIN)
+            ));
+        }
+    }
+
+    // Analysis and output.
+    let t = &opts.tolerances;
+    w.line("* ---- analysis");
+    w.line(&format!(
+        ".options reltol={} abstol={} vntol={} chgtol={} trtol={} method={}",
+        num(t.reltol),
+        num(t.abstol),
+        num(t.vntol),
+        num(t.chgtol),
+        num(t.trtol),
+        t.method
+    ));
+    w.line(&format!(
+        ".tran {} {} 0 {} uic",
+        num(tstep),
+        num(d.window_seconds),
+        num(tstep)
+    ));
+    let mut probes = Vec::new();
+    for h in 1..n_layers {
+        for i in 0..widths[h] {
+            probes.push(Probe {
+                kind: NodeKind::Value,
+                layer: h,
+                node: i,
+            });
+        }
+    }
+    for l in 1..=n_layers {
+        for j in 0..widths[l] {
+            probes.push(Probe {
+                kind: NodeKind::Error,
+                layer: l,
+                node: j,
+            });
+        }
+    }
+    let mut data_files = Vec::new();
+    w.line(".control");
+    w.line("set wr_singlescale");
+    w.line("set wr_vecnames");
+    w.line("option numdgt=17");
+    w.line("run");
+    for (k, chunk) in probes.chunks(opts.vectors_per_file.max(1)).enumerate() {
+        let file = format!("{}.{k}.txt", opts.data_file);
+        let mut cmd = format!("wrdata {file}");
+        for p in chunk {
+            let node = match p.kind {
+                NodeKind::Value => value_node(p.layer, p.node),
+                NodeKind::Error => error_node(p.layer, p.node),
+            };
+            let _ = write!(cmd, " v({node})");
+        }
+        w.line(&cmd);
+        data_files.push(DataFile {
+            file,
+            probes: chunk.to_vec(),
+        });
+    }
+    w.line("quit 0");
+    w.line(".endc");
+    w.line(".end");
+    Netlist {
+        text: w.s,
+        data_files,
+        device_resistors: w.devices,
+        wire_resistors: w.wires,
+    }
+}
+
+/// The capacitor of a `tau_e > 0` error amplifier's low-pass (its resistor is `tau_e / C`); the
+/// node is read only by controlled sources, so the value only sets the resistor's scale.
+pub const ERROR_CAPACITANCE_FARADS: f64 = 1e-12;
+
+struct Writer {
+    s: String,
+    devices: usize,
+    wires: usize,
+}
+
+impl Writer {
+    fn line(&mut self, text: &str) {
+        self.s.push_str(text);
+        self.s.push('\n');
+    }
+
+    /// A DC source for an amplifier's input offset, or ground when it is zero; returns the node.
+    fn offset_source(&mut self, node: &str, volts: f64) -> String {
+        if volts == 0.0 {
+            "0".to_string()
+        } else {
+            self.line(&format!("V{node} {node} 0 DC {}", num(volts)));
+            node.to_string()
+        }
+    }
+
+    /// A TIA: op-amp VCVS of gain `gain` from input `{x}s{id}` to output `{x}o{id}` (`tag` is
+    /// `{x}{id}`), `R_f` in feedback, and its input offset `vos` in series with the
+    /// non-inverting input, with the sign that adds `+o` to the model's `p` or `q` (the output
+    /// is `-v_read p`).
+    fn tia(&mut self, tag: &str, r_f: f64, gain: f64, vos: f64) {
+        let (x, id) = tag.split_at(1);
+        let plus = self.offset_source(&format!("os{tag}"), -vos);
+        self.line(&format!("R{x}f{id} {x}s{id} {x}o{id} {}", num(r_f)));
+        self.line(&format!(
+            "E{x}f{id} {x}o{id} 0 {plus} {x}s{id} {}",
+            num(gain)
+        ));
+    }
+
+    /// Both arrays of a pair: `tag` names them, `plus`/`minus` give each row's driver node,
+    /// `sum` each column's TIA input.
+    fn array(
+        &mut self,
+        tag: &str,
+        pair: &ArrayPair,
+        plus: &dyn Fn(usize) -> String,
+        minus: &dyn Fn(usize) -> String,
+        sum: &dyn Fn(usize) -> String,
+        d: &SpiceDesign,
+    ) {
+        self.tiles(&format!("{tag}p"), &pair.plus, plus, sum, d);
+        self.tiles(&format!("{tag}m"), &pair.minus, minus, sum, d);
+    }
+
+    /// One array, tile by tile, with the wire geometry of [`crate::hardware::irdrop`].
+    fn tiles(
+        &mut self,
+        tag: &str,
+        g: &DMatrix<f64>,
+        driver: &dyn Fn(usize) -> String,
+        sum: &dyn Fn(usize) -> String,
+        d: &SpiceDesign,
+    ) {
+        let r = d.wire_resistance_ohms;
+        let (n, m) = g.shape();
+        let a = |i: usize, j: usize| format!("{tag}r{i}_{j}");
+        let b = |i: usize, j: usize| format!("{tag}c{i}_{j}");
+        for r0 in (0..n).step_by(d.tile_rows.max(1)) {
+            let r1 = (r0 + d.tile_rows).min(n);
+            for c0 in (0..m).step_by(d.tile_cols.max(1)) {
+                let c1 = (c0 + d.tile_cols).min(m);
+                for i in r0..r1 {
+                    for j in c0..c1 {
+                        let gij = g[(i, j)];
+                        if r == 0.0 {
+                            if gij > 0.0 {
+                                self.line(&format!(
+                                    "R{tag}d{i}_{j} {} {} {}",
+                                    driver(i),
+                                    sum(j),
+                                    num(1.0 / gij)
+                                ));
+                                self.devices += 1;
+                            }
+                            continue;
+                        }
+                        let before = if j == c0 { driver(i) } else { a(i, j - 1) };
+                        let after = if i + 1 == r1 { sum(j) } else { b(i + 1, j) };
+                        self.line(&format!("R{tag}r{i}_{j} {before} {} {}", a(i, j), num(r)));
+                        self.line(&format!("R{tag}c{i}_{j} {} {after} {}", b(i, j), num(r)));
+                        self.wires += 2;
+                        if gij > 0.0 {
+                            self.line(&format!(
+                                "R{tag}d{i}_{j} {} {} {}",
+                                a(i, j),
+                                b(i, j),
+                                num(1.0 / gij)
+                            ));
+                            self.devices += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A design name safe for the title line (no line breaks or control characters).
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}

@@ -1,0 +1,249 @@
+//! Running ngspice in batch mode (`ngspice -b`) on a netlist and reading back what its
+//! `.control` block wrote: the `wrdata` files (one time column, `set wr_singlescale`; a header
+//! of vector names, `set wr_vecnames`) and the diagnostics on its standard output and error.
+//!
+//! # Reference
+//! ngspice User's Manual (version 39), §16.4.2 (batch mode, `-b`), §17.5.98 (`wrdata`).
+
+use super::netlist::{DataFile, Netlist};
+use super::trajectory::{NodeKind, Series, Trajectory};
+use super::SpiceError;
+use nalgebra::DMatrix;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+/// The Debian (and Ubuntu) package that provides the `ngspice` command.
+pub const NGSPICE_PACKAGE: &str = "ngspice";
+
+/// The `ngspice` executable: `$APCSIM_NGSPICE` if set, else the first `ngspice` on `PATH`.
+pub fn find_ngspice() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("APCSIM_NGSPICE") {
+        let p = PathBuf::from(p);
+        return p.is_file().then_some(p);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join("ngspice"))
+        .find(|p| p.is_file())
+}
+
+/// What one ngspice run produced.
+#[derive(Clone, Debug)]
+pub struct NgspiceRun {
+    pub stdout: String,
+    pub stderr: String,
+    /// Wall time of the ngspice process, from spawn to exit (seconds).
+    pub wall_seconds: f64,
+    /// Lines of stdout and stderr that report a problem (see [`diagnostics`]).
+    pub diagnostics: Vec<String>,
+}
+
+/// Lines of ngspice's output that report a problem: warnings, errors, singular matrices,
+/// floating nodes, time steps too small, aborted analyses. ngspice's informational notes
+/// ("No compatibility mode selected") are not problems.
+pub fn diagnostics(output: &str) -> Vec<String> {
+    const PROBLEMS: [&str; 9] = [
+        "warning",
+        "error",
+        "singular",
+        "floating",
+        "too small",
+        "abort",
+        "fatal",
+        "no dc path",
+        "not converge",
+    ];
+    output
+        .lines()
+        .filter(|line| {
+            let l = line.to_ascii_lowercase();
+            PROBLEMS.iter().any(|p| l.contains(p))
+        })
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
+/// Runs `ngspice -b NETLIST` in `dir` (where the data files appear).
+pub fn run(ngspice: &Path, dir: &Path, netlist_file: &str) -> Result<NgspiceRun, SpiceError> {
+    let start = Instant::now();
+    let out = Command::new(ngspice)
+        .arg("-b")
+        .arg(netlist_file)
+        .current_dir(dir)
+        .output()
+        .map_err(|e| SpiceError::Ngspice(format!("cannot run {}: {e}", ngspice.display())))?;
+    let wall_seconds = start.elapsed().as_secs_f64();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let mut diag = diagnostics(&stdout);
+    diag.extend(diagnostics(&stderr));
+    if !out.status.success() {
+        let tail: Vec<&str> = stdout.lines().chain(stderr.lines()).collect();
+        let tail = tail[tail.len().saturating_sub(20)..].join("\n");
+        return Err(SpiceError::Ngspice(format!(
+            "ngspice exited with {}; its last lines:\n{tail}",
+            out.status
+        )));
+    }
+    Ok(NgspiceRun {
+        stdout,
+        stderr,
+        wall_seconds,
+        diagnostics: diag,
+    })
+}
+
+/// One `wrdata` file: vector names (after the scale) and the rows.
+struct DataTable {
+    names: Vec<String>,
+    times: Vec<f64>,
+    /// `rows x names`.
+    values: DMatrix<f64>,
+}
+
+fn read_table(path: &Path) -> Result<DataTable, SpiceError> {
+    let bad = |m: String| SpiceError::Output(format!("{}: {m}", path.display()));
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let header = lines.next().ok_or_else(|| bad("empty file".into()))?;
+    let mut names = header.split_whitespace().map(str::to_ascii_lowercase);
+    if names.next().as_deref() != Some("time") {
+        return Err(bad("the first column is not time".into()));
+    }
+    let names: Vec<String> = names.collect();
+    let mut times = Vec::new();
+    let mut data = Vec::new();
+    for (k, line) in lines.enumerate() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.len() != names.len() + 1 {
+            return Err(bad(format!(
+                "row {}: {} fields for {} columns",
+                k + 1,
+                fields.len(),
+                names.len() + 1
+            )));
+        }
+        for (c, f) in fields.iter().enumerate() {
+            let v: f64 = f
+                .parse()
+                .map_err(|_| bad(format!("row {}: {f:?} is not a number", k + 1)))?;
+            if !v.is_finite() {
+                return Err(bad(format!("row {}: non-finite value {f}", k + 1)));
+            }
+            if c == 0 {
+                times.push(v);
+            } else {
+                data.push(v);
+            }
+        }
+    }
+    if times.is_empty() {
+        return Err(bad("no data rows".into()));
+    }
+    let values = DMatrix::from_row_slice(times.len(), names.len(), &data);
+    Ok(DataTable {
+        names,
+        times,
+        values,
+    })
+}
+
+/// One node's values over time.
+type NodeColumn = (usize, Vec<f64>);
+
+/// Reads the data files of `netlist` from `dir` into a trajectory in node units (voltages over
+/// `v_read_volts`).
+pub fn read_trajectory(
+    netlist: &Netlist,
+    dir: &Path,
+    v_read_volts: f64,
+) -> Result<Trajectory, SpiceError> {
+    let mut times: Option<Vec<f64>> = None;
+    // (kind, layer) -> node -> column of values.
+    let mut columns: BTreeMap<(NodeKind, usize), Vec<NodeColumn>> = BTreeMap::new();
+    for DataFile { file, probes } in &netlist.data_files {
+        let table = read_table(&dir.join(file))?;
+        if table.names.len() != probes.len() {
+            return Err(SpiceError::Output(format!(
+                "{file}: {} vectors, expected {}",
+                table.names.len(),
+                probes.len()
+            )));
+        }
+        match &times {
+            None => times = Some(table.times.clone()),
+            Some(t) if *t != table.times => {
+                return Err(SpiceError::Output(format!(
+                    "{file}: its times differ from the first data file's"
+                )))
+            }
+            Some(_) => {}
+        }
+        for (c, p) in probes.iter().enumerate() {
+            columns
+                .entry((p.kind, p.layer))
+                .or_default()
+                .push((p.node, table.values.column(c).iter().copied().collect()));
+        }
+    }
+    let times = times.ok_or_else(|| SpiceError::Output("no data files".into()))?;
+    let mut series = Vec::new();
+    for ((kind, layer), mut nodes) in columns {
+        nodes.sort_by_key(|(n, _)| *n);
+        let values = DMatrix::from_fn(times.len(), nodes.len(), |r, c| {
+            nodes[c].1[r] / v_read_volts
+        });
+        series.push(Series {
+            kind,
+            layer,
+            values,
+        });
+    }
+    // Value nodes first, then errors, each by layer (the order of `compare`'s report).
+    series.sort_by_key(|s| (s.kind, s.layer));
+    Ok(Trajectory {
+        times_seconds: times,
+        series,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diagnostics_pick_problems_not_notes() {
+        let out = "Note: No compatibility mode selected!\nCircuit: x\n\
+                   Warning: singular matrix:  check node fs1_0\n\
+                   doAnalyses: TRAN:  Timestep too small; time = 1e-9\nngspice-39 done\n";
+        let d = diagnostics(out);
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert!(d[0].contains("singular"));
+    }
+
+    #[test]
+    fn malformed_data_files_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            ("empty.txt", ""),
+            ("nohead.txt", "1 2 3\n"),
+            ("short.txt", "time v(a) v(b)\n1e-9 0.1\n"),
+            ("nan.txt", "time v(a)\n1e-9 nan\n"),
+            ("text.txt", "time v(a)\n1e-9 abc\n"),
+            ("norows.txt", "time v(a)\n"),
+        ];
+        for (name, text) in cases {
+            let p = dir.path().join(name);
+            std::fs::write(&p, text).unwrap();
+            assert!(read_table(&p).is_err(), "{name}");
+        }
+        let p = dir.path().join("ok.txt");
+        std::fs::write(&p, " time v(a)\n 1e-9 0.5\n 2e-9 0.25\n").unwrap();
+        let t = read_table(&p).unwrap();
+        assert_eq!(t.names, vec!["v(a)"]);
+        assert_eq!(t.times, vec![1e-9, 2e-9]);
+        assert_eq!(t.values.as_slice(), &[0.5, 0.25]);
+    }
+}

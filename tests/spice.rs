@@ -1,0 +1,332 @@
+//! `apcsim export-spice` and `apcsim spice-check` end to end (issue 6): the exported netlist
+//! runs in ngspice without warnings, and ngspice's node voltages agree with apcsim's analog
+//! circuit and with the gradient flow — on the tiny design (IR drop, finite-gain TIAs and
+//! error-amplifier bandwidth on), on it with a hundred times the wire resistance (so the IR
+//! drop moves the equilibrium by percents and the agreement checks the effective-matrix
+//! model), with amplifier offsets, and on the small digits design.
+//!
+//! ngspice is optional on a developer machine: without it the ngspice tests print `skipped: ...`
+//! and pass. CI sets `APCSIM_REQUIRE_NGSPICE=1`, which turns a missing ngspice into a failure.
+
+use apcsim::config::{self, LoadOptions};
+use apcsim::spice::{reference, write_netlist, NetlistOptions, SpiceDesign};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn apcsim(args: &[&str]) -> Output {
+    apcsim_env(args, &[])
+}
+
+fn apcsim_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_apcsim"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR")).args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Whether ngspice can run here; without it the test is skipped unless CI requires it.
+fn ngspice_available() -> bool {
+    let why = match Command::new("ngspice").arg("--version").output() {
+        Ok(o) if o.status.success() => return true,
+        Ok(o) => format!("{}: {}", o.status, text(&o.stderr).trim()),
+        Err(e) => e.to_string(),
+    };
+    if std::env::var("APCSIM_REQUIRE_NGSPICE").is_ok_and(|v| v == "1") {
+        panic!("ngspice is required (APCSIM_REQUIRE_NGSPICE=1) but not available: {why}");
+    }
+    eprintln!("skipped: ngspice not available ({why}); install the Debian package ngspice");
+    false
+}
+
+/// `apcsim spice-check FILE SETS... [--reference flow] --json`, parsed.
+fn spice_check(file: &str, sets: &[&str], flow: bool) -> serde_json::Value {
+    let mut args = vec!["spice-check", file, "--json"];
+    if flow {
+        args.extend(["--reference", "flow"]);
+    }
+    for s in sets {
+        args.extend(["--set", s]);
+    }
+    let out = apcsim(&args);
+    assert!(
+        out.status.success(),
+        "{file} {sets:?}: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn f(v: &serde_json::Value, key: &str) -> f64 {
+    v[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key} missing in {v}"))
+}
+
+/// The acceptance of issue 6 on one report: trajectories to 1e-3 of the signal range,
+/// equilibrium to 1e-4, settling times to 1%, and no ngspice warnings.
+fn assert_agrees(r: &serde_json::Value, what: &str) {
+    assert_eq!(r["diagnostics"], serde_json::json!([]), "{what}: {r}");
+    assert!(f(r, "max_equilibrium_rel") <= 1e-4, "{what}: {r}");
+    if r["trajectory_skipped"].is_null() {
+        assert!(f(r, "max_trajectory_rel") <= 1e-3, "{what}: {r}");
+        assert!(f(r, "settling_rel") <= 0.01, "{what}: {r}");
+        assert!(!r["trajectory"].as_array().unwrap().is_empty());
+    }
+}
+
+#[test]
+fn tiny_design_agrees_with_ngspice() {
+    if !ngspice_available() {
+        return;
+    }
+    // As shipped: IR drop (1 ohm), finite-gain TIAs, separate backward arrays, 2x2 tiles,
+    // error amplifiers of 50 MHz; against the analog circuit of `apcsim run` (Euler, 0.1 ns).
+    let r = spice_check("circuits/tiny.toml", &[], false);
+    assert_agrees(&r, "tiny");
+    assert!(f(&r, "wire_resistors") > 0.0);
+    assert!(f(&r, "min_gain_factor") < 1.0);
+    assert!(r["reference"].as_str().unwrap().starts_with("analog"));
+}
+
+#[test]
+fn tiny_design_agrees_with_the_gradient_flow() {
+    if !ngspice_available() {
+        return;
+    }
+    // tau_e = 0: the netlist against the tolerance-controlled gradient flow, trajectories too.
+    let r = spice_check("circuits/tiny.toml", &["dynamics.tau_e=0"], true);
+    assert_agrees(&r, "tiny, flow");
+    assert!(f(&r, "max_trajectory_rel") <= 1e-4, "{r}");
+    // tau_e > 0: the RC error amplifiers change the path, not the equilibrium.
+    let r = spice_check("circuits/tiny.toml", &[], true);
+    assert!(r["trajectory_skipped"].is_string(), "{r}");
+    assert_agrees(&r, "tiny, tau_e > 0, flow");
+}
+
+#[test]
+fn strong_ir_drop_agrees_with_ngspice_nodal_solution() {
+    if !ngspice_available() {
+        return;
+    }
+    // 100 ohm per segment moves the equilibrium by percents; with ideal TIAs the netlist's full
+    // nodal network must reproduce the effective-matrix model exactly.
+    let r = spice_check(
+        "circuits/tiny.toml",
+        &[
+            "dynamics.tau_e=0",
+            "crossbar.wire_resistance=100ohm",
+            "periphery.open_loop_gain=inf",
+        ],
+        true,
+    );
+    assert_agrees(&r, "tiny, 100 ohm");
+    assert!(f(&r, "ir_drop_shift") > 1e-2, "{r}");
+    assert!(f(&r, "max_equilibrium_rel") < 1e-6, "{r}");
+}
+
+#[test]
+fn amplifier_offsets_agree_with_the_analog_circuit() {
+    if !ngspice_available() {
+        return;
+    }
+    // The netlist's offsets are the analog circuit's draws, with its signs and gains: with
+    // ideal TIAs and wires the end states agree to rounding. (With finite gain or wires the
+    // model's offset terms, N V_os from the device conductances, differ from the op-amp's
+    // c N V_os through the wires by ~1e-4 of the offset.)
+    let r = spice_check(
+        "circuits/tiny.toml",
+        &[
+            "periphery.offset_sigma=2mV",
+            "periphery.open_loop_gain=inf",
+            "crossbar.wire_resistance=0",
+        ],
+        false,
+    );
+    assert_agrees(&r, "tiny, offsets");
+    assert!(f(&r, "max_equilibrium_rel") < 1e-6, "{r}");
+    assert!(r["equilibrium_reference"]
+        .as_str()
+        .unwrap()
+        .contains("analog run"));
+}
+
+#[test]
+fn small_digits_design_agrees_with_ngspice() {
+    if !ngspice_available() {
+        return;
+    }
+    // Without the wires (their mesh makes ngspice ~20x slower: the closing notes of issue 6
+    // have the full design's figures).
+    let r = spice_check(
+        "circuits/digits_small.toml",
+        &["crossbar.wire_resistance=0"],
+        false,
+    );
+    assert_agrees(&r, "digits_small");
+    assert!(f(&r, "devices") >= 1000.0);
+}
+
+#[test]
+fn missing_ngspice_exits_2_naming_the_package() {
+    let out = apcsim_env(
+        &[
+            "spice-check",
+            "circuits/tiny.toml",
+            "--set",
+            "dynamics.tau_e=0",
+        ],
+        &[("APCSIM_NGSPICE", "/nonexistent/ngspice")],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("apt-get install ngspice"));
+}
+
+#[test]
+fn designs_above_the_device_limit_are_refused() {
+    let out = apcsim(&[
+        "spice-check",
+        "circuits/digits_rram.toml",
+        "--set",
+        "dynamics.tau_e=0",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--max-devices"));
+    let out = apcsim(&["spice-check", "circuits/tiny.toml", "--max-devices", "10"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("84 crossbar devices"));
+}
+
+#[test]
+fn bad_options_exit_2_without_panicking() {
+    for args in [
+        &[
+            "export-spice",
+            "circuits/tiny.toml",
+            "--sample",
+            "99",
+            "--out",
+            "x.cir",
+        ][..],
+        &[
+            "export-spice",
+            "circuits/tiny.toml",
+            "--points",
+            "0",
+            "--out",
+            "x.cir",
+        ],
+        &["spice-check", "circuits/tiny.toml", "--reltol", "2"],
+        &["spice-check", "no/such/file.toml"],
+    ] {
+        let out = apcsim(args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(!text(&out.stderr).contains("panicked"), "{args:?}");
+    }
+}
+
+#[test]
+fn export_is_deterministic_and_counts_every_device_and_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.cir"), dir.path().join("b.cir"));
+    for p in [&a, &b] {
+        let out = apcsim(&[
+            "export-spice",
+            "circuits/tiny.toml",
+            "--out",
+            p.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let net = std::fs::read_to_string(&a).unwrap();
+    assert_eq!(net, std::fs::read_to_string(&b).unwrap());
+    // tiny: 4-3-3-2 with separate backward arrays on layers 2 and 3: 2 x (12 + 9 + 6) forward
+    // and 2 x (9 + 6) backward devices, two wire segments each.
+    let count = |prefix: &str, infix: char| {
+        net.lines()
+            .filter(|l| {
+                l.starts_with(prefix)
+                    && l.split_whitespace()
+                        .next()
+                        .is_some_and(|n| n[prefix.len()..].chars().nth(2) == Some(infix))
+            })
+            .count()
+    };
+    let devices = count("Rf", 'd') + count("Rb", 'd');
+    let segments = count("Rf", 'r') + count("Rf", 'c') + count("Rb", 'r') + count("Rb", 'c');
+    assert_eq!(segments, 2 * 84, "{net}");
+    // The ideal device leaves the inactive device of each pair at g_min = 0: an open circuit.
+    assert_eq!(devices, 42);
+    assert!(net.contains(".tran ") && net.contains(" uic"));
+    assert!(net.contains("wrdata apcsim_spice.0.txt v(z1_0)"));
+    assert!(net.trim_end().ends_with(".end"));
+}
+
+fn design(file: &str, sets: &[&str]) -> SpiceDesign {
+    let c = config::load(Path::new(file), sets, &LoadOptions::default()).unwrap();
+    let b = apcsim::study::build::build(&c).unwrap();
+    SpiceDesign::new(&c, &b, 1).unwrap()
+}
+
+#[test]
+fn apcsim_reference_is_converged() {
+    // Tightening Dop853 a hundredfold moves the trajectory by less than 1e-7 of the range.
+    let d = design(
+        "circuits/digits_small.toml",
+        &["dynamics.tau_e=0", "crossbar.wire_resistance=0"],
+    );
+    let times: Vec<f64> = (1..=997)
+        .map(|k| k as f64 * d.window_seconds / 997.0)
+        .collect();
+    let a = reference::gradient_flow(&d, &times, reference::RTOL).unwrap();
+    let b = reference::gradient_flow(&d, &times, reference::RTOL / 100.0).unwrap();
+    for c in apcsim::spice::compare(&b, &a).unwrap() {
+        assert!(c.max_rel_range < 1e-7, "{c:?}");
+    }
+    // The netlist of sample 1 holds that sample's input.
+    let net = write_netlist(&d, &NetlistOptions::default());
+    assert!(net.text.contains("(sample 1)"));
+    let (i, x) =
+        d.x.iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap();
+    assert!(*x > 0.0);
+    assert!(net
+        .text
+        .contains(&format!("Vx{i} x{i} 0 DC {:e}", d.v_read_volts * x)));
+}
+
+#[test]
+fn gradient_flow_network_is_the_analog_circuits() {
+    // The flow reference folds the TIAs' finite-gain factors into the effective weights; they
+    // must be the analog circuit's products (forward: c^f a W^f; backward: c^b a lambda W^b).
+    for file in ["circuits/digits_small.toml", "circuits/tiny.toml"] {
+        let d = design(file, &[]);
+        let net = &d.network;
+        for (l, lc) in d.analog.layers.iter().enumerate() {
+            let a = net.scalings()[l];
+            let fwd = &net.weights()[l] * a;
+            assert!(
+                (&fwd - &lc.forward).amax() <= 1e-12 * fwd.amax(),
+                "{file} {l}"
+            );
+            if let Some(b) = &lc.backward {
+                let lam = d.layers[l].precision;
+                let bwd = &net.feedback_weights()[l] * (a * lam);
+                assert!((&bwd - b).amax() <= 1e-12 * bwd.amax(), "{file} {l}");
+            }
+        }
+    }
+}
