@@ -5,6 +5,7 @@
 //! diverged.
 
 mod cli_run;
+mod cli_sweep;
 
 use apcsim::config::{self, LoadOptions};
 use apcsim::io::reference::read_reference;
@@ -42,6 +43,12 @@ enum Command {
     /// Load a circuit description, apply --set overrides, check it and print the resolved
     /// design. Exit code 2 and one line FILE:LINE:COL: key: message when it is unusable.
     Check(CheckArgs),
+    /// Run a design over a grid of key values and seeds (every point a full run), in parallel,
+    /// point by point into a folder that --resume finishes; summary.csv, sweep.h5, report.html.
+    Sweep(cli_sweep::SweepArgs),
+    /// Combine the folders of a sharded sweep (`apcsim sweep --shard K/N`) into one, identical
+    /// to an unsharded run.
+    Merge(cli_sweep::MergeArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -107,6 +114,8 @@ fn main() -> ExitCode {
         Command::Reference(args) => reference(args),
         Command::Schema => write_stdout(&config::schema_text()),
         Command::Check(args) => check(args),
+        Command::Sweep(args) => cli_sweep::sweep(args),
+        Command::Merge(args) => cli_sweep::merge(args),
     }
 }
 
