@@ -326,3 +326,49 @@ fn resume_refuses_another_sweep_and_a_plain_run_refuses_a_used_folder() {
     }
     assert_eq!(std::fs::read(out.join("summary.csv")).unwrap(), before);
 }
+
+/// h5py reads sweep.h5 (CI makes h5py mandatory with `APCSIM_REQUIRE_INTEROP=1`, as in
+/// tests/h5_interop.rs): its table, reshaped to the axes and seeds, holds summary.csv's numbers.
+#[test]
+fn h5py_reads_the_table_and_the_point_groups() {
+    let python = std::env::var_os("APCSIM_PYTHON").unwrap_or_else(|| "python3".into());
+    let probe = Command::new(&python)
+        .args(["-c", "import h5py, numpy"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        assert!(
+            std::env::var("APCSIM_REQUIRE_INTEROP").map_or(true, |v| v != "1"),
+            "h5py is required (APCSIM_REQUIRE_INTEROP=1) but not available"
+        );
+        eprintln!("skipped: h5py not available");
+        return;
+    }
+    let script = r#"
+import csv, json, sys, h5py
+f = h5py.File(sys.argv[1], "r")
+shape = json.loads(f["table"].attrs["shape"])
+assert shape == [4, 3, 2], shape
+table = {k: f["table"][k][:].reshape(shape) for k in f["table"].keys()}
+rows = list(csv.DictReader(open(sys.argv[2])))
+assert len(rows) == 24
+for r in rows:
+    i = int(r["index"])
+    for k in ("settling_median_seconds", "energy_per_sample_joules", "cos_sim_hardware_vs_bp_ideal"):
+        assert float(r[k]) == table[k].flat[i], (k, i)
+g = f["points/05"]
+print(g.attrs["status"], g.attrs["device.levels"], g.attrs["crossbar.wire_resistance"],
+      int(g.attrs["index"]), g["gradients/ideal_circuit_vs_bp/cos_sim_per_layer"].shape)
+"#;
+    let dir = baseline();
+    let o = Command::new(&python)
+        .args(["-c", script])
+        .arg(dir.join("sweep.h5"))
+        .arg(dir.join("summary.csv"))
+        .output()
+        .unwrap();
+    ok(&o);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "ok 8 2ohm 5 (3,)"
+    );
+}
