@@ -16,6 +16,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod cli_study;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "apcsim",
@@ -49,6 +51,9 @@ enum Command {
     /// Combine the folders of a sharded sweep (`apcsim sweep --shard K/N`) into one, identical
     /// to an unsharded run.
     Merge(cli_sweep::MergeArgs),
+    /// Studies over many networks (see `apcsim study --help`).
+    #[command(subcommand)]
+    Study(cli_study::StudyCommand),
 }
 
 #[derive(clap::Args, Debug)]
@@ -116,6 +121,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check(args),
         Command::Sweep(args) => cli_sweep::sweep(args),
         Command::Merge(args) => cli_sweep::merge(args),
+        Command::Study(cmd) => cli_study::run(cmd),
     }
 }
 

@@ -519,13 +519,15 @@ impl<T: Real> AnalogCircuit<T> {
                     }
                 }
                 None => {
-                    let amp: Vec<T> = lc
-                        .noise_error
-                        .iter()
-                        .map(|&s| T::of_f64((s / two_dt).sqrt()))
-                        .collect();
+                    // State-independent: the amplitudes are computed once per run.
+                    let amp = ns.amp_e[l - 1].get_or_insert_with(|| {
+                        lc.noise_error
+                            .iter()
+                            .map(|&s| T::of_f64((s / two_dt).sqrt()))
+                            .collect()
+                    });
                     for col in xi.chunks_exact_mut(n) {
-                        for (v, &a) in col.iter_mut().zip(&amp) {
+                        for (v, &a) in col.iter_mut().zip(amp.iter()) {
                             *v *= a;
                         }
                     }
@@ -556,6 +558,31 @@ impl<T: Real> AnalogCircuit<T> {
                 );
             }
             let rel = next.relative_backward.is_some();
+            // With phi' = 1, or no backward noise, the amplitudes do not depend on the state.
+            let constant = !rel
+                && (self.activation == Activation::Linear
+                    || next.noise_backward.iter().all(|&s| s == 0.0));
+            if constant {
+                let gain = if self.activation == Activation::Linear {
+                    1.0
+                } else {
+                    0.0
+                };
+                let amp = ns.amp_z[l - 1].get_or_insert_with(|| {
+                    (0..n)
+                        .map(|i| {
+                            let s = lc.noise_integrator[i] + gain * next.noise_backward[i];
+                            T::of_f64((s / two_dt).sqrt())
+                        })
+                        .collect()
+                });
+                for col in ns.z[l - 1].chunks_exact_mut(n) {
+                    for (v, &a) in col.iter_mut().zip(amp.iter()) {
+                        *v *= a;
+                    }
+                }
+                continue;
+            }
             let (xi, dens, dp) = (&mut ns.z[l - 1], &ns.tmp_z[l - 1], &ws.dphi[l - 1]);
             for ((col, dcol), pcol) in xi
                 .chunks_exact_mut(n)
@@ -708,6 +735,10 @@ pub struct NoiseSample<T: Real> {
     pub dt_seconds: f64,
     tmp_e: Vec<Vec<T>>,
     tmp_z: Vec<Vec<T>>,
+    /// Amplitudes sqrt(S / (2 dt)) of the layers whose noise does not depend on the state,
+    /// computed at first use.
+    amp_e: Vec<Option<Vec<T>>>,
+    amp_z: Vec<Option<Vec<T>>>,
 }
 
 impl<T: Real> NoiseSample<T> {
@@ -720,6 +751,8 @@ impl<T: Real> NoiseSample<T> {
             .map(|l| vec![T::zero(); widths[l] * batch])
             .collect();
         NoiseSample {
+            amp_e: vec![None; e.len()],
+            amp_z: vec![None; z.len()],
             tmp_e: e.clone(),
             tmp_z: z.clone(),
             e,

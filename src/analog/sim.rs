@@ -248,6 +248,11 @@ impl<'a, T: Real> Chunk<'a, T> {
     /// and in `ws` the activations and errors, both of the state before the step.
     fn step(&mut self, scheme: Scheme, h: T) {
         self.draw();
+        self.integrate(scheme, h);
+    }
+
+    /// The step itself, on the standard normals already in the noise sample.
+    fn integrate(&mut self, scheme: Scheme, h: T) {
         let circ = self.circ;
         let mut noise = self.noise.as_mut().map(|(ns, _)| ns);
         let (x, y) = (&self.x[..], &self.y[..]);
@@ -366,6 +371,72 @@ impl<'a, T: Real> Chunk<'a, T> {
                 a
             }
         })
+    }
+}
+
+/// The production step driven by caller-supplied standard normals.
+///
+/// [`simulate`] draws its normals from per-(sample, layer) streams. A strong-convergence test
+/// needs the *same* Brownian path at several step sizes (the normal of a coarse step is the
+/// normalised sum of those of the fine steps it spans), so it writes the normals of each step
+/// here and calls [`ManualStepper::step`], which runs exactly the code of a `simulate` step
+/// (scaling to the densities at the step's start, the scheme's stages, the rails). Not a stable
+/// API: for tests of the schemes only.
+#[doc(hidden)]
+pub struct ManualStepper<'a, T: Real> {
+    chunk: Chunk<'a, T>,
+    h: T,
+}
+
+impl<'a, T: Real> ManualStepper<'a, T> {
+    /// Starts `batch` samples (inputs `x`, D x B, targets `y`, O x B, column-major) from the
+    /// circuit's initial state, with steps of `dt_seconds`.
+    pub fn new(
+        circ: &'a AnalogCircuit<T>,
+        x: &[T],
+        y: &[T],
+        batch: usize,
+        dt_seconds: f64,
+    ) -> Self {
+        let opts = SimOptions {
+            scheme: Scheme::Euler,
+            dt_seconds,
+            t_max_seconds: dt_seconds,
+            settle_tol: 1e-3,
+            steady_tol: 0.0,
+            settle_window_seconds: dt_seconds,
+            seed: 0,
+            noise: true,
+            trace_samples: 0,
+            trace_points: 4,
+            energy: None,
+        };
+        ManualStepper {
+            chunk: Chunk::new(circ, x, y, 0, batch, &opts),
+            h: T::of_f64(dt_seconds / circ.tau_z_seconds),
+        }
+    }
+
+    /// The noise sample of the next step (`None` for a noise-free circuit): write its standard
+    /// normals into `e` (per layer l = 1..L, the error nodes) and `z` (per hidden layer, the
+    /// value nodes), each `n_l x batch` column-major.
+    pub fn normals_mut(&mut self) -> Option<&mut NoiseSample<T>> {
+        self.chunk.noise.as_mut().map(|(ns, _)| ns)
+    }
+
+    /// One step of `scheme` on the normals set by [`Self::normals_mut`].
+    pub fn step(&mut self, scheme: Scheme) {
+        if let Some((ns, _)) = self.chunk.noise.as_mut() {
+            ns.scaled_e = false;
+            ns.scaled_z = false;
+        }
+        self.chunk.integrate(scheme, self.h);
+    }
+
+    /// The state: value nodes (the layout of [`AnalogCircuit::value_layout`]), then the error
+    /// nodes when they are dynamic.
+    pub fn state(&self) -> &[T] {
+        &self.chunk.state
     }
 }
 
@@ -603,7 +674,9 @@ pub fn simulate<T: Real>(
     let dt = opts.dt_seconds;
     let h = T::of_f64(dt / circ.tau_z_seconds);
     let window_steps = ((opts.settle_window_seconds / dt).round() as usize).max(1);
-    let n_max = (opts.t_max_seconds / dt).floor() as usize;
+    // t_max / dt can round to just below an integer (12000 steps of 2.5e-11 s give
+    // 11999.999999999998): a relative slack of 1e-9 keeps a t_max of N steps at N steps.
+    let n_max = (opts.t_max_seconds / dt * (1.0 + 1e-9)).floor() as usize;
     let starts: Vec<usize> = (0..batch).step_by(CHUNK).collect();
     let chunk_len = |s0: usize| CHUNK.min(batch - s0);
     let l_out = circ.n_layers();

@@ -163,7 +163,13 @@ pub fn infer<T: Real>(
             &opts.stop,
         ),
         Solver::ClosedForm => {
-            let z = closed_form::equilibrium(net, batch)?;
+            // Backward reads with weights of their own make the system non-symmetric: the
+            // output-space reduction solves it, the block Cholesky of `equilibrium` cannot.
+            let z = if net.has_feedback() {
+                closed_form::equilibrium_output_space(net, batch)?.z
+            } else {
+                closed_form::equilibrium(net, batch)?
+            };
             let max_dzdt = net.max_activity_gradient(batch, &z).to_f64();
             Ok(Inference {
                 z,

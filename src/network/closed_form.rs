@@ -10,13 +10,22 @@
 //! block Cholesky elimination (Schur complements S_k, each factorised densely), which costs
 //! O(L N^3) instead of O(L^3 N^3) for the dense H.
 //!
+//! [`equilibrium_output_space`] finds the same z* without any N x N factorisation: at the
+//! equilibrium every hidden error is the output error carried back, e_l = lambda K_l^T e_L, so
+//! the whole system collapses onto the O x O rescaling S = I/lambda + sum_l J_l K_l^T (J_l =
+//! A_L ... A_{l+1} the forward Jacobian from layer l to the output, K_l the same product through
+//! the backward weights, K = J for ideal PC). One pass of O-row products down the layers, an
+//! O x O solve and one forward pass give z*: O(L N^2 (O + B)) instead of O(L N^3), and it also
+//! covers hardware networks whose backward products use their own weights (S is then not
+//! symmetric, and is solved by LU).
+//!
 //! # Reference
 //! Innocenti et al., ICML 2026, §3 (the equilibrium of linear PC networks and its energy
 //! F* = 1/(2B) sum_i r_i^T S^-1 r_i, S = I/lambda + sum_l J_l J_l^T); Golub & Van Loan,
 //! "Matrix Computations" §4.5 (block tridiagonal systems).
 
 use super::model::{Batch, Network};
-use crate::real::Real;
+use crate::real::{gemm, MatMut, MatRef, Real};
 use nalgebra::{Cholesky, DMatrix};
 
 /// Why the closed form does not apply.
@@ -29,6 +38,8 @@ pub enum ClosedFormError {
     Feedback,
     #[error("the activity Hessian is not positive definite at block {block}")]
     NotPositiveDefinite { block: usize },
+    #[error("the output-space rescaling S is singular: the activity dynamics have no unique equilibrium")]
+    SingularRescaling,
 }
 
 /// A_l = s_l I + a_l W_{l-1} in f64, for l = 1..L (index l-1).
@@ -146,4 +157,148 @@ pub fn equilibrium_energy<T: Real>(
     let sr = chol.solve(&r);
     let total: f64 = r.iter().zip(sr.iter()).map(|(u, v)| u * v).sum();
     Ok(total / (2.0 * batch.size() as f64))
+}
+
+/// The equilibrium of a linear network found in output space, with its rescaling.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutputSpaceEquilibrium<T> {
+    /// z* (flat layout, see [`super::Layout`]).
+    pub z: Vec<T>,
+    /// S = I/lambda + sum_{l=1}^{L-1} J_l K_l^T (O x O). For ideal PC (K = J) this is the
+    /// rescaling of F* = 1/(2B) sum_i r_i^T S^-1 r_i, whose size s - 1 the paper's theory
+    /// predicts; symmetric positive definite then.
+    pub rescaling: DMatrix<f64>,
+}
+
+/// The exact equilibrium z* of a linear network by the output-space reduction of the module
+/// documentation: O(L N^2 (O + B)) work, no N x N factorisation. Unlike [`equilibrium`] it
+/// accepts networks with their own feedback weights (hardware backward reads): their activity
+/// dynamics dz_l/dt = -e_l + B_{l+1}^T (lambda_{l+1} e_{l+1}) are still linear, and the fixed
+/// point is e_l = lambda K_l^T e_L with K_l = B_L ... B_{l+1}.
+///
+/// Products are taken in the network's precision; the O x O solve in f64.
+///
+/// # Reference
+/// Innocenti et al., "Only strict saddles in the energy landscape of predictive coding
+/// networks?" (2024), the rescaling S of the equilibrated energy of deep linear networks, as in
+/// JPC's `linear_equilib_energy`; Innocenti et al., ICML 2026, §3.
+pub fn equilibrium_output_space<T: Real>(
+    net: &Network<T>,
+    batch: &Batch<T>,
+) -> Result<OutputSpaceEquilibrium<T>, ClosedFormError> {
+    if !net.activation().is_linear() {
+        return Err(ClosedFormError::Nonlinear(net.activation().to_string()));
+    }
+    let arch = net.architecture();
+    let l_out = net.n_layers();
+    let widths = net.widths();
+    let o = widths[l_out];
+    let b = batch.size();
+    let lam = arch.output_precision;
+
+    let j = output_jacobians(net, net.weights());
+    let k_own = net
+        .has_feedback()
+        .then(|| output_jacobians(net, net.feedback_weights()));
+    let k = k_own.as_ref().unwrap_or(&j);
+
+    // S = I/lambda + sum_l J_l K_l^T.
+    let mut s = DMatrix::<f64>::identity(o, o) / lam;
+    let mut jk = vec![T::zero(); o * o];
+    for l in 1..l_out {
+        let n = widths[l];
+        gemm(
+            T::one(),
+            MatRef::col_major(&j[l - 1], o, n),
+            MatRef::col_major(&k[l - 1], o, n).t(),
+            T::zero(),
+            MatMut::col_major(&mut jk, o, o),
+        );
+        for (sv, &v) in s.iter_mut().zip(&jk) {
+            *sv += v.to_f64();
+        }
+    }
+
+    // U = S^-1 r with r = y - yhat; then e_L = U / lambda and e_l = K_l^T U.
+    let (z_ff, yhat) = net.feedforward(batch.x.as_slice(), b);
+    let r = DMatrix::from_fn(o, b, |i, c| (batch.y[(i, c)] - yhat[i + c * o]).to_f64());
+    let u = s
+        .clone()
+        .lu()
+        .solve(&r)
+        .ok_or(ClosedFormError::SingularRescaling)?;
+    let u: Vec<T> = u.iter().map(|&v| T::of_f64(v)).collect();
+
+    // z = zhat + delta with delta_l = A_l delta_{l-1} + e_l, delta_0 = 0 (x is clamped).
+    let layout = net.layout(b);
+    let mut z = z_ff;
+    let mut delta: Vec<T> = Vec::new();
+    for l in 1..l_out {
+        let n = widths[l];
+        let mut d = vec![T::zero(); n * b];
+        gemm(
+            T::one(),
+            MatRef::col_major(&k[l - 1], o, n).t(),
+            MatRef::col_major(&u, o, b),
+            T::zero(),
+            MatMut::col_major(&mut d, n, b),
+        );
+        if l > 1 {
+            if arch.has_skip(l) {
+                for (di, &p) in d.iter_mut().zip(&delta) {
+                    *di += p;
+                }
+            }
+            gemm(
+                net.scalings()[l - 1],
+                MatRef::from(&net.weights()[l - 1]),
+                MatRef::col_major(&delta, widths[l - 1], b),
+                T::one(),
+                MatMut::col_major(&mut d, n, b),
+            );
+        }
+        for (zi, &di) in z[layout.range(l)].iter_mut().zip(&d) {
+            *zi += di;
+        }
+        delta = d;
+    }
+    Ok(OutputSpaceEquilibrium { z, rescaling: s })
+}
+
+/// J_l = A_L A_{L-1} ... A_{l+1} (O x n_l, column-major) for l = 1..L-1 (index l-1), with
+/// A_m = s_m I + a_m W_{m-1} built from `weights`.
+fn output_jacobians<T: Real>(net: &Network<T>, weights: &[DMatrix<T>]) -> Vec<Vec<T>> {
+    let arch = net.architecture();
+    let l_out = net.n_layers();
+    let widths = net.widths();
+    let o = widths[l_out];
+    let a = net.scalings();
+    // From the output down: J_{L-1} = A_L (the output layer has no skip), J_l = J_{l+1} A_{l+1}.
+    let mut rev: Vec<Vec<T>> = Vec::with_capacity(l_out - 1);
+    rev.push(
+        weights[l_out - 1]
+            .as_slice()
+            .iter()
+            .map(|&w| a[l_out - 1] * w)
+            .collect(),
+    );
+    for l in (1..l_out - 1).rev() {
+        let prev = rev.last().map(Vec::as_slice).unwrap_or(&[]);
+        let skip = arch.has_skip(l + 1);
+        let mut next = if skip {
+            prev.to_vec()
+        } else {
+            vec![T::zero(); o * widths[l]]
+        };
+        gemm(
+            a[l],
+            MatRef::col_major(prev, o, widths[l + 1]),
+            MatRef::from(&weights[l]),
+            if skip { T::one() } else { T::zero() },
+            MatMut::col_major(&mut next, o, widths[l]),
+        );
+        rev.push(next);
+    }
+    rev.reverse();
+    rev
 }

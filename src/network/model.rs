@@ -297,6 +297,16 @@ impl<T: Real> Network<T> {
         Ok(self)
     }
 
+    /// Whether the backward products use weights of their own (see [`Network::with_feedback`]).
+    pub fn has_feedback(&self) -> bool {
+        self.feedback.is_some()
+    }
+
+    /// Gives the weights back (to update them without a copy and build the next network).
+    pub fn into_weights(self) -> Vec<DMatrix<T>> {
+        self.weights
+    }
+
     /// The weights of the backward products (the forward ones unless set apart).
     pub fn feedback_weights(&self) -> &[DMatrix<T>] {
         self.feedback.as_deref().unwrap_or(&self.weights)

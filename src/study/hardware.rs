@@ -40,6 +40,32 @@ pub struct HardwareCheck {
     pub bp_effective: Vec<DMatrix<f64>>,
 }
 
+/// The network a mapped design really runs — the effective forward weights, and backward
+/// products through the effective backward weights — and the batch as the DAC delivers it.
+pub fn hardware_network(
+    net: &Network<f64>,
+    mapped: &MappedNetwork,
+    batch: &Batch<f64>,
+    dac: &Converter,
+) -> Result<(Network<f64>, Batch<f64>), NetworkError> {
+    let hw = Network::new(net.architecture().clone(), mapped.forward_weights())?
+        .with_feedback(mapped.backward_weights())?;
+    let mut hw_batch = batch.clone();
+    dac.convert_all(hw_batch.x.as_mut_slice());
+    Ok((hw, hw_batch))
+}
+
+/// The PC update as the hardware forms it: errors and activations at the equilibrium `z` of
+/// `hw`, each read through the ADC before the outer products.
+pub fn hardware_pc_update(
+    hw: &Network<f64>,
+    hw_batch: &Batch<f64>,
+    z: &[f64],
+    adc: &Converter,
+) -> Vec<DMatrix<f64>> {
+    hw.pc_weight_gradients_read(hw_batch, z, |v| adc.convert_all(v))
+}
+
 /// Runs the check. `dac` converts the inputs, `adc` every value read out for the update.
 pub fn gradient_check(
     net: &Network<f64>,
@@ -49,20 +75,16 @@ pub fn gradient_check(
     adc: &Converter,
     opts: &InferenceOptions,
 ) -> Result<HardwareCheck, CheckError> {
-    let arch = net.architecture().clone();
-    let hw_fwd = Network::new(arch.clone(), mapped.forward_weights())?;
-    let hw = hw_fwd.clone().with_feedback(mapped.backward_weights())?;
-    let mut hw_batch = batch.clone();
-    dac.convert_all(hw_batch.x.as_mut_slice());
+    let (hw, hw_batch) = hardware_network(net, mapped, batch, dac)?;
 
     let ideal_inference = infer(net, batch, opts)?;
     let pc_ideal = net.pc_weight_gradients(batch, &ideal_inference.z);
     let (_, bp_ideal) = net.bp_gradients(batch);
 
     let hardware_inference = infer(&hw, &hw_batch, opts)?;
-    let pc_hardware =
-        hw.pc_weight_gradients_read(&hw_batch, &hardware_inference.z, |v| adc.convert_all(v));
-    let (_, bp_effective) = hw_fwd.bp_gradients(&hw_batch);
+    let pc_hardware = hardware_pc_update(&hw, &hw_batch, &hardware_inference.z, adc);
+    // BP runs the forward weights only: the hardware's own forward pass.
+    let (_, bp_effective) = hw.bp_gradients(&hw_batch);
 
     let errors = |ws: &[DMatrix<f64>]| -> Vec<f64> {
         ws.iter()

@@ -5,3 +5,4 @@ pub mod hardware;
 pub mod reference;
 pub mod run;
 pub mod sweep;
+pub mod width_depth;
