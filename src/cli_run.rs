@@ -155,7 +155,7 @@ impl Progress {
 }
 
 /// The current UTC time as YYYYMMDD-HHMMSS.
-fn utc_stamp() -> String {
+pub fn utc_stamp() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs()) as i64;

@@ -17,6 +17,7 @@ use std::process::ExitCode;
 
 mod cli_spice;
 mod cli_study;
+mod cli_sweep;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -52,6 +53,12 @@ enum Command {
     /// per-layer errors, equilibrium, settling times, wall times. Exit 2 if ngspice is missing
     /// or the design exceeds --max-devices.
     SpiceCheck(cli_spice::CheckArgs),
+    /// Run a design over a grid of key values and seeds (every point a full run), in parallel,
+    /// point by point into a folder that --resume finishes; summary.csv, sweep.h5, report.html.
+    Sweep(cli_sweep::SweepArgs),
+    /// Combine the folders of a sharded sweep (`apcsim sweep --shard K/N`) into one, identical
+    /// to an unsharded run.
+    Merge(cli_sweep::MergeArgs),
     /// Studies over many networks (see `apcsim study --help`).
     #[command(subcommand)]
     Study(cli_study::StudyCommand),
@@ -122,6 +129,8 @@ fn main() -> ExitCode {
         Command::Check(args) => check(args),
         Command::ExportSpice(args) => cli_spice::export(args),
         Command::SpiceCheck(args) => cli_spice::check(args),
+        Command::Sweep(args) => cli_sweep::sweep(args),
+        Command::Merge(args) => cli_sweep::merge(args),
         Command::Study(cmd) => cli_study::run(cmd),
     }
 }

@@ -4,4 +4,5 @@ pub mod build;
 pub mod hardware;
 pub mod reference;
 pub mod run;
+pub mod sweep;
 pub mod width_depth;

@@ -1,0 +1,400 @@
+//! Running a sweep into its folder: the folder's state (a plan, the finished points), resuming,
+//! the worker threads, and writing each point as soon as it finishes.
+//!
+//! A point is finished when its line is in `points.jsonl` and its group in `points/<i>.h5`;
+//! the group is written first (atomically), then the line is appended in one write and synced.
+//! A SIGKILL at any moment therefore leaves whole files and at most one partial last line,
+//! which `--resume` drops (the point then runs again).
+//!
+//! Parallelism: `--jobs N` is the number of threads that compute. Points are handed out in plan
+//! order to `min(N, points to run)` workers; each worker runs its point inside a rayon pool of
+//! its own with `N / workers` threads, where the simulation's batch chunks run. Pools never
+//! nest into each other's threads, so there are never more than N busy threads, and since a
+//! run's results do not depend on how many threads it gets, they are bit-identical whatever N.
+
+use super::plan::{LoadedPlan, PointJob, SweepPlan};
+use super::record::{Metrics, Outcome, PointRecord};
+use super::{summary, SweepError, PLAN_FILE, POINTS_DIR, POINTS_JSONL};
+use crate::io::h5::{H5Reader, H5Writer};
+use crate::study::run;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// How to run.
+#[derive(Clone, Debug)]
+pub struct SweepOptions {
+    /// Threads that compute (at least 1).
+    pub jobs: usize,
+    /// Finish the sweep already in the folder instead of refusing to touch it.
+    pub resume: bool,
+}
+
+/// What the caller is told while the sweep runs (on the calling thread).
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// Before the first point: how many run now, how many were already done, and how.
+    Start {
+        todo: usize,
+        resumed: usize,
+        workers: usize,
+        threads_per_point: usize,
+    },
+    /// A point finished and is on disk.
+    Done {
+        record: &'a PointRecord,
+        wall_seconds: f64,
+    },
+}
+
+/// How a sweep went.
+#[derive(Clone, Debug)]
+pub struct SweepOutcome {
+    /// Points run now.
+    pub ran: usize,
+    /// Points found finished in the folder.
+    pub resumed: usize,
+    /// Points whose circuit diverged, and points that failed, among all of this folder's.
+    pub diverged: usize,
+    pub failed: usize,
+}
+
+pub(crate) fn io_err(path: &Path, e: impl std::fmt::Display) -> SweepError {
+    SweepError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// Reads `DIR/plan.json`; `Ok(None)` when there is none.
+pub fn read_plan(dir: &Path) -> Result<Option<SweepPlan>, SweepError> {
+    let p = dir.join(PLAN_FILE);
+    let text = match std::fs::read_to_string(&p) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err(&p, e)),
+    };
+    SweepPlan::from_json(&text)
+        .map(Some)
+        .map_err(|e| SweepError::Plan(format!("{}: not a sweep plan: {e}", p.display())))
+}
+
+/// The per-point file of point `index`.
+pub fn point_file(dir: &Path, plan: &SweepPlan, index: usize) -> PathBuf {
+    dir.join(POINTS_DIR)
+        .join(format!("{}.h5", plan.point_name(index)))
+}
+
+/// The finished points of a folder: each complete line of `points.jsonl` (in file order) whose
+/// point file reads back as the same point. Lines for other points, unreadable lines and a
+/// partial last line are left out.
+pub fn finished_points(
+    dir: &Path,
+    plan: &SweepPlan,
+) -> Result<Vec<(String, PointRecord)>, SweepError> {
+    let p = dir.join(POINTS_JSONL);
+    let bytes = match std::fs::read(&p) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_err(&p, e)),
+    };
+    let keys = plan.keys();
+    let mut seen = vec![false; plan.points];
+    let mut out = Vec::new();
+    let text = String::from_utf8_lossy(&bytes);
+    // The text after the last newline is a line cut short (or nothing).
+    let complete = text.rsplit_once('\n').map_or("", |(head, _)| head);
+    for line in complete.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let Some(index) = v["index"].as_u64().map(|i| i as usize) else {
+            continue;
+        };
+        if index >= plan.points || !plan.holds(index) || seen[index] {
+            continue;
+        }
+        let Ok(r) = H5Reader::open(&point_file(dir, plan, index)) else {
+            continue;
+        };
+        let Ok(rec) = PointRecord::read(&r, "", &keys) else {
+            continue;
+        };
+        if rec.index != index
+            || v["seed"].as_u64() != Some(rec.seed)
+            || rec.values != plan.values_of(index / plan.seeds)
+        {
+            continue;
+        }
+        seen[index] = true;
+        out.push((line.to_string(), rec));
+    }
+    Ok(out)
+}
+
+/// The JSON line of a finished point: its place, seed, status and the run's whole report
+/// (fields in that order, so that the line reads from its start).
+fn json_line(
+    job: &PointJob,
+    keys: &[String],
+    rec: &PointRecord,
+    report: &serde_json::Value,
+    wall: f64,
+    cpu: Option<f64>,
+) -> String {
+    let text = |v: &serde_json::Value| serde_json::to_string(v).unwrap_or_default();
+    let values: Vec<String> = keys
+        .iter()
+        .zip(&job.values)
+        .map(|(k, v)| format!("{}:{}", text(&json!(k)), text(&json!(v))))
+        .collect();
+    let head = [
+        ("index", json!(job.index)),
+        ("seed_index", json!(job.seed_index)),
+        ("seed", json!(job.seed)),
+        ("values", serde_json::Value::Null),
+        ("status", json!(rec.outcome.status())),
+        ("wall_seconds", json!(wall)),
+        ("cpu_seconds", json!(cpu)),
+        match &rec.outcome {
+            Outcome::Done(_) => ("report", report.clone()),
+            other => ("error", json!(other.message())),
+        },
+    ];
+    let fields: Vec<String> = head
+        .iter()
+        .map(|(k, v)| match *k {
+            // In plan key order (a JSON map would sort them).
+            "values" => format!("\"values\":{{{}}}", values.join(",")),
+            _ => format!("\"{k}\":{}", text(v)),
+        })
+        .collect();
+    format!("{{{}}}\n", fields.join(","))
+}
+
+/// CPU time of the calling thread in seconds (Linux), for the cost of a point.
+fn thread_cpu_seconds() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: f64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(ns * 1e-9)
+}
+
+/// Runs one point on the calling thread's pool. With `one_thread` (the point has its pool's
+/// only thread), the line also tells the CPU time the point took.
+fn run_point(job: &PointJob, keys: &[String], one_thread: bool) -> (PointRecord, String, f64) {
+    let start = Instant::now();
+    let cpu0 = thread_cpu_seconds().filter(|_| one_thread);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run::run(&job.circuit, &|_, _| {})
+    }));
+    let (outcome, report) = match result {
+        Ok(Ok(res)) => (Outcome::Done(Box::new(Metrics::from_run(&res))), res.report),
+        Ok(Err(e)) => (Outcome::from_error(&e), serde_json::Value::Null),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            (
+                Outcome::Failed(format!("internal error (a bug: please report it): {what}")),
+                serde_json::Value::Null,
+            )
+        }
+    };
+    let wall = start.elapsed().as_secs_f64();
+    let cpu = cpu0.and_then(|c0| thread_cpu_seconds().map(|c1| c1 - c0));
+    let rec = PointRecord {
+        index: job.index,
+        seed_index: job.seed_index,
+        seed: job.seed,
+        values: job.values.clone(),
+        outcome,
+    };
+    let line = json_line(job, keys, &rec, &report, wall, cpu);
+    (rec, line, wall)
+}
+
+/// Prepares the folder: a new sweep writes its plan; `--resume` checks the folder's plan.
+/// Returns the points already finished, with their lines.
+fn prepare(
+    plan: &SweepPlan,
+    dir: &Path,
+    resume: bool,
+) -> Result<Vec<(String, PointRecord)>, SweepError> {
+    let existing = read_plan(dir)?;
+    let done = match existing {
+        Some(old) => {
+            if !resume {
+                return Err(SweepError::Plan(format!(
+                    "{} already holds a sweep (plan.json): pass --resume to finish it, or \
+                     choose another --out",
+                    dir.display()
+                )));
+            }
+            if let Some(why) = plan.mismatch(&old, true) {
+                return Err(SweepError::Plan(format!(
+                    "{} holds another sweep: {why}; refusing to resume",
+                    dir.display()
+                )));
+            }
+            finished_points(dir, &old)?
+        }
+        None => Vec::new(),
+    };
+    let pd = dir.join(POINTS_DIR);
+    std::fs::create_dir_all(&pd).map_err(|e| io_err(&pd, e))?;
+    let pp = dir.join(PLAN_FILE);
+    if !pp.exists() {
+        crate::io::write_atomic(&pp, plan.to_json().as_bytes()).map_err(|e| io_err(&pp, e))?;
+    }
+    // Keep only whole, valid lines, so that appended lines start on a line of their own.
+    let jp = dir.join(POINTS_JSONL);
+    let kept: String = done.iter().map(|(l, _)| format!("{l}\n")).collect();
+    crate::io::write_atomic(&jp, kept.as_bytes()).map_err(|e| io_err(&jp, e))?;
+    Ok(done)
+}
+
+/// Writes `bytes` at the end of `file` in one write and syncs it.
+fn append_line(file: &mut std::fs::File, path: &Path, line: &str) -> Result<(), SweepError> {
+    file.write_all(line.as_bytes())
+        .and_then(|()| file.sync_data())
+        .map_err(|e| io_err(path, e))
+}
+
+/// Runs (or finishes, with `resume`) the sweep of `loaded` into `dir`, then writes its
+/// summaries. `observe` is called on this thread.
+pub fn run_sweep(
+    loaded: &LoadedPlan,
+    dir: &Path,
+    opts: &SweepOptions,
+    observe: &mut dyn FnMut(Event),
+) -> Result<SweepOutcome, SweepError> {
+    let plan = &loaded.plan;
+    let keys = plan.keys();
+    let finished = prepare(plan, dir, opts.resume)?;
+    let resumed = finished.len();
+    let mut records: Vec<Option<PointRecord>> = vec![None; plan.points];
+    let mut done: BTreeMap<usize, String> = BTreeMap::new();
+    for (line, rec) in finished {
+        done.insert(rec.index, line);
+        let i = rec.index;
+        records[i] = Some(rec);
+    }
+    let todo: Vec<&PointJob> = loaded
+        .jobs
+        .iter()
+        .filter(|j| !done.contains_key(&j.index))
+        .collect();
+    let jobs = opts.jobs.max(1);
+    let workers = jobs.min(todo.len()).max(1);
+    let threads_per_point = (jobs / workers).max(1);
+    observe(Event::Start {
+        todo: todo.len(),
+        resumed,
+        workers,
+        threads_per_point,
+    });
+    let jp = dir.join(POINTS_JSONL);
+    let mut jsonl = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&jp)
+        .map_err(|e| io_err(&jp, e))?;
+
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let mut failure: Option<SweepError> = None;
+    let mut ran = 0;
+    // The summaries are refreshed as points finish, but never take more than about a tenth of
+    // the time.
+    let mut last_refresh = Instant::now();
+    let mut refresh_cost = Duration::ZERO;
+    let pools: Vec<rayon::ThreadPool> = (0..workers)
+        .map(|w| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads_per_point)
+                .thread_name(move |i| format!("sweep-{w}-{i}"))
+                .build()
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|e| io_err(dir, format!("cannot start threads: {e}")))?;
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::channel::<(PointRecord, String, f64)>();
+        for pool in &pools {
+            let tx = tx.clone();
+            let (next, stop, todo, keys) = (&next, &stop, &todo, &keys);
+            scope.spawn(move || loop {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(job) = todo.get(i) else { break };
+                let out = pool.install(|| run_point(job, keys, threads_per_point == 1));
+                if tx.send(out).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for (rec, line, wall) in rx {
+            if failure.is_some() {
+                continue;
+            }
+            let index = rec.index;
+            let pf = point_file(dir, plan, index);
+            let mut w = H5Writer::new();
+            rec.write(&mut w, "", &keys);
+            let written = w
+                .write(&pf)
+                .map_err(SweepError::from)
+                .and_then(|()| append_line(&mut jsonl, &jp, &line));
+            if let Err(e) = written {
+                stop.store(true, Ordering::Relaxed);
+                failure = Some(e);
+                continue;
+            }
+            ran += 1;
+            done.insert(index, line.trim_end().to_string());
+            observe(Event::Done {
+                record: &rec,
+                wall_seconds: wall,
+            });
+            records[index] = Some(rec);
+            if last_refresh.elapsed() >= refresh_cost * 10 && ran < todo.len() {
+                let t = Instant::now();
+                if let Err(e) = summary::write_data(dir, plan, &records) {
+                    stop.store(true, Ordering::Relaxed);
+                    failure = Some(e);
+                }
+                refresh_cost = t.elapsed();
+                last_refresh = Instant::now();
+            }
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    // Finished: the lines in plan order, then every summary from the plan as the folder holds
+    // it, so that a resumed, a sharded-and-merged and a plain run write the same bytes.
+    let lines: String = done.values().map(|l| format!("{l}\n")).collect();
+    crate::io::write_atomic(&jp, lines.as_bytes()).map_err(|e| io_err(&jp, e))?;
+    let on_disk = read_plan(dir)?.ok_or_else(|| io_err(&dir.join(PLAN_FILE), "vanished"))?;
+    summary::write_all(dir, &on_disk, &records)?;
+    let count = |s: &str| {
+        records
+            .iter()
+            .flatten()
+            .filter(|r| r.outcome.status() == s)
+            .count()
+    };
+    Ok(SweepOutcome {
+        ran,
+        resumed,
+        diverged: count("diverged"),
+        failed: count("failed"),
+    })
+}
