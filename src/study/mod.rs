@@ -5,3 +5,4 @@ pub mod hardware;
 pub mod reference;
 pub mod run;
 pub mod width_depth;
+pub mod width_depth_report;
