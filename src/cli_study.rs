@@ -1,6 +1,6 @@
 //! `apcsim study …`: the command-line face of [`apcsim::study::width_depth`]. Parses and checks
-//! the arguments into a [`StudyPlan`], runs it under a progress bar, writes the CSV files and
-//! prints the summary tables. Exit codes as `main.rs` says: 2 for unusable arguments (before any
+//! the arguments into a [`StudyPlan`], runs it under a progress bar, writes the CSV files, the
+//! SVG figures and report.html, and prints the summary tables. Exit codes as `main.rs` says: 2 for unusable arguments (before any
 //! point runs), 3 for a run that diverged, 1 for I/O and internal failures.
 
 use apcsim::network::{Activation, Parameterisation};
@@ -16,8 +16,8 @@ use std::time::Instant;
 pub enum StudyCommand {
     /// The width x depth study of Innocenti et al. 2026 (Figure 1): cosine similarity between
     /// PC gradients at the exact equilibrium and BP gradients, at initialisation and along
-    /// Adam training, for every width x depth x seed; writes DIR/study.csv and
-    /// DIR/summary.csv and prints mean ± std heatmaps.
+    /// Adam training, for every width x depth x seed; writes DIR/study.csv, DIR/summary.csv,
+    /// SVG figures and DIR/report.html, and prints mean ± std heatmaps.
     WidthDepth(WidthDepthArgs),
 }
 
@@ -149,12 +149,11 @@ fn width_depth_cmd(args: &WidthDepthArgs) -> ExitCode {
         return ExitCode::from(1);
     }
     let text = format!(
-        "{}\n{} points in {:.1} s; wrote {} and {}\n",
+        "{}\n{} points in {:.1} s; wrote study.csv, summary.csv, the SVG figures and {}\n",
         results.report(),
         n_points,
         t0.elapsed().as_secs_f64(),
-        args.out.join("study.csv").display(),
-        args.out.join("summary.csv").display()
+        args.out.join("report.html").display()
     );
     super::write_stdout(&text)
 }

@@ -338,6 +338,11 @@ fn cli_runs_a_small_study_and_rejects_bad_input_with_exit_2() {
     assert_eq!(csv.lines().count(), 1 + 2 * 2 * 2 * 3);
     let summary = std::fs::read_to_string(dir.path().join("res/summary.csv")).unwrap();
     assert_eq!(summary.lines().count(), 1 + 2 * 2 * 3);
+    // The figures and their page (checked in detail in tests/width_depth_report.rs).
+    assert!(stdout.contains("report.html"), "{stdout}");
+    for file in ["report.html", "cos_sim_t0.svg", "training.svg"] {
+        assert!(dir.path().join("res").join(file).is_file(), "{file}");
+    }
 
     for (args, expect) in [
         (&["--widths", "0"][..], "width must be at least 1"),

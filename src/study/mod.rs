@@ -6,3 +6,4 @@ pub mod reference;
 pub mod run;
 pub mod sweep;
 pub mod width_depth;
+pub mod width_depth_report;

@@ -45,7 +45,7 @@
 //! over seeds per (N, L, step)), the terminal [`StudyResults::report`], and
 //! [`StudyResults::figures`]: the data of every figure ([`Heatmap`]s of mean ± std with depths
 //! as rows and widths as columns, [`Series`] against N / L and against the step, the theory
-//! curves) for a plotting back end to draw.
+//! curves), which [`super::width_depth_report`] draws as SVG files and `report.html`.
 //!
 //! Seeds: the weights of a point (and its device draws) come from a seed derived from
 //! (base seed, N, L, seed index); the batch from (base seed, seed index) alone, so that every
@@ -1047,8 +1047,9 @@ pub struct Figures {
     pub s_minus_1_t0: Option<Heatmap>,
     /// cos sim at initialisation against N / L, one series per depth.
     pub cos_sim_vs_ratio: Vec<Series>,
-    /// s - 1 at initialisation against N / L, measured (one series per depth) and the theory
-    /// (one exact series per depth); log-log axes suit them.
+    /// s - 1 at initialisation against N / L, measured (one series per depth, labelled
+    /// `L = 4`) and the theory (one exact series per depth, `L = 4, theory`); log-log axes suit
+    /// them.
     pub s_minus_1_vs_ratio: Vec<Series>,
     pub theory_vs_ratio: Vec<Series>,
     /// cos sim on the PC trajectory against the step, one series per (N, L).
@@ -1195,11 +1196,13 @@ impl StudyResults {
         s
     }
 
-    /// Writes `study.csv` and `summary.csv` into `dir` (created if needed), each atomically.
+    /// Writes `study.csv`, `summary.csv`, the SVG figures and `report.html`
+    /// ([`super::width_depth_report`]) into `dir` (created if needed), each atomically.
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
         crate::io::write_atomic(&dir.join("study.csv"), self.study_csv().as_bytes())?;
-        crate::io::write_atomic(&dir.join("summary.csv"), self.summary_csv().as_bytes())
+        crate::io::write_atomic(&dir.join("summary.csv"), self.summary_csv().as_bytes())?;
+        super::width_depth_report::write_report(self, dir)
     }
 
     /// A heatmap of one summary quantity at one step.
@@ -1262,7 +1265,7 @@ impl StudyResults {
             std: Vec::new(),
         };
         let rows = self.summary();
-        let along_ratio = |pick: &dyn Fn(&SummaryRow) -> Option<MeanStd>, label: &str| {
+        let along_ratio = |pick: &dyn Fn(&SummaryRow) -> Option<MeanStd>, suffix: &str| {
             plan.depths
                 .iter()
                 .filter_map(|&depth| {
@@ -1277,7 +1280,7 @@ impl StudyResults {
                         })
                         .collect();
                     (!pts.is_empty()).then(|| Series {
-                        label: format!("{label}, L = {depth}"),
+                        label: format!("L = {depth}{suffix}"),
                         x: pts.iter().map(|p| p.0).collect(),
                         mean: pts.iter().map(|p| p.1.mean).collect(),
                         std: pts.iter().map(|p| p.1.std).collect(),
@@ -1288,7 +1291,7 @@ impl StudyResults {
         let theory_vs_ratio = if plan.has_theory() {
             along_ratio(
                 &|r| r.theory.map(|t| MeanStd { mean: t, std: None }),
-                "theory",
+                ", theory",
             )
             .into_iter()
             .map(|mut s| {
@@ -1336,8 +1339,8 @@ impl StudyResults {
                 0,
                 |r| r.s_minus_1,
             ),
-            cos_sim_vs_ratio: along_ratio(&|r| Some(r.cos_sim), "cos sim"),
-            s_minus_1_vs_ratio: along_ratio(&|r| r.s_minus_1, "s - 1"),
+            cos_sim_vs_ratio: along_ratio(&|r| Some(r.cos_sim), ""),
+            s_minus_1_vs_ratio: along_ratio(&|r| r.s_minus_1, ""),
             theory_vs_ratio,
             training,
         }
