@@ -86,8 +86,8 @@ pub fn run(args: RunArgs) -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(1);
     }
-    print!("{}", job::summary(&circuit, &res));
-    println!("wrote {}", dir.display());
+    say!("{}", job::summary(&circuit, &res));
+    sayln!("wrote {}", dir.display());
     ExitCode::SUCCESS
 }
 

@@ -113,7 +113,7 @@ pub fn export(args: ExportArgs) -> ExitCode {
     if let Err(e) = std::fs::write(&args.out, &netlist.text) {
         return fail(&format!("cannot write {}: {e}", args.out.display()), 1);
     }
-    println!(
+    sayln!(
         "wrote {}: {} crossbar devices ({} resistors), {} wire segments; ngspice -b {} writes {}",
         args.out.display(),
         design.devices(),
@@ -194,11 +194,11 @@ pub fn check(args: CheckArgs) -> ExitCode {
         v["max_equilibrium_rel"] = serde_json::json!(report.max_equilibrium_rel());
         v["settling_rel"] = serde_json::json!(report.settling_rel());
         match serde_json::to_string_pretty(&v) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => sayln!("{s}"),
             Err(e) => return fail(&e, 1),
         }
     } else {
-        print!("{}", report.text());
+        say!("{}", report.text());
     }
     ExitCode::SUCCESS
 }

@@ -4,6 +4,25 @@
 //! differences are its measurement), 1 internal or I/O failure, 2 unusable input, 3 a run that
 //! diverged.
 
+/// `print!` for the terminal report, except that a reader that went away (`apcsim run | head`)
+/// is not an error: the report goes on being dropped and the run finishes normally.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::write_stdout_fmt(format_args!($($arg)*))
+    };
+}
+
+/// `println!` through [`say!`].
+macro_rules! sayln {
+    () => {
+        say!("\n")
+    };
+    ($($arg:tt)*) => {{
+        say!($($arg)*);
+        say!("\n");
+    }};
+}
+
 mod cli_run;
 
 use apcsim::config::{self, LoadOptions};
@@ -223,6 +242,17 @@ fn gradient_report(
 }
 
 /// Writes a command's output; a closed pipe (`apcsim schema | head`) is not an error.
+/// Writes formatted text to stdout; a closed pipe is ignored, any other failure is reported on
+/// stderr (the run's files, written before any report, are unaffected).
+fn write_stdout_fmt(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    match std::io::stdout().lock().write_fmt(args) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => eprintln!("error: writing the report to stdout: {e}"),
+    }
+}
+
 fn write_stdout(text: &str) -> ExitCode {
     use std::io::Write;
     match std::io::stdout().lock().write_all(text.as_bytes()) {
@@ -289,7 +319,7 @@ fn reference(args: ReferenceArgs) -> ExitCode {
     };
     let net = &input.network;
     let arch = net.architecture();
-    println!(
+    sayln!(
         "{}: {} layers, widths {:?}, {} {}, skips {}, batch {}",
         input.path.display(),
         net.n_layers(),
@@ -300,30 +330,46 @@ fn reference(args: ReferenceArgs) -> ExitCode {
         input.batch.size()
     );
     if !input.euler_from_file {
-        println!("(no euler group in the input: using dt and steps defaults)");
+        sayln!("(no euler group in the input: using dt and steps defaults)");
     }
-    println!(
+    sayln!(
         "{:<12} {:<12} {:>9} {:>10} {:>12} {:>9} {:>10}",
-        "run", "solver", "steps", "rhs evals", "max|dz/dt|", "converged", "seconds"
+        "run",
+        "solver",
+        "steps",
+        "rhs evals",
+        "max|dz/dt|",
+        "converged",
+        "seconds"
     );
     for s in &outcome.solvers {
-        println!(
+        sayln!(
             "{:<12} {:<12} {:>9} {:>10} {:>12.3e} {:>9} {:>10.4}",
-            s.role, s.solver, s.steps, s.rhs_evals, s.max_dzdt, s.converged, s.seconds
+            s.role,
+            s.solver,
+            s.steps,
+            s.rhs_evals,
+            s.max_dzdt,
+            s.converged,
+            s.seconds
         );
     }
-    println!("cos sim (PC vs BP, all layers): {:.12}", outcome.cos_sim);
+    sayln!("cos sim (PC vs BP, all layers): {:.12}", outcome.cos_sim);
     if outcome.comparisons.is_empty() {
-        println!("the input holds no computed datasets to compare with");
+        sayln!("the input holds no computed datasets to compare with");
     } else {
-        println!(
+        sayln!(
             "{:<34} {:>12} {:>12}",
-            "dataset vs input", "max abs", "max rel"
+            "dataset vs input",
+            "max abs",
+            "max rel"
         );
         for c in &outcome.comparisons {
-            println!(
+            sayln!(
                 "{:<34} {:>12.3e} {:>12.3e}",
-                c.dataset, c.max_abs, c.max_rel
+                c.dataset,
+                c.max_abs,
+                c.max_rel
             );
         }
     }
@@ -337,6 +383,6 @@ fn reference(args: ReferenceArgs) -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(1);
     }
-    println!("wrote {}", args.out.display());
+    sayln!("wrote {}", args.out.display());
     ExitCode::SUCCESS
 }

@@ -204,3 +204,27 @@ fn the_default_design_runs() {
         .unwrap();
     assert!(ideal > 0.99 && hw < ideal, "ideal {ideal}, hardware {hw}");
 }
+
+/// `apcsim run ... | head`: a reader that goes away before the summary is printed is not a
+/// failure; the run exits 0 with its files complete and no panic on stderr.
+#[test]
+fn a_closed_stdout_pipe_is_not_a_failure() {
+    use std::process::Stdio;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_apcsim"))
+        .args(["run", &design("tiny.toml"), "--out", out.to_str().unwrap()])
+        .current_dir(tmp.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("apcsim starts");
+    // Close the read end before the run prints anything.
+    drop(child.stdout.take());
+    let o = child.wait_with_output().expect("apcsim finishes");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(out.join("report.json").is_file());
+    assert!(out.join("traces.h5").is_file());
+}
