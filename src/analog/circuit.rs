@@ -237,10 +237,16 @@ impl<T: Real> AnalogCircuit<T> {
                     .map(|(i, &o)| T::of_f64(gain(i) * o / v))
                     .collect()
             };
-            let offset_forward = to_node(offsets(l, 0, n_out), &|j| noise_gain_f[j]);
+            // A TIA's input offset reaches its output through the same closed loop as its
+            // signal: c N V_os.
+            let offset_forward = to_node(offsets(l, 0, n_out), &|j| {
+                gain_factor(noise_gain_f[j]) * noise_gain_f[j]
+            });
             let offset_error = to_node(offsets(l, 1, n_out), &|_| 2.0);
             let offset_backward = if l >= 2 {
-                to_node(offsets(l, 2, n_in), &|i| noise_gain_b[i])
+                to_node(offsets(l, 2, n_in), &|i| {
+                    gain_factor(noise_gain_b[i]) * noise_gain_b[i]
+                })
             } else {
                 Vec::new()
             };

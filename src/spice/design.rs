@@ -76,7 +76,7 @@ pub struct SpiceLayer {
     pub gain_backward: Vec<f64>,
 }
 
-/// Fixed amplifier input offsets (volts, the sign of docs/circuit-model.md: `o = N V_os /
+/// Fixed amplifier input offsets (volts, the sign of docs/circuit-model.md: `o = c N V_os /
 /// v_read`), per layer and node; all zero when `periphery.offset_sigma = 0`. They are the
 /// analog circuit's own draws ([`AnalogCircuit::from_design`]), taken back to volts.
 #[derive(Clone, Debug, PartialEq)]
@@ -245,9 +245,13 @@ impl SpiceDesign {
         let y: Vec<f64> = built.batch.y.column(sample).iter().copied().collect();
         let analog = AnalogCircuit::from_design(circuit, &built.network, &built.mapped);
         let v = circuit.crossbar.v_read_volts;
-        // Offsets back to volts: o^f = N V_os / v, o^e = 2 V_os / v, o^z = V_os / v.
-        let noise_gain =
-            |r_f: f64, sums: Vec<f64>| -> Vec<f64> { sums.iter().map(|g| 1.0 + r_f * g).collect() };
+        // Offsets back to volts: o^f = c N V_os / v, o^e = 2 V_os / v, o^z = V_os / v.
+        let noise_gain = |r_f: f64, sums: Vec<f64>, c: &[f64]| -> Vec<f64> {
+            sums.iter()
+                .zip(c)
+                .map(|(g, c)| c * (1.0 + r_f * g))
+                .collect()
+        };
         let volts = |o: &[f64], gain: &[f64]| -> Vec<f64> {
             o.iter().zip(gain).map(|(o, n)| o * v / n).collect()
         };
@@ -259,13 +263,13 @@ impl SpiceDesign {
         };
         for (lc, sl) in analog.layers.iter().zip(&layers) {
             let r_f = sl.feedback_resistance_ohms;
-            let n_f = noise_gain(r_f, sl.forward.column_sums());
+            let n_f = noise_gain(r_f, sl.forward.column_sums(), &sl.gain_forward);
             offsets.tia_forward.push(volts(&lc.offset_forward, &n_f));
             offsets
                 .error
                 .push(lc.offset_error.iter().map(|o| o * v / 2.0).collect());
             if let Some(b) = &sl.backward {
-                let n_b = noise_gain(r_f, b.column_sums());
+                let n_b = noise_gain(r_f, b.column_sums(), &sl.gain_backward);
                 offsets.tia_backward.push(volts(&lc.offset_backward, &n_b));
             }
             if sl.layer < n_layers {
