@@ -55,6 +55,42 @@ pub struct LayerCircuit<T: Real> {
     pub line_conductance_backward: Vec<f64>,
 }
 
+impl<T: Real> LayerCircuit<T> {
+    /// Layer `l` of `l_out` (`(inputs, outputs)` nodes) with the given products and precision
+    /// and an ideal periphery: no offsets, noise or line conductances.
+    fn bare(
+        (n_in, n_out): (usize, usize),
+        l: usize,
+        l_out: usize,
+        skip: bool,
+        forward: DMatrix<T>,
+        backward: Option<DMatrix<T>>,
+        precision: f64,
+    ) -> Self {
+        let hidden_in = if l >= 2 { n_in } else { 0 };
+        let hidden_out = if l < l_out { n_out } else { 0 };
+        LayerCircuit {
+            inputs: n_in,
+            outputs: n_out,
+            skip,
+            forward,
+            backward,
+            precision: T::of_f64(precision),
+            offset_forward: vec![T::zero(); n_out],
+            offset_error: vec![T::zero(); n_out],
+            offset_backward: vec![T::zero(); hidden_in],
+            offset_integrator: vec![T::zero(); hidden_out],
+            noise_error: vec![0.0; n_out],
+            noise_integrator: vec![0.0; hidden_out],
+            noise_backward: vec![0.0; hidden_in],
+            relative_forward: None,
+            relative_backward: None,
+            row_conductance_forward: vec![0.0; n_in],
+            line_conductance_backward: vec![0.0; n_out],
+        }
+    }
+}
+
 /// The whole circuit, in the precision it is integrated in.
 #[derive(Clone, Debug)]
 pub struct AnalogCircuit<T: Real> {
@@ -94,26 +130,15 @@ impl<T: Real> AnalogCircuit<T> {
                 } else {
                     1.0
                 };
-                let (n_in, n_out) = (w[l - 1], w[l]);
-                LayerCircuit {
-                    inputs: n_in,
-                    outputs: n_out,
-                    skip: arch.has_skip(l),
-                    forward: cast(&(&net.weights()[l - 1] * a)),
-                    backward: (l >= 2).then(|| cast(&(&net.feedback_weights()[l - 1] * (a * lam)))),
-                    precision: T::of_f64(lam),
-                    offset_forward: vec![T::zero(); n_out],
-                    offset_error: vec![T::zero(); n_out],
-                    offset_backward: vec![T::zero(); if l >= 2 { n_in } else { 0 }],
-                    offset_integrator: vec![T::zero(); if l < l_out { n_out } else { 0 }],
-                    noise_error: vec![0.0; n_out],
-                    noise_integrator: vec![0.0; if l < l_out { n_out } else { 0 }],
-                    noise_backward: vec![0.0; if l >= 2 { n_in } else { 0 }],
-                    relative_forward: None,
-                    relative_backward: None,
-                    row_conductance_forward: vec![0.0; n_in],
-                    line_conductance_backward: vec![0.0; n_out],
-                }
+                LayerCircuit::bare(
+                    (w[l - 1], w[l]),
+                    l,
+                    l_out,
+                    arch.has_skip(l),
+                    cast(&(&net.weights()[l - 1] * a)),
+                    (l >= 2).then(|| cast(&(&net.feedback_weights()[l - 1] * (a * lam)))),
+                    lam,
+                )
             })
             .collect();
         AnalogCircuit {
@@ -288,12 +313,6 @@ impl<T: Real> AnalogCircuit<T> {
                 || noise_integrator.iter().any(|&s| s > 0.0)
                 || noise_backward.iter().any(|&s| s > 0.0);
             layers.push(LayerCircuit {
-                inputs: n_in,
-                outputs: n_out,
-                skip: arch.has_skip(l),
-                forward: cast(&forward),
-                backward: backward.map(|b| cast(&b)),
-                precision: T::of_f64(lam),
                 offset_forward,
                 offset_error,
                 offset_backward,
@@ -305,6 +324,15 @@ impl<T: Real> AnalogCircuit<T> {
                 relative_backward,
                 row_conductance_forward: row_fwd,
                 line_conductance_backward: bwd_driven_g,
+                ..LayerCircuit::bare(
+                    (n_in, n_out),
+                    l,
+                    l_out,
+                    arch.has_skip(l),
+                    cast(&forward),
+                    backward.map(|b| cast(&b)),
+                    lam,
+                )
             });
         }
         AnalogCircuit {

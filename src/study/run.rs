@@ -381,26 +381,7 @@ pub fn si(v: f64, unit: &str) -> String {
     if v == 0.0 || !v.is_finite() {
         return format!("{v} {unit}");
     }
-    const PREFIXES: [(&str, i32); 11] = [
-        ("a", -18),
-        ("f", -15),
-        ("p", -12),
-        ("n", -9),
-        ("u", -6),
-        ("m", -3),
-        ("", 0),
-        ("k", 3),
-        ("M", 6),
-        ("G", 9),
-        ("T", 12),
-    ];
-    let exp3 = ((v.abs().log10() / 3.0).floor() as i32 * 3).clamp(-18, 12);
-    let (prefix, power) = PREFIXES
-        .iter()
-        .copied()
-        .find(|(_, p)| *p == exp3)
-        .unwrap_or(("", 0));
-    let scaled = v / 10f64.powi(power);
+    let (scaled, prefix) = crate::config::units::engineering(v, -18, 12);
     let decimals = 2usize.saturating_sub(scaled.abs().log10().floor().max(0.0) as usize);
     format!("{scaled:.decimals$} {prefix}{unit}")
 }
