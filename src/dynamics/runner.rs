@@ -139,6 +139,20 @@ pub fn infer<T: Real>(
     opts: &InferenceOptions,
 ) -> Result<Inference<T>, InferenceError> {
     check_options(opts)?;
+    // On a thread of the pool even when nothing is split at this level (a batch of one chunk):
+    // from any other thread, every parallel phase of every step is handed to the pool cold,
+    // the caller blocking and a parked worker being woken each time (about 4 thread wake-ups a
+    // step, each a halted vCPU to wake under KVM), where on the pool the phases go to workers
+    // that are still spinning from the previous one.
+    rayon::scope(|_| solve(net, batch, opts))
+}
+
+/// [`infer`] once the options are checked, on a thread of the pool.
+fn solve<T: Real>(
+    net: &Network<T>,
+    batch: &Batch<T>,
+    opts: &InferenceOptions,
+) -> Result<Inference<T>, InferenceError> {
     let b = batch.size();
     let (z0, _) = net.feedforward(batch.x.as_slice(), b);
     match opts.solver {
