@@ -24,13 +24,32 @@ fn pcm_tile(rows: usize, cols: usize, seed: u64) -> DMatrix<f64> {
 /// TIA currents (`cols x k`) for the driver voltages in the columns of `v` (`rows x k`), by a
 /// dense MNA solve of the tile as drawn in the module documentation.
 fn mna_tia_currents(g: &DMatrix<f64>, r: f64, v: &DMatrix<f64>) -> DMatrix<f64> {
+    let cols = g.ncols();
+    let grounded = DMatrix::<f64>::zeros(cols, v.ncols());
+    mna_terminal_currents(g, g.shape(), r, v, &grounded).1
+}
+
+/// The currents into the row terminals (`n x k`) and into the column terminals (`m x k`) of an
+/// array `g` (`n x m`) cut into tiles of `tile` = (rows, cols) (the last ones partial), each
+/// wired as in the module documentation, when ideal voltage sources hold row terminal `i` at
+/// `row_v[i]` and column terminal `j` at `col_v[j]` (`k` excitations in the columns). Row
+/// terminal `i` is one node joined to the left ends of row line `i` in every tile along the
+/// row; column terminal `j` one node joined to the bottom ends of column line `j` in every tile
+/// stacked in the column. A dense MNA solve of the whole array.
+fn mna_terminal_currents(
+    g: &DMatrix<f64>,
+    tile: (usize, usize),
+    r: f64,
+    row_v: &DMatrix<f64>,
+    col_v: &DMatrix<f64>,
+) -> (DMatrix<f64>, DMatrix<f64>) {
     let (rows, cols) = g.shape();
-    // Node numbering: row nodes, column nodes, driver nodes, TIA input nodes; then the branch
-    // currents of the driver sources and of the TIA (0 V) sources.
+    // Node numbering: row nodes, column nodes, row terminals, column terminals; then the branch
+    // currents of the row and column sources.
     let a = |i: usize, j: usize| i * cols + j;
     let b = |i: usize, j: usize| rows * cols + i * cols + j;
-    let driver = |i: usize| 2 * rows * cols + i;
-    let tia = |j: usize| 2 * rows * cols + rows + j;
+    let row_end = |i: usize| 2 * rows * cols + i;
+    let col_end = |j: usize| 2 * rows * cols + rows + j;
     let nodes = 2 * rows * cols + rows + cols;
     let n = nodes + rows + cols;
     let mut m = DMatrix::<f64>::zeros(n, n);
@@ -42,37 +61,44 @@ fn mna_tia_currents(g: &DMatrix<f64>, r: f64, v: &DMatrix<f64>) -> DMatrix<f64> 
     };
     let w = 1.0 / r;
     for i in 0..rows {
-        conductance(driver(i), a(i, 0), w);
+        // The last row of the tile that holds row i.
+        let tile_bottom = ((i / tile.0 + 1) * tile.0).min(rows);
         for j in 0..cols {
-            if j + 1 < cols {
-                conductance(a(i, j), a(i, j + 1), w);
+            if j % tile.1 == 0 {
+                conductance(row_end(i), a(i, j), w);
+            } else {
+                conductance(a(i, j - 1), a(i, j), w);
             }
             conductance(a(i, j), b(i, j), g[(i, j)]);
-            if i + 1 < rows {
+            if i + 1 < tile_bottom {
                 conductance(b(i, j), b(i + 1, j), w);
             } else {
-                conductance(b(i, j), tia(j), w);
+                conductance(b(i, j), col_end(j), w);
             }
         }
     }
     // Ideal sources from a node to ground: the branch current leaves the node into the source.
-    for (k, node) in (0..rows).map(driver).chain((0..cols).map(tia)).enumerate() {
+    for (k, node) in (0..rows)
+        .map(row_end)
+        .chain((0..cols).map(col_end))
+        .enumerate()
+    {
         m[(node, nodes + k)] = 1.0;
         m[(nodes + k, node)] = 1.0;
     }
-    let mut rhs = DMatrix::<f64>::zeros(n, v.ncols());
-    for i in 0..rows {
-        for c in 0..v.ncols() {
-            rhs[(nodes + i, c)] = v[(i, c)];
-        }
-    }
+    let mut rhs = DMatrix::<f64>::zeros(n, row_v.ncols());
+    rhs.rows_mut(nodes, rows).copy_from(row_v);
+    rhs.rows_mut(nodes + rows, cols).copy_from(col_v);
     let x = m
         .lu()
         .solve(&rhs)
-        .expect("the MNA matrix of a tile is non-singular");
-    // The current arriving at TIA j through its segment is the current leaving its input node
-    // into the 0 V source.
-    x.rows(nodes + rows, cols).into_owned()
+        .expect("the MNA matrix of an array is non-singular");
+    // The current arriving at a terminal held at 0 V (a TIA's virtual ground) is the current
+    // leaving its node into its source.
+    (
+        x.rows(nodes, rows).into_owned(),
+        x.rows(nodes + rows, cols).into_owned(),
+    )
 }
 
 /// Returns (worst relative error of G_eff entries, worst error of signed-input currents relative
@@ -286,6 +312,97 @@ fn reciprocity_and_scaling() {
         let scaled = effective_matrix(&(&g * s), r / s).unwrap();
         let err = (scaled / s - &eff).abs().max() / eff.max();
         assert!(err <= 1e-14, "{rows}x{cols}: {err:e}");
+    }
+}
+
+#[test]
+fn the_reverse_read_of_a_tile_is_its_effective_matrix() {
+    // A shared backward read drives the column terminals (the TIA ends) and senses the row
+    // terminals (the driver ends) of the same tile: by reciprocity the current into row
+    // terminal i per volt on column terminal j is G_eff[i][j] of the forward read. The direct
+    // solve of the reversed excitation confirms it, on tall, wide and square tiles.
+    for (seed, &(rows, cols, r)) in [
+        (1, 9, 5.0),
+        (9, 1, 5.0),
+        (3, 5, 50.0),
+        (5, 3, 100.0),
+        (16, 16, 20.0),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let g = pcm_tile(rows, cols, 60 + seed as u64);
+        let eff = effective_matrix(&g, r).unwrap();
+        let (row_currents, _) = mna_terminal_currents(
+            &g,
+            (rows, cols),
+            r,
+            &DMatrix::zeros(rows, cols),
+            &DMatrix::identity(cols, cols),
+        );
+        // Entry by entry (every entry is positive: maximum principle).
+        let err = row_currents
+            .iter()
+            .zip(eff.iter())
+            .map(|(direct, e)| (direct - e).abs() / direct)
+            .fold(0.0, f64::max);
+        eprintln!("{rows}x{cols}, r = {r} ohm: reverse read vs G_eff, rel. err {err:.2e}");
+        assert!(err <= 1e-9, "{rows}x{cols}: {err:e}");
+    }
+}
+
+#[test]
+fn a_shared_backward_read_is_the_transpose_of_the_forward_read() {
+    // The mapping's shared backward weights against a direct solve of each whole layer array
+    // (all its tiles, partial ones included, in one network): the outputs' column terminals
+    // driven, the inputs' row terminals sensed, G+ minus G-. The tiny design (4-3-3-2 on 2x2
+    // tiles) cuts its layers into grids of 2x2, 2x2 and 2x1 tiles with partial tiles along
+    // both sides; programming errors make every device different.
+    use apcsim::config::{self, LoadOptions};
+    use apcsim::hardware::mapping::relative_frobenius;
+    let c = config::load(
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/circuits/tiny.toml")),
+        &[
+            "crossbar.backward=shared",
+            "crossbar.wire_resistance=200ohm",
+            "device.g_min=1uS",
+            "device.levels=continuous",
+            "device.programming=constant",
+            "device.programming_fraction=0.03",
+        ],
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    let built = apcsim::study::build::build(&c).unwrap();
+    let (tile, r) = (
+        (c.crossbar.rows, c.crossbar.cols),
+        c.crossbar.wire_resistance_ohms,
+    );
+    for (m, &a) in built.mapped.layers.iter().zip(built.network.scalings()) {
+        let (n_in, n_out) = (m.inputs, m.outputs);
+        // in x out: the current into input i's row terminal per volt on output j's column.
+        let reverse = |g: &DMatrix<f64>| {
+            let grounded = DMatrix::zeros(n_in, n_out);
+            mna_terminal_currents(g, tile, r, &grounded, &DMatrix::identity(n_out, n_out)).0
+        };
+        let direct = (reverse(&m.forward.plus.read) - reverse(&m.forward.minus.read)).transpose()
+            / (m.kappa_siemens * a);
+        let err = relative_frobenius(&m.w_backward, &direct);
+        // What the wires do to these weights, for scale: the devices alone read as G+ - G-.
+        let devices =
+            (&m.forward.plus.read - &m.forward.minus.read).transpose() / (m.kappa_siemens * a);
+        let ir = relative_frobenius(&direct, &devices);
+        eprintln!(
+            "layer {}: shared backward vs direct {err:.2e} (IR drop {ir:.2e})",
+            m.layer
+        );
+        assert!(err <= 1e-9, "layer {}: {err:e}", m.layer);
+        assert!(
+            ir > 1e-3,
+            "layer {}: the wires must matter: {ir:e}",
+            m.layer
+        );
+        assert_eq!(m.w_backward, m.w_forward);
     }
 }
 

@@ -129,6 +129,24 @@ fn strong_ir_drop_agrees_with_ngspice_nodal_solution() {
     assert_agrees(&r, "tiny, 100 ohm");
     assert!(f(&r, "ir_drop_shift") > 1e-2, "{r}");
     assert!(f(&r, "max_equilibrium_rel") < 1e-6, "{r}");
+    // A shared backward read: the netlist drives the forward arrays' second instance from the
+    // column ends and senses the row ends, and apcsim applies the transpose of the forward
+    // effective matrix (reciprocity); with separate arrays of the ideal device the netlist's
+    // backward arrays are the transposed geometry instead, so the equilibria differ.
+    let shared = spice_check(
+        "circuits/tiny.toml",
+        &[
+            "dynamics.tau_e=0",
+            "crossbar.wire_resistance=100ohm",
+            "periphery.open_loop_gain=inf",
+            "crossbar.backward=shared",
+        ],
+        true,
+    );
+    assert_agrees(&shared, "tiny, 100 ohm, shared");
+    assert!(f(&shared, "max_equilibrium_rel") < 1e-6, "{shared}");
+    let shift = |v: &serde_json::Value| f(v, "ir_drop_shift");
+    assert!((shift(&shared) - shift(&r)).abs() > 1e-3, "{shared} {r}");
 }
 
 #[test]
@@ -257,7 +275,7 @@ fn export_is_deterministic_and_counts_every_device_and_segment() {
     assert_eq!(net, std::fs::read_to_string(&b).unwrap());
     // tiny: 4-3-3-2 with separate backward arrays on layers 2 and 3: 2 x (12 + 9 + 6) forward
     // and 2 x (9 + 6) backward devices, two wire segments each.
-    let count = |prefix: &str, infix: char| {
+    let count = |net: &str, prefix: &str, infix: char| {
         net.lines()
             .filter(|l| {
                 l.starts_with(prefix)
@@ -267,14 +285,40 @@ fn export_is_deterministic_and_counts_every_device_and_segment() {
             })
             .count()
     };
-    let devices = count("Rf", 'd') + count("Rb", 'd');
-    let segments = count("Rf", 'r') + count("Rf", 'c') + count("Rb", 'r') + count("Rb", 'c');
-    assert_eq!(segments, 2 * 84, "{net}");
+    let segments = |net: &str| {
+        count(net, "Rf", 'r')
+            + count(net, "Rf", 'c')
+            + count(net, "Rb", 'r')
+            + count(net, "Rb", 'c')
+    };
+    let devices = count(&net, "Rf", 'd') + count(&net, "Rb", 'd');
+    assert_eq!(segments(&net), 2 * 84, "{net}");
     // The ideal device leaves the inactive device of each pair at g_min = 0: an open circuit.
     assert_eq!(devices, 42);
     assert!(net.contains(".tran ") && net.contains(" uic"));
     assert!(net.contains("wrdata apcsim_spice.0.txt v(z1_0)"));
     assert!(net.trim_end().ends_with(".end"));
+
+    // Shared: the backward arrays of layer 2 are its forward arrays (3 x 3 on 2 x 2 tiles)
+    // read in reverse. Row line 0 of the G+ array starts at the backward TIA input of node 0
+    // of layer 1; column line 0 of the first tile row ends, below cell (1, 0), at the driver of
+    // error 0 of layer 2.
+    let out = apcsim(&[
+        "export-spice",
+        "circuits/tiny.toml",
+        "--set",
+        "crossbar.backward=shared",
+        "--out",
+        a.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let net = std::fs::read_to_string(&a).unwrap();
+    for line in ["Rb2pr0_0 bs1_0 b2pr0_0 1e0", "Rb2pc1_0 b2pc1_0 bp2_0 1e0"] {
+        assert!(net.lines().any(|l| l == line), "{line}:\n{net}");
+    }
+    // The same devices and segments: shared, the second instance is the forward one.
+    assert_eq!(segments(&net), 2 * 84);
+    assert_eq!(count(&net, "Rf", 'd') + count(&net, "Rb", 'd'), 42);
 }
 
 fn design(file: &str, sets: &[&str]) -> SpiceDesign {

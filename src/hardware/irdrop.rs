@@ -72,6 +72,9 @@
 //! (the nodal matrix is symmetric) the tile can be swept along its other side instead — drive
 //! the TIA ends, ground the drivers, read the driver currents: a 180° rotation of `Gᵀ` gives the
 //! same network — so the sweep always runs along the longer side, with blocks of the shorter.
+//! The same reciprocity makes a shared backward read of the tile (columns driven at their TIA
+//! ends, rows sensed at their driver ends) apply `G_eff` itself, transposed: the mapping uses
+//! the forward read's matrix for it ([`super::mapping`]).
 //!
 //! # Reference
 //!

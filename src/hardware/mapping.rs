@@ -13,6 +13,28 @@
 //! The backward product W^T e reads either the same devices in the transposed direction
 //! (`shared`: drivers on the columns, sensing on the rows) or a second pair of arrays
 //! programmed with W^T (`separate`), with independent device errors.
+//!
+//! A shared backward read applies exactly the transpose of the forward read's effective matrix,
+//! wires included. It uses the same resistor network with the same terminals — each line's end
+//! holds a bidirectional driver/TIA, rows at their left ends, columns at their bottom ends —
+//! and every terminal is an ideal voltage node in both reads (a driver or a virtual ground). The
+//! nodal matrix of a linear resistor network is symmetric, so its short-circuit transfer
+//! admittances are reciprocal: the current into row terminal i per volt on column terminal j
+//! equals the current into column terminal j per volt on row terminal i, which is
+//! `G_eff[i][j]` of the forward read. Tiles are separate networks: a column's driver reaches
+//! every tile stacked in its tile column, and a row's backward TIA sums the partial currents of
+//! every tile along its tile row, the same block assembly as the forward read (partial tiles
+//! included). So `w_backward = w_forward`, and the shared read costs no second IR-drop solve.
+//! (An array of its own holding W^T, as [`Backward::Separate`] has, is a different network with
+//! the transposed wire geometry: its IR drop differs from the forward read's.)
+//!
+//! # Reference
+//!
+//! - B. D. H. Tellegen, "A general network theorem, with applications", Philips Research
+//!   Reports 7, 259-269 (1952): the theorem from which the reciprocity of networks of linear
+//!   resistors follows.
+//! - C. A. Desoer and E. S. Kuh, *Basic Circuit Theory*, McGraw-Hill (1969): the reciprocity
+//!   theorem for short-circuit transfer admittances.
 
 use super::device::ProgrammedArray;
 use super::params::{Backward, CrossbarParams, DeviceParams};
@@ -60,7 +82,8 @@ pub struct LayerMapping {
     pub backward: Option<DifferentialArray>,
     /// The weights the forward read applies (`out x in`, the layout of W).
     pub w_forward: DMatrix<f64>,
-    /// The weights the backward read applies, W_b with W_b^T e computed (`out x in`).
+    /// The weights the backward read applies, W_b with W_b^T e computed (`out x in`): equal to
+    /// `w_forward` when the read is shared (reciprocity, see the module documentation).
     pub w_backward: DMatrix<f64>,
 }
 
@@ -189,32 +212,25 @@ pub fn map_network(
             plus: device.program(&tp, seed, id),
             minus: device.program(&tm, seed, id + 1),
         };
-        let read =
-            |d: &DifferentialArray, transposed: bool| -> Result<DMatrix<f64>, MappingError> {
-                let (p, m) = if transposed {
-                    (d.plus.read.transpose(), d.minus.read.transpose())
-                } else {
-                    (d.plus.read.clone(), d.minus.read.clone())
-                };
-                let ep = tiled(&p, crossbar.rows, crossbar.cols, model).map_err(tile_err)?;
-                let em = tiled(&m, crossbar.rows, crossbar.cols, model).map_err(tile_err)?;
-                Ok((ep - em) / (kappa * a))
-            };
-        // Forward read: rows (inputs) driven, columns summed; back to out x in.
-        let w_forward = read(&forward, false)?.transpose();
+        // The effective matrix of a pair read with its rows driven and its columns summed.
+        let read = |d: &DifferentialArray| -> Result<DMatrix<f64>, MappingError> {
+            let ep = tiled(&d.plus.read, crossbar.rows, crossbar.cols, model).map_err(tile_err)?;
+            let em = tiled(&d.minus.read, crossbar.rows, crossbar.cols, model).map_err(tile_err)?;
+            Ok((ep - em) / (kappa * a))
+        };
+        let w_forward = read(&forward)?.transpose(); // out x in
         let (backward, w_backward) = match crossbar.backward {
-            Backward::Shared => {
-                // Transposed read of the same devices: the outputs drive, the inputs sense.
-                let eff = read(&forward, true)?; // out x in
-                (None, eff)
-            }
+            // The same network driven from the column terminals and sensed at the row
+            // terminals: by reciprocity the transpose of the forward read (module docs), which
+            // in the `out x in` layout of W is the same matrix.
+            Backward::Shared => (None, w_forward.clone()),
             Backward::Separate => {
                 let (bp, bm) = targets(&scaled, kappa, device); // out x in: rows are outputs
                 let b = DifferentialArray {
                     plus: device.program(&bp, seed, id + 2),
                     minus: device.program(&bm, seed, id + 3),
                 };
-                let eff = read(&b, false)?; // out x in, rows (outputs) driven
+                let eff = read(&b)?; // out x in, rows (outputs) driven
                 (Some(b), eff)
             }
         };

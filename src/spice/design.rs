@@ -43,9 +43,53 @@ impl ArrayPair {
             .collect()
     }
 
+    /// `G_sum` of every row: the conductance a row's TIA sees from both arrays.
+    pub fn row_sums(&self) -> Vec<f64> {
+        (0..self.plus.nrows())
+            .map(|i| self.plus.row(i).sum() + self.minus.row(i).sum())
+            .collect()
+    }
+
     /// Devices of the pair.
     pub fn devices(&self) -> usize {
         2 * self.plus.len()
+    }
+}
+
+/// The arrays of one layer's backward read and which of their terminals drive and sense.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BackwardArrays {
+    /// Arrays of their own, `outputs x inputs`, wired as forward arrays are: row `j` driven at
+    /// `v_read lambda_l e_{l,j}` from its left end, column `i` summed at its bottom end by the
+    /// backward TIA of node `i` of layer l-1.
+    Separate(ArrayPair),
+    /// The forward devices (`inputs x outputs`: the forward layout, tiles and wires) read in
+    /// reverse: column `j` driven at `v_read lambda_l e_{l,j}` from its bottom end, row `i`
+    /// summed at its left end by the backward TIA of node `i` of layer l-1. By reciprocity
+    /// this applies the transpose of the forward read's effective matrix, as the mapping has it
+    /// ([`crate::hardware::mapping`]).
+    Shared(ArrayPair),
+}
+
+impl BackwardArrays {
+    /// The conductances, in the layout of the variant.
+    pub fn pair(&self) -> &ArrayPair {
+        match self {
+            BackwardArrays::Separate(p) | BackwardArrays::Shared(p) => p,
+        }
+    }
+
+    /// `G_sum` of the line of every backward TIA (per input of the layer).
+    pub fn sensed_sums(&self) -> Vec<f64> {
+        match self {
+            BackwardArrays::Separate(p) => p.column_sums(),
+            BackwardArrays::Shared(p) => p.row_sums(),
+        }
+    }
+
+    /// Devices of the read.
+    pub fn devices(&self) -> usize {
+        self.pair().devices()
     }
 }
 
@@ -65,11 +109,10 @@ pub struct SpiceLayer {
     /// Forward arrays, `inputs x outputs`: row `i` driven at `v_read phi(z_{l-1,i})`, column `j`
     /// summed by the forward TIA of output `j`.
     pub forward: ArrayPair,
-    /// Backward arrays, `outputs x inputs` (layers 2..L; layer 1's backward read is unused, as
-    /// `z_0` is clamped): row `j` driven at `v_read lambda_l e_{l,j}`, column `i` summed by the
-    /// backward TIA of node `i` of layer l-1. With `backward = "shared"` these are the forward
-    /// devices, transposed, as the mapping reads them.
-    pub backward: Option<ArrayPair>,
+    /// Backward arrays (layers 2..L; layer 1's backward read is unused, as `z_0` is clamped):
+    /// the errors `v_read lambda_l e_{l,j}` drive them, the backward TIA of node `i` of layer
+    /// l-1 sums them. With `backward = "shared"`, the forward devices read in reverse.
+    pub backward: Option<BackwardArrays>,
     /// `c^f_{l,j}` per output.
     pub gain_forward: Vec<f64>,
     /// `c^b_{l-1,i}` per input (empty without a backward read).
@@ -188,14 +231,11 @@ impl SpiceDesign {
                 minus: m.forward.minus.read.clone(),
             };
             let backward = (l >= 2).then(|| match &m.backward {
-                Some(b) => ArrayPair {
+                Some(b) => BackwardArrays::Separate(ArrayPair {
                     plus: b.plus.read.clone(),
                     minus: b.minus.read.clone(),
-                },
-                None => ArrayPair {
-                    plus: forward.plus.transpose(),
-                    minus: forward.minus.transpose(),
-                },
+                }),
+                None => BackwardArrays::Shared(forward.clone()),
             });
             if circuit.crossbar.backward == Backward::Separate && l >= 2 && m.backward.is_none() {
                 return Err(SpiceError::Input(format!(
@@ -208,7 +248,7 @@ impl SpiceDesign {
                 .map(|&g| factor(r_f, g))
                 .collect();
             let gain_backward: Vec<f64> = backward.as_ref().map_or(Vec::new(), |b| {
-                b.column_sums().iter().map(|&g| factor(r_f, g)).collect()
+                b.sensed_sums().iter().map(|&g| factor(r_f, g)).collect()
             });
             let mut wf = m.w_forward.clone();
             for (j, c) in gain_forward.iter().enumerate() {
@@ -269,7 +309,7 @@ impl SpiceDesign {
                 .error
                 .push(lc.offset_error.iter().map(|o| o * v / 2.0).collect());
             if let Some(b) = &sl.backward {
-                let n_b = noise_gain(r_f, b.column_sums(), &sl.gain_backward);
+                let n_b = noise_gain(r_f, b.sensed_sums(), &sl.gain_backward);
                 offsets.tia_backward.push(volts(&lc.offset_backward, &n_b));
             }
             if sl.layer < n_layers {
@@ -333,12 +373,12 @@ impl SpiceDesign {
     }
 
     /// Crossbar devices in the netlist: every G+ and G- of the forward arrays and of the
-    /// backward arrays that are read (a shared backward read is a second instance of the same
-    /// devices, see the module documentation of [`super::netlist`]).
+    /// backward arrays that are read (a shared backward read is a second instance of the
+    /// forward devices, see the module documentation of [`super::netlist`]).
     pub fn devices(&self) -> usize {
         self.layers
             .iter()
-            .map(|l| l.forward.devices() + l.backward.as_ref().map_or(0, ArrayPair::devices))
+            .map(|l| l.forward.devices() + l.backward.as_ref().map_or(0, BackwardArrays::devices))
             .sum()
     }
 

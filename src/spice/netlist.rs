@@ -22,11 +22,18 @@
 //! - **Error amplifiers**: a B source forms `eps_l = z_l - s_l z_{l-1} - p_l` (on layer L,
 //!   `y - p_L`), plus twice its input offset; with `tau_e > 0` an RC low-pass of time constant
 //!   `tau_e` follows (`tau_e de/dt = eps - e`), with `tau_e = 0` the B source's output is `e`.
-//! - **Backward read of layer l** (errors of layer l onto hidden layer l-1): rows driven at
-//!   `+-lambda_l v_read e_{l,j}` (VCVS), columns into backward TIAs. With `backward =
-//!   "shared"` the backward arrays are a second instance of the forward devices, transposed and
-//!   tiled as [`crate::hardware::mapping`] reads them (a continuous-time netlist cannot
-//!   time-share one array between two reads).
+//! - **Backward read of layer l** (errors of layer l onto hidden layer l-1): the lines of
+//!   output `j` driven at `+-lambda_l v_read e_{l,j}` (VCVS), the lines of input `i` into the
+//!   backward TIA of node `i`. Separate backward arrays (`outputs x inputs`) are wired as the
+//!   forward ones: rows driven, columns sensed. With `backward = "shared"` the backward arrays
+//!   are a second instance of the forward arrays — the same devices, tiles and wire segments,
+//!   `inputs x outputs` — read in reverse: column line `j` is driven at its bottom end (where
+//!   the forward TIA sits) and row line `i` ends on the backward TIA's input at its left end
+//!   (where the forward driver sits); tiles stacked in a column share the column's driver,
+//!   tiles along a row end on the same backward TIA. A continuous-time netlist cannot
+//!   time-share one array between two reads, hence the second instance; by reciprocity it
+//!   applies the transpose of the forward read's effective matrix, which is what
+//!   [`crate::hardware::mapping`] uses for a shared read.
 //! - **Multiplier**: a B source `v_read phi'(z) q`.
 //! - **Integrators**: a Miller integrator — input resistor `1/g_m` (`g_m = C_z / tau_z`) into
 //!   the inverting input of an op-amp VCVS of gain [`super::design::IDEAL_OPEN_LOOP_GAIN`], `C_z`
@@ -52,7 +59,7 @@
 //! options `RELTOL`, `ABSTOL`, `VNTOL`, `CHGTOL`, `TRTOL`, `METHOD`), §15.3.9 (`.tran ... uic`),
 //! §17.5.98 (`wrdata`) and §17.7 (`wr_singlescale`, `wr_vecnames`, `numdgt`).
 
-use super::design::{ArrayPair, SpiceDesign, IDEAL_OPEN_LOOP_GAIN};
+use super::design::{ArrayPair, BackwardArrays, SpiceDesign, IDEAL_OPEN_LOOP_GAIN};
 use super::trajectory::NodeKind;
 use crate::network::Activation;
 use nalgebra::DMatrix;
@@ -276,6 +283,7 @@ pub fn write_netlist(design: &SpiceDesign, opts: &NetlistOptions) -> Netlist {
             &drive_plus,
             &drive_minus,
             &sum_f,
+            Read::Forward,
             d,
         );
         for j in 0..layer.outputs {
@@ -331,7 +339,11 @@ pub fn write_netlist(design: &SpiceDesign, opts: &NetlistOptions) -> Netlist {
             let dp = |j: usize| format!("bp{l}_{j}");
             let dm = |j: usize| format!("bm{l}_{j}");
             let sum_b = |i: usize| format!("bs{h}_{i}");
-            w.array(&format!("b{l}"), back, &dp, &dm, &sum_b, d);
+            let (pair, read) = match back {
+                BackwardArrays::Separate(pair) => (pair, Read::Forward),
+                BackwardArrays::Shared(pair) => (pair, Read::Reverse),
+            };
+            w.array(&format!("b{l}"), pair, &dp, &dm, &sum_b, read, d);
             for i in 0..layer.inputs {
                 let r_f = layer.feedback_resistance_ohms;
                 let vos = d.offsets.tia_backward[h - 1][i];
@@ -496,8 +508,9 @@ impl Writer {
         ));
     }
 
-    /// Both arrays of a pair: `tag` names them, `plus`/`minus` give each row's driver node,
-    /// `sum` each column's TIA input.
+    /// Both arrays of a pair: `tag` names them, `plus`/`minus` give the driver node of each of
+    /// the driven lines, `sum` the TIA input of each of the sensed lines; `read` says which lines
+    /// are which.
     fn array(
         &mut self,
         tag: &str,
@@ -505,19 +518,27 @@ impl Writer {
         plus: &dyn Fn(usize) -> String,
         minus: &dyn Fn(usize) -> String,
         sum: &dyn Fn(usize) -> String,
+        read: Read,
         d: &SpiceDesign,
     ) {
-        self.tiles(&format!("{tag}p"), &pair.plus, plus, sum, d);
-        self.tiles(&format!("{tag}m"), &pair.minus, minus, sum, d);
+        for (half, g, drive) in [("p", &pair.plus, plus), ("m", &pair.minus, minus)] {
+            let tag = format!("{tag}{half}");
+            match read {
+                Read::Forward => self.tiles(&tag, g, drive, sum, d),
+                Read::Reverse => self.tiles(&tag, g, sum, drive, d),
+            }
+        }
     }
 
-    /// One array, tile by tile, with the wire geometry of [`crate::hardware::irdrop`].
+    /// One array, tile by tile, with the wire geometry of [`crate::hardware::irdrop`]: row line
+    /// `i` starts at node `row_end(i)` (its left end), column line `j` ends at node
+    /// `col_end(j)` (its bottom end), whichever of the two drives.
     fn tiles(
         &mut self,
         tag: &str,
         g: &DMatrix<f64>,
-        driver: &dyn Fn(usize) -> String,
-        sum: &dyn Fn(usize) -> String,
+        row_end: &dyn Fn(usize) -> String,
+        col_end: &dyn Fn(usize) -> String,
         d: &SpiceDesign,
     ) {
         let r = d.wire_resistance_ohms;
@@ -535,16 +556,16 @@ impl Writer {
                             if gij > 0.0 {
                                 self.line(&format!(
                                     "R{tag}d{i}_{j} {} {} {}",
-                                    driver(i),
-                                    sum(j),
+                                    row_end(i),
+                                    col_end(j),
                                     num(1.0 / gij)
                                 ));
                                 self.devices += 1;
                             }
                             continue;
                         }
-                        let before = if j == c0 { driver(i) } else { a(i, j - 1) };
-                        let after = if i + 1 == r1 { sum(j) } else { b(i + 1, j) };
+                        let before = if j == c0 { row_end(i) } else { a(i, j - 1) };
+                        let after = if i + 1 == r1 { col_end(j) } else { b(i + 1, j) };
                         self.line(&format!("R{tag}r{i}_{j} {before} {} {}", a(i, j), num(r)));
                         self.line(&format!("R{tag}c{i}_{j} {} {after} {}", b(i, j), num(r)));
                         self.wires += 2;
@@ -562,6 +583,15 @@ impl Writer {
             }
         }
     }
+}
+
+/// Which lines of an array a read drives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Read {
+    /// Rows driven at their left ends, columns sensed at their bottom ends.
+    Forward,
+    /// Columns driven at their bottom ends, rows sensed at their left ends.
+    Reverse,
 }
 
 /// A design name safe for the title line (no line breaks or control characters).
