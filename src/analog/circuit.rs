@@ -13,8 +13,9 @@ use crate::hardware::mapping::MappedNetwork;
 use crate::hardware::params::Backward;
 use crate::hardware::periphery::amplifier_offsets;
 use crate::network::{Activation, Layout, Network};
-use crate::real::{gemm, MatMut, MatRef, Real};
+use crate::real::{gemm, gemm_packed, MatMut, MatRef, PackedMat, Real};
 use nalgebra::DMatrix;
+use std::sync::Arc;
 
 /// Boltzmann's constant (J/K), exact in the 2019 SI.
 pub const BOLTZMANN: f64 = 1.380_649e-23;
@@ -439,6 +440,42 @@ impl<T: Real> AnalogCircuit<T> {
 
     /// Buffers for a batch of `batch` samples.
     pub fn workspace(&self, batch: usize) -> CircuitWorkspace<T> {
+        self.workspace_with(batch, self.pack())
+    }
+
+    /// The products of every layer packed once for the micro-kernel, to share between the
+    /// workspaces of one run ([`AnalogCircuit::workspace_with`]). A workspace holds the
+    /// products of the circuit as they were when it was packed.
+    pub fn pack(&self) -> Arc<PackedProducts<T>> {
+        let pack = |m: &DMatrix<T>| PackedMat::new(MatRef::from(m));
+        let pack_t = |m: &DMatrix<T>| PackedMat::new(MatRef::from(m).t());
+        Arc::new(PackedProducts {
+            forward: self.layers.iter().map(|lc| pack(&lc.forward)).collect(),
+            backward_t: self
+                .layers
+                .iter()
+                .map(|lc| lc.backward.as_ref().map(pack_t))
+                .collect(),
+            relative_forward: self
+                .layers
+                .iter()
+                .map(|lc| lc.relative_forward.as_ref().map(pack))
+                .collect(),
+            relative_backward_t: self
+                .layers
+                .iter()
+                .map(|lc| lc.relative_backward.as_ref().map(pack_t))
+                .collect(),
+        })
+    }
+
+    /// Buffers for `batch` samples that multiply through `products` (from [`AnalogCircuit::pack`]
+    /// of this circuit).
+    pub fn workspace_with(
+        &self,
+        batch: usize,
+        products: Arc<PackedProducts<T>>,
+    ) -> CircuitWorkspace<T> {
         let l_out = self.n_layers();
         let w = &self.widths;
         CircuitWorkspace {
@@ -448,6 +485,7 @@ impl<T: Real> AnalogCircuit<T> {
             eps: (1..=l_out).map(|l| vec![T::zero(); w[l] * batch]).collect(),
             pred: (1..=l_out).map(|l| vec![T::zero(); w[l] * batch]).collect(),
             back: (1..l_out).map(|l| vec![T::zero(); w[l] * batch]).collect(),
+            products,
         }
     }
 
@@ -487,9 +525,9 @@ impl<T: Real> AnalogCircuit<T> {
             let n = lc.outputs;
             match self.rail {
                 None => {
-                    gemm(
+                    gemm_packed(
                         -T::one(),
-                        MatRef::from(&lc.forward),
+                        &ws.products.forward[l - 1],
                         MatRef::col_major(input, lc.inputs, b),
                         T::one(),
                         MatMut::col_major(eps, n, b),
@@ -504,9 +542,9 @@ impl<T: Real> AnalogCircuit<T> {
                 }
                 Some(r) => {
                     let pred = &mut ws.pred[l - 1];
-                    gemm(
+                    gemm_packed(
                         T::one(),
-                        MatRef::from(&lc.forward),
+                        &ws.products.forward[l - 1],
                         MatRef::col_major(input, lc.inputs, b),
                         T::zero(),
                         MatMut::col_major(pred, n, b),
@@ -534,14 +572,14 @@ impl<T: Real> AnalogCircuit<T> {
             let lc = &self.layers[l - 1];
             let n = lc.outputs;
             let xi = &mut ns.e[l - 1];
-            match &lc.relative_forward {
+            match &ws.products.relative_forward[l - 1] {
                 Some(rel) => {
                     let input: &[T] = if l == 1 { x } else { &ws.phi[l - 2] };
                     let sq: Vec<T> = input.iter().map(|&v| v * v).collect();
                     let dens = &mut ns.tmp_e[l - 1];
-                    gemm(
+                    gemm_packed(
                         T::one(),
-                        MatRef::from(rel),
+                        rel,
                         MatRef::col_major(&sq, lc.inputs, b),
                         T::zero(),
                         MatMut::col_major(dens, n, b),
@@ -580,12 +618,12 @@ impl<T: Real> AnalogCircuit<T> {
             let lc = &self.layers[l - 1];
             let next = &self.layers[l];
             let n = lc.outputs;
-            if let Some(rel) = &next.relative_backward {
+            if let Some(rel) = &ws.products.relative_backward_t[l] {
                 let lam = next.precision;
                 let sq: Vec<T> = ws.eps[l].iter().map(|&v| (lam * v) * (lam * v)).collect();
-                gemm(
+                gemm_packed(
                     T::one(),
-                    MatRef::from(rel).t(),
+                    rel,
                     MatRef::col_major(&sq, next.outputs, b),
                     T::zero(),
                     MatMut::col_major(&mut ns.tmp_z[l - 1], n, b),
@@ -686,12 +724,12 @@ impl<T: Real> AnalogCircuit<T> {
             let next = &self.layers[l];
             let n = self.widths[l];
             let bk = &mut ws.back[l - 1];
-            let Some(bmat) = next.backward.as_ref() else {
+            let Some(bmat) = ws.products.backward_t[l].as_ref() else {
                 continue;
             };
-            gemm(
+            gemm_packed(
                 T::one(),
-                MatRef::from(bmat).t(),
+                bmat,
                 MatRef::col_major(&ws.eps[l], next.outputs, b),
                 T::zero(),
                 MatMut::col_major(bk, n, b),
@@ -811,6 +849,21 @@ pub struct CircuitWorkspace<T: Real> {
     pub pred: Vec<Vec<T>>,
     /// Backward products, hidden l.
     pub back: Vec<Vec<T>>,
+    /// The circuit's products, packed.
+    products: Arc<PackedProducts<T>>,
+}
+
+/// The products of every layer of an [`AnalogCircuit`] packed for the micro-kernel
+/// ([`PackedMat`]): the weights are read thousands of times per run and packed once.
+#[derive(Clone, Debug)]
+pub struct PackedProducts<T: Real> {
+    /// Per layer l (index l-1): the forward product.
+    forward: Vec<PackedMat<T>>,
+    /// The backward product, transposed (`inputs x outputs`), l >= 2.
+    backward_t: Vec<Option<PackedMat<T>>>,
+    /// Relative read-noise densities, forward and backward (transposed).
+    relative_forward: Vec<Option<PackedMat<T>>>,
+    relative_backward_t: Vec<Option<PackedMat<T>>>,
 }
 
 fn clip<T: Real>(v: T, r: T) -> T {

@@ -7,6 +7,6 @@ pub mod circuit;
 pub mod energy;
 pub mod sim;
 
-pub use circuit::{AnalogCircuit, IdealPeriphery};
+pub use circuit::{AnalogCircuit, IdealPeriphery, PackedProducts};
 pub use energy::{Component, EnergyModel};
 pub use sim::{integrate, simulate, Scheme, SimError, SimOptions, Simulation};

@@ -15,7 +15,7 @@
 //! Euler–Maruyama (§10.2, strong order 1/2) and the stochastic Heun scheme (strong order 1 for
 //! additive noise).
 
-use super::circuit::{AnalogCircuit, CircuitWorkspace, NoiseSample};
+use super::circuit::{AnalogCircuit, CircuitWorkspace, NoiseSample, PackedProducts};
 use super::energy::{ByLayer, Component, EnergyModel};
 use crate::network::param::layer_seed;
 use crate::real::Real;
@@ -23,6 +23,7 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
+use std::sync::Arc;
 
 /// Samples per parallel chunk. Fixed, so that results do not depend on the thread count.
 pub const CHUNK: usize = 16;
@@ -178,8 +179,10 @@ struct Chunk<'a, T: Real> {
 }
 
 impl<'a, T: Real> Chunk<'a, T> {
+    /// Samples `s0..s0 + b`; `products` is `circ.pack()`, shared by every chunk of a run.
     fn new(
         circ: &'a AnalogCircuit<T>,
+        products: &Arc<PackedProducts<T>>,
         x: &[T],
         y: &[T],
         s0: usize,
@@ -214,8 +217,8 @@ impl<'a, T: Real> Chunk<'a, T> {
             state,
             k: std::array::from_fn(|_| vec![T::zero(); n]),
             tmp: vec![T::zero(); n],
-            ws: circ.workspace(b),
-            ws2: circ.workspace(b),
+            ws: circ.workspace_with(b, Arc::clone(products)),
+            ws2: circ.workspace_with(b, Arc::clone(products)),
             noise,
             drive: vec![T::zero(); b],
             drive_scratch: vec![T::zero(); b],
@@ -420,7 +423,7 @@ impl<'a, T: Real> ManualStepper<'a, T> {
             energy: None,
         };
         ManualStepper {
-            chunk: Chunk::new(circ, x, y, 0, batch, &opts),
+            chunk: Chunk::new(circ, &circ.pack(), x, y, 0, batch, &opts),
             h: T::of_f64(dt_seconds / circ.tau_z_seconds),
         }
     }
@@ -691,9 +694,10 @@ pub fn simulate<T: Real>(
     let traced_upto = opts.trace_samples.min(batch);
     let cap = opts.trace_points.max(4);
 
+    let products = circ.pack();
     let start_chunk = |s0: usize, o: &SimOptions| -> ChunkRun<T> {
         let b = chunk_len(s0);
-        let chunk = Chunk::new(circ, x, y, s0, b, o);
+        let chunk = Chunk::new(circ, &products, x, y, s0, b, o);
         let z_prev = chunk.value_nodes().to_vec();
         let z0 = z_prev.iter().map(|v| v.to_f64()).collect();
         let traced = traced_upto.saturating_sub(s0).min(b);
@@ -1120,10 +1124,11 @@ pub fn integrate<T: Real>(
 ) -> (Vec<Vec<T>>, usize) {
     let h = T::of_f64(opts.dt_seconds / circ.tau_z_seconds);
     let starts: Vec<usize> = (0..batch).step_by(CHUNK).collect();
+    let products = circ.pack();
     let out: Vec<(Vec<T>, usize)> = starts
         .par_iter()
         .map(|&s0| {
-            let mut c = Chunk::new(circ, x, y, s0, CHUNK.min(batch - s0), opts);
+            let mut c = Chunk::new(circ, &products, x, y, s0, CHUNK.min(batch - s0), opts);
             for _ in 0..steps {
                 c.step(opts.scheme, h);
             }
