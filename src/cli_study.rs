@@ -77,7 +77,16 @@ impl WidthDepthArgs {
     fn plan(&self) -> Result<StudyPlan, String> {
         let device = match &self.device {
             None => None,
-            Some(spec) => Some(DeviceSetup::load(spec).map_err(|e| format!("--device: {e}"))?),
+            Some(spec) => Some(DeviceSetup::load(spec).map_err(|e| {
+                // A preset name is read as the one-line text `--device`, which the error
+                // already names; a design file's error names the file.
+                let e = e.to_string();
+                if e.starts_with("--device") {
+                    e
+                } else {
+                    format!("--device: {e}")
+                }
+            })?),
         };
         Ok(StudyPlan {
             parameterisation: self.param,

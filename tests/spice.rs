@@ -218,8 +218,12 @@ fn designs_above_the_device_limit_are_refused() {
         "--set",
         "dynamics.tau_e=0",
     ]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("--max-devices"));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--max-devices"), "{err}");
+    // One line, naming the design's file once.
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(err.matches("circuits/digits_rram.toml").count(), 1, "{err}");
     let out = apcsim(&["spice-check", "circuits/tiny.toml", "--max-devices", "10"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("84 crossbar devices"));

@@ -315,11 +315,11 @@ fn end_state(t: &Trajectory) -> Vec<Series> {
 pub fn check_size(design: &SpiceDesign, max_devices: usize) -> Result<(), SpiceError> {
     let (n, w) = (design.devices(), design.wire_segments());
     if n + w > max_devices {
+        // The caller names the design's file.
         return Err(SpiceError::TooLarge(format!(
-            "{}: {n} crossbar devices + {w} wire segments exceed the limit of {max_devices} \
+            "{n} crossbar devices + {w} wire segments exceed the limit of {max_devices} \
              resistors for a SPICE run (--max-devices raises it; ngspice's time grows with \
-             them, steeply with the wire mesh, and with the time points)",
-            design.name
+             them, steeply with the wire mesh, and with the time points)"
         )));
     }
     Ok(())
