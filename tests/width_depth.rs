@@ -218,6 +218,51 @@ fn measured_s_agrees_with_the_theory_at_large_width() {
     }
 }
 
+/// Uniform drift scales every conductance, hence every layer's weights, by the same
+/// c = (t_read / t0)^-nu. Counting the layers as the theory does, each hidden layer's
+/// contribution 1/(gamma0^2 N) is damped by c^2 per layer between it and the output:
+/// s - 1 = sum_{k=1}^{L-1} c^(2k) / (gamma0^2 N), an expectation like the theory's, so the
+/// measured mean must lie within 4 standard errors of it; the PC gradient's norm against BP of
+/// the designed weights is c^(L-1) / s.
+#[test]
+fn uniform_drift_damps_s_by_c_squared_per_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let preset = dir.path().join("drift_only.toml");
+    std::fs::write(
+        &preset,
+        "g_min = \"0uS\"\ng_max = \"25uS\"\nlevels = \"continuous\"\nprogramming = \"none\"\n\
+         drift = true\ndrift_nu_mean = 0.05\ndrift_nu_std = 0.0\ndrift_t0 = \"20s\"\n\
+         drift_t_read = \"3600s\"\n",
+    )
+    .unwrap();
+    let c = (3600.0f64 / 20.0).powf(-0.05);
+    let (n, l) = (1024, 6);
+    let plan = StudyPlan {
+        device: Some(DeviceSetup::load(preset.to_str().unwrap()).unwrap()),
+        ..small_plan(Parameterisation::Mupc, &[n], &[l], 6)
+    };
+    let r = run(&plan, &|_| {}).unwrap();
+    let row = &r.summary()[0];
+    let s = row.s_minus_1.unwrap();
+    let predicted: f64 = (1..l as i32).map(|k| c.powi(2 * k)).sum::<f64>() / n as f64;
+    let se = s.std.unwrap() / (row.seeds as f64).sqrt();
+    assert!(
+        (s.mean - predicted).abs() < 4.0 * se,
+        "{} vs {predicted} (se {se:e}; undamped theory {})",
+        s.mean,
+        row.theory.unwrap()
+    );
+    assert!((s.mean - predicted).abs() < 0.05 * predicted);
+    // Far from the undamped theory, (L - 1)/N: the check can tell the two apart.
+    assert!(row.theory.unwrap() > 2.0 * predicted);
+    let norm = c.powi(l as i32 - 1) / (1.0 + predicted);
+    assert!(
+        (row.norm_ratio.mean - norm).abs() < 0.01 * norm,
+        "{} vs {norm}",
+        row.norm_ratio.mean
+    );
+}
+
 fn determinism_plan() -> Vec<StudyPlan> {
     let base = StudyPlan {
         widths: vec![16, 256],
