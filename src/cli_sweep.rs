@@ -36,8 +36,8 @@ pub struct SweepArgs {
     pub out: Option<PathBuf>,
     /// Threads that compute (default: the cores available). Up to that many points run at
     /// once, each on one thread; with fewer points than threads, a point's batch chunks share
-    /// them. Results do not depend on it.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    /// them. Results do not depend on it. At most 1024.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub jobs: Option<u64>,
     /// Finish the sweep in --out: points already finished are kept, the others run. The
     /// command line must describe the same sweep (it is checked against --out/plan.json).

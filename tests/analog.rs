@@ -1080,7 +1080,7 @@ fn strong_errors(
         .map(|_| (zeros_e.clone(), zeros_z.clone()))
         .collect();
     let n_fine = (t_end / h_fine).round() as usize;
-    assert!(factors.iter().all(|&m| n_fine % m == 0));
+    assert!(factors.iter().all(|&m| n_fine.is_multiple_of(m)));
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     for j in 0..n_fine {
         if noisy {

@@ -9,4 +9,4 @@ pub mod sim;
 
 pub use circuit::{AnalogCircuit, IdealPeriphery, PackedProducts};
 pub use energy::{Component, EnergyModel};
-pub use sim::{integrate, simulate, Scheme, SimError, SimOptions, Simulation};
+pub use sim::{check_step, integrate, simulate, Scheme, SimError, SimOptions, Simulation};

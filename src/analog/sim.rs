@@ -599,7 +599,7 @@ impl Recorder {
                 self.capacitor.push(c);
             }
         }
-        let on_grid = n % self.stride == 0;
+        let on_grid = n.is_multiple_of(self.stride);
         if !(on_grid || z_next.is_none()) {
             return;
         }
@@ -647,6 +647,26 @@ struct ChunkRun<'a, T: Real> {
     residual: f64,
 }
 
+/// Checks the step of `opts` against the window and, with error nodes of time constant
+/// `tau_e_seconds` (0: algebraic), against the stability of their explicit step.
+pub fn check_step(opts: &SimOptions, tau_e_seconds: f64) -> Result<(), SimError> {
+    if !(opts.dt_seconds > 0.0 && opts.t_max_seconds >= opts.dt_seconds) {
+        return Err(SimError::Options(format!(
+            "need 0 < dt <= t_max, got dt = {:e} s, t_max = {:e} s",
+            opts.dt_seconds, opts.t_max_seconds
+        )));
+    }
+    if tau_e_seconds > 0.0 && opts.dt_seconds > 2.0 * tau_e_seconds {
+        return Err(SimError::Options(format!(
+            "dt = {:e} s is more than 2 tau_e = {:e} s: the explicit step of the error nodes is \
+             unstable; shorten dynamics.dt",
+            opts.dt_seconds,
+            2.0 * tau_e_seconds
+        )));
+    }
+    Ok(())
+}
+
 /// Runs `circ` on the batch `x` (D x B) with targets `y` (O x B), column-major. `progress` is
 /// told (pass, steps) as chunks advance.
 pub fn simulate<T: Real>(
@@ -657,20 +677,7 @@ pub fn simulate<T: Real>(
     opts: &SimOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Simulation, SimError> {
-    if !(opts.dt_seconds > 0.0 && opts.t_max_seconds >= opts.dt_seconds) {
-        return Err(SimError::Options(format!(
-            "need 0 < dt <= t_max, got dt = {:e} s, t_max = {:e} s",
-            opts.dt_seconds, opts.t_max_seconds
-        )));
-    }
-    if circ.dynamic_errors() && opts.dt_seconds > 2.0 * circ.tau_e_seconds {
-        return Err(SimError::Options(format!(
-            "dt = {:e} s is more than 2 tau_e = {:e} s: the explicit step of the error nodes is \
-             unstable; shorten dynamics.dt",
-            opts.dt_seconds,
-            2.0 * circ.tau_e_seconds
-        )));
-    }
+    check_step(opts, circ.tau_e_seconds)?;
     if circ.n_layers() < 2 {
         return Err(SimError::Options(
             "the network has no hidden layer: nothing to integrate".into(),

@@ -64,7 +64,7 @@ pub(crate) fn series_colour(i: usize) -> RGBColor {
 /// Fill colour of area or bar component `i`: the palette, then its tints.
 pub(crate) fn fill_colour(i: usize) -> RGBColor {
     let c = series_colour(i);
-    if (i / OKABE_ITO.len()) % 2 == 0 {
+    if (i / OKABE_ITO.len()).is_multiple_of(2) {
         c
     } else {
         mix(c, RGBColor(255, 255, 255), 0.5)

@@ -121,7 +121,7 @@ fn scheme(kind: SolverKind) -> Result<Scheme, RunError> {
 pub fn sim_options(circuit: &Circuit) -> Result<SimOptions, RunError> {
     let d = &circuit.dynamics;
     let w = &circuit.architecture.widths;
-    Ok(SimOptions {
+    let opts = SimOptions {
         scheme: scheme(d.solver)?,
         dt_seconds: d.dt_seconds,
         t_max_seconds: d.t_max_seconds,
@@ -138,7 +138,10 @@ pub fn sim_options(circuit: &Circuit) -> Result<SimOptions, RunError> {
             circuit.crossbar.v_read_volts,
             &circuit.periphery,
         )),
-    })
+    };
+    // Refused here, before anything is built or run (a sweep checks every point with this).
+    crate::analog::check_step(&opts, d.tau_e_seconds)?;
+    Ok(opts)
 }
 
 /// Runs the design. `progress` is told (pass, steps) as the integration advances.

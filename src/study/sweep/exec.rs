@@ -14,7 +14,7 @@
 
 use super::plan::{LoadedPlan, PointJob, SweepPlan};
 use super::record::{Metrics, Outcome, PointRecord};
-use super::{summary, SweepError, PLAN_FILE, POINTS_DIR, POINTS_JSONL};
+use super::{summary, SweepError, LOCK_FILE, PLAN_FILE, POINTS_DIR, POINTS_JSONL};
 use crate::io::h5::{H5Reader, H5Writer};
 use crate::study::run;
 use serde_json::json;
@@ -219,14 +219,58 @@ fn run_point(job: &PointJob, keys: &[String], one_thread: bool) -> (PointRecord,
     (rec, line, wall)
 }
 
+/// Claims `dir` for one writer: creates it, takes its lock (a second sweep or merge into the
+/// folder is refused while this one runs; the lock goes with the process, however it ends),
+/// and reads its plan. A folder without a plan must hold nothing but what an interrupted
+/// start leaves (hidden temporary files, an empty points folder): other files are not ours
+/// to overwrite.
+pub(crate) fn claim_folder(dir: &Path) -> Result<(std::fs::File, Option<SweepPlan>), SweepError> {
+    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    let lp = dir.join(LOCK_FILE);
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lp)
+        .map_err(|e| io_err(&lp, e))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(SweepError::Plan(format!(
+                "{}: another apcsim sweep or merge is writing into this folder",
+                dir.display()
+            )))
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io_err(&lp, e)),
+    }
+    let plan = read_plan(dir)?;
+    if plan.is_none() {
+        let entries = std::fs::read_dir(dir).map_err(|e| io_err(dir, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| io_err(dir, e))?;
+            let name = entry.file_name();
+            let hidden = name.to_string_lossy().starts_with('.');
+            let empty_points = name == POINTS_DIR
+                && std::fs::read_dir(entry.path()).is_ok_and(|mut d| d.next().is_none());
+            if !hidden && !empty_points {
+                return Err(SweepError::Plan(format!(
+                    "{} is not empty and holds no sweep (no {PLAN_FILE}): choose another --out",
+                    dir.display()
+                )));
+            }
+        }
+    }
+    Ok((lock, plan))
+}
+
 /// Prepares the folder: a new sweep writes its plan; `--resume` checks the folder's plan.
-/// Returns the points already finished, with their lines.
+/// Returns the points already finished, with their lines, and the folder's lock.
 fn prepare(
     plan: &SweepPlan,
     dir: &Path,
     resume: bool,
-) -> Result<Vec<(String, PointRecord)>, SweepError> {
-    let existing = read_plan(dir)?;
+) -> Result<(Vec<(String, PointRecord)>, std::fs::File), SweepError> {
+    let (lock, existing) = claim_folder(dir)?;
     let done = match existing {
         Some(old) => {
             if !resume {
@@ -246,17 +290,18 @@ fn prepare(
         }
         None => Vec::new(),
     };
-    let pd = dir.join(POINTS_DIR);
-    std::fs::create_dir_all(&pd).map_err(|e| io_err(&pd, e))?;
+    // The plan first: from then on the folder is this sweep's, whatever else is missing.
     let pp = dir.join(PLAN_FILE);
     if !pp.exists() {
         crate::io::write_atomic(&pp, plan.to_json().as_bytes()).map_err(|e| io_err(&pp, e))?;
     }
+    let pd = dir.join(POINTS_DIR);
+    std::fs::create_dir_all(&pd).map_err(|e| io_err(&pd, e))?;
     // Keep only whole, valid lines, so that appended lines start on a line of their own.
     let jp = dir.join(POINTS_JSONL);
     let kept: String = done.iter().map(|(l, _)| format!("{l}\n")).collect();
     crate::io::write_atomic(&jp, kept.as_bytes()).map_err(|e| io_err(&jp, e))?;
-    Ok(done)
+    Ok((done, lock))
 }
 
 /// Writes `bytes` at the end of `file` in one write and syncs it.
@@ -276,7 +321,7 @@ pub fn run_sweep(
 ) -> Result<SweepOutcome, SweepError> {
     let plan = &loaded.plan;
     let keys = plan.keys();
-    let finished = prepare(plan, dir, opts.resume)?;
+    let (finished, _lock) = prepare(plan, dir, opts.resume)?;
     let resumed = finished.len();
     let mut records: Vec<Option<PointRecord>> = vec![None; plan.points];
     let mut done: BTreeMap<usize, String> = BTreeMap::new();

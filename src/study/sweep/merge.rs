@@ -95,7 +95,8 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<MergeOutcome, SweepError>
             }
         )));
     }
-    if let Some(existing) = read_plan(out)? {
+    let (_lock, existing) = super::exec::claim_folder(out)?;
+    if let Some(existing) = existing {
         if existing.shard.is_some() || merged.mismatch(&existing, false).is_some() {
             return Err(SweepError::Plan(format!(
                 "{} already holds another sweep; choose another --out",

@@ -57,6 +57,8 @@ pub const POINTS_DIR: &str = "points";
 pub const SWEEP_H5: &str = "sweep.h5";
 pub const SUMMARY_CSV: &str = "summary.csv";
 pub const REPORT_HTML: &str = "report.html";
+/// Held (an advisory lock) by the one sweep or merge writing into a folder.
+pub const LOCK_FILE: &str = ".apcsim-sweep.lock";
 
 /// Why a sweep or a merge could not go on.
 #[derive(Debug, thiserror::Error)]
