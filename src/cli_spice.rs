@@ -110,7 +110,8 @@ pub fn export(args: ExportArgs) -> ExitCode {
             return fail(&format!("cannot create {}: {e}", dir.display()), 1);
         }
     }
-    if let Err(e) = std::fs::write(&args.out, &netlist.text) {
+    // A temporary name, then a rename: a failed export leaves any previous file whole.
+    if let Err(e) = apcsim::io::write_atomic(&args.out, netlist.text.as_bytes()) {
         return fail(&format!("cannot write {}: {e}", args.out.display()), 1);
     }
     sayln!(

@@ -382,3 +382,18 @@ fn gradient_flow_network_is_the_analog_circuits() {
         }
     }
 }
+
+/// A window whose grid of output times rounds short (100 us in 100001 points): the gradient
+/// flow still delivers every point, and the check passes.
+#[test]
+fn a_long_window_keeps_its_last_output_point() {
+    if !ngspice_available() {
+        return;
+    }
+    let r = spice_check(
+        "circuits/tiny.toml",
+        &["dynamics.t_max=100us", "dynamics.tau_e=0"],
+        true,
+    );
+    assert_agrees(&r, "tiny, 100 us window, flow reference");
+}

@@ -53,17 +53,16 @@ pub enum Capability {
 pub fn capability(design: &SpiceDesign) -> Capability {
     if !design.offsets.all_zero() {
         return Capability::Nothing(
-            "amplifier offsets move the trajectory and the equilibrium; comparing them needs \
-             the analog integrator (src/analog), which this build does not have; compare with \
-             --set periphery.offset_sigma=0"
+            "amplifier offsets move the trajectory and the equilibrium off the gradient \
+             flow's; compare them with --reference analog (the default)"
                 .into(),
         );
     }
     if design.tau_e_seconds > 0.0 {
         return Capability::EquilibriumOnly(format!(
-            "tau_e = {:e} s: the trajectory of error nodes with a bandwidth needs the analog \
-             integrator (src/analog), which this build does not have; the equilibrium is the \
-             gradient flow's, and is compared (for trajectories, --set dynamics.tau_e=0)",
+            "tau_e = {:e} s: the gradient flow has no error-node bandwidth, so only the \
+             equilibrium is compared; --reference analog (the default) compares the \
+             trajectory too",
             design.tau_e_seconds
         ));
     }
@@ -180,10 +179,12 @@ pub fn gradient_flow(
         let flow = Flow(RefCell::new(GradientFlow::new(
             net, &design.x, &design.y, 1,
         )));
+        // Half a point beyond the window, so that rounding in the accumulated grid cannot
+        // drop the last point (only the first `intervals + 1` are used).
         let mut solver = Dop853::from_param(
             flow,
             0.0,
-            span,
+            span + 0.5 * dx,
             dx,
             DVector::from_vec(z0),
             rtol,
@@ -205,9 +206,9 @@ pub fn gradient_flow(
         })?;
         solver.y_out().clone()
     };
-    // ode_solvers places the grid points at accumulated multiples of dx; the last one may be
-    // missing or doubled by rounding, so only the first `intervals + 1` are used and a short
-    // grid is an error.
+    // ode_solvers places the grid points at accumulated multiples of dx, so only the first
+    // `intervals + 1` are used; the run goes half a point beyond the window, so a short grid
+    // means the integration stopped early.
     if grid.len() < intervals + 1 {
         return Err(SpiceError::Diverged(format!(
             "the dense output stopped after {} of {} points",
