@@ -17,10 +17,9 @@ macro_rules! sayln {
     () => {
         say!("\n")
     };
-    ($($arg:tt)*) => {{
-        say!($($arg)*);
-        say!("\n");
-    }};
+    ($($arg:tt)*) => {
+        say!("{}\n", format_args!($($arg)*))
+    };
 }
 
 mod cli_run;
@@ -242,22 +241,26 @@ fn gradient_report(
 }
 
 /// Writes a command's output; a closed pipe (`apcsim schema | head`) is not an error.
-/// Writes formatted text to stdout; a closed pipe is ignored, any other failure is reported on
-/// stderr (the run's files, written before any report, are unaffected).
-fn write_stdout_fmt(args: std::fmt::Arguments<'_>) {
+/// Writes to stdout; a reader that went away (a closed pipe) is not an error.
+fn to_stdout(args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
     use std::io::Write;
     match std::io::stdout().lock().write_fmt(args) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-        Err(e) => eprintln!("error: writing the report to stdout: {e}"),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+/// [`say!`]'s writer: any failure but a closed pipe is reported on stderr (the run's files,
+/// written before any report, are unaffected).
+fn write_stdout_fmt(args: std::fmt::Arguments<'_>) {
+    if let Err(e) = to_stdout(args) {
+        eprintln!("error: writing the report to stdout: {e}");
     }
 }
 
 fn write_stdout(text: &str) -> ExitCode {
-    use std::io::Write;
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
+    match to_stdout(format_args!("{text}")) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: writing the output: {e}");
             ExitCode::from(1)
