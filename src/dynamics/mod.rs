@@ -11,5 +11,5 @@ mod runner;
 mod system;
 
 pub use integrators::{Euler, Integrator, Rk4};
-pub use runner::{infer, Inference, InferenceError, InferenceOptions, Solver, Stop};
+pub use runner::{infer, Inference, InferenceError, InferenceOptions, Solver, Stop, DEFAULT_CHUNK};
 pub use system::{GradientFlow, System};

@@ -32,6 +32,8 @@ use std::fmt;
 
 /// Columns of one register tile.
 const NR: usize = 6;
+/// Steps of the inner dimension per trip of the tile kernels' loop.
+const UNROLL: usize = 4;
 /// Bytes of a cache line, where every panel starts.
 const LINE_BYTES: usize = 64;
 /// The most rows of a piece handed over by [`gemm_packed_with`]: the rows of one block.
@@ -347,7 +349,9 @@ macro_rules! avx2_tile {
                 let mut acc = [[$zero(); 2]; N];
                 // One pointer per column keeps the broadcasts' addresses out of the loop.
                 let cols: [*const $t; N] = std::array::from_fn(|j| b.add(j * csb));
-                for q in 0..k {
+                // One step of the inner dimension: the same operations in the same order
+                // whether it runs in the unrolled loop or in the remainder.
+                let step = |q: usize, acc: &mut [[_; 2]; N]| {
                     let a0 = $load(a.add(q * 2 * L));
                     let a1 = $load(a.add(q * 2 * L + L));
                     for j in 0..N {
@@ -355,6 +359,17 @@ macro_rules! avx2_tile {
                         acc[j][0] = $fmadd(a0, bj, acc[j][0]);
                         acc[j][1] = $fmadd(a1, bj, acc[j][1]);
                     }
+                };
+                let mut q = 0;
+                while q + UNROLL <= k {
+                    for u in 0..UNROLL {
+                        step(q + u, &mut acc);
+                    }
+                    q += UNROLL;
+                }
+                while q < k {
+                    step(q, &mut acc);
+                    q += 1;
                 }
                 for j in 0..N {
                     $store(out.add(j * ldo), acc[j][0]);
