@@ -86,10 +86,6 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
         shard,
         sets: args.set.clone(),
     };
-    let loaded = match load_plan(&args.file, &spec) {
-        Ok(p) => p,
-        Err(e) => return fail(&e),
-    };
     let dir = args.out.clone().unwrap_or_else(|| {
         let stem = args
             .file
@@ -97,6 +93,14 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
             .map_or("design".into(), |s| s.to_string_lossy().into_owned());
         Path::new("sweeps").join(format!("{stem}-{}", crate::cli_run::utc_stamp()))
     });
+    // Before the plan loads, which takes a while on a large grid.
+    if let Err(e) = sweep::check_out_path(&dir) {
+        return fail(&e);
+    }
+    let loaded = match load_plan(&args.file, &spec) {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
     let jobs = args.jobs.map_or_else(
         || std::thread::available_parallelism().map_or(1, |n| n.get()),
         |j| j as usize,

@@ -51,6 +51,17 @@ fn merge(dirs: &[&Path], out: &Path) -> Output {
         .expect("apcsim runs")
 }
 
+/// A two-point sweep (`device.levels=8,16`) with `args` into `out`.
+fn small_sweep(args: &[&str], out: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_apcsim"))
+        .args(["sweep", &design(), "--grid", "device.levels=8,16"])
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .expect("apcsim runs")
+}
+
 fn ok(o: &Output) {
     assert!(
         o.status.success(),
@@ -229,7 +240,7 @@ fn four_shards_merge_into_the_unsharded_sweep() {
 #[test]
 fn bad_specifications_are_refused_before_any_point_runs() {
     let tmp = tempfile::tempdir().unwrap();
-    let cases: [(&[&str], &[&str]); 10] = [
+    let cases: [(&[&str], &[&str]); 12] = [
         (
             &["--grid", "device.levls=8,16"],
             &["device.levls", "did you mean `levels`"],
@@ -261,6 +272,20 @@ fn bad_specifications_are_refused_before_any_point_runs() {
             &["device.levels", "already swept"],
         ),
         (&["--grid", "device.levels=8,8"], &["`8`", "twice"]),
+        // The same value in two spellings, on a grid axis and on a zip axis.
+        (
+            &["--grid", "crossbar.wire_resistance=1ohm,1000mohm"],
+            &["`1ohm` and `1000mohm` are the same value"],
+        ),
+        (
+            &[
+                "--zip",
+                "crossbar.wire_resistance=1ohm,2ohm,1000mohm",
+                "--zip",
+                "dynamics.tau_z=100ns,200ns,0.1us",
+            ],
+            &["`1ohm / 100ns` and `1000mohm / 0.1us` are the same value"],
+        ),
         (&["--shard", "5/4"], &["--shard 5/4"]),
         (&["--set", "run.batchh=3"], &["run.batchh"]),
         // Valid as a value, but unstable with this design's error nodes (tau_e = 3.2 ns):
@@ -281,6 +306,7 @@ fn bad_specifications_are_refused_before_any_point_runs() {
             .unwrap();
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
         for n in needles {
             assert!(err.contains(n), "{args:?}: `{n}` not in: {err}");
         }
@@ -338,14 +364,7 @@ fn resume_refuses_another_sweep_and_a_plain_run_refuses_a_used_folder() {
 #[test]
 fn a_sweep_claims_its_folder() {
     let tmp = tempfile::tempdir().unwrap();
-    let run = |out: &Path| {
-        Command::new(env!("CARGO_BIN_EXE_apcsim"))
-            .args(["sweep", &design(), "--grid", "device.levels=8,16"])
-            .arg("--out")
-            .arg(out)
-            .output()
-            .unwrap()
-    };
+    let run = |out: &Path| small_sweep(&[], out);
     // Another program's folder: refused, its file untouched.
     let foreign = tmp.path().join("foreign");
     std::fs::create_dir_all(&foreign).unwrap();
@@ -416,5 +435,222 @@ print(g.attrs["status"], g.attrs["device.levels"], g.attrs["crossbar.wire_resist
     assert_eq!(
         String::from_utf8_lossy(&o.stdout).trim(),
         "ok 8 2ohm 5 (3,)"
+    );
+}
+
+/// An --out that is a file (or a path through one) is bad input: exit 2 and one line naming it,
+/// for sweep and merge alike, and the file is left as it was.
+#[test]
+fn an_out_path_that_is_a_file_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("results.txt");
+    std::fs::write(&file, "mine").unwrap();
+    let through = file.join("sweep");
+    let run = |out: &Path| small_sweep(&[], out);
+    let shard = tmp.path().join("shard");
+    ok(&run(&shard));
+    for (o, path, what) in [
+        (run(&file), &file, "is a file"),
+        (run(&through), &through, "a part of the path is a file"),
+        (merge(&[&shard], &file), &file, "is a file"),
+    ] {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains(&format!("--out {}: {what}", path.display())),
+            "{err}"
+        );
+    }
+    assert_eq!(std::fs::read(&file).unwrap(), b"mine");
+    // A merge input that is a file is not a sweep folder.
+    let o = merge(&[&file], &tmp.path().join("merged"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("not a sweep folder"), "{err}");
+}
+
+/// What a writer killed in the middle of an atomic write leaves: `.NAME.tmp-PID` files. The
+/// next sweep, resume or merge that claims the folder removes them and never takes one for a
+/// result; a folder that is not a sweep's is not touched.
+#[test]
+fn stale_temporary_files_are_removed_by_the_next_claim() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("s");
+    let run = small_sweep;
+    ok(&run(&[], &out));
+    let whole = std::fs::read(out.join("summary.csv")).unwrap();
+    // Killed while writing point 1's file: its line and file are missing, its temporary is
+    // there (a whole HDF5 file under the temporary name), and so is a half-written summary.
+    let jsonl = out.join("points.jsonl");
+    let text = std::fs::read_to_string(&jsonl).unwrap();
+    std::fs::write(&jsonl, format!("{}\n", text.lines().next().unwrap())).unwrap();
+    let pid = 4_000_000; // above Linux's largest pid: no live process has it
+    std::fs::rename(
+        out.join("points/1.h5"),
+        out.join(format!("points/.1.h5.tmp-{pid}")),
+    )
+    .unwrap();
+    let stale = [
+        format!("points/.1.h5.tmp-{pid}"),
+        format!(".sweep.h5.tmp-{pid}"),
+        format!(".points.jsonl.tmp-{pid}"),
+    ];
+    std::fs::write(out.join(&stale[1]), b"half").unwrap();
+    std::fs::write(out.join(&stale[2]), b"{\"index\":1}\n").unwrap();
+    let o = run(&["--resume"], &out);
+    ok(&o);
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(said.contains("(1 run now, 1 resumed)"), "{said}");
+    for f in &stale {
+        assert!(!out.join(f).exists(), "{f} was left");
+    }
+    assert_eq!(std::fs::read(out.join("summary.csv")).unwrap(), whole);
+
+    // A merge's folder: a stale temporary there goes too.
+    let merged = tmp.path().join("merged");
+    std::fs::create_dir_all(merged.join("points")).unwrap();
+    std::fs::write(merged.join(format!(".plan.json.tmp-{pid}")), b"{").unwrap();
+    std::fs::write(merged.join(format!("points/.0.h5.tmp-{pid}")), b"x").unwrap();
+    ok(&merge(&[&out], &merged));
+    assert!(!merged.join(format!(".plan.json.tmp-{pid}")).exists());
+    assert!(!merged.join(format!("points/.0.h5.tmp-{pid}")).exists());
+    assert_eq!(std::fs::read(merged.join("summary.csv")).unwrap(), whole);
+
+    // Another program's folder is refused, and its files, whatever their names, stay.
+    let foreign = tmp.path().join("foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), "mine").unwrap();
+    std::fs::write(foreign.join(format!(".notes.txt.tmp-{pid}")), "mine").unwrap();
+    assert_eq!(run(&[], &foreign).status.code(), Some(2));
+    assert!(foreign.join(format!(".notes.txt.tmp-{pid}")).exists());
+}
+
+/// The JSON fields (`report.wall_seconds`) whose values differ between two folders'
+/// points.jsonl, line by line.
+fn varying_fields(a: &Path, b: &Path) -> std::collections::BTreeSet<String> {
+    fn walk(path: &str, x: &serde_json::Value, y: &serde_json::Value, out: &mut Vec<String>) {
+        match (x, y) {
+            (serde_json::Value::Object(p), serde_json::Value::Object(q)) => {
+                let mut keys: Vec<&String> = p.keys().chain(q.keys()).collect();
+                keys.sort();
+                keys.dedup();
+                for k in keys {
+                    let sub = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    let null = serde_json::Value::Null;
+                    walk(
+                        &sub,
+                        p.get(k).unwrap_or(&null),
+                        q.get(k).unwrap_or(&null),
+                        out,
+                    );
+                }
+            }
+            _ if x != y => out.push(path.to_string()),
+            _ => {}
+        }
+    }
+    let read = |d: &Path| std::fs::read_to_string(d.join("points.jsonl")).unwrap();
+    let (ta, tb) = (read(a), read(b));
+    assert_eq!(ta.lines().count(), tb.lines().count());
+    let mut out = Vec::new();
+    for (la, lb) in ta.lines().zip(tb.lines()) {
+        let (x, y) = (
+            serde_json::from_str(la).unwrap(),
+            serde_json::from_str(lb).unwrap(),
+        );
+        walk("", &x, &y, &mut out);
+    }
+    out.into_iter().collect()
+}
+
+/// Two runs of one sweep (the plain run and the four shards merged) differ in points.jsonl only
+/// in the timings, and the README names every one of them.
+#[test]
+fn points_jsonl_varies_between_runs_only_in_the_fields_the_readme_names() {
+    const TIMINGS: [&str; 3] = ["wall_seconds", "cpu_seconds", "report.wall_seconds"];
+    let tmp = tempfile::tempdir().unwrap();
+    let again = tmp.path().join("again");
+    ok(&sweep(&["--jobs", "1"], &again));
+    let varying = varying_fields(baseline(), &again);
+    assert!(
+        varying.iter().all(|f| TIMINGS.contains(&f.as_str())),
+        "fields that vary between runs: {varying:?}"
+    );
+    assert!(varying.contains("wall_seconds"), "{varying:?}");
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let row = readme
+        .lines()
+        .find(|l| l.starts_with("| `points.jsonl` |"))
+        .expect("README describes points.jsonl");
+    for f in TIMINGS {
+        assert!(
+            row.contains(&format!("`{f}`")),
+            "README's points.jsonl row lacks `{f}`"
+        );
+    }
+}
+
+/// Peak memory of the plan: no point's design is kept, so a large grid costs under a kilobyte
+/// per point. The tiny design's resolved circuit takes about 45 KB, so keeping one per
+/// point would need about 450 MB for these 10 000 points; the limit allows 5 KB per point over
+/// the process's own 15 MB or so. The plan loads whole, then the claim of a locked folder fails.
+#[test]
+fn a_large_plan_keeps_no_design_per_point() {
+    if !Path::new("/proc/self/status").exists() {
+        eprintln!("skipped: no /proc to read peak memory from");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let busy = tmp.path().join("busy");
+    std::fs::create_dir_all(&busy).unwrap();
+    let lock = std::fs::File::create(busy.join(".apcsim-sweep.lock")).unwrap();
+    lock.try_lock().unwrap();
+    let axis = |key: &str, unit: &str, from: usize| {
+        let v: Vec<String> = (from..from + 100).map(|i| format!("{i}{unit}")).collect();
+        format!("{key}={}", v.join(","))
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_apcsim"))
+        .args(["sweep", &design(), "--jobs", "2", "--grid"])
+        .arg(axis("dynamics.tau_z", "ns", 100))
+        .arg("--grid")
+        .arg(axis("crossbar.wire_resistance", "ohm", 0))
+        .arg("--out")
+        .arg(&busy)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // VmHWM is the peak so far: every reading is a lower bound of the process' peak, and the
+    // readings go on until it exits, enough to catch a plan that grows with the grid.
+    let status = PathBuf::from(format!("/proc/{}/status", child.id()));
+    let mut peak_kb = 0u64;
+    loop {
+        if let Some(kb) = std::fs::read_to_string(&status).ok().and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        }) {
+            peak_kb = peak_kb.max(kb);
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("another apcsim sweep or merge"), "{err}");
+    assert!(peak_kb > 0, "no reading of the peak memory");
+    let limit_kb = 15_000 + 10_000 * 5;
+    assert!(
+        peak_kb < limit_kb,
+        "the plan of 10 000 points peaked at {peak_kb} kB (limit {limit_kb} kB)"
     );
 }

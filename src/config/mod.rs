@@ -74,22 +74,47 @@ pub fn load(
     overrides: &[impl AsRef<str>],
     opts: &LoadOptions,
 ) -> Result<Circuit, ConfigError> {
-    let name = path.display().to_string();
-    let bytes = document::read_bytes(path, opts).map_err(|message| ConfigError {
-        location: Location {
-            origin: Origin::File(name.clone()),
-            line: 0,
-            column: 0,
-        },
-        key: String::new(),
-        kind: Box::new(ErrorKind::Io { message }),
-    })?;
-    let text = document::decode_design(&name, bytes)?;
-    let base = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(Path::to_path_buf);
-    load_with_base(&name, &text, base, overrides, opts)
+    DesignText::read(path, opts)?.load(overrides, opts)
+}
+
+/// A design file read once, to be loaded many times with different overrides (a sweep's
+/// points), all from the same text even if the file changes meanwhile.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DesignText {
+    name: String,
+    text: String,
+    base: Option<std::path::PathBuf>,
+}
+
+impl DesignText {
+    /// Reads the design at `path`; relative paths in it are taken from its folder.
+    pub fn read(path: &Path, opts: &LoadOptions) -> Result<DesignText, ConfigError> {
+        let name = path.display().to_string();
+        let bytes = document::read_bytes(path, opts).map_err(|message| ConfigError {
+            location: Location {
+                origin: Origin::File(name.clone()),
+                line: 0,
+                column: 0,
+            },
+            key: String::new(),
+            kind: Box::new(ErrorKind::Io { message }),
+        })?;
+        let text = document::decode_design(&name, bytes)?;
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf);
+        Ok(DesignText { name, text, base })
+    }
+
+    /// Applies `overrides` in order to the design and resolves it, as [`load`] does.
+    pub fn load(
+        &self,
+        overrides: &[impl AsRef<str>],
+        opts: &LoadOptions,
+    ) -> Result<Circuit, ConfigError> {
+        load_with_base(&self.name, &self.text, self.base.clone(), overrides, opts)
+    }
 }
 
 /// Loads a design from text; relative paths in it are taken from the working directory.

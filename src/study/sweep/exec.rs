@@ -70,12 +70,19 @@ pub(crate) fn io_err(path: &Path, e: impl std::fmt::Display) -> SweepError {
     }
 }
 
-/// Reads `DIR/plan.json`; `Ok(None)` when there is none.
+/// Reads `DIR/plan.json`; `Ok(None)` when there is none (or `DIR` is not a folder).
 pub fn read_plan(dir: &Path) -> Result<Option<SweepPlan>, SweepError> {
     let p = dir.join(PLAN_FILE);
     let text = match std::fs::read_to_string(&p) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            return Ok(None)
+        }
         Err(e) => return Err(io_err(&p, e)),
     };
     SweepPlan::from_json(&text)
@@ -183,27 +190,40 @@ fn thread_cpu_seconds() -> Option<f64> {
     Some(ns * 1e-9)
 }
 
-/// Runs one point on the calling thread's pool. With `one_thread` (the point has its pool's
-/// only thread), the line also tells the CPU time the point took.
-fn run_point(job: &PointJob, keys: &[String], one_thread: bool) -> (PointRecord, String, f64) {
+/// Runs one point on the calling thread's pool (its design loaded there, so that only the
+/// points in flight hold one). With `one_thread` (the point has its pool's only thread), the
+/// line also tells the CPU time the point took.
+fn run_point(
+    loaded: &LoadedPlan,
+    job: &PointJob,
+    keys: &[String],
+    one_thread: bool,
+) -> (PointRecord, String, f64) {
     let start = Instant::now();
     let cpu0 = thread_cpu_seconds().filter(|_| one_thread);
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run::run(&job.circuit, &|_, _| {})
-    }));
-    let (outcome, report) = match result {
-        Ok(Ok(res)) => (Outcome::Done(Box::new(Metrics::from_run(&res))), res.report),
-        Ok(Err(e)) => (Outcome::from_error(&e), serde_json::Value::Null),
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            (
-                Outcome::Failed(format!("internal error (a bug: please report it): {what}")),
-                serde_json::Value::Null,
-            )
+    let (outcome, report) = match loaded.circuit(job) {
+        Err(e) => (Outcome::Failed(e.to_string()), serde_json::Value::Null),
+        Ok(circuit) => {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run::run(&circuit, &|_, _| {})
+            }));
+            match result {
+                Ok(Ok(res)) => (Outcome::Done(Box::new(Metrics::from_run(&res))), res.report),
+                Ok(Err(e)) => (Outcome::from_error(&e), serde_json::Value::Null),
+                Err(panic) => {
+                    let what = panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default();
+                    (
+                        Outcome::Failed(format!(
+                            "internal error (a bug: please report it): {what}"
+                        )),
+                        serde_json::Value::Null,
+                    )
+                }
+            }
         }
     };
     let wall = start.elapsed().as_secs_f64();
@@ -219,13 +239,53 @@ fn run_point(job: &PointJob, keys: &[String], one_thread: bool) -> (PointRecord,
     (rec, line, wall)
 }
 
+/// Refuses an output folder path that cannot be a folder: an existing file, or a path through
+/// one. Checked before a sweep's plan loads, and again when the folder is claimed.
+pub fn check_out_path(dir: &Path) -> Result<(), SweepError> {
+    let not_a_folder =
+        |what: &str| SweepError::Spec(format!("--out {}: {what}; choose a folder", dir.display()));
+    match std::fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => Err(not_a_folder("is a file, not a folder")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+            Err(not_a_folder("a part of the path is a file, not a folder"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The temporary files that writers killed mid-write left in `dir` and its points folder
+/// ([`crate::io::is_atomic_temporary`] names; files only).
+fn stale_temporaries(dir: &Path) -> Result<Vec<PathBuf>, SweepError> {
+    let mut out = Vec::new();
+    for folder in [dir.to_path_buf(), dir.join(POINTS_DIR)] {
+        let entries = match std::fs::read_dir(&folder) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_err(&folder, e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| io_err(&folder, e))?;
+            let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+            if is_file && crate::io::is_atomic_temporary(&entry.file_name().to_string_lossy()) {
+                out.push(entry.path());
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Claims `dir` for one writer: creates it, takes its lock (a second sweep or merge into the
 /// folder is refused while this one runs; the lock goes with the process, however it ends),
 /// and reads its plan. A folder without a plan must hold nothing but what an interrupted
 /// start leaves (hidden temporary files, an empty points folder): other files are not ours
-/// to overwrite.
+/// to overwrite. Once the folder is known to be a sweep's, the temporary files that a killed
+/// writer left are removed: holding the lock, no other writer can be using them.
 pub(crate) fn claim_folder(dir: &Path) -> Result<(std::fs::File, Option<SweepPlan>), SweepError> {
-    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    check_out_path(dir)?;
+    std::fs::create_dir_all(dir).map_err(|e| match check_out_path(dir) {
+        Err(not_a_folder) => not_a_folder,
+        Ok(()) => io_err(dir, e),
+    })?;
     let lp = dir.join(LOCK_FILE);
     let lock = std::fs::OpenOptions::new()
         .create(true)
@@ -251,13 +311,22 @@ pub(crate) fn claim_folder(dir: &Path) -> Result<(std::fs::File, Option<SweepPla
             let name = entry.file_name();
             let hidden = name.to_string_lossy().starts_with('.');
             let empty_points = name == POINTS_DIR
-                && std::fs::read_dir(entry.path()).is_ok_and(|mut d| d.next().is_none());
+                && std::fs::read_dir(entry.path()).is_ok_and(|d| {
+                    d.flatten()
+                        .all(|e| crate::io::is_atomic_temporary(&e.file_name().to_string_lossy()))
+                });
             if !hidden && !empty_points {
                 return Err(SweepError::Plan(format!(
                     "{} is not empty and holds no sweep (no {PLAN_FILE}): choose another --out",
                     dir.display()
                 )));
             }
+        }
+    }
+    for stale in stale_temporaries(dir)? {
+        match std::fs::remove_file(&stale) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err(&stale, e)),
+            _ => {}
         }
     }
     Ok((lock, plan))
@@ -378,7 +447,7 @@ pub fn run_sweep(
                 }
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(job) = todo.get(i) else { break };
-                let out = pool.install(|| run_point(job, keys, threads_per_point == 1));
+                let out = pool.install(|| run_point(loaded, job, keys, threads_per_point == 1));
                 if tx.send(out).is_err() {
                     break;
                 }

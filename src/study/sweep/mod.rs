@@ -43,7 +43,7 @@ pub mod plan;
 pub mod record;
 pub mod summary;
 
-pub use exec::{run_sweep, Event, SweepOptions, SweepOutcome};
+pub use exec::{check_out_path, run_sweep, Event, SweepOptions, SweepOutcome};
 pub use merge::{merge, MergeOutcome};
 pub use plan::{load_plan, LoadedPlan, PointJob, Shard, SweepPlan, SweepSpec};
 pub use record::{Metrics, Outcome, PointRecord};

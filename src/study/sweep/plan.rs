@@ -4,9 +4,14 @@
 //!
 //! Points are numbered in plan order: the cartesian product of the axes with the first axis
 //! varying slowest, then the seeds innermost (`index = combination * seeds + seed_index`).
+//!
+//! Every combination's design is loaded and checked up front, but none is kept: a point's
+//! design is loaded again, from the design text read once, when the point runs
+//! ([`LoadedPlan::circuit`]). A plan therefore costs under a kilobyte per point of its
+//! shard, whatever the size of a design.
 
 use super::SweepError;
-use crate::config::{self, schema, Circuit, Document, LoadOptions, Origin};
+use crate::config::{self, schema, Circuit, DesignText, Document, LoadOptions, Origin};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::Path;
@@ -329,24 +334,50 @@ pub struct SweepSpec {
     pub sets: Vec<String>,
 }
 
-/// One point to run: its place in the plan and its loaded design.
-#[derive(Clone, Debug)]
+/// One point to run: its place in the plan and what its design is loaded with
+/// ([`LoadedPlan::circuit`]).
+#[derive(Clone, Debug, PartialEq)]
 pub struct PointJob {
     pub index: usize,
     pub seed_index: usize,
-    /// The derived `run.seed` the design was loaded with.
+    /// The derived `run.seed` the design is loaded with.
     pub seed: u64,
     /// The texts of every key, in [`SweepPlan::keys`] order.
     pub values: Vec<String>,
-    pub circuit: Circuit,
 }
 
-/// A checked plan with the designs of this folder's points.
+/// A checked plan with this folder's points, and the design text they load from.
 #[derive(Clone, Debug)]
 pub struct LoadedPlan {
     pub plan: SweepPlan,
     /// This shard's points in plan order.
     pub jobs: Vec<PointJob>,
+    design: DesignText,
+}
+
+impl LoadedPlan {
+    /// The design of `job`: the design text as read when the plan was loaded, with `--set`,
+    /// the job's key values and its derived `run.seed` applied. Every combination loaded when
+    /// the plan was checked, so this fails only on a job that is not from this plan (or when a
+    /// file that the design names, such as a device preset, changed meanwhile).
+    pub fn circuit(&self, job: &PointJob) -> Result<Circuit, SweepError> {
+        let keys = self.plan.keys();
+        let grid_specs = grid_specs(&keys, &job.values);
+        let mut overrides = self.plan.sets.clone();
+        overrides.extend(grid_specs.iter().cloned());
+        overrides.push(format!("run.seed={}", job.seed));
+        self.design
+            .load(&overrides, &LoadOptions::default())
+            .map_err(|e| point_error(job.index, &keys, &job.values, &grid_specs, e))
+    }
+}
+
+/// `key=value` for every key of a point, as `--grid` would give them.
+fn grid_specs(keys: &[String], values: &[String]) -> Vec<String> {
+    keys.iter()
+        .zip(values)
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect()
 }
 
 /// Splits `key=v1,v2,…` into the key and its values. Commas inside brackets, braces or quotes
@@ -488,17 +519,23 @@ fn point_error(
     }
 }
 
+/// What checking one combination keeps: this shard's points of it, and the resolved values of
+/// its axis keys where it stands for an axis value.
+type Checked = (Vec<PointJob>, Vec<(usize, usize, Vec<Option<Value>>)>);
+
 /// Reads the axes, loads the design and every point's design (all shards', so that every shard
 /// of a bad sweep fails the same way), and returns the plan with this shard's points. Nothing
-/// is run and nothing is written.
+/// is run and nothing is written; no point's design is kept (see [`LoadedPlan::circuit`]).
 pub fn load_plan(design: &Path, spec: &SweepSpec) -> Result<LoadedPlan, SweepError> {
     if spec.seeds == 0 {
         return Err(SweepError::Spec("--seeds must be at least 1".into()));
     }
     let opts = LoadOptions::default();
-    let base = config::load(design, &spec.sets, &opts).map_err(|e| SweepError::Config {
+    let config_error = |e: config::ConfigError| SweepError::Config {
         message: e.to_string(),
-    })?;
+    };
+    let text = DesignText::read(design, &opts).map_err(config_error)?;
+    let base = text.load(&spec.sets, &opts).map_err(config_error)?;
     // Axes: each --grid, then the --zip keys together as the last axis.
     let mut axes: Vec<PlanAxis> = Vec::new();
     let mut seen: Vec<(String, String)> = Vec::new();
@@ -530,10 +567,12 @@ pub fn load_plan(design: &Path, spec: &SweepSpec) -> Result<LoadedPlan, SweepErr
             None => Ok(()),
         }
     };
+    let mut flags = Vec::new();
     for g in &spec.grids {
         let (key, values) = parse_axis_arg("--grid", g)?;
         claim("--grid", &key)?;
         once(&format!("--grid {key}"), &values)?;
+        flags.push(format!("--grid {key}"));
         axes.push(PlanAxis {
             keys: vec![key],
             values: values.into_iter().map(|v| vec![v]).collect(),
@@ -569,6 +608,7 @@ pub fn load_plan(design: &Path, spec: &SweepSpec) -> Result<LoadedPlan, SweepErr
             })
             .collect();
         once(&format!("--zip {}", keys.join(" + ")), &tuples)?;
+        flags.push(format!("--zip {}", keys.join(" + ")));
         axes.push(PlanAxis {
             keys,
             values: (0..n)
@@ -596,83 +636,144 @@ pub fn load_plan(design: &Path, spec: &SweepSpec) -> Result<LoadedPlan, SweepErr
         config: serde_json::to_value(&base.config.values).unwrap_or(Value::Null),
     };
     let keys = plan.keys();
-
-    // Every combination loads (in parallel: loading is independent), then each seed of the
-    // points this shard runs loads again with its derived run.seed.
-    use rayon::prelude::*;
-    let loaded: Vec<Result<(Circuit, Vec<PointJob>), SweepError>> = (0..combos)
-        .into_par_iter()
-        .map(|c| {
-            let values = plan.values_of(c);
-            let grid_specs: Vec<String> = keys
+    // Where each axis' keys sit in a resolved configuration, and the combinations that stand
+    // for each axis value: the other axes at their first value.
+    let slots: Vec<Vec<(String, String)>> = plan
+        .axes
+        .iter()
+        .map(|a| {
+            a.keys
                 .iter()
-                .zip(&values)
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            let mut overrides = spec.sets.clone();
-            overrides.extend(grid_specs.iter().cloned());
-            let first = c * spec.seeds;
-            let err = |i: usize, e| point_error(i, &keys, &values, &grid_specs, e);
-            let circuit = config::load(design, &overrides, &opts).map_err(|e| err(first, e))?;
-            super::super::run::sim_options(&circuit).map_err(|e| SweepError::Point {
-                index: first,
-                values: grid_specs.join(", "),
-                message: e.to_string(),
-            })?;
-            let kv: Vec<(&str, &str)> = keys
-                .iter()
-                .zip(&values)
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            let mut jobs = Vec::new();
-            for s in 0..spec.seeds {
-                let index = first + s;
-                if !plan.holds(index) {
-                    continue;
-                }
-                let seed = derive_seed(circuit.run.seed, &kv, s, spec.common_seeds);
-                let mut o = overrides.clone();
-                o.push(format!("run.seed={seed}"));
-                let circuit = config::load(design, &o, &opts).map_err(|e| err(index, e))?;
-                jobs.push(PointJob {
-                    index,
-                    seed_index: s,
-                    seed,
-                    values: values.clone(),
-                    circuit,
-                });
-            }
-            Ok((circuit, jobs))
+                .map(|k| {
+                    let (section, slot, _) = resolved_slot(k);
+                    (section, slot)
+                })
+                .collect()
         })
         .collect();
-    let mut circuits = Vec::with_capacity(combos);
+    let mut strides = vec![1usize; plan.axes.len()];
+    for a in (0..plan.axes.len().saturating_sub(1)).rev() {
+        strides[a] = strides[a + 1] * plan.axes[a + 1].values.len();
+    }
+
+    // Every combination loads (in parallel: loading is independent) and is dropped at once;
+    // only this shard's points (their key values and seeds) and the resolved axis values of
+    // the combinations that stand for them are kept.
+    use rayon::prelude::*;
+    let check = |c: usize| -> Result<Checked, SweepError> {
+        let values = plan.values_of(c);
+        let grid_specs = grid_specs(&keys, &values);
+        let mut overrides = spec.sets.clone();
+        overrides.extend(grid_specs.iter().cloned());
+        let first = c * spec.seeds;
+        let circuit = text
+            .load(&overrides, &opts)
+            .map_err(|e| point_error(first, &keys, &values, &grid_specs, e))?;
+        super::super::run::sim_options(&circuit).map_err(|e| SweepError::Point {
+            index: first,
+            values: grid_specs.join(", "),
+            message: e.to_string(),
+        })?;
+        let kv: Vec<(&str, &str)> = keys
+            .iter()
+            .zip(&values)
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let jobs: Vec<PointJob> = (0..spec.seeds)
+            .filter(|s| plan.holds(first + s))
+            .map(|s| PointJob {
+                index: first + s,
+                seed_index: s,
+                seed: derive_seed(circuit.run.seed, &kv, s, spec.common_seeds),
+                values: values.clone(),
+            })
+            .collect();
+        let mut stands_for = Vec::new();
+        for (a, axis) in plan.axes.iter().enumerate() {
+            if c.is_multiple_of(strides[a]) && c / strides[a] < axis.values.len() {
+                let resolved = slots[a]
+                    .iter()
+                    .map(|(section, slot)| {
+                        circuit
+                            .config
+                            .values
+                            .get(section)
+                            .and_then(|s| s.get(slot))
+                            .cloned()
+                    })
+                    .collect();
+                stands_for.push((a, c / strides[a], resolved));
+            }
+        }
+        Ok((jobs, stands_for))
+    };
+    let checked: Vec<Result<Checked, SweepError>> = (0..combos)
+        .into_par_iter()
+        .map(check)
+        .filter(|r| {
+            r.as_ref()
+                .map_or(true, |(j, s)| !j.is_empty() || !s.is_empty())
+        })
+        .collect();
     let mut jobs = Vec::new();
-    for r in loaded {
-        let (c, j) = r?;
-        circuits.push(c);
+    let mut resolved: Vec<Vec<Vec<Option<Value>>>> = plan
+        .axes
+        .iter()
+        .map(|a| vec![Vec::new(); a.values.len()])
+        .collect();
+    for r in checked {
+        let (j, stands_for) = r?;
         jobs.extend(j);
+        for (a, v, values) in stands_for {
+            resolved[a][v] = values;
+        }
+    }
+    // Two spellings of one value (`1ohm`, `1000mohm`) would run the same design twice.
+    for (a, axis) in plan.axes.iter().enumerate() {
+        let same = |v: usize, w: usize| {
+            !resolved[a][v].is_empty()
+                && resolved[a][v]
+                    .iter()
+                    .zip(&resolved[a][w])
+                    .all(|(x, y)| x.is_some() && x == y)
+        };
+        let n = axis.values.len();
+        if let Some((v, w)) = (0..n).find_map(|w| (0..w).find(|&v| same(v, w)).map(|v| (v, w))) {
+            let shown: Vec<String> = slots[a]
+                .iter()
+                .zip(&resolved[a][v])
+                .map(|((section, slot), x)| {
+                    format!("{section}.{slot} = {}", x.as_ref().unwrap_or(&Value::Null))
+                })
+                .collect();
+            return Err(SweepError::Spec(format!(
+                "{}: `{}` and `{}` are the same value ({}); list it once",
+                flags[a],
+                axis.tick(v),
+                axis.tick(w),
+                shown.join(", ")
+            )));
+        }
     }
     // Axis labels and numbers, read from the resolved designs: the point whose other axes sit
     // at their first value stands for each value.
-    let mut stride = combos;
-    for a in 0..plan.axes.len() {
-        let n = plan.axes[a].values.len();
-        stride /= n;
-        let (section, slot, label) = resolved_slot(&plan.axes[a].keys[0]);
-        plan.axes[a].label = label;
-        plan.axes[a].numeric = (0..n)
-            .map(|v| {
-                circuits[v * stride]
-                    .config
-                    .values
-                    .get(&section)
-                    .and_then(|s| s.get(&slot))
+    for (a, axis) in plan.axes.iter_mut().enumerate() {
+        axis.label = resolved_slot(&axis.keys[0]).2;
+        axis.numeric = resolved[a]
+            .iter()
+            .map(|keys| {
+                keys[0]
+                    .as_ref()
                     .and_then(Value::as_f64)
                     .filter(|x| x.is_finite())
             })
             .collect();
     }
-    Ok(LoadedPlan { plan, jobs })
+    Ok(LoadedPlan {
+        plan,
+        jobs,
+        design: text,
+    })
 }
 
 #[cfg(test)]
@@ -735,15 +836,112 @@ mod tests {
         assert_eq!(idx, [1, 4, 7, 10]);
         let j = &l.jobs[2];
         assert_eq!((j.seed_index, j.values.clone()), (1, p.values_of(3)));
-        assert_eq!(j.circuit.run.seed, j.seed);
-        assert_eq!(j.circuit.dynamics.tau_z_seconds, 100e-9);
-        assert_eq!(j.circuit.device.levels, Some(16));
+        let circuit = l.circuit(j).unwrap();
+        assert_eq!(circuit.run.seed, j.seed);
+        assert_eq!(circuit.dynamics.tau_z_seconds, 100e-9);
+        assert_eq!(circuit.device.levels, Some(16));
         // A repeated combination, not a repeated value, is what a zip refuses.
         let mut twice = spec.clone();
         twice.zips[0] = "dynamics.tau_z=100ns,200ns,200ns".into();
         twice.zips[1] = "crossbar.wire_resistance=0ohm,1ohm,1ohm".into();
         let e = load_plan(&tiny(), &twice).unwrap_err().to_string();
         assert!(e.contains("`200ns / 1ohm` is listed twice"), "{e}");
+    }
+
+    /// Two spellings of one value are one value: `1ohm` and `1000mohm` would run the same
+    /// design twice. The units fold the prefix into one decimal rounding, so equal decimal
+    /// values are equal doubles and the comparison is exact.
+    #[test]
+    fn values_equal_once_resolved_are_refused_naming_both_spellings() {
+        let grid = |g: &str| SweepSpec {
+            grids: vec![g.into()],
+            seeds: 1,
+            ..SweepSpec::default()
+        };
+        for (g, needle) in [
+            (
+                "crossbar.wire_resistance=1ohm,2ohm,1000mohm",
+                "--grid crossbar.wire_resistance: `1ohm` and `1000mohm` are the same value \
+                 (crossbar.wire_resistance_ohms = 1.0)",
+            ),
+            (
+                "dynamics.tau_z=100ns,0.1us",
+                "`100ns` and `0.1us` are the same value",
+            ),
+            (
+                "network.hidden=[3,3],[3, 3]",
+                "`[3,3]` and `[3, 3]` are the same value",
+            ),
+        ] {
+            let e = load_plan(&tiny(), &grid(g)).unwrap_err();
+            assert_eq!(e.exit_code(), 2);
+            let e = e.to_string();
+            assert!(e.contains(needle), "{g}: {e}");
+        }
+        // Distinct values that print alike on a chart are not duplicates.
+        let l = load_plan(&tiny(), &grid("crossbar.wire_resistance=1ohm,1.0001ohm")).unwrap();
+        assert_eq!(l.plan.axes[0].numeric, [Some(1.0), Some(1.0001)]);
+        // A zip axis repeats only when every key's value coincides.
+        let zip = |a: &str, b: &str| SweepSpec {
+            zips: vec![a.into(), b.into()],
+            seeds: 1,
+            ..SweepSpec::default()
+        };
+        let e = load_plan(
+            &tiny(),
+            &zip(
+                "crossbar.wire_resistance=1ohm,2ohm,1000mohm",
+                "dynamics.tau_z=100ns,100ns,0.1us",
+            ),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains(
+                "--zip crossbar.wire_resistance + dynamics.tau_z: `1ohm / 100ns` and \
+                 `1000mohm / 0.1us` are the same value"
+            ),
+            "{e}"
+        );
+        let l = load_plan(
+            &tiny(),
+            &zip(
+                "crossbar.wire_resistance=1ohm,2ohm,1000mohm",
+                "dynamics.tau_z=100ns,100ns,0.2us",
+            ),
+        )
+        .unwrap();
+        assert_eq!(l.jobs.len(), 3);
+    }
+
+    /// No point's design is kept: a job is its key values and seed, and its design loads again
+    /// (to the same circuit as the plan's check loaded) when it runs.
+    #[test]
+    fn jobs_keep_no_design_and_load_it_on_demand() {
+        let spec = SweepSpec {
+            grids: vec!["device.levels=8,16".into()],
+            seeds: 2,
+            ..SweepSpec::default()
+        };
+        let l = load_plan(&tiny(), &spec).unwrap();
+        let j = &l.jobs[3];
+        let direct = config::load(
+            &tiny(),
+            &[
+                "device.levels=16".to_string(),
+                format!("run.seed={}", j.seed),
+            ],
+            &LoadOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(l.circuit(j).unwrap(), direct);
+        // A job that is not from the plan is refused with the point's place, not a panic.
+        let bad = PointJob {
+            values: vec!["1".into()],
+            ..j.clone()
+        };
+        let e = l.circuit(&bad).unwrap_err().to_string();
+        assert!(e.contains("sweep point 3 (device.levels=1)"), "{e}");
     }
 
     #[test]
