@@ -3,12 +3,13 @@
 
 use apcsim::config::{self, LoadOptions};
 use apcsim::spice::{
-    check::{median, ReferenceKind},
+    check::{keep_dir, median, ReferenceKind, DEFAULT_TIMEOUT_SECONDS},
     spice_check, write_netlist, CheckOptions, NetlistOptions, SpiceDesign, SpiceError,
     DEFAULT_MAX_DEVICES,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// What both commands share: the design, its overrides, the sample and the output grid.
 #[derive(clap::Args, Debug)]
@@ -43,12 +44,24 @@ pub struct CheckArgs {
     /// per device with IR drop (exit code 2).
     #[arg(long, default_value_t = DEFAULT_MAX_DEVICES)]
     pub max_devices: usize,
-    /// Run ngspice and apcsim this many times each and report median wall times.
+    /// Run ngspice and apcsim this many times each and report median wall times (at least 1).
     #[arg(long, default_value_t = 1)]
     pub repeat: usize,
-    /// Keep the netlist and ngspice's data files in this directory.
-    #[arg(long)]
+    /// Keep the netlist and ngspice's data files in this directory (created if missing; a path
+    /// that exists as a file is refused, exit code 2). Without it they go to a temporary
+    /// directory, $TMPDIR/apcsim-spice-PID-N, removed when the check ends, on an error or a
+    /// timeout too; an interrupt (Ctrl-C) or a kill leaves it behind.
+    #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
+    /// Kill an ngspice run that takes longer than this many seconds and exit with code 4
+    /// (`inf`: no limit).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = DEFAULT_TIMEOUT_SECONDS,
+        allow_negative_numbers = true
+    )]
+    pub timeout: f64,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -133,6 +146,33 @@ pub fn export(args: ExportArgs) -> ExitCode {
 
 /// `apcsim spice-check`.
 pub fn check(args: CheckArgs) -> ExitCode {
+    if args.repeat == 0 {
+        return fail(
+            &"--repeat must be at least 1: the check runs ngspice and apcsim that many times",
+            2,
+        );
+    }
+    let timeout = if args.timeout == f64::INFINITY {
+        None
+    } else if args.timeout.is_finite() && args.timeout > 0.0 {
+        match Duration::try_from_secs_f64(args.timeout) {
+            Ok(t) => Some(t),
+            Err(e) => return fail(&format!("--timeout {}: {e}", args.timeout), 2),
+        }
+    } else {
+        return fail(
+            &format!(
+                "--timeout must be a positive number of seconds (or inf), got {}",
+                args.timeout
+            ),
+            2,
+        );
+    };
+    if let Some(dir) = &args.keep {
+        if let Err(e) = keep_dir(dir) {
+            return fail(&e, e.exit_code());
+        }
+    }
     let design = match load(&args.design) {
         Ok(d) => d,
         Err(code) => return code,
@@ -149,6 +189,7 @@ pub fn check(args: CheckArgs) -> ExitCode {
         max_devices: args.max_devices,
         repeat: args.repeat,
         work_dir: args.keep.clone(),
+        timeout,
         reference: match args.reference {
             ReferenceArg::Analog => ReferenceKind::Analog,
             ReferenceArg::Flow => ReferenceKind::Flow,

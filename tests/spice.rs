@@ -397,3 +397,241 @@ fn a_long_window_keeps_its_last_output_point() {
     );
     assert_agrees(&r, "tiny, 100 us window, flow reference");
 }
+
+/// `spice-check ARGS...` with `env`, for the tests of its options and exits.
+fn spice_check_raw(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut all = vec!["spice-check"];
+    all.extend_from_slice(args);
+    apcsim_env(&all, env)
+}
+
+fn notes(r: &serde_json::Value) -> Vec<String> {
+    r["notes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no notes in {r}"))
+        .iter()
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The TIA outputs clip at the rails before any value or error node does: with an output
+/// precision of 20 the backward TIAs of layer 2 carry 20 e_3, beyond 0.1 V from the start,
+/// while every z and e stays within it. The netlist has no rails, so the trajectories differ
+/// by ~10% of the range, and a note must say why, naming the layer, the node and the rails.
+#[test]
+fn tia_outputs_beyond_the_rails_get_a_note() {
+    if !ngspice_available() {
+        return;
+    }
+    let sets = ["network.output_precision=20", "periphery.rail=0.1V"];
+    let r = spice_check("circuits/tiny.toml", &sets, false);
+    assert!(f(&r, "max_trajectory_rel") > 1e-2, "{r}");
+    let n = notes(&r);
+    let q2 = n
+        .iter()
+        .find(|n| n.contains("layer 2 backward TIA output (q2)"))
+        .unwrap_or_else(|| panic!("no note on q2: {n:?}"));
+    assert!(q2.contains("node 0") && q2.contains("1e-1 V"), "{q2}");
+    assert!(q2.contains("netlist has no rails"), "{q2}");
+    // Only the backward TIAs go beyond 0.1 V.
+    let crossings = r["rail_crossings"].as_array().unwrap();
+    assert_eq!(crossings.len(), 1, "{r}");
+    assert_eq!(crossings[0]["kind"], "backward_tia");
+    assert!(f(&crossings[0], "peak_volts") >= 0.1);
+    // Within the rails (0.8 V as shipped), no note.
+    let r = spice_check("circuits/tiny.toml", &sets[..1], false);
+    assert_eq!(notes(&r), Vec::<String>::new(), "{r}");
+}
+
+/// A window of a thousand tau_z: the analog reference recorded at 8192 points was 4 tau_e
+/// apart and its interpolation alone made a 1.8% trajectory error; recorded from the fastest
+/// time constant, the error is the 5 us window's (Euler's, ~5e-4), within issue 6's 1e-3.
+#[test]
+fn a_long_window_records_the_analog_reference_finely_enough() {
+    if !ngspice_available() {
+        return;
+    }
+    let r = spice_check("circuits/tiny.toml", &["dynamics.t_max=100us"], false);
+    assert!(f(&r, "max_trajectory_rel") <= 1e-3, "{r}");
+    assert!(
+        f(&r, "reference_interpolation_bound") <= reference::INTERPOLATION_TOL,
+        "{r}"
+    );
+    // The fastest time constant is tau_e = 1 / (2 pi 50 MHz).
+    let tau_e = 1.0 / (2.0 * std::f64::consts::PI * 50e6);
+    assert!(
+        (f(&r, "fastest_time_constant_seconds") - tau_e).abs() <= 1e-12 * tau_e,
+        "{r}"
+    );
+}
+
+/// A layer that barely moves is measured against a floor of 1e-2 of the largest range, not
+/// its own: the same absolute error of 1e-6 on a layer that moves by 1 and on one that moves by
+/// 1e-13 (and ends at 1e-12) gives 1e-6 and 1e-4, not 1e7; a layer that is zero throughout
+/// gives 1e-7 for an error of 1e-9, not the error itself.
+#[test]
+fn quiet_layers_are_measured_against_the_floor_of_the_largest_range() {
+    use apcsim::spice::{compare, NodeKind, Series, Trajectory};
+    use nalgebra::DMatrix;
+    let times: Vec<f64> = (0..=100).map(|k| k as f64 * 1e-8).collect();
+    let n = times.len();
+    let series = |layer: usize, f: &dyn Fn(usize) -> f64| Series {
+        kind: NodeKind::Value,
+        layer,
+        values: DMatrix::from_fn(n, 2, |k, _| f(k)),
+    };
+    // Loud: from 1.5 to 0.5; quiet: from 1e-12 to 1.1e-12; silent: 0 throughout.
+    let loud = |k: usize| 1.5 - k as f64 / (n - 1) as f64;
+    let quiet = |k: usize| 1e-12 + 1e-13 * k as f64 / (n - 1) as f64;
+    let reference = Trajectory {
+        times_seconds: times.clone(),
+        series: vec![series(1, &loud), series(2, &quiet), series(3, &|_| 0.0)],
+    };
+    let test = Trajectory {
+        times_seconds: times,
+        series: vec![
+            series(1, &|k| loud(k) + 1e-6),
+            series(2, &|k| quiet(k) + 1e-6),
+            series(3, &|_| 1e-9),
+        ],
+    };
+    let c = compare(&reference, &test).unwrap();
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * b;
+    // Loud: range 1, ends at 0.5.
+    assert!(close(c[0].max_rel_range, 1e-6), "{:?}", c[0]);
+    assert!(close(c[0].final_rel, 2e-6), "{:?}", c[0]);
+    // Quiet: the floors are 1e-2 of the largest range (1) and of the largest end value (0.5).
+    assert!(close(c[1].max_rel_range, 1e-4), "{:?}", c[1]);
+    assert!(close(c[1].final_rel, 2e-4), "{:?}", c[1]);
+    assert!(close(c[2].max_rel_range, 1e-7), "{:?}", c[2]);
+    assert!(close(c[2].final_rel, 2e-7), "{:?}", c[2]);
+}
+
+/// A fake ngspice that never finishes, so that the timeout is the only way out.
+#[cfg(unix)]
+fn fake_ngspice(dir: &Path, body: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join("ngspice");
+    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+/// `--timeout` kills ngspice and exits 4 with one line naming the limit, and neither a timeout
+/// nor a failed ngspice leaves the temporary directory behind.
+#[cfg(unix)]
+#[test]
+fn a_timed_out_or_failed_ngspice_exits_cleanly_and_removes_its_directory() {
+    let bin = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let tmp_s = tmp.path().to_str().unwrap();
+    let cases: [(&str, &[&str], u8, &str); 3] = [
+        ("exec sleep 30", &["--timeout", "0.2"], 4, "within 0.2 s"),
+        (
+            "echo 'fatal: no licence' >&2; exit 1",
+            &[],
+            1,
+            "exited with",
+        ),
+        ("exit 0", &[], 1, "apcsim_spice.0.txt"),
+    ];
+    for (body, extra, code, says) in cases {
+        let exe = fake_ngspice(bin.path(), body);
+        let mut args = vec!["circuits/tiny.toml"];
+        args.extend_from_slice(extra);
+        let start = std::time::Instant::now();
+        let out = spice_check_raw(
+            &args,
+            &[("APCSIM_NGSPICE", exe.to_str().unwrap()), ("TMPDIR", tmp_s)],
+        );
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code as i32), "{body}: {err}");
+        assert!(err.contains(says), "{body}: {err}");
+        assert!(!err.contains("panicked"), "{body}: {err}");
+        assert!(start.elapsed().as_secs_f64() < 20.0, "{body}");
+        let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+        assert!(left.is_empty(), "{body}: {left:?}");
+    }
+    // The timeout's message is one line.
+    let exe = fake_ngspice(bin.path(), "exec sleep 30");
+    let out = spice_check_raw(
+        &["circuits/tiny.toml", "--timeout", "0.2"],
+        &[("APCSIM_NGSPICE", exe.to_str().unwrap()), ("TMPDIR", tmp_s)],
+    );
+    assert_eq!(
+        text(&out.stderr).lines().count(),
+        1,
+        "{}",
+        text(&out.stderr)
+    );
+    for bad in ["0", "-1", "nan"] {
+        let out = spice_check_raw(&["circuits/tiny.toml", "--timeout", bad], &[]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(text(&out.stderr).contains("--timeout"), "{bad}");
+    }
+}
+
+/// A window that ends before the circuit settles (10 tau_z on tiny, where `apcsim run` reports
+/// NOT SETTLED: max|dz/dt| tau_z = 2e-5 > steady_tol = 1e-5) gets a note; 20 tau_z (8e-8)
+/// does not.
+#[test]
+fn a_window_that_ends_before_the_circuit_settles_gets_a_note() {
+    if !ngspice_available() {
+        return;
+    }
+    let sets = |t: &str| {
+        [
+            format!("dynamics.t_max={t}"),
+            "dynamics.settle_window=100ns".into(),
+        ]
+    };
+    let s = sets("1us");
+    let r = spice_check("circuits/tiny.toml", &[&s[0], &s[1]], false);
+    let n = notes(&r);
+    assert!(
+        n.iter()
+            .any(|n| n.contains("ends before the circuit settles") && n.contains("NOT SETTLED")),
+        "{n:?}"
+    );
+    assert_eq!(r["settled"], false, "{r}");
+    let drive = f(&r, "end_drive_apcsim");
+    assert!(drive > f(&r, "steady_tol"), "{r}");
+    // ngspice's backward difference over the last step (h = 0.5 ns) agrees with the analog
+    // run's drive to its error h / (2 tau) ~ 0.25% for the slow modes left (tau ~ tau_z).
+    assert!(
+        (f(&r, "end_drive_ngspice") - drive).abs() <= 0.02 * drive,
+        "{r}"
+    );
+    let s = sets("2us");
+    let r = spice_check("circuits/tiny.toml", &[&s[0], &s[1]], false);
+    assert_eq!(r["settled"], true, "{r}");
+    assert_eq!(notes(&r), Vec::<String>::new(), "{r}");
+}
+
+#[test]
+fn repeat_zero_is_refused_with_exit_2() {
+    let out = spice_check_raw(&["circuits/tiny.toml", "--repeat", "0"], &[]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--repeat must be at least 1"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+/// `--keep` names a directory: an existing file is refused with exit 2 and one line naming it
+/// (not the design), and is left as it was.
+#[test]
+fn keep_naming_an_existing_file_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("notes.txt");
+    std::fs::write(&file, "mine").unwrap();
+    let out = spice_check_raw(
+        &["circuits/tiny.toml", "--keep", file.to_str().unwrap()],
+        &[],
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("--keep {}", file.display())), "{err}");
+    assert!(!err.contains("circuits/tiny.toml"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+}

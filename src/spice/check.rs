@@ -12,12 +12,14 @@
 use super::design::SpiceDesign;
 use super::netlist::{write_netlist, NetlistOptions};
 use super::reference::Capability;
-use super::trajectory::{compare, settling_time, Series, SeriesComparison, Trajectory};
+use super::trajectory::{
+    compare, end_drive, settling_time, NodeKind, Series, SeriesComparison, Trajectory, RANGE_FLOOR,
+};
 use super::{ngspice, reference, SpiceError};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The most crossbar resistors `spice-check` simulates unless told otherwise (`--max-devices`):
 /// every device, plus its two wire segments when IR drop is on. ngspice's time grows with them
@@ -26,6 +28,11 @@ use std::time::Instant;
 /// wires ~1 s, 1600 devices with wires (4800 resistors) ~20 s, 9472 devices without wires ~17 s,
 /// 9472 with wires (28416 resistors) more than 12 minutes.
 pub const DEFAULT_MAX_DEVICES: usize = 10_000;
+
+/// How long one ngspice run may take unless told otherwise (`--timeout`, seconds): twenty
+/// times the slowest design within the default device limit (1600 devices with wires, 2000
+/// points, ~30 s on one core of the shared 2-core machine).
+pub const DEFAULT_TIMEOUT_SECONDS: f64 = 600.0;
 
 /// What apcsim's side of the comparison is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,11 +51,14 @@ pub struct CheckOptions {
     pub netlist: NetlistOptions,
     /// Refuse designs with more crossbar resistors (devices and wire segments) than this.
     pub max_devices: usize,
-    /// Run ngspice and apcsim this many times each; wall times are reported as medians.
+    /// Run ngspice and apcsim this many times each (at least once); wall times are reported as
+    /// medians.
     pub repeat: usize,
-    /// Keep the netlist and ngspice's files here (a fresh temporary directory otherwise,
-    /// removed afterwards).
+    /// Keep the netlist and ngspice's files in this directory (created if missing; a fresh
+    /// temporary directory otherwise, removed however the check returns).
     pub work_dir: Option<PathBuf>,
+    /// Kill an ngspice run that takes longer than this (`None`: no limit).
+    pub timeout: Option<Duration>,
     /// The relative tolerance of the gradient-flow reference.
     pub rtol: f64,
     /// What ngspice is compared with.
@@ -62,6 +72,7 @@ impl Default for CheckOptions {
             max_devices: DEFAULT_MAX_DEVICES,
             repeat: 1,
             work_dir: None,
+            timeout: Some(Duration::from_secs_f64(DEFAULT_TIMEOUT_SECONDS)),
             rtol: reference::RTOL,
             reference: ReferenceKind::Analog,
         }
@@ -80,7 +91,7 @@ pub struct CheckReport {
     pub wire_resistors: usize,
     pub window_seconds: f64,
     pub tau_z_seconds: f64,
-    /// What apcsim's side is: the gradient flow, or (later) the analog integrator.
+    /// What apcsim's side is: the analog circuit or the gradient flow.
     pub reference: String,
     /// Why the trajectories were not compared, when they were not.
     pub trajectory_skipped: Option<String>,
@@ -90,8 +101,31 @@ pub struct CheckReport {
     /// (largest relative change over the series) — the size of the effect the equilibrium
     /// comparison checks.
     pub ir_drop_shift: Option<f64>,
-    /// Notes on what the netlist leaves out that the run reaches (rails).
+    /// Notes on what the comparison should be read with: nodes beyond the rails the netlist
+    /// leaves out, a window that ends before the circuit settles, layers measured against the
+    /// floor of their scale, a coarse reference.
     pub notes: Vec<String>,
+    /// Per series of ngspice's nodes (value, error and TIA outputs) that goes beyond the
+    /// design's rails: where it first does and how far.
+    pub rail_crossings: Vec<RailCrossing>,
+    /// `dynamics.steady_tol`: the circuit has settled once max|dz/dt| tau_z is below it.
+    pub steady_tol: f64,
+    /// max|dz/dt| tau_z at the window's end: apcsim's (the analog run's own measure, or the
+    /// gradient flow's right-hand side), and ngspice's (a backward difference over the last
+    /// `.tran` step).
+    pub end_drive_apcsim: Option<f64>,
+    pub end_drive_ngspice: Option<f64>,
+    /// Whether the circuit has settled by the window's end, as `apcsim run` decides it
+    /// (apcsim's end drive below `steady_tol`; ngspice's when apcsim has no trajectory).
+    pub settled: bool,
+    /// How the analog reference was recorded: every `reference_stride` steps, at most
+    /// `reference_spacing_seconds` apart, for a fastest time constant of
+    /// `fastest_time_constant_seconds`; its cubic interpolation onto ngspice's times errs by at
+    /// most `reference_interpolation_bound` of a mode's amplitude.
+    pub reference_stride: Option<usize>,
+    pub reference_spacing_seconds: Option<f64>,
+    pub fastest_time_constant_seconds: Option<f64>,
+    pub reference_interpolation_bound: Option<f64>,
     /// ngspice's output times.
     pub time_points: usize,
     /// Per series, apcsim's trajectory against ngspice's at ngspice's output times.
@@ -109,6 +143,73 @@ pub struct CheckReport {
     /// Problem lines of ngspice's output (empty when it ran cleanly).
     pub diagnostics: Vec<String>,
     pub netlist_file: Option<PathBuf>,
+}
+
+/// Where a series of ngspice's nodes first goes beyond the rails (which the netlist does not
+/// have, and `apcsim run` clips at).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RailCrossing {
+    pub kind: NodeKind,
+    pub layer: usize,
+    /// The node that reaches the rail first, and when.
+    pub node: usize,
+    pub time_seconds: f64,
+    /// The largest |voltage| of the series, and its node.
+    pub peak_volts: f64,
+    pub peak_node: usize,
+}
+
+impl RailCrossing {
+    /// The report's note.
+    fn note(&self, rail_volts: f64) -> String {
+        format!(
+            "layer {} {} ({}{}): node {} reaches the rails (+-{rail_volts:e} V) at t = {:.4e} s, \
+             peak {:.4e} V on node {}; the netlist has no rails, so from there on ngspice \
+             simulates a circuit that apcsim's run clips, and the errors include the difference",
+            self.layer,
+            self.kind.describe(),
+            self.kind.symbol(),
+            self.layer,
+            self.node,
+            self.time_seconds,
+            self.peak_volts,
+            self.peak_node
+        )
+    }
+}
+
+/// Every series of `spice` that reaches `rail_volts` (|voltage| >= rail).
+pub fn rail_crossings(spice: &Trajectory, v_read_volts: f64, rail_volts: f64) -> Vec<RailCrossing> {
+    let mut out = Vec::new();
+    for s in &spice.series {
+        let v = &s.values;
+        let volts = |k: usize, c: usize| v[(k, c)].abs() * v_read_volts;
+        // (row, node) of the earliest crossing, and (volts, node) of the peak.
+        let mut first: Option<(usize, usize)> = None;
+        let mut peak = (0.0f64, 0usize);
+        for c in 0..v.ncols() {
+            if let Some(k) = (0..v.nrows()).find(|&k| volts(k, c) >= rail_volts) {
+                if first.is_none_or(|(k0, _)| k < k0) {
+                    first = Some((k, c));
+                }
+            }
+            let p = v.column(c).amax() * v_read_volts;
+            if p > peak.0 {
+                peak = (p, c);
+            }
+        }
+        if let Some((k, c)) = first {
+            out.push(RailCrossing {
+                kind: s.kind,
+                layer: s.layer,
+                node: c,
+                time_seconds: spice.times_seconds[k],
+                peak_volts: peak.0,
+                peak_node: peak.1,
+            });
+        }
+    }
+    out
 }
 
 /// The median of a non-empty list (the mean of the middle two for even lengths).
@@ -172,6 +273,23 @@ impl CheckReport {
             self.time_points
         );
         let _ = writeln!(s, "apcsim reference: {}", self.reference);
+        if let (Some(k), Some(h), Some(tau), Some(b)) = (
+            self.reference_stride,
+            self.reference_spacing_seconds,
+            self.fastest_time_constant_seconds,
+            self.reference_interpolation_bound,
+        ) {
+            let every = if k == 1 {
+                "at every step".to_string()
+            } else {
+                format!("every {k} steps")
+            };
+            let _ = writeln!(
+                s,
+                "recorded {every} ({h:.4e} s apart; fastest time constant {tau:.4e} s): \
+                 interpolation error <= {b:.1e} of a mode's amplitude"
+            );
+        }
         let _ = writeln!(s, "equilibrium: {}", self.equilibrium_reference);
         if let Some(why) = &self.trajectory_skipped {
             let _ = writeln!(s, "trajectories not compared: {why}");
@@ -272,7 +390,7 @@ impl WorkDir {
     fn new(given: Option<&Path>) -> Result<Self, SpiceError> {
         match given {
             Some(p) => {
-                std::fs::create_dir_all(p)?;
+                keep_dir(p)?;
                 Ok(WorkDir {
                     path: p.to_path_buf(),
                     remove: false,
@@ -284,11 +402,42 @@ impl WorkDir {
                     .map_or(0, |d| d.subsec_nanos());
                 let path = std::env::temp_dir()
                     .join(format!("apcsim-spice-{}-{nanos}", std::process::id()));
-                std::fs::create_dir_all(&path)?;
+                std::fs::create_dir(&path).map_err(|e| SpiceError::File {
+                    path: path.clone(),
+                    source: e,
+                })?;
                 Ok(WorkDir { path, remove: true })
             }
         }
     }
+
+    /// `name` in the directory, and the error of an I/O failure on it.
+    fn file(&self, name: &str) -> (PathBuf, impl Fn(std::io::Error) -> SpiceError) {
+        let path = self.path.join(name);
+        let p = path.clone();
+        (path, move |e| SpiceError::File {
+            path: p.clone(),
+            source: e,
+        })
+    }
+}
+
+/// Makes sure `--keep PATH` is a directory, creating it (and its parents) if missing; a path
+/// that exists as anything else, or cannot be created, is unusable input.
+pub fn keep_dir(path: &Path) -> Result<(), SpiceError> {
+    if path.exists() && !path.is_dir() {
+        return Err(SpiceError::Input(format!(
+            "--keep {}: exists and is not a directory (it names the directory that keeps the \
+             netlist and ngspice's data files)",
+            path.display()
+        )));
+    }
+    std::fs::create_dir_all(path).map_err(|e| {
+        SpiceError::Input(format!(
+            "--keep {}: cannot create the directory: {e}",
+            path.display()
+        ))
+    })
 }
 
 impl Drop for WorkDir {
@@ -333,6 +482,11 @@ pub fn spice_check(
     opts: &CheckOptions,
 ) -> Result<CheckReport, SpiceError> {
     check_size(design, opts.max_devices)?;
+    if opts.repeat == 0 {
+        return Err(SpiceError::Input(
+            "--repeat must be at least 1: the check runs ngspice and apcsim that many times".into(),
+        ));
+    }
     // What can be compared: the analog circuit follows every term; the flow only tau_e = 0
     // without offsets (and the equilibrium of any tau_e without offsets).
     let flow = reference::capability(design);
@@ -350,18 +504,25 @@ pub fn spice_check(
         }
     };
     let exe = ngspice::find_ngspice().ok_or(SpiceError::NoNgspice)?;
+    // From here on every return, error or not, drops `dir`, which removes a temporary one.
     let dir = WorkDir::new(opts.work_dir.as_deref())?;
     let netlist = write_netlist(design, &opts.netlist);
     let file = "apcsim.cir";
-    std::fs::write(dir.path.join(file), &netlist.text)?;
-    let repeat = opts.repeat.max(1);
+    let (netlist_path, at) = dir.file(file);
+    crate::io::write_atomic(&netlist_path, netlist.text.as_bytes()).map_err(at)?;
+    let repeat = opts.repeat;
     let mut wall_ngspice = Vec::with_capacity(repeat);
     let mut run = None;
     for _ in 0..repeat {
+        // A kept directory may hold an earlier run's data files: never read those.
         for d in &netlist.data_files {
-            let _ = std::fs::remove_file(dir.path.join(&d.file));
+            let (path, at) = dir.file(&d.file);
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(at(e)),
+                _ => {}
+            }
         }
-        let r = ngspice::run(&exe, &dir.path, file)?;
+        let r = ngspice::run(&exe, &dir.path, file, opts.timeout)?;
         wall_ngspice.push(r.wall_seconds);
         run = Some(r);
     }
@@ -381,16 +542,30 @@ pub fn spice_check(
     let mut trajectory = Vec::new();
     let mut settling_apcsim = None;
     let mut apcsim_end = None;
+    let mut end_drive_apcsim = None;
+    let mut recording = None;
     if trajectory_skipped.is_none() {
         let mut apcsim = None;
         for _ in 0..repeat {
             let start = Instant::now();
             let t = match opts.reference {
                 ReferenceKind::Flow => {
-                    reference::gradient_flow(design, &spice.times_seconds, opts.rtol)?
+                    let t = reference::gradient_flow(design, &spice.times_seconds, opts.rtol)?;
+                    end_drive_apcsim = reference::flow_end_drive(design, &t);
+                    t
                 }
                 ReferenceKind::Analog => {
-                    reference::analog(design)?.resample_cubic(&spice.times_seconds)?
+                    let a = reference::analog(design)?;
+                    let t = a.trajectory.resample_cubic(&spice.times_seconds)?;
+                    end_drive_apcsim = Some(a.end_drive);
+                    recording = Some((
+                        a.stride,
+                        a.spacing_seconds,
+                        a.fastest_tau_seconds,
+                        a.interpolation_bound,
+                        a.thinned_for_memory,
+                    ));
+                    t
                 }
             };
             wall_apcsim.push(start.elapsed().as_secs_f64());
@@ -435,6 +610,15 @@ pub fn spice_check(
             "the gradient flow's steady state (Dop853 to max|dz/dt| < 1e-12)".to_string(),
         ),
     };
+    // The layers whose end state is near zero: their final errors are measured against the
+    // floor of the scale.
+    let quiet_ends: Vec<String> = {
+        let largest = eq.iter().map(|s| s.values.amax()).fold(0.0, f64::max);
+        eq.iter()
+            .filter(|s| s.values.amax() < RANGE_FLOOR * largest)
+            .map(|s| format!("{}{}", s.kind.symbol(), s.layer))
+            .collect()
+    };
     let equilibrium = compare(&at_end(eq), &at_end(end_state(&spice)))?;
     // The size of the IR-drop effect: the gradient flow's equilibrium with and without wire
     // resistance (without offsets, where that equilibrium is the circuit's).
@@ -449,17 +633,62 @@ pub fn spice_check(
         _ => None,
     };
     let mut notes = Vec::new();
+    let crossings = match design.rail_volts {
+        Some(rail) => rail_crossings(&spice, design.v_read_volts, rail),
+        None => Vec::new(),
+    };
     if let Some(rail) = design.rail_volts {
-        let peak = spice
-            .series
-            .iter()
-            .map(|s| s.values.amax())
-            .fold(0.0, f64::max)
-            * design.v_read_volts;
-        if peak >= rail {
+        notes.extend(crossings.iter().map(|c| c.note(rail)));
+    }
+    // Settled as `apcsim run` decides it: max|dz/dt| tau_z below steady_tol at the end.
+    let tstep = design.window_seconds / opts.netlist.points.max(1) as f64;
+    let end_drive_ngspice = end_drive(&spice, design.tau_z_seconds, tstep);
+    let drive = end_drive_apcsim.or(end_drive_ngspice);
+    let settled = drive.is_none_or(|d| d < design.steady_tol);
+    if !settled {
+        let show = |d: Option<f64>| d.map_or("n/a".to_string(), |d| format!("{d:.3e}"));
+        notes.push(format!(
+            "the window ({:e} s, {:.1} tau_z) ends before the circuit settles: max|dz/dt| tau_z \
+             at its end is {} (apcsim), {} (ngspice), not below dynamics.steady_tol = {:e}, \
+             where `apcsim run` would report it NOT SETTLED; the settling times are measured \
+             against an end state that is not the equilibrium, and the equilibrium errors \
+             include the way still to go (a longer dynamics.t_max settles it)",
+            design.window_seconds,
+            design.window_seconds / design.tau_z_seconds,
+            show(end_drive_apcsim),
+            show(end_drive_ngspice),
+            design.steady_tol
+        ));
+    }
+    let floored: Vec<String> = trajectory
+        .iter()
+        .filter(|c| c.scale > c.range)
+        .map(|c| format!("{}{}", c.kind.symbol(), c.layer))
+        .collect();
+    if !floored.is_empty() {
+        notes.push(format!(
+            "{} barely move: their trajectory errors are relative to {RANGE_FLOOR:e} of the \
+             largest signal range of the comparison, not to their own",
+            floored.join(", ")
+        ));
+    }
+    if !quiet_ends.is_empty() {
+        notes.push(format!(
+            "{} end near zero: their final and equilibrium errors are relative to \
+             {RANGE_FLOOR:e} of the largest end value of the comparison, not to their own",
+            quiet_ends.join(", ")
+        ));
+    }
+    if let Some((_, h, tau, bound, thinned)) = recording {
+        if thinned && bound > reference::INTERPOLATION_TOL {
             notes.push(format!(
-                "node voltages reach {peak:e} V, beyond the rails (+-{rail:e} V) that the \
-                 netlist does not model: apcsim's run clips there"
+                "the analog reference is recorded {h:.3e} s apart ({:.3} of the fastest time \
+                 constant {tau:.3e} s) to stay within {} MiB, so its interpolation onto \
+                 ngspice's times may err by {bound:.1e} of a mode's amplitude (above the \
+                 {:e} aimed for); a shorter window records it more finely",
+                h / tau,
+                reference::MAX_ANALOG_TRACE_BYTES / (1024.0 * 1024.0),
+                reference::INTERPOLATION_TOL
             ));
         }
     }
@@ -484,6 +713,15 @@ pub fn spice_check(
         min_gain_factor,
         ir_drop_shift,
         notes,
+        rail_crossings: crossings,
+        steady_tol: design.steady_tol,
+        end_drive_apcsim,
+        end_drive_ngspice,
+        settled,
+        reference_stride: recording.map(|r| r.0),
+        reference_spacing_seconds: recording.map(|r| r.1),
+        fastest_time_constant_seconds: recording.map(|r| r.2),
+        reference_interpolation_bound: recording.map(|r| r.3),
         time_points: spice.times_seconds.len(),
         trajectory,
         equilibrium,
@@ -493,6 +731,6 @@ pub fn spice_check(
         wall_ngspice_seconds: wall_ngspice,
         wall_apcsim_seconds: wall_apcsim,
         diagnostics: run.diagnostics,
-        netlist_file: (!dir.remove).then(|| dir.path.join(file)),
+        netlist_file: (!dir.remove).then_some(netlist_path),
     })
 }

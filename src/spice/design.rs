@@ -187,6 +187,9 @@ pub struct SpiceDesign {
     pub window_seconds: f64,
     /// `dynamics.settle_tol`.
     pub settle_tol: f64,
+    /// `dynamics.steady_tol`: `apcsim run` calls the circuit settled once max|dz/dt| tau_z is
+    /// below it (node units).
+    pub steady_tol: f64,
     pub offsets: Offsets,
     /// The effective network the circuit's gradient flow runs on (gains folded in).
     pub network: Network<f64>,
@@ -360,6 +363,7 @@ impl SpiceDesign {
             e0,
             window_seconds: circuit.dynamics.t_max_seconds,
             settle_tol: circuit.dynamics.settle_tol,
+            steady_tol: circuit.dynamics.steady_tol,
             offsets,
             network,
             analog,

@@ -33,7 +33,10 @@ pub mod trajectory;
 pub use check::{spice_check, CheckOptions, CheckReport, DEFAULT_MAX_DEVICES};
 pub use design::SpiceDesign;
 pub use netlist::{write_netlist, Netlist, NetlistOptions, Tolerances};
-pub use trajectory::{compare, settling_time, NodeKind, Series, Trajectory};
+pub use trajectory::{compare, end_drive, settling_time, NodeKind, Series, Trajectory};
+
+/// The exit code of a check whose ngspice run was killed at `--timeout`.
+pub const TIMEOUT_EXIT_CODE: u8 = 4;
 
 /// Why an export or a check failed.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +60,12 @@ pub enum SpiceError {
     /// ngspice failed or stopped early.
     #[error("ngspice: {0}")]
     Ngspice(String),
+    /// ngspice ran longer than allowed and was killed.
+    #[error(
+        "ngspice did not finish within {seconds} s and was killed (--timeout raises the limit; \
+         fewer --points or a smaller design shorten the run)"
+    )]
+    Timeout { seconds: f64 },
     /// ngspice's data files are not what the netlist asked for.
     #[error("ngspice output: {0}")]
     Output(String),
@@ -65,13 +74,20 @@ pub enum SpiceError {
     Diverged(String),
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// An I/O failure on a file or directory of the check.
+    #[error("{}: {source}", path.display())]
+    File {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Trajectory(#[from] trajectory::TrajectoryError),
 }
 
 impl SpiceError {
     /// The command-line exit code: 2 unusable input (including a design too large, an
-    /// unsupported one, or ngspice missing), 3 a diverged run, 1 anything else.
+    /// unsupported one, or ngspice missing), 3 a diverged run, [`TIMEOUT_EXIT_CODE`] an ngspice
+    /// run killed at its time limit, 1 anything else.
     pub fn exit_code(&self) -> u8 {
         match self {
             SpiceError::Input(_)
@@ -79,6 +95,7 @@ impl SpiceError {
             | SpiceError::TooLarge(_)
             | SpiceError::NoNgspice => 2,
             SpiceError::Diverged(_) => 3,
+            SpiceError::Timeout { .. } => TIMEOUT_EXIT_CODE,
             _ => 1,
         }
     }

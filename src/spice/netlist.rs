@@ -48,7 +48,9 @@
 //! - **Initial conditions**: `IC=` on every capacitor (the feedforward pass: hidden errors zero)
 //!   and `uic` on `.tran`, so ngspice starts from that state without an operating point.
 //! - **Rails** are not exported (the netlist's amplifiers are linear); a design whose run reaches
-//!   them differs from its netlist there.
+//!   them differs from its netlist there. The `.control` block writes the TIA outputs (`fo`,
+//!   `bo`) along with every value and error node, so that `spice-check` can tell when a run
+//!   would clip any of them.
 //!
 //! Noise sources are not exported: the netlist is deterministic, one batch sample per netlist.
 //!
@@ -168,6 +170,26 @@ pub fn value_node(l: usize, node: usize) -> String {
 /// The node of error `node` of layer `l`.
 pub fn error_node(l: usize, node: usize) -> String {
     format!("e{l}_{node}")
+}
+
+/// The output of the forward TIA of output `node` of layer `l` (`-v_read p`).
+pub fn forward_tia_node(l: usize, node: usize) -> String {
+    format!("fo{l}_{node}")
+}
+
+/// The output of the backward TIA of node `node` of hidden layer `h` (`-v_read q`).
+pub fn backward_tia_node(h: usize, node: usize) -> String {
+    format!("bo{h}_{node}")
+}
+
+/// The netlist node a probe reads.
+pub fn probe_node(p: &Probe) -> String {
+    match p.kind {
+        NodeKind::Value => value_node(p.layer, p.node),
+        NodeKind::Error => error_node(p.layer, p.node),
+        NodeKind::ForwardTia => forward_tia_node(p.layer, p.node),
+        NodeKind::BackwardTia => backward_tia_node(p.layer, p.node),
+    }
 }
 
 /// `phi` and `phi'` as ngspice functions of the node value (not the voltage).
@@ -309,7 +331,7 @@ pub fn write_netlist(design: &SpiceDesign, opts: &NetlistOptions) -> Netlist {
             } else {
                 format!(" + {}", num(os))
             };
-            let expr = format!("{target}{skip} + V(fo{l}_{j}){os}");
+            let expr = format!("{target}{skip} + V({}){os}", forward_tia_node(l, j));
             let e = error_node(l, j);
             if d.tau_e_seconds > 0.0 {
                 let c_e = ERROR_CAPACITANCE_FARADS;
@@ -364,8 +386,9 @@ pub fn write_netlist(design: &SpiceDesign, opts: &NetlistOptions) -> Netlist {
         for i in 0..widths[h] {
             let z = value_node(h, i);
             w.line(&format!(
-                "Bmq{h}_{i} mq{h}_{i} 0 V = -dphi(V({z})/{})*V(bo{h}_{i})",
-                num(v)
+                "Bmq{h}_{i} mq{h}_{i} 0 V = -dphi(V({z})/{})*V({})",
+                num(v),
+                backward_tia_node(h, i)
             ));
             let skip = if coupling != 0.0 {
                 format!(" - {}*V({})", num(coupling), error_node(h + 1, i))
@@ -417,23 +440,21 @@ pub fn write_netlist(design: &SpiceDesign, opts: &NetlistOptions) -> Netlist {
         num(tstep)
     ));
     let mut probes = Vec::new();
+    let mut probe_layer = |kind: NodeKind, layer: usize| {
+        probes.extend((0..widths[layer]).map(|node| Probe { kind, layer, node }));
+    };
     for h in 1..n_layers {
-        for i in 0..widths[h] {
-            probes.push(Probe {
-                kind: NodeKind::Value,
-                layer: h,
-                node: i,
-            });
-        }
+        probe_layer(NodeKind::Value, h);
     }
     for l in 1..=n_layers {
-        for j in 0..widths[l] {
-            probes.push(Probe {
-                kind: NodeKind::Error,
-                layer: l,
-                node: j,
-            });
-        }
+        probe_layer(NodeKind::Error, l);
+    }
+    // The TIA outputs, which the rails of a run clip like any node (the netlist has none).
+    for l in 1..=n_layers {
+        probe_layer(NodeKind::ForwardTia, l);
+    }
+    for h in (1..n_layers).filter(|&h| d.layers[h].backward.is_some()) {
+        probe_layer(NodeKind::BackwardTia, h);
     }
     let mut data_files = Vec::new();
     w.line(".control");
@@ -445,11 +466,7 @@ pub fn write_netlist(design: &SpiceDesign, opts: &NetlistOptions) -> Netlist {
         let file = format!("{}.{k}.txt", opts.data_file);
         let mut cmd = format!("wrdata {file}");
         for p in chunk {
-            let node = match p.kind {
-                NodeKind::Value => value_node(p.layer, p.node),
-                NodeKind::Error => error_node(p.layer, p.node),
-            };
-            let _ = write!(cmd, " v({node})");
+            let _ = write!(cmd, " v({})", probe_node(p));
         }
         w.line(&cmd);
         data_files.push(DataFile {

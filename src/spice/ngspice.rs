@@ -10,9 +10,11 @@ use super::trajectory::{NodeKind, Series, Trajectory};
 use super::SpiceError;
 use nalgebra::DMatrix;
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Instant;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 /// The Debian (and Ubuntu) package that provides the `ngspice` command.
 pub const NGSPICE_PACKAGE: &str = "ngspice";
@@ -65,26 +67,92 @@ pub fn diagnostics(output: &str) -> Vec<String> {
         .collect()
 }
 
-/// Runs `ngspice -b NETLIST` in `dir` (where the data files appear).
-pub fn run(ngspice: &Path, dir: &Path, netlist_file: &str) -> Result<NgspiceRun, SpiceError> {
+/// Runs `ngspice -b NETLIST` in `dir` (where the data files appear). With a `timeout`, an
+/// ngspice that has not exited by then is killed and the run is a [`SpiceError::Timeout`].
+pub fn run(
+    ngspice: &Path,
+    dir: &Path,
+    netlist_file: &str,
+    timeout: Option<Duration>,
+) -> Result<NgspiceRun, SpiceError> {
     let start = Instant::now();
-    let out = Command::new(ngspice)
+    let mut child = Command::new(ngspice)
         .arg("-b")
         .arg(netlist_file)
         .current_dir(dir)
-        .output()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .map_err(|e| SpiceError::Ngspice(format!("cannot run {}: {e}", ngspice.display())))?;
+    // Both pipes are drained on threads of their own, so that ngspice never blocks on a full
+    // pipe; each thread reports when its pipe closes, which is when ngspice exits.
+    let (tx, rx) = mpsc::channel::<(bool, Vec<u8>)>();
+    let mut readers = 0;
+    if let Some(pipe) = child.stdout.take() {
+        drain(pipe, true, tx.clone());
+        readers += 1;
+    }
+    if let Some(pipe) = child.stderr.take() {
+        drain(pipe, false, tx.clone());
+        readers += 1;
+    }
+    drop(tx);
+    let deadline = timeout.and_then(|t| start.checked_add(t));
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let mut timed_out = false;
+    for _ in 0..readers {
+        let got = match deadline {
+            Some(d) => rx.recv_timeout(d.saturating_duration_since(Instant::now())),
+            None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+        };
+        match got {
+            Ok((true, b)) => stdout = b,
+            Ok((false, b)) => stderr = b,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                timed_out = true;
+                break;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    // The pipes are closed (or the time is up): wait for the exit itself, within what is left.
+    let status = loop {
+        if timed_out {
+            break None;
+        }
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) => {}
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(SpiceError::Ngspice(format!("waiting for ngspice: {e}")));
+            }
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            timed_out = true;
+            continue;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
     let wall_seconds = start.elapsed().as_secs_f64();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let Some(status) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(SpiceError::Timeout {
+            seconds: timeout.map_or(f64::INFINITY, |t| t.as_secs_f64()),
+        });
+    };
+    let stdout = String::from_utf8_lossy(&stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&stderr).into_owned();
     let mut diag = diagnostics(&stdout);
     diag.extend(diagnostics(&stderr));
-    if !out.status.success() {
+    if !status.success() {
         let tail: Vec<&str> = stdout.lines().chain(stderr.lines()).collect();
         let tail = tail[tail.len().saturating_sub(20)..].join("\n");
         return Err(SpiceError::Ngspice(format!(
-            "ngspice exited with {}; its last lines:\n{tail}",
-            out.status
+            "ngspice exited with {status}; its last lines:\n{tail}"
         )));
     }
     Ok(NgspiceRun {
@@ -93,6 +161,15 @@ pub fn run(ngspice: &Path, dir: &Path, netlist_file: &str) -> Result<NgspiceRun,
         wall_seconds,
         diagnostics: diag,
     })
+}
+
+/// Reads `pipe` to its end on a thread of its own and sends what it read, tagged.
+fn drain(mut pipe: impl Read + Send + 'static, tag: bool, tx: mpsc::Sender<(bool, Vec<u8>)>) {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = pipe.read_to_end(&mut buf);
+        let _ = tx.send((tag, buf));
+    });
 }
 
 /// One `wrdata` file: vector names (after the scale) and the rows.
@@ -154,7 +231,7 @@ fn read_table(path: &Path) -> Result<DataTable, SpiceError> {
 type NodeColumn = (usize, Vec<f64>);
 
 /// Reads the data files of `netlist` from `dir` into a trajectory in node units (voltages over
-/// `v_read_volts`).
+/// `v_read_volts`, with the sign of [`NodeKind::voltage_sign`]).
 pub fn read_trajectory(
     netlist: &Netlist,
     dir: &Path,
@@ -192,16 +269,16 @@ pub fn read_trajectory(
     let mut series = Vec::new();
     for ((kind, layer), mut nodes) in columns {
         nodes.sort_by_key(|(n, _)| *n);
-        let values = DMatrix::from_fn(times.len(), nodes.len(), |r, c| {
-            nodes[c].1[r] / v_read_volts
-        });
+        let per_volt = kind.voltage_sign() / v_read_volts;
+        let values = DMatrix::from_fn(times.len(), nodes.len(), |r, c| nodes[c].1[r] * per_volt);
         series.push(Series {
             kind,
             layer,
             values,
         });
     }
-    // Value nodes first, then errors, each by layer (the order of `compare`'s report).
+    // Value nodes first, then errors, then the TIAs, each by layer (the order of `compare`'s
+    // report).
     series.sort_by_key(|s| (s.kind, s.layer));
     Ok(Trajectory {
         times_seconds: times,

@@ -100,6 +100,8 @@ fn record(
         let src: &[f64] = match s.kind {
             NodeKind::Value => &z[layout.range(s.layer)],
             NodeKind::Error => &ws.errors()[s.layer - 1],
+            // The flow's series are value and error nodes only (see `empty_series`).
+            NodeKind::ForwardTia | NodeKind::BackwardTia => continue,
         };
         debug_assert!(s.layer <= n_free + 1);
         s.values.row_mut(row).copy_from_slice(src);
@@ -241,17 +243,113 @@ pub fn gradient_flow(
 /// The most steps of an analog run over the window.
 pub const MAX_ANALOG_STEPS: usize = 50_000_000;
 
-/// The most points the analog run records (its recorder keeps every 2^k-th step so that at
-/// most this many remain). At 8192 points over 50 tau_z the spacing is ~tau_z / 160, and
-/// cubic interpolation between them errs by ~1e-9 of a tau_z mode's amplitude and ~1e-4 of a
-/// tau_e = tau_z / 30 mode's (which starts near zero: the error nodes start at eps).
-pub const ANALOG_TRACE_POINTS: usize = 8192;
+/// What the analog reference's recording aims for: its cubic interpolation onto ngspice's
+/// times errs by at most this fraction of the amplitude of any mode of the circuit. A decade
+/// below ngspice's own error (~1e-5 of the signal range, [`super::netlist::Tolerances`]).
+pub const INTERPOLATION_TOL: f64 = 1e-6;
+
+/// The memory the analog reference's recording may take (bytes, estimated as
+/// [`trace_bytes_per_point`] per point); beyond it the recording thins and the bound on its
+/// interpolation error, which the report states, grows as the fourth power of the spacing.
+pub const MAX_ANALOG_TRACE_BYTES: f64 = 256.0 * 1024.0 * 1024.0;
+
+/// The memory one recorded point of the analog run takes: every value and error node as f64,
+/// plus one allocation for the value nodes, one per error layer and one holding them (~80
+/// bytes each with the allocator's overhead). Measured on the tiny design over 100 us: ~500
+/// bytes of peak resident memory per point, against 512 estimated.
+pub fn trace_bytes_per_point(design: &SpiceDesign) -> f64 {
+    let n = design.n_layers();
+    let values: usize =
+        design.widths[1..].iter().sum::<usize>() + design.widths[1..n].iter().sum::<usize>();
+    8.0 * values as f64 + 80.0 * (n + 2) as f64
+}
+
+/// The circuit's fastest time constant (seconds), which sets how finely the analog reference
+/// is recorded: the error amplifiers' `tau_e` (when positive), or `tau_z / rho`, whichever is
+/// smaller, where `rho` bounds the spectral radius of the gradient flow's Jacobian (time in
+/// units of tau_z) by its infinity norm, the largest absolute row sum (every eigenvalue lies in
+/// a Gershgorin disc). The Jacobian is taken by central differences at the initial state, the
+/// feedforward pass, where the fast modes are excited; they have decayed by the time the state
+/// has moved far from it.
+pub fn fastest_time_constant(design: &SpiceDesign) -> f64 {
+    let z0: Vec<f64> = design.z0.iter().flatten().copied().collect();
+    let dim = z0.len();
+    let mut flow = GradientFlow::new(&design.network, &design.x, &design.y, 1);
+    // Node values are O(0.1..1): a step of 1e-6 keeps the central difference's truncation
+    // (~delta^2) and rounding (~1e-16 / delta) errors below 1e-9 of the entries.
+    let delta = 1e-6;
+    let mut row_sums = vec![0.0f64; dim];
+    let (mut z, mut fp, mut fm) = (z0.clone(), vec![0.0; dim], vec![0.0; dim]);
+    for j in 0..dim {
+        z[j] = z0[j] + delta;
+        flow.rhs(0.0, &z, &mut fp);
+        z[j] = z0[j] - delta;
+        flow.rhs(0.0, &z, &mut fm);
+        z[j] = z0[j];
+        for (r, (a, b)) in row_sums.iter_mut().zip(fp.iter().zip(&fm)) {
+            *r += ((a - b) / (2.0 * delta)).abs();
+        }
+    }
+    let rho = row_sums.iter().copied().fold(0.0, f64::max);
+    let tau_flow = if rho > 0.0 && rho.is_finite() {
+        design.tau_z_seconds / rho
+    } else {
+        design.tau_z_seconds
+    };
+    if design.tau_e_seconds > 0.0 {
+        tau_flow.min(design.tau_e_seconds)
+    } else {
+        tau_flow
+    }
+}
+
+/// The bound on the cubic interpolation error of a trajectory recorded every `h` (at most),
+/// as a fraction of the amplitude `a` of a mode `a exp(-t / tau)`: the four-point Lagrange
+/// remainder is `f''''(xi) w(t) / 4!` with `|w(t)| = |prod (t - t_i)| <= h^4` on a grid of
+/// spacing at most `h` (the maximum, ~1.0 h^4, is on the grid's end intervals; 9/16 h^4 in
+/// the middle), and `|f''''| <= a / tau^4`: `(h / tau)^4 / 24`.
+pub fn interpolation_bound(h_seconds: f64, tau_seconds: f64) -> f64 {
+    (h_seconds / tau_seconds).powi(4) / 24.0
+}
+
+/// The analog reference and how it was recorded.
+#[derive(Clone, Debug)]
+pub struct AnalogReference {
+    /// The recorded trajectory (every `stride`-th step and the last).
+    pub trajectory: Trajectory,
+    /// max|dz/dt| tau_z at the window's end (node units): what `apcsim run` compares with
+    /// `dynamics.steady_tol` to call the circuit settled.
+    pub end_drive: f64,
+    /// Steps between recorded points.
+    pub stride: usize,
+    /// The largest spacing of the recorded points (seconds).
+    pub spacing_seconds: f64,
+    /// [`fastest_time_constant`] (seconds).
+    pub fastest_tau_seconds: f64,
+    /// [`interpolation_bound`] of the recording: the largest error of its cubic interpolation
+    /// as a fraction of the amplitude of a mode of the fastest time constant (less for slower
+    /// modes).
+    pub interpolation_bound: f64,
+    /// Whether [`MAX_ANALOG_TRACE_BYTES`] made the recording coarser than
+    /// [`INTERPOLATION_TOL`] asks for. (Recording every step is as fine as the run gets: with
+    /// a step near the fastest time constant the bound exceeds the tolerance, but the scheme's
+    /// own error is then larger still.)
+    pub thinned_for_memory: bool,
+}
 
 /// The analog circuit's trajectory (src/analog, `apcsim run`'s integrator) over the design's
 /// window, with the design's scheme and step, noise off, and no steady-state stop (it runs the
-/// whole window, as ngspice does), recorded at up to [`ANALOG_TRACE_POINTS`] points. The error
-/// nodes are the error amplifiers' outputs.
-pub fn analog(design: &SpiceDesign) -> Result<Trajectory, SpiceError> {
+/// whole window, as ngspice does). The error nodes are the error amplifiers' outputs.
+///
+/// The run records every `stride`-th step, the stride chosen from the window and the circuit's
+/// [`fastest_time_constant`] `tau`: the largest power of two for which the spacing `h = stride
+/// dt` keeps [`interpolation_bound`] `(h / tau)^4 / 24` within [`INTERPOLATION_TOL`], i.e.
+/// `h <= 0.070 tau` (every step when `dt` is coarser than that), unless the recording would
+/// then exceed [`MAX_ANALOG_TRACE_BYTES`], when the stride doubles until it fits and the bound
+/// grows with it (the report says so). A fixed number of points would not do: on a window of a
+/// thousand tau_z, 8192 points are 4 tau_e apart on the tiny design, and the interpolation alone
+/// made a 1.8% trajectory error out of a 7.5e-4 one.
+pub fn analog(design: &SpiceDesign) -> Result<AnalogReference, SpiceError> {
     let base = design.sim.clone().map_err(SpiceError::Unsupported)?;
     let dt = base.dt_seconds;
     let steps = (design.window_seconds / dt).ceil();
@@ -261,13 +359,28 @@ pub fn analog(design: &SpiceDesign) -> Result<Trajectory, SpiceError> {
         )));
     }
     let steps = steps as usize;
+    let tau = fastest_time_constant(design);
+    let h_max = tau * (24.0 * INTERPOLATION_TOL).powf(0.25);
+    let mut stride = 1usize;
+    while (2 * stride) as f64 * dt <= h_max && 2 * stride <= steps {
+        stride *= 2;
+    }
+    // The recorder thins by halves whenever its buffer fills: with room for every
+    // `stride`-th step and two more, it ends at this stride (or a finer one).
+    let points = |s: usize| steps.div_ceil(s) + 2;
+    let max_points = (MAX_ANALOG_TRACE_BYTES / trace_bytes_per_point(design)).max(16.0) as usize;
+    let mut thinned_for_memory = false;
+    while points(stride) > max_points {
+        stride *= 2;
+        thinned_for_memory = true;
+    }
     let opts = SimOptions {
         // floor((steps + 1/2) dt / dt) = steps: the run covers the window.
         t_max_seconds: (steps as f64 + 0.5) * dt,
         steady_tol: 0.0,
         noise: false,
         trace_samples: 1,
-        trace_points: ANALOG_TRACE_POINTS,
+        trace_points: points(stride),
         energy: None,
         ..base
     };
@@ -280,6 +393,7 @@ pub fn analog(design: &SpiceDesign) -> Result<Trajectory, SpiceError> {
             other => SpiceError::Diverged(other.to_string()),
         },
     )?;
+    let end_drive = sim.residual;
     let tr = sim.traces;
     let points = tr.time_seconds.len();
     let n = design.n_layers();
@@ -307,10 +421,43 @@ pub fn analog(design: &SpiceDesign) -> Result<Trajectory, SpiceError> {
             values: DMatrix::from_row_slice(points, design.widths[l], &tr.e[l - 1]),
         });
     }
-    Ok(Trajectory {
-        times_seconds: tr.time_seconds,
-        series,
+    let spacing_seconds = tr
+        .time_seconds
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .fold(0.0, f64::max);
+    Ok(AnalogReference {
+        trajectory: Trajectory {
+            times_seconds: tr.time_seconds,
+            series,
+        },
+        end_drive,
+        stride: (spacing_seconds / dt).round().max(1.0) as usize,
+        spacing_seconds,
+        fastest_tau_seconds: tau,
+        interpolation_bound: interpolation_bound(spacing_seconds, tau),
+        thinned_for_memory,
     })
+}
+
+/// max|dz/dt| tau_z of the gradient flow at the last time of `traj` (node units): how far from
+/// steady its end is, as `apcsim run` measures it.
+pub fn flow_end_drive(design: &SpiceDesign, traj: &Trajectory) -> Option<f64> {
+    let last = traj.times_seconds.len().checked_sub(1)?;
+    let mut z = Vec::new();
+    for l in 1..design.n_layers() {
+        z.extend(
+            traj.get(NodeKind::Value, l)?
+                .values
+                .row(last)
+                .iter()
+                .copied(),
+        );
+    }
+    let mut flow = GradientFlow::new(&design.network, &design.x, &design.y, 1);
+    let mut dz = vec![0.0; z.len()];
+    flow.rhs(0.0, &z, &mut dz);
+    Some(dz.iter().map(|v| v.abs()).fold(0.0, f64::max))
 }
 
 /// The steady state of the gradient flow (one row per series), by Dop853 to

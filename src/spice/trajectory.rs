@@ -1,16 +1,27 @@
 //! The comparison interface: a trajectory is a list of times and, per layer and node kind, the
 //! node values at those times (node units, f64). ngspice's output, apcsim's gradient flow and
-//! (later) the analog integrator all become a [`Trajectory`]; [`compare`] measures how two of
-//! them differ and [`settling_time`] reads a settling time from one.
+//! the analog integrator all become a [`Trajectory`]; [`compare`] measures how two of them
+//! differ, [`settling_time`] reads a settling time from one and [`end_drive`] how far from
+//! steady its end is.
 //!
 //! # Measures
 //!
 //! - **Trajectory error** of a series (one kind of node of one layer): the largest
-//!   `|test - reference|` over every node and time, and that divided by the series' *signal
-//!   range*, the largest peak-to-peak excursion of a reference node over the compared times
-//!   (the largest `|reference|` when nothing moves).
+//!   `|test - reference|` over every node and time, and that divided by the series' *scale*:
+//!   its *signal range*, the largest peak-to-peak excursion of a reference node over the
+//!   compared times (the largest `|reference|` when nothing moves), but at least
+//!   [`RANGE_FLOOR`] times the largest signal range of any series in the comparison.
 //! - **Final error**: the same at the last time, divided by the layer's largest final
-//!   `|reference|` (the relative error of the end state).
+//!   `|reference|` (the relative error of the end state), but at least [`RANGE_FLOOR`] times the
+//!   largest final `|reference|` of any series.
+//!
+//! The floor keeps a layer whose nodes barely move (or end near zero) from reporting a huge
+//! relative error, or NaN, for an absolute error that belongs to the circuit as a whole. Its
+//! size: ngspice's own error is ~1e-5 of the circuit's largest swing (the tolerances of
+//! [`super::netlist::Tolerances`]), and the layers are coupled, so every layer carries absolute
+//! errors of that order whatever its own swing; with the floor at 1e-2 of the largest swing,
+//! that error stays at ~1e-3 of any layer's scale (the agreement `spice-check`'s tests accept),
+//! and a layer that swings more than 1% of the largest is measured against its own range.
 //! - **Settling time**: docs/circuit-model.md, "Settling": a layer's range is the largest
 //!   `|z_i(0) - z_i(final)|`; the sample has settled at the first time after which every value
 //!   node stays within `settle_tol x range` of its final value. Between output times the
@@ -20,22 +31,50 @@ use nalgebra::DMatrix;
 use serde::Serialize;
 use std::cmp::Ordering;
 
+/// The smallest scale of a relative error, as a fraction of the largest of the comparison
+/// (see the module documentation).
+pub const RANGE_FLOOR: f64 = 1e-2;
+
 /// Which node of a layer a series holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum NodeKind {
     /// A value node `z_l` (hidden layers 1..L-1).
     Value,
     /// An error node `e_l` (layers 1..L).
     Error,
+    /// A forward TIA's output `p_l` (layers 1..L); its voltage is `-v_read p`.
+    ForwardTia,
+    /// A backward TIA's output `q_l` (hidden layers 1..L-1); its voltage is `-v_read q`.
+    BackwardTia,
 }
 
 impl NodeKind {
-    /// `z` or `e`.
+    /// `z`, `e`, `p` or `q`, as docs/circuit-model.md writes them.
     pub fn symbol(self) -> &'static str {
         match self {
             NodeKind::Value => "z",
             NodeKind::Error => "e",
+            NodeKind::ForwardTia => "p",
+            NodeKind::BackwardTia => "q",
+        }
+    }
+
+    /// What the node is, in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            NodeKind::Value => "value node",
+            NodeKind::Error => "error amplifier output",
+            NodeKind::ForwardTia => "forward TIA output",
+            NodeKind::BackwardTia => "backward TIA output",
+        }
+    }
+
+    /// The sign of the node's voltage relative to `v_read x` its value: the TIAs invert.
+    pub fn voltage_sign(self) -> f64 {
+        match self {
+            NodeKind::Value | NodeKind::Error => 1.0,
+            NodeKind::ForwardTia | NodeKind::BackwardTia => -1.0,
         }
     }
 }
@@ -203,14 +242,20 @@ pub struct SeriesComparison {
     pub nodes: usize,
     /// Largest |test - reference| over nodes and times (node units).
     pub max_abs: f64,
-    /// `max_abs` over the signal range.
+    /// `max_abs` over `scale`.
     pub max_rel_range: f64,
     /// The signal range (node units).
     pub range: f64,
+    /// What `max_rel_range` divides by: `range`, or [`RANGE_FLOOR`] times the largest range of
+    /// the comparison when that is larger (node units).
+    pub scale: f64,
     /// Largest |test - reference| at the last time (node units).
     pub final_abs: f64,
-    /// `final_abs` over the largest final |reference| of the layer.
+    /// `final_abs` over `final_scale`.
     pub final_rel: f64,
+    /// The largest final |reference| of the layer, or [`RANGE_FLOOR`] times the largest of the
+    /// comparison when that is larger (node units).
+    pub final_scale: f64,
     /// Where `max_abs` occurs: time (seconds) and node.
     pub worst_time_seconds: f64,
     pub worst_node: usize,
@@ -237,6 +282,33 @@ pub fn compare(
         )));
     }
     let last = tr.len() - 1;
+    // The signal range of a series: the largest peak-to-peak excursion of a node, or the
+    // largest |value| when nothing moves.
+    let range_of = |v: &DMatrix<f64>| {
+        let range = (0..v.ncols())
+            .map(|c| {
+                let col = v.column(c);
+                col.max() - col.min()
+            })
+            .fold(0.0, f64::max);
+        if range == 0.0 {
+            v.amax()
+        } else {
+            range
+        }
+    };
+    let range_floor = RANGE_FLOOR
+        * reference
+            .series
+            .iter()
+            .map(|s| range_of(&s.values))
+            .fold(0.0, f64::max);
+    let final_floor = RANGE_FLOOR
+        * reference
+            .series
+            .iter()
+            .map(|s| s.values.row(last).amax())
+            .fold(0.0, f64::max);
     let mut out = Vec::new();
     for r in &reference.series {
         let t = test
@@ -255,14 +327,7 @@ pub fn compare(
                 ),
             });
         }
-        let mut range = 0.0f64;
-        for c in 0..r.values.ncols() {
-            let col = r.values.column(c);
-            range = range.max(col.max() - col.min());
-        }
-        if range == 0.0 {
-            range = r.values.amax();
-        }
+        let range = range_of(&r.values);
         let (mut max_abs, mut worst) = (0.0f64, (0, 0));
         for k in 0..r.values.nrows() {
             for c in 0..r.values.ncols() {
@@ -276,17 +341,30 @@ pub fn compare(
         let final_abs = (0..r.values.ncols())
             .map(|c| (t.values[(last, c)] - r.values[(last, c)]).abs())
             .fold(0.0, f64::max);
-        let final_scale = r.values.row(last).amax();
-        let ratio = |a: f64, s: f64| if s > 0.0 { a / s } else { a };
+        let scale = range.max(range_floor);
+        let final_scale = r.values.row(last).amax().max(final_floor);
+        // A scale of zero: every reference node of the comparison is zero throughout, where
+        // any difference is infinitely large relative to the signal.
+        let ratio = |a: f64, s: f64| {
+            if s > 0.0 {
+                a / s
+            } else if a == 0.0 {
+                0.0
+            } else {
+                f64::INFINITY
+            }
+        };
         out.push(SeriesComparison {
             kind: r.kind,
             layer: r.layer,
             nodes: r.values.ncols(),
             max_abs,
-            max_rel_range: ratio(max_abs, range),
+            max_rel_range: ratio(max_abs, scale),
             range,
+            scale,
             final_abs,
             final_rel: ratio(final_abs, final_scale),
+            final_scale,
             worst_time_seconds: tr[worst.0],
             worst_node: worst.1,
         });
@@ -332,6 +410,37 @@ pub fn settling_time(traj: &Trajectory, settle_tol: f64) -> Option<f64> {
     settle
 }
 
+/// How far from steady the end of `traj` is, as `apcsim run` measures it: the largest
+/// `|dz/dt| tau_z` over the value nodes (node units), here by the backward difference over the
+/// last stretch of at least `min_interval_seconds` (so that a tiny last step, as ngspice takes
+/// to land on the window's end, does not amplify its rounding). `None` without value nodes or
+/// with a single time.
+///
+/// The backward difference over an interval `h` of a mode decaying with time constant `tau`
+/// errs by about `h / (2 tau)` of the rate, so an interval of the output step is accurate to a
+/// few percent for the slowest modes, which are the ones left at the end.
+pub fn end_drive(traj: &Trajectory, tau_z_seconds: f64, min_interval_seconds: f64) -> Option<f64> {
+    let t = &traj.times_seconds;
+    let last = t.len().checked_sub(1)?;
+    let t_end = t[last];
+    let k = (0..last)
+        .rev()
+        .find(|&k| t_end - t[k] >= min_interval_seconds)
+        .or_else(|| last.checked_sub(1))?;
+    let h = t_end - t[k];
+    if h.partial_cmp(&0.0) != Some(Ordering::Greater) {
+        return None;
+    }
+    let mut drive = None::<f64>;
+    for s in traj.series.iter().filter(|s| s.kind == NodeKind::Value) {
+        for c in 0..s.values.ncols() {
+            let d = (s.values[(last, c)] - s.values[(k, c)]).abs() / h * tau_z_seconds;
+            drive = Some(drive.map_or(d, |m| if d > m || d.is_nan() { d } else { m }));
+        }
+    }
+    drive
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,6 +465,22 @@ mod tests {
         let traj = exp_traj(&times, 1.0, 1.0);
         let ts = settling_time(&traj, 1e-3).unwrap();
         assert!((ts - 1e3f64.ln()).abs() < 1e-3, "{ts}");
+    }
+
+    #[test]
+    fn end_drive_of_an_exponential_is_its_rate() {
+        // z = exp(-t/tau) on [0, 10 tau] every 1e-3 tau, with a last step of 1e-9 tau: over the
+        // last stretch of at least 1e-2 tau the backward difference is the rate exp(-10) to
+        // h / (2 tau) = 0.5%; tau_z = 2 tau doubles it.
+        let mut times: Vec<f64> = (0..10_000).map(|k| k as f64 * 1e-3).collect();
+        times.push(10.0 - 1e-9);
+        times.push(10.0);
+        let traj = exp_traj(&times, 1.0, 1.0);
+        let d = end_drive(&traj, 2.0, 1e-2).unwrap();
+        // Node 1 has scale 2: rate 2 exp(-10), times tau_z = 2.
+        let exact = 4.0 * (-10.0f64).exp();
+        assert!((d - exact).abs() <= 0.006 * exact, "{d} {exact}");
+        assert!(end_drive(&exp_traj(&[0.0], 1.0, 1.0), 1.0, 0.0).is_none());
     }
 
     #[test]
