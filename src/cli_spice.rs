@@ -155,10 +155,8 @@ pub fn check(args: CheckArgs) -> ExitCode {
     let timeout = if args.timeout == f64::INFINITY {
         None
     } else if args.timeout.is_finite() && args.timeout > 0.0 {
-        match Duration::try_from_secs_f64(args.timeout) {
-            Ok(t) => Some(t),
-            Err(e) => return fail(&format!("--timeout {}: {e}", args.timeout), 2),
-        }
+        // Beyond what a Duration holds (about 5.8e11 years) is no limit, like `inf`.
+        Duration::try_from_secs_f64(args.timeout).ok()
     } else {
         return fail(
             &format!(
@@ -168,11 +166,6 @@ pub fn check(args: CheckArgs) -> ExitCode {
             2,
         );
     };
-    if let Some(dir) = &args.keep {
-        if let Err(e) = keep_dir(dir) {
-            return fail(&e, e.exit_code());
-        }
-    }
     let design = match load(&args.design) {
         Ok(d) => d,
         Err(code) => return code,
@@ -183,6 +176,12 @@ pub fn check(args: CheckArgs) -> ExitCode {
             return fail(&format!("--reltol must be in (0, 1), got {r}"), 2);
         }
         netlist.tolerances.reltol = r;
+    }
+    // Created only once everything else is known to be usable.
+    if let Some(dir) = &args.keep {
+        if let Err(e) = keep_dir(dir) {
+            return fail(&e, e.exit_code());
+        }
     }
     let opts = CheckOptions {
         netlist,

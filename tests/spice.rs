@@ -634,4 +634,20 @@ fn keep_naming_an_existing_file_is_refused_naming_it() {
     assert!(!err.contains("circuits/tiny.toml"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+
+    // A design that does not load creates no --keep directory.
+    let keep = dir.path().join("kept");
+    let out = spice_check_raw(
+        &[
+            "circuits/no_such_design.toml",
+            "--keep",
+            keep.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        !keep.exists(),
+        "--keep directory created for a design that did not load"
+    );
 }

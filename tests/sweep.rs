@@ -524,6 +524,21 @@ fn stale_temporary_files_are_removed_by_the_next_claim() {
     std::fs::write(foreign.join(format!(".notes.txt.tmp-{pid}")), "mine").unwrap();
     assert_eq!(run(&[], &foreign).status.code(), Some(2));
     assert!(foreign.join(format!(".notes.txt.tmp-{pid}")).exists());
+
+    // A folder of hidden files only is accepted for a new sweep, and its files stay, whatever
+    // their names: before the sweep's plan is there, only the plan's temporary is the sweep's.
+    let hidden = tmp.path().join("hidden");
+    std::fs::create_dir_all(&hidden).unwrap();
+    let theirs = [".profile".to_string(), format!(".session.tmp-{pid}")];
+    for f in &theirs {
+        std::fs::write(hidden.join(f), "mine").unwrap();
+    }
+    std::fs::write(hidden.join(format!(".plan.json.tmp-{pid}")), b"{").unwrap();
+    ok(&run(&[], &hidden));
+    for f in &theirs {
+        assert!(hidden.join(f).exists(), "{f} was removed");
+    }
+    assert!(!hidden.join(format!(".plan.json.tmp-{pid}")).exists());
 }
 
 /// The JSON fields (`report.wall_seconds`) whose values differ between two folders'
@@ -653,4 +668,52 @@ fn a_large_plan_keeps_no_design_per_point() {
         peak_kb < limit_kb,
         "the plan of 10 000 points peaked at {peak_kb} kB (limit {limit_kb} kB)"
     );
+}
+
+/// A sweep runs every point on the design as its plan was checked: when a device preset file the
+/// design names changes between the check and a point's run, the sweep stops with an error
+/// naming the point instead of recording results of another device (or failures that a resume
+/// would take as finished).
+#[test]
+fn a_preset_file_changed_after_the_check_stops_the_sweep() {
+    use apcsim::study::sweep::{load_plan, run_sweep, SweepOptions, SweepSpec};
+    let tmp = tempfile::tempdir().unwrap();
+    let preset = tmp.path().join("dev.toml");
+    let ideal = Path::new(env!("CARGO_MANIFEST_DIR")).join("circuits/devices/ideal.toml");
+    std::fs::copy(&ideal, &preset).unwrap();
+    let text = std::fs::read_to_string(design())
+        .unwrap()
+        .replace("preset = \"ideal\"", "preset = \"dev.toml\"");
+    assert!(text.contains("dev.toml"), "tiny.toml names its preset");
+    let d = tmp.path().join("d.toml");
+    std::fs::write(&d, text).unwrap();
+    let spec = SweepSpec {
+        grids: vec!["device.levels=8,16".into()],
+        seeds: 1,
+        ..SweepSpec::default()
+    };
+    let opts = SweepOptions {
+        jobs: 1,
+        resume: false,
+    };
+
+    // Unchanged files: the points run.
+    let loaded = load_plan(&d, &spec).unwrap();
+    let out = run_sweep(&loaded, &tmp.path().join("same"), &opts, &mut |_| {}).unwrap();
+    assert_eq!(out.ran, 2);
+
+    // The preset's window changes after the check: no point runs on it.
+    let loaded = load_plan(&d, &spec).unwrap();
+    let edited = std::fs::read_to_string(&ideal)
+        .unwrap()
+        .replace("g_max = \"25uS\"", "g_max = \"5uS\"");
+    assert!(edited.contains("5uS"), "ideal.toml sets g_max");
+    std::fs::write(&preset, edited).unwrap();
+    let dir = tmp.path().join("changed");
+    let e = run_sweep(&loaded, &dir, &opts, &mut |_| {})
+        .expect_err("a changed preset stops the sweep")
+        .to_string();
+    assert!(e.contains("sweep point 0") && e.contains("changed"), "{e}");
+    let recorded = std::fs::read_to_string(dir.join("points.jsonl")).unwrap_or_default();
+    assert!(recorded.trim().is_empty(), "points recorded: {recorded}");
 }

@@ -314,7 +314,8 @@ fn fixed_step<T: Real, I: Integrator<T>>(
         energy_trace: Vec::new(),
     };
     // Of several chunks that diverged, the one that did so first in simulated time (then the
-    // first in sample order) names the failure, as one chunk of the whole batch would.
+    // first in sample order) names the failure: its time is the one a single chunk of the
+    // whole batch reports; the node named is the first non-finite one of that chunk.
     if let Some(e) = results
         .iter()
         .filter_map(|r| r.as_ref().err())

@@ -115,8 +115,9 @@ pub struct CheckReport {
     /// `.tran` step).
     pub end_drive_apcsim: Option<f64>,
     pub end_drive_ngspice: Option<f64>,
-    /// Whether the circuit has settled by the window's end, as `apcsim run` decides it
-    /// (apcsim's end drive below `steady_tol`; ngspice's when apcsim has no trajectory).
+    /// Whether the circuit has settled by the window's end by `apcsim run`'s criterion
+    /// (apcsim's end drive below `steady_tol`; ngspice's when apcsim has no trajectory), on
+    /// the one sample the netlist carries; `apcsim run` judges its whole batch.
     pub settled: bool,
     /// How the analog reference was recorded: every `reference_stride` steps, at most
     /// `reference_spacing_seconds` apart, for a fastest time constant of
@@ -649,8 +650,8 @@ pub fn spice_check(
         let show = |d: Option<f64>| d.map_or("n/a".to_string(), |d| format!("{d:.3e}"));
         notes.push(format!(
             "the window ({:e} s, {:.1} tau_z) ends before the circuit settles: max|dz/dt| tau_z \
-             at its end is {} (apcsim), {} (ngspice), not below dynamics.steady_tol = {:e}, \
-             where `apcsim run` would report it NOT SETTLED; the settling times are measured \
+             at its end is {} (apcsim), {} (ngspice) for the netlist's sample, not below \
+             dynamics.steady_tol = {:e}, so `apcsim run` reports NOT SETTLED; the settling times are measured \
              against an end state that is not the equilibrium, and the equilibrium errors \
              include the way still to go (a longer dynamics.t_max settles it)",
             design.window_seconds,

@@ -193,37 +193,33 @@ fn thread_cpu_seconds() -> Option<f64> {
 /// Runs one point on the calling thread's pool (its design loaded there, so that only the
 /// points in flight hold one). With `one_thread` (the point has its pool's only thread), the
 /// line also tells the CPU time the point took.
+/// Runs one point. A design that no longer resolves as the plan's check did (a file it names
+/// changed) is an error of the sweep, not a result of the point.
 fn run_point(
     loaded: &LoadedPlan,
     job: &PointJob,
     keys: &[String],
     one_thread: bool,
-) -> (PointRecord, String, f64) {
+) -> Result<(PointRecord, String, f64), SweepError> {
     let start = Instant::now();
     let cpu0 = thread_cpu_seconds().filter(|_| one_thread);
-    let (outcome, report) = match loaded.circuit(job) {
-        Err(e) => (Outcome::Failed(e.to_string()), serde_json::Value::Null),
-        Ok(circuit) => {
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                run::run(&circuit, &|_, _| {})
-            }));
-            match result {
-                Ok(Ok(res)) => (Outcome::Done(Box::new(Metrics::from_run(&res))), res.report),
-                Ok(Err(e)) => (Outcome::from_error(&e), serde_json::Value::Null),
-                Err(panic) => {
-                    let what = panic
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_default();
-                    (
-                        Outcome::Failed(format!(
-                            "internal error (a bug: please report it): {what}"
-                        )),
-                        serde_json::Value::Null,
-                    )
-                }
-            }
+    let circuit = loaded.circuit(job)?;
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run::run(&circuit, &|_, _| {})
+    }));
+    let (outcome, report) = match result {
+        Ok(Ok(res)) => (Outcome::Done(Box::new(Metrics::from_run(&res))), res.report),
+        Ok(Err(e)) => (Outcome::from_error(&e), serde_json::Value::Null),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            (
+                Outcome::Failed(format!("internal error (a bug: please report it): {what}")),
+                serde_json::Value::Null,
+            )
         }
     };
     let wall = start.elapsed().as_secs_f64();
@@ -236,7 +232,7 @@ fn run_point(
         outcome,
     };
     let line = json_line(job, keys, &rec, &report, wall, cpu);
-    (rec, line, wall)
+    Ok((rec, line, wall))
 }
 
 /// Refuses an output folder path that cannot be a folder: an existing file, or a path through
@@ -278,8 +274,9 @@ fn stale_temporaries(dir: &Path) -> Result<Vec<PathBuf>, SweepError> {
 /// folder is refused while this one runs; the lock goes with the process, however it ends),
 /// and reads its plan. A folder without a plan must hold nothing but what an interrupted
 /// start leaves (hidden temporary files, an empty points folder): other files are not ours
-/// to overwrite. Once the folder is known to be a sweep's, the temporary files that a killed
-/// writer left are removed: holding the lock, no other writer can be using them.
+/// to overwrite. The temporary files that a killed writer of the sweep left are removed
+/// (holding the lock, no other writer can be using them): all of them once the folder holds a
+/// plan, and before that only the plan's own and those in the points folder.
 pub(crate) fn claim_folder(dir: &Path) -> Result<(std::fs::File, Option<SweepPlan>), SweepError> {
     check_out_path(dir)?;
     std::fs::create_dir_all(dir).map_err(|e| match check_out_path(dir) {
@@ -323,7 +320,16 @@ pub(crate) fn claim_folder(dir: &Path) -> Result<(std::fs::File, Option<SweepPla
             }
         }
     }
-    for stale in stale_temporaries(dir)? {
+    // In a folder that holds no plan yet, only the temporaries a sweep's start writes are its
+    // own: the plan's, and any in the points folder. Other hidden files are left alone.
+    let plan_tmp = format!(".{PLAN_FILE}.tmp-");
+    let ours = |p: &PathBuf| {
+        plan.is_some()
+            || p.parent() != Some(dir)
+            || p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&plan_tmp))
+    };
+    for stale in stale_temporaries(dir)?.into_iter().filter(ours) {
         match std::fs::remove_file(&stale) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err(&stale, e)),
             _ => {}
@@ -437,7 +443,7 @@ pub fn run_sweep(
         .collect::<Result<_, _>>()
         .map_err(|e| io_err(dir, format!("cannot start threads: {e}")))?;
     std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::channel::<(PointRecord, String, f64)>();
+        let (tx, rx) = mpsc::channel::<Result<(PointRecord, String, f64), SweepError>>();
         for pool in &pools {
             let tx = tx.clone();
             let (next, stop, todo, keys) = (&next, &stop, &todo, &keys);
@@ -454,10 +460,18 @@ pub fn run_sweep(
             });
         }
         drop(tx);
-        for (rec, line, wall) in rx {
+        for out in rx {
             if failure.is_some() {
                 continue;
             }
+            let (rec, line, wall) = match out {
+                Ok(done) => done,
+                Err(e) => {
+                    stop.store(true, Ordering::Relaxed);
+                    failure = Some(e);
+                    continue;
+                }
+            };
             let index = rec.index;
             let pf = point_file(dir, plan, index);
             let mut w = H5Writer::new();

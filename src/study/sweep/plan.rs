@@ -344,6 +344,24 @@ pub struct PointJob {
     pub seed: u64,
     /// The texts of every key, in [`SweepPlan::keys`] order.
     pub values: Vec<String>,
+    /// [`fingerprint`] of the design as the plan's check resolved it.
+    pub fingerprint: u64,
+}
+
+/// A digest of a resolved design, apart from `run.seed` (which each point sets): equal for two
+/// loads of the same texts, so a design rebuilt when its point runs can be checked against the
+/// one the plan's check resolved, device presets included.
+fn fingerprint(circuit: &Circuit) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut values = circuit.config.values.clone();
+    if let Some(run) = values.get_mut("run") {
+        run.remove("seed");
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_string(&values)
+        .unwrap_or_default()
+        .hash(&mut h);
+    h.finish()
 }
 
 /// A checked plan with this folder's points, and the design text they load from.
@@ -358,17 +376,30 @@ pub struct LoadedPlan {
 impl LoadedPlan {
     /// The design of `job`: the design text as read when the plan was loaded, with `--set`,
     /// the job's key values and its derived `run.seed` applied. Every combination loaded when
-    /// the plan was checked, so this fails only on a job that is not from this plan (or when a
-    /// file that the design names, such as a device preset, changed meanwhile).
+    /// the plan was checked, so this fails only on a job that is not from this plan, or when a
+    /// file that the design names, such as a device preset, changed meanwhile: then the design
+    /// no longer resolves as it did for the check, and the point is refused rather than run on
+    /// other values than the plan records.
     pub fn circuit(&self, job: &PointJob) -> Result<Circuit, SweepError> {
         let keys = self.plan.keys();
         let grid_specs = grid_specs(&keys, &job.values);
         let mut overrides = self.plan.sets.clone();
         overrides.extend(grid_specs.iter().cloned());
         overrides.push(format!("run.seed={}", job.seed));
-        self.design
+        let circuit = self
+            .design
             .load(&overrides, &LoadOptions::default())
-            .map_err(|e| point_error(job.index, &keys, &job.values, &grid_specs, e))
+            .map_err(|e| point_error(job.index, &keys, &job.values, &grid_specs, e))?;
+        if fingerprint(&circuit) != job.fingerprint {
+            return Err(SweepError::Point {
+                index: job.index,
+                values: grid_specs.join(", "),
+                message: "the design resolves to other values than when the sweep started: a \
+                          file it names (a device preset) changed; run the sweep again"
+                    .into(),
+            });
+        }
+        Ok(circuit)
     }
 }
 
@@ -686,6 +717,7 @@ pub fn load_plan(design: &Path, spec: &SweepSpec) -> Result<LoadedPlan, SweepErr
                 seed_index: s,
                 seed: derive_seed(circuit.run.seed, &kv, s, spec.common_seeds),
                 values: values.clone(),
+                fingerprint: fingerprint(&circuit),
             })
             .collect();
         let mut stands_for = Vec::new();
