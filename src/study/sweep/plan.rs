@@ -344,7 +344,7 @@ pub struct PointJob {
     pub seed: u64,
     /// The texts of every key, in [`SweepPlan::keys`] order.
     pub values: Vec<String>,
-    /// [`fingerprint`] of the design as the plan's check resolved it.
+    /// A digest of the design as the plan's check resolved it (see `fingerprint` in this module).
     pub fingerprint: u64,
 }
 
