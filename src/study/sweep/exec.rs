@@ -192,9 +192,8 @@ fn thread_cpu_seconds() -> Option<f64> {
 
 /// Runs one point on the calling thread's pool (its design loaded there, so that only the
 /// points in flight hold one). With `one_thread` (the point has its pool's only thread), the
-/// line also tells the CPU time the point took.
-/// Runs one point. A design that no longer resolves as the plan's check did (a file it names
-/// changed) is an error of the sweep, not a result of the point.
+/// line also tells the CPU time the point took. A design that no longer resolves as the plan's
+/// check did (a file it names changed) is an error of the sweep, not a result of the point.
 fn run_point(
     loaded: &LoadedPlan,
     job: &PointJob,

@@ -710,6 +710,7 @@ pub fn load_plan(design: &Path, spec: &SweepSpec) -> Result<LoadedPlan, SweepErr
             .zip(&values)
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
+        let digest = fingerprint(&circuit);
         let jobs: Vec<PointJob> = (0..spec.seeds)
             .filter(|s| plan.holds(first + s))
             .map(|s| PointJob {
@@ -717,7 +718,7 @@ pub fn load_plan(design: &Path, spec: &SweepSpec) -> Result<LoadedPlan, SweepErr
                 seed_index: s,
                 seed: derive_seed(circuit.run.seed, &kv, s, spec.common_seeds),
                 values: values.clone(),
-                fingerprint: fingerprint(&circuit),
+                fingerprint: digest,
             })
             .collect();
         let mut stands_for = Vec::new();
