@@ -1,5 +1,5 @@
 //! IR-drop effective matrix of one tile (nodal analysis, factorised once): 256 x 256 is the
-//! DESIGN target (under 1 s), 64 x 64 a typical small tile, 256 x 64 and 64 x 256 the two
+//! target of the IR-drop solve (under 1 s), 64 x 64 a typical small tile, 256 x 64 and 64 x 256 the two
 //! sweep directions of a rectangular tile. Conductances are uniform in the PCM window
 //! 0.1–25 uS, wire resistance 1 ohm per segment.
 //! `APCSIM_BENCH_QUICK=1` runs only 64 x 64 (for CI).

@@ -1,4 +1,4 @@
-//! Property tests of the PC network of DESIGN §1 over random architectures, weights and batches:
+//! Property tests of the PC network of docs/design.md §1 over random architectures, weights and batches:
 //! the feedforward pass against BP, analytic gradients against finite differences, Euler as a
 //! descent method, the linear closed form against an accurate ODE solver, and f32 against f64.
 //!

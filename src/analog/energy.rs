@@ -1,4 +1,4 @@
-//! The energy model of one inference (DESIGN §3, docs/circuit-model.md): what every component
+//! The energy model of one inference (docs/design.md §2, docs/circuit-model.md): what every component
 //! of every layer draws, as power at a state of the circuit (crossbar Joule heat, static
 //! amplifier power, capacitor charging) and as energy per event (DAC and ADC conversions).
 //!

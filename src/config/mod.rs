@@ -1,4 +1,4 @@
-//! The circuit description file (DESIGN §4): its TOML format, device presets, `--set`
+//! The circuit description file (docs/design.md §3): its TOML format, device presets, `--set`
 //! overrides, validation and errors, resolved into a [`Circuit`].
 //!
 //! The pipeline, one step per module:

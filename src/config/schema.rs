@@ -113,7 +113,7 @@ impl Key {
 pub const SECTIONS: [(&str, &str); 7] = [
     (
         "network",
-        "The PC network mapped onto the crossbars (DESIGN §1).",
+        "The PC network mapped onto the crossbars (docs/design.md §1).",
     ),
     (
         "device",

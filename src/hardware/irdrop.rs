@@ -1,5 +1,5 @@
 //! IR drop in one crossbar tile: the effective conductance matrix that the wire resistance turns
-//! the programmed conductances into (DESIGN §2, "wire (IR-drop) resistance per segment").
+//! the programmed conductances into (docs/circuit-model.md, IR drop).
 //!
 //! With linear devices and ideal virtual grounds a tile is a linear resistor network, so the
 //! column currents are exactly linear in the row voltages: `I = G_effᵀ V`. [`effective_matrix`]

@@ -1,5 +1,5 @@
 //! The mapped hardware: device models, conductance mapping onto crossbar tiles, non-idealities,
-//! IR drop and periphery (DESIGN §2).
+//! IR drop and periphery (docs/design.md §2, docs/circuit-model.md).
 
 pub mod device;
 pub mod irdrop;

@@ -1,4 +1,4 @@
-//! Input and output: HDF5 files (the reference layout of DESIGN §6) and atomic writes.
+//! Input and output: HDF5 files (the reference layout of docs/design.md §4) and atomic writes.
 
 pub mod data;
 pub mod h5;

@@ -1,4 +1,4 @@
-//! The reference layout of DESIGN §6: how networks and batches come in (from JPC, PyTorch, JAX,
+//! The reference layout of docs/design.md §4: how networks and batches come in (from JPC, PyTorch, JAX,
 //! or apcsim itself) and how apcsim writes every quantity it computes for them.
 //!
 //! Required in an input file: `weights/W0..W{L-1}` (out x in), `batch/x` (B x D), `batch/y`

@@ -1,5 +1,5 @@
 //! The predictive-coding network: activations, parameterisations, energy and gradients, the BP
-//! reference and the closed forms of linear networks (DESIGN §1).
+//! reference and the closed forms of linear networks (docs/design.md §1).
 
 pub mod activation;
 pub mod closed_form;

@@ -1,4 +1,4 @@
-//! The PC network of DESIGN §1: predictions, errors, energy, activity gradient, PC and BP weight
+//! The PC network of docs/design.md §1: predictions, errors, energy, activity gradient, PC and BP weight
 //! gradients, all batched so that every product is a GEMM.
 //!
 //! Layer l (1-based) predicts `mu_l = s_l z_{l-1} + a_l W_{l-1} phi(z_{l-1})` with phi the
@@ -81,7 +81,7 @@ impl Architecture {
     }
 }
 
-/// Why a network could not be built. Layers are numbered as in DESIGN §1: weight W_{l-1}
+/// Why a network could not be built. Layers are numbered as in docs/design.md §1: weight W_{l-1}
 /// belongs to layer l.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]

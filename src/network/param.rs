@@ -42,7 +42,7 @@ impl Parameterisation {
 
     /// The scalings a_1..a_L for layer widths n_0..n_L (returned 0-indexed: `a[l-1]` is a_l).
     ///
-    /// `fan_in` of layer l is n_{l-1}; with equal hidden widths N this is DESIGN §1 exactly.
+    /// `fan_in` of layer l is n_{l-1}; with equal hidden widths N this is docs/design.md §1 exactly.
     pub fn scalings(self, widths: &[usize], skips: bool, gamma0: f64) -> Vec<f64> {
         let n_layers = widths.len() - 1;
         (1..=n_layers)
