@@ -31,6 +31,8 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
+mod common;
+
 /// The value-node time constant of every ideal circuit here (times below are in units of it).
 const TAU_Z: f64 = 100e-9;
 
@@ -1477,7 +1479,7 @@ fn crossbar_energy_of_fixed_inputs_is_sum_g_v_squared_t() {
 fn reported_energy_is_the_integral_of_the_traced_power_and_adds_up() {
     use apcsim::io::h5::{Attr, H5Reader};
     use apcsim::study::run;
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("circuits/tiny.toml");
+    let path = common::repo_path("circuits/tiny.toml");
     let circuit = apcsim::config::load(
         &path,
         &["run.trace_points=4000"],
@@ -1712,15 +1714,14 @@ fn a_diverging_run_exits_3_with_one_line_and_no_outputs() {
     let design = dir.path().join("diverging.toml");
     std::fs::write(&design, DIVERGING_DESIGN).unwrap();
     let out = dir.path().join("out");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_apcsim"))
-        .arg("run")
+    let o = common::apcsim(["run"])
         .arg(&design)
         .arg("--out")
         .arg(&out)
         .current_dir(dir.path())
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr);
+    let stderr = common::text(&o.stderr);
     eprintln!("apcsim run exit {:?}: {stderr}", o.status.code());
     assert_eq!(o.status.code(), Some(3));
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();

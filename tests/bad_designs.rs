@@ -14,8 +14,10 @@
 //! nothing on stdout, exactly one line on stderr of the form `error: WHERE:LINE:COL: KEY: ...`
 //! naming the key, and no panic.
 
+use common::{apcsim, repo_path, text};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+mod common;
 
 struct Case {
     path: PathBuf,
@@ -32,14 +34,14 @@ fn header(text: &str, field: &str) -> Option<String> {
 }
 
 fn corpus() -> Vec<Case> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/bad_designs");
+    let dir = repo_path("tests/data/bad_designs");
     let mut cases: Vec<Case> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
         .map(|path| {
             // Headers are ASCII even in the file that is deliberately not UTF-8.
-            let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+            let text = text(&std::fs::read(&path).unwrap());
             let name = path.display().to_string();
             Case {
                 key: header(&text, "key").unwrap_or_else(|| panic!("{name}: no `# key:` line")),
@@ -55,11 +57,7 @@ fn corpus() -> Vec<Case> {
     cases.sort_by(|a, b| a.path.cmp(&b.path));
     for c in &cases {
         assert!(
-            header(
-                &String::from_utf8_lossy(&std::fs::read(&c.path).unwrap()),
-                "breaks"
-            )
-            .is_some(),
+            header(&text(&std::fs::read(&c.path).unwrap()), "breaks").is_some(),
             "{}: no `# breaks:` line",
             c.path.display()
         );
@@ -96,15 +94,13 @@ fn the_corpus_is_large_enough() {
 fn every_bad_design_is_rejected_with_one_located_line_naming_its_key() {
     let mut failures = Vec::new();
     for case in corpus() {
-        let out = Command::new(env!("CARGO_BIN_EXE_apcsim"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .arg("check")
+        let out = apcsim(["check"])
             .arg(&case.path)
             .args(&case.args)
             .output()
             .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = text(&out.stderr);
+        let stdout = text(&out.stdout);
         let name = case.path.file_name().unwrap().to_string_lossy();
         let mut problems = Vec::new();
         if out.status.code() != Some(2) {
@@ -158,13 +154,9 @@ fn misspelt_keys_get_a_suggestion() {
 fn the_error_locates_the_offending_line() {
     // unknown_key_misspelt.toml: `levls` is on line 7, column 1.
     let path = Path::new("tests/data/bad_designs/unknown_key_misspelt.toml");
-    let out = Command::new(env!("CARGO_BIN_EXE_apcsim"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["check", path.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = apcsim(["check", path.to_str().unwrap()]).output().unwrap();
     assert_eq!(
-        String::from_utf8_lossy(&out.stderr).trim_end(),
+        text(&out.stderr).trim_end(),
         "error: tests/data/bad_designs/unknown_key_misspelt.toml:7:1: device.levls: unknown key \
          `levls` in [device]; did you mean `levels`?"
     );
@@ -172,12 +164,11 @@ fn the_error_locates_the_offending_line() {
 
 #[test]
 fn a_missing_design_file_is_unusable_input() {
-    let out = Command::new(env!("CARGO_BIN_EXE_apcsim"))
-        .args(["check", "/nonexistent/design.toml"])
+    let out = apcsim(["check", "/nonexistent/design.toml"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = text(&out.stderr);
     assert!(
         err.starts_with("error: /nonexistent/design.toml: cannot read"),
         "{err}"

@@ -7,9 +7,12 @@
 //! one is a bug). Tests are named after what they break.
 
 use apcsim::io::h5::{Array, Attr, H5Reader, H5Writer};
+use common::{apcsim, text};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
 
 /// Input widths 3, hidden 4 and 4, output 2; a batch of 2 samples.
 const D: usize = 3;
@@ -144,8 +147,7 @@ impl Case {
             self.out.clone().into(),
         ];
         args.extend(extra.iter().map(OsString::from));
-        Command::new(env!("CARGO_BIN_EXE_apcsim"))
-            .args(&args)
+        apcsim(&args)
             .current_dir(self.dir.path())
             .output()
             .expect("running apcsim")
@@ -160,10 +162,6 @@ impl Case {
             .map(|p| p.display().to_string())
             .collect()
     }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 /// Checks the rejection contract and returns the stderr line.

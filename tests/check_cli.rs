@@ -1,29 +1,19 @@
 //! `apcsim schema` and `apcsim check` on usable designs, end to end in a temporary folder.
 
+use common::{apcsim, text};
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn apcsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_apcsim"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+mod common;
 
 #[test]
 fn the_printed_schema_is_a_design_that_checks() {
-    let out = apcsim(&["schema"]);
+    let out = apcsim(["schema"]).output().unwrap();
     assert!(out.status.success());
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("schema.toml");
     std::fs::write(&path, &out.stdout).unwrap();
-    let out = apcsim(&["check", path.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = apcsim(["check", path.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
 }
 
 #[test]
@@ -33,13 +23,9 @@ fn check_summarises_each_example_design() {
         ("circuits/linear_residual.toml", "rk4 dt 10ns"),
         ("circuits/tiny.toml", "2x2 tiles"),
     ] {
-        let out = apcsim(&["check", file]);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{file}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = apcsim(["check", file]).output().unwrap();
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{file}: {}", text(&out.stderr));
         assert!(stdout.starts_with(&format!("{file}: ok")), "{stdout}");
         assert!(stdout.contains(expect), "{file}: {stdout}");
     }
@@ -47,7 +33,7 @@ fn check_summarises_each_example_design() {
 
 #[test]
 fn check_applies_overrides_in_order_and_prints_json() {
-    let out = apcsim(&[
+    let out = apcsim([
         "check",
         "circuits/digits_rram.toml",
         "--set",
@@ -57,12 +43,10 @@ fn check_applies_overrides_in_order_and_prints_json() {
         "--set",
         "dynamics.tau_z=200ns",
         "--json",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ])
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["values"]["device"]["levels"], 64);
     assert_eq!(json["values"]["dynamics"]["tau_z_seconds"], 200e-9);
@@ -89,12 +73,10 @@ fn a_design_can_name_its_own_preset_file() {
         "[device]\npreset = \"devices/mine.toml\"\nlevels = 16\n",
     )
     .unwrap();
-    let out = apcsim(&["check", design.to_str().unwrap(), "--json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = apcsim(["check", design.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["values"]["device"]["g_min_siemens"], 2e-6);
     assert_eq!(json["values"]["device"]["levels"], 16);

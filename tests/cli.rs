@@ -1,22 +1,22 @@
 //! The README's main command, end to end in a temporary folder.
 
-use std::path::Path;
-use std::process::Command;
+use common::{apcsim, repo_path, text};
+
+mod common;
 
 #[test]
 fn main_job_runs_on_the_shipped_case_and_creates_its_output_folder() {
     let dir = tempfile::tempdir().unwrap();
-    let input = Path::new(env!("CARGO_MANIFEST_DIR")).join("circuits/reference/tanh_mupc_skips.h5");
+    let input = repo_path("circuits/reference/tanh_mupc_skips.h5");
     let out = dir.path().join("runs/nested/out.h5");
-    let o = Command::new(env!("CARGO_BIN_EXE_apcsim"))
-        .arg("reference")
+    let o = apcsim(["reference"])
         .arg(&input)
         .arg("--out")
         .arg(&out)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = text(&o.stdout);
+    assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(out.is_file());
     // Both runs are reported with their statistics, and the equilibrium run converged.
     let eq = stdout
@@ -39,21 +39,17 @@ fn main_job_runs_on_the_shipped_case_and_creates_its_output_folder() {
 
 #[test]
 fn help_lists_the_reference_command() {
-    let o = Command::new(env!("CARGO_BIN_EXE_apcsim"))
-        .arg("--help")
-        .output()
-        .unwrap();
+    let o = apcsim(["--help"]).output().unwrap();
     assert!(o.status.success());
-    assert!(String::from_utf8_lossy(&o.stdout).contains("reference"));
+    assert!(text(&o.stdout).contains("reference"));
 }
 
 /// `apcsim check` prints the mapping of a shipped design and, with --gradient, the alignment of
 /// the hardware update; the ideal-device preset maps every weight back to itself.
 #[test]
 fn check_prints_the_mapping_and_the_gradient_check() {
-    let design = Path::new(env!("CARGO_MANIFEST_DIR")).join("circuits/tiny.toml");
-    let o = Command::new(env!("CARGO_BIN_EXE_apcsim"))
-        .arg("check")
+    let design = repo_path("circuits/tiny.toml");
+    let o = apcsim(["check"])
         .arg(&design)
         .args([
             "--set",
@@ -68,8 +64,8 @@ fn check_prints_the_mapping_and_the_gradient_check() {
         ])
         .output()
         .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(out.contains("total:") && out.contains("tiles"), "{out}");
     // Ideal devices and wires: the forward and backward weight errors are rounding only.
     let errors: Vec<f64> = out

@@ -5,62 +5,21 @@
 //! passes. CI sets `APCSIM_REQUIRE_INTEROP=1`, which turns a missing tool into a failure.
 //! `APCSIM_PYTHON` names the interpreter (default `python3`).
 
-use std::ffi::OsString;
+use common::{apcsim, h5py_available, python, reference_case, repo_path, runs, text};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn interop_required() -> bool {
-    std::env::var("APCSIM_REQUIRE_INTEROP").is_ok_and(|v| v == "1")
-}
+mod common;
 
-fn python() -> OsString {
-    std::env::var_os("APCSIM_PYTHON").unwrap_or_else(|| "python3".into())
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Whether `probe` runs and succeeds. A missing tool skips the test (returns false after saying
-/// so) unless `APCSIM_REQUIRE_INTEROP=1`, in which case it fails the test.
-fn tool_available(what: &str, probe: &mut Command) -> bool {
-    let why = match probe.output() {
-        Ok(o) if o.status.success() => return true,
-        Ok(o) => format!("{}: {}", o.status, text(&o.stderr).trim()),
-        Err(e) => e.to_string(),
-    };
-    if interop_required() {
-        panic!("{what} is required (APCSIM_REQUIRE_INTEROP=1) but not available: {why}");
-    }
-    eprintln!("skipped: {what} not available ({why})");
-    false
-}
-
-fn h5py_available() -> bool {
-    tool_available(
-        "h5py",
-        Command::new(python()).args(["-c", "import h5py, numpy"]),
-    )
-}
-
-/// A reference file of `shared/`, which sits beside the crate (in CI too).
-fn reference_file(name: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/reference")
-        .join(name);
-    assert!(
-        p.is_file(),
-        "{} not found: shared/ must sit beside the crate",
-        p.display()
-    );
-    p
+fn h5dump_available() -> bool {
+    let probe = runs(Command::new("h5dump").arg("--version"));
+    common::tool_available("h5dump", "APCSIM_REQUIRE_INTEROP", probe).is_some()
 }
 
 /// Runs `apcsim reference input --out dir/out.h5` and returns the output path.
 fn apcsim_reference(input: &Path, dir: &Path) -> PathBuf {
     let out = dir.join("out.h5");
-    let o = Command::new(env!("CARGO_BIN_EXE_apcsim"))
-        .arg("reference")
+    let o = apcsim(["reference"])
         .arg(input)
         .arg("--out")
         .arg(&out)
@@ -200,7 +159,7 @@ fn h5py_reads_every_dataset_and_attribute_of_the_output() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let input = reference_file("tanh_mupc_skips.h5");
+    let input = reference_case("tanh_mupc_skips");
     let out = apcsim_reference(&input, dir.path());
     let o = run_python(dir.path(), CHECK_OUTPUT, &[&out, &input]);
     assert!(text(&o.stdout).contains("ok: "), "{}", text(&o.stdout));
@@ -233,18 +192,18 @@ fn h5py_reads_string_attributes_as_str_like_the_reference() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let input = reference_file("lin_sp_noskip.h5");
+    let input = reference_case("lin_sp_noskip");
     let out = apcsim_reference(&input, dir.path());
     run_python(dir.path(), CHECK_STRING_ATTRS, &[&out, &input]);
 }
 
 #[test]
 fn h5dump_reads_the_output() {
-    if !tool_available("h5dump", Command::new("h5dump").arg("--version")) {
+    if !h5dump_available() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let input = reference_file("tanh_mupc_skips.h5");
+    let input = reference_case("tanh_mupc_skips");
     let out = apcsim_reference(&input, dir.path());
     let o = Command::new("h5dump")
         .arg(&out)
@@ -286,8 +245,7 @@ fn readme_h5py_example_makes_a_file_apcsim_reads() {
     if !h5py_available() {
         return;
     }
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .expect("README.md");
+    let readme = std::fs::read_to_string(repo_path("README.md")).expect("README.md");
     let start = readme
         .find("```python\n")
         .expect("a python block in the README")
@@ -305,8 +263,7 @@ fn readme_h5py_example_makes_a_file_apcsim_reads() {
         "README example failed: {}",
         text(&o.stderr)
     );
-    let o = Command::new(env!("CARGO_BIN_EXE_apcsim"))
-        .args(["reference", "my_net.h5", "--out", "my_net_pc.h5"])
+    let o = apcsim(["reference", "my_net.h5", "--out", "my_net_pc.h5"])
         .current_dir(dir.path())
         .output()
         .unwrap();
@@ -327,9 +284,8 @@ fn run_traces_open_in_h5py() {
     }
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let design = Path::new(env!("CARGO_MANIFEST_DIR")).join("circuits/tiny.toml");
-    let o = Command::new(env!("CARGO_BIN_EXE_apcsim"))
-        .arg("run")
+    let design = repo_path("circuits/tiny.toml");
+    let o = apcsim(["run"])
         .arg(&design)
         .arg("--out")
         .arg(&out)

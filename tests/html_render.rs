@@ -10,21 +10,21 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
 /// Longest a screenshot may take; a hung browser fails the test instead of stalling CI.
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(120);
 
-fn chromium_required() -> bool {
-    std::env::var("APCSIM_REQUIRE_CHROMIUM").is_ok_and(|v| v == "1")
-}
-
-/// The first Chromium binary on PATH.
-fn find_chromium() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    ["chromium", "chromium-browser"].iter().find_map(|name| {
+/// The first Chromium binary on PATH; without one the test is skipped unless CI requires it.
+fn chromium() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = ["chromium", "chromium-browser"].iter().find_map(|name| {
         std::env::split_paths(&path)
             .map(|dir| dir.join(name))
             .find(|p| p.is_file())
-    })
+    });
+    let found = found.ok_or_else(|| "not on PATH".to_string());
+    common::tool_available("chromium", "APCSIM_REQUIRE_CHROMIUM", found)
 }
 
 /// Takes a `width` x `height` screenshot of `page` into `png`, failing the test if the browser
@@ -89,11 +89,7 @@ fn near(a: [u8; 3], b: [u8; 3]) -> bool {
 
 #[test]
 fn report_with_every_chart_renders_in_chromium() {
-    let Some(chromium) = find_chromium() else {
-        if chromium_required() {
-            panic!("chromium is required (APCSIM_REQUIRE_CHROMIUM=1) but not on PATH");
-        }
-        eprintln!("skipped: chromium not on PATH");
+    let Some(chromium) = chromium() else {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
@@ -157,26 +153,21 @@ fn report_with_every_chart_renders_in_chromium() {
 /// The report `apcsim run` writes renders: its figures are inline SVG that draw.
 #[test]
 fn run_report_renders_in_chromium() {
-    let Some(chromium) = find_chromium() else {
-        if chromium_required() {
-            panic!("chromium is required (APCSIM_REQUIRE_CHROMIUM=1) but not on PATH");
-        }
-        eprintln!("skipped: chromium not on PATH");
+    let Some(chromium) = chromium() else {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("run");
-    let design = Path::new(env!("CARGO_MANIFEST_DIR")).join("circuits/tiny.toml");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_apcsim"))
-        .args([
-            "run",
-            design.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .output()
-        .expect("apcsim runs");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let design = common::repo_path("circuits/tiny.toml");
+    let o = common::apcsim([
+        "run",
+        design.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .output()
+    .expect("apcsim runs");
+    assert!(o.status.success(), "{}", common::text(&o.stderr));
     let page = out.join("report.html");
     let html = std::fs::read_to_string(&page).expect("report.html written");
     assert_eq!(html.matches("<figure>").count(), 6, "six figures");

@@ -1,5 +1,7 @@
-//! Every JPC reference case (../shared/reference/*.h5) reproduced from its weights and batch
-//! alone, through every solver that applies, to the tolerances of the core issue.
+//! Every JPC reference case (`tests/data/reference/*.h5` and the shipped
+//! `circuits/reference/tanh_mupc_skips.h5`; see tests/data/reference/README.md) reproduced from
+//! its weights and batch alone, through every solver that applies, to the tolerances of the core
+//! issue.
 //!
 //! The files were computed by the JPC library (JAX, float64); they are an outside
 //! implementation, so agreement here checks the network, the solvers and the HDF5 layer at once.
@@ -7,7 +9,8 @@
 use apcsim::io::h5::{Array, H5Reader};
 use apcsim::io::reference::{read_reference, ReferenceInput};
 use apcsim::study::reference::{run_reference, EquilibriumSolver, ReferenceOptions};
-use std::path::PathBuf;
+
+mod common;
 
 const CASES: [&str; 4] = [
     "lin_mupc_skips",
@@ -16,14 +19,22 @@ const CASES: [&str; 4] = [
     "tanh_mupc_skips",
 ];
 
-fn case_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/reference")
-        .join(format!("{name}.h5"))
+/// Every reference file in the repository is one of the cases the tests run.
+#[test]
+fn every_reference_file_of_the_repository_is_a_case() {
+    let mut found: Vec<String> = ["circuits/reference", "tests/data/reference"]
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(common::repo_path(dir)).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "h5"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    found.sort();
+    assert_eq!(found, CASES);
 }
 
 fn load(name: &str) -> ReferenceInput {
-    let p = case_path(name);
+    let p = common::reference_case(name);
     read_reference(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 

@@ -2,23 +2,13 @@
 //! whole and readable (by apcsim and by h5py), bad input exits 2 and writes nothing.
 
 use apcsim::io::h5::H5Reader;
+use common::{apcsim, repo_path, text};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn apcsim(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_apcsim"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("apcsim runs")
-}
+mod common;
 
 fn design(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("circuits")
-        .join(name)
-        .display()
-        .to_string()
+    repo_path("circuits").join(name).display().to_string()
 }
 
 fn report(dir: &Path) -> serde_json::Value {
@@ -38,12 +28,12 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 fn tiny_design_runs_and_reports_every_figure() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let o = apcsim(
-        &["run", &design("tiny.toml"), "--out", out.to_str().unwrap()],
-        tmp.path(),
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let stdout = String::from_utf8_lossy(&o.stdout);
+    let o = apcsim(["run", &design("tiny.toml"), "--out", out.to_str().unwrap()])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let stdout = text(&o.stdout);
     assert!(stdout.contains("settling"), "{stdout}");
     let r = report(&out);
     assert_eq!(r["batch"], 4);
@@ -111,22 +101,22 @@ fn the_same_seed_gives_the_same_report() {
     let tmp = tempfile::tempdir().unwrap();
     let run = |name: &str| {
         let out = tmp.path().join(name);
-        let o = apcsim(
-            &[
-                "run",
-                &design("tiny.toml"),
-                "--seed",
-                "9",
-                "--set",
-                "device.read_noise_relative=0.02",
-                "--set",
-                "dynamics.solver=heun",
-                "--out",
-                out.to_str().unwrap(),
-            ],
-            tmp.path(),
-        );
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let o = apcsim([
+            "run",
+            &design("tiny.toml"),
+            "--seed",
+            "9",
+            "--set",
+            "device.read_noise_relative=0.02",
+            "--set",
+            "dynamics.solver=heun",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+        assert!(o.status.success(), "{}", text(&o.stderr));
         let mut r = report(&out);
         r["wall_seconds"] = serde_json::Value::Null;
         (r, std::fs::read(out.join("traces.h5")).unwrap())
@@ -142,19 +132,19 @@ fn the_same_seed_gives_the_same_report() {
 fn a_bad_design_exits_2_and_writes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let o = apcsim(
-        &[
-            "run",
-            &design("tiny.toml"),
-            "--set",
-            "dynamics.tau_z=-1us",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        tmp.path(),
-    );
+    let o = apcsim([
+        "run",
+        &design("tiny.toml"),
+        "--set",
+        "dynamics.tau_z=-1us",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .current_dir(tmp.path())
+    .output()
+    .unwrap();
     assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = text(&o.stderr);
     assert!(err.contains("dynamics.tau_z"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(!out.exists());
@@ -163,17 +153,17 @@ fn a_bad_design_exits_2_and_writes_nothing() {
 #[test]
 fn rk4_cannot_integrate_noise() {
     let tmp = tempfile::tempdir().unwrap();
-    let o = apcsim(
-        &[
-            "run",
-            &design("tiny.toml"),
-            "--set",
-            "device.read_noise_thermal=true",
-            "--set",
-            "dynamics.solver=rk4",
-        ],
-        tmp.path(),
-    );
+    let o = apcsim([
+        "run",
+        &design("tiny.toml"),
+        "--set",
+        "device.read_noise_thermal=true",
+        "--set",
+        "dynamics.solver=rk4",
+    ])
+    .current_dir(tmp.path())
+    .output()
+    .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(!tmp.path().join("runs").exists());
 }
@@ -182,8 +172,8 @@ fn rk4_cannot_integrate_noise() {
 #[test]
 fn the_default_design_runs() {
     let tmp = tempfile::tempdir().unwrap();
-    let o = apcsim(&["run"], tmp.path());
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = apcsim(["run"]).current_dir(tmp.path()).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
     let runs = files(&tmp.path().join("runs"));
     assert_eq!(runs.len(), 1);
     assert!(runs[0]
@@ -212,8 +202,7 @@ fn a_closed_stdout_pipe_is_not_a_failure() {
     use std::process::Stdio;
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_apcsim"))
-        .args(["run", &design("tiny.toml"), "--out", out.to_str().unwrap()])
+    let mut child = apcsim(["run", &design("tiny.toml"), "--out", out.to_str().unwrap()])
         .current_dir(tmp.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -222,7 +211,7 @@ fn a_closed_stdout_pipe_is_not_a_failure() {
     // Close the read end before the run prints anything.
     drop(child.stdout.take());
     let o = child.wait_with_output().expect("apcsim finishes");
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     assert!(out.join("report.json").is_file());

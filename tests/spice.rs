@@ -10,38 +10,17 @@
 
 use apcsim::config::{self, LoadOptions};
 use apcsim::spice::{reference, write_netlist, NetlistOptions, SpiceDesign};
+use common::{apcsim, runs, text, tool_available};
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn apcsim(args: &[&str]) -> Output {
-    apcsim_env(args, &[])
-}
-
-fn apcsim_env(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_apcsim"));
-    c.current_dir(env!("CARGO_MANIFEST_DIR")).args(args);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+mod common;
 
 /// Whether ngspice can run here; without it the test is skipped unless CI requires it.
 fn ngspice_available() -> bool {
-    let why = match Command::new("ngspice").arg("--version").output() {
-        Ok(o) if o.status.success() => return true,
-        Ok(o) => format!("{}: {}", o.status, text(&o.stderr).trim()),
-        Err(e) => e.to_string(),
-    };
-    if std::env::var("APCSIM_REQUIRE_NGSPICE").is_ok_and(|v| v == "1") {
-        panic!("ngspice is required (APCSIM_REQUIRE_NGSPICE=1) but not available: {why}");
-    }
-    eprintln!("skipped: ngspice not available ({why}); install the Debian package ngspice");
-    false
+    let probe = runs(Command::new("ngspice").arg("--version"))
+        .map_err(|why| format!("{why}; install the Debian package ngspice"));
+    tool_available("ngspice", "APCSIM_REQUIRE_NGSPICE", probe).is_some()
 }
 
 /// `apcsim spice-check FILE SETS... [--reference flow] --json`, parsed.
@@ -53,7 +32,7 @@ fn spice_check(file: &str, sets: &[&str], flow: bool) -> serde_json::Value {
     for s in sets {
         args.extend(["--set", s]);
     }
-    let out = apcsim(&args);
+    let out = apcsim(&args).output().unwrap();
     assert!(
         out.status.success(),
         "{file} {sets:?}: {}{}",
@@ -197,34 +176,38 @@ fn small_digits_design_agrees_with_ngspice() {
 
 #[test]
 fn missing_ngspice_exits_2_naming_the_package() {
-    let out = apcsim_env(
-        &[
-            "spice-check",
-            "circuits/tiny.toml",
-            "--set",
-            "dynamics.tau_e=0",
-        ],
-        &[("APCSIM_NGSPICE", "/nonexistent/ngspice")],
-    );
+    let out = apcsim([
+        "spice-check",
+        "circuits/tiny.toml",
+        "--set",
+        "dynamics.tau_e=0",
+    ])
+    .env("APCSIM_NGSPICE", "/nonexistent/ngspice")
+    .output()
+    .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("apt-get install ngspice"));
 }
 
 #[test]
 fn designs_above_the_device_limit_are_refused() {
-    let out = apcsim(&[
+    let out = apcsim([
         "spice-check",
         "circuits/digits_rram.toml",
         "--set",
         "dynamics.tau_e=0",
-    ]);
+    ])
+    .output()
+    .unwrap();
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("--max-devices"), "{err}");
     // One line, naming the design's file once.
     assert_eq!(err.lines().count(), 1, "{err}");
     assert_eq!(err.matches("circuits/digits_rram.toml").count(), 1, "{err}");
-    let out = apcsim(&["spice-check", "circuits/tiny.toml", "--max-devices", "10"]);
+    let out = apcsim(["spice-check", "circuits/tiny.toml", "--max-devices", "10"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("84 crossbar devices"));
 }
@@ -251,7 +234,7 @@ fn bad_options_exit_2_without_panicking() {
         &["spice-check", "circuits/tiny.toml", "--reltol", "2"],
         &["spice-check", "no/such/file.toml"],
     ] {
-        let out = apcsim(args);
+        let out = apcsim(args).output().unwrap();
         assert_eq!(
             out.status.code(),
             Some(2),
@@ -267,12 +250,14 @@ fn export_is_deterministic_and_counts_every_device_and_segment() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a.cir"), dir.path().join("b.cir"));
     for p in [&a, &b] {
-        let out = apcsim(&[
+        let out = apcsim([
             "export-spice",
             "circuits/tiny.toml",
             "--out",
             p.to_str().unwrap(),
-        ]);
+        ])
+        .output()
+        .unwrap();
         assert!(out.status.success(), "{}", text(&out.stderr));
     }
     let net = std::fs::read_to_string(&a).unwrap();
@@ -307,14 +292,16 @@ fn export_is_deterministic_and_counts_every_device_and_segment() {
     // read in reverse. Row line 0 of the G+ array starts at the backward TIA input of node 0
     // of layer 1; column line 0 of the first tile row ends, below cell (1, 0), at the driver of
     // error 0 of layer 2.
-    let out = apcsim(&[
+    let out = apcsim([
         "export-spice",
         "circuits/tiny.toml",
         "--set",
         "crossbar.backward=shared",
         "--out",
         a.to_str().unwrap(),
-    ]);
+    ])
+    .output()
+    .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let net = std::fs::read_to_string(&a).unwrap();
     for line in ["Rb2pr0_0 bs1_0 b2pr0_0 1e0", "Rb2pc1_0 b2pc1_0 bp2_0 1e0"] {
@@ -402,7 +389,7 @@ fn a_long_window_keeps_its_last_output_point() {
 fn spice_check_raw(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut all = vec!["spice-check"];
     all.extend_from_slice(args);
-    apcsim_env(&all, env)
+    apcsim(&all).envs(env.iter().copied()).output().unwrap()
 }
 
 fn notes(r: &serde_json::Value) -> Vec<String> {

@@ -4,10 +4,14 @@
 //! specifications and mismatched folders are refused before anything runs.
 
 use apcsim::io::h5::H5Reader;
+use common::sweep::{varying_fields, TIMINGS};
+use common::{apcsim, assert_ok, h5py_available, python, repo_path, text};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+mod common;
 
 const GRID: [&str; 6] = [
     "--grid",
@@ -20,20 +24,12 @@ const GRID: [&str; 6] = [
 const POINTS: usize = 24;
 
 fn design() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("circuits/tiny.toml")
-        .display()
-        .to_string()
+    repo_path("circuits/tiny.toml").display().to_string()
 }
 
 fn command(args: &[&str], out: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_apcsim"));
-    c.arg("sweep")
-        .arg(design())
-        .args(GRID)
-        .args(args)
-        .arg("--out")
-        .arg(out);
+    let mut c = apcsim(["sweep"]);
+    c.arg(design()).args(GRID).args(args).arg("--out").arg(out);
     c
 }
 
@@ -42,8 +38,7 @@ fn sweep(args: &[&str], out: &Path) -> Output {
 }
 
 fn merge(dirs: &[&Path], out: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_apcsim"))
-        .arg("merge")
+    apcsim(["merge"])
         .args(dirs)
         .arg("--out")
         .arg(out)
@@ -53,23 +48,12 @@ fn merge(dirs: &[&Path], out: &Path) -> Output {
 
 /// A two-point sweep (`device.levels=8,16`) with `args` into `out`.
 fn small_sweep(args: &[&str], out: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_apcsim"))
-        .args(["sweep", &design(), "--grid", "device.levels=8,16"])
+    apcsim(["sweep", &design(), "--grid", "device.levels=8,16"])
         .args(args)
         .arg("--out")
         .arg(out)
         .output()
         .expect("apcsim runs")
-}
-
-fn ok(o: &Output) {
-    assert!(
-        o.status.success(),
-        "exit {:?}\n{}{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
 }
 
 /// The uninterrupted sweep, on two threads, shared by the tests.
@@ -78,7 +62,7 @@ fn baseline() -> &'static Path {
     &DIR.get_or_init(|| {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("all");
-        ok(&sweep(&["--jobs", "2"], &out));
+        assert_ok(&sweep(&["--jobs", "2"], &out));
         (tmp, out)
     })
     .1
@@ -171,22 +155,23 @@ fn a_killed_sweep_resumes_to_the_same_results() {
     );
     assert!(!out.join("report.html").exists());
     // As if the kill had also cut a line short, and lost a point file of a finished point.
-    let mut text = std::fs::read_to_string(&jsonl).unwrap();
-    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
-    text.push_str("{\"index\":23,\"seed_index\":1,\"se");
-    std::fs::write(&jsonl, text).unwrap();
+    let mut jsonl_text = std::fs::read_to_string(&jsonl).unwrap();
+    let first: serde_json::Value =
+        serde_json::from_str(jsonl_text.lines().next().unwrap()).unwrap();
+    jsonl_text.push_str("{\"index\":23,\"seed_index\":1,\"se");
+    std::fs::write(&jsonl, jsonl_text).unwrap();
     let lost = first["index"].as_u64().unwrap();
     std::fs::remove_file(out.join(format!("points/{lost:02}.h5"))).unwrap();
 
     let o = sweep(&["--jobs", "2", "--resume"], &out);
-    ok(&o);
-    let said = String::from_utf8_lossy(&o.stdout);
+    assert_ok(&o);
+    let said = text(&o.stdout);
     assert!(said.contains(&format!("{} resumed", done - 1)), "{said}");
     assert_same_sweep(baseline(), &out);
     // A finished sweep resumed again has nothing to do and writes the same.
     let o = sweep(&["--resume"], &out);
-    ok(&o);
-    assert!(String::from_utf8_lossy(&o.stdout).contains("(0 run now, 24 resumed)"));
+    assert_ok(&o);
+    assert!(text(&o.stdout).contains("(0 run now, 24 resumed)"));
     assert_same_sweep(baseline(), &out);
 }
 
@@ -195,7 +180,7 @@ fn four_shards_merge_into_the_unsharded_sweep() {
     let tmp = tempfile::tempdir().unwrap();
     let shards: Vec<PathBuf> = (1..=4).map(|k| tmp.path().join(format!("s{k}"))).collect();
     for (k, dir) in shards.iter().enumerate() {
-        ok(&sweep(
+        assert_ok(&sweep(
             &["--jobs", "1", "--shard", &format!("{}/4", k + 1)],
             dir,
         ));
@@ -207,32 +192,31 @@ fn four_shards_merge_into_the_unsharded_sweep() {
     let out = tmp.path().join("merged");
     let o = merge(&refs[..3], &out);
     assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = text(&o.stderr);
     assert!(err.contains("6 of 24 points are in none"), "{err}");
     let o = merge(&[refs[0], refs[1], refs[2], refs[3], refs[0]], &out);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("is in both"));
+    assert!(text(&o.stderr).contains("is in both"));
     let other = tmp.path().join("other");
-    let o = Command::new(env!("CARGO_BIN_EXE_apcsim"))
-        .args([
-            "sweep",
-            &design(),
-            "--grid",
-            "device.levels=8,16",
-            "--shard",
-            "1/4",
-        ])
-        .arg("--out")
-        .arg(&other)
-        .output()
-        .unwrap();
-    ok(&o);
+    let o = apcsim([
+        "sweep",
+        &design(),
+        "--grid",
+        "device.levels=8,16",
+        "--shard",
+        "1/4",
+    ])
+    .arg("--out")
+    .arg(&other)
+    .output()
+    .unwrap();
+    assert_ok(&o);
     let o = merge(&[refs[0], refs[1], refs[2], &other], &out);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("not part of the same sweep"));
+    assert!(text(&o.stderr).contains("not part of the same sweep"));
     assert!(!out.exists(), "a refused merge writes nothing");
 
-    ok(&merge(&refs, &out));
+    assert_ok(&merge(&refs, &out));
     assert_same_sweep(baseline(), &out);
     assert!(out.join("report.html").exists());
 }
@@ -297,14 +281,13 @@ fn bad_specifications_are_refused_before_any_point_runs() {
     ];
     for (args, needles) in cases {
         let out = tmp.path().join("never");
-        let o = Command::new(env!("CARGO_BIN_EXE_apcsim"))
-            .args(["sweep", &design()])
+        let o = apcsim(["sweep", &design()])
             .args(args)
             .arg("--out")
             .arg(&out)
             .output()
             .unwrap();
-        let err = String::from_utf8_lossy(&o.stderr);
+        let err = text(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
         for n in needles {
@@ -319,15 +302,14 @@ fn resume_refuses_another_sweep_and_a_plain_run_refuses_a_used_folder() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("s");
     let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_apcsim"))
-            .args(["sweep", &design()])
+        apcsim(["sweep", &design()])
             .args(args)
             .arg("--out")
             .arg(&out)
             .output()
             .unwrap()
     };
-    ok(&run(&["--grid", "device.levels=8,16", "--resume"]));
+    assert_ok(&run(&["--grid", "device.levels=8,16", "--resume"]));
     let before = std::fs::read(out.join("summary.csv")).unwrap();
     for (args, needle) in [
         (&["--grid", "device.levels=8,16,32", "--resume"][..], "axes"),
@@ -352,7 +334,7 @@ fn resume_refuses_another_sweep_and_a_plain_run_refuses_a_used_folder() {
         (&["--grid", "device.levels=8,16"][..], "--resume"),
     ] {
         let o = run(args);
-        let err = String::from_utf8_lossy(&o.stderr);
+        let err = text(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: `{needle}` not in {err}");
     }
@@ -370,7 +352,7 @@ fn a_sweep_claims_its_folder() {
     std::fs::create_dir_all(&foreign).unwrap();
     std::fs::write(foreign.join("report.html"), "mine").unwrap();
     let o = run(&foreign);
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("holds no sweep"), "{err}");
     assert_eq!(std::fs::read(foreign.join("report.html")).unwrap(), b"mine");
@@ -381,7 +363,7 @@ fn a_sweep_claims_its_folder() {
     let lock = std::fs::File::create(busy.join(".apcsim-sweep.lock")).unwrap();
     lock.try_lock().unwrap();
     let o = run(&busy);
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("another apcsim sweep or merge"), "{err}");
     assert!(!busy.join("plan.json").exists());
@@ -389,23 +371,14 @@ fn a_sweep_claims_its_folder() {
     assert_ne!(o.status.code(), Some(0));
     // Released (as when the other writer ends, however it ends), the folder is usable.
     drop(lock);
-    ok(&run(&busy));
+    assert_ok(&run(&busy));
 }
 
 /// h5py reads sweep.h5 (CI makes h5py mandatory with `APCSIM_REQUIRE_INTEROP=1`, as in
 /// tests/h5_interop.rs): its table, reshaped to the axes and seeds, holds summary.csv's numbers.
 #[test]
 fn h5py_reads_the_table_and_the_point_groups() {
-    let python = std::env::var_os("APCSIM_PYTHON").unwrap_or_else(|| "python3".into());
-    let probe = Command::new(&python)
-        .args(["-c", "import h5py, numpy"])
-        .output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        assert!(
-            std::env::var("APCSIM_REQUIRE_INTEROP").map_or(true, |v| v != "1"),
-            "h5py is required (APCSIM_REQUIRE_INTEROP=1) but not available"
-        );
-        eprintln!("skipped: h5py not available");
+    if !h5py_available() {
         return;
     }
     let script = r#"
@@ -425,17 +398,14 @@ print(g.attrs["status"], g.attrs["device.levels"], g.attrs["crossbar.wire_resist
       int(g.attrs["index"]), g["gradients/ideal_circuit_vs_bp/cos_sim_per_layer"].shape)
 "#;
     let dir = baseline();
-    let o = Command::new(&python)
+    let o = Command::new(python())
         .args(["-c", script])
         .arg(dir.join("sweep.h5"))
         .arg(dir.join("summary.csv"))
         .output()
         .unwrap();
-    ok(&o);
-    assert_eq!(
-        String::from_utf8_lossy(&o.stdout).trim(),
-        "ok 8 2ohm 5 (3,)"
-    );
+    assert_ok(&o);
+    assert_eq!(text(&o.stdout).trim(), "ok 8 2ohm 5 (3,)");
 }
 
 /// An --out that is a file (or a path through one) is bad input: exit 2 and one line naming it,
@@ -448,13 +418,13 @@ fn an_out_path_that_is_a_file_is_refused() {
     let through = file.join("sweep");
     let run = |out: &Path| small_sweep(&[], out);
     let shard = tmp.path().join("shard");
-    ok(&run(&shard));
+    assert_ok(&run(&shard));
     for (o, path, what) in [
         (run(&file), &file, "is a file"),
         (run(&through), &through, "a part of the path is a file"),
         (merge(&[&shard], &file), &file, "is a file"),
     ] {
-        let err = String::from_utf8_lossy(&o.stderr);
+        let err = text(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{err}");
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(
@@ -465,7 +435,7 @@ fn an_out_path_that_is_a_file_is_refused() {
     assert_eq!(std::fs::read(&file).unwrap(), b"mine");
     // A merge input that is a file is not a sweep folder.
     let o = merge(&[&file], &tmp.path().join("merged"));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("not a sweep folder"), "{err}");
 }
@@ -478,13 +448,13 @@ fn stale_temporary_files_are_removed_by_the_next_claim() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("s");
     let run = small_sweep;
-    ok(&run(&[], &out));
+    assert_ok(&run(&[], &out));
     let whole = std::fs::read(out.join("summary.csv")).unwrap();
     // Killed while writing point 1's file: its line and file are missing, its temporary is
     // there (a whole HDF5 file under the temporary name), and so is a half-written summary.
     let jsonl = out.join("points.jsonl");
-    let text = std::fs::read_to_string(&jsonl).unwrap();
-    std::fs::write(&jsonl, format!("{}\n", text.lines().next().unwrap())).unwrap();
+    let jsonl_text = std::fs::read_to_string(&jsonl).unwrap();
+    std::fs::write(&jsonl, format!("{}\n", jsonl_text.lines().next().unwrap())).unwrap();
     let pid = 4_000_000; // above Linux's largest pid: no live process has it
     std::fs::rename(
         out.join("points/1.h5"),
@@ -499,8 +469,8 @@ fn stale_temporary_files_are_removed_by_the_next_claim() {
     std::fs::write(out.join(&stale[1]), b"half").unwrap();
     std::fs::write(out.join(&stale[2]), b"{\"index\":1}\n").unwrap();
     let o = run(&["--resume"], &out);
-    ok(&o);
-    let said = String::from_utf8_lossy(&o.stdout);
+    assert_ok(&o);
+    let said = text(&o.stdout);
     assert!(said.contains("(1 run now, 1 resumed)"), "{said}");
     for f in &stale {
         assert!(!out.join(f).exists(), "{f} was left");
@@ -512,7 +482,7 @@ fn stale_temporary_files_are_removed_by_the_next_claim() {
     std::fs::create_dir_all(merged.join("points")).unwrap();
     std::fs::write(merged.join(format!(".plan.json.tmp-{pid}")), b"{").unwrap();
     std::fs::write(merged.join(format!("points/.0.h5.tmp-{pid}")), b"x").unwrap();
-    ok(&merge(&[&out], &merged));
+    assert_ok(&merge(&[&out], &merged));
     assert!(!merged.join(format!(".plan.json.tmp-{pid}")).exists());
     assert!(!merged.join(format!("points/.0.h5.tmp-{pid}")).exists());
     assert_eq!(std::fs::read(merged.join("summary.csv")).unwrap(), whole);
@@ -534,71 +504,27 @@ fn stale_temporary_files_are_removed_by_the_next_claim() {
         std::fs::write(hidden.join(f), "mine").unwrap();
     }
     std::fs::write(hidden.join(format!(".plan.json.tmp-{pid}")), b"{").unwrap();
-    ok(&run(&[], &hidden));
+    assert_ok(&run(&[], &hidden));
     for f in &theirs {
         assert!(hidden.join(f).exists(), "{f} was removed");
     }
     assert!(!hidden.join(format!(".plan.json.tmp-{pid}")).exists());
 }
 
-/// The JSON fields (`report.wall_seconds`) whose values differ between two folders'
-/// points.jsonl, line by line.
-fn varying_fields(a: &Path, b: &Path) -> std::collections::BTreeSet<String> {
-    fn walk(path: &str, x: &serde_json::Value, y: &serde_json::Value, out: &mut Vec<String>) {
-        match (x, y) {
-            (serde_json::Value::Object(p), serde_json::Value::Object(q)) => {
-                let mut keys: Vec<&String> = p.keys().chain(q.keys()).collect();
-                keys.sort();
-                keys.dedup();
-                for k in keys {
-                    let sub = if path.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{path}.{k}")
-                    };
-                    let null = serde_json::Value::Null;
-                    walk(
-                        &sub,
-                        p.get(k).unwrap_or(&null),
-                        q.get(k).unwrap_or(&null),
-                        out,
-                    );
-                }
-            }
-            _ if x != y => out.push(path.to_string()),
-            _ => {}
-        }
-    }
-    let read = |d: &Path| std::fs::read_to_string(d.join("points.jsonl")).unwrap();
-    let (ta, tb) = (read(a), read(b));
-    assert_eq!(ta.lines().count(), tb.lines().count());
-    let mut out = Vec::new();
-    for (la, lb) in ta.lines().zip(tb.lines()) {
-        let (x, y) = (
-            serde_json::from_str(la).unwrap(),
-            serde_json::from_str(lb).unwrap(),
-        );
-        walk("", &x, &y, &mut out);
-    }
-    out.into_iter().collect()
-}
-
 /// Two runs of one sweep (the plain run and the four shards merged) differ in points.jsonl only
 /// in the timings, and the README names every one of them.
 #[test]
 fn points_jsonl_varies_between_runs_only_in_the_fields_the_readme_names() {
-    const TIMINGS: [&str; 3] = ["wall_seconds", "cpu_seconds", "report.wall_seconds"];
     let tmp = tempfile::tempdir().unwrap();
     let again = tmp.path().join("again");
-    ok(&sweep(&["--jobs", "1"], &again));
+    assert_ok(&sweep(&["--jobs", "1"], &again));
     let varying = varying_fields(baseline(), &again);
     assert!(
         varying.iter().all(|f| TIMINGS.contains(&f.as_str())),
         "fields that vary between runs: {varying:?}"
     );
     assert!(varying.contains("wall_seconds"), "{varying:?}");
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(repo_path("README.md")).unwrap();
     let row = readme
         .lines()
         .find(|l| l.starts_with("| `points.jsonl` |"))
@@ -630,8 +556,7 @@ fn a_large_plan_keeps_no_design_per_point() {
         let v: Vec<String> = (from..from + 100).map(|i| format!("{i}{unit}")).collect();
         format!("{key}={}", v.join(","))
     };
-    let mut child = Command::new(env!("CARGO_BIN_EXE_apcsim"))
-        .args(["sweep", &design(), "--jobs", "2", "--grid"])
+    let mut child = apcsim(["sweep", &design(), "--jobs", "2", "--grid"])
         .arg(axis("dynamics.tau_z", "ns", 100))
         .arg("--grid")
         .arg(axis("crossbar.wire_resistance", "ohm", 0))
@@ -659,7 +584,7 @@ fn a_large_plan_keeps_no_design_per_point() {
         std::thread::sleep(Duration::from_millis(5));
     }
     let o = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("another apcsim sweep or merge"), "{err}");
     assert!(peak_kb > 0, "no reading of the peak memory");
@@ -679,7 +604,7 @@ fn a_preset_file_changed_after_the_check_stops_the_sweep() {
     use apcsim::study::sweep::{load_plan, run_sweep, SweepOptions, SweepSpec};
     let tmp = tempfile::tempdir().unwrap();
     let preset = tmp.path().join("dev.toml");
-    let ideal = Path::new(env!("CARGO_MANIFEST_DIR")).join("circuits/devices/ideal.toml");
+    let ideal = repo_path("circuits/devices/ideal.toml");
     std::fs::copy(&ideal, &preset).unwrap();
     let text = std::fs::read_to_string(design())
         .unwrap()

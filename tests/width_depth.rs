@@ -8,8 +8,10 @@ use apcsim::network::{Activation, Network, Parameterisation};
 use apcsim::study::width_depth::{
     run, theory_s_minus_1, DeviceSetup, MeanStd, OdeTolerances, StudyPlan, StudyResults,
 };
+use common::{apcsim, text};
 use nalgebra::DMatrix;
-use std::process::{Command, Output};
+
+mod common;
 
 fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len());
@@ -332,50 +334,34 @@ fn the_ideal_device_reproduces_the_ideal_study() {
     }
 }
 
-fn apcsim(args: &[&str], dir: &std::path::Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_apcsim"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
 #[test]
 fn cli_runs_a_small_study_and_rejects_bad_input_with_exit_2() {
     let dir = tempfile::tempdir().unwrap();
-    let out = apcsim(
-        &[
-            "study",
-            "width-depth",
-            "--widths",
-            "8,16",
-            "--depths",
-            "2,3",
-            "--seeds",
-            "2",
-            "--steps",
-            "2",
-            "--out",
-            "res",
-        ],
-        dir.path(),
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = apcsim([
+        "study",
+        "width-depth",
+        "--widths",
+        "8,16",
+        "--depths",
+        "2,3",
+        "--seeds",
+        "2",
+        "--steps",
+        "2",
+        "--out",
+        "res",
+    ])
+    .current_dir(dir.path())
+    .output()
+    .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
         stdout.contains("cos sim PC vs BP at initialisation"),
         "{stdout}"
     );
     // No progress bar when stderr is not a terminal.
-    assert!(
-        out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
     let csv = std::fs::read_to_string(dir.path().join("res/study.csv")).unwrap();
     assert!(
         csv.starts_with("param,skips,activation,device,width,depth,seed,step,cos_sim,norm_ratio,")
@@ -407,8 +393,8 @@ fn cli_runs_a_small_study_and_rejects_bad_input_with_exit_2() {
     ] {
         let mut full = vec!["study", "width-depth", "--out", "bad"];
         full.extend_from_slice(args);
-        let out = apcsim(&full, dir.path());
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let out = apcsim(&full).current_dir(dir.path()).output().unwrap();
+        let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(expect), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
