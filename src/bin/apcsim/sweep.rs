@@ -91,7 +91,7 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
             .file
             .file_stem()
             .map_or("design".into(), |s| s.to_string_lossy().into_owned());
-        Path::new("sweeps").join(format!("{stem}-{}", crate::cli_run::utc_stamp()))
+        Path::new("sweeps").join(format!("{stem}-{}", crate::run::utc_stamp()))
     });
     // Before the plan loads, which takes a while on a large grid.
     if let Err(e) = sweep::check_out_path(&dir) {

@@ -22,7 +22,7 @@ macro_rules! sayln {
     };
 }
 
-mod cli_run;
+mod run;
 
 use apcsim::config::{self, LoadOptions};
 use apcsim::io::reference::read_reference;
@@ -33,9 +33,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-mod cli_spice;
-mod cli_study;
-mod cli_sweep;
+mod spice;
+mod study;
+mod sweep;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -53,7 +53,7 @@ enum Command {
     /// The main job: map the design, integrate the analog circuit until it settles, measure
     /// settling time and energy, check the PC update against BP, and write report.json,
     /// traces.h5, plots and report.html. Without FILE, the embedded digits-on-RRAM design.
-    Run(cli_run::RunArgs),
+    Run(run::RunArgs),
     /// Recompute every dataset of a reference-layout HDF5 file (weights and batch in; feedforward
     /// pass, Euler trajectory, equilibrium, energy, PC and BP gradients, alignment out) and print
     /// how each differs from the input's own values.
@@ -66,20 +66,20 @@ enum Command {
     Check(CheckArgs),
     /// Write the mapped design as an ngspice netlist (one batch sample): every device and wire
     /// segment a resistor, op-amp macro-models, behavioural activations, a .tran over t_max.
-    ExportSpice(cli_spice::ExportArgs),
+    ExportSpice(spice::ExportArgs),
     /// Export, run ngspice -b, and compare its node voltages with apcsim's trajectory:
     /// per-layer errors, equilibrium, settling times, wall times. Exit 2 if ngspice is missing
     /// or the design exceeds --max-devices.
-    SpiceCheck(cli_spice::CheckArgs),
+    SpiceCheck(spice::CheckArgs),
     /// Run a design over a grid of key values and seeds (every point a full run), in parallel,
     /// point by point into a folder that --resume finishes; summary.csv, sweep.h5, report.html.
-    Sweep(cli_sweep::SweepArgs),
+    Sweep(sweep::SweepArgs),
     /// Combine the folders of a sharded sweep (`apcsim sweep --shard K/N`) into one, identical
     /// to an unsharded run.
-    Merge(cli_sweep::MergeArgs),
+    Merge(sweep::MergeArgs),
     /// Studies over many networks (see `apcsim study --help`).
     #[command(subcommand)]
-    Study(cli_study::StudyCommand),
+    Study(study::StudyCommand),
 }
 
 #[derive(clap::Args, Debug)]
@@ -141,15 +141,15 @@ enum SolverArg {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run(args) => cli_run::run(args),
+        Command::Run(args) => run::run(args),
         Command::Reference(args) => reference(args),
         Command::Schema => write_stdout(&config::schema_text()),
         Command::Check(args) => check(args),
-        Command::ExportSpice(args) => cli_spice::export(args),
-        Command::SpiceCheck(args) => cli_spice::check(args),
-        Command::Sweep(args) => cli_sweep::sweep(args),
-        Command::Merge(args) => cli_sweep::merge(args),
-        Command::Study(cmd) => cli_study::run(cmd),
+        Command::ExportSpice(args) => spice::export(args),
+        Command::SpiceCheck(args) => spice::check(args),
+        Command::Sweep(args) => sweep::sweep(args),
+        Command::Merge(args) => sweep::merge(args),
+        Command::Study(cmd) => study::run(cmd),
     }
 }
 

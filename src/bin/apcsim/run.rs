@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 /// The design `apcsim run` uses without a file: the digits classifier on RRAM.
-pub const DEFAULT_DESIGN: &str = include_str!("../circuits/digits_rram.toml");
+pub const DEFAULT_DESIGN: &str = include_str!("../../../circuits/digits_rram.toml");
 const DEFAULT_NAME: &str = "digits_rram";
 
 #[derive(clap::Args, Debug)]
