@@ -189,6 +189,7 @@ fn note(line: &str) {
 }
 
 pub fn merge(args: MergeArgs) -> Result<(), Failure> {
+    sweep::check_out_path(&args.out).map_err(|e| Failure::from(e).option("--out"))?;
     let o = sweep::merge(&args.dirs, &args.out, args.force)?;
     sayln!(
         "merged {} points from {} folders; wrote {}",
