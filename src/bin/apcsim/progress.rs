@@ -25,6 +25,9 @@ pub struct Progress {
     label: &'static str,
     start: Instant,
     sink: Mutex<Sink>,
+    /// The fraction and time at which the current phase began: the ETA extrapolates the
+    /// phase's own pace (phases of one command can run at very different paces).
+    phase: Mutex<(f64, f64)>,
 }
 
 /// Whether a plain line is due: the work has moved by [`LINE_STEP`] and [`LINE_SECONDS`] have
@@ -60,7 +63,14 @@ impl Progress {
             label,
             start: Instant::now(),
             sink: Mutex::new(sink),
+            phase: Mutex::new((0.0, 0.0)),
         }
+    }
+
+    /// A new phase begins at `fraction`: the ETA follows its pace from now on.
+    pub fn new_phase(&self, fraction: f64) {
+        let seconds = self.start.elapsed().as_secs_f64();
+        *self.phase.lock().unwrap_or_else(|e| e.into_inner()) = (fraction, seconds);
     }
 
     /// Reports `fraction` (0..=1) of the work done, what is being done, and whether the
@@ -68,8 +78,9 @@ impl Progress {
     pub fn update(&self, fraction: f64, what: &str, upper_bound: bool) {
         let fraction = fraction.clamp(0.0, 1.0);
         let seconds = self.start.elapsed().as_secs_f64();
-        let eta = if fraction > 0.0 {
-            let left = duration(seconds * (1.0 - fraction) / fraction);
+        let (f0, t0) = *self.phase.lock().unwrap_or_else(|e| e.into_inner());
+        let eta = if fraction > f0 && seconds > t0 {
+            let left = duration((seconds - t0) * (1.0 - fraction) / (fraction - f0));
             if upper_bound {
                 format!("ETA at most {left}")
             } else {
@@ -85,9 +96,9 @@ impl Progress {
                 if bar.is_hidden() && seconds > 1.0 {
                     bar.set_draw_target(ProgressDrawTarget::stderr());
                 }
-                bar.set_position((fraction * 1000.0) as u64);
                 bar.set_message(what.to_string());
                 bar.set_prefix(timing);
+                bar.set_position((fraction * 1000.0) as u64);
             }
             Sink::Lines { last } => {
                 if line_due(*last, fraction, seconds) {

@@ -123,6 +123,7 @@ impl RunProgress {
     fn advance(&self, pass: usize, steps: usize) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let (ref mut one, ref mut two, ref mut current) = *state;
+        let new_pass = *current != pass;
         *current = pass;
         if pass == 1 {
             *one += steps as f64;
@@ -130,6 +131,10 @@ impl RunProgress {
             *two += steps as f64;
         }
         let (fraction, what, bound) = self.measure(*one, *two, pass);
+        if new_pass {
+            // Recording with noise runs at its own pace.
+            self.progress.new_phase(fraction);
+        }
         self.progress.update(fraction, &what, bound);
     }
 
