@@ -98,3 +98,18 @@ fn check_prints_the_mapping_and_the_gradient_check() {
     };
     assert!((cos(ideal) - cos(eff)).abs() < 1e-9, "{ideal}\n{eff}");
 }
+
+#[path = "cli/util.rs"]
+mod util;
+
+#[path = "cli/exit_codes.rs"]
+mod exit_codes;
+
+#[path = "cli/outdir.rs"]
+mod outdir;
+
+#[path = "cli/progress.rs"]
+mod progress;
+
+#[path = "cli/version.rs"]
+mod version;

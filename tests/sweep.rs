@@ -360,12 +360,12 @@ fn a_sweep_claims_its_folder() {
     // A folder whose lock another writer holds: refused, nothing written.
     let busy = tmp.path().join("busy");
     std::fs::create_dir_all(&busy).unwrap();
-    let lock = std::fs::File::create(busy.join(".apcsim-sweep.lock")).unwrap();
+    let lock = std::fs::File::create(busy.join(apcsim::study::sweep::LOCK_FILE)).unwrap();
     lock.try_lock().unwrap();
     let o = run(&busy);
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("another apcsim sweep or merge"), "{err}");
+    assert!(err.contains("another apcsim command is writing"), "{err}");
     assert!(!busy.join("plan.json").exists());
     let o = merge(&[&busy], &tmp.path().join("unused"));
     assert_ne!(o.status.code(), Some(0));
@@ -550,7 +550,7 @@ fn a_large_plan_keeps_no_design_per_point() {
     let tmp = tempfile::tempdir().unwrap();
     let busy = tmp.path().join("busy");
     std::fs::create_dir_all(&busy).unwrap();
-    let lock = std::fs::File::create(busy.join(".apcsim-sweep.lock")).unwrap();
+    let lock = std::fs::File::create(busy.join(apcsim::study::sweep::LOCK_FILE)).unwrap();
     lock.try_lock().unwrap();
     let axis = |key: &str, unit: &str, from: usize| {
         let v: Vec<String> = (from..from + 100).map(|i| format!("{i}{unit}")).collect();
@@ -586,7 +586,7 @@ fn a_large_plan_keeps_no_design_per_point() {
     let o = child.wait_with_output().unwrap();
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("another apcsim sweep or merge"), "{err}");
+    assert!(err.contains("another apcsim command is writing"), "{err}");
     assert!(peak_kb > 0, "no reading of the peak memory");
     let limit_kb = 15_000 + 10_000 * 5;
     assert!(
@@ -620,6 +620,7 @@ fn a_preset_file_changed_after_the_check_stops_the_sweep() {
     let opts = SweepOptions {
         jobs: 1,
         resume: false,
+        force: false,
     };
 
     // Unchanged files: the points run.

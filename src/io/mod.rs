@@ -2,6 +2,7 @@
 
 pub mod data;
 pub mod h5;
+pub mod outdir;
 pub mod reference;
 
 use std::io::Write;

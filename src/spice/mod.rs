@@ -35,9 +35,6 @@ pub use design::SpiceDesign;
 pub use netlist::{write_netlist, Netlist, NetlistOptions, Tolerances};
 pub use trajectory::{compare, end_drive, settling_time, NodeKind, Series, Trajectory};
 
-/// The exit code of a check whose ngspice run was killed at `--timeout`.
-pub const TIMEOUT_EXIT_CODE: u8 = 4;
-
 /// Why an export or a check failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -82,21 +79,4 @@ pub enum SpiceError {
     },
     #[error(transparent)]
     Trajectory(#[from] trajectory::TrajectoryError),
-}
-
-impl SpiceError {
-    /// The command-line exit code: 2 unusable input (including a design too large, an
-    /// unsupported one, or ngspice missing), 3 a diverged run, [`TIMEOUT_EXIT_CODE`] an ngspice
-    /// run killed at its time limit, 1 anything else.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            SpiceError::Input(_)
-            | SpiceError::Unsupported(_)
-            | SpiceError::TooLarge(_)
-            | SpiceError::NoNgspice => 2,
-            SpiceError::Diverged(_) => 3,
-            SpiceError::Timeout { .. } => TIMEOUT_EXIT_CODE,
-            _ => 1,
-        }
-    }
 }

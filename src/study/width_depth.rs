@@ -289,24 +289,6 @@ pub enum StudyError {
     },
 }
 
-impl StudyError {
-    /// Whether the failure is numerical (a diverged run or an equilibrium that could not be
-    /// found), as opposed to a bad plan or an internal failure.
-    pub fn is_numerical(&self) -> bool {
-        matches!(
-            self,
-            StudyError::Diverged { .. }
-                | StudyError::Inference { .. }
-                | StudyError::ClosedForm { .. }
-        )
-    }
-
-    /// Whether the plan itself was unusable.
-    pub fn is_plan(&self) -> bool {
-        matches!(self, StudyError::Plan(_))
-    }
-}
-
 /// One point of the grid.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Point {

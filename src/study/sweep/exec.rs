@@ -14,8 +14,11 @@
 
 use super::plan::{LoadedPlan, PointJob, SweepPlan};
 use super::record::{Metrics, Outcome, PointRecord};
-use super::{summary, SweepError, LOCK_FILE, PLAN_FILE, POINTS_DIR, POINTS_JSONL};
+use super::{
+    summary, SweepError, PLAN_FILE, POINTS_DIR, POINTS_JSONL, REPORT_HTML, SUMMARY_CSV, SWEEP_H5,
+};
 use crate::io::h5::{H5Reader, H5Writer};
+use crate::io::outdir::OutDir;
 use crate::study::run;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -32,6 +35,9 @@ pub struct SweepOptions {
     pub jobs: usize,
     /// Finish the sweep already in the folder instead of refusing to touch it.
     pub resume: bool,
+    /// Start afresh in a folder that is not empty: the outputs of an earlier sweep or merge
+    /// there ([`OUTPUTS`]) are removed first; other files stay.
+    pub force: bool,
 }
 
 /// What the caller is told while the sweep runs (on the calling thread).
@@ -237,104 +243,73 @@ fn run_point(
 /// Refuses an output folder path that cannot be a folder: an existing file, or a path through
 /// one. Checked before a sweep's plan loads, and again when the folder is claimed.
 pub fn check_out_path(dir: &Path) -> Result<(), SweepError> {
-    let not_a_folder =
-        |what: &str| SweepError::Spec(format!("--out {}: {what}; choose a folder", dir.display()));
-    match std::fs::metadata(dir) {
-        Ok(m) if !m.is_dir() => Err(not_a_folder("is a file, not a folder")),
-        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
-            Err(not_a_folder("a part of the path is a file, not a folder"))
-        }
-        _ => Ok(()),
-    }
+    Ok(crate::io::outdir::check_path(dir)?)
 }
 
-/// The temporary files that writers killed mid-write left in `dir` and its points folder
-/// ([`crate::io::is_atomic_temporary`] names; files only).
-fn stale_temporaries(dir: &Path) -> Result<Vec<PathBuf>, SweepError> {
-    let mut out = Vec::new();
-    for folder in [dir.to_path_buf(), dir.join(POINTS_DIR)] {
-        let entries = match std::fs::read_dir(&folder) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(io_err(&folder, e)),
-        };
-        for entry in entries {
-            let entry = entry.map_err(|e| io_err(&folder, e))?;
-            let is_file = entry.file_type().is_ok_and(|t| t.is_file());
-            if is_file && crate::io::is_atomic_temporary(&entry.file_name().to_string_lossy()) {
-                out.push(entry.path());
+/// What a sweep or a merge writes into its folder (what `--force` replaces).
+pub const OUTPUTS: &[&str] = &[
+    PLAN_FILE,
+    POINTS_JSONL,
+    POINTS_DIR,
+    SWEEP_H5,
+    SUMMARY_CSV,
+    REPORT_HTML,
+    "*.svg",
+];
+
+/// Removes the temporary files that writers killed mid-write left in the points folder
+/// ([`crate::io::is_atomic_temporary`] names; files only). Holding the folder's lock, no live
+/// writer can be using them.
+fn remove_stale_points(dir: &Path) -> Result<(), SweepError> {
+    let folder = dir.join(POINTS_DIR);
+    let entries = match std::fs::read_dir(&folder) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err(&folder, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| io_err(&folder, e))?;
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        if is_file && crate::io::is_atomic_temporary(&entry.file_name().to_string_lossy()) {
+            match std::fs::remove_file(entry.path()) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(io_err(&entry.path(), e))
+                }
+                _ => {}
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
-/// Claims `dir` for one writer: creates it, takes its lock (a second sweep or merge into the
-/// folder is refused while this one runs; the lock goes with the process, however it ends),
-/// and reads its plan. A folder without a plan must hold nothing but what an interrupted
-/// start leaves (hidden temporary files, an empty points folder): other files are not ours
-/// to overwrite. The temporary files that a killed writer of the sweep left are removed
-/// (holding the lock, no other writer can be using them): all of them once the folder holds a
-/// plan, and before that only the plan's own and those in the points folder.
-pub(crate) fn claim_folder(dir: &Path) -> Result<(std::fs::File, Option<SweepPlan>), SweepError> {
-    check_out_path(dir)?;
-    std::fs::create_dir_all(dir).map_err(|e| match check_out_path(dir) {
-        Err(not_a_folder) => not_a_folder,
-        Ok(()) => io_err(dir, e),
-    })?;
-    let lp = dir.join(LOCK_FILE);
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lp)
-        .map_err(|e| io_err(&lp, e))?;
-    match lock.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            return Err(SweepError::Plan(format!(
-                "{}: another apcsim sweep or merge is writing into this folder",
-                dir.display()
-            )))
-        }
-        Err(std::fs::TryLockError::Error(e)) => return Err(io_err(&lp, e)),
+/// Claims `dir` for one writer ([`crate::io::outdir::claim`]: created, locked, the stale
+/// temporaries of a sweep's outputs removed; with `force`, the outputs of an earlier sweep
+/// removed too) and reads its plan. A folder without a plan must hold nothing but hidden files
+/// and an empty points folder: other files are not ours to overwrite.
+pub(crate) fn claim_folder(
+    dir: &Path,
+    force: bool,
+) -> Result<(OutDir, Option<SweepPlan>), SweepError> {
+    let out = crate::io::outdir::claim(dir, OUTPUTS)?;
+    if force {
+        out.replace_outputs()?;
     }
+    remove_stale_points(dir)?;
     let plan = read_plan(dir)?;
     if plan.is_none() {
-        let entries = std::fs::read_dir(dir).map_err(|e| io_err(dir, e))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| io_err(dir, e))?;
-            let name = entry.file_name();
-            let hidden = name.to_string_lossy().starts_with('.');
-            let empty_points = name == POINTS_DIR
-                && std::fs::read_dir(entry.path()).is_ok_and(|d| {
-                    d.flatten()
-                        .all(|e| crate::io::is_atomic_temporary(&e.file_name().to_string_lossy()))
-                });
-            if !hidden && !empty_points {
-                return Err(SweepError::Plan(format!(
-                    "{} is not empty and holds no sweep (no {PLAN_FILE}): choose another --out",
-                    dir.display()
-                )));
-            }
+        let empty_points = |name: &str| {
+            name == POINTS_DIR
+                && std::fs::read_dir(dir.join(name)).is_ok_and(|mut d| d.next().is_none())
+        };
+        if out.entries()?.iter().any(|name| !empty_points(name)) {
+            return Err(SweepError::Plan(format!(
+                "{} is not empty and holds no sweep (no {PLAN_FILE}): choose another --out, or \
+                 pass --force to replace apcsim's outputs in it",
+                dir.display()
+            )));
         }
     }
-    // In a folder that holds no plan yet, only the temporaries a sweep's start writes are its
-    // own: the plan's, and any in the points folder. Other hidden files are left alone.
-    let plan_tmp = format!(".{PLAN_FILE}.tmp-");
-    let ours = |p: &PathBuf| {
-        plan.is_some()
-            || p.parent() != Some(dir)
-            || p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with(&plan_tmp))
-    };
-    for stale in stale_temporaries(dir)?.into_iter().filter(ours) {
-        match std::fs::remove_file(&stale) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err(&stale, e)),
-            _ => {}
-        }
-    }
-    Ok((lock, plan))
+    Ok((out, plan))
 }
 
 /// Prepares the folder: a new sweep writes its plan; `--resume` checks the folder's plan.
@@ -342,15 +317,15 @@ pub(crate) fn claim_folder(dir: &Path) -> Result<(std::fs::File, Option<SweepPla
 fn prepare(
     plan: &SweepPlan,
     dir: &Path,
-    resume: bool,
-) -> Result<(Vec<(String, PointRecord)>, std::fs::File), SweepError> {
-    let (lock, existing) = claim_folder(dir)?;
+    opts: &SweepOptions,
+) -> Result<(Vec<(String, PointRecord)>, OutDir), SweepError> {
+    let (out, existing) = claim_folder(dir, opts.force)?;
     let done = match existing {
         Some(old) => {
-            if !resume {
+            if !opts.resume {
                 return Err(SweepError::Plan(format!(
-                    "{} already holds a sweep (plan.json): pass --resume to finish it, or \
-                     choose another --out",
+                    "{} already holds a sweep (plan.json): pass --resume to finish it, --force \
+                     to start it afresh, or choose another --out",
                     dir.display()
                 )));
             }
@@ -375,7 +350,7 @@ fn prepare(
     let jp = dir.join(POINTS_JSONL);
     let kept: String = done.iter().map(|(l, _)| format!("{l}\n")).collect();
     crate::io::write_atomic(&jp, kept.as_bytes()).map_err(|e| io_err(&jp, e))?;
-    Ok((done, lock))
+    Ok((done, out))
 }
 
 /// Writes `bytes` at the end of `file` in one write and syncs it.
@@ -395,7 +370,7 @@ pub fn run_sweep(
 ) -> Result<SweepOutcome, SweepError> {
     let plan = &loaded.plan;
     let keys = plan.keys();
-    let (finished, _lock) = prepare(plan, dir, opts.resume)?;
+    let (finished, folder) = prepare(plan, dir, opts)?;
     let resumed = finished.len();
     let mut records: Vec<Option<PointRecord>> = vec![None; plan.points];
     let mut done: BTreeMap<usize, String> = BTreeMap::new();
@@ -518,6 +493,8 @@ pub fn run_sweep(
             .filter(|r| r.outcome.status() == s)
             .count()
     };
+    // Done with the folder: its lock file goes (removed while still held).
+    drop(folder);
     Ok(SweepOutcome {
         ran,
         resumed,

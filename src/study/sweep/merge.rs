@@ -22,8 +22,9 @@ fn same_folder(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Merges the sweep folders `inputs` into `out`.
-pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<MergeOutcome, SweepError> {
+/// Merges the sweep folders `inputs` into `out`, which must be empty (or missing) unless
+/// `force`: then the outputs of an earlier sweep or merge there are replaced.
+pub fn merge(inputs: &[PathBuf], out: &Path, force: bool) -> Result<MergeOutcome, SweepError> {
     if inputs.is_empty() {
         return Err(SweepError::Spec("merge: no folders given".into()));
     }
@@ -95,14 +96,13 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<MergeOutcome, SweepError>
             }
         )));
     }
-    let (_lock, existing) = super::exec::claim_folder(out)?;
-    if let Some(existing) = existing {
-        if existing.shard.is_some() || merged.mismatch(&existing, false).is_some() {
-            return Err(SweepError::Plan(format!(
-                "{} already holds another sweep; choose another --out",
-                out.display()
-            )));
-        }
+    let (folder, existing) = super::exec::claim_folder(out, force)?;
+    if existing.is_some() {
+        return Err(SweepError::Plan(format!(
+            "{} already holds a sweep (plan.json): choose another --out, or pass --force to \
+             replace it",
+            out.display()
+        )));
     }
     let pd = out.join(POINTS_DIR);
     std::fs::create_dir_all(&pd).map_err(|e| io_err(&pd, e))?;
@@ -124,6 +124,8 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<MergeOutcome, SweepError>
     crate::io::write_atomic(&jp, lines.as_bytes()).map_err(|e| io_err(&jp, e))?;
     let on_disk = read_plan(out)?.ok_or_else(|| io_err(&pp, "vanished"))?;
     summary::write_all(out, &on_disk, &records)?;
+    // Done with the folder: its lock file goes (removed while still held).
+    drop(folder);
     Ok(MergeOutcome {
         points: merged.points,
         folders: inputs.len(),

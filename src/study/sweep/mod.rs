@@ -31,7 +31,7 @@
 //!     ..SweepSpec::default()
 //! };
 //! let plan = load_plan(Path::new("circuits/tiny.toml"), &spec)?;
-//! let opts = SweepOptions { jobs: 2, resume: false };
+//! let opts = SweepOptions { jobs: 2, resume: false, force: false };
 //! let done = run_sweep(&plan, Path::new("sweeps/levels"), &opts, &mut |_| {})?;
 //! assert_eq!(done.ran, 6);
 //! # Ok::<(), apcsim::study::sweep::SweepError>(())
@@ -43,7 +43,7 @@ pub mod plan;
 pub mod record;
 pub mod summary;
 
-pub use exec::{check_out_path, run_sweep, Event, SweepOptions, SweepOutcome};
+pub use exec::{check_out_path, run_sweep, Event, SweepOptions, SweepOutcome, OUTPUTS};
 pub use merge::{merge, MergeOutcome};
 pub use plan::{load_plan, LoadedPlan, PointJob, Shard, SweepPlan, SweepSpec};
 pub use record::{Metrics, Outcome, PointRecord};
@@ -58,7 +58,7 @@ pub const SWEEP_H5: &str = "sweep.h5";
 pub const SUMMARY_CSV: &str = "summary.csv";
 pub const REPORT_HTML: &str = "report.html";
 /// Held (an advisory lock) by the one sweep or merge writing into a folder.
-pub const LOCK_FILE: &str = ".apcsim-sweep.lock";
+pub use crate::io::outdir::LOCK_FILE;
 
 /// Why a sweep or a merge could not go on.
 #[derive(Debug, thiserror::Error)]
@@ -87,16 +87,9 @@ pub enum SweepError {
     Io { path: PathBuf, message: String },
     #[error(transparent)]
     H5(#[from] H5Error),
-}
-
-impl SweepError {
-    /// The exit code of the command line: 2 for what the user asked, 1 for I/O.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            SweepError::Io { .. } | SweepError::H5(_) => 1,
-            _ => 2,
-        }
-    }
+    /// The output folder cannot be claimed.
+    #[error(transparent)]
+    Folder(#[from] crate::io::outdir::OutDirError),
 }
 
 /// What the worker threads share must be shareable (a compile-time check).

@@ -1,13 +1,11 @@
-//! `apcsim sweep` and `apcsim merge`: arguments, the progress bar over points, and exit codes
+//! `apcsim sweep` and `apcsim merge`: arguments, the progress bar over points, and Ctrl-C
 //! around [`apcsim::study::sweep`].
 
-use apcsim::study::sweep::{
-    self, load_plan, run_sweep, Event, Shard, SweepError, SweepOptions, SweepSpec,
-};
+use crate::exit::Failure;
+use apcsim::study::sweep::{self, load_plan, run_sweep, Event, Shard, SweepOptions, SweepSpec};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::Instant;
 
 #[derive(clap::Args, Debug)]
@@ -31,7 +29,9 @@ pub struct SweepArgs {
     /// sees the same weights, batch and noise draws (common random numbers).
     #[arg(long)]
     pub common_seeds: bool,
-    /// Output folder (default: sweeps/<design>-<UTC timestamp>/).
+    /// Output folder (default: a new folder sweeps/<design>-<UTC timestamp>/). It is created
+    /// if missing; one that is not empty is refused (exit code 2) unless --resume finishes the
+    /// sweep it holds or --force starts afresh.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Threads that compute (default: the cores available). Up to that many points run at
@@ -44,6 +44,11 @@ pub struct SweepArgs {
     /// Without a plan in --out, the sweep starts afresh.
     #[arg(long)]
     pub resume: bool,
+    /// Start afresh in an --out folder that is not empty: apcsim's outputs there from an
+    /// earlier sweep or merge (plan.json, points.jsonl, points/, sweep.h5, summary.csv,
+    /// report.html, *.svg) are removed first; other files stay.
+    #[arg(long, requires = "out", conflicts_with = "resume")]
+    pub force: bool,
     /// Run only shard K of N (K = 1..N): the points whose index is K-1 modulo N. Merge the
     /// shards' folders with `apcsim merge`.
     #[arg(long, value_name = "K/N")]
@@ -59,48 +64,60 @@ pub struct MergeArgs {
     /// The shard folders (each written by `apcsim sweep --shard K/N`).
     #[arg(required = true)]
     pub dirs: Vec<PathBuf>,
-    /// The merged sweep's folder.
+    /// The merged sweep's folder, created if missing; one that is not empty is refused (exit
+    /// code 2) unless --force.
     #[arg(long)]
     pub out: PathBuf,
+    /// Merge into an --out folder that is not empty: apcsim's outputs there from an earlier
+    /// sweep or merge are removed first; other files stay.
+    #[arg(long)]
+    pub force: bool,
 }
 
-fn fail(e: &SweepError) -> ExitCode {
-    eprintln!("error: {e}");
-    ExitCode::from(e.exit_code())
+impl SweepArgs {
+    /// The library's specification of the sweep.
+    fn spec(&self) -> Result<SweepSpec, Failure> {
+        Ok(SweepSpec {
+            grids: self.grid.clone(),
+            zips: self.zip.clone(),
+            seeds: self.seeds as usize,
+            common_seeds: self.common_seeds,
+            shard: self.shard.as_deref().map(Shard::parse).transpose()?,
+            sets: self.set.clone(),
+        })
+    }
+
+    /// The folder: --out, or a new one under sweeps/.
+    fn folder(&self) -> PathBuf {
+        self.out.clone().unwrap_or_else(|| {
+            let stem = self
+                .file
+                .file_stem()
+                .map_or("design".into(), |s| s.to_string_lossy().into_owned());
+            // A name no folder has yet (claimed for good when the sweep starts).
+            let base = format!("{stem}-{}", apcsim::io::outdir::utc_stamp());
+            let mut dir = Path::new("sweeps").join(&base);
+            let mut n = 1;
+            while dir.exists() {
+                n += 1;
+                dir = Path::new("sweeps").join(format!("{base}-{n}"));
+            }
+            dir
+        })
+    }
 }
 
-pub fn sweep(args: SweepArgs) -> ExitCode {
-    let shard = match args.shard.as_deref().map(Shard::parse).transpose() {
-        Ok(s) => s,
-        Err(e) => return fail(&e),
-    };
+pub fn sweep(args: SweepArgs) -> Result<(), Failure> {
+    let spec = args.spec()?;
     if args.resume && args.out.is_none() {
-        eprintln!("error: --resume needs --out DIR, the folder of the sweep to finish");
-        return ExitCode::from(2);
+        return Err(Failure::input(
+            "--resume needs --out DIR, the folder of the sweep to finish",
+        ));
     }
-    let spec = SweepSpec {
-        grids: args.grid.clone(),
-        zips: args.zip.clone(),
-        seeds: args.seeds as usize,
-        common_seeds: args.common_seeds,
-        shard,
-        sets: args.set.clone(),
-    };
-    let dir = args.out.clone().unwrap_or_else(|| {
-        let stem = args
-            .file
-            .file_stem()
-            .map_or("design".into(), |s| s.to_string_lossy().into_owned());
-        Path::new("sweeps").join(format!("{stem}-{}", crate::cli_run::utc_stamp()))
-    });
+    let dir = args.folder();
     // Before the plan loads, which takes a while on a large grid.
-    if let Err(e) = sweep::check_out_path(&dir) {
-        return fail(&e);
-    }
-    let loaded = match load_plan(&args.file, &spec) {
-        Ok(p) => p,
-        Err(e) => return fail(&e),
-    };
+    sweep::check_out_path(&dir).map_err(|e| Failure::from(e).option("--out"))?;
+    let loaded = load_plan(&args.file, &spec)?;
     let jobs = args.jobs.map_or_else(
         || std::thread::available_parallelism().map_or(1, |n| n.get()),
         |j| j as usize,
@@ -108,19 +125,18 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
     let opts = SweepOptions {
         jobs,
         resume: args.resume,
+        force: args.force,
     };
+    interrupt_hint(&dir)?;
     let mut progress = Progress::new();
     let start = Instant::now();
     let outcome = run_sweep(&loaded, &dir, &opts, &mut |ev| {
         progress.event(&loaded.plan, ev)
     });
     progress.finish();
-    let o = match outcome {
-        Ok(o) => o,
-        Err(e) => return fail(&e),
-    };
+    let o = outcome?;
     let own = loaded.jobs.len();
-    let mut text = format!(
+    say!(
         "sweep: {own} point{}{} ({} run now, {} resumed) in {:.1} s on {jobs} thread{}\n",
         if own == 1 { "" } else { "s" },
         loaded
@@ -134,14 +150,36 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
         if jobs == 1 { "" } else { "s" }
     );
     if o.diverged + o.failed > 0 {
-        text.push_str(&format!(
-            "{} diverged, {} failed: see the status and error columns of summary.csv\n",
-            o.diverged, o.failed
-        ));
+        sayln!(
+            "{} diverged, {} failed: see the status and error columns of summary.csv",
+            o.diverged,
+            o.failed
+        );
     }
-    text.push_str(&format!("wrote {}\n", dir.display()));
-    say(&text);
-    ExitCode::SUCCESS
+    sayln!("wrote {}", dir.display());
+    Ok(())
+}
+
+/// On Ctrl-C (SIGINT), says how to finish the sweep and exits with
+/// [`crate::exit::INTERRUPTED`]. Every point finished so far is whole on disk (see
+/// [`apcsim::study::sweep::exec`]), and `--resume` drops what a point being written left.
+fn interrupt_hint(dir: &Path) -> Result<(), Failure> {
+    let hint = format!(
+        "interrupted: rerun the same command with --resume to finish {}",
+        dir.display()
+    );
+    ctrlc::set_handler(move || {
+        use std::io::Write;
+        // On a new line: a progress bar may be drawn on the current one.
+        let _ = writeln!(std::io::stderr().lock(), "\n{hint}");
+        std::process::exit(crate::exit::INTERRUPTED.into());
+    })
+    .map_err(|e| {
+        Failure::new(
+            crate::exit::Kind::Internal,
+            format!("cannot handle Ctrl-C: {e}"),
+        )
+    })
 }
 
 /// A progress line on standard error (batch logs); a closed pipe is not an error.
@@ -150,25 +188,16 @@ fn note(line: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
-/// Prints to standard output; a closed pipe (`apcsim sweep … | head`) is not an error.
-fn say(text: &str) {
-    use std::io::Write;
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
-}
-
-pub fn merge(args: MergeArgs) -> ExitCode {
-    match sweep::merge(&args.dirs, &args.out) {
-        Ok(o) => {
-            say(&format!(
-                "merged {} points from {} folders; wrote {}\n",
-                o.points,
-                o.folders,
-                args.out.display()
-            ));
-            ExitCode::SUCCESS
-        }
-        Err(e) => fail(&e),
-    }
+pub fn merge(args: MergeArgs) -> Result<(), Failure> {
+    sweep::check_out_path(&args.out).map_err(|e| Failure::from(e).option("--out"))?;
+    let o = sweep::merge(&args.dirs, &args.out, args.force)?;
+    sayln!(
+        "merged {} points from {} folders; wrote {}",
+        o.points,
+        o.folders,
+        args.out.display()
+    );
+    Ok(())
 }
 
 /// A bar over points with an ETA on a terminal; one line per finished point otherwise (batch

@@ -1,16 +1,21 @@
 //! `apcsim study …`: the command-line face of [`apcsim::study::width_depth`]. Parses and checks
-//! the arguments into a [`StudyPlan`], runs it under a progress bar, writes the CSV files, the
-//! SVG figures and report.html, and prints the summary tables. Exit codes as `main.rs` says: 2 for unusable arguments (before any
-//! point runs), 3 for a run that diverged, 1 for I/O and internal failures.
+//! the arguments into a [`StudyPlan`] (unusable ones are refused before any point runs), runs it
+//! under a progress bar, writes the CSV files, the SVG figures and report.html, and prints the
+//! summary tables.
 
+use crate::exit::Failure;
+use apcsim::config::Origin;
+use apcsim::io::outdir;
 use apcsim::network::{Activation, Parameterisation};
 use apcsim::study::width_depth::{self, DeviceSetup, StudyPlan, DEFAULT_STEPS};
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
-use std::path::PathBuf;
-use std::process::ExitCode;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+/// What `study width-depth` writes into its folder (what `--force` replaces).
+const OUTPUTS: &[&str] = &["study.csv", "summary.csv", "report.html", "*.svg"];
 
 #[derive(Subcommand, Debug)]
 pub enum StudyCommand {
@@ -67,24 +72,30 @@ pub struct WidthDepthArgs {
     /// Base seed of every point's derived seeds.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Output folder.
-    #[arg(long, default_value = "width-depth")]
-    out: PathBuf,
+    /// Output folder (default: a new folder studies/width-depth-<UTC timestamp>/). It is
+    /// created if missing; one that is not empty is refused (exit code 2) unless --force.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write into an --out folder that is not empty: apcsim's outputs there from an earlier
+    /// study (study.csv, summary.csv, report.html, *.svg) are removed first; other files stay.
+    #[arg(long, requires = "out")]
+    force: bool,
 }
 
 impl WidthDepthArgs {
     /// The plan these arguments describe (the device resolved, nothing checked yet).
-    fn plan(&self) -> Result<StudyPlan, String> {
+    fn plan(&self) -> Result<StudyPlan, Failure> {
         let device = match &self.device {
             None => None,
             Some(spec) => Some(DeviceSetup::load(spec).map_err(|e| {
                 // A preset name is read as the one-line text `--device`, which the error
-                // already names; a design file's error names the file.
-                let e = e.to_string();
-                if e.starts_with("--device") {
-                    e
+                // already names (its origin); a design file's error names the file.
+                let named = matches!(&e.location.origin, Origin::File(f) | Origin::Default { file: f } if f == "--device");
+                let f = Failure::from(e);
+                if named {
+                    f
                 } else {
-                    format!("--device: {e}")
+                    f.context("--device")
                 }
             })?),
         };
@@ -108,23 +119,20 @@ impl WidthDepthArgs {
     }
 }
 
-pub fn run(cmd: StudyCommand) -> ExitCode {
+pub fn run(cmd: StudyCommand) -> Result<(), Failure> {
     match cmd {
         StudyCommand::WidthDepth(args) => width_depth_cmd(&args),
     }
 }
 
-fn width_depth_cmd(args: &WidthDepthArgs) -> ExitCode {
-    let plan = match args.plan().and_then(|p| {
-        p.validate().map_err(|e| e.to_string())?;
-        Ok(p)
-    }) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
+fn width_depth_cmd(args: &WidthDepthArgs) -> Result<(), Failure> {
+    let plan = args.plan()?;
+    plan.validate()?;
+    let folder = match &args.out {
+        Some(dir) => outdir::claim_fresh(dir, OUTPUTS, args.force),
+        None => outdir::claim_new(Path::new("studies"), "width-depth", OUTPUTS),
+    }
+    .map_err(|e| Failure::from(e).option("--out"))?;
     let n_points = plan.points().len() as u64;
     let bar = if std::io::stderr().is_terminal() {
         ProgressBar::with_draw_target(Some(n_points), ProgressDrawTarget::stderr())
@@ -139,32 +147,19 @@ fn width_depth_cmd(args: &WidthDepthArgs) -> ExitCode {
     let t0 = Instant::now();
     let result = width_depth::run(&plan, &|_| bar.inc(1));
     bar.finish_and_clear();
-    let results = match result {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            let code = if e.is_plan() {
-                2
-            } else if e.is_numerical() {
-                3
-            } else {
-                1
-            };
-            return ExitCode::from(code);
-        }
-    };
-    if let Err(e) = results.write(&args.out) {
-        eprintln!("error: writing {}: {e}", args.out.display());
-        return ExitCode::from(1);
-    }
-    let text = format!(
+    let results = result?;
+    let dir = folder.path();
+    results
+        .write(dir)
+        .map_err(|e| Failure::io(format!("writing {}: {e}", dir.display())))?;
+    say!(
         "{}\n{} points in {:.1} s; wrote study.csv, summary.csv, the SVG figures and {}\n",
         results.report(),
         n_points,
         t0.elapsed().as_secs_f64(),
-        args.out.join("report.html").display()
+        dir.join("report.html").display()
     );
-    super::write_stdout(&text)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -228,6 +223,6 @@ mod tests {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
         let e = parse(&["--device", "rram"]).unwrap().plan().unwrap_err();
-        assert!(e.starts_with("--device:"), "{e}");
+        assert!(e.message.starts_with("--device:"), "{}", e.message);
     }
 }
