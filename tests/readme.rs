@@ -57,8 +57,10 @@ const SHIPPED: [&str; 7] = [
     "circuits", "data", "tests", "examples", "docs", "benches", "fuzz",
 ];
 
-/// The longest a README command may take before it is killed.
-const COMMAND_LIMIT: Duration = Duration::from_secs(300);
+/// The longest a README command may take before it is killed: a guard against a command that
+/// hangs, well above the slowest README command (`spice-check` of digits_small: 30 s of CPU,
+/// 4 minutes on a 2-core machine under a load average of 14).
+const COMMAND_LIMIT: Duration = Duration::from_secs(600);
 
 // ---------------------------------------------------------------------------------------------
 // The parser
