@@ -156,7 +156,7 @@ fn logical_lines(fence: &Fence) -> Vec<(usize, String)> {
     let mut continued = false;
     for (i, raw) in fence.body.iter().enumerate() {
         let (text, continues) = match raw.trim_end().strip_suffix('\\') {
-            Some(t) => (t, true),
+            Some(t) => (t.trim_end(), true),
             None => (raw.as_str(), false),
         };
         match out.last_mut() {
@@ -661,11 +661,13 @@ fn check_written(
         .map(|p| p.display().to_string())
         .collect();
     let mut problems = Vec::new();
-    if !stray.is_empty() {
-        problems.push(format!(
+    match (stray.is_empty(), succeeded) {
+        (true, _) => {}
+        (false, true) => problems.push(format!(
             "wrote {} where the README says it writes {writes:?}",
             stray.join(", ")
-        ));
+        )),
+        (false, false) => problems.push(format!("failed and left {} behind", stray.join(", "))),
     }
     match root {
         Some(r) => problems.extend(check_contents(args, &dir.join(r), promises)),
