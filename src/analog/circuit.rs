@@ -13,7 +13,7 @@ use crate::hardware::mapping::MappedNetwork;
 use crate::hardware::params::Backward;
 use crate::hardware::periphery::amplifier_offsets;
 use crate::network::{Activation, Layout, Network};
-use crate::real::{gemm, gemm_packed, MatMut, MatRef, PackedMat, Real};
+use crate::numeric::{gemm, gemm_packed, MatMut, MatRef, PackedMat, Real};
 use nalgebra::DMatrix;
 use std::sync::Arc;
 

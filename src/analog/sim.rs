@@ -18,7 +18,7 @@
 use super::circuit::{AnalogCircuit, CircuitWorkspace, NoiseSample, PackedProducts};
 use super::energy::{ByLayer, Component, EnergyModel};
 use crate::network::param::layer_seed;
-use crate::real::Real;
+use crate::numeric::Real;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;

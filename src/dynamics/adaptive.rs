@@ -12,7 +12,7 @@
 
 use super::runner::{Inference, InferenceError, Stop};
 use crate::network::{Batch, Network, Workspace};
-use crate::real::Real;
+use crate::numeric::Real;
 use ode_solvers::dop_shared::{IntegrationError, OutputType};
 use ode_solvers::{DVector, Dop853, Dopri5};
 use std::cell::{Cell, RefCell};

@@ -9,7 +9,7 @@
 
 use super::system::System;
 use crate::network::model::max_abs;
-use crate::real::{c, Real};
+use crate::numeric::{c, Real};
 
 /// One step of a fixed-step scheme.
 pub trait Integrator<T: Real> {

@@ -11,7 +11,7 @@ use super::integrators::{Euler, Integrator, Rk4};
 use super::system::{GradientFlow, System};
 use crate::network::closed_form::{self, ClosedFormError};
 use crate::network::{Batch, Layout, Network};
-use crate::real::Real;
+use crate::numeric::Real;
 use rayon::prelude::*;
 
 /// Which solver runs inference.

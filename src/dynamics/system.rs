@@ -2,7 +2,7 @@
 
 use crate::network::model::max_abs;
 use crate::network::{Network, Workspace};
-use crate::real::Real;
+use crate::numeric::Real;
 
 /// An ODE right-hand side evaluated in place. Knows nothing of time stepping.
 pub trait System<T: Real> {

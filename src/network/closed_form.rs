@@ -25,7 +25,7 @@
 //! "Matrix Computations" §4.5 (block tridiagonal systems).
 
 use super::model::{Batch, Network};
-use crate::real::{gemm, MatMut, MatRef, Real};
+use crate::numeric::{gemm, MatMut, MatRef, Real};
 use nalgebra::{Cholesky, DMatrix};
 
 /// Why the closed form does not apply.

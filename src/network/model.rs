@@ -11,8 +11,8 @@
 
 use super::activation::Activation;
 use super::param::Parameterisation;
-use crate::real::packed::MAX_PIECE;
-use crate::real::{c, gemm, gemm_packed_with, MatMut, MatRef, PackedMat, Real};
+use crate::numeric::packed::MAX_PIECE;
+use crate::numeric::{c, gemm, gemm_packed_with, MatMut, MatRef, PackedMat, Real};
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 use std::sync::{Arc, OnceLock};

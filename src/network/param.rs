@@ -5,7 +5,7 @@
 //! "On the infinite width and depth limits of predictive coding networks" (ICML 2026); the
 //! JPC library's `make_skip_model` for which layers carry a skip connection.
 
-use crate::real::Real;
+use crate::numeric::Real;
 use nalgebra::DMatrix;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, StandardNormal, Uniform};
