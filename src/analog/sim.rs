@@ -17,7 +17,7 @@
 
 use super::circuit::{AnalogCircuit, CircuitWorkspace, NoiseSample, PackedProducts};
 use super::energy::{ByLayer, Component, EnergyModel};
-use crate::network::param::layer_seed;
+use crate::numeric::seeds::stream_seed;
 use crate::numeric::Real;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -202,7 +202,7 @@ impl<'a, T: Real> Chunk<'a, T> {
                 .flat_map(|s| {
                     (0..l_out).map(move |l| {
                         let stream = NOISE_STREAM | ((s0 + s) as u64) << 8 | l as u64;
-                        Xoshiro256PlusPlus::seed_from_u64(layer_seed(opts.seed, stream))
+                        Xoshiro256PlusPlus::seed_from_u64(stream_seed(opts.seed, stream))
                     })
                 })
                 .collect();
