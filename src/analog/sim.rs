@@ -1,22 +1,20 @@
 //! The runner of the analog circuit: it owns the time loop, the noise streams, divergence and
 //! steady-state detection, settling, energy accounting and the traces. The circuit
-//! ([`super::circuit`]) gives derivatives; the schemes here take steps in place.
+//! ([`super::circuit`]) gives derivatives; the schemes of [`crate::dynamics`] take the steps.
 //!
 //! A run first integrates the noise-free circuit until every chunk is steady (max|dz/dt| tau_z
 //! < steady_tol) or t_max; that fixes how long the run lasts, and for a deterministic run its
 //! final values. A noisy run then integrates the SDE for that long plus one trailing window,
 //! whose mean is its final value. A last pass replays the very same steps (the noise streams
 //! are reseeded) and measures: when each node last left its settling band, the power of every
-//! component, the traces. The batch is cut into chunks of fixed size that run in parallel; every random draw
-//! comes from a stream of its own (sample, layer), so results do not depend on the threads.
-//!
-//! # Reference
-//! Kloeden & Platen, "Numerical Solution of Stochastic Differential Equations", Springer 1992:
-//! Euler–Maruyama (§10.2, strong order 1/2) and the stochastic Heun scheme (strong order 1 for
-//! additive noise).
+//! component, the traces. The batch is cut into chunks of [`CHUNK`] samples that run in
+//! parallel; every random draw comes from a stream of its own (sample, layer), so results do not
+//! depend on the threads.
 
 use super::circuit::{AnalogCircuit, CircuitWorkspace, NoiseSample, PackedProducts};
 use super::energy::{ByLayer, Component, EnergyModel};
+use crate::dynamics::{chunk_ranges, Integrator, Stage, Stepper, System};
+pub use crate::dynamics::{Scheme, CHUNK};
 use crate::numeric::seeds::stream_seed;
 use crate::numeric::Real;
 use rand::SeedableRng;
@@ -25,25 +23,12 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use std::sync::Arc;
 
-/// Samples per parallel chunk. Fixed, so that results do not depend on the thread count.
-pub const CHUNK: usize = 16;
 /// A node beyond this (node units; 200 kV at v_read = 0.2 V) has diverged.
 pub const DIVERGENCE_BOUND: f64 = 1e6;
 /// A noisy node's settling band adds this many of its standard deviations.
 pub const NOISE_BAND_SIGMAS: f64 = 5.0;
 /// Stream offset of the noise generators, apart from devices and offsets.
 const NOISE_STREAM: u64 = 2 << 40;
-
-/// A fixed-step scheme.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scheme {
-    /// Euler; Euler–Maruyama with noise.
-    Euler,
-    /// Heun; stochastic Heun with noise.
-    Heun,
-    /// Classical Runge–Kutta 4 (deterministic only).
-    Rk4,
-}
 
 /// How to run.
 #[derive(Clone, Debug)]
@@ -152,25 +137,68 @@ pub struct Simulation {
     pub traces: Traces,
 }
 
-/// One chunk of samples being integrated.
-struct Chunk<'a, T: Real> {
+/// The circuit's right-hand side on one chunk of samples, as the stepper evaluates it.
+struct ChunkFlow<'a, T: Real> {
     circ: &'a AnalogCircuit<T>,
-    s0: usize,
-    b: usize,
     x: Vec<T>,
     y: Vec<T>,
-    state: Vec<T>,
-    k: [Vec<T>; 4],
-    tmp: Vec<T>,
-    /// The first stage's buffers: after a step, the activations and errors of the state the
+    /// The start stage's buffers: after a step, the activations and errors of the state the
     /// step started from.
     ws: CircuitWorkspace<T>,
     /// Later stages' buffers.
     ws2: CircuitWorkspace<T>,
-    noise: Option<(NoiseSample<T>, Vec<Xoshiro256PlusPlus>)>,
+    /// The step's noise (a noisy run): standard normals, scaled to the densities at the start
+    /// stage and reused by Heun's corrector.
+    noise: Option<NoiseSample<T>>,
+    /// max|dz/ds| per sample at the last start-stage (or noise-free) evaluation.
     drive: Vec<T>,
     drive_scratch: Vec<T>,
     evals: usize,
+}
+
+impl<T: Real> System<T> for ChunkFlow<'_, T> {
+    fn dim(&self) -> usize {
+        self.circ.state_len(self.drive.len())
+    }
+
+    /// The noise-free derivative, into the start stage's buffers.
+    fn rhs(&mut self, _t: T, z: &[T], dz: &mut [T]) {
+        let (x, y) = (&self.x[..], &self.y[..]);
+        self.circ
+            .rhs(&mut self.ws, x, y, z, None, dz, &mut self.drive);
+        self.evals += 1;
+    }
+
+    fn rhs_stage(&mut self, stage: Stage, _t: T, z: &[T], dz: &mut [T]) {
+        let (x, y) = (&self.x[..], &self.y[..]);
+        let noise = self.noise.as_mut();
+        let (ws, noise, drive) = match stage {
+            Stage::Start => (&mut self.ws, noise, &mut self.drive),
+            Stage::Corrector => (&mut self.ws2, noise, &mut self.drive_scratch),
+            Stage::Inner => (&mut self.ws2, None, &mut self.drive_scratch),
+        };
+        self.circ.rhs(ws, x, y, z, noise, dz, drive);
+        self.evals += 1;
+    }
+
+    fn evaluations(&self) -> usize {
+        self.evals
+    }
+
+    fn constrain(&self, z: &mut [T]) {
+        self.circ.clamp(z);
+    }
+}
+
+/// One chunk of samples being integrated.
+struct Chunk<'a, T: Real> {
+    flow: ChunkFlow<'a, T>,
+    stepper: Stepper<T>,
+    /// Per (sample, layer) noise stream, `s * L + l - 1` (empty for a noise-free run).
+    rngs: Vec<Xoshiro256PlusPlus>,
+    s0: usize,
+    b: usize,
+    state: Vec<T>,
     steps: usize,
     /// Where each hidden layer's value nodes sit in `state` (computed once: the hot loop
     /// asks for them every step).
@@ -193,36 +221,40 @@ impl<'a, T: Real> Chunk<'a, T> {
         let xs = x[s0 * d..(s0 + b) * d].to_vec();
         let ys = y[s0 * o..(s0 + b) * o].to_vec();
         let state = circ.initial_state(&xs, &ys, b);
-        let n = state.len();
         let l_out = circ.n_layers();
         let lay = circ.value_layout(b);
         let layer_ranges = (1..l_out).map(|l| lay.range(l)).collect();
-        let noise = (opts.noise && circ.noisy).then(|| {
-            let rngs = (0..b)
+        let noisy = opts.noise && circ.noisy;
+        let rngs = if noisy {
+            (0..b)
                 .flat_map(|s| {
                     (0..l_out).map(move |l| {
                         let stream = NOISE_STREAM | ((s0 + s) as u64) << 8 | l as u64;
                         Xoshiro256PlusPlus::seed_from_u64(stream_seed(opts.seed, stream))
                     })
                 })
-                .collect();
-            (NoiseSample::new(&circ.widths, b, opts.dt_seconds), rngs)
-        });
-        Chunk {
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let flow = ChunkFlow {
             circ,
-            s0,
-            b,
             x: xs,
             y: ys,
-            state,
-            k: std::array::from_fn(|_| vec![T::zero(); n]),
-            tmp: vec![T::zero(); n],
             ws: circ.workspace_with(b, Arc::clone(products)),
             ws2: circ.workspace_with(b, Arc::clone(products)),
-            noise,
+            noise: noisy.then(|| NoiseSample::new(&circ.widths, b, opts.dt_seconds)),
             drive: vec![T::zero(); b],
             drive_scratch: vec![T::zero(); b],
             evals: 0,
+        };
+        Chunk {
+            flow,
+            stepper: Stepper::new(opts.scheme, state.len()),
+            rngs,
+            s0,
+            b,
+            state,
             steps: 0,
             layer_ranges,
             n_values: lay.len(),
@@ -232,14 +264,14 @@ impl<'a, T: Real> Chunk<'a, T> {
     /// Draws this step's standard normals: per (sample, layer) stream, the error nodes' then
     /// the value nodes'.
     fn draw(&mut self) {
-        let Some((ns, rngs)) = self.noise.as_mut() else {
+        let Some(ns) = self.flow.noise.as_mut() else {
             return;
         };
-        let w = &self.circ.widths;
+        let w = &self.flow.circ.widths;
         let l_out = w.len() - 1;
         for s in 0..self.b {
             for l in 1..=l_out {
-                let rng = &mut rngs[s * l_out + l - 1];
+                let rng = &mut self.rngs[s * l_out + l - 1];
                 let n = w[l];
                 for v in &mut ns.e[l - 1][s * n..(s + 1) * n] {
                     *v = T::of_f64(StandardNormal.sample(rng));
@@ -257,88 +289,23 @@ impl<'a, T: Real> Chunk<'a, T> {
 
     /// One step of `h` (in units of tau_z), in place. Leaves in `drive` max|dz/ds| per sample
     /// and in `ws` the activations and errors, both of the state before the step.
-    fn step(&mut self, scheme: Scheme, h: T) {
+    fn step(&mut self, h: T) {
         self.draw();
-        self.integrate(scheme, h);
+        self.integrate(h);
     }
 
-    /// The step itself, on the standard normals already in the noise sample.
-    fn integrate(&mut self, scheme: Scheme, h: T) {
-        let circ = self.circ;
-        let mut noise = self.noise.as_mut().map(|(ns, _)| ns);
-        let (x, y) = (&self.x[..], &self.y[..]);
-        let [k1, k2, k3, k4] = &mut self.k;
-        let state = &mut self.state;
-        let tmp = &mut self.tmp;
-        circ.rhs(
-            &mut self.ws,
-            x,
-            y,
-            state,
-            noise.as_deref_mut(),
-            k1,
-            &mut self.drive,
-        );
-        match scheme {
-            Scheme::Euler => {
-                for (s, &d) in state.iter_mut().zip(k1.iter()) {
-                    *s += h * d;
-                }
-                self.evals += 1;
-            }
-            Scheme::Heun => {
-                for ((t, &s), &d) in tmp.iter_mut().zip(state.iter()).zip(k1.iter()) {
-                    *t = s + h * d;
-                }
-                circ.clamp(tmp);
-                circ.rhs(&mut self.ws2, x, y, tmp, noise, k2, &mut self.drive_scratch);
-                let half = h * T::of_f64(0.5);
-                for ((s, &a), &b) in state.iter_mut().zip(k1.iter()).zip(k2.iter()) {
-                    *s += half * (a + b);
-                }
-                self.evals += 2;
-            }
-            Scheme::Rk4 => {
-                let half = h * T::of_f64(0.5);
-                let ds = &mut self.drive_scratch;
-                for ((t, &s), &d) in tmp.iter_mut().zip(state.iter()).zip(k1.iter()) {
-                    *t = s + half * d;
-                }
-                circ.rhs(&mut self.ws2, x, y, tmp, None, k2, ds);
-                for ((t, &s), &d) in tmp.iter_mut().zip(state.iter()).zip(k2.iter()) {
-                    *t = s + half * d;
-                }
-                circ.rhs(&mut self.ws2, x, y, tmp, None, k3, ds);
-                for ((t, &s), &d) in tmp.iter_mut().zip(state.iter()).zip(k3.iter()) {
-                    *t = s + h * d;
-                }
-                circ.rhs(&mut self.ws2, x, y, tmp, None, k4, ds);
-                let sixth = h / T::of_f64(6.0);
-                let two = T::of_f64(2.0);
-                for i in 0..state.len() {
-                    state[i] += sixth * (k1[i] + two * (k2[i] + k3[i]) + k4[i]);
-                }
-                self.evals += 4;
-            }
-        }
-        circ.clamp(state);
+    /// The step itself, on the standard normals already in the noise sample. The circuit is
+    /// autonomous: the time passed to the stepper is never read.
+    fn integrate(&mut self, h: T) {
+        self.stepper
+            .step(&mut self.flow, T::zero(), h, &mut self.state);
         self.steps += 1;
     }
 
     /// Evaluates the current state without stepping or noise (fills `ws` and `drive`).
     fn evaluate(&mut self) {
-        let mut out = std::mem::take(&mut self.tmp);
-        self.circ.rhs(
-            &mut self.ws,
-            &self.x,
-            &self.y,
-            &self.state,
-            None,
-            &mut out,
-            &mut self.drive,
-        );
-        self.tmp = out;
-        self.evals += 1;
+        let mut out = vec![T::zero(); self.state.len()];
+        self.flow.rhs(T::zero(), &self.state, &mut out);
     }
 
     /// The first value node beyond the divergence bound or not finite, as an error.
@@ -350,14 +317,15 @@ impl<'a, T: Real> Chunk<'a, T> {
         {
             None => Ok(()),
             Some(k) => {
-                let (layer, node, sample) = locate(&self.circ.widths, self.b, k);
+                let circ = self.flow.circ;
+                let (layer, node, sample) = locate(&circ.widths, self.b, k);
                 let t = self.steps as f64 * dt;
                 Err(SimError::Diverged {
                     layer,
                     node,
                     sample: self.s0 + sample,
                     time_seconds: t,
-                    tau_z: t / self.circ.tau_z_seconds,
+                    tau_z: t / circ.tau_z_seconds,
                     value: z[k].to_f64(),
                 })
             }
@@ -370,7 +338,7 @@ impl<'a, T: Real> Chunk<'a, T> {
 
     /// max|dz/ds| over the chunk's samples at the last first-stage evaluation (NaN wins).
     fn max_drive(&self) -> f64 {
-        self.drive.iter().fold(0.0f64, |a, &d| {
+        self.flow.drive.iter().fold(0.0f64, |a, &d| {
             let d = d.to_f64();
             if d > a || d.is_nan() || a.is_nan() {
                 if a.is_nan() {
@@ -432,16 +400,19 @@ impl<'a, T: Real> ManualStepper<'a, T> {
     /// normals into `e` (per layer l = 1..L, the error nodes) and `z` (per hidden layer, the
     /// value nodes), each `n_l x batch` column-major.
     pub fn normals_mut(&mut self) -> Option<&mut NoiseSample<T>> {
-        self.chunk.noise.as_mut().map(|(ns, _)| ns)
+        self.chunk.flow.noise.as_mut()
     }
 
     /// One step of `scheme` on the normals set by [`Self::normals_mut`].
     pub fn step(&mut self, scheme: Scheme) {
-        if let Some((ns, _)) = self.chunk.noise.as_mut() {
+        if let Some(ns) = self.chunk.flow.noise.as_mut() {
             ns.scaled_e = false;
             ns.scaled_z = false;
         }
-        self.chunk.integrate(scheme, self.h);
+        if self.chunk.stepper.scheme() != scheme {
+            self.chunk.stepper = Stepper::new(scheme, self.chunk.state.len());
+        }
+        self.chunk.integrate(self.h);
     }
 
     /// The state: value nodes (the layout of [`AnalogCircuit::value_layout`]), then the error
@@ -722,13 +693,13 @@ pub fn simulate<T: Real>(
     // evaluation.
     let advance = |r: &mut ChunkRun<T>| {
         let n = r.chunk.steps;
-        r.chunk.step(opts.scheme, h);
+        r.chunk.step(h);
         r.rec.observe(
             circ,
             opts.energy.as_ref(),
             &r.chunk.layer_ranges,
-            &r.chunk.x,
-            &r.chunk.ws,
+            &r.chunk.flow.x,
+            &r.chunk.flow.ws,
             n,
             &r.z_prev,
             Some(r.chunk.value_nodes()),
@@ -750,7 +721,7 @@ pub fn simulate<T: Real>(
             while r.chunk.steps < n_max {
                 r.chunk.check_divergence(dt)?;
                 if noisy {
-                    r.chunk.step(opts.scheme, h);
+                    r.chunk.step(h);
                 } else {
                     advance(&mut r);
                 }
@@ -814,8 +785,8 @@ pub fn simulate<T: Real>(
                 circ,
                 opts.energy.as_ref(),
                 &r.chunk.layer_ranges,
-                &r.chunk.x,
-                &r.chunk.ws,
+                &r.chunk.flow.x,
+                &r.chunk.flow.ws,
                 n_end,
                 &r.z_prev,
                 None,
@@ -904,7 +875,7 @@ pub fn simulate<T: Real>(
         steps: n_end,
         t_end_seconds: n_end as f64 * dt,
         dt_seconds: dt,
-        evaluations: runs.iter().map(|r| r.chunk.evals).sum(),
+        evaluations: runs.iter().map(|r| r.chunk.flow.evals).sum(),
         steady,
         residual,
         final_z,
@@ -1130,16 +1101,15 @@ pub fn integrate<T: Real>(
     steps: usize,
 ) -> (Vec<Vec<T>>, usize) {
     let h = T::of_f64(opts.dt_seconds / circ.tau_z_seconds);
-    let starts: Vec<usize> = (0..batch).step_by(CHUNK).collect();
     let products = circ.pack();
-    let out: Vec<(Vec<T>, usize)> = starts
+    let out: Vec<(Vec<T>, usize)> = chunk_ranges(batch, CHUNK)
         .par_iter()
-        .map(|&s0| {
-            let mut c = Chunk::new(circ, &products, x, y, s0, CHUNK.min(batch - s0), opts);
+        .map(|r| {
+            let mut c = Chunk::new(circ, &products, x, y, r.start, r.len(), opts);
             for _ in 0..steps {
-                c.step(opts.scheme, h);
+                c.step(h);
             }
-            (c.state, c.evals)
+            (c.state, c.flow.evals)
         })
         .collect();
     let evals = out.iter().map(|o| o.1).sum();

@@ -72,13 +72,25 @@ impl Stop {
     }
 }
 
-/// Samples per chunk of a fixed-step inference. Two chunks of a batch of 64 keep both cores
-/// busy with whole chunks, while the layers of each chunk still go to rayon as separate tasks, so
-/// that a core that falls behind (descheduled, or given the larger share of layers) has its work
-/// taken over: on the benchmark network (N = 256, L = 8, B = 64) the 500-step f32 inference
-/// takes about 0.43 s with chunks of 32 against 0.49 s with one chunk of 64
-/// (`benches/runs/2026-11-27-inference-chunks.md`).
-pub const DEFAULT_CHUNK: usize = 32;
+/// Samples per parallel chunk of every time-stepped run: the fixed-step ideal inference and
+/// the analog simulation. Fixed, never derived from the number of threads, so that results do
+/// not depend on it. Whole chunks keep both cores of the benchmark machine busy, while the
+/// layers of each chunk still go to rayon as separate tasks, so that a core that falls behind
+/// (descheduled, or given the larger share of layers) has its work taken over: on the
+/// inference benchmark (N = 256, L = 8, B = 64) the 500-step f32 inference takes a median
+/// 0.426 s with chunks of 16 or 32 against 0.487 s with one chunk of 64
+/// (`benches/runs/2026-11-27-inference-chunks.md`); the analog runs of a batch of 32 (the
+/// default design) use both cores with chunks of 16.
+pub const CHUNK: usize = 16;
+
+/// The chunks of `chunk` samples (the last one shorter) that a batch of `batch` samples is
+/// cut into, in sample order.
+pub fn chunk_ranges(batch: usize, chunk: usize) -> Vec<std::ops::Range<usize>> {
+    (0..batch)
+        .step_by(chunk)
+        .map(|s0| s0..(s0 + chunk).min(batch))
+        .collect()
+}
 
 /// Everything that configures one inference.
 #[derive(Clone, Debug, PartialEq)]
@@ -87,7 +99,7 @@ pub struct InferenceOptions {
     pub stop: Stop,
     /// Record the batch energy F every this many steps (fixed-step solvers), from step 0.
     pub record_every: Option<usize>,
-    /// Samples per parallel chunk for fixed-step solvers ([`DEFAULT_CHUNK`] unless set). With a
+    /// Samples per parallel chunk for fixed-step solvers ([`CHUNK`] unless set). With a
     /// fixed number of steps, results do not depend on it (every sample's arithmetic is the
     /// same in any chunk); a steady-state stop ends each chunk on its own samples' max|dz/dt|.
     pub chunk: usize,
@@ -99,7 +111,7 @@ impl InferenceOptions {
             solver,
             stop,
             record_every: None,
-            chunk: DEFAULT_CHUNK,
+            chunk: CHUNK,
         }
     }
 }
@@ -274,11 +286,11 @@ fn fixed_step<T: Real, I: Integrator<T>>(
     let full = net.layout(b);
     let d = net.widths()[0];
     let o = *net.widths().last().unwrap_or(&0);
-    let starts: Vec<usize> = (0..b).step_by(opts.chunk).collect();
-    let results: Vec<Result<ChunkResult<T>, InferenceError>> = starts
+    let chunks = chunk_ranges(b, opts.chunk);
+    let results: Vec<Result<ChunkResult<T>, InferenceError>> = chunks
         .par_iter()
-        .map(|&s0| {
-            let s1 = (s0 + opts.chunk).min(b);
+        .map(|c| {
+            let (s0, s1) = (c.start, c.end);
             let lay = net.layout(s1 - s0);
             let x = &batch.x.as_slice()[s0 * d..s1 * d];
             let y = &batch.y.as_slice()[s0 * o..s1 * o];
@@ -324,10 +336,10 @@ fn fixed_step<T: Real, I: Integrator<T>>(
         return Err(e.clone());
     }
     let mut records: Vec<Vec<Vec<f64>>> = Vec::new();
-    for (s0, r) in starts.iter().zip(results) {
+    for (c, r) in chunks.iter().zip(results) {
         let r = r?;
         let lay = net.layout(r.samples);
-        scatter(&full, &lay, &r.z, &mut z, *s0);
+        scatter(&full, &lay, &r.z, &mut z, c.start);
         out.steps = out.steps.max(r.steps);
         out.rhs_evals += r.evals;
         out.max_dzdt = out.max_dzdt.max(r.max_dzdt.to_f64());
@@ -375,7 +387,8 @@ fn run_chunk<T: Real, I: Integrator<T>>(
     let mut steps = 0;
     let mut converged = stop.tol.is_none();
     while steps < limit {
-        let m = integ.step(sys, t, dt, z);
+        integ.step(sys, t, dt, z);
+        let m = sys.rate_at_step_start();
         if let Some(every) = opts.record_every {
             if steps % every == 0 {
                 energy.push(sys.sample_energies_of_last());
