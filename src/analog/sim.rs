@@ -21,6 +21,7 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
+use std::ops::Range;
 use std::sync::Arc;
 
 /// A node beyond this (node units; 200 kV at v_read = 0.2 V) has diverged.
@@ -545,20 +546,17 @@ impl Recorder {
         }
     }
 
-    /// Records state `n` (`z`) whose activations and errors are in `ws`; `z_next` is the state
-    /// after the step (`None` at the end).
-    #[allow(clippy::too_many_arguments)]
+    /// Records state `n` (`z`) of `chunk`, whose activations and errors are in the chunk's
+    /// start-stage buffers; `z_next` is the state after the step (`None` at the end).
     fn observe<T: Real>(
         &mut self,
-        circ: &AnalogCircuit<T>,
+        chunk: &Chunk<'_, T>,
         model: Option<&EnergyModel>,
-        layer_ranges: &[std::ops::Range<usize>],
-        x: &[T],
-        ws: &CircuitWorkspace<T>,
         n: usize,
         z: &[T],
         z_next: Option<&[T]>,
     ) {
+        let ChunkFlow { circ, x, ws, .. } = &chunk.flow;
         let l_out = circ.n_layers();
         if let Some(model) = model {
             let mut p = vec![[0.0; Component::COUNT]; l_out];
@@ -566,7 +564,7 @@ impl Recorder {
             self.power.push(p);
             if let Some(zn) = z_next {
                 let mut c = vec![[0.0; Component::COUNT]; l_out];
-                model.add_capacitor_energy(layer_ranges, z, zn, &mut c);
+                model.add_capacitor_energy(&chunk.layer_ranges, z, zn, &mut c);
                 self.capacitor.push(c);
             }
         }
@@ -648,228 +646,50 @@ pub fn simulate<T: Real>(
     opts: &SimOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Simulation, SimError> {
-    check_step(opts, circ.tau_e_seconds)?;
-    if circ.n_layers() < 2 {
-        return Err(SimError::Options(
-            "the network has no hidden layer: nothing to integrate".into(),
-        ));
-    }
-    let noisy = opts.noise && circ.noisy;
-    if noisy && opts.scheme == Scheme::Rk4 {
-        return Err(SimError::Options(
-            "rk4 cannot integrate noise; use euler or heun".into(),
-        ));
-    }
+    let noisy = check_simulation(circ, opts)?;
+    let run = ChunkRunner::new(circ, x, y, batch, opts, noisy, progress);
     let dt = opts.dt_seconds;
-    let h = T::of_f64(dt / circ.tau_z_seconds);
     let window_steps = ((opts.settle_window_seconds / dt).round() as usize).max(1);
-    // t_max / dt can round to just below an integer (12000 steps of 2.5e-11 s give
-    // 11999.999999999998): a relative slack of 1e-9 keeps a t_max of N steps at N steps.
-    let n_max = (opts.t_max_seconds / dt * (1.0 + 1e-9)).floor() as usize;
-    let starts: Vec<usize> = (0..batch).step_by(CHUNK).collect();
-    let chunk_len = |s0: usize| CHUNK.min(batch - s0);
-    let l_out = circ.n_layers();
-    let traced_upto = opts.trace_samples.min(batch);
-    let cap = opts.trace_points.max(4);
 
-    let products = circ.pack();
-    let start_chunk = |s0: usize, o: &SimOptions| -> ChunkRun<T> {
-        let b = chunk_len(s0);
-        let chunk = Chunk::new(circ, &products, x, y, s0, b, o);
-        let z_prev = chunk.value_nodes().to_vec();
-        let z0 = z_prev.iter().map(|v| v.to_f64()).collect();
-        let traced = traced_upto.saturating_sub(s0).min(b);
-        ChunkRun {
-            chunk,
-            rec: Recorder::new(cap, traced),
-            z_prev,
-            z0,
-            window: None,
-            steady: false,
-            residual: f64::INFINITY,
-        }
-    };
-    // One step of a recorded run: the state before it is observed with the step's own first
-    // evaluation.
-    let advance = |r: &mut ChunkRun<T>| {
-        let n = r.chunk.steps;
-        r.chunk.step(h);
-        r.rec.observe(
-            circ,
-            opts.energy.as_ref(),
-            &r.chunk.layer_ranges,
-            &r.chunk.flow.x,
-            &r.chunk.flow.ws,
-            n,
-            &r.z_prev,
-            Some(r.chunk.value_nodes()),
-        );
-        r.z_prev.copy_from_slice(r.chunk.value_nodes());
-    };
-
-    // ---- deterministic: one recorded run until steady; noisy: the noise-free circuit until
-    // steady fixes the length, then the recorded SDE run.
-    let quiet = SimOptions {
-        noise: false,
-        ..opts.clone()
-    };
-    let mut runs: Vec<ChunkRun<T>> = starts
-        .par_iter()
-        .map(|&s0| {
-            let mut r = start_chunk(s0, &quiet);
-            let mut unreported = 0;
-            while r.chunk.steps < n_max {
-                r.chunk.check_divergence(dt)?;
-                if noisy {
-                    r.chunk.step(h);
-                } else {
-                    advance(&mut r);
-                }
-                unreported += 1;
-                if unreported == 256 {
-                    progress(1, unreported);
-                    unreported = 0;
-                }
-                r.residual = r.chunk.max_drive();
-                if r.residual < opts.steady_tol {
-                    r.steady = true;
-                    break;
-                }
-            }
-            progress(1, unreported);
-            r.chunk.check_divergence(dt)?;
-            Ok(r)
-        })
+    // Deterministic: one recorded run until steady; noisy: the noise-free circuit until steady
+    // fixes the length, then the recorded SDE run.
+    let runs: Vec<ChunkRun<T>> = chunk_ranges(batch, CHUNK)
+        .into_par_iter()
+        .map(|c| run.until_steady(c))
         .collect::<Result<_, SimError>>()?;
     let n_steady = runs.iter().map(|r| r.chunk.steps).max().unwrap_or(0);
     let steady = runs.iter().all(|r| r.steady);
     let residual = runs.iter().map(|r| r.residual).fold(0.0, f64::max);
     // A noisy run goes on for one trailing window after the noise-free circuit is steady.
     let n_end = if noisy {
-        (n_steady + window_steps).min(n_max)
+        (n_steady + window_steps).min(run.n_max)
     } else {
         n_steady
     };
     let window_len = window_steps.min(n_end).max(1);
-    runs = runs
+    let runs: Vec<ChunkRun<T>> = runs
         .into_par_iter()
-        .map(|r| {
-            let mut r = if noisy {
-                let mut fresh = start_chunk(r.chunk.s0, opts);
-                fresh.window = Some(Window::new(fresh.z0.len(), window_len));
-                fresh.steady = r.steady;
-                fresh.residual = r.residual;
-                fresh
-            } else {
-                r
-            };
-            let mut unreported = 0;
-            while r.chunk.steps < n_end {
-                advance(&mut r);
-                if let Some(w) = r.window.as_mut() {
-                    if r.chunk.steps + w.steps > n_end {
-                        w.push(r.chunk.value_nodes());
-                    }
-                }
-                unreported += 1;
-                if unreported == 256 {
-                    progress(if noisy { 2 } else { 1 }, unreported);
-                    unreported = 0;
-                }
-            }
-            progress(if noisy { 2 } else { 1 }, unreported);
-            r.chunk.check_divergence(dt)?;
-            // The end state, observed with one evaluation without noise.
-            r.chunk.evaluate();
-            r.rec.observe(
-                circ,
-                opts.energy.as_ref(),
-                &r.chunk.layer_ranges,
-                &r.chunk.flow.x,
-                &r.chunk.flow.ws,
-                n_end,
-                &r.z_prev,
-                None,
-            );
-            Ok(r)
-        })
+        .map(|r| run.recorded(r, n_end, window_len))
         .collect::<Result<_, SimError>>()?;
 
-    // ---- final values, rails, settling.
-    let finals: Vec<(Vec<f64>, Vec<f64>)> = runs
-        .iter()
-        .map(|r| match &r.window {
-            Some(w) => (w.mean.clone(), w.std.clone()),
-            None => (
-                r.chunk.value_nodes().iter().map(|v| v.to_f64()).collect(),
-                vec![0.0; r.z0.len()],
-            ),
-        })
-        .collect();
-    if let Some(rail) = circ.rail {
-        let rail = rail.to_f64();
-        for (&s0, (zf, _)) in starts.iter().zip(&finals) {
-            if let Some(k) = zf.iter().position(|v| v.abs() >= rail * (1.0 - 1e-9)) {
-                let (layer, node, sample) = locate(&circ.widths, chunk_len(s0), k);
-                let t = n_end as f64 * dt;
-                return Err(SimError::Rail {
-                    what: "value node of layer",
-                    layer,
-                    node,
-                    sample: s0 + sample,
-                    time_seconds: t,
-                    tau_z: t / circ.tau_z_seconds,
-                    value: zf[k] * circ.v_read_volts,
-                });
-            }
-        }
-    }
+    let finals: Vec<Final> = runs.iter().map(ChunkRun::final_values).collect();
+    check_rails(circ, &runs, &finals, n_end as f64 * dt)?;
     let mut settling = Vec::with_capacity(batch);
-    for (r, (zf, sd)) in runs.iter().zip(&finals) {
+    for (r, f) in runs.iter().zip(&finals) {
         let b = r.chunk.b;
-        let rg = ranges(&circ.widths, b, &r.z0, zf);
-        let band = bands(&circ.widths, b, &rg, sd, opts.settle_tol, noisy);
-        settling.extend(settle_times(&circ.widths, b, &r.rec, zf, &band, dt));
+        let rg = ranges(&circ.widths, b, &r.z0, &f.z);
+        let band = bands(&circ.widths, b, &rg, &f.std, opts.settle_tol, noisy);
+        settling.extend(settle_times(&circ.widths, b, &r.rec, &f.z, &band, dt));
     }
     let worst = settling.iter().map(|s| s.time_seconds).fold(0.0, f64::max);
     let window_seconds = if steady { worst } else { n_end as f64 * dt };
-
-    let full = circ.value_layout(batch);
-    let mut final_z = vec![0.0; full.len()];
-    let mut final_z_std = vec![0.0; full.len()];
-    for (&s0, (zf, sd)) in starts.iter().zip(&finals) {
-        let b = chunk_len(s0);
-        let part = circ.value_layout(b);
-        for l in 1..l_out {
-            let n = circ.widths[l];
-            let dst = full.range(l).start + s0 * n;
-            final_z[dst..dst + n * b].copy_from_slice(&zf[part.range(l)]);
-            final_z_std[dst..dst + n * b].copy_from_slice(&sd[part.range(l)]);
-        }
-    }
-    // The error outputs at the final values (no noise).
-    let final_e = {
-        let zt: Vec<T> = final_z.iter().map(|&v| T::of_f64(v)).collect();
-        let mut ws = circ.workspace(batch);
-        circ.errors(&mut ws, x, y, &zt, None);
-        let rail = circ.rail.map(|r| r.to_f64());
-        ws.eps
-            .iter()
-            .map(|e| {
-                e.iter()
-                    .map(|v| match rail {
-                        Some(r) => v.to_f64().clamp(-r, r),
-                        None => v.to_f64(),
-                    })
-                    .collect()
-            })
-            .collect()
-    };
+    let (final_z, final_z_std) = merge_finals(circ, batch, &runs, &finals);
+    let final_e = final_errors(circ, x, y, batch, &final_z);
     let energy = opts
         .energy
         .as_ref()
-        .map(|model| window_energy(model, &runs, batch, l_out, dt, window_seconds));
-    let traces = assemble_traces(circ, opts, batch, n_end, dt, &runs);
+        .map(|model| window_energy(model, &runs, batch, circ.n_layers(), dt, window_seconds));
+    let traces = assemble_traces(circ, opts, batch, dt, &runs);
     Ok(Simulation {
         batch,
         steps: n_end,
@@ -886,6 +706,301 @@ pub fn simulate<T: Real>(
         energy,
         traces,
     })
+}
+
+/// Checks what [`simulate`] can run; returns whether the run is noisy.
+fn check_simulation<T: Real>(circ: &AnalogCircuit<T>, opts: &SimOptions) -> Result<bool, SimError> {
+    check_step(opts, circ.tau_e_seconds)?;
+    if circ.n_layers() < 2 {
+        return Err(SimError::Options(
+            "the network has no hidden layer: nothing to integrate".into(),
+        ));
+    }
+    let noisy = opts.noise && circ.noisy;
+    if noisy && opts.scheme == Scheme::Rk4 {
+        return Err(SimError::Options(
+            "rk4 cannot integrate noise; use euler or heun".into(),
+        ));
+    }
+    Ok(noisy)
+}
+
+/// What every chunk of one [`simulate`] run shares, and the two passes of a chunk.
+struct ChunkRunner<'a, T: Real> {
+    circ: &'a AnalogCircuit<T>,
+    x: &'a [T],
+    y: &'a [T],
+    opts: &'a SimOptions,
+    /// `opts` without noise: the first pass of a noisy run.
+    quiet: SimOptions,
+    noisy: bool,
+    products: Arc<PackedProducts<T>>,
+    /// The step in units of tau_z.
+    h: T,
+    /// The most steps, t_max / dt.
+    n_max: usize,
+    /// Samples `0..traced_upto` of the batch are traced.
+    traced_upto: usize,
+    progress: &'a (dyn Fn(usize, usize) + Sync),
+}
+
+impl<'a, T: Real> ChunkRunner<'a, T> {
+    fn new(
+        circ: &'a AnalogCircuit<T>,
+        x: &'a [T],
+        y: &'a [T],
+        batch: usize,
+        opts: &'a SimOptions,
+        noisy: bool,
+        progress: &'a (dyn Fn(usize, usize) + Sync),
+    ) -> Self {
+        let dt = opts.dt_seconds;
+        ChunkRunner {
+            circ,
+            x,
+            y,
+            opts,
+            quiet: SimOptions {
+                noise: false,
+                ..opts.clone()
+            },
+            noisy,
+            products: circ.pack(),
+            h: T::of_f64(dt / circ.tau_z_seconds),
+            // t_max / dt can round to just below an integer (12000 steps of 2.5e-11 s give
+            // 11999.999999999998): a relative slack of 1e-9 keeps a t_max of N steps at N.
+            n_max: (opts.t_max_seconds / dt * (1.0 + 1e-9)).floor() as usize,
+            traced_upto: opts.trace_samples.min(batch),
+            progress,
+        }
+    }
+
+    /// The chunk of samples `samples` at its initial state, nothing recorded yet.
+    fn start(&self, samples: Range<usize>, opts: &SimOptions) -> ChunkRun<'a, T> {
+        let (s0, b) = (samples.start, samples.len());
+        let chunk = Chunk::new(self.circ, &self.products, self.x, self.y, s0, b, opts);
+        let z_prev = chunk.value_nodes().to_vec();
+        let z0 = z_prev.iter().map(|v| v.to_f64()).collect();
+        let traced = self.traced_upto.saturating_sub(s0).min(b);
+        ChunkRun {
+            chunk,
+            rec: Recorder::new(self.opts.trace_points.max(4), traced),
+            z_prev,
+            z0,
+            window: None,
+            steady: false,
+            residual: f64::INFINITY,
+        }
+    }
+
+    /// One step of a recorded run: the state before it is observed with the step's own first
+    /// evaluation.
+    fn advance(&self, r: &mut ChunkRun<'_, T>) {
+        let n = r.chunk.steps;
+        r.chunk.step(self.h);
+        let model = self.opts.energy.as_ref();
+        let next = Some(r.chunk.value_nodes());
+        r.rec.observe(&r.chunk, model, n, &r.z_prev, next);
+        r.z_prev.copy_from_slice(r.chunk.value_nodes());
+    }
+
+    /// The first pass over the chunk `samples`: the noise-free circuit until the chunk is
+    /// steady or t_max, recorded unless the run is noisy (then the second pass records).
+    fn until_steady(&self, samples: Range<usize>) -> Result<ChunkRun<'a, T>, SimError> {
+        let dt = self.opts.dt_seconds;
+        let mut r = self.start(samples, &self.quiet);
+        let mut ticks = Ticks::new(self.progress, 1);
+        while r.chunk.steps < self.n_max {
+            r.chunk.check_divergence(dt)?;
+            if self.noisy {
+                r.chunk.step(self.h);
+            } else {
+                self.advance(&mut r);
+            }
+            ticks.tick();
+            r.residual = r.chunk.max_drive();
+            if r.residual < self.opts.steady_tol {
+                r.steady = true;
+                break;
+            }
+        }
+        ticks.flush();
+        r.chunk.check_divergence(dt)?;
+        Ok(r)
+    }
+
+    /// The recorded pass up to step `n_end`: the first pass's run continued (deterministic),
+    /// or the SDE from the start with a trailing window of `window_len` steps (noisy); the end
+    /// state is observed with one more evaluation without noise.
+    fn recorded(
+        &self,
+        first: ChunkRun<'a, T>,
+        n_end: usize,
+        window_len: usize,
+    ) -> Result<ChunkRun<'a, T>, SimError> {
+        let mut r = if self.noisy {
+            let samples = first.chunk.s0..first.chunk.s0 + first.chunk.b;
+            let mut fresh = self.start(samples, self.opts);
+            fresh.window = Some(Window::new(fresh.z0.len(), window_len));
+            fresh.steady = first.steady;
+            fresh.residual = first.residual;
+            fresh
+        } else {
+            first
+        };
+        let mut ticks = Ticks::new(self.progress, if self.noisy { 2 } else { 1 });
+        while r.chunk.steps < n_end {
+            self.advance(&mut r);
+            if let Some(w) = r.window.as_mut() {
+                if r.chunk.steps + w.steps > n_end {
+                    w.push(r.chunk.value_nodes());
+                }
+            }
+            ticks.tick();
+        }
+        ticks.flush();
+        r.chunk.check_divergence(self.opts.dt_seconds)?;
+        r.chunk.evaluate();
+        let model = self.opts.energy.as_ref();
+        r.rec.observe(&r.chunk, model, n_end, &r.z_prev, None);
+        Ok(r)
+    }
+}
+
+/// Steps a pass has taken, told to the progress callback every [`Ticks::EVERY`] steps.
+struct Ticks<'a> {
+    progress: &'a (dyn Fn(usize, usize) + Sync),
+    pass: usize,
+    unreported: usize,
+}
+
+impl<'a> Ticks<'a> {
+    const EVERY: usize = 256;
+
+    fn new(progress: &'a (dyn Fn(usize, usize) + Sync), pass: usize) -> Self {
+        Ticks {
+            progress,
+            pass,
+            unreported: 0,
+        }
+    }
+
+    fn tick(&mut self) {
+        self.unreported += 1;
+        if self.unreported == Self::EVERY {
+            self.flush();
+        }
+    }
+
+    /// Reports the steps not yet told.
+    fn flush(&mut self) {
+        (self.progress)(self.pass, self.unreported);
+        self.unreported = 0;
+    }
+}
+
+/// A chunk's final value nodes and their standard deviation over the trailing window.
+struct Final {
+    z: Vec<f64>,
+    std: Vec<f64>,
+}
+
+impl<T: Real> ChunkRun<'_, T> {
+    /// The trailing window's mean and deviation (noisy), or the end state and zeros.
+    fn final_values(&self) -> Final {
+        match &self.window {
+            Some(w) => Final {
+                z: w.mean.clone(),
+                std: w.std.clone(),
+            },
+            None => Final {
+                z: self
+                    .chunk
+                    .value_nodes()
+                    .iter()
+                    .map(|v| v.to_f64())
+                    .collect(),
+                std: vec![0.0; self.z0.len()],
+            },
+        }
+    }
+}
+
+/// The first final value node at a rail (a circuit that ran into its supply), as an error.
+fn check_rails<T: Real>(
+    circ: &AnalogCircuit<T>,
+    runs: &[ChunkRun<'_, T>],
+    finals: &[Final],
+    t_end: f64,
+) -> Result<(), SimError> {
+    let Some(rail) = circ.rail else {
+        return Ok(());
+    };
+    let rail = rail.to_f64();
+    for (r, f) in runs.iter().zip(finals) {
+        if let Some(k) = f.z.iter().position(|v| v.abs() >= rail * (1.0 - 1e-9)) {
+            let (layer, node, sample) = locate(&circ.widths, r.chunk.b, k);
+            return Err(SimError::Rail {
+                what: "value node of layer",
+                layer,
+                node,
+                sample: r.chunk.s0 + sample,
+                time_seconds: t_end,
+                tau_z: t_end / circ.tau_z_seconds,
+                value: f.z[k] * circ.v_read_volts,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The chunks' final values and deviations in the layout of the whole batch
+/// ([`AnalogCircuit::value_layout`]).
+fn merge_finals<T: Real>(
+    circ: &AnalogCircuit<T>,
+    batch: usize,
+    runs: &[ChunkRun<'_, T>],
+    finals: &[Final],
+) -> (Vec<f64>, Vec<f64>) {
+    let full = circ.value_layout(batch);
+    let mut final_z = vec![0.0; full.len()];
+    let mut final_z_std = vec![0.0; full.len()];
+    for (r, f) in runs.iter().zip(finals) {
+        let (s0, b) = (r.chunk.s0, r.chunk.b);
+        let part = circ.value_layout(b);
+        for l in 1..circ.n_layers() {
+            let n = circ.widths[l];
+            let dst = full.range(l).start + s0 * n;
+            final_z[dst..dst + n * b].copy_from_slice(&f.z[part.range(l)]);
+            final_z_std[dst..dst + n * b].copy_from_slice(&f.std[part.range(l)]);
+        }
+    }
+    (final_z, final_z_std)
+}
+
+/// The error outputs at the final values `final_z` (no noise), within the rails, per layer.
+fn final_errors<T: Real>(
+    circ: &AnalogCircuit<T>,
+    x: &[T],
+    y: &[T],
+    batch: usize,
+    final_z: &[f64],
+) -> Vec<Vec<f64>> {
+    let zt: Vec<T> = final_z.iter().map(|&v| T::of_f64(v)).collect();
+    let mut ws = circ.workspace(batch);
+    circ.errors(&mut ws, x, y, &zt, None);
+    let rail = circ.rail.map(|r| r.to_f64());
+    ws.eps
+        .iter()
+        .map(|e| {
+            e.iter()
+                .map(|v| match rail {
+                    Some(r) => v.to_f64().clamp(-r, r),
+                    None => v.to_f64(),
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// Each sample's settling time from the checkpoints: the last checkpoint where a node is
@@ -1001,7 +1116,6 @@ fn assemble_traces<T: Real>(
     circ: &AnalogCircuit<T>,
     opts: &SimOptions,
     batch: usize,
-    n_end: usize,
     dt: f64,
     runs: &[ChunkRun<'_, T>],
 ) -> Traces {
@@ -1010,7 +1124,6 @@ fn assemble_traces<T: Real>(
         .first()
         .map(|r| r.rec.steps.clone())
         .unwrap_or_default();
-    let _ = n_end;
     let traced: Vec<&ChunkRun<T>> = runs.iter().filter(|r| r.rec.traced > 0).collect();
     let samples: Vec<usize> = traced
         .iter()
