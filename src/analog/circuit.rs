@@ -537,26 +537,7 @@ impl<T: Real> AnalogCircuit<T> {
         self.errors(ws, x, y, z, noise.as_deref_mut());
         let l_out = self.n_layers();
         let (dz, de) = out.split_at_mut(nz);
-        // The error nodes: algebraic (e = clip(eps)) or lagging.
-        if self.dynamic_errors() {
-            let el = self.error_layout(b);
-            let r_e = T::of_f64(self.tau_z_seconds / self.tau_e_seconds);
-            for l in 1..=l_out {
-                let rg = el.range(l);
-                let e_l = &e_state[rg.clone()];
-                for ((d, &eps), &e) in de[rg].iter_mut().zip(&ws.eps[l - 1]).zip(e_l) {
-                    *d = r_e * (eps - e);
-                }
-                ws.eps[l - 1].copy_from_slice(e_l);
-            }
-        } else if let Some(r) = self.rail {
-            for eps in ws.eps.iter_mut() {
-                for e in eps.iter_mut() {
-                    *e = clip(*e, r);
-                }
-            }
-        }
-        // ws.eps now holds the error node outputs e_l.
+        self.error_outputs(ws, e_state, de);
         if let Some(ns) = noise.as_deref_mut() {
             if !ns.scaled_z {
                 self.scale_value_noise(ws, ns);
@@ -624,6 +605,29 @@ impl<T: Real> AnalogCircuit<T> {
                 }
                 if m > max_drive[s] || m.is_nan() {
                     max_drive[s] = m;
+                }
+            }
+        }
+    }
+
+    /// Turns the error signals eps in `ws.eps` into the error nodes' outputs e_l: algebraic
+    /// nodes give clip(eps), lagging ones their state `e_state`, whose derivatives go to `de`.
+    fn error_outputs(&self, ws: &mut CircuitWorkspace<T>, e_state: &[T], de: &mut [T]) {
+        if self.dynamic_errors() {
+            let el = self.error_layout(ws.batch);
+            let r_e = T::of_f64(self.tau_z_seconds / self.tau_e_seconds);
+            for l in 1..=self.n_layers() {
+                let rg = el.range(l);
+                let e_l = &e_state[rg.clone()];
+                for ((d, &eps), &e) in de[rg].iter_mut().zip(&ws.eps[l - 1]).zip(e_l) {
+                    *d = r_e * (eps - e);
+                }
+                ws.eps[l - 1].copy_from_slice(e_l);
+            }
+        } else if let Some(r) = self.rail {
+            for eps in ws.eps.iter_mut() {
+                for e in eps.iter_mut() {
+                    *e = clip(*e, r);
                 }
             }
         }

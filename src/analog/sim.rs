@@ -1156,47 +1156,61 @@ fn assemble_traces<T: Real>(
         t.e.push(v);
     }
     if let Some(model) = &opts.energy {
-        let stat = model.static_power();
-        let stat_total: Vec<f64> = stat.iter().map(|l| l.iter().sum::<f64>()).collect();
-        let mut cumulative = vec![0.0; l_out];
-        let mut last = 0usize;
-        for &n in &steps {
-            for j in last..n {
-                for r in runs {
-                    let (p, c) = (&r.rec.power, &r.rec.capacitor);
-                    for l in 0..l_out {
-                        let a: f64 = p[j][l].iter().sum();
-                        let b: f64 = p[j + 1][l].iter().sum();
-                        cumulative[l] += 0.5 * dt * (a + b) + c[j][l].iter().sum::<f64>();
-                    }
-                }
-                for l in 0..l_out {
-                    cumulative[l] += stat_total[l] * batch as f64 * dt;
-                }
-            }
-            last = n;
-            let mut pw = [0.0; Component::COUNT];
+        (t.power_watts, t.energy_joules) = power_traces(model, l_out, batch, dt, &steps, runs);
+    }
+    t
+}
+
+/// The power of the whole batch per component at each checkpoint `steps`, and the energy per
+/// layer drawn since t = 0 (trapezoids over the steps' power, capacitor charge, static power).
+fn power_traces<T: Real>(
+    model: &EnergyModel,
+    l_out: usize,
+    batch: usize,
+    dt: f64,
+    steps: &[usize],
+    runs: &[ChunkRun<'_, T>],
+) -> (Vec<[f64; Component::COUNT]>, Vec<Vec<f64>>) {
+    let (mut power, mut energy) = (Vec::new(), Vec::new());
+    let stat = model.static_power();
+    let stat_total: Vec<f64> = stat.iter().map(|l| l.iter().sum::<f64>()).collect();
+    let mut cumulative = vec![0.0; l_out];
+    let mut last = 0usize;
+    for &n in steps {
+        for j in last..n {
             for r in runs {
+                let (p, c) = (&r.rec.power, &r.rec.capacitor);
                 for l in 0..l_out {
-                    for c in 0..Component::COUNT {
-                        pw[c] += r.rec.power[n][l][c];
-                    }
-                    if let Some(cap) = r.rec.capacitor.get(n) {
-                        pw[Component::Capacitors.index()] +=
-                            cap[l][Component::Capacitors.index()] / dt;
-                    }
+                    let a: f64 = p[j][l].iter().sum();
+                    let b: f64 = p[j + 1][l].iter().sum();
+                    cumulative[l] += 0.5 * dt * (a + b) + c[j][l].iter().sum::<f64>();
                 }
             }
             for l in 0..l_out {
+                cumulative[l] += stat_total[l] * batch as f64 * dt;
+            }
+        }
+        last = n;
+        let mut pw = [0.0; Component::COUNT];
+        for r in runs {
+            for l in 0..l_out {
                 for c in 0..Component::COUNT {
-                    pw[c] += stat[l][c] * batch as f64;
+                    pw[c] += r.rec.power[n][l][c];
+                }
+                if let Some(cap) = r.rec.capacitor.get(n) {
+                    pw[Component::Capacitors.index()] += cap[l][Component::Capacitors.index()] / dt;
                 }
             }
-            t.power_watts.push(pw);
-            t.energy_joules.push(cumulative.clone());
         }
+        for l in 0..l_out {
+            for c in 0..Component::COUNT {
+                pw[c] += stat[l][c] * batch as f64;
+            }
+        }
+        power.push(pw);
+        energy.push(cumulative.clone());
     }
-    t
+    (power, energy)
 }
 
 /// Integrates `circ` for exactly `steps` steps of `opts.scheme` and `opts.dt_seconds` (with the

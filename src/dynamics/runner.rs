@@ -13,6 +13,7 @@ use crate::network::closed_form::{self, ClosedFormError};
 use crate::network::{Batch, Layout, Network};
 use crate::numeric::Real;
 use rayon::prelude::*;
+use std::ops::Range;
 
 /// Which solver runs inference.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -284,47 +285,14 @@ fn fixed_step<T: Real, I: Integrator<T>>(
 ) -> Result<Inference<T>, InferenceError> {
     let b = batch.size();
     let full = net.layout(b);
-    let d = net.widths()[0];
-    let o = *net.widths().last().unwrap_or(&0);
     let chunks = chunk_ranges(b, opts.chunk);
     let results: Vec<Result<ChunkResult<T>, InferenceError>> = chunks
         .par_iter()
         .map(|c| {
-            let (s0, s1) = (c.start, c.end);
-            let lay = net.layout(s1 - s0);
-            let x = &batch.x.as_slice()[s0 * d..s1 * d];
-            let y = &batch.y.as_slice()[s0 * o..s1 * o];
-            let mut z = gather(&full, &lay, &z0, s0);
-            let mut sys = GradientFlow::new(net, x, y, s1 - s0);
-            let mut integ = make(lay.len());
-            run_chunk(&mut sys, &mut integ, &mut z, T::of_f64(dt), opts).map_err(|e| match e {
-                InferenceError::NonFinite {
-                    layer,
-                    node,
-                    sample,
-                    value,
-                    time,
-                } => InferenceError::NonFinite {
-                    layer,
-                    node,
-                    sample: sample + s0,
-                    value,
-                    time,
-                },
-                other => other,
-            })
+            let mut integ = make(net.layout(c.len()).len());
+            solve_chunk(net, batch, &z0, c.clone(), &mut integ, T::of_f64(dt), opts)
         })
         .collect();
-    let mut z = vec![T::zero(); full.len()];
-    let mut out = Inference {
-        z: Vec::new(),
-        steps: 0,
-        rhs_evals: 0,
-        max_dzdt: 0.0,
-        converged: true,
-        time: 0.0,
-        energy_trace: Vec::new(),
-    };
     // Of several chunks that diverged, the one that did so first in simulated time (then the
     // first in sample order) names the failure: its time is the one a single chunk of the
     // whole batch reports; the node named is the first non-finite one of that chunk.
@@ -335,11 +303,20 @@ fn fixed_step<T: Real, I: Integrator<T>>(
     {
         return Err(e.clone());
     }
+    let mut out = Inference {
+        z: vec![T::zero(); full.len()],
+        steps: 0,
+        rhs_evals: 0,
+        max_dzdt: 0.0,
+        converged: true,
+        time: 0.0,
+        energy_trace: Vec::new(),
+    };
     let mut records: Vec<Vec<Vec<f64>>> = Vec::new();
     for (c, r) in chunks.iter().zip(results) {
         let r = r?;
         let lay = net.layout(r.samples);
-        scatter(&full, &lay, &r.z, &mut z, c.start);
+        scatter(&full, &lay, &r.z, &mut out.z, c.start);
         out.steps = out.steps.max(r.steps);
         out.rhs_evals += r.evals;
         out.max_dzdt = out.max_dzdt.max(r.max_dzdt.to_f64());
@@ -347,21 +324,51 @@ fn fixed_step<T: Real, I: Integrator<T>>(
         out.time = out.time.max(r.time);
         records.push(r.energy);
     }
-    // F at each recorded step, summed in sample order so that the chunking does not change
-    // the rounding; a chunk that stopped early repeats its last record.
+    out.energy_trace = batch_energy_trace(&records, b);
+    Ok(out)
+}
+
+/// Runs the samples `samples` of `batch` from their part of `z0`; a failure names its sample
+/// in the whole batch.
+fn solve_chunk<T: Real, I: Integrator<T>>(
+    net: &Network<T>,
+    batch: &Batch<T>,
+    z0: &[T],
+    samples: Range<usize>,
+    integ: &mut I,
+    dt: T,
+    opts: &InferenceOptions,
+) -> Result<ChunkResult<T>, InferenceError> {
+    let (s0, s1) = (samples.start, samples.end);
+    let d = net.widths()[0];
+    let o = *net.widths().last().unwrap_or(&0);
+    let x = &batch.x.as_slice()[s0 * d..s1 * d];
+    let y = &batch.y.as_slice()[s0 * o..s1 * o];
+    let mut z = gather(&net.layout(batch.size()), &net.layout(s1 - s0), z0, s0);
+    let mut sys = GradientFlow::new(net, x, y, s1 - s0);
+    run_chunk(&mut sys, integ, &mut z, dt, opts).map_err(|mut e| {
+        if let InferenceError::NonFinite { sample, .. } = &mut e {
+            *sample += s0;
+        }
+        e
+    })
+}
+
+/// F at each recorded step from the chunks' per-sample energies, summed in sample order so
+/// that the chunking does not change the rounding; a chunk that stopped early repeats its last
+/// record.
+fn batch_energy_trace(records: &[Vec<Vec<f64>>], batch: usize) -> Vec<f64> {
     let n_rec = records.iter().map(Vec::len).max().unwrap_or(0);
-    out.energy_trace = (0..n_rec)
+    (0..n_rec)
         .map(|k| {
             let total = records
                 .iter()
                 .filter_map(|rec| rec.get(k).or(rec.last()))
                 .flatten()
                 .fold(0.0, |acc, &e| acc + e);
-            total / b as f64
+            total / batch as f64
         })
-        .collect();
-    out.z = z;
-    Ok(out)
+        .collect()
 }
 
 /// When a chunk's failure happened (simulated time); failures without a time sort first.
