@@ -12,12 +12,20 @@ pub mod dynamics;
 pub mod hardware;
 pub mod io;
 pub mod network;
+pub mod numeric;
 pub mod plot;
-pub mod real;
 pub mod spice;
 pub mod study;
 
-pub use real::Real;
+pub use numeric::Real;
+
+/// The old path of [`numeric::real`] and [`numeric::packed`], kept while code written against
+/// it moves to [`numeric`].
+#[doc(hidden)]
+pub mod real {
+    pub use crate::numeric::packed::{self, gemm_packed, gemm_packed_with, PackedMat};
+    pub use crate::numeric::real::*;
+}
 
 // The README's Rust example is compiled and run as a doctest.
 #[doc = include_str!("../README.md")]

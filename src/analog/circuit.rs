@@ -9,11 +9,11 @@
 //! finite gain, dz/ds is exactly the core's gradient flow -dE/dz.
 
 use crate::config::Circuit;
-use crate::hardware::mapping::MappedNetwork;
+use crate::hardware::mapping::{LayerMapping, MappedNetwork};
 use crate::hardware::params::Backward;
 use crate::hardware::periphery::amplifier_offsets;
 use crate::network::{Activation, Layout, Network};
-use crate::real::{gemm, gemm_packed, MatMut, MatRef, PackedMat, Real};
+use crate::numeric::{gemm, gemm_packed, MatMut, MatRef, PackedMat, Real};
 use nalgebra::DMatrix;
 use std::sync::Arc;
 
@@ -159,192 +159,37 @@ impl<T: Real> AnalogCircuit<T> {
     /// `dynamics.noise` is off).
     pub fn from_design(circuit: &Circuit, net: &Network<f64>, mapped: &MappedNetwork) -> Self {
         let arch = net.architecture();
-        let w = &arch.widths;
         let l_out = net.n_layers();
-        let per = &circuit.periphery;
-        let dev = &circuit.device;
-        let v = circuit.crossbar.v_read_volts;
-        let kt = BOLTZMANN * dev.read_noise.temperature_kelvin;
-        let noise_on = circuit.dynamics.noisy;
-        let thermal = noise_on && dev.read_noise.thermal;
-        let rho = if noise_on {
-            dev.read_noise.relative
-        } else {
-            0.0
-        };
-        let e_n = if noise_on {
-            per.amplifier_noise_volts_per_root_hertz
-        } else {
-            0.0
-        };
-        let f_c = per.error_amp_bandwidth_hertz;
-        let gain_factor = |noise_gain: f64| match per.finite_gain {
-            Some(a) => a / (a + noise_gain),
-            None => 1.0,
-        };
-        let seed = circuit.run.seed;
-        // Offsets: one stream per (layer, amplifier kind), far from the device streams.
-        let offsets = |l: usize, kind: u64, n: usize| -> Vec<f64> {
-            amplifier_offsets(
-                n,
-                per.offset_sigma_volts,
-                seed,
-                1 << 40 | (l as u64) << 8 | kind,
-            )
-        };
-        let c_z = per.node_capacitance_farads;
-        let tau_z = circuit.dynamics.tau_z_seconds;
-        let ktc = if noise_on && per.ktc_noise {
-            4.0 * tau_z * kt / (c_z * v * v)
-        } else {
-            0.0
-        };
-        let mut any_noise = false;
-        let mut layers = Vec::with_capacity(l_out);
-        for l in 1..=l_out {
-            let m = &mapped.layers[l - 1];
-            let a = net.scalings()[l - 1];
-            let lam = if l == l_out {
-                arch.output_precision
-            } else {
-                1.0
-            };
-            let (n_in, n_out) = (w[l - 1], w[l]);
-            let r_f = m.feedback_resistance_ohms;
-            // Forward arrays are `in x out`: rows are the inputs, columns the TIAs.
-            let fp = &m.forward.plus.read;
-            let fm = &m.forward.minus.read;
-            let sum_fwd = fp + fm;
-            let row_fwd: Vec<f64> = (0..n_in).map(|i| sum_fwd.row(i).sum()).collect();
-            let col_fwd: Vec<f64> = (0..n_out).map(|j| sum_fwd.column(j).sum()).collect();
-            // The backward read: the TIAs sit on the inputs, the drivers on the outputs.
-            let (bwd_tia_g, bwd_driven_g, bwd_sq): (Vec<f64>, Vec<f64>, DMatrix<f64>) =
-                match (&m.backward, circuit.crossbar.backward) {
-                    (Some(b), _) => {
-                        // `out x in`: rows (outputs) driven, columns (inputs) sensed.
-                        let s = &b.plus.read + &b.minus.read;
-                        let sq = b.plus.read.map(|g| g * g) + b.minus.read.map(|g| g * g);
-                        (
-                            (0..n_in).map(|i| s.column(i).sum()).collect(),
-                            (0..n_out).map(|j| s.row(j).sum()).collect(),
-                            sq,
-                        )
-                    }
-                    (None, Backward::Shared | Backward::Separate) => {
-                        let sq = (fp.map(|g| g * g) + fm.map(|g| g * g)).transpose();
-                        (row_fwd.clone(), col_fwd.clone(), sq)
-                    }
-                };
-            let fwd_sq = (fp.map(|g| g * g) + fm.map(|g| g * g)).transpose(); // out x in
-            let noise_gain_f: Vec<f64> = col_fwd.iter().map(|g| 1.0 + r_f * g).collect();
-            let noise_gain_b: Vec<f64> = bwd_tia_g.iter().map(|g| 1.0 + r_f * g).collect();
-
-            let mut forward = m.w_forward.clone() * a;
-            for (j, &ng) in noise_gain_f.iter().enumerate() {
-                let c = gain_factor(ng);
-                if c != 1.0 {
-                    forward.row_mut(j).scale_mut(c);
-                }
-            }
-            let backward = (l >= 2).then(|| {
-                let mut b = m.w_backward.clone() * (a * lam);
-                for (i, &ng) in noise_gain_b.iter().enumerate() {
-                    let c = gain_factor(ng);
-                    if c != 1.0 {
-                        b.column_mut(i).scale_mut(c);
-                    }
-                }
-                b
-            });
-            let to_node = |volts: Vec<f64>, gain: &dyn Fn(usize) -> f64| -> Vec<T> {
-                volts
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &o)| T::of_f64(gain(i) * o / v))
-                    .collect()
-            };
-            // A TIA's input offset reaches its output through the same closed loop as its
-            // signal: c N V_os.
-            let offset_forward = to_node(offsets(l, 0, n_out), &|j| {
-                gain_factor(noise_gain_f[j]) * noise_gain_f[j]
-            });
-            let offset_error = to_node(offsets(l, 1, n_out), &|_| 2.0);
-            let offset_backward = if l >= 2 {
-                to_node(offsets(l, 2, n_in), &|i| {
-                    gain_factor(noise_gain_b[i]) * noise_gain_b[i]
-                })
-            } else {
-                Vec::new()
-            };
-            let offset_integrator = if l < l_out {
-                to_node(offsets(l, 3, n_out), &|_| 1.0)
-            } else {
-                Vec::new()
-            };
-
-            let tia = |g_sum: f64, noise_gain: f64| -> f64 {
-                let th = if thermal {
-                    r_f * r_f * 4.0 * kt * g_sum
+        let periphery = DesignPeriphery::of(circuit);
+        let layers: Vec<LayerCircuit<T>> = (1..=l_out)
+            .map(|l| {
+                let lam = if l == l_out {
+                    arch.output_precision
                 } else {
-                    0.0
+                    1.0
                 };
-                (th + noise_gain * noise_gain * e_n * e_n) / (v * v)
-            };
-            let noise_error: Vec<f64> = (0..n_out)
-                .map(|j| tia(col_fwd[j], noise_gain_f[j]) + 4.0 * e_n * e_n / (v * v))
-                .collect();
-            let noise_integrator: Vec<f64> = if l < l_out {
-                vec![ktc + e_n * e_n / (v * v); n_out]
-            } else {
-                Vec::new()
-            };
-            let noise_backward: Vec<f64> = if l >= 2 {
-                (0..n_in)
-                    .map(|i| tia(bwd_tia_g[i], noise_gain_b[i]))
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            let rel = r_f * r_f * rho * rho / f_c;
-            let relative_forward = (rho > 0.0).then(|| cast(&(fwd_sq * rel)));
-            // Backward drive is v_read lambda e on the output lines.
-            let relative_backward = (rho > 0.0 && l >= 2).then(|| cast(&(bwd_sq * rel)));
-            any_noise |= rho > 0.0
-                || noise_error.iter().any(|&s| s > 0.0)
-                || noise_integrator.iter().any(|&s| s > 0.0)
-                || noise_backward.iter().any(|&s| s > 0.0);
-            layers.push(LayerCircuit {
-                offset_forward,
-                offset_error,
-                offset_backward,
-                offset_integrator,
-                noise_error,
-                noise_integrator,
-                noise_backward,
-                relative_forward,
-                relative_backward,
-                row_conductance_forward: row_fwd,
-                line_conductance_backward: bwd_driven_g,
-                ..LayerCircuit::bare(
-                    (n_in, n_out),
-                    l,
-                    l_out,
-                    arch.has_skip(l),
-                    cast(&forward),
-                    backward.map(|b| cast(&b)),
+                let sums = LineSums::of(&mapped.layers[l - 1], circuit.crossbar.backward);
+                periphery.layer(
+                    &mapped.layers[l - 1],
+                    &sums,
+                    (l, l_out),
+                    net.scalings()[l - 1],
                     lam,
+                    arch.has_skip(l),
                 )
-            });
-        }
+            })
+            .collect();
+        let noisy = layers.iter().any(LayerCircuit::is_noisy);
+        let v = periphery.v_read;
         AnalogCircuit {
-            widths: w.clone(),
+            widths: arch.widths.clone(),
             activation: arch.activation,
             layers,
-            tau_z_seconds: tau_z,
+            tau_z_seconds: circuit.dynamics.tau_z_seconds,
             tau_e_seconds: circuit.dynamics.tau_e_seconds,
             v_read_volts: v,
-            rail: per.rail_volts.map(|r| T::of_f64(r / v)),
-            noisy: any_noise,
+            rail: circuit.periphery.rail_volts.map(|r| T::of_f64(r / v)),
+            noisy,
         }
     }
 
@@ -692,26 +537,7 @@ impl<T: Real> AnalogCircuit<T> {
         self.errors(ws, x, y, z, noise.as_deref_mut());
         let l_out = self.n_layers();
         let (dz, de) = out.split_at_mut(nz);
-        // The error nodes: algebraic (e = clip(eps)) or lagging.
-        if self.dynamic_errors() {
-            let el = self.error_layout(b);
-            let r_e = T::of_f64(self.tau_z_seconds / self.tau_e_seconds);
-            for l in 1..=l_out {
-                let rg = el.range(l);
-                let e_l = &e_state[rg.clone()];
-                for ((d, &eps), &e) in de[rg].iter_mut().zip(&ws.eps[l - 1]).zip(e_l) {
-                    *d = r_e * (eps - e);
-                }
-                ws.eps[l - 1].copy_from_slice(e_l);
-            }
-        } else if let Some(r) = self.rail {
-            for eps in ws.eps.iter_mut() {
-                for e in eps.iter_mut() {
-                    *e = clip(*e, r);
-                }
-            }
-        }
-        // ws.eps now holds the error node outputs e_l.
+        self.error_outputs(ws, e_state, de);
         if let Some(ns) = noise.as_deref_mut() {
             if !ns.scaled_z {
                 self.scale_value_noise(ws, ns);
@@ -784,12 +610,303 @@ impl<T: Real> AnalogCircuit<T> {
         }
     }
 
+    /// Turns the error signals eps in `ws.eps` into the error nodes' outputs e_l: algebraic
+    /// nodes give clip(eps), lagging ones their state `e_state`, whose derivatives go to `de`.
+    fn error_outputs(&self, ws: &mut CircuitWorkspace<T>, e_state: &[T], de: &mut [T]) {
+        if self.dynamic_errors() {
+            let el = self.error_layout(ws.batch);
+            let r_e = T::of_f64(self.tau_z_seconds / self.tau_e_seconds);
+            for l in 1..=self.n_layers() {
+                let rg = el.range(l);
+                let e_l = &e_state[rg.clone()];
+                for ((d, &eps), &e) in de[rg].iter_mut().zip(&ws.eps[l - 1]).zip(e_l) {
+                    *d = r_e * (eps - e);
+                }
+                ws.eps[l - 1].copy_from_slice(e_l);
+            }
+        } else if let Some(r) = self.rail {
+            for eps in ws.eps.iter_mut() {
+                for e in eps.iter_mut() {
+                    *e = clip(*e, r);
+                }
+            }
+        }
+    }
+
     /// Clamps value and error nodes to the rails, if any.
     pub fn clamp(&self, state: &mut [T]) {
         if let Some(r) = self.rail {
             for v in state.iter_mut() {
                 *v = clip(*v, r);
             }
+        }
+    }
+}
+
+impl<T: Real> LayerCircuit<T> {
+    /// Whether any noise density of the layer is non-zero.
+    fn is_noisy(&self) -> bool {
+        self.relative_forward.is_some()
+            || self.noise_error.iter().any(|&s| s > 0.0)
+            || self.noise_integrator.iter().any(|&s| s > 0.0)
+            || self.noise_backward.iter().any(|&s| s > 0.0)
+    }
+}
+
+/// What a design's periphery adds to every layer: gain factors, offsets, noise densities.
+struct DesignPeriphery {
+    v_read: f64,
+    /// k T of the arrays (joules).
+    kt: f64,
+    /// Whether the devices' thermal noise is integrated.
+    thermal: bool,
+    /// Relative read noise (0: none).
+    rho: f64,
+    /// Amplifier input noise density (V / sqrt(Hz), 0: none).
+    e_n: f64,
+    error_amp_bandwidth_hertz: f64,
+    finite_gain: Option<f64>,
+    offset_sigma_volts: f64,
+    seed: u64,
+    /// kT/C noise density of an integrator (node units^2 / Hz, 0: none).
+    ktc: f64,
+}
+
+impl DesignPeriphery {
+    fn of(circuit: &Circuit) -> Self {
+        let per = &circuit.periphery;
+        let dev = &circuit.device;
+        let v = circuit.crossbar.v_read_volts;
+        let kt = BOLTZMANN * dev.read_noise.temperature_kelvin;
+        let noise_on = circuit.dynamics.noisy;
+        let c_z = per.node_capacitance_farads;
+        let tau_z = circuit.dynamics.tau_z_seconds;
+        DesignPeriphery {
+            v_read: v,
+            kt,
+            thermal: noise_on && dev.read_noise.thermal,
+            rho: if noise_on {
+                dev.read_noise.relative
+            } else {
+                0.0
+            },
+            e_n: if noise_on {
+                per.amplifier_noise_volts_per_root_hertz
+            } else {
+                0.0
+            },
+            error_amp_bandwidth_hertz: per.error_amp_bandwidth_hertz,
+            finite_gain: per.finite_gain,
+            offset_sigma_volts: per.offset_sigma_volts,
+            seed: circuit.run.seed,
+            ktc: if noise_on && per.ktc_noise {
+                4.0 * tau_z * kt / (c_z * v * v)
+            } else {
+                0.0
+            },
+        }
+    }
+
+    /// The closed-loop gain factor c = A / (A + N) of an amplifier of noise gain N (1 with
+    /// infinite open-loop gain A).
+    fn gain_factor(&self, noise_gain: f64) -> f64 {
+        match self.finite_gain {
+            Some(a) => a / (a + noise_gain),
+            None => 1.0,
+        }
+    }
+
+    /// Input offsets (volts) of `n` amplifiers of one kind in layer `l`: one stream per (layer,
+    /// amplifier kind), far from the device streams.
+    fn offsets(&self, l: usize, kind: u64, n: usize) -> Vec<f64> {
+        let stream = 1 << 40 | (l as u64) << 8 | kind;
+        amplifier_offsets(n, self.offset_sigma_volts, self.seed, stream)
+    }
+
+    /// Offsets in node units: volts times the gain from each amplifier's input to the node.
+    fn to_node<T: Real>(&self, volts: Vec<f64>, gain: impl Fn(usize) -> f64) -> Vec<T> {
+        volts
+            .iter()
+            .enumerate()
+            .map(|(i, &o)| T::of_f64(gain(i) * o / self.v_read))
+            .collect()
+    }
+
+    /// Output noise density of a TIA (node units^2 / Hz) with feedback resistance `r_f`,
+    /// total input conductance `g_sum` and noise gain `noise_gain`.
+    fn tia_noise(&self, r_f: f64, g_sum: f64, noise_gain: f64) -> f64 {
+        let v = self.v_read;
+        let th = if self.thermal {
+            r_f * r_f * 4.0 * self.kt * g_sum
+        } else {
+            0.0
+        };
+        (th + noise_gain * noise_gain * self.e_n * self.e_n) / (v * v)
+    }
+
+    /// Layer `l` of `l_out` of the circuit, from its mapping `m` and the line sums of its
+    /// arrays, with parameterisation scaling `a` and precision `lam`.
+    fn layer<T: Real>(
+        &self,
+        m: &LayerMapping,
+        sums: &LineSums,
+        (l, l_out): (usize, usize),
+        a: f64,
+        lam: f64,
+        skip: bool,
+    ) -> LayerCircuit<T> {
+        let (n_in, n_out) = (m.inputs, m.outputs);
+        let r_f = m.feedback_resistance_ohms;
+        let noise_gain_f: Vec<f64> = sums.col_fwd.iter().map(|g| 1.0 + r_f * g).collect();
+        let noise_gain_b: Vec<f64> = sums.bwd_tia.iter().map(|g| 1.0 + r_f * g).collect();
+        let forward = self.scaled_forward(m.w_forward.clone() * a, &noise_gain_f);
+        let backward =
+            (l >= 2).then(|| self.scaled_backward(m.w_backward.clone() * (a * lam), &noise_gain_b));
+        let v = self.v_read;
+        let rel = r_f * r_f * self.rho * self.rho / self.error_amp_bandwidth_hertz;
+        LayerCircuit {
+            noise_error: (0..n_out)
+                .map(|j| {
+                    self.tia_noise(r_f, sums.col_fwd[j], noise_gain_f[j])
+                        + 4.0 * self.e_n * self.e_n / (v * v)
+                })
+                .collect(),
+            noise_integrator: if l < l_out {
+                vec![self.ktc + self.e_n * self.e_n / (v * v); n_out]
+            } else {
+                Vec::new()
+            },
+            noise_backward: if l >= 2 {
+                (0..n_in)
+                    .map(|i| self.tia_noise(r_f, sums.bwd_tia[i], noise_gain_b[i]))
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            relative_forward: (self.rho > 0.0).then(|| cast(&(&sums.fwd_sq * rel))),
+            // Backward drive is v_read lambda e on the output lines.
+            relative_backward: (self.rho > 0.0 && l >= 2).then(|| cast(&(&sums.bwd_sq * rel))),
+            row_conductance_forward: sums.row_fwd.clone(),
+            line_conductance_backward: sums.bwd_driven.clone(),
+            ..self.with_offsets(
+                LayerCircuit::bare(
+                    (n_in, n_out),
+                    l,
+                    l_out,
+                    skip,
+                    cast(&forward),
+                    backward.map(|b| cast(&b)),
+                    lam,
+                ),
+                (l, l_out),
+                &noise_gain_f,
+                &noise_gain_b,
+            )
+        }
+    }
+
+    /// The forward product with each TIA's row scaled by its gain factor.
+    fn scaled_forward(&self, mut forward: DMatrix<f64>, noise_gain: &[f64]) -> DMatrix<f64> {
+        for (j, &ng) in noise_gain.iter().enumerate() {
+            let c = self.gain_factor(ng);
+            if c != 1.0 {
+                forward.row_mut(j).scale_mut(c);
+            }
+        }
+        forward
+    }
+
+    /// The backward product with each backward TIA's column scaled by its gain factor.
+    fn scaled_backward(&self, mut backward: DMatrix<f64>, noise_gain: &[f64]) -> DMatrix<f64> {
+        for (i, &ng) in noise_gain.iter().enumerate() {
+            let c = self.gain_factor(ng);
+            if c != 1.0 {
+                backward.column_mut(i).scale_mut(c);
+            }
+        }
+        backward
+    }
+
+    /// `layer` with the offsets of its amplifiers, in the order of their streams: forward
+    /// TIAs, error amplifiers, backward TIAs (l >= 2), integrators (l < L).
+    fn with_offsets<T: Real>(
+        &self,
+        layer: LayerCircuit<T>,
+        (l, l_out): (usize, usize),
+        noise_gain_f: &[f64],
+        noise_gain_b: &[f64],
+    ) -> LayerCircuit<T> {
+        let (n_in, n_out) = (layer.inputs, layer.outputs);
+        // A TIA's input offset reaches its output through the same closed loop as its
+        // signal: c N V_os.
+        let closed_loop = |ng: f64| self.gain_factor(ng) * ng;
+        LayerCircuit {
+            offset_forward: self
+                .to_node(self.offsets(l, 0, n_out), |j| closed_loop(noise_gain_f[j])),
+            offset_error: self.to_node(self.offsets(l, 1, n_out), |_| 2.0),
+            offset_backward: if l >= 2 {
+                self.to_node(self.offsets(l, 2, n_in), |i| closed_loop(noise_gain_b[i]))
+            } else {
+                Vec::new()
+            },
+            offset_integrator: if l < l_out {
+                self.to_node(self.offsets(l, 3, n_out), |_| 1.0)
+            } else {
+                Vec::new()
+            },
+            ..layer
+        }
+    }
+}
+
+/// Sums over one layer's device conductances (siemens) that its periphery depends on.
+struct LineSums {
+    /// Forward array rows (the driven inputs) and columns (the TIAs).
+    row_fwd: Vec<f64>,
+    col_fwd: Vec<f64>,
+    /// The backward read: the TIAs sit on the inputs, the drivers on the outputs.
+    bwd_tia: Vec<f64>,
+    bwd_driven: Vec<f64>,
+    /// Squared conductances summed over each differential pair, `out x in`: forward and
+    /// backward arrays.
+    fwd_sq: DMatrix<f64>,
+    bwd_sq: DMatrix<f64>,
+}
+
+impl LineSums {
+    /// The sums of mapping `m`; a layer without backward arrays of its own reads its forward
+    /// arrays backwards.
+    fn of(m: &LayerMapping, backward: Backward) -> Self {
+        let (n_in, n_out) = (m.inputs, m.outputs);
+        // Forward arrays are `in x out`: rows are the inputs, columns the TIAs.
+        let fp = &m.forward.plus.read;
+        let fm = &m.forward.minus.read;
+        let sum_fwd = fp + fm;
+        let row_fwd: Vec<f64> = (0..n_in).map(|i| sum_fwd.row(i).sum()).collect();
+        let col_fwd: Vec<f64> = (0..n_out).map(|j| sum_fwd.column(j).sum()).collect();
+        let (bwd_tia, bwd_driven, bwd_sq) = match (&m.backward, backward) {
+            (Some(b), _) => {
+                // `out x in`: rows (outputs) driven, columns (inputs) sensed.
+                let s = &b.plus.read + &b.minus.read;
+                let sq = b.plus.read.map(|g| g * g) + b.minus.read.map(|g| g * g);
+                (
+                    (0..n_in).map(|i| s.column(i).sum()).collect(),
+                    (0..n_out).map(|j| s.row(j).sum()).collect(),
+                    sq,
+                )
+            }
+            (None, Backward::Shared | Backward::Separate) => {
+                let sq = (fp.map(|g| g * g) + fm.map(|g| g * g)).transpose();
+                (row_fwd.clone(), col_fwd.clone(), sq)
+            }
+        };
+        LineSums {
+            fwd_sq: (fp.map(|g| g * g) + fm.map(|g| g * g)).transpose(),
+            row_fwd,
+            col_fwd,
+            bwd_tia,
+            bwd_driven,
+            bwd_sq,
         }
     }
 }

@@ -10,7 +10,7 @@
 use super::circuit::AnalogCircuit;
 use crate::hardware::params::PeripheryParams;
 use crate::network::Activation;
-use crate::real::Real;
+use crate::numeric::Real;
 use serde::Serialize;
 
 /// What draws energy.

@@ -1,49 +1,35 @@
 //! The runner of the analog circuit: it owns the time loop, the noise streams, divergence and
 //! steady-state detection, settling, energy accounting and the traces. The circuit
-//! ([`super::circuit`]) gives derivatives; the schemes here take steps in place.
+//! ([`super::circuit`]) gives derivatives; the schemes of [`crate::dynamics`] take the steps.
 //!
 //! A run first integrates the noise-free circuit until every chunk is steady (max|dz/dt| tau_z
 //! < steady_tol) or t_max; that fixes how long the run lasts, and for a deterministic run its
 //! final values. A noisy run then integrates the SDE for that long plus one trailing window,
 //! whose mean is its final value. A last pass replays the very same steps (the noise streams
 //! are reseeded) and measures: when each node last left its settling band, the power of every
-//! component, the traces. The batch is cut into chunks of fixed size that run in parallel; every random draw
-//! comes from a stream of its own (sample, layer), so results do not depend on the threads.
-//!
-//! # Reference
-//! Kloeden & Platen, "Numerical Solution of Stochastic Differential Equations", Springer 1992:
-//! Euler–Maruyama (§10.2, strong order 1/2) and the stochastic Heun scheme (strong order 1 for
-//! additive noise).
+//! component, the traces. The batch is cut into chunks of [`CHUNK`] samples that run in
+//! parallel; every random draw comes from a stream of its own (sample, layer), so results do not
+//! depend on the threads.
 
 use super::circuit::{AnalogCircuit, CircuitWorkspace, NoiseSample, PackedProducts};
 use super::energy::{ByLayer, Component, EnergyModel};
-use crate::network::param::layer_seed;
-use crate::real::Real;
+use crate::dynamics::{chunk_ranges, Integrator, Stage, Stepper, System};
+pub use crate::dynamics::{Scheme, CHUNK};
+use crate::numeric::seeds::stream_seed;
+use crate::numeric::Real;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
+use std::ops::Range;
 use std::sync::Arc;
 
-/// Samples per parallel chunk. Fixed, so that results do not depend on the thread count.
-pub const CHUNK: usize = 16;
 /// A node beyond this (node units; 200 kV at v_read = 0.2 V) has diverged.
 pub const DIVERGENCE_BOUND: f64 = 1e6;
 /// A noisy node's settling band adds this many of its standard deviations.
 pub const NOISE_BAND_SIGMAS: f64 = 5.0;
 /// Stream offset of the noise generators, apart from devices and offsets.
 const NOISE_STREAM: u64 = 2 << 40;
-
-/// A fixed-step scheme.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scheme {
-    /// Euler; Euler–Maruyama with noise.
-    Euler,
-    /// Heun; stochastic Heun with noise.
-    Heun,
-    /// Classical Runge–Kutta 4 (deterministic only).
-    Rk4,
-}
 
 /// How to run.
 #[derive(Clone, Debug)]
@@ -152,25 +138,68 @@ pub struct Simulation {
     pub traces: Traces,
 }
 
-/// One chunk of samples being integrated.
-struct Chunk<'a, T: Real> {
+/// The circuit's right-hand side on one chunk of samples, as the stepper evaluates it.
+struct ChunkFlow<'a, T: Real> {
     circ: &'a AnalogCircuit<T>,
-    s0: usize,
-    b: usize,
     x: Vec<T>,
     y: Vec<T>,
-    state: Vec<T>,
-    k: [Vec<T>; 4],
-    tmp: Vec<T>,
-    /// The first stage's buffers: after a step, the activations and errors of the state the
+    /// The start stage's buffers: after a step, the activations and errors of the state the
     /// step started from.
     ws: CircuitWorkspace<T>,
     /// Later stages' buffers.
     ws2: CircuitWorkspace<T>,
-    noise: Option<(NoiseSample<T>, Vec<Xoshiro256PlusPlus>)>,
+    /// The step's noise (a noisy run): standard normals, scaled to the densities at the start
+    /// stage and reused by Heun's corrector.
+    noise: Option<NoiseSample<T>>,
+    /// max|dz/ds| per sample at the last start-stage (or noise-free) evaluation.
     drive: Vec<T>,
     drive_scratch: Vec<T>,
     evals: usize,
+}
+
+impl<T: Real> System<T> for ChunkFlow<'_, T> {
+    fn dim(&self) -> usize {
+        self.circ.state_len(self.drive.len())
+    }
+
+    /// The noise-free derivative, into the start stage's buffers.
+    fn rhs(&mut self, _t: T, z: &[T], dz: &mut [T]) {
+        let (x, y) = (&self.x[..], &self.y[..]);
+        self.circ
+            .rhs(&mut self.ws, x, y, z, None, dz, &mut self.drive);
+        self.evals += 1;
+    }
+
+    fn rhs_stage(&mut self, stage: Stage, _t: T, z: &[T], dz: &mut [T]) {
+        let (x, y) = (&self.x[..], &self.y[..]);
+        let noise = self.noise.as_mut();
+        let (ws, noise, drive) = match stage {
+            Stage::Start => (&mut self.ws, noise, &mut self.drive),
+            Stage::Corrector => (&mut self.ws2, noise, &mut self.drive_scratch),
+            Stage::Inner => (&mut self.ws2, None, &mut self.drive_scratch),
+        };
+        self.circ.rhs(ws, x, y, z, noise, dz, drive);
+        self.evals += 1;
+    }
+
+    fn evaluations(&self) -> usize {
+        self.evals
+    }
+
+    fn constrain(&self, z: &mut [T]) {
+        self.circ.clamp(z);
+    }
+}
+
+/// One chunk of samples being integrated.
+struct Chunk<'a, T: Real> {
+    flow: ChunkFlow<'a, T>,
+    stepper: Stepper<T>,
+    /// Per (sample, layer) noise stream, `s * L + l - 1` (empty for a noise-free run).
+    rngs: Vec<Xoshiro256PlusPlus>,
+    s0: usize,
+    b: usize,
+    state: Vec<T>,
     steps: usize,
     /// Where each hidden layer's value nodes sit in `state` (computed once: the hot loop
     /// asks for them every step).
@@ -193,36 +222,40 @@ impl<'a, T: Real> Chunk<'a, T> {
         let xs = x[s0 * d..(s0 + b) * d].to_vec();
         let ys = y[s0 * o..(s0 + b) * o].to_vec();
         let state = circ.initial_state(&xs, &ys, b);
-        let n = state.len();
         let l_out = circ.n_layers();
         let lay = circ.value_layout(b);
         let layer_ranges = (1..l_out).map(|l| lay.range(l)).collect();
-        let noise = (opts.noise && circ.noisy).then(|| {
-            let rngs = (0..b)
+        let noisy = opts.noise && circ.noisy;
+        let rngs = if noisy {
+            (0..b)
                 .flat_map(|s| {
                     (0..l_out).map(move |l| {
                         let stream = NOISE_STREAM | ((s0 + s) as u64) << 8 | l as u64;
-                        Xoshiro256PlusPlus::seed_from_u64(layer_seed(opts.seed, stream))
+                        Xoshiro256PlusPlus::seed_from_u64(stream_seed(opts.seed, stream))
                     })
                 })
-                .collect();
-            (NoiseSample::new(&circ.widths, b, opts.dt_seconds), rngs)
-        });
-        Chunk {
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let flow = ChunkFlow {
             circ,
-            s0,
-            b,
             x: xs,
             y: ys,
-            state,
-            k: std::array::from_fn(|_| vec![T::zero(); n]),
-            tmp: vec![T::zero(); n],
             ws: circ.workspace_with(b, Arc::clone(products)),
             ws2: circ.workspace_with(b, Arc::clone(products)),
-            noise,
+            noise: noisy.then(|| NoiseSample::new(&circ.widths, b, opts.dt_seconds)),
             drive: vec![T::zero(); b],
             drive_scratch: vec![T::zero(); b],
             evals: 0,
+        };
+        Chunk {
+            flow,
+            stepper: Stepper::new(opts.scheme, state.len()),
+            rngs,
+            s0,
+            b,
+            state,
             steps: 0,
             layer_ranges,
             n_values: lay.len(),
@@ -232,14 +265,14 @@ impl<'a, T: Real> Chunk<'a, T> {
     /// Draws this step's standard normals: per (sample, layer) stream, the error nodes' then
     /// the value nodes'.
     fn draw(&mut self) {
-        let Some((ns, rngs)) = self.noise.as_mut() else {
+        let Some(ns) = self.flow.noise.as_mut() else {
             return;
         };
-        let w = &self.circ.widths;
+        let w = &self.flow.circ.widths;
         let l_out = w.len() - 1;
         for s in 0..self.b {
             for l in 1..=l_out {
-                let rng = &mut rngs[s * l_out + l - 1];
+                let rng = &mut self.rngs[s * l_out + l - 1];
                 let n = w[l];
                 for v in &mut ns.e[l - 1][s * n..(s + 1) * n] {
                     *v = T::of_f64(StandardNormal.sample(rng));
@@ -257,88 +290,23 @@ impl<'a, T: Real> Chunk<'a, T> {
 
     /// One step of `h` (in units of tau_z), in place. Leaves in `drive` max|dz/ds| per sample
     /// and in `ws` the activations and errors, both of the state before the step.
-    fn step(&mut self, scheme: Scheme, h: T) {
+    fn step(&mut self, h: T) {
         self.draw();
-        self.integrate(scheme, h);
+        self.integrate(h);
     }
 
-    /// The step itself, on the standard normals already in the noise sample.
-    fn integrate(&mut self, scheme: Scheme, h: T) {
-        let circ = self.circ;
-        let mut noise = self.noise.as_mut().map(|(ns, _)| ns);
-        let (x, y) = (&self.x[..], &self.y[..]);
-        let [k1, k2, k3, k4] = &mut self.k;
-        let state = &mut self.state;
-        let tmp = &mut self.tmp;
-        circ.rhs(
-            &mut self.ws,
-            x,
-            y,
-            state,
-            noise.as_deref_mut(),
-            k1,
-            &mut self.drive,
-        );
-        match scheme {
-            Scheme::Euler => {
-                for (s, &d) in state.iter_mut().zip(k1.iter()) {
-                    *s += h * d;
-                }
-                self.evals += 1;
-            }
-            Scheme::Heun => {
-                for ((t, &s), &d) in tmp.iter_mut().zip(state.iter()).zip(k1.iter()) {
-                    *t = s + h * d;
-                }
-                circ.clamp(tmp);
-                circ.rhs(&mut self.ws2, x, y, tmp, noise, k2, &mut self.drive_scratch);
-                let half = h * T::of_f64(0.5);
-                for ((s, &a), &b) in state.iter_mut().zip(k1.iter()).zip(k2.iter()) {
-                    *s += half * (a + b);
-                }
-                self.evals += 2;
-            }
-            Scheme::Rk4 => {
-                let half = h * T::of_f64(0.5);
-                let ds = &mut self.drive_scratch;
-                for ((t, &s), &d) in tmp.iter_mut().zip(state.iter()).zip(k1.iter()) {
-                    *t = s + half * d;
-                }
-                circ.rhs(&mut self.ws2, x, y, tmp, None, k2, ds);
-                for ((t, &s), &d) in tmp.iter_mut().zip(state.iter()).zip(k2.iter()) {
-                    *t = s + half * d;
-                }
-                circ.rhs(&mut self.ws2, x, y, tmp, None, k3, ds);
-                for ((t, &s), &d) in tmp.iter_mut().zip(state.iter()).zip(k3.iter()) {
-                    *t = s + h * d;
-                }
-                circ.rhs(&mut self.ws2, x, y, tmp, None, k4, ds);
-                let sixth = h / T::of_f64(6.0);
-                let two = T::of_f64(2.0);
-                for i in 0..state.len() {
-                    state[i] += sixth * (k1[i] + two * (k2[i] + k3[i]) + k4[i]);
-                }
-                self.evals += 4;
-            }
-        }
-        circ.clamp(state);
+    /// The step itself, on the standard normals already in the noise sample. The circuit is
+    /// autonomous: the time passed to the stepper is never read.
+    fn integrate(&mut self, h: T) {
+        self.stepper
+            .step(&mut self.flow, T::zero(), h, &mut self.state);
         self.steps += 1;
     }
 
     /// Evaluates the current state without stepping or noise (fills `ws` and `drive`).
     fn evaluate(&mut self) {
-        let mut out = std::mem::take(&mut self.tmp);
-        self.circ.rhs(
-            &mut self.ws,
-            &self.x,
-            &self.y,
-            &self.state,
-            None,
-            &mut out,
-            &mut self.drive,
-        );
-        self.tmp = out;
-        self.evals += 1;
+        let mut out = vec![T::zero(); self.state.len()];
+        self.flow.rhs(T::zero(), &self.state, &mut out);
     }
 
     /// The first value node beyond the divergence bound or not finite, as an error.
@@ -350,14 +318,15 @@ impl<'a, T: Real> Chunk<'a, T> {
         {
             None => Ok(()),
             Some(k) => {
-                let (layer, node, sample) = locate(&self.circ.widths, self.b, k);
+                let circ = self.flow.circ;
+                let (layer, node, sample) = locate(&circ.widths, self.b, k);
                 let t = self.steps as f64 * dt;
                 Err(SimError::Diverged {
                     layer,
                     node,
                     sample: self.s0 + sample,
                     time_seconds: t,
-                    tau_z: t / self.circ.tau_z_seconds,
+                    tau_z: t / circ.tau_z_seconds,
                     value: z[k].to_f64(),
                 })
             }
@@ -370,7 +339,7 @@ impl<'a, T: Real> Chunk<'a, T> {
 
     /// max|dz/ds| over the chunk's samples at the last first-stage evaluation (NaN wins).
     fn max_drive(&self) -> f64 {
-        self.drive.iter().fold(0.0f64, |a, &d| {
+        self.flow.drive.iter().fold(0.0f64, |a, &d| {
             let d = d.to_f64();
             if d > a || d.is_nan() || a.is_nan() {
                 if a.is_nan() {
@@ -432,16 +401,19 @@ impl<'a, T: Real> ManualStepper<'a, T> {
     /// normals into `e` (per layer l = 1..L, the error nodes) and `z` (per hidden layer, the
     /// value nodes), each `n_l x batch` column-major.
     pub fn normals_mut(&mut self) -> Option<&mut NoiseSample<T>> {
-        self.chunk.noise.as_mut().map(|(ns, _)| ns)
+        self.chunk.flow.noise.as_mut()
     }
 
     /// One step of `scheme` on the normals set by [`Self::normals_mut`].
     pub fn step(&mut self, scheme: Scheme) {
-        if let Some((ns, _)) = self.chunk.noise.as_mut() {
+        if let Some(ns) = self.chunk.flow.noise.as_mut() {
             ns.scaled_e = false;
             ns.scaled_z = false;
         }
-        self.chunk.integrate(scheme, self.h);
+        if self.chunk.stepper.scheme() != scheme {
+            self.chunk.stepper = Stepper::new(scheme, self.chunk.state.len());
+        }
+        self.chunk.integrate(self.h);
     }
 
     /// The state: value nodes (the layout of [`AnalogCircuit::value_layout`]), then the error
@@ -574,20 +546,17 @@ impl Recorder {
         }
     }
 
-    /// Records state `n` (`z`) whose activations and errors are in `ws`; `z_next` is the state
-    /// after the step (`None` at the end).
-    #[allow(clippy::too_many_arguments)]
+    /// Records state `n` (`z`) of `chunk`, whose activations and errors are in the chunk's
+    /// start-stage buffers; `z_next` is the state after the step (`None` at the end).
     fn observe<T: Real>(
         &mut self,
-        circ: &AnalogCircuit<T>,
+        chunk: &Chunk<'_, T>,
         model: Option<&EnergyModel>,
-        layer_ranges: &[std::ops::Range<usize>],
-        x: &[T],
-        ws: &CircuitWorkspace<T>,
         n: usize,
         z: &[T],
         z_next: Option<&[T]>,
     ) {
+        let ChunkFlow { circ, x, ws, .. } = &chunk.flow;
         let l_out = circ.n_layers();
         if let Some(model) = model {
             let mut p = vec![[0.0; Component::COUNT]; l_out];
@@ -595,7 +564,7 @@ impl Recorder {
             self.power.push(p);
             if let Some(zn) = z_next {
                 let mut c = vec![[0.0; Component::COUNT]; l_out];
-                model.add_capacitor_energy(layer_ranges, z, zn, &mut c);
+                model.add_capacitor_energy(&chunk.layer_ranges, z, zn, &mut c);
                 self.capacitor.push(c);
             }
         }
@@ -677,6 +646,70 @@ pub fn simulate<T: Real>(
     opts: &SimOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Simulation, SimError> {
+    let noisy = check_simulation(circ, opts)?;
+    let run = ChunkRunner::new(circ, x, y, batch, opts, noisy, progress);
+    let dt = opts.dt_seconds;
+    let window_steps = ((opts.settle_window_seconds / dt).round() as usize).max(1);
+
+    // Deterministic: one recorded run until steady; noisy: the noise-free circuit until steady
+    // fixes the length, then the recorded SDE run.
+    let runs: Vec<ChunkRun<T>> = chunk_ranges(batch, CHUNK)
+        .into_par_iter()
+        .map(|c| run.until_steady(c))
+        .collect::<Result<_, SimError>>()?;
+    let n_steady = runs.iter().map(|r| r.chunk.steps).max().unwrap_or(0);
+    let steady = runs.iter().all(|r| r.steady);
+    let residual = runs.iter().map(|r| r.residual).fold(0.0, f64::max);
+    // A noisy run goes on for one trailing window after the noise-free circuit is steady.
+    let n_end = if noisy {
+        (n_steady + window_steps).min(run.n_max)
+    } else {
+        n_steady
+    };
+    let window_len = window_steps.min(n_end).max(1);
+    let runs: Vec<ChunkRun<T>> = runs
+        .into_par_iter()
+        .map(|r| run.recorded(r, n_end, window_len))
+        .collect::<Result<_, SimError>>()?;
+
+    let finals: Vec<Final> = runs.iter().map(ChunkRun::final_values).collect();
+    check_rails(circ, &runs, &finals, n_end as f64 * dt)?;
+    let mut settling = Vec::with_capacity(batch);
+    for (r, f) in runs.iter().zip(&finals) {
+        let b = r.chunk.b;
+        let rg = ranges(&circ.widths, b, &r.z0, &f.z);
+        let band = bands(&circ.widths, b, &rg, &f.std, opts.settle_tol, noisy);
+        settling.extend(settle_times(&circ.widths, b, &r.rec, &f.z, &band, dt));
+    }
+    let worst = settling.iter().map(|s| s.time_seconds).fold(0.0, f64::max);
+    let window_seconds = if steady { worst } else { n_end as f64 * dt };
+    let (final_z, final_z_std) = merge_finals(circ, batch, &runs, &finals);
+    let final_e = final_errors(circ, x, y, batch, &final_z);
+    let energy = opts
+        .energy
+        .as_ref()
+        .map(|model| window_energy(model, &runs, batch, circ.n_layers(), dt, window_seconds));
+    let traces = assemble_traces(circ, opts, batch, dt, &runs);
+    Ok(Simulation {
+        batch,
+        steps: n_end,
+        t_end_seconds: n_end as f64 * dt,
+        dt_seconds: dt,
+        evaluations: runs.iter().map(|r| r.chunk.flow.evals).sum(),
+        steady,
+        residual,
+        final_z,
+        final_e,
+        final_z_std,
+        settling,
+        window_seconds,
+        energy,
+        traces,
+    })
+}
+
+/// Checks what [`simulate`] can run; returns whether the run is noisy.
+fn check_simulation<T: Real>(circ: &AnalogCircuit<T>, opts: &SimOptions) -> Result<bool, SimError> {
     check_step(opts, circ.tau_e_seconds)?;
     if circ.n_layers() < 2 {
         return Err(SimError::Options(
@@ -689,232 +722,285 @@ pub fn simulate<T: Real>(
             "rk4 cannot integrate noise; use euler or heun".into(),
         ));
     }
-    let dt = opts.dt_seconds;
-    let h = T::of_f64(dt / circ.tau_z_seconds);
-    let window_steps = ((opts.settle_window_seconds / dt).round() as usize).max(1);
-    // t_max / dt can round to just below an integer (12000 steps of 2.5e-11 s give
-    // 11999.999999999998): a relative slack of 1e-9 keeps a t_max of N steps at N steps.
-    let n_max = (opts.t_max_seconds / dt * (1.0 + 1e-9)).floor() as usize;
-    let starts: Vec<usize> = (0..batch).step_by(CHUNK).collect();
-    let chunk_len = |s0: usize| CHUNK.min(batch - s0);
-    let l_out = circ.n_layers();
-    let traced_upto = opts.trace_samples.min(batch);
-    let cap = opts.trace_points.max(4);
+    Ok(noisy)
+}
 
-    let products = circ.pack();
-    let start_chunk = |s0: usize, o: &SimOptions| -> ChunkRun<T> {
-        let b = chunk_len(s0);
-        let chunk = Chunk::new(circ, &products, x, y, s0, b, o);
+/// What every chunk of one [`simulate`] run shares, and the two passes of a chunk.
+struct ChunkRunner<'a, T: Real> {
+    circ: &'a AnalogCircuit<T>,
+    x: &'a [T],
+    y: &'a [T],
+    opts: &'a SimOptions,
+    /// `opts` without noise: the first pass of a noisy run.
+    quiet: SimOptions,
+    noisy: bool,
+    products: Arc<PackedProducts<T>>,
+    /// The step in units of tau_z.
+    h: T,
+    /// The most steps, t_max / dt.
+    n_max: usize,
+    /// Samples `0..traced_upto` of the batch are traced.
+    traced_upto: usize,
+    progress: &'a (dyn Fn(usize, usize) + Sync),
+}
+
+impl<'a, T: Real> ChunkRunner<'a, T> {
+    fn new(
+        circ: &'a AnalogCircuit<T>,
+        x: &'a [T],
+        y: &'a [T],
+        batch: usize,
+        opts: &'a SimOptions,
+        noisy: bool,
+        progress: &'a (dyn Fn(usize, usize) + Sync),
+    ) -> Self {
+        let dt = opts.dt_seconds;
+        ChunkRunner {
+            circ,
+            x,
+            y,
+            opts,
+            quiet: SimOptions {
+                noise: false,
+                ..opts.clone()
+            },
+            noisy,
+            products: circ.pack(),
+            h: T::of_f64(dt / circ.tau_z_seconds),
+            // t_max / dt can round to just below an integer (12000 steps of 2.5e-11 s give
+            // 11999.999999999998): a relative slack of 1e-9 keeps a t_max of N steps at N.
+            n_max: (opts.t_max_seconds / dt * (1.0 + 1e-9)).floor() as usize,
+            traced_upto: opts.trace_samples.min(batch),
+            progress,
+        }
+    }
+
+    /// The chunk of samples `samples` at its initial state, nothing recorded yet.
+    fn start(&self, samples: Range<usize>, opts: &SimOptions) -> ChunkRun<'a, T> {
+        let (s0, b) = (samples.start, samples.len());
+        let chunk = Chunk::new(self.circ, &self.products, self.x, self.y, s0, b, opts);
         let z_prev = chunk.value_nodes().to_vec();
         let z0 = z_prev.iter().map(|v| v.to_f64()).collect();
-        let traced = traced_upto.saturating_sub(s0).min(b);
+        let traced = self.traced_upto.saturating_sub(s0).min(b);
         ChunkRun {
             chunk,
-            rec: Recorder::new(cap, traced),
+            rec: Recorder::new(self.opts.trace_points.max(4), traced),
             z_prev,
             z0,
             window: None,
             steady: false,
             residual: f64::INFINITY,
         }
-    };
-    // One step of a recorded run: the state before it is observed with the step's own first
-    // evaluation.
-    let advance = |r: &mut ChunkRun<T>| {
+    }
+
+    /// One step of a recorded run: the state before it is observed with the step's own first
+    /// evaluation.
+    fn advance(&self, r: &mut ChunkRun<'_, T>) {
         let n = r.chunk.steps;
-        r.chunk.step(opts.scheme, h);
-        r.rec.observe(
-            circ,
-            opts.energy.as_ref(),
-            &r.chunk.layer_ranges,
-            &r.chunk.x,
-            &r.chunk.ws,
-            n,
-            &r.z_prev,
-            Some(r.chunk.value_nodes()),
-        );
+        r.chunk.step(self.h);
+        let model = self.opts.energy.as_ref();
+        let next = Some(r.chunk.value_nodes());
+        r.rec.observe(&r.chunk, model, n, &r.z_prev, next);
         r.z_prev.copy_from_slice(r.chunk.value_nodes());
-    };
+    }
 
-    // ---- deterministic: one recorded run until steady; noisy: the noise-free circuit until
-    // steady fixes the length, then the recorded SDE run.
-    let quiet = SimOptions {
-        noise: false,
-        ..opts.clone()
-    };
-    let mut runs: Vec<ChunkRun<T>> = starts
-        .par_iter()
-        .map(|&s0| {
-            let mut r = start_chunk(s0, &quiet);
-            let mut unreported = 0;
-            while r.chunk.steps < n_max {
-                r.chunk.check_divergence(dt)?;
-                if noisy {
-                    r.chunk.step(opts.scheme, h);
-                } else {
-                    advance(&mut r);
-                }
-                unreported += 1;
-                if unreported == 256 {
-                    progress(1, unreported);
-                    unreported = 0;
-                }
-                r.residual = r.chunk.max_drive();
-                if r.residual < opts.steady_tol {
-                    r.steady = true;
-                    break;
-                }
-            }
-            progress(1, unreported);
+    /// The first pass over the chunk `samples`: the noise-free circuit until the chunk is
+    /// steady or t_max, recorded unless the run is noisy (then the second pass records).
+    fn until_steady(&self, samples: Range<usize>) -> Result<ChunkRun<'a, T>, SimError> {
+        let dt = self.opts.dt_seconds;
+        let mut r = self.start(samples, &self.quiet);
+        let mut ticks = Ticks::new(self.progress, 1);
+        while r.chunk.steps < self.n_max {
             r.chunk.check_divergence(dt)?;
-            Ok(r)
-        })
-        .collect::<Result<_, SimError>>()?;
-    let n_steady = runs.iter().map(|r| r.chunk.steps).max().unwrap_or(0);
-    let steady = runs.iter().all(|r| r.steady);
-    let residual = runs.iter().map(|r| r.residual).fold(0.0, f64::max);
-    // A noisy run goes on for one trailing window after the noise-free circuit is steady.
-    let n_end = if noisy {
-        (n_steady + window_steps).min(n_max)
-    } else {
-        n_steady
-    };
-    let window_len = window_steps.min(n_end).max(1);
-    runs = runs
-        .into_par_iter()
-        .map(|r| {
-            let mut r = if noisy {
-                let mut fresh = start_chunk(r.chunk.s0, opts);
-                fresh.window = Some(Window::new(fresh.z0.len(), window_len));
-                fresh.steady = r.steady;
-                fresh.residual = r.residual;
-                fresh
+            if self.noisy {
+                r.chunk.step(self.h);
             } else {
-                r
-            };
-            let mut unreported = 0;
-            while r.chunk.steps < n_end {
-                advance(&mut r);
-                if let Some(w) = r.window.as_mut() {
-                    if r.chunk.steps + w.steps > n_end {
-                        w.push(r.chunk.value_nodes());
-                    }
-                }
-                unreported += 1;
-                if unreported == 256 {
-                    progress(if noisy { 2 } else { 1 }, unreported);
-                    unreported = 0;
-                }
+                self.advance(&mut r);
             }
-            progress(if noisy { 2 } else { 1 }, unreported);
-            r.chunk.check_divergence(dt)?;
-            // The end state, observed with one evaluation without noise.
-            r.chunk.evaluate();
-            r.rec.observe(
-                circ,
-                opts.energy.as_ref(),
-                &r.chunk.layer_ranges,
-                &r.chunk.x,
-                &r.chunk.ws,
-                n_end,
-                &r.z_prev,
-                None,
-            );
-            Ok(r)
-        })
-        .collect::<Result<_, SimError>>()?;
-
-    // ---- final values, rails, settling.
-    let finals: Vec<(Vec<f64>, Vec<f64>)> = runs
-        .iter()
-        .map(|r| match &r.window {
-            Some(w) => (w.mean.clone(), w.std.clone()),
-            None => (
-                r.chunk.value_nodes().iter().map(|v| v.to_f64()).collect(),
-                vec![0.0; r.z0.len()],
-            ),
-        })
-        .collect();
-    if let Some(rail) = circ.rail {
-        let rail = rail.to_f64();
-        for (&s0, (zf, _)) in starts.iter().zip(&finals) {
-            if let Some(k) = zf.iter().position(|v| v.abs() >= rail * (1.0 - 1e-9)) {
-                let (layer, node, sample) = locate(&circ.widths, chunk_len(s0), k);
-                let t = n_end as f64 * dt;
-                return Err(SimError::Rail {
-                    what: "value node of layer",
-                    layer,
-                    node,
-                    sample: s0 + sample,
-                    time_seconds: t,
-                    tau_z: t / circ.tau_z_seconds,
-                    value: zf[k] * circ.v_read_volts,
-                });
+            ticks.tick();
+            r.residual = r.chunk.max_drive();
+            if r.residual < self.opts.steady_tol {
+                r.steady = true;
+                break;
             }
         }
+        ticks.flush();
+        r.chunk.check_divergence(dt)?;
+        Ok(r)
     }
-    let mut settling = Vec::with_capacity(batch);
-    for (r, (zf, sd)) in runs.iter().zip(&finals) {
-        let b = r.chunk.b;
-        let rg = ranges(&circ.widths, b, &r.z0, zf);
-        let band = bands(&circ.widths, b, &rg, sd, opts.settle_tol, noisy);
-        settling.extend(settle_times(&circ.widths, b, &r.rec, zf, &band, dt));
-    }
-    let worst = settling.iter().map(|s| s.time_seconds).fold(0.0, f64::max);
-    let window_seconds = if steady { worst } else { n_end as f64 * dt };
 
+    /// The recorded pass up to step `n_end`: the first pass's run continued (deterministic),
+    /// or the SDE from the start with a trailing window of `window_len` steps (noisy); the end
+    /// state is observed with one more evaluation without noise.
+    fn recorded(
+        &self,
+        first: ChunkRun<'a, T>,
+        n_end: usize,
+        window_len: usize,
+    ) -> Result<ChunkRun<'a, T>, SimError> {
+        let mut r = if self.noisy {
+            let samples = first.chunk.s0..first.chunk.s0 + first.chunk.b;
+            let mut fresh = self.start(samples, self.opts);
+            fresh.window = Some(Window::new(fresh.z0.len(), window_len));
+            fresh.steady = first.steady;
+            fresh.residual = first.residual;
+            fresh
+        } else {
+            first
+        };
+        let mut ticks = Ticks::new(self.progress, if self.noisy { 2 } else { 1 });
+        while r.chunk.steps < n_end {
+            self.advance(&mut r);
+            if let Some(w) = r.window.as_mut() {
+                if r.chunk.steps + w.steps > n_end {
+                    w.push(r.chunk.value_nodes());
+                }
+            }
+            ticks.tick();
+        }
+        ticks.flush();
+        r.chunk.check_divergence(self.opts.dt_seconds)?;
+        r.chunk.evaluate();
+        let model = self.opts.energy.as_ref();
+        r.rec.observe(&r.chunk, model, n_end, &r.z_prev, None);
+        Ok(r)
+    }
+}
+
+/// Steps a pass has taken, told to the progress callback every [`Ticks::EVERY`] steps.
+struct Ticks<'a> {
+    progress: &'a (dyn Fn(usize, usize) + Sync),
+    pass: usize,
+    unreported: usize,
+}
+
+impl<'a> Ticks<'a> {
+    const EVERY: usize = 256;
+
+    fn new(progress: &'a (dyn Fn(usize, usize) + Sync), pass: usize) -> Self {
+        Ticks {
+            progress,
+            pass,
+            unreported: 0,
+        }
+    }
+
+    fn tick(&mut self) {
+        self.unreported += 1;
+        if self.unreported == Self::EVERY {
+            self.flush();
+        }
+    }
+
+    /// Reports the steps not yet told.
+    fn flush(&mut self) {
+        (self.progress)(self.pass, self.unreported);
+        self.unreported = 0;
+    }
+}
+
+/// A chunk's final value nodes and their standard deviation over the trailing window.
+struct Final {
+    z: Vec<f64>,
+    std: Vec<f64>,
+}
+
+impl<T: Real> ChunkRun<'_, T> {
+    /// The trailing window's mean and deviation (noisy), or the end state and zeros.
+    fn final_values(&self) -> Final {
+        match &self.window {
+            Some(w) => Final {
+                z: w.mean.clone(),
+                std: w.std.clone(),
+            },
+            None => Final {
+                z: self
+                    .chunk
+                    .value_nodes()
+                    .iter()
+                    .map(|v| v.to_f64())
+                    .collect(),
+                std: vec![0.0; self.z0.len()],
+            },
+        }
+    }
+}
+
+/// The first final value node at a rail (a circuit that ran into its supply), as an error.
+fn check_rails<T: Real>(
+    circ: &AnalogCircuit<T>,
+    runs: &[ChunkRun<'_, T>],
+    finals: &[Final],
+    t_end: f64,
+) -> Result<(), SimError> {
+    let Some(rail) = circ.rail else {
+        return Ok(());
+    };
+    let rail = rail.to_f64();
+    for (r, f) in runs.iter().zip(finals) {
+        if let Some(k) = f.z.iter().position(|v| v.abs() >= rail * (1.0 - 1e-9)) {
+            let (layer, node, sample) = locate(&circ.widths, r.chunk.b, k);
+            return Err(SimError::Rail {
+                what: "value node of layer",
+                layer,
+                node,
+                sample: r.chunk.s0 + sample,
+                time_seconds: t_end,
+                tau_z: t_end / circ.tau_z_seconds,
+                value: f.z[k] * circ.v_read_volts,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The chunks' final values and deviations in the layout of the whole batch
+/// ([`AnalogCircuit::value_layout`]).
+fn merge_finals<T: Real>(
+    circ: &AnalogCircuit<T>,
+    batch: usize,
+    runs: &[ChunkRun<'_, T>],
+    finals: &[Final],
+) -> (Vec<f64>, Vec<f64>) {
     let full = circ.value_layout(batch);
     let mut final_z = vec![0.0; full.len()];
     let mut final_z_std = vec![0.0; full.len()];
-    for (&s0, (zf, sd)) in starts.iter().zip(&finals) {
-        let b = chunk_len(s0);
+    for (r, f) in runs.iter().zip(finals) {
+        let (s0, b) = (r.chunk.s0, r.chunk.b);
         let part = circ.value_layout(b);
-        for l in 1..l_out {
+        for l in 1..circ.n_layers() {
             let n = circ.widths[l];
             let dst = full.range(l).start + s0 * n;
-            final_z[dst..dst + n * b].copy_from_slice(&zf[part.range(l)]);
-            final_z_std[dst..dst + n * b].copy_from_slice(&sd[part.range(l)]);
+            final_z[dst..dst + n * b].copy_from_slice(&f.z[part.range(l)]);
+            final_z_std[dst..dst + n * b].copy_from_slice(&f.std[part.range(l)]);
         }
     }
-    // The error outputs at the final values (no noise).
-    let final_e = {
-        let zt: Vec<T> = final_z.iter().map(|&v| T::of_f64(v)).collect();
-        let mut ws = circ.workspace(batch);
-        circ.errors(&mut ws, x, y, &zt, None);
-        let rail = circ.rail.map(|r| r.to_f64());
-        ws.eps
-            .iter()
-            .map(|e| {
-                e.iter()
-                    .map(|v| match rail {
-                        Some(r) => v.to_f64().clamp(-r, r),
-                        None => v.to_f64(),
-                    })
-                    .collect()
-            })
-            .collect()
-    };
-    let energy = opts
-        .energy
-        .as_ref()
-        .map(|model| window_energy(model, &runs, batch, l_out, dt, window_seconds));
-    let traces = assemble_traces(circ, opts, batch, n_end, dt, &runs);
-    Ok(Simulation {
-        batch,
-        steps: n_end,
-        t_end_seconds: n_end as f64 * dt,
-        dt_seconds: dt,
-        evaluations: runs.iter().map(|r| r.chunk.evals).sum(),
-        steady,
-        residual,
-        final_z,
-        final_e,
-        final_z_std,
-        settling,
-        window_seconds,
-        energy,
-        traces,
-    })
+    (final_z, final_z_std)
+}
+
+/// The error outputs at the final values `final_z` (no noise), within the rails, per layer.
+fn final_errors<T: Real>(
+    circ: &AnalogCircuit<T>,
+    x: &[T],
+    y: &[T],
+    batch: usize,
+    final_z: &[f64],
+) -> Vec<Vec<f64>> {
+    let zt: Vec<T> = final_z.iter().map(|&v| T::of_f64(v)).collect();
+    let mut ws = circ.workspace(batch);
+    circ.errors(&mut ws, x, y, &zt, None);
+    let rail = circ.rail.map(|r| r.to_f64());
+    ws.eps
+        .iter()
+        .map(|e| {
+            e.iter()
+                .map(|v| match rail {
+                    Some(r) => v.to_f64().clamp(-r, r),
+                    None => v.to_f64(),
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// Each sample's settling time from the checkpoints: the last checkpoint where a node is
@@ -1030,7 +1116,6 @@ fn assemble_traces<T: Real>(
     circ: &AnalogCircuit<T>,
     opts: &SimOptions,
     batch: usize,
-    n_end: usize,
     dt: f64,
     runs: &[ChunkRun<'_, T>],
 ) -> Traces {
@@ -1039,7 +1124,6 @@ fn assemble_traces<T: Real>(
         .first()
         .map(|r| r.rec.steps.clone())
         .unwrap_or_default();
-    let _ = n_end;
     let traced: Vec<&ChunkRun<T>> = runs.iter().filter(|r| r.rec.traced > 0).collect();
     let samples: Vec<usize> = traced
         .iter()
@@ -1072,47 +1156,61 @@ fn assemble_traces<T: Real>(
         t.e.push(v);
     }
     if let Some(model) = &opts.energy {
-        let stat = model.static_power();
-        let stat_total: Vec<f64> = stat.iter().map(|l| l.iter().sum::<f64>()).collect();
-        let mut cumulative = vec![0.0; l_out];
-        let mut last = 0usize;
-        for &n in &steps {
-            for j in last..n {
-                for r in runs {
-                    let (p, c) = (&r.rec.power, &r.rec.capacitor);
-                    for l in 0..l_out {
-                        let a: f64 = p[j][l].iter().sum();
-                        let b: f64 = p[j + 1][l].iter().sum();
-                        cumulative[l] += 0.5 * dt * (a + b) + c[j][l].iter().sum::<f64>();
-                    }
-                }
-                for l in 0..l_out {
-                    cumulative[l] += stat_total[l] * batch as f64 * dt;
-                }
-            }
-            last = n;
-            let mut pw = [0.0; Component::COUNT];
+        (t.power_watts, t.energy_joules) = power_traces(model, l_out, batch, dt, &steps, runs);
+    }
+    t
+}
+
+/// The power of the whole batch per component at each checkpoint `steps`, and the energy per
+/// layer drawn since t = 0 (trapezoids over the steps' power, capacitor charge, static power).
+fn power_traces<T: Real>(
+    model: &EnergyModel,
+    l_out: usize,
+    batch: usize,
+    dt: f64,
+    steps: &[usize],
+    runs: &[ChunkRun<'_, T>],
+) -> (Vec<[f64; Component::COUNT]>, Vec<Vec<f64>>) {
+    let (mut power, mut energy) = (Vec::new(), Vec::new());
+    let stat = model.static_power();
+    let stat_total: Vec<f64> = stat.iter().map(|l| l.iter().sum::<f64>()).collect();
+    let mut cumulative = vec![0.0; l_out];
+    let mut last = 0usize;
+    for &n in steps {
+        for j in last..n {
             for r in runs {
+                let (p, c) = (&r.rec.power, &r.rec.capacitor);
                 for l in 0..l_out {
-                    for c in 0..Component::COUNT {
-                        pw[c] += r.rec.power[n][l][c];
-                    }
-                    if let Some(cap) = r.rec.capacitor.get(n) {
-                        pw[Component::Capacitors.index()] +=
-                            cap[l][Component::Capacitors.index()] / dt;
-                    }
+                    let a: f64 = p[j][l].iter().sum();
+                    let b: f64 = p[j + 1][l].iter().sum();
+                    cumulative[l] += 0.5 * dt * (a + b) + c[j][l].iter().sum::<f64>();
                 }
             }
             for l in 0..l_out {
+                cumulative[l] += stat_total[l] * batch as f64 * dt;
+            }
+        }
+        last = n;
+        let mut pw = [0.0; Component::COUNT];
+        for r in runs {
+            for l in 0..l_out {
                 for c in 0..Component::COUNT {
-                    pw[c] += stat[l][c] * batch as f64;
+                    pw[c] += r.rec.power[n][l][c];
+                }
+                if let Some(cap) = r.rec.capacitor.get(n) {
+                    pw[Component::Capacitors.index()] += cap[l][Component::Capacitors.index()] / dt;
                 }
             }
-            t.power_watts.push(pw);
-            t.energy_joules.push(cumulative.clone());
         }
+        for l in 0..l_out {
+            for c in 0..Component::COUNT {
+                pw[c] += stat[l][c] * batch as f64;
+            }
+        }
+        power.push(pw);
+        energy.push(cumulative.clone());
     }
-    t
+    (power, energy)
 }
 
 /// Integrates `circ` for exactly `steps` steps of `opts.scheme` and `opts.dt_seconds` (with the
@@ -1130,16 +1228,15 @@ pub fn integrate<T: Real>(
     steps: usize,
 ) -> (Vec<Vec<T>>, usize) {
     let h = T::of_f64(opts.dt_seconds / circ.tau_z_seconds);
-    let starts: Vec<usize> = (0..batch).step_by(CHUNK).collect();
     let products = circ.pack();
-    let out: Vec<(Vec<T>, usize)> = starts
+    let out: Vec<(Vec<T>, usize)> = chunk_ranges(batch, CHUNK)
         .par_iter()
-        .map(|&s0| {
-            let mut c = Chunk::new(circ, &products, x, y, s0, CHUNK.min(batch - s0), opts);
+        .map(|r| {
+            let mut c = Chunk::new(circ, &products, x, y, r.start, r.len(), opts);
             for _ in 0..steps {
-                c.step(opts.scheme, h);
+                c.step(h);
             }
-            (c.state, c.evals)
+            (c.state, c.flow.evals)
         })
         .collect();
     let evals = out.iter().map(|o| o.1).sum();

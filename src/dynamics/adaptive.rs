@@ -12,8 +12,8 @@
 
 use super::runner::{Inference, InferenceError, Stop};
 use crate::network::{Batch, Network, Workspace};
-use crate::real::Real;
-use ode_solvers::dop_shared::{IntegrationError, OutputType};
+use crate::numeric::Real;
+use ode_solvers::dop_shared::{IntegrationError, OutputType, Stats};
 use ode_solvers::{DVector, Dop853, Dopri5};
 use std::cell::{Cell, RefCell};
 
@@ -74,7 +74,6 @@ pub(super) fn run<T: Real>(
     let net64 = net.cast::<f64>();
     let batch64 = batch.cast::<f64>();
     let tol = stop.tol.unwrap_or(1e-12);
-    let b = batch.size();
     let y0 = DVector::from_iterator(z0.len(), z0.iter().map(|v| v.to_f64()));
     let dim = y0.len().max(1);
     let n_max = stop.max_steps.min(MAX_STORED_VALUES / dim).max(1);
@@ -85,15 +84,70 @@ pub(super) fn run<T: Real>(
         net: &net64,
         x: batch64.x.as_slice(),
         y: batch64.y.as_slice(),
-        ws: RefCell::new(net64.workspace(b)),
+        ws: RefCell::new(net64.workspace(batch.size())),
         evals: &evals,
         tol,
         done: &done,
     };
+    let (stats, result) = integrate(method, flow, y0.clone(), rtol, atol, n_max);
+    let done = done.into_inner();
+    let (steps, converged) = match stats {
+        Ok(st) => (st.accepted_steps as usize, done.is_some()),
+        Err(IntegrationError::MaxNumStepReached { n_step, .. }) => (n_step as usize, false),
+        Err(IntegrationError::StepSizeUnderflow { x })
+        | Err(IntegrationError::StiffnessDetected { x }) => {
+            return Err(InferenceError::Options(format!(
+                "the adaptive solver failed at t = {x:.6e} (step size underflow or stiffness); \
+                 try euler or rk4 with a small dt"
+            )))
+        }
+    };
+    let (time, z) = match (done, result) {
+        (Some((t, z)), _) => (t, z),
+        (None, Some((z, t))) => (t, z),
+        (None, None) => (0.0, y0),
+    };
+    let max_dzdt = net64.max_activity_gradient(&batch64, z.as_slice());
+    if !max_dzdt.is_finite() || z.iter().any(|v| !v.is_finite()) {
+        let (layer, node, sample, value) = net
+            .layout(batch.size())
+            .locate_non_finite(z.as_slice())
+            .unwrap_or((0, 0, 0, f64::NAN));
+        return Err(InferenceError::NonFinite {
+            layer,
+            node,
+            sample,
+            value,
+            time,
+        });
+    }
+    Ok(Inference {
+        z: z.iter().map(|&v| T::of_f64(v)).collect(),
+        steps,
+        rhs_evals: evals.get() + 1,
+        max_dzdt,
+        converged: converged || max_dzdt < tol,
+        time,
+        energy_trace: Vec::new(),
+    })
+}
+
+/// What a solver run ends with: its outcome, and the last accepted state with its time.
+type Outcome = (Result<Stats, IntegrationError>, Option<(DVector<f64>, f64)>);
+
+/// Runs `method` on `flow` from `y0` with at most `n_max` steps.
+fn integrate(
+    method: Method,
+    flow: Flow<'_>,
+    y0: DVector<f64>,
+    rtol: f64,
+    atol: f64,
+    n_max: u32,
+) -> Outcome {
     // The flow decays towards its equilibrium; the end time only bounds a run that never
     // reaches the tolerance (the step budget normally ends it first).
     let t_end = 1e12;
-    let (stats, result) = match method {
+    match method {
         Method::Dopri5 => {
             let mut s = Dopri5::from_param(
                 flow,
@@ -115,8 +169,7 @@ pub(super) fn run<T: Real>(
             );
             let st = s.integrate();
             let last = s.y_out().last().cloned();
-            let t_last = s.x_out().last().copied();
-            (st, last.zip(t_last))
+            (st, last.zip(s.x_out().last().copied()))
         }
         Method::Dop853 => {
             let mut s = Dop853::from_param(
@@ -139,53 +192,7 @@ pub(super) fn run<T: Real>(
             );
             let st = s.integrate();
             let last = s.y_out().last().cloned();
-            let t_last = s.x_out().last().copied();
-            (st, last.zip(t_last))
+            (st, last.zip(s.x_out().last().copied()))
         }
-    };
-    let done = done.into_inner();
-    let (steps, converged) = match stats {
-        Ok(st) => (st.accepted_steps as usize, done.is_some()),
-        Err(IntegrationError::MaxNumStepReached { n_step, .. }) => (n_step as usize, false),
-        Err(IntegrationError::StepSizeUnderflow { x })
-        | Err(IntegrationError::StiffnessDetected { x }) => {
-            return Err(InferenceError::Options(format!(
-                "the adaptive solver failed at t = {x:.6e} (step size underflow or stiffness); \
-                 try euler or rk4 with a small dt"
-            )))
-        }
-    };
-    let evals = evals.get();
-    let (time, z) = match (done, result) {
-        (Some((t, z)), _) => (t, z),
-        (None, Some((z, t))) => (t, z),
-        (None, None) => (
-            0.0,
-            DVector::from_iterator(z0.len(), z0.iter().map(|v| v.to_f64())),
-        ),
-    };
-    let max_dzdt = net64.max_activity_gradient(&batch64, z.as_slice());
-    let z_t: Vec<T> = z.iter().map(|&v| T::of_f64(v)).collect();
-    if !max_dzdt.is_finite() || z.iter().any(|v| !v.is_finite()) {
-        let (layer, node, sample, value) = net
-            .layout(b)
-            .locate_non_finite(z.as_slice())
-            .unwrap_or((0, 0, 0, f64::NAN));
-        return Err(InferenceError::NonFinite {
-            layer,
-            node,
-            sample,
-            value,
-            time,
-        });
     }
-    Ok(Inference {
-        z: z_t,
-        steps,
-        rhs_evals: evals + 1,
-        max_dzdt,
-        converged: converged || max_dzdt < tol,
-        time,
-        energy_trace: Vec::new(),
-    })
 }

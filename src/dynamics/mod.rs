@@ -1,15 +1,25 @@
-//! Inference dynamics: the right-hand sides, the integrators that step them, and the runner that
-//! owns the loop (stopping rules, statistics, parallel batch chunks).
+//! Time stepping and the ideal inference: the right-hand sides, the integrators that step them
+//! (for the ideal network here and for the analog circuit in [`crate::analog::sim`]), and the
+//! runner of the ideal inference that owns its loop (stopping rules, statistics, parallel batch
+//! chunks).
 //!
 //! The split follows argmin's problem / solver / executor: a [`System`] only evaluates dz/dt; an
-//! integrator ([`Euler`], [`Rk4`]) takes one step in place on preallocated buffers; [`infer`]
-//! loops, checks the steady state and counts right-hand-side evaluations.
+//! integrator ([`Euler`], [`Heun`], [`Rk4`], or a [`Stepper`] of a scheme chosen at run time)
+//! takes one step in place on preallocated buffers; [`infer`] loops, checks the steady state
+//! and counts right-hand-side evaluations. Every time-stepped run cuts its batch into chunks of
+//! [`CHUNK`] samples.
 
 mod adaptive;
 mod integrators;
 mod runner;
 mod system;
 
-pub use integrators::{Euler, Integrator, Rk4};
-pub use runner::{infer, Inference, InferenceError, InferenceOptions, Solver, Stop, DEFAULT_CHUNK};
+pub use integrators::{Euler, Heun, Integrator, Rk4, Scheme, Stage, Stepper};
+pub use runner::{
+    chunk_ranges, infer, Inference, InferenceError, InferenceOptions, Solver, Stop, CHUNK,
+};
 pub use system::{GradientFlow, System};
+
+/// The old name of [`CHUNK`].
+#[doc(hidden)]
+pub use runner::CHUNK as DEFAULT_CHUNK;

@@ -11,8 +11,9 @@ use super::integrators::{Euler, Integrator, Rk4};
 use super::system::{GradientFlow, System};
 use crate::network::closed_form::{self, ClosedFormError};
 use crate::network::{Batch, Layout, Network};
-use crate::real::Real;
+use crate::numeric::Real;
 use rayon::prelude::*;
+use std::ops::Range;
 
 /// Which solver runs inference.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -72,13 +73,25 @@ impl Stop {
     }
 }
 
-/// Samples per chunk of a fixed-step inference. Two chunks of a batch of 64 keep both cores
-/// busy with whole chunks, while the layers of each chunk still go to rayon as separate tasks, so
-/// that a core that falls behind (descheduled, or given the larger share of layers) has its work
-/// taken over: on the benchmark network (N = 256, L = 8, B = 64) the 500-step f32 inference
-/// takes about 0.43 s with chunks of 32 against 0.49 s with one chunk of 64
-/// (`benches/runs/2026-11-27-inference-chunks.md`).
-pub const DEFAULT_CHUNK: usize = 32;
+/// Samples per parallel chunk of every time-stepped run: the fixed-step ideal inference and
+/// the analog simulation. Fixed, never derived from the number of threads, so that results do
+/// not depend on it. Whole chunks keep both cores of the benchmark machine busy, while the
+/// layers of each chunk still go to rayon as separate tasks, so that a core that falls behind
+/// (descheduled, or given the larger share of layers) has its work taken over: on the
+/// inference benchmark (N = 256, L = 8, B = 64) the 500-step f32 inference takes a median
+/// 0.426 s with chunks of 16 or 32 against 0.487 s with one chunk of 64
+/// (`benches/runs/2026-11-27-inference-chunks.md`); the analog runs of a batch of 32 (the
+/// default design) use both cores with chunks of 16.
+pub const CHUNK: usize = 16;
+
+/// The chunks of `chunk` samples (the last one shorter) that a batch of `batch` samples is
+/// cut into, in sample order.
+pub fn chunk_ranges(batch: usize, chunk: usize) -> Vec<std::ops::Range<usize>> {
+    (0..batch)
+        .step_by(chunk)
+        .map(|s0| s0..(s0 + chunk).min(batch))
+        .collect()
+}
 
 /// Everything that configures one inference.
 #[derive(Clone, Debug, PartialEq)]
@@ -87,7 +100,7 @@ pub struct InferenceOptions {
     pub stop: Stop,
     /// Record the batch energy F every this many steps (fixed-step solvers), from step 0.
     pub record_every: Option<usize>,
-    /// Samples per parallel chunk for fixed-step solvers ([`DEFAULT_CHUNK`] unless set). With a
+    /// Samples per parallel chunk for fixed-step solvers ([`CHUNK`] unless set). With a
     /// fixed number of steps, results do not depend on it (every sample's arithmetic is the
     /// same in any chunk); a steady-state stop ends each chunk on its own samples' max|dz/dt|.
     pub chunk: usize,
@@ -99,7 +112,7 @@ impl InferenceOptions {
             solver,
             stop,
             record_every: None,
-            chunk: DEFAULT_CHUNK,
+            chunk: CHUNK,
         }
     }
 }
@@ -272,47 +285,14 @@ fn fixed_step<T: Real, I: Integrator<T>>(
 ) -> Result<Inference<T>, InferenceError> {
     let b = batch.size();
     let full = net.layout(b);
-    let d = net.widths()[0];
-    let o = *net.widths().last().unwrap_or(&0);
-    let starts: Vec<usize> = (0..b).step_by(opts.chunk).collect();
-    let results: Vec<Result<ChunkResult<T>, InferenceError>> = starts
+    let chunks = chunk_ranges(b, opts.chunk);
+    let results: Vec<Result<ChunkResult<T>, InferenceError>> = chunks
         .par_iter()
-        .map(|&s0| {
-            let s1 = (s0 + opts.chunk).min(b);
-            let lay = net.layout(s1 - s0);
-            let x = &batch.x.as_slice()[s0 * d..s1 * d];
-            let y = &batch.y.as_slice()[s0 * o..s1 * o];
-            let mut z = gather(&full, &lay, &z0, s0);
-            let mut sys = GradientFlow::new(net, x, y, s1 - s0);
-            let mut integ = make(lay.len());
-            run_chunk(&mut sys, &mut integ, &mut z, T::of_f64(dt), opts).map_err(|e| match e {
-                InferenceError::NonFinite {
-                    layer,
-                    node,
-                    sample,
-                    value,
-                    time,
-                } => InferenceError::NonFinite {
-                    layer,
-                    node,
-                    sample: sample + s0,
-                    value,
-                    time,
-                },
-                other => other,
-            })
+        .map(|c| {
+            let mut integ = make(net.layout(c.len()).len());
+            solve_chunk(net, batch, &z0, c.clone(), &mut integ, T::of_f64(dt), opts)
         })
         .collect();
-    let mut z = vec![T::zero(); full.len()];
-    let mut out = Inference {
-        z: Vec::new(),
-        steps: 0,
-        rhs_evals: 0,
-        max_dzdt: 0.0,
-        converged: true,
-        time: 0.0,
-        energy_trace: Vec::new(),
-    };
     // Of several chunks that diverged, the one that did so first in simulated time (then the
     // first in sample order) names the failure: its time is the one a single chunk of the
     // whole batch reports; the node named is the first non-finite one of that chunk.
@@ -323,11 +303,20 @@ fn fixed_step<T: Real, I: Integrator<T>>(
     {
         return Err(e.clone());
     }
+    let mut out = Inference {
+        z: vec![T::zero(); full.len()],
+        steps: 0,
+        rhs_evals: 0,
+        max_dzdt: 0.0,
+        converged: true,
+        time: 0.0,
+        energy_trace: Vec::new(),
+    };
     let mut records: Vec<Vec<Vec<f64>>> = Vec::new();
-    for (s0, r) in starts.iter().zip(results) {
+    for (c, r) in chunks.iter().zip(results) {
         let r = r?;
         let lay = net.layout(r.samples);
-        scatter(&full, &lay, &r.z, &mut z, *s0);
+        scatter(&full, &lay, &r.z, &mut out.z, c.start);
         out.steps = out.steps.max(r.steps);
         out.rhs_evals += r.evals;
         out.max_dzdt = out.max_dzdt.max(r.max_dzdt.to_f64());
@@ -335,21 +324,51 @@ fn fixed_step<T: Real, I: Integrator<T>>(
         out.time = out.time.max(r.time);
         records.push(r.energy);
     }
-    // F at each recorded step, summed in sample order so that the chunking does not change
-    // the rounding; a chunk that stopped early repeats its last record.
+    out.energy_trace = batch_energy_trace(&records, b);
+    Ok(out)
+}
+
+/// Runs the samples `samples` of `batch` from their part of `z0`; a failure names its sample
+/// in the whole batch.
+fn solve_chunk<T: Real, I: Integrator<T>>(
+    net: &Network<T>,
+    batch: &Batch<T>,
+    z0: &[T],
+    samples: Range<usize>,
+    integ: &mut I,
+    dt: T,
+    opts: &InferenceOptions,
+) -> Result<ChunkResult<T>, InferenceError> {
+    let (s0, s1) = (samples.start, samples.end);
+    let d = net.widths()[0];
+    let o = *net.widths().last().unwrap_or(&0);
+    let x = &batch.x.as_slice()[s0 * d..s1 * d];
+    let y = &batch.y.as_slice()[s0 * o..s1 * o];
+    let mut z = gather(&net.layout(batch.size()), &net.layout(s1 - s0), z0, s0);
+    let mut sys = GradientFlow::new(net, x, y, s1 - s0);
+    run_chunk(&mut sys, integ, &mut z, dt, opts).map_err(|mut e| {
+        if let InferenceError::NonFinite { sample, .. } = &mut e {
+            *sample += s0;
+        }
+        e
+    })
+}
+
+/// F at each recorded step from the chunks' per-sample energies, summed in sample order so
+/// that the chunking does not change the rounding; a chunk that stopped early repeats its last
+/// record.
+fn batch_energy_trace(records: &[Vec<Vec<f64>>], batch: usize) -> Vec<f64> {
     let n_rec = records.iter().map(Vec::len).max().unwrap_or(0);
-    out.energy_trace = (0..n_rec)
+    (0..n_rec)
         .map(|k| {
             let total = records
                 .iter()
                 .filter_map(|rec| rec.get(k).or(rec.last()))
                 .flatten()
                 .fold(0.0, |acc, &e| acc + e);
-            total / b as f64
+            total / batch as f64
         })
-        .collect();
-    out.z = z;
-    Ok(out)
+        .collect()
 }
 
 /// When a chunk's failure happened (simulated time); failures without a time sort first.
@@ -375,7 +394,8 @@ fn run_chunk<T: Real, I: Integrator<T>>(
     let mut steps = 0;
     let mut converged = stop.tol.is_none();
     while steps < limit {
-        let m = integ.step(sys, t, dt, z);
+        integ.step(sys, t, dt, z);
+        let m = sys.rate_at_step_start();
         if let Some(every) = opts.record_every {
             if steps % every == 0 {
                 energy.push(sys.sample_energies_of_last());

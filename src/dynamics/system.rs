@@ -1,8 +1,9 @@
 //! Right-hand sides dz/dt = f(t, z) over flat state buffers.
 
+use super::integrators::Stage;
 use crate::network::model::max_abs;
 use crate::network::{Network, Workspace};
-use crate::real::Real;
+use crate::numeric::Real;
 
 /// An ODE right-hand side evaluated in place. Knows nothing of time stepping.
 pub trait System<T: Real> {
@@ -10,20 +11,32 @@ pub trait System<T: Real> {
     fn dim(&self) -> usize;
     /// Writes f(t, z) into `dz`.
     fn rhs(&mut self, t: T, z: &[T], dz: &mut [T]);
-    /// Number of `rhs` calls so far.
+    /// Number of evaluations so far.
     fn evaluations(&self) -> usize;
 
-    /// Evaluates f(t, z) and adds `h f(t, z)` to `z` in place; returns max|f(t, z)|. `scratch`
-    /// (length `dim`) may be overwritten. Counts as one evaluation.
+    /// Writes f(t, z) into `dz` as evaluation `stage` of a step. A stochastic system adds the
+    /// step's noise where [`Stage`] says; the default is [`System::rhs`].
+    fn rhs_stage(&mut self, stage: Stage, t: T, z: &[T], dz: &mut [T]) {
+        let _ = stage;
+        self.rhs(t, z, dz);
+    }
+
+    /// The [`Stage::Start`] evaluation of Euler's step, fused with its update: adds `h f(t, z)`
+    /// to `z` in place. `scratch` (length `dim`) may be overwritten.
     ///
     /// Systems that evaluate f in parallel pieces override this to update each piece of `z`
     /// where it was computed, rather than in a serial pass afterwards.
-    fn rhs_axpy(&mut self, t: T, h: T, z: &mut [T], scratch: &mut [T]) -> T {
-        self.rhs(t, z, scratch);
+    fn rhs_axpy(&mut self, t: T, h: T, z: &mut [T], scratch: &mut [T]) {
+        self.rhs_stage(Stage::Start, t, z, scratch);
         for (zi, &f) in z.iter_mut().zip(scratch.iter()) {
             *zi += h * f;
         }
-        max_abs(scratch)
+    }
+
+    /// Brings a state the scheme computed back into the system's admissible set (a circuit's
+    /// rails). The default leaves it alone.
+    fn constrain(&self, z: &mut [T]) {
+        let _ = z;
     }
 }
 
@@ -35,6 +48,8 @@ pub struct GradientFlow<'a, T: Real> {
     y: &'a [T],
     ws: Workspace<T>,
     evals: usize,
+    /// max|f| at the last [`Stage::Start`] evaluation.
+    start_rate: T,
 }
 
 impl<'a, T: Real> GradientFlow<'a, T> {
@@ -46,6 +61,7 @@ impl<'a, T: Real> GradientFlow<'a, T> {
             y,
             ws: net.workspace(b),
             evals: 0,
+            start_rate: T::zero(),
         }
     }
 
@@ -56,6 +72,11 @@ impl<'a, T: Real> GradientFlow<'a, T> {
             .iter()
             .map(|e| e.to_f64())
             .collect()
+    }
+
+    /// max|dz/dt| at the state the last step started from.
+    pub fn rate_at_step_start(&self) -> T {
+        self.start_rate
     }
 
     /// Samples in this batch.
@@ -87,10 +108,18 @@ impl<T: Real> System<T> for GradientFlow<'_, T> {
         self.evals
     }
 
-    fn rhs_axpy(&mut self, _t: T, h: T, z: &mut [T], _scratch: &mut [T]) -> T {
+    fn rhs_stage(&mut self, stage: Stage, t: T, z: &[T], dz: &mut [T]) {
+        self.rhs(t, z, dz);
+        if stage == Stage::Start {
+            self.start_rate = max_abs(dz);
+        }
+    }
+
+    fn rhs_axpy(&mut self, _t: T, h: T, z: &mut [T], _scratch: &mut [T]) {
         self.evals += 1;
         // f = -g, and z - h g rounds exactly as z + h f.
-        self.net
-            .descend_activities(self.x, self.y, z, &mut self.ws, h)
+        self.start_rate = self
+            .net
+            .descend_activities(self.x, self.y, z, &mut self.ws, h);
     }
 }

@@ -14,7 +14,7 @@
 //! random-access memory", Nature 608 (2022) (NeuRRAM: RRAM levels and programming spread).
 
 use super::params::{DeviceParams, ProgrammingError};
-use crate::network::param::layer_seed;
+use crate::numeric::seeds::stream_seed;
 use nalgebra::DMatrix;
 use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
@@ -110,7 +110,7 @@ impl DeviceParams {
     /// streams of different arrays of one run.
     pub fn program(&self, target: &DMatrix<f64>, seed: u64, array_id: u64) -> ProgrammedArray {
         let stream = |k: u64| {
-            Xoshiro256PlusPlus::seed_from_u64(layer_seed(
+            Xoshiro256PlusPlus::seed_from_u64(stream_seed(
                 seed,
                 array_id.wrapping_mul(8).wrapping_add(k),
             ))

@@ -274,17 +274,11 @@ impl RowLine {
         }
     }
 
-    /// Writes `r Q = H − H T⁻¹ H` (`H = diag(h)`) into `out` and the short-circuit currents into
-    /// `self.short_circuit`.
-    fn eliminate(&mut self, g: impl Iterator<Item = f64>, r: f64, out: &mut DMatrix<f64>) {
+    /// `sigma` and `tau` (see [`RowLine`]) from `self.h`, and the reciprocal pivots
+    /// `1 / (sigma_j + 1)` and `1 / (tau_j + 1)`.
+    fn pivots(&mut self) {
         let n = self.h.len();
-        for ((slot, h), g) in self.g.iter_mut().zip(self.h.iter_mut()).zip(g) {
-            *slot = g;
-            *h = r * g;
-        }
         let h = &self.h;
-        let series_with_segment = |s: f64| s / (1.0 + s);
-        let driver = |j: usize| if j == 0 { 1.0 } else { 0.0 };
         for j in 0..n {
             let before = if j == 0 {
                 0.0
@@ -301,11 +295,23 @@ impl RowLine {
             };
             self.tau[j] = h[j] + driver(j) + after;
         }
-        // Reciprocal pivots, so that the decay below multiplies instead of dividing.
+        // Reciprocal pivots, so that the decay in `eliminate` multiplies instead of dividing.
         for j in 0..n {
             self.sigma_recip[j] = 1.0 / (self.sigma[j] + 1.0);
             self.tau_recip[j] = 1.0 / (self.tau[j] + 1.0);
         }
+    }
+
+    /// Writes `r Q = H − H T⁻¹ H` (`H = diag(h)`) into `out` and the short-circuit currents into
+    /// `self.short_circuit`.
+    fn eliminate(&mut self, g: impl Iterator<Item = f64>, r: f64, out: &mut DMatrix<f64>) {
+        let n = self.h.len();
+        for ((slot, h), g) in self.g.iter_mut().zip(self.h.iter_mut()).zip(g) {
+            *slot = g;
+            *h = r * g;
+        }
+        self.pivots();
+        let h = &self.h;
         out.fill(0.0);
         for (k, col) in out.as_mut_slice().chunks_exact_mut(n).enumerate() {
             // Everything at node k except its own device: the driver, and the chain on each side.
@@ -360,6 +366,21 @@ impl RowLine {
         for (f, g) in self.short_circuit.iter_mut().zip(&self.g) {
             *f *= g;
         }
+    }
+}
+
+/// A conductance `s` (in units of the wire conductance) in series with one wire segment.
+fn series_with_segment(s: f64) -> f64 {
+    s / (1.0 + s)
+}
+
+/// The conductance to the driver at node `j` of a row line, in units of the wire conductance:
+/// one segment ties node 0 to the driver.
+fn driver(j: usize) -> f64 {
+    if j == 0 {
+        1.0
+    } else {
+        0.0
     }
 }
 

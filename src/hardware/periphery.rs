@@ -9,7 +9,7 @@
 //! quantisation noise step^2/12).
 
 use super::params::Converter;
-use crate::network::param::layer_seed;
+use crate::numeric::seeds::stream_seed;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -50,7 +50,7 @@ pub fn amplifier_offsets(count: usize, sigma_volts: f64, seed: u64, stream: u64)
     if sigma_volts == 0.0 {
         return vec![0.0; count];
     }
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(layer_seed(seed, stream));
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(stream_seed(seed, stream));
     (0..count)
         .map(|_| {
             sigma_volts * <StandardNormal as Distribution<f64>>::sample(&StandardNormal, &mut rng)

@@ -5,8 +5,8 @@
 //! Alpaydin, E. & Kaynak, C. (1998). Optical Recognition of Handwritten Digits. UCI Machine
 //! Learning Repository (CC BY 4.0); the test part, 1797 8x8 images, ships in `data/`.
 
-use crate::network::param::layer_seed;
 use crate::network::{Architecture, Batch, Network, NetworkError};
+use crate::numeric::seeds::stream_seed;
 use nalgebra::DMatrix;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -123,7 +123,7 @@ pub fn digits_batch(
 
 /// A standard-normal matrix from its own seeded stream.
 fn normal(rows: usize, cols: usize, seed: u64, stream: u64) -> DMatrix<f64> {
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(layer_seed(seed, stream));
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(stream_seed(seed, stream));
     let mut m = DMatrix::zeros(rows, cols);
     // Sample by sample (column by column), so a larger batch extends a smaller one.
     for s in 0..cols {
@@ -154,7 +154,7 @@ pub fn teacher_batch(
 ) -> Result<Batch<f64>, DataError> {
     let d = teacher.widths[0];
     let o = *teacher.widths.last().unwrap_or(&0);
-    let net = Network::<f64>::init(teacher, layer_seed(seed, 2))?;
+    let net = Network::<f64>::init(teacher, stream_seed(seed, 2))?;
     let x = normal(d, batch, seed, 0) * input_std;
     let (_, yhat) = net.feedforward(x.as_slice(), batch);
     let y = DMatrix::from_column_slice(o, batch, &yhat) + normal(o, batch, seed, 1) * noise;

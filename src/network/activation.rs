@@ -3,8 +3,8 @@
 //! Derivatives at kinks follow the JPC library (JAX's automatic differentiation): relu'(0) = 0,
 //! hard_tanh'(+-1) = 1, so that gradients reproduce the reference files exactly.
 
-use super::vmath::Kernel;
-use crate::real::{c, Real};
+use crate::numeric::vmath::Kernel;
+use crate::numeric::{c, Real};
 use std::fmt;
 use std::str::FromStr;
 

@@ -25,7 +25,7 @@
 //! "Matrix Computations" §4.5 (block tridiagonal systems).
 
 use super::model::{Batch, Network};
-use crate::real::{gemm, MatMut, MatRef, Real};
+use crate::numeric::{gemm, MatMut, MatRef, Real};
 use nalgebra::{Cholesky, DMatrix};
 
 /// Why the closed form does not apply.
@@ -189,23 +189,37 @@ pub fn equilibrium_output_space<T: Real>(
     if !net.activation().is_linear() {
         return Err(ClosedFormError::Nonlinear(net.activation().to_string()));
     }
-    let arch = net.architecture();
-    let l_out = net.n_layers();
-    let widths = net.widths();
-    let o = widths[l_out];
+    let o = net.widths()[net.n_layers()];
     let b = batch.size();
-    let lam = arch.output_precision;
-
     let j = output_jacobians(net, net.weights());
     let k_own = net
         .has_feedback()
         .then(|| output_jacobians(net, net.feedback_weights()));
     let k = k_own.as_ref().unwrap_or(&j);
+    let s = rescaling(net, &j, k);
 
-    // S = I/lambda + sum_l J_l K_l^T.
-    let mut s = DMatrix::<f64>::identity(o, o) / lam;
+    // U = S^-1 r with r = y - yhat; then e_L = U / lambda and e_l = K_l^T U.
+    let (z_ff, yhat) = net.feedforward(batch.x.as_slice(), b);
+    let r = DMatrix::from_fn(o, b, |i, c| (batch.y[(i, c)] - yhat[i + c * o]).to_f64());
+    let u = s
+        .clone()
+        .lu()
+        .solve(&r)
+        .ok_or(ClosedFormError::SingularRescaling)?;
+    let u: Vec<T> = u.iter().map(|&v| T::of_f64(v)).collect();
+    let mut z = z_ff;
+    add_deviations(net, k, &u, b, &mut z);
+    Ok(OutputSpaceEquilibrium { z, rescaling: s })
+}
+
+/// The rescaling S = I/lambda + sum_l J_l K_l^T (O x O, f64) of the output Jacobians `j` of
+/// the forward weights and `k` of the backward ones.
+fn rescaling<T: Real>(net: &Network<T>, j: &[Vec<T>], k: &[Vec<T>]) -> DMatrix<f64> {
+    let widths = net.widths();
+    let o = widths[net.n_layers()];
+    let mut s = DMatrix::<f64>::identity(o, o) / net.architecture().output_precision;
     let mut jk = vec![T::zero(); o * o];
-    for l in 1..l_out {
+    for l in 1..net.n_layers() {
         let n = widths[l];
         gemm(
             T::one(),
@@ -218,28 +232,25 @@ pub fn equilibrium_output_space<T: Real>(
             *sv += v.to_f64();
         }
     }
+    s
+}
 
-    // U = S^-1 r with r = y - yhat; then e_L = U / lambda and e_l = K_l^T U.
-    let (z_ff, yhat) = net.feedforward(batch.x.as_slice(), b);
-    let r = DMatrix::from_fn(o, b, |i, c| (batch.y[(i, c)] - yhat[i + c * o]).to_f64());
-    let u = s
-        .clone()
-        .lu()
-        .solve(&r)
-        .ok_or(ClosedFormError::SingularRescaling)?;
-    let u: Vec<T> = u.iter().map(|&v| T::of_f64(v)).collect();
-
-    // z = zhat + delta with delta_l = A_l delta_{l-1} + e_l, delta_0 = 0 (x is clamped).
+/// Adds the equilibrium's deviation from the feedforward pass to `z` (the feedforward
+/// activities of a batch of `b`): delta_l = A_l delta_{l-1} + e_l with e_l = K_l^T U and
+/// delta_0 = 0 (x is clamped).
+fn add_deviations<T: Real>(net: &Network<T>, k: &[Vec<T>], u: &[T], b: usize, z: &mut [T]) {
+    let arch = net.architecture();
+    let widths = net.widths();
+    let o = widths[net.n_layers()];
     let layout = net.layout(b);
-    let mut z = z_ff;
     let mut delta: Vec<T> = Vec::new();
-    for l in 1..l_out {
+    for l in 1..net.n_layers() {
         let n = widths[l];
         let mut d = vec![T::zero(); n * b];
         gemm(
             T::one(),
             MatRef::col_major(&k[l - 1], o, n).t(),
-            MatRef::col_major(&u, o, b),
+            MatRef::col_major(u, o, b),
             T::zero(),
             MatMut::col_major(&mut d, n, b),
         );
@@ -262,7 +273,6 @@ pub fn equilibrium_output_space<T: Real>(
         }
         delta = d;
     }
-    Ok(OutputSpaceEquilibrium { z, rescaling: s })
 }
 
 /// J_l = A_L A_{L-1} ... A_{l+1} (O x n_l, column-major) for l = 1..L-1 (index l-1), with

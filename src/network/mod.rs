@@ -5,10 +5,13 @@ pub mod activation;
 pub mod closed_form;
 pub mod model;
 pub mod param;
-pub mod vmath;
 
 pub use activation::Activation;
 pub use model::{
     alignment, Alignment, Architecture, Batch, Layout, Network, NetworkError, Workspace,
 };
 pub use param::Parameterisation;
+
+/// The old path of [`crate::numeric::vmath`], kept while code written against it moves there.
+#[doc(hidden)]
+pub use crate::numeric::vmath;

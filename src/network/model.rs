@@ -11,8 +11,9 @@
 
 use super::activation::Activation;
 use super::param::Parameterisation;
-use crate::real::packed::MAX_PIECE;
-use crate::real::{c, gemm, gemm_packed_with, MatMut, MatRef, PackedMat, Real};
+use crate::numeric::packed::MAX_PIECE;
+use crate::numeric::stats::mean;
+use crate::numeric::{c, gemm, gemm_packed_with, MatMut, MatRef, PackedMat, Real};
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 use std::sync::{Arc, OnceLock};
@@ -927,11 +928,6 @@ fn max_of<T: Real>(a: T, b: T) -> T {
     } else {
         a.max(b)
     }
-}
-
-fn mean<T: Real>(v: &[T]) -> T {
-    let s = v.iter().fold(T::zero(), |acc, &x| acc + x);
-    s / T::of_f64(v.len() as f64)
 }
 
 /// Cosine similarity and norm ratio of gradients `a` against `b`, flattened over all layers

@@ -5,7 +5,8 @@
 //! "On the infinite width and depth limits of predictive coding networks" (ICML 2026); the
 //! JPC library's `make_skip_model` for which layers carry a skip connection.
 
-use crate::real::Real;
+use crate::numeric::seeds::stream_seed;
+use crate::numeric::Real;
 use nalgebra::DMatrix;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, StandardNormal, Uniform};
@@ -85,7 +86,7 @@ impl Parameterisation {
         (0..widths.len() - 1)
             .map(|l| {
                 let (rows, cols) = (widths[l + 1], widths[l]);
-                let mut rng = Xoshiro256PlusPlus::seed_from_u64(layer_seed(seed, l as u64));
+                let mut rng = Xoshiro256PlusPlus::seed_from_u64(stream_seed(seed, l as u64));
                 let mut draw: Box<dyn FnMut() -> f64> = match self {
                     Parameterisation::Sp => {
                         let bound = 1.0 / (cols as f64).sqrt();
@@ -110,16 +111,9 @@ impl Parameterisation {
     }
 }
 
-/// Mixes a run seed and a stream index into an independent seed (SplitMix64 finaliser).
-///
-/// # Reference
-/// Steele, Lea & Flood, "Fast splittable pseudorandom number generators", OOPSLA 2014.
-pub fn layer_seed(seed: u64, stream: u64) -> u64 {
-    let mut z = seed ^ stream.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+/// The old name of [`stream_seed`], kept while code written against it moves over.
+#[doc(hidden)]
+pub use crate::numeric::seeds::stream_seed as layer_seed;
 
 impl fmt::Display for Parameterisation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -16,6 +16,7 @@ use super::trajectory::{
     compare, end_drive, settling_time, NodeKind, Series, SeriesComparison, Trajectory, RANGE_FLOOR,
 };
 use super::{ngspice, reference, SpiceError};
+pub use crate::numeric::stats::median;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -211,20 +212,6 @@ pub fn rail_crossings(spice: &Trajectory, v_read_volts: f64, rail_volts: f64) ->
         }
     }
     out
-}
-
-/// The median of a non-empty list (the mean of the middle two for even lengths).
-pub fn median(xs: &[f64]) -> f64 {
-    let mut v = xs.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
-    }
 }
 
 impl CheckReport {

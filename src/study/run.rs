@@ -14,6 +14,7 @@ use crate::hardware::mapping::relative_frobenius;
 use crate::io::h5::{Array, Attr, H5Error, H5Writer};
 use crate::io::reference::from_matrix;
 use crate::network::{alignment, Activation, Alignment, Network, NetworkError};
+use crate::numeric::stats::median;
 use crate::plot::{bar_chart, line_chart, stacked_area, Axis, HtmlReport, PlotError, Series};
 use nalgebra::DMatrix;
 use serde_json::{json, Value};
@@ -244,16 +245,6 @@ fn gradient_check(
         bp_ideal,
         bp_effective,
     })
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s: Vec<f64> = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    match s.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => s[n / 2],
-        n => 0.5 * (s[n / 2 - 1] + s[n / 2]),
-    }
 }
 
 /// Multiply-accumulates of one BP step per sample: the forward pass, the backward pass (no

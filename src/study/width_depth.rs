@@ -83,10 +83,10 @@ use crate::hardware::mapping::{map_network, wire_model, MappingError};
 use crate::hardware::params::{Converter, CrossbarParams, DeviceParams};
 use crate::io::data::gaussian_batch;
 use crate::network::closed_form::{self, ClosedFormError};
-use crate::network::param::layer_seed;
 use crate::network::{
     alignment, Activation, Alignment, Architecture, Batch, Network, NetworkError, Parameterisation,
 };
+use crate::numeric::seeds::stream_seed;
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 use std::fmt::Write as _;
@@ -307,15 +307,15 @@ const DEVICE_STREAM: u64 = 1;
 impl Point {
     /// The seed of this point's weights and device draws.
     pub fn seed_of(&self, base: u64) -> u64 {
-        layer_seed(
-            layer_seed(layer_seed(base, self.width as u64), self.depth as u64),
+        stream_seed(
+            stream_seed(stream_seed(base, self.width as u64), self.depth as u64),
             self.seed as u64,
         )
     }
 
     /// The seed of this point's batch: the same for every point of one seed index.
     pub fn data_seed(&self, base: u64) -> u64 {
-        layer_seed(layer_seed(base, DATA_STREAM), self.seed as u64)
+        stream_seed(stream_seed(base, DATA_STREAM), self.seed as u64)
     }
 }
 
@@ -762,8 +762,8 @@ impl PointRun<'_> {
                 vs_hw_bp: None,
             });
         };
-        let map_seed = layer_seed(
-            layer_seed(layer_seed(self.seed, DEVICE_STREAM), trajectory),
+        let map_seed = stream_seed(
+            stream_seed(stream_seed(self.seed, DEVICE_STREAM), trajectory),
             step as u64,
         );
         let mapped = map_network(
@@ -804,7 +804,7 @@ impl PointRun<'_> {
             plan.batch,
             self.point.data_seed(plan.base_seed),
         );
-        let init = Network::<f64>::init(self.arch.clone(), layer_seed(self.seed, WEIGHT_STREAM))
+        let init = Network::<f64>::init(self.arch.clone(), stream_seed(self.seed, WEIGHT_STREAM))
             .map_err(|e| self.net_error(e))?;
         let lr = adam_learning_rate(plan.parameterisation, plan.skips, plan.lr, width, depth);
         let mut w_pc = init.into_weights();
@@ -954,23 +954,7 @@ pub fn run(
     })
 }
 
-/// Mean and sample standard deviation (n - 1; `None` for a single value).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct MeanStd {
-    pub mean: f64,
-    pub std: Option<f64>,
-}
-
-impl MeanStd {
-    /// Summarises `values` in their order (so the rounding is reproducible).
-    pub fn of(values: &[f64]) -> Self {
-        let n = values.len() as f64;
-        let mean = values.iter().sum::<f64>() / n;
-        let std = (values.len() > 1)
-            .then(|| (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt());
-        MeanStd { mean, std }
-    }
-}
+pub use crate::numeric::stats::MeanStd;
 
 /// One row of `summary.csv`: one (N, L, step) over the seeds.
 #[derive(Clone, Debug, PartialEq)]

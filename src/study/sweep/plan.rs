@@ -12,6 +12,7 @@
 
 use super::SweepError;
 use crate::config::{self, schema, Circuit, DesignText, Document, LoadOptions, Origin};
+use crate::numeric::seeds::{splitmix64_mix, GOLDEN_GAMMA};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::Path;
@@ -518,10 +519,7 @@ pub fn derive_seed(base: u64, values: &[(&str, &str)], seed_index: usize, common
         }
     }
     feed(&(seed_index as u64).to_le_bytes());
-    let mut z = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    (z ^ (z >> 31)) & ((1u64 << 53) - 1)
+    splitmix64_mix(h.wrapping_add(GOLDEN_GAMMA)) & ((1u64 << 53) - 1)
 }
 
 /// A config error of one point, with `<--grid k=v>` as its location when a grid value caused it.

@@ -8,6 +8,7 @@ use super::record::{Metrics, PointRecord, COMPARISONS};
 use super::{exec::io_err, SweepError, REPORT_HTML, SUMMARY_CSV, SWEEP_H5};
 use crate::analog::Component;
 use crate::io::h5::{Array, Attr, H5Writer};
+use crate::numeric::stats::MeanStd;
 use crate::plot::{
     bar_chart, heatmap, line_chart, line_chart_with_bands, Axis, HtmlReport, PlotError, Series,
 };
@@ -380,21 +381,6 @@ const COS: [Quantity; 3] = [
     },
 ];
 
-/// Mean and sample standard deviation of the finite values (NaN, 0 for none; std 0 for one).
-fn mean_std(v: &[f64]) -> (f64, f64) {
-    let v: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
-    let n = v.len();
-    if n == 0 {
-        return (f64::NAN, 0.0);
-    }
-    let mean = v.iter().sum::<f64>() / n as f64;
-    if n == 1 {
-        return (mean, 0.0);
-    }
-    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-    (mean, var.sqrt())
-}
-
 /// A factor and prefixed unit that bring `values` to a readable range ("ns", "pJ").
 fn scale(values: &[f64], unit: &str) -> (f64, String) {
     if unit.is_empty() {
@@ -487,7 +473,10 @@ fn along_axis(
         .map(|q| {
             grouped(plan, records, &[a], q)
                 .iter()
-                .map(|v| mean_std(v))
+                .map(|v| {
+                    let s = MeanStd::of_finite(v);
+                    (s.mean, s.std.unwrap_or(0.0))
+                })
                 .collect()
         })
         .collect();
@@ -589,7 +578,7 @@ fn map_of(
 ) -> Result<String, PlotError> {
     let (a0, a1) = (&plan.axes[0], &plan.axes[1]);
     let cells = grouped(plan, records, &[1, 0], q);
-    let means: Vec<f64> = cells.iter().map(|v| mean_std(v).0).collect();
+    let means: Vec<f64> = cells.iter().map(|v| MeanStd::of_finite(v).mean).collect();
     let (k, unit) = scale(&means, q.unit);
     let values: Vec<Vec<f64>> = means
         .chunks(a0.values.len())

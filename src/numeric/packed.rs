@@ -1,7 +1,7 @@
 //! Matrix products whose left factor is packed once and reused: a network's weights, in every
 //! step of an inference.
 //!
-//! [`gemm`](super::gemm) hands each product to `matrixmultiply`, which copies both factors into
+//! [`gemm`](super::real::gemm) hands each product to `matrixmultiply`, which copies both factors into
 //! its micro-kernel's panel layout on every call. The weights stay constant through an inference
 //! while the activities they multiply change at every step, and with the runner's chunks of 64
 //! samples, copying a 256 x 256 weight matrix costs about a sixth of the product itself. A
@@ -27,7 +27,7 @@
 //! is enough for high-performance BLIS", ACM TOMS 43 (2016): the choice of an `MR x NR` tile
 //! (here 16 x 6 in f32, 8 x 6 in f64: 12 accumulators of the 16 AVX registers).
 
-use super::{extent, MatMut, MatRef, Real};
+use super::real::{extent, MatMut, MatRef, Real};
 use std::fmt;
 
 /// Columns of one register tile.
@@ -139,7 +139,7 @@ impl<T> fmt::Debug for PackedMat<T> {
 }
 
 /// `C = alpha * A * B + beta * C` with `A` packed: the same product and conventions as
-/// [`gemm`](super::gemm) (with `beta == 0` the previous contents of `C` are ignored), rounded
+/// [`gemm`](super::real::gemm) (with `beta == 0` the previous contents of `C` are ignored), rounded
 /// as the [module](self) says.
 ///
 /// `B` is read in place when its columns are contiguous (row stride 1), otherwise copied first.
@@ -437,7 +437,7 @@ tile_entry!(tile_f64, f64, 8, avx2_tile_f64);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::real::gemm;
+    use crate::numeric::real::gemm;
     use nalgebra::DMatrix;
 
     fn filled<T: Real>(r: usize, c: usize, seed: usize) -> DMatrix<T> {

@@ -6,18 +6,16 @@
 //! column stride, and [`gemm`] hands both strides to `matrixmultiply`, whose packing kernels
 //! accept any layout. `matrixmultiply` is single-threaded here; parallelism happens above it
 //! (batch chunks over rayon), so thread pools never nest. Products that reuse one left factor
-//! many times (the weights in every step of an inference) pack it once into a [`PackedMat`]
-//! and go through [`gemm_packed`] instead (see [`packed`]).
+//! many times (the weights in every step of an inference) pack it once into a [`PackedMat`](packed::PackedMat)
+//! and go through [`gemm_packed`](packed::gemm_packed) instead (see [`super::packed`]).
 //!
 //! # Reference
 //! Goto & van de Geijn, "Anatomy of high-performance matrix multiplication", ACM TOMS 34 (2008),
 //! the blocking scheme `matrixmultiply` implements.
 
-use crate::network::vmath::{self, Kernel};
+use super::packed;
+use super::vmath::{self, Kernel};
 use std::fmt::{Debug, Display, LowerExp};
-
-pub mod packed;
-pub use packed::{gemm_packed, gemm_packed_with, PackedMat};
 
 /// A real scalar apcsim can compute in: `f32` or `f64`.
 pub trait Real:
@@ -35,14 +33,14 @@ pub trait Real:
     /// Whether this is a NaN (nalgebra's `RealField` only offers `is_finite`).
     fn is_nan(self) -> bool;
 
-    /// phi and phi' over a slice with the vectorised kernels of [`crate::network::vmath`].
+    /// phi and phi' over a slice with the vectorised kernels of [`super::vmath`].
     fn apply_kernel(k: Kernel, x: &[Self], out: &mut [Self], dout: &mut [Self]);
 
-    /// Rows of one panel of a [`PackedMat`] (two AVX registers).
+    /// Rows of one panel of a [`packed::PackedMat`] (two AVX registers).
     #[doc(hidden)]
     const PANEL_ROWS: usize;
 
-    /// Computes one register tile of [`gemm_packed`] (see [`packed::Tile`]).
+    /// Computes one register tile of [`packed::gemm_packed`] (see [`packed::Tile`]).
     #[doc(hidden)]
     fn panel_tile(tile: packed::Tile<'_, Self>);
 
@@ -161,24 +159,24 @@ pub fn c<T: Real>(x: f64) -> T {
 /// A read-only strided matrix view over a slice.
 #[derive(Clone, Copy, Debug)]
 pub struct MatRef<'a, T> {
-    data: &'a [T],
-    rows: usize,
-    cols: usize,
-    rs: usize,
-    cs: usize,
+    pub(super) data: &'a [T],
+    pub(super) rows: usize,
+    pub(super) cols: usize,
+    pub(super) rs: usize,
+    pub(super) cs: usize,
 }
 
 /// A mutable strided matrix view over a slice.
 #[derive(Debug)]
 pub struct MatMut<'a, T> {
-    data: &'a mut [T],
-    rows: usize,
-    cols: usize,
-    rs: usize,
-    cs: usize,
+    pub(super) data: &'a mut [T],
+    pub(super) rows: usize,
+    pub(super) cols: usize,
+    pub(super) rs: usize,
+    pub(super) cs: usize,
 }
 
-fn extent(rows: usize, cols: usize, rs: usize, cs: usize) -> usize {
+pub(super) fn extent(rows: usize, cols: usize, rs: usize, cs: usize) -> usize {
     if rows == 0 || cols == 0 {
         0
     } else {

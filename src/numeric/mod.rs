@@ -1,0 +1,13 @@
+//! The numeric layer every other module builds on: the floating-point types apcsim computes in
+//! and the matrix products ([`real`], [`packed`]), the vectorised activation kernels
+//! ([`vmath`]), summary statistics ([`stats`]) and the derivation of independent seeds
+//! ([`seeds`]). It imports nothing from the rest of the crate.
+
+pub mod packed;
+pub mod real;
+pub mod seeds;
+pub mod stats;
+pub mod vmath;
+
+pub use packed::{gemm_packed, gemm_packed_with, PackedMat};
+pub use real::{c, gemm, MatMut, MatRef, Real};
