@@ -42,7 +42,7 @@ pub use bar::bar_chart;
 pub use gallery::{gallery_charts, gallery_report};
 pub use heatmap::heatmap;
 pub use html::HtmlReport;
-pub use line::{line_chart, line_chart_with_bands};
+pub use line::{line_chart, line_chart_with_bands, line_chart_with_guides};
 
 /// A numeric axis of a chart.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,6 +86,24 @@ impl Series {
             name: name.into(),
             x,
             y,
+        }
+    }
+}
+
+/// A straight reference line across a line chart, drawn dashed in grey and named in the legend.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Guide {
+    /// A horizontal line at this y value: a threshold, such as a tolerance.
+    Threshold { name: String, y: f64 },
+    /// A vertical line at this x value: an event, such as the time a run settled.
+    Event { name: String, x: f64 },
+}
+
+impl Guide {
+    /// The name shown in the legend.
+    pub fn name(&self) -> &str {
+        match self {
+            Guide::Threshold { name, .. } | Guide::Event { name, .. } => name,
         }
     }
 }
