@@ -27,6 +27,7 @@
 
 mod area;
 mod bar;
+mod csv_table;
 mod frame;
 mod gallery;
 mod heatmap;
@@ -39,6 +40,7 @@ mod tests;
 
 pub use area::stacked_area;
 pub use bar::bar_chart;
+pub use csv_table::CsvTable;
 pub use gallery::{gallery_charts, gallery_report};
 pub use heatmap::heatmap;
 pub use html::HtmlReport;

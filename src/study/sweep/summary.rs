@@ -9,7 +9,8 @@ use super::{exec::io_err, SweepError, REPORT_HTML, SUMMARY_CSV, SWEEP_H5};
 use crate::analog::Component;
 use crate::io::h5::{Array, Attr, H5Writer};
 use crate::plot::{
-    bar_chart, heatmap, line_chart, line_chart_with_bands, Axis, HtmlReport, PlotError, Series,
+    bar_chart, heatmap, line_chart, line_chart_with_bands, Axis, CsvTable, HtmlReport, PlotError,
+    Series,
 };
 use crate::study::run::si;
 use std::path::Path;
@@ -88,15 +89,6 @@ fn number(x: f64) -> String {
     }
 }
 
-/// A CSV field, quoted when it must be.
-fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 /// summary.csv: one row per finished point in plan order.
 pub fn csv(plan: &SweepPlan, records: &[Option<PointRecord>]) -> String {
     let cols = metric_columns();
@@ -105,11 +97,10 @@ pub fn csv(plan: &SweepPlan, records: &[Option<PointRecord>]) -> String {
     head.extend(["seed_index", "seed", "status"].map(String::from));
     head.extend(cols.iter().map(|(n, _)| n.clone()));
     head.push("error".into());
-    let mut s = head.iter().map(|h| field(h)).collect::<Vec<_>>().join(",");
-    s.push('\n');
+    let mut table = CsvTable::new(&head);
     for r in records.iter().flatten() {
         let mut row: Vec<String> = vec![r.index.to_string()];
-        row.extend(r.values.iter().map(|v| field(v)));
+        row.extend(r.values.iter().cloned());
         row.push(r.seed_index.to_string());
         row.push(r.seed.to_string());
         row.push(r.outcome.status().into());
@@ -120,11 +111,10 @@ pub fn csv(plan: &SweepPlan, records: &[Option<PointRecord>]) -> String {
                     .map_or(String::new(), |m| number(get(m))),
             );
         }
-        row.push(field(r.outcome.message()));
-        s.push_str(&row.join(","));
-        s.push('\n');
+        row.push(r.outcome.message().to_string());
+        table.row(&row);
     }
-    s
+    table.finish()
 }
 
 /// sweep.h5: the plan's axes, every finished point's group, and `table/`: one vector per column
