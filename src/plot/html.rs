@@ -1,16 +1,41 @@
 //! The HTML report: one self-contained file (inline CSS, inline SVG figures, no scripts, no
 //! external resources) that opens in any browser and can be mailed or archived as is.
 
+use super::PlotError;
 use std::fmt::Write as _;
 
-/// Builds a report block by block; [`HtmlReport::to_html`] writes the page.
+/// One figure of a report: its file name in the output folder, its caption, and its SVG or why
+/// the chart could not be drawn (the report then says so in its place and writes no file).
+#[derive(Clone, Debug)]
+pub struct Figure {
+    pub file: String,
+    pub caption: String,
+    pub svg: Result<String, PlotError>,
+}
+
+impl Figure {
+    pub fn new(
+        file: impl Into<String>,
+        caption: impl Into<String>,
+        svg: Result<String, PlotError>,
+    ) -> Self {
+        Figure {
+            file: file.into(),
+            caption: caption.into(),
+            svg,
+        }
+    }
+}
+
+/// A report built block by block: text, tables and figures in reading order.
+/// [`Report::to_html`] gives the page; [`Report::write`] writes it and its figures into a folder.
 ///
 /// All text given to it is escaped; only figure SVGs are inserted as markup.
 ///
 /// ```
-/// use apcsim::plot::HtmlReport;
+/// use apcsim::plot::Report;
 ///
-/// let mut report = HtmlReport::new("Sweep <g_max>");
+/// let mut report = Report::new("Sweep <g_max>");
 /// report
 ///     .heading(2, "Settings")
 ///     .table(&["parameter", "value"], &[vec!["dt (ns)", "0.5"]])
@@ -19,10 +44,12 @@ use std::fmt::Write as _;
 /// assert!(html.contains("Sweep &lt;g_max&gt;"));
 /// ```
 #[derive(Clone, Debug, Default)]
-pub struct HtmlReport {
+pub struct Report {
     title: String,
     body: String,
     figures: usize,
+    /// (file name, SVG) of every figure drawn, in order.
+    pub(super) files: Vec<(String, String)>,
 }
 
 /// Replaces the characters that are markup in HTML and XML (`& < > " '`) by entities and drops
@@ -121,13 +148,12 @@ pre {
 @media print { body { background: #fff; padding: 0; } main { border: none; max-width: none; padding: 0; } figure { break-inside: avoid; } }
 "#;
 
-impl HtmlReport {
+impl Report {
     /// An empty report; `title` is the page title and its top heading.
     pub fn new(title: &str) -> Self {
-        HtmlReport {
+        Report {
             title: title.to_string(),
-            body: String::new(),
-            figures: 0,
+            ..Report::default()
         }
     }
 
@@ -186,25 +212,37 @@ impl HtmlReport {
         self
     }
 
-    /// A numbered figure: an SVG from one of the chart functions, with a caption below it. Text
-    /// that is not a plain SVG element (one with scripts, event handlers or links to other
-    /// resources counts as not plain) is shown escaped, never inserted as markup.
-    pub fn figure(&mut self, caption: &str, svg: &str) -> &mut Self {
+    /// A numbered figure: an SVG from one of the chart functions, with a caption below it,
+    /// written as its own file too by [`Report::write`]. A figure that could not be drawn is
+    /// named in its place with the reason. Text that is not a plain SVG element (one with
+    /// scripts, event handlers or links to other resources counts as not plain) is shown
+    /// escaped, never inserted as markup.
+    pub fn figure(&mut self, figure: Figure) -> &mut Self {
+        let svg = match figure.svg {
+            Ok(svg) => svg,
+            Err(e) => return self.paragraph(&format!("{}: not drawn ({e}).", figure.caption)),
+        };
         self.figures += 1;
         self.body.push_str("<figure>\n");
-        match svg_element(svg) {
+        match svg_element(&svg) {
             Some(element) => self.body.push_str(element),
             None => {
-                let _ = write!(self.body, "<pre>{}</pre>", escape(svg));
+                let _ = write!(self.body, "<pre>{}</pre>", escape(&svg));
             }
         }
         let _ = writeln!(
             self.body,
             "\n<figcaption><b>Figure {}.</b> {}</figcaption>\n</figure>",
             self.figures,
-            escape(caption)
+            escape(&figure.caption)
         );
+        self.files.push((figure.file, svg));
         self
+    }
+
+    /// The figure files the report writes, in order.
+    pub fn figure_files(&self) -> impl Iterator<Item = &str> {
+        self.files.iter().map(|(name, _)| name.as_str())
     }
 
     /// Text shown as written, in a monospaced font: command lines, logs, configuration.
@@ -235,11 +273,11 @@ mod tests {
     #[test]
     fn text_is_escaped_everywhere() {
         let evil = "<script>alert('x')</script> & \"q\"\u{0}";
-        let mut r = HtmlReport::new(evil);
+        let mut r = Report::new(evil);
         r.heading(9, evil)
             .paragraph(evil)
             .table(&[evil], &[vec![evil]])
-            .figure(evil, evil)
+            .figure(figure(evil, evil))
             .preformatted(evil);
         let html = r.to_html();
         assert!(!html.contains("<script"), "{html}");
@@ -250,14 +288,18 @@ mod tests {
         assert!(html.contains("<h6>"), "heading levels are clamped");
     }
 
+    fn figure(caption: &str, svg: &str) -> Figure {
+        Figure::new("f.svg", caption, Ok(svg.to_string()))
+    }
+
     #[test]
     fn figures_inline_svg_and_are_numbered() {
-        let mut r = HtmlReport::new("t");
-        r.figure(
+        let mut r = Report::new("t");
+        r.figure(figure(
             "first",
             "<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"></svg>",
-        )
-        .figure("second", "<svg></svg>");
+        ))
+        .figure(figure("second", "<svg></svg>"));
         let html = r.to_html();
         assert!(html.contains("<figure>\n<svg xmlns"));
         assert!(!html.contains("<?xml"));
@@ -271,20 +313,20 @@ mod tests {
             "<svg onload=\"alert(1)\"></svg>",
             "<svg><image href=\"http://example.org/x.png\"/></svg>",
         ] {
-            let mut r = HtmlReport::new("t");
-            r.figure("c", svg);
+            let mut r = Report::new("t");
+            r.figure(figure("c", svg));
             let html = r.to_html();
             assert!(html.contains("<pre>&lt;svg"), "{svg}: {html}");
         }
         // Words starting with "on" in text content are fine.
-        let mut r = HtmlReport::new("t");
-        r.figure("c", "<svg><text x=\"1\">onset=3</text></svg>");
+        let mut r = Report::new("t");
+        r.figure(figure("c", "<svg><text x=\"1\">onset=3</text></svg>"));
         assert!(r.to_html().contains("<figure>\n<svg>"));
     }
 
     #[test]
     fn ragged_tables_are_padded_and_numbers_aligned() {
-        let mut r = HtmlReport::new("t");
+        let mut r = Report::new("t");
         r.table(
             &["a", "b", "c"],
             &[vec!["x", "1.5e-3"], vec!["y", "−2", "12%"]],
@@ -296,7 +338,7 @@ mod tests {
 
     #[test]
     fn the_page_needs_nothing_from_outside() {
-        let mut r = HtmlReport::new("t");
+        let mut r = Report::new("t");
         r.paragraph("one\n\ntwo");
         let html = r.to_html();
         assert_eq!(html.matches("<p>").count(), 2);

@@ -9,7 +9,7 @@
 //! is a [`PlotError`] returned.
 //!
 //! ```
-//! use apcsim::plot::{line_chart, Axis, HtmlReport, Series};
+//! use apcsim::plot::{line_chart, Axis, Figure, Report, Series};
 //!
 //! let t_us: Vec<f64> = (0..50).map(|i| i as f64 * 0.1).collect();
 //! let v: Vec<f64> = t_us.iter().map(|t| 1.0 - (-t).exp()).collect();
@@ -18,9 +18,9 @@
 //!     &Axis::linear("time (µs)"),
 //!     &Axis::linear("voltage (V)"),
 //!     &[Series::new("z₁", t_us, v)],
-//! )?;
-//! let mut report = HtmlReport::new("Settling");
-//! report.figure("Node voltage after the input step.", &svg);
+//! );
+//! let mut report = Report::new("Settling");
+//! report.figure(Figure::new("settling.svg", "Node voltage after the input step.", svg));
 //! assert!(report.to_html().contains("<svg"));
 //! # Ok::<(), apcsim::plot::PlotError>(())
 //! ```
@@ -33,6 +33,8 @@ mod gallery;
 mod heatmap;
 mod html;
 mod line;
+mod report;
+mod run_figures;
 mod scale;
 mod style;
 #[cfg(test)]
@@ -43,8 +45,10 @@ pub use bar::bar_chart;
 pub use csv_table::CsvTable;
 pub use gallery::{gallery_charts, gallery_report};
 pub use heatmap::heatmap;
-pub use html::HtmlReport;
+pub use html::{Figure, Report};
 pub use line::{line_chart, line_chart_with_bands, line_chart_with_guides};
+pub use report::{ReportError, MANIFEST, REPORT_HTML};
+pub use run_figures::{run_figures, LayerAlignment};
 
 /// A numeric axis of a chart.
 #[derive(Clone, Debug, PartialEq, Eq)]

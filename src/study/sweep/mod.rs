@@ -56,7 +56,7 @@ pub const POINTS_JSONL: &str = "points.jsonl";
 pub const POINTS_DIR: &str = "points";
 pub const SWEEP_H5: &str = "sweep.h5";
 pub const SUMMARY_CSV: &str = "summary.csv";
-pub const REPORT_HTML: &str = "report.html";
+pub use crate::plot::REPORT_HTML;
 /// Held (an advisory lock) by the one sweep or merge writing into a folder.
 pub const LOCK_FILE: &str = ".apcsim-sweep.lock";
 

@@ -5,12 +5,12 @@
 
 use super::plan::SweepPlan;
 use super::record::{Metrics, PointRecord, COMPARISONS};
-use super::{exec::io_err, SweepError, REPORT_HTML, SUMMARY_CSV, SWEEP_H5};
+use super::{exec::io_err, SweepError, SUMMARY_CSV, SWEEP_H5};
 use crate::analog::Component;
 use crate::io::h5::{Array, Attr, H5Writer};
 use crate::plot::{
-    bar_chart, heatmap, line_chart, line_chart_with_bands, Axis, CsvTable, HtmlReport, PlotError,
-    Series,
+    bar_chart, heatmap, line_chart, line_chart_with_bands, Axis, CsvTable, Figure, PlotError,
+    Report, Series,
 };
 use crate::study::run::si;
 use std::path::Path;
@@ -238,7 +238,7 @@ pub fn write_all(
 ) -> Result<(), SweepError> {
     write_data(dir, plan, records)?;
     let figures = figures(plan, records);
-    let mut html = HtmlReport::new(&format!("apcsim sweep: {}", plan.design));
+    let mut html = Report::new(&format!("apcsim sweep: {}", plan.design));
     let finished = records.iter().flatten().count();
     let own = plan.own_points().len();
     html.paragraph(&format!(
@@ -271,17 +271,8 @@ pub fn write_all(
     if !figures.is_empty() {
         html.heading(2, "Figures");
     }
-    for (file, caption, svg) in &figures {
-        match svg {
-            Ok(svg) => {
-                let p = dir.join(file);
-                crate::io::write_atomic(&p, svg.as_bytes()).map_err(|e| io_err(&p, e))?;
-                html.figure(caption, svg);
-            }
-            Err(e) => {
-                html.paragraph(&format!("{caption}: not drawn ({e})."));
-            }
-        }
+    for figure in figures {
+        html.figure(figure);
     }
     html.heading(2, "Points");
     let mut head: Vec<String> = vec!["#".into()];
@@ -326,8 +317,7 @@ pub fn write_all(
             "The first {MAX_ROWS} of {finished} points; summary.csv has them all."
         ));
     }
-    let p = dir.join(REPORT_HTML);
-    crate::io::write_atomic(&p, html.to_html().as_bytes()).map_err(|e| io_err(&p, e))
+    html.write(dir).map_err(|e| io_err(&e.path, e.source))
 }
 
 /// A quantity shown on a chart: how to get it from a point, its name and unit.
@@ -424,8 +414,6 @@ fn titled(name: &str, unit: &str) -> String {
         format!("{name} ({unit})")
     }
 }
-
-type Figure = (String, String, Result<String, PlotError>);
 
 /// The finite values of `q` of every finished point, grouped by the value of each axis in
 /// `along` (the other axes and the seeds pooled): `groups[cell]` for cells in row-major order
@@ -647,7 +635,7 @@ pub fn figures(plan: &SweepPlan, records: &[Option<PointRecord>]) -> Vec<Figure>
                 ),
             ];
             for (file, q, title) in maps {
-                out.push((
+                out.push(Figure::new(
                     format!("map_{file}.svg"),
                     format!(
                         "{title} over {} and {}. {cells}",
@@ -666,7 +654,7 @@ pub fn figures(plan: &SweepPlan, records: &[Option<PointRecord>]) -> Vec<Figure>
                 } else {
                     format!("_axis{a}")
                 };
-                out.push((
+                out.push(Figure::new(
                     format!("settling{suffix}.svg"),
                     format!("Median and worst settling time of the batch against {label}{spread}."),
                     along_axis(
@@ -678,7 +666,7 @@ pub fn figures(plan: &SweepPlan, records: &[Option<PointRecord>]) -> Vec<Figure>
                         &[&SETTLING_MEDIAN, &SETTLING_WORST],
                     ),
                 ));
-                out.push((
+                out.push(Figure::new(
                     format!("energy{suffix}.svg"),
                     format!("Energy per sample against {label}{spread}."),
                     along_axis(
@@ -690,7 +678,7 @@ pub fn figures(plan: &SweepPlan, records: &[Option<PointRecord>]) -> Vec<Figure>
                         &[&ENERGY],
                     ),
                 ));
-                out.push((
+                out.push(Figure::new(
                     format!("energy_components{suffix}.svg"),
                     format!(
                         "Energy per sample by component against {label} (means{}).",
@@ -702,7 +690,7 @@ pub fn figures(plan: &SweepPlan, records: &[Option<PointRecord>]) -> Vec<Figure>
                     ),
                     components_along(plan, records, a),
                 ));
-                out.push((
+                out.push(Figure::new(
                     format!("alignment{suffix}.svg"),
                     format!(
                         "Cosine similarity of the PC update to BP against {label}{spread}: the \
