@@ -1,9 +1,11 @@
-//! The HTML report as a browser shows it: a report with every chart kind is written to a temp
+//! The HTML reports as a browser shows them: a report with every chart kind is written to a temp
 //! dir, headless Chromium takes a screenshot, and the picture must hold a chart's worth of ink in
-//! many colours, including the palette's.
+//! many colours, including the palette's; the reports of a run, a sweep and a study are laid out
+//! at 1280 and 800 px wide and nothing in them may be cut off.
 //!
-//! Chromium is optional on a developer machine: without it the test prints `skipped: ...` and
-//! passes. CI sets `APCSIM_REQUIRE_CHROMIUM=1`, which turns a missing browser into a failure.
+//! Chromium is optional on a developer machine: without it the browser tests print
+//! `skipped: ...` and pass. CI sets `APCSIM_REQUIRE_CHROMIUM=1`, which turns a missing browser
+//! into a failure.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -27,9 +29,28 @@ fn find_chromium() -> Option<PathBuf> {
     })
 }
 
-/// Takes a `width` x `height` screenshot of `page` into `png`, failing the test if the browser
-/// fails or hangs.
-fn screenshot(chromium: &Path, page: &Path, png: &Path, profile: &Path, size: (u32, u32)) {
+/// The Chromium binary, or `None` (after saying so) when it is missing and not required.
+fn chromium_or_skip() -> Option<PathBuf> {
+    let found = find_chromium();
+    if found.is_none() {
+        if chromium_required() {
+            panic!("chromium is required (APCSIM_REQUIRE_CHROMIUM=1) but not on PATH");
+        }
+        eprintln!("skipped: chromium not on PATH");
+    }
+    found
+}
+
+/// Runs headless Chromium on `page` in a `width` x `height` window with `args`, its standard
+/// output into `stdout`, failing the test if the browser fails or hangs.
+fn run_chromium(
+    chromium: &Path,
+    page: &Path,
+    profile: &Path,
+    size: (u32, u32),
+    args: &[String],
+    stdout: Stdio,
+) {
     let mut child = Command::new(chromium)
         .args([
             "--headless",
@@ -39,11 +60,11 @@ fn screenshot(chromium: &Path, page: &Path, png: &Path, profile: &Path, size: (u
             "--force-device-scale-factor=1",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("--screenshot={}", png.display()))
         .arg(format!("--window-size={},{}", size.0, size.1))
+        .args(args)
         .arg(format!("file://{}", page.display()))
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(stdout)
         .stderr(Stdio::null())
         .spawn()
         .expect("starting chromium");
@@ -60,6 +81,12 @@ fn screenshot(chromium: &Path, page: &Path, png: &Path, profile: &Path, size: (u
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "chromium failed: {status}");
+}
+
+/// Takes a `width` x `height` screenshot of `page` into `png`.
+fn screenshot(chromium: &Path, page: &Path, png: &Path, profile: &Path, size: (u32, u32)) {
+    let args = [format!("--screenshot={}", png.display())];
+    run_chromium(chromium, page, profile, size, &args, Stdio::null());
     assert!(png.is_file(), "chromium wrote no screenshot");
 }
 
@@ -89,11 +116,7 @@ fn near(a: [u8; 3], b: [u8; 3]) -> bool {
 
 #[test]
 fn report_with_every_chart_renders_in_chromium() {
-    let Some(chromium) = find_chromium() else {
-        if chromium_required() {
-            panic!("chromium is required (APCSIM_REQUIRE_CHROMIUM=1) but not on PATH");
-        }
-        eprintln!("skipped: chromium not on PATH");
+    let Some(chromium) = chromium_or_skip() else {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
@@ -157,26 +180,12 @@ fn report_with_every_chart_renders_in_chromium() {
 /// The report `apcsim run` writes renders: its figures are inline SVG that draw.
 #[test]
 fn run_report_renders_in_chromium() {
-    let Some(chromium) = find_chromium() else {
-        if chromium_required() {
-            panic!("chromium is required (APCSIM_REQUIRE_CHROMIUM=1) but not on PATH");
-        }
-        eprintln!("skipped: chromium not on PATH");
+    let Some(chromium) = chromium_or_skip() else {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("run");
-    let design = Path::new(env!("CARGO_MANIFEST_DIR")).join("circuits/tiny.toml");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_apcsim"))
-        .args([
-            "run",
-            design.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .output()
-        .expect("apcsim runs");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    apcsim(&["run", &design("tiny.toml"), "--out", out.to_str().unwrap()]);
     let page = out.join("report.html");
     let html = std::fs::read_to_string(&page).expect("report.html written");
     assert_eq!(html.matches("<figure>").count(), 6, "six figures");
@@ -201,4 +210,144 @@ fn run_report_renders_in_chromium() {
     );
     assert!(ink / pixels.len() as f64 > 0.04, "mostly blank");
     assert!(blue > 1000, "the curves barely show ({blue} px)");
+}
+
+/// Runs apcsim with `args`; it must succeed.
+fn apcsim(args: &[&str]) {
+    let o = Command::new(env!("CARGO_BIN_EXE_apcsim"))
+        .args(args)
+        .output()
+        .expect("apcsim runs");
+    assert!(
+        o.status.success(),
+        "apcsim {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn design(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("circuits")
+        .join(name);
+    path.to_string_lossy().into_owned()
+}
+
+/// Run in the page once it is laid out: lists, one a line after `CHECKED`, everything cut off:
+/// the page wider than the window, a block of the report whose content is wider than the block
+/// (cut, or hidden behind a scroll bar), chart text outside its chart or shortened with an
+/// ellipsis. The list goes into a `<pre id="cut-off">` that `--dump-dom` prints.
+const CUT_OFF_CHECK: &str = r#"
+(() => {
+  const cut = [];
+  const root = document.documentElement;
+  if (root.scrollWidth > root.clientWidth) {
+    cut.push(`the page is ${root.scrollWidth} px wide in a ${root.clientWidth} px window`);
+  }
+  const what = (el) => `${el.tagName.toLowerCase()} "${el.textContent.trim().slice(0, 60)}"`;
+  for (const el of document.querySelectorAll('main, main *:not(svg):not(svg *)')) {
+    const inline = getComputedStyle(el).display === 'inline';
+    if (!inline && el.scrollWidth > el.clientWidth + 1) {
+      cut.push(`${what(el)}: ${el.scrollWidth} px of content in ${el.clientWidth} px`);
+    }
+  }
+  for (const svg of document.querySelectorAll('figure svg')) {
+    const box = svg.getBoundingClientRect();
+    for (const t of svg.querySelectorAll('text')) {
+      const r = t.getBoundingClientRect();
+      if (r.width === 0) continue;
+      if (r.left < box.left - 1 || r.right > box.right + 1 ||
+          r.top < box.top - 1 || r.bottom > box.bottom + 1) {
+        cut.push(`${what(t)}: outside its chart`);
+      }
+      if (t.textContent.includes('\u2026')) cut.push(`${what(t)}: shortened`);
+    }
+  }
+  const out = document.createElement('pre');
+  out.id = 'cut-off';
+  out.textContent = ['CHECKED', ...cut].join('\n');
+  document.body.appendChild(out);
+})();
+"#;
+
+/// What is cut off in `page` laid out `width` px wide (empty: nothing).
+fn cut_off(chromium: &Path, page: &Path, width: u32, scratch: &Path) -> Vec<String> {
+    let html = std::fs::read_to_string(page).expect("reading the report");
+    let checked = scratch.join(format!("checked-{width}.html"));
+    let script = format!("<script>{CUT_OFF_CHECK}</script>\n</body>");
+    std::fs::write(&checked, html.replacen("</body>", &script, 1)).expect("writing the page");
+    let dom = scratch.join(format!("dom-{width}.html"));
+    let file = std::fs::File::create(&dom).expect("creating the DOM dump");
+    let args = ["--dump-dom".to_string()];
+    let profile = scratch.join("profile");
+    run_chromium(
+        chromium,
+        &checked,
+        &profile,
+        (width, 1000),
+        &args,
+        file.into(),
+    );
+    let dom = std::fs::read_to_string(&dom).expect("reading the DOM dump");
+    let start = dom
+        .find("<pre id=\"cut-off\">")
+        .unwrap_or_else(|| panic!("the check did not run in {}", page.display()));
+    let text = &dom[start + "<pre id=\"cut-off\">".len()..];
+    let text = &text[..text.find("</pre>").expect("the check's list ends")];
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("CHECKED"));
+    lines
+        .map(|l| {
+            let l = l.replace("&lt;", "<").replace("&gt;", ">");
+            l.replace("&quot;", "\"").replace("&amp;", "&")
+        })
+        .collect()
+}
+
+/// The reports of a run (a long design summary), a sweep over one axis (line charts with
+/// legends), a sweep over two (the widest table) and a study (text tables) fit a 1280 px and an
+/// 800 px wide window: no block, table, caption or chart label is cut off.
+#[test]
+fn reports_fit_1280_and_800_px_wide_windows() {
+    let Some(chromium) = chromium_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    let tiny = design("tiny.toml");
+    apcsim(&["run", &tiny, "--out", &out("run")]);
+    let levels = "device.levels=8,16,32";
+    apcsim(&[
+        "sweep",
+        &tiny,
+        "--grid",
+        levels,
+        "--seeds",
+        "2",
+        "--out",
+        &out("sweep1"),
+    ]);
+    let wires = "crossbar.wire_resistance=0ohm,1ohm";
+    let two = ["--grid", "device.levels=8,16", "--grid", wires];
+    apcsim(&[&["sweep", &tiny][..], &two, &["--out", &out("sweep2")]].concat());
+    let grid = [
+        "--widths", "8,16", "--depths", "2,4", "--seeds", "2", "--steps", "3",
+    ];
+    apcsim(
+        &[
+            &["study", "width-depth"][..],
+            &grid,
+            &["--out", &out("study")],
+        ]
+        .concat(),
+    );
+    let mut problems = Vec::new();
+    for report in ["run", "sweep1", "sweep2", "study"] {
+        let page = dir.path().join(report).join("report.html");
+        for width in [1280, 800] {
+            for p in cut_off(&chromium, &page, width, dir.path()) {
+                problems.push(format!("{report} at {width} px: {p}"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "cut off:\n{}", problems.join("\n"));
 }

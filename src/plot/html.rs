@@ -78,6 +78,19 @@ fn is_numeric(cell: &str) -> bool {
     !t.is_empty() && t.parse::<f64>().is_ok()
 }
 
+/// `text` escaped, with a line-break opportunity after every `.`, `_` and `/`, so that a long
+/// key name in a table header (`crossbar.wire_resistance`) can wrap between its parts.
+fn breakable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in escape(text).chars() {
+        out.push(c);
+        if matches!(c, '.' | '_' | '/') {
+            out.push_str("<wbr>");
+        }
+    }
+    out
+}
+
 /// `svg` as one SVG element (after any XML declaration) when it is one and keeps the page
 /// self-contained and script-free: no scripts, event handlers, embedded HTML or references to
 /// other resources. The chart functions write such SVG; anything else is shown as text rather
@@ -119,8 +132,8 @@ body {
   font: 16px/1.55 system-ui, -apple-system, "Segoe UI", Helvetica, Arial, "Liberation Sans", "DejaVu Sans", sans-serif;
 }
 main {
-  max-width: 960px; margin: 0 auto; background: #fff; padding: 2rem 2.5rem 2.5rem;
-  border: 1px solid #e1e4e8; border-radius: 8px;
+  max-width: 1100px; margin: 0 auto; background: #fff; padding: 2rem 2.5rem 2.5rem;
+  border: 1px solid #e1e4e8; border-radius: 8px; overflow-wrap: break-word;
 }
 h1 { font-size: 1.9rem; line-height: 1.25; margin: 0 0 1.25rem; padding-bottom: .5rem; border-bottom: 2px solid #0072b2; }
 h2 { font-size: 1.45rem; margin: 2.2rem 0 .8rem; padding-bottom: .25rem; border-bottom: 1px solid #e1e4e8; }
@@ -129,8 +142,8 @@ h4, h5, h6 { font-size: 1rem; margin: 1.4rem 0 .5rem; }
 p { margin: .6rem 0 1rem; }
 .table-wrap { overflow-x: auto; margin: 1rem 0 1.5rem; }
 table { border-collapse: collapse; font-size: .92rem; min-width: 40%; }
-th, td { padding: .4rem .75rem; border-bottom: 1px solid #e1e4e8; text-align: left; vertical-align: top; }
-th { background: #f0f3f6; border-bottom: 2px solid #c9d1d9; font-weight: 600; }
+th, td { padding: .4rem .6rem; border-bottom: 1px solid #e1e4e8; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
+th { background: #f0f3f6; border-bottom: 2px solid #c9d1d9; font-weight: 600; overflow-wrap: normal; }
 tbody tr:nth-child(even) { background: #fafbfc; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 figure { margin: 1.5rem 0 2rem; padding: .75rem; border: 1px solid #e1e4e8; border-radius: 6px; background: #fff; }
@@ -139,7 +152,14 @@ figcaption { margin-top: .6rem; font-size: .92rem; color: #57606a; }
 figcaption b { color: #1f2328; }
 pre {
   background: #f6f8fa; border: 1px solid #e1e4e8; border-radius: 6px; padding: .8rem 1rem;
-  overflow-x: auto; font: 13.5px/1.45 ui-monospace, "DejaVu Sans Mono", "Liberation Mono", Menlo, Consolas, monospace;
+  white-space: pre-wrap; overflow-wrap: anywhere;
+  font: 13.5px/1.45 ui-monospace, "DejaVu Sans Mono", "Liberation Mono", Menlo, Consolas, monospace;
+}
+pre .l { display: block; min-height: 1.45em; padding-left: 4ch; text-indent: -4ch; }
+@media (max-width: 900px) {
+  body { padding: 1rem .75rem 2rem; } main { padding: 1.25rem 1.25rem 1.5rem; }
+  pre { font-size: 12px; padding: .6rem .7rem; }
+  table { font-size: .78rem; } th, td { padding: .3rem .35rem; }
 }
 @media (max-width: 640px) {
   body { padding: .5rem; } main { padding: 1rem; border-radius: 0; }
@@ -190,7 +210,7 @@ impl Report {
             self.body.push_str("<thead><tr>");
             for i in 0..columns {
                 let h = headers.get(i).map(|h| h.as_ref()).unwrap_or("");
-                let _ = write!(self.body, "<th scope=\"col\">{}</th>", escape(h));
+                let _ = write!(self.body, "<th scope=\"col\">{}</th>", breakable(h));
             }
             self.body.push_str("</tr></thead>\n");
         }
@@ -245,9 +265,14 @@ impl Report {
         self.files.iter().map(|(name, _)| name.as_str())
     }
 
-    /// Text shown as written, in a monospaced font: command lines, logs, configuration.
+    /// Text shown as written, in a monospaced font: command lines, logs, configuration. A line
+    /// too long for the page wraps, its continuation indented, rather than being cut off.
     pub fn preformatted(&mut self, text: &str) -> &mut Self {
-        let _ = writeln!(self.body, "<pre>{}</pre>", escape(text.trim_end()));
+        self.body.push_str("<pre>");
+        for line in text.trim_end().lines() {
+            let _ = write!(self.body, "<span class=\"l\">{}</span>", escape(line));
+        }
+        self.body.push_str("</pre>\n");
         self
     }
 
@@ -334,6 +359,19 @@ mod tests {
         let html = r.to_html();
         assert_eq!(html.matches("<td").count(), 6);
         assert_eq!(html.matches("class=\"num\"").count(), 3);
+    }
+
+    #[test]
+    fn long_lines_and_key_names_can_wrap() {
+        let mut r = Report::new("t");
+        r.preformatted("a\n\nb  <c>\n")
+            .table(&["crossbar.wire_resistance"], &[vec!["1"]]);
+        let html = r.to_html();
+        let lines = "<pre><span class=\"l\">a</span><span class=\"l\"></span>\
+                     <span class=\"l\">b  &lt;c&gt;</span></pre>";
+        assert!(html.contains(lines), "{html}");
+        assert!(html.contains("<th scope=\"col\">crossbar.<wbr>wire_<wbr>resistance</th>"));
+        assert!(html.contains("white-space: pre-wrap"));
     }
 
     #[test]
