@@ -1,7 +1,8 @@
 //! The HTML reports as a browser shows them: a report with every chart kind is written to a temp
 //! dir, headless Chromium takes a screenshot, and the picture must hold a chart's worth of ink in
 //! many colours, including the palette's; the reports of a run, a sweep and a study are laid out
-//! at 1280 and 800 px wide and nothing in them may be cut off.
+//! at 1280 and 800 px wide and nothing in them may be cut off. And the run's settling figure
+//! draws the tolerance its settling time is measured against.
 //!
 //! Chromium is optional on a developer machine: without it the browser tests print
 //! `skipped: ...` and pass. CI sets `APCSIM_REQUIRE_CHROMIUM=1`, which turns a missing browser
@@ -350,4 +351,93 @@ fn reports_fit_1280_and_800_px_wide_windows() {
         }
     }
     assert!(problems.is_empty(), "cut off:\n{}", problems.join("\n"));
+}
+
+/// The (x, y) pixel points of every polyline drawn in `colour` in an SVG document.
+fn polylines(svg: &str, colour: &str) -> Vec<Vec<(f64, f64)>> {
+    let doc = roxmltree::Document::parse(svg).expect("the SVG parses");
+    doc.descendants()
+        .filter(|n| n.has_tag_name("polyline") && n.attribute("stroke") == Some(colour))
+        .map(|n| {
+            let points = n.attribute("points").unwrap_or("");
+            points
+                .split_whitespace()
+                .map(|p| {
+                    let (x, y) = p.split_once(',').expect("x,y");
+                    (x.parse().expect("x"), y.parse().expect("y"))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// A noisy run's settling figure draws the tolerance the settling time is measured against
+/// (`settle_tol` of the range plus five standard deviations of the node) and marks the settling
+/// time: every layer's curve stays on or below the tolerance after the mark, and was above it
+/// before.
+#[test]
+fn the_settling_figure_draws_the_tolerance_settling_is_measured_against() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("noisy");
+    let noisy = ["--set", "periphery.ktc_noise=true"];
+    apcsim(
+        &[
+            &["run", &design("tiny.toml")][..],
+            &noisy,
+            &["--out", out.to_str().unwrap()],
+        ]
+        .concat(),
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["dynamics"]["noisy"], true, "the run is noisy");
+    assert_eq!(report["settling"]["settled"], true);
+    let svg = std::fs::read_to_string(out.join("convergence.svg")).expect("the settling figure");
+    // The guides' colours (src/plot/style.rs); the legend's swatches lie right of the plot.
+    let tolerance = polylines(&svg, "#666666");
+    let (mut lowest, mut tolerance_y, mut plot_right) = (f64::INFINITY, f64::NAN, 0.0f64);
+    for dash in &tolerance {
+        let x0 = dash.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
+        if x0 < lowest {
+            (lowest, tolerance_y) = (x0, dash[0].1);
+        }
+    }
+    for dash in tolerance.iter().filter(|d| d[0].1 == tolerance_y) {
+        plot_right = dash.iter().map(|p| p.0).fold(plot_right, f64::max);
+    }
+    assert!(tolerance_y.is_finite(), "no tolerance line drawn");
+    let marks: Vec<f64> = polylines(&svg, "#222222")
+        .iter()
+        .filter(|d| d.len() == 2 && d[0].0 == d[1].0)
+        .map(|d| d[0].0)
+        .collect();
+    let settled_x = *marks.first().expect("no settling time marked");
+    assert!(marks.iter().all(|&x| x == settled_x), "{marks:?}");
+    let mut before_above = false;
+    for layer in ["#0072B2", "#D55E00"] {
+        let points: Vec<(f64, f64)> = polylines(&svg, layer)
+            .into_iter()
+            .flatten()
+            .filter(|p| p.0 <= plot_right)
+            .collect();
+        assert!(
+            points.len() > 100,
+            "layer curve {layer}: {} points",
+            points.len()
+        );
+        for &(x, y) in &points {
+            // Pixel y grows downwards: on or below the line is y >= the line's y.
+            assert!(
+                x <= settled_x || y >= tolerance_y,
+                "layer curve {layer} above the tolerance at x = {x} after settling at {settled_x}"
+            );
+        }
+        before_above |= points
+            .iter()
+            .any(|&(x, y)| x < settled_x && y < tolerance_y);
+    }
+    assert!(
+        before_above,
+        "no curve is outside the tolerance before settling"
+    );
 }

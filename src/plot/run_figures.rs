@@ -3,8 +3,11 @@
 //! and the simulation alone (and the run's gradient comparison), so that nothing here depends
 //! on how a run is driven.
 
-use super::{bar_chart, line_chart, stacked_area, Axis, Figure, Series};
+use super::{
+    bar_chart, line_chart, line_chart_with_guides, stacked_area, Axis, Figure, Guide, Series,
+};
 use crate::analog::energy::{component_total, ByLayer};
+use crate::analog::sim::NOISE_BAND_SIGMAS;
 use crate::analog::{Component, Simulation};
 use crate::config::Circuit;
 use crate::network::Layout;
@@ -53,49 +56,96 @@ fn traced_nodes<'a>(circuit: &Circuit, sim: &'a Simulation, l: usize, p: usize) 
     &sim.traces.z[l - 1][p * k * n..p * k * n + n]
 }
 
-/// Largest distance of each hidden layer's value nodes from their final values, relative to the
-/// layer's range, for the first traced sample.
-fn settling_figure(circuit: &Circuit, sim: &Simulation) -> Figure {
+/// How far each hidden layer of the first traced sample is from its final value, in units of
+/// the settling tolerance each node has (`settle_tol` × the layer's range, plus
+/// [`NOISE_BAND_SIGMAS`] standard deviations of the node over the trailing window when the run
+/// is noisy): the largest over the layer's nodes at every trace point. The sample has settled
+/// once every layer stays at or below 1.
+fn settling_distance(circuit: &Circuit, sim: &Simulation) -> Vec<Series> {
     let widths = &circuit.architecture.widths;
     let s = sim.traces.samples[0];
     let layout = Layout::new(widths, sim.batch);
     let us = time_us(sim);
-    let series: Vec<Series> = (1..widths.len() - 1)
+    (1..widths.len() - 1)
         .map(|l| {
             let n = widths[l];
-            let zf = &sim.final_z[layout.range(l)][s * n..(s + 1) * n];
-            let distance = |p: usize| {
-                traced_nodes(circuit, sim, l, p)
-                    .iter()
-                    .zip(zf)
-                    .map(|(a, b)| (a - b).abs())
-                    .fold(0.0, f64::max)
-            };
-            let range = distance(0);
+            let nodes = s * n..(s + 1) * n;
+            let zf = &sim.final_z[layout.range(l)][nodes.clone()];
+            let sd = &sim.final_z_std[layout.range(l)][nodes];
+            let range = traced_nodes(circuit, sim, l, 0)
+                .iter()
+                .zip(zf)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            let band: Vec<f64> = sd
+                .iter()
+                .map(|sd| {
+                    let base = circuit.dynamics.settle_tol * range;
+                    if circuit.dynamics.noisy {
+                        base + NOISE_BAND_SIGMAS * sd
+                    } else {
+                        base
+                    }
+                })
+                .collect();
             let y = (0..us.len())
                 .map(|p| {
-                    if range > 0.0 {
-                        distance(p) / range
-                    } else {
-                        f64::NAN
-                    }
+                    let z = traced_nodes(circuit, sim, l, p);
+                    let d = z
+                        .iter()
+                        .zip(zf)
+                        .zip(&band)
+                        .map(|((a, b), bd)| (a - b).abs() / bd);
+                    d.fold(0.0, f64::max)
                 })
                 .collect();
             Series::new(format!("layer {l}"), us.clone(), y)
         })
-        .collect();
+        .collect()
+}
+
+fn settling_figure(circuit: &Circuit, sim: &Simulation) -> Figure {
+    let s = sim.traces.samples[0];
+    let settled_at = sim.settling[s].time_seconds;
+    let mut guides = vec![Guide::Threshold {
+        name: "tolerance".into(),
+        y: 1.0,
+    }];
+    let when = if sim.steady {
+        guides.push(Guide::Event {
+            name: format!("settled (sample {s})"),
+            x: settled_at * 1e6,
+        });
+        format!(
+            "the dashed vertical line marks when sample {s} settled ({:.3} µs)",
+            settled_at * 1e6
+        )
+    } else {
+        "the run did not settle within t_max".to_string()
+    };
+    let noise = if circuit.dynamics.noisy {
+        format!(
+            ", plus {NOISE_BAND_SIGMAS} standard deviations of the node over the trailing \
+             window (the run is noisy)"
+        )
+    } else {
+        String::new()
+    };
     Figure::new(
         "convergence.svg",
         format!(
-            "Largest distance of a layer's value nodes from their final values, relative to the \
-             layer's range (sample {s}); settled below settle_tol = {}.",
+            "Largest distance of a layer's value nodes from their final values (sample {s}), in \
+             units of each node's settling tolerance: settle_tol = {} of the layer's range{noise}. \
+             A sample has settled once every layer stays below 1 (the dashed horizontal line); \
+             {when}.",
             circuit.dynamics.settle_tol
         ),
-        line_chart(
-            "Settling: max |z − z_final| / range",
+        line_chart_with_guides(
+            "Settling: distance from the final value / tolerance",
             &time_axis(),
-            &Axis::log("relative distance"),
-            &series,
+            &Axis::log("distance / tolerance"),
+            &settling_distance(circuit, sim),
+            &guides,
         ),
     )
 }
