@@ -94,7 +94,7 @@ fn guide_at(guide: &Guide, x: &Axis, y: &Axis) -> Option<f64> {
 fn legend(
     series: &[Series],
     curves: &[Vec<Option<Point>>],
-    banded: bool,
+    bands: &[Vec<Option<[Point; 2]>>],
     guides: &[(&Guide, Option<f64>)],
 ) -> Side {
     let mut entries: Vec<(String, Swatch)> = Vec::new();
@@ -111,7 +111,8 @@ fn legend(
         let swatch = Swatch::Line {
             colour: series_colour(i),
             dashed: is_dashed(i),
-            band: banded,
+            // Only a series with a band shows one (an exact curve beside measured ones has none).
+            band: bands.get(i).is_some_and(|b| b.iter().any(Option::is_some)),
         };
         entries.push((name, swatch));
     }
@@ -200,7 +201,7 @@ fn lines(
     }
     let x_scale = Scale::new(x.log, x_extent, 0.0, 0.0).ok_or_else(no_data)?;
     let y_scale = Scale::new(y.log, y_extent, 0.05, 0.05).ok_or_else(no_data)?;
-    let side = legend(series, &curves, !bands.is_empty(), &guides);
+    let side = legend(series, &curves, &band_curves, &guides);
     let (x_range, y_range) = (x_scale.range(), y_scale.range());
     let x_spec = AxisSpec::numeric(x, x_scale);
     let y_spec = AxisSpec::numeric(y, y_scale);

@@ -174,33 +174,51 @@ pub(crate) fn fit_label(text: &str, px: f64, bold: bool, max_px: f64) -> String 
     out
 }
 
-/// `text` broken at spaces into at most `max_lines` lines that each fit `max_px` at `px`. A
-/// word wider than a line, or text that needs more lines, is shortened with an ellipsis (the
-/// last resort); text that fits stays one line.
+/// `text` broken at spaces into at most `max_lines` lines that each fit `max_px` at `px`, as
+/// even in width as the fewest lines allow ("hardware vs BP" / "(effective W)", not
+/// "hardware vs BP (effective" / "W)"). A word wider than a line, or text that needs more
+/// lines, is shortened with an ellipsis (the last resort); text that fits stays one line.
 pub(crate) fn wrap_label(text: &str, px: f64, max_px: f64, max_lines: usize) -> Vec<String> {
-    let fits = |s: &str| text_width_px(s, px, false) <= max_px;
+    let words: Vec<&str> = text.split(' ').filter(|w| !w.is_empty()).collect();
+    let width = |s: &str| text_width_px(s, px, false);
+    let mut lines = fill_lines(&words, &width, max_px);
+    let max_lines = max_lines.max(1);
+    if lines.len() > max_lines {
+        // The last line allowed takes the rest, shortened.
+        let rest = lines.split_off(max_lines - 1).join(" ");
+        lines.push(rest);
+    } else if lines.len() > 1 {
+        // The narrowest width that needs no more lines (to a tenth of a pixel).
+        let widest_word = words.iter().map(|w| width(w)).fold(0.0, f64::max);
+        let (mut lo, mut hi) = (widest_word.min(max_px), max_px);
+        while hi - lo > 0.1 {
+            let mid = 0.5 * (lo + hi);
+            if fill_lines(&words, &width, mid).len() <= lines.len() {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        lines = fill_lines(&words, &width, hi);
+    }
+    lines
+        .iter()
+        .map(|l| fit_label(l, px, false, max_px))
+        .collect()
+}
+
+/// `words` filled greedily into lines no wider than `max_px` (a word wider than that alone on
+/// its line).
+fn fill_lines(words: &[&str], width: &dyn Fn(&str) -> f64, max_px: f64) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
-    let mut words = text.split(' ').filter(|w| !w.is_empty()).peekable();
-    while let Some(word) = words.next() {
-        let mut line = word.to_string();
-        while let Some(next) = words.peek() {
-            let longer = format!("{line} {next}");
-            if !fits(&longer) {
-                break;
+    for word in words {
+        match lines.last_mut() {
+            Some(line) if width(&format!("{line} {word}")) <= max_px => {
+                line.push(' ');
+                line.push_str(word);
             }
-            line = longer;
-            words.next();
+            _ => lines.push(word.to_string()),
         }
-        if lines.len() + 1 == max_lines.max(1) {
-            // The last line allowed takes the rest, shortened if it must be.
-            let rest: Vec<&str> = words.collect();
-            if !rest.is_empty() {
-                line = format!("{line} {}", rest.join(" "));
-            }
-            lines.push(fit_label(&line, px, false, max_px));
-            break;
-        }
-        lines.push(fit_label(&line, px, false, max_px));
     }
     lines
 }
@@ -225,10 +243,13 @@ mod tests {
         let name = "hardware vs BP (effective W)";
         let width = text_width_px(name, 13.0, false);
         assert_eq!(wrap_label(name, 13.0, width, 3), vec![name]);
-        let lines = wrap_label(name, 13.0, 0.6 * width, 3);
-        assert_eq!(lines, vec!["hardware vs BP", "(effective W)"]);
-        for line in &lines {
-            assert!(text_width_px(line, 13.0, false) <= 0.6 * width);
+        for room in [0.6, 0.9] {
+            // Two lines of even width, not the most that fits on the first.
+            let lines = wrap_label(name, 13.0, room * width, 3);
+            assert_eq!(lines, vec!["hardware vs BP", "(effective W)"], "{room}");
+            for line in &lines {
+                assert!(text_width_px(line, 13.0, false) <= room * width);
+            }
         }
         // Too many lines: the last one allowed is shortened.
         let lines = wrap_label("a b c d e f g h", 13.0, 10.0, 2);
