@@ -2,7 +2,6 @@
 //! directory, so that a person can look at them: `cargo run --example plot_gallery -- DIR`
 //! (default `runs/plot_gallery`).
 
-use anyhow::Context;
 use std::path::PathBuf;
 
 fn main() -> anyhow::Result<()> {
@@ -11,14 +10,7 @@ fn main() -> anyhow::Result<()> {
             .nth(1)
             .unwrap_or_else(|| "runs/plot_gallery".into()),
     );
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    for (stem, _, svg) in apcsim::plot::gallery_charts()? {
-        let path = dir.join(format!("{stem}.svg"));
-        std::fs::write(&path, svg).with_context(|| format!("writing {}", path.display()))?;
-    }
-    let path = dir.join("report.html");
-    let html = apcsim::plot::gallery_report()?.to_html();
-    std::fs::write(&path, html).with_context(|| format!("writing {}", path.display()))?;
-    println!("wrote {}", path.display());
+    apcsim::plot::gallery_report()?.write(&dir)?;
+    println!("wrote {}", dir.join(apcsim::plot::REPORT_HTML).display());
     Ok(())
 }

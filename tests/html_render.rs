@@ -1,9 +1,12 @@
-//! The HTML report as a browser shows it: a report with every chart kind is written to a temp
+//! The HTML reports as a browser shows them: a report with every chart kind is written to a temp
 //! dir, headless Chromium takes a screenshot, and the picture must hold a chart's worth of ink in
-//! many colours, including the palette's.
+//! many colours, including the palette's; the reports of a run, a sweep and a study are laid out
+//! at 1280 and 800 px wide and nothing in them may be cut off. And the run's settling figure
+//! draws the tolerance its settling time is measured against.
 //!
-//! Chromium is optional on a developer machine: without it the test prints `skipped: ...` and
-//! passes. CI sets `APCSIM_REQUIRE_CHROMIUM=1`, which turns a missing browser into a failure.
+//! Chromium is optional on a developer machine: without it the browser tests print
+//! `skipped: ...` and pass. CI sets `APCSIM_REQUIRE_CHROMIUM=1`, which turns a missing browser
+//! into a failure.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -27,9 +30,16 @@ fn chromium() -> Option<PathBuf> {
     common::tool_available("chromium", "APCSIM_REQUIRE_CHROMIUM", found)
 }
 
-/// Takes a `width` x `height` screenshot of `page` into `png`, failing the test if the browser
-/// fails or hangs.
-fn screenshot(chromium: &Path, page: &Path, png: &Path, profile: &Path, size: (u32, u32)) {
+/// Runs headless Chromium on `page` in a `width` x `height` window with `args`, its standard
+/// output into `stdout`, failing the test if the browser fails or hangs.
+fn run_chromium(
+    chromium: &Path,
+    page: &Path,
+    profile: &Path,
+    size: (u32, u32),
+    args: &[String],
+    stdout: Stdio,
+) {
     let mut child = Command::new(chromium)
         .args([
             "--headless",
@@ -39,11 +49,11 @@ fn screenshot(chromium: &Path, page: &Path, png: &Path, profile: &Path, size: (u
             "--force-device-scale-factor=1",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("--screenshot={}", png.display()))
         .arg(format!("--window-size={},{}", size.0, size.1))
+        .args(args)
         .arg(format!("file://{}", page.display()))
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(stdout)
         .stderr(Stdio::null())
         .spawn()
         .expect("starting chromium");
@@ -60,6 +70,12 @@ fn screenshot(chromium: &Path, page: &Path, png: &Path, profile: &Path, size: (u
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "chromium failed: {status}");
+}
+
+/// Takes a `width` x `height` screenshot of `page` into `png`.
+fn screenshot(chromium: &Path, page: &Path, png: &Path, profile: &Path, size: (u32, u32)) {
+    let args = [format!("--screenshot={}", png.display())];
+    run_chromium(chromium, page, profile, size, &args, Stdio::null());
     assert!(png.is_file(), "chromium wrote no screenshot");
 }
 
@@ -158,16 +174,7 @@ fn run_report_renders_in_chromium() {
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("run");
-    let design = common::repo_path("circuits/tiny.toml");
-    let o = common::apcsim([
-        "run",
-        design.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ])
-    .output()
-    .expect("apcsim runs");
-    assert!(o.status.success(), "{}", common::text(&o.stderr));
+    apcsim(&["run", &design("tiny.toml"), "--out", out.to_str().unwrap()]);
     let page = out.join("report.html");
     let html = std::fs::read_to_string(&page).expect("report.html written");
     assert_eq!(html.matches("<figure>").count(), 6, "six figures");
@@ -192,4 +199,225 @@ fn run_report_renders_in_chromium() {
     );
     assert!(ink / pixels.len() as f64 > 0.04, "mostly blank");
     assert!(blue > 1000, "the curves barely show ({blue} px)");
+}
+
+/// Runs apcsim with `args`; it must succeed.
+fn apcsim(args: &[&str]) {
+    common::assert_ok(&common::apcsim(args).output().expect("apcsim runs"));
+}
+
+fn design(name: &str) -> String {
+    common::repo_path("circuits")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Run in the page once it is laid out: lists, one a line after `CHECKED`, everything cut off:
+/// the page wider than the window, a block of the report whose content is wider than the block
+/// (cut, or hidden behind a scroll bar), chart text outside its chart or shortened with an
+/// ellipsis. The list goes into a `<pre id="cut-off">` that `--dump-dom` prints.
+const CUT_OFF_CHECK: &str = r#"
+(() => {
+  const cut = [];
+  const root = document.documentElement;
+  if (root.scrollWidth > root.clientWidth) {
+    cut.push(`the page is ${root.scrollWidth} px wide in a ${root.clientWidth} px window`);
+  }
+  const what = (el) => `${el.tagName.toLowerCase()} "${el.textContent.trim().slice(0, 60)}"`;
+  for (const el of document.querySelectorAll('main, main *:not(svg):not(svg *)')) {
+    const inline = getComputedStyle(el).display === 'inline';
+    if (!inline && el.scrollWidth > el.clientWidth + 1) {
+      cut.push(`${what(el)}: ${el.scrollWidth} px of content in ${el.clientWidth} px`);
+    }
+  }
+  for (const svg of document.querySelectorAll('figure svg')) {
+    const box = svg.getBoundingClientRect();
+    for (const t of svg.querySelectorAll('text')) {
+      const r = t.getBoundingClientRect();
+      if (r.width === 0) continue;
+      if (r.left < box.left - 1 || r.right > box.right + 1 ||
+          r.top < box.top - 1 || r.bottom > box.bottom + 1) {
+        cut.push(`${what(t)}: outside its chart`);
+      }
+      if (t.textContent.includes('\u2026')) cut.push(`${what(t)}: shortened`);
+    }
+  }
+  const out = document.createElement('pre');
+  out.id = 'cut-off';
+  out.textContent = ['CHECKED', ...cut].join('\n');
+  document.body.appendChild(out);
+})();
+"#;
+
+/// What is cut off in `page` laid out `width` px wide (empty: nothing).
+fn cut_off(chromium: &Path, page: &Path, width: u32, scratch: &Path) -> Vec<String> {
+    let html = std::fs::read_to_string(page).expect("reading the report");
+    let checked = scratch.join(format!("checked-{width}.html"));
+    let script = format!("<script>{CUT_OFF_CHECK}</script>\n</body>");
+    std::fs::write(&checked, html.replacen("</body>", &script, 1)).expect("writing the page");
+    let dom = scratch.join(format!("dom-{width}.html"));
+    let file = std::fs::File::create(&dom).expect("creating the DOM dump");
+    let args = ["--dump-dom".to_string()];
+    let profile = scratch.join("profile");
+    run_chromium(
+        chromium,
+        &checked,
+        &profile,
+        (width, 1000),
+        &args,
+        file.into(),
+    );
+    let dom = std::fs::read_to_string(&dom).expect("reading the DOM dump");
+    let start = dom
+        .find("<pre id=\"cut-off\">")
+        .unwrap_or_else(|| panic!("the check did not run in {}", page.display()));
+    let text = &dom[start + "<pre id=\"cut-off\">".len()..];
+    let text = &text[..text.find("</pre>").expect("the check's list ends")];
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("CHECKED"));
+    lines
+        .map(|l| {
+            let l = l.replace("&lt;", "<").replace("&gt;", ">");
+            l.replace("&quot;", "\"").replace("&amp;", "&")
+        })
+        .collect()
+}
+
+/// The reports of a run (a long design summary), a sweep over one axis (line charts with
+/// legends), a sweep over two (the widest table) and a study (text tables) fit a 1280 px and an
+/// 800 px wide window: no block, table, caption or chart label is cut off.
+#[test]
+fn reports_fit_1280_and_800_px_wide_windows() {
+    let Some(chromium) = chromium() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    let tiny = design("tiny.toml");
+    apcsim(&["run", &tiny, "--out", &out("run")]);
+    let levels = "device.levels=8,16,32";
+    apcsim(&[
+        "sweep",
+        &tiny,
+        "--grid",
+        levels,
+        "--seeds",
+        "2",
+        "--out",
+        &out("sweep1"),
+    ]);
+    let wires = "crossbar.wire_resistance=0ohm,1ohm";
+    let two = ["--grid", "device.levels=8,16", "--grid", wires];
+    apcsim(&[&["sweep", &tiny][..], &two, &["--out", &out("sweep2")]].concat());
+    let grid = [
+        "--widths", "8,16", "--depths", "2,4", "--seeds", "2", "--steps", "3",
+    ];
+    apcsim(
+        &[
+            &["study", "width-depth"][..],
+            &grid,
+            &["--out", &out("study")],
+        ]
+        .concat(),
+    );
+    let mut problems = Vec::new();
+    for report in ["run", "sweep1", "sweep2", "study"] {
+        let page = dir.path().join(report).join("report.html");
+        for width in [1280, 800] {
+            for p in cut_off(&chromium, &page, width, dir.path()) {
+                problems.push(format!("{report} at {width} px: {p}"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "cut off:\n{}", problems.join("\n"));
+}
+
+/// The (x, y) pixel points of every polyline drawn in `colour` in an SVG document.
+fn polylines(svg: &str, colour: &str) -> Vec<Vec<(f64, f64)>> {
+    let doc = roxmltree::Document::parse(svg).expect("the SVG parses");
+    doc.descendants()
+        .filter(|n| n.has_tag_name("polyline") && n.attribute("stroke") == Some(colour))
+        .map(|n| {
+            let points = n.attribute("points").unwrap_or("");
+            points
+                .split_whitespace()
+                .map(|p| {
+                    let (x, y) = p.split_once(',').expect("x,y");
+                    (x.parse().expect("x"), y.parse().expect("y"))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// A noisy run's settling figure draws the tolerance the settling time is measured against
+/// (`settle_tol` of the range plus five standard deviations of the node) and marks the settling
+/// time: every layer's curve stays on or below the tolerance after the mark, and was above it
+/// before.
+#[test]
+fn the_settling_figure_draws_the_tolerance_settling_is_measured_against() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("noisy");
+    let noisy = ["--set", "periphery.ktc_noise=true"];
+    apcsim(
+        &[
+            &["run", &design("tiny.toml")][..],
+            &noisy,
+            &["--out", out.to_str().unwrap()],
+        ]
+        .concat(),
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["dynamics"]["noisy"], true, "the run is noisy");
+    assert_eq!(report["settling"]["settled"], true);
+    let svg = std::fs::read_to_string(out.join("convergence.svg")).expect("the settling figure");
+    // The guides' colours (src/plot/style.rs); the legend's swatches lie right of the plot.
+    let tolerance = polylines(&svg, "#666666");
+    let (mut lowest, mut tolerance_y, mut plot_right) = (f64::INFINITY, f64::NAN, 0.0f64);
+    for dash in &tolerance {
+        let x0 = dash.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
+        if x0 < lowest {
+            (lowest, tolerance_y) = (x0, dash[0].1);
+        }
+    }
+    for dash in tolerance.iter().filter(|d| d[0].1 == tolerance_y) {
+        plot_right = dash.iter().map(|p| p.0).fold(plot_right, f64::max);
+    }
+    assert!(tolerance_y.is_finite(), "no tolerance line drawn");
+    let marks: Vec<f64> = polylines(&svg, "#222222")
+        .iter()
+        .filter(|d| d.len() == 2 && d[0].0 == d[1].0)
+        .map(|d| d[0].0)
+        .collect();
+    let settled_x = *marks.first().expect("no settling time marked");
+    assert!(marks.iter().all(|&x| x == settled_x), "{marks:?}");
+    let mut before_above = false;
+    for layer in ["#0072B2", "#D55E00"] {
+        let points: Vec<(f64, f64)> = polylines(&svg, layer)
+            .into_iter()
+            .flatten()
+            .filter(|p| p.0 <= plot_right)
+            .collect();
+        assert!(
+            points.len() > 100,
+            "layer curve {layer}: {} points",
+            points.len()
+        );
+        for &(x, y) in &points {
+            // Pixel y grows downwards: on or below the line is y >= the line's y.
+            assert!(
+                x <= settled_x || y >= tolerance_y,
+                "layer curve {layer} above the tolerance at x = {x} after settling at {settled_x}"
+            );
+        }
+        before_above |= points
+            .iter()
+            .any(|&(x, y)| x < settled_x && y < tolerance_y);
+    }
+    assert!(
+        before_above,
+        "no curve is outside the tolerance before settling"
+    );
 }

@@ -173,3 +173,41 @@ fn an_untrained_single_seed_ideal_study_draws_only_what_it_has() {
     );
     check_report(dir.path(), &files);
 }
+
+/// A study written into the folder of an earlier one leaves none of the earlier figures it does
+/// not draw itself beside its report (they would read as its own), and no file it did not
+/// write is touched.
+#[test]
+fn a_study_into_an_old_folder_removes_the_old_figures_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("study");
+    run(&tiny_plan(), &|_| {}).unwrap().write(&out).unwrap();
+    assert!(svg_files(&out).contains(&"training.svg".to_string()));
+    let mine = ["notes.svg", "notes.txt"];
+    for f in mine {
+        std::fs::write(out.join(f), "the user's own").unwrap();
+    }
+    let untrained = StudyPlan {
+        seeds: 1,
+        steps: 0,
+        ..tiny_plan()
+    };
+    run(&untrained, &|_| {}).unwrap().write(&out).unwrap();
+    let drawn = [
+        "cos_sim_t0.svg",
+        "cos_sim_vs_ratio.svg",
+        "s_minus_1_vs_ratio.svg",
+    ];
+    let mut expect: Vec<&str> = drawn.to_vec();
+    expect.push("notes.svg");
+    expect.sort();
+    assert_eq!(svg_files(&out), expect);
+    let files: Vec<String> = drawn.iter().map(|f| f.to_string()).collect();
+    check_report(&out, &files);
+    for f in mine {
+        assert_eq!(
+            std::fs::read_to_string(out.join(f)).unwrap(),
+            "the user's own"
+        );
+    }
+}

@@ -7,8 +7,9 @@
 
 use super::scale::{Scale, Ticks};
 use super::style::{
-    self, bold_font, fit_label, font, text_width_px, vertical_font, AXIS_LABEL_PX, AXIS_LINE,
-    GRID_MAJOR, GRID_MINOR, HEIGHT_PX, LEGEND_PX, TEXT, TICK_PX, TICK_TEXT, TITLE_PX, WIDTH_PX,
+    self, bold_font, fit_label, font, text_width_px, vertical_font, wrap_label, AXIS_LABEL_PX,
+    AXIS_LINE, GRID_MAJOR, GRID_MINOR, HEIGHT_PX, LEGEND_PX, TEXT, TICK_PX, TICK_TEXT, TITLE_PX,
+    WIDTH_PX,
 };
 use super::PlotError;
 use plotters::backend::SVGBackend;
@@ -198,7 +199,8 @@ struct Layout {
     y_ticks: Ticks,
     x_categories: Option<CategoryLayout>,
     y_categories: Option<CategoryLayout>,
-    legend: Vec<(String, Swatch)>,
+    /// The legend entries shown: each name's lines and its swatch.
+    legend: Vec<(Vec<String>, Swatch)>,
     /// Legend entries that did not fit and are summarised as "+ N more".
     legend_hidden: usize,
     colour_ticks: Ticks,
@@ -226,12 +228,12 @@ fn lay_out(title: &str, x: &AxisSpec, y: &AxisSpec, side: &Side) -> Layout {
     let (side_w, colour_ticks) = match side {
         Side::Nothing => (0.0, Ticks::default()),
         Side::Legend(entries) => {
-            let widest = entries
+            let widest = legend_lines(entries)
                 .iter()
-                .map(|(n, _)| text_width_px(&style::clean_label(n), LEGEND_PX, false))
+                .flat_map(|(lines, _)| lines)
+                .map(|l| text_width_px(l, LEGEND_PX, false))
                 .fold(0.0, f64::max);
-            let width = (widest + LEGEND_CHROME_PX).min(w * MAX_LEGEND_FRACTION);
-            (width.ceil(), Ticks::default())
+            ((widest + LEGEND_CHROME_PX).ceil(), Ticks::default())
         }
         Side::ColourBar(bar) => {
             let scale = colour_scale(bar);
@@ -306,27 +308,58 @@ fn lay_out(title: &str, x: &AxisSpec, y: &AxisSpec, side: &Side) -> Layout {
     let mut layout = attempt(first.x_area_h as f64);
 
     if let Side::Legend(entries) = side {
-        let rows = ((h - plot_top as f64 - layout.x_area_h as f64) / legend_row_px()) as usize;
-        let shown = if entries.len() > rows {
-            rows.saturating_sub(1)
-        } else {
-            entries.len()
-        };
-        let text_w = layout.side_w as f64 - LEGEND_CHROME_PX;
-        layout.legend = entries[..shown]
-            .iter()
-            .map(|(n, s)| {
-                let n = fit_label(&style::clean_label(n), LEGEND_PX, false, text_w);
-                (n, *s)
-            })
-            .collect();
+        let room = h - plot_top as f64 - layout.x_area_h as f64;
+        let mut lines = legend_lines(entries);
+        let heights: Vec<f64> = lines.iter().map(|(l, _)| entry_px(l.len())).collect();
+        let mut shown = 0;
+        let mut used = 0.0;
+        while shown < lines.len() && used + heights[shown] <= room {
+            used += heights[shown];
+            shown += 1;
+        }
+        if shown < lines.len() {
+            // Room for the "+ N more" line.
+            while shown > 0 && used + legend_row_px() > room {
+                shown -= 1;
+                used -= heights[shown];
+            }
+        }
+        lines.truncate(shown);
+        layout.legend = lines;
         layout.legend_hidden = entries.len() - shown;
     }
     layout
 }
 
+/// Legend names at most this many lines long; longer ones are shortened.
+const LEGEND_MAX_LINES: usize = 3;
+
+/// Each legend entry's name broken into lines that fit the widest legend panel allowed.
+fn legend_lines(entries: &[(String, Swatch)]) -> Vec<(Vec<String>, Swatch)> {
+    let max_text = WIDTH_PX as f64 * MAX_LEGEND_FRACTION - LEGEND_CHROME_PX;
+    entries
+        .iter()
+        .map(|(name, swatch)| {
+            let name = style::clean_label(name);
+            let lines = wrap_label(&name, LEGEND_PX, max_text, LEGEND_MAX_LINES);
+            (lines, *swatch)
+        })
+        .collect()
+}
+
+/// Height of a one-line legend entry.
 fn legend_row_px() -> f64 {
     LEGEND_PX * 1.7
+}
+
+/// Distance between the lines of one legend entry.
+fn legend_line_px() -> f64 {
+    LEGEND_PX * 1.25
+}
+
+/// Height of a legend entry of `lines` lines.
+fn entry_px(lines: usize) -> f64 {
+    legend_row_px() + lines.saturating_sub(1) as f64 * legend_line_px()
 }
 
 /// The linear scale of a colour bar: exactly its range, which the heatmap has settled.
@@ -548,8 +581,9 @@ fn draw_legend(root: &Root<'_>, layout: &Layout, panel_x: i32, top: i32) -> Draw
     let x0 = panel_x + 12;
     let row = legend_row_px();
     let label_style = font(LEGEND_PX, TEXT).pos(Pos::new(HPos::Left, VPos::Center));
-    for (i, (name, swatch)) in layout.legend.iter().enumerate() {
-        let cy = top + 4 + (row * (i as f64 + 0.5)) as i32;
+    let mut entry_top = top as f64 + 4.0;
+    for (lines, swatch) in &layout.legend {
+        let cy = (entry_top + row / 2.0) as i32;
         match *swatch {
             Swatch::Line {
                 colour,
@@ -579,10 +613,14 @@ fn draw_legend(root: &Root<'_>, layout: &Layout, panel_x: i32, top: i32) -> Draw
                 ))?;
             }
         }
-        root.draw(&Text::new(name.clone(), (x0 + 38, cy), label_style.clone()))?;
+        for (k, line) in lines.iter().enumerate() {
+            let y = cy + (k as f64 * legend_line_px()).round() as i32;
+            root.draw(&Text::new(line.clone(), (x0 + 38, y), label_style.clone()))?;
+        }
+        entry_top += entry_px(lines.len());
     }
     if layout.legend_hidden > 0 {
-        let cy = top + 4 + (row * (layout.legend.len() as f64 + 0.5)) as i32;
+        let cy = (entry_top + row / 2.0) as i32;
         let more = format!("+ {} more", layout.legend_hidden);
         root.draw(&Text::new(more, (x0 + 38, cy), label_style))?;
     }

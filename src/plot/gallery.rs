@@ -3,17 +3,33 @@
 //! test, which must exercise every chart kind.
 
 use super::{
-    bar_chart, heatmap, line_chart, line_chart_with_bands, stacked_area, Axis, HtmlReport,
-    PlotError, Series,
+    bar_chart, heatmap, line_chart, line_chart_with_bands, stacked_area, Axis, Figure, PlotError,
+    Report, Series,
 };
 
-/// The gallery's charts as `(file stem, caption, SVG)`.
-pub fn gallery_charts() -> Result<Vec<(String, String, String)>, PlotError> {
-    let mut charts = Vec::new();
-    let mut add = |stem: &str, caption: &str, svg: String| {
-        charts.push((stem.to_string(), caption.to_string(), svg));
-    };
+/// The gallery's charts, each with its file name and caption. Errors: the first chart that
+/// could not be drawn.
+pub fn gallery_charts() -> Result<Vec<Figure>, PlotError> {
+    let mut figures = Vec::new();
+    figures.extend(settling_charts());
+    figures.push(alignment_chart());
+    figures.push(power_chart());
+    figures.extend(bar_charts());
+    figures.push(width_depth_chart());
+    for f in &figures {
+        if let Err(e) = &f.svg {
+            return Err(e.clone());
+        }
+    }
+    Ok(figures)
+}
 
+fn figure(stem: &str, caption: &str, svg: Result<String, PlotError>) -> Figure {
+    Figure::new(format!("{stem}.svg"), caption, svg)
+}
+
+/// Node voltages settling, and residuals of three solvers on a log axis (with a gap).
+fn settling_charts() -> [Figure; 2] {
     let t_us: Vec<f64> = (0..=400).map(|i| i as f64 * 0.0125).collect();
     let settling: Vec<Series> = (1..=4)
         .map(|l| {
@@ -26,7 +42,7 @@ pub fn gallery_charts() -> Result<Vec<(String, String, String)>, PlotError> {
             Series::new(format!("layer {l}"), t_us.clone(), v)
         })
         .collect();
-    add(
+    let settling = figure(
         "settling",
         "Value-node voltages of a four-layer network relaxing to equilibrium after the input step.",
         line_chart(
@@ -34,7 +50,7 @@ pub fn gallery_charts() -> Result<Vec<(String, String, String)>, PlotError> {
             &Axis::linear("time (µs)"),
             &Axis::linear("value node voltage (V)"),
             &settling,
-        )?,
+        ),
     );
 
     let residual = |rate: f64, floor: f64| -> Vec<f64> {
@@ -45,7 +61,7 @@ pub fn gallery_charts() -> Result<Vec<(String, String, String)>, PlotError> {
     let mut dopri = residual(9.0, 1e-12);
     // A stretch the solver did not record, to show how gaps look.
     dopri[120..140].iter_mut().for_each(|v| *v = f64::NAN);
-    add(
+    let convergence = figure(
         "convergence",
         "Largest rate of change of any activity; each curve flattens at its solver's error floor. \
          Dopri5 has a stretch without records, drawn as a gap.",
@@ -58,9 +74,13 @@ pub fn gallery_charts() -> Result<Vec<(String, String, String)>, PlotError> {
                 Series::new("RK4, dt = 10 ns", t_us.clone(), residual(4.5, 1e-9)),
                 Series::new("Dopri5, adaptive", t_us.clone(), dopri),
             ],
-        )?,
+        ),
     );
+    [settling, convergence]
+}
 
+/// Alignment against width, one curve per depth with a band of ± one standard deviation.
+fn alignment_chart() -> Figure {
     let widths: Vec<f64> = (4..=12).map(|k| 2f64.powi(k)).collect();
     let mut series = Vec::new();
     let mut bands = Vec::new();
@@ -83,7 +103,7 @@ pub fn gallery_charts() -> Result<Vec<(String, String, String)>, PlotError> {
         series.push(Series::new(format!("depth {depth}"), widths.clone(), mean));
         bands.push((lower, upper));
     }
-    add(
+    figure(
         "alignment_vs_width",
         "PC–BP gradient alignment against width, mean ± one standard deviation over 10 seeds.",
         line_chart_with_bands(
@@ -92,9 +112,12 @@ pub fn gallery_charts() -> Result<Vec<(String, String, String)>, PlotError> {
             &Axis::linear("cosine similarity"),
             &series,
             &bands,
-        )?,
-    );
+        ),
+    )
+}
 
+/// Power by component as stacked areas.
+fn power_chart() -> Figure {
     let t_power: Vec<f64> = (0..=100).map(|i| i as f64 * 0.05).collect();
     let transient = |peak: f64, tau: f64, base: f64| -> Vec<f64> {
         t_power
@@ -102,7 +125,7 @@ pub fn gallery_charts() -> Result<Vec<(String, String, String)>, PlotError> {
             .map(|t| base + peak * (-t / tau).exp())
             .collect()
     };
-    add(
+    figure(
         "power",
         "Power drawn during one inference, split by circuit component.",
         stacked_area(
@@ -116,11 +139,14 @@ pub fn gallery_charts() -> Result<Vec<(String, String, String)>, PlotError> {
                 ("value integrators".to_string(), transient(1.5, 0.8, 1.0)),
                 ("ADC / DAC".to_string(), vec![0.8; t_power.len()]),
             ],
-        )?,
-    );
+        ),
+    )
+}
 
+/// Grouped bars (alignment per layer) and stacked bars (energy per layer).
+fn bar_charts() -> [Figure; 2] {
     let layers: Vec<String> = (1..=6).map(|l| format!("layer {l}")).collect();
-    add(
+    let cosine = figure(
         "cosine_per_layer",
         "Cosine similarity of PC weight updates to backpropagation's, per layer.",
         bar_chart(
@@ -138,9 +164,9 @@ pub fn gallery_charts() -> Result<Vec<(String, String, String)>, PlotError> {
                 ),
             ],
             false,
-        )?,
+        ),
     );
-    add(
+    let energy = figure(
         "energy_per_layer",
         "Energy of one inference per layer, stacked by component.",
         bar_chart(
@@ -162,9 +188,13 @@ pub fn gallery_charts() -> Result<Vec<(String, String, String)>, PlotError> {
                 ),
             ],
             true,
-        )?,
+        ),
     );
+    [cosine, energy]
+}
 
+/// A width × depth heatmap with missing (diverged) cells.
+fn width_depth_chart() -> Figure {
     let width_ticks: Vec<String> = [16, 64, 256, 1024, 4096]
         .iter()
         .map(|w| w.to_string())
@@ -188,7 +218,7 @@ pub fn gallery_charts() -> Result<Vec<(String, String, String)>, PlotError> {
                 .collect()
         })
         .collect();
-    add(
+    figure(
         "width_depth",
         "PC–BP gradient alignment over width × depth; grey cells diverged.",
         heatmap(
@@ -201,14 +231,13 @@ pub fn gallery_charts() -> Result<Vec<(String, String, String)>, PlotError> {
             "cosine similarity",
             Some((0.0, 1.0)),
             true,
-        )?,
-    );
-    Ok(charts)
+        ),
+    )
 }
 
 /// The gallery as a report: every chart with its caption, a table and a command line.
-pub fn gallery_report() -> Result<HtmlReport, PlotError> {
-    let mut report = HtmlReport::new("apcsim chart gallery");
+pub fn gallery_report() -> Result<Report, PlotError> {
+    let mut report = Report::new("apcsim chart gallery");
     report
         .paragraph(
             "Every chart kind apcsim draws, on made-up data. Colours follow the Okabe–Ito \
@@ -225,8 +254,8 @@ pub fn gallery_report() -> Result<HtmlReport, PlotError> {
             ],
         )
         .heading(2, "Figures");
-    for (_, caption, svg) in gallery_charts()? {
-        report.figure(&caption, &svg);
+    for figure in gallery_charts()? {
+        report.figure(figure);
     }
     report
         .heading(2, "Command")

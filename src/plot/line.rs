@@ -2,9 +2,9 @@
 
 use super::frame::{render, AxisSpec, Plot, Side, Swatch};
 use super::scale::{Extent, Scale};
-use super::style::{is_dashed, series_colour};
-use super::{Axis, PlotError, Series};
-use plotters::style::Color;
+use super::style::{is_dashed, series_colour, GUIDE_EVENT, GUIDE_THRESHOLD};
+use super::{Axis, Guide, PlotError, Series};
+use plotters::style::{Color, RGBColor};
 
 /// A point in drawn coordinates.
 type Point = (f64, f64);
@@ -23,7 +23,7 @@ const MARKER_POINTS: usize = 30;
 /// Okabe–Ito colours in order. Errors: [`PlotError::LengthMismatch`] when a series' `x` and `y`
 /// differ in length, [`PlotError::NoData`] when no point at all can be drawn.
 pub fn line_chart(title: &str, x: &Axis, y: &Axis, series: &[Series]) -> Result<String, PlotError> {
-    line_chart_with_bands(title, x, y, series, &[])
+    lines(title, x, y, series, &[], &[])
 }
 
 /// [`line_chart`] with a shaded band behind each curve, e.g. mean ± one standard deviation:
@@ -37,14 +37,34 @@ pub fn line_chart_with_bands(
     series: &[Series],
     bands: &[(Vec<f64>, Vec<f64>)],
 ) -> Result<String, PlotError> {
+    lines(title, x, y, series, bands, &[])
+}
+
+/// [`line_chart`] with reference lines across the plot (a tolerance, the time something
+/// happened), each dashed and named in the legend after the series. The axes reach far enough
+/// to show every guide; a guide at a value the axis cannot show (NaN, not positive on a log
+/// axis) is left out of the plot and marked "(not drawn)" in the legend.
+pub fn line_chart_with_guides(
+    title: &str,
+    x: &Axis,
+    y: &Axis,
+    series: &[Series],
+    guides: &[Guide],
+) -> Result<String, PlotError> {
+    lines(title, x, y, series, &[], guides)
+}
+
+/// Checks that every series, and every band when there are bands, pairs up point by point.
+fn check_lengths(
+    title: &str,
+    series: &[Series],
+    bands: &[(Vec<f64>, Vec<f64>)],
+) -> Result<(), PlotError> {
     let mismatch = |what, expected, found| PlotError::mismatch(title, what, expected, found);
     for s in series {
         if s.y.len() != s.x.len() {
-            return Err(mismatch(
-                format!("y of series \"{}\"", s.name),
-                s.x.len(),
-                s.y.len(),
-            ));
+            let what = format!("y of series \"{}\"", s.name);
+            return Err(mismatch(what, s.x.len(), s.y.len()));
         }
     }
     if !bands.is_empty() && bands.len() != series.len() {
@@ -58,12 +78,79 @@ pub fn line_chart_with_bands(
             }
         }
     }
+    Ok(())
+}
 
-    let curves: Vec<Vec<Option<Point>>> = series
+/// Where a guide is drawn: `Some(drawn value)` on its axis, `None` when the axis cannot show it.
+fn guide_at(guide: &Guide, x: &Axis, y: &Axis) -> Option<f64> {
+    match guide {
+        Guide::Threshold { y: v, .. } => super::scale::drawn(y.log, *v),
+        Guide::Event { x: v, .. } => super::scale::drawn(x.log, *v),
+    }
+}
+
+/// The legend: named series (marked "(no data)" when nothing of them can be drawn), then the
+/// guides.
+fn legend(
+    series: &[Series],
+    curves: &[Vec<Option<Point>>],
+    bands: &[Vec<Option<[Point; 2]>>],
+    guides: &[(&Guide, Option<f64>)],
+) -> Side {
+    let mut entries: Vec<(String, Swatch)> = Vec::new();
+    for (i, s) in series.iter().enumerate() {
+        if s.name.trim().is_empty() {
+            continue;
+        }
+        let empty = curves[i].iter().all(Option::is_none);
+        let name = if empty {
+            format!("{} (no data)", s.name)
+        } else {
+            s.name.clone()
+        };
+        let swatch = Swatch::Line {
+            colour: series_colour(i),
+            dashed: is_dashed(i),
+            // Only a series with a band shows one (an exact curve beside measured ones has none).
+            band: bands.get(i).is_some_and(|b| b.iter().any(Option::is_some)),
+        };
+        entries.push((name, swatch));
+    }
+    for (guide, at) in guides {
+        let name = match at {
+            Some(_) => guide.name().to_string(),
+            None => format!("{} (not drawn)", guide.name()),
+        };
+        let swatch = Swatch::Line {
+            colour: guide_colour(guide),
+            dashed: true,
+            band: false,
+        };
+        entries.push((name, swatch));
+    }
+    if entries.is_empty() {
+        Side::Nothing
+    } else {
+        Side::Legend(entries)
+    }
+}
+
+fn guide_colour(guide: &Guide) -> RGBColor {
+    match guide {
+        Guide::Threshold { .. } => GUIDE_THRESHOLD,
+        Guide::Event { .. } => GUIDE_EVENT,
+    }
+}
+
+/// The drawn points of every series and of every band.
+type Drawn = (Vec<Vec<Option<Point>>>, Vec<Vec<Option<[Point; 2]>>>);
+
+fn drawn_curves(x: &Axis, y: &Axis, series: &[Series], bands: &[(Vec<f64>, Vec<f64>)]) -> Drawn {
+    let curves = series
         .iter()
         .map(|s| drawn_points(x, y, &s.x, &s.y))
         .collect();
-    let band_curves: Vec<Vec<Option<[Point; 2]>>> = series
+    let band_curves = series
         .iter()
         .zip(bands)
         .map(|(s, (lower, upper))| {
@@ -75,6 +162,21 @@ pub fn line_chart_with_bands(
                 .collect()
         })
         .collect();
+    (curves, band_curves)
+}
+
+fn lines(
+    title: &str,
+    x: &Axis,
+    y: &Axis,
+    series: &[Series],
+    bands: &[(Vec<f64>, Vec<f64>)],
+    guides: &[Guide],
+) -> Result<String, PlotError> {
+    check_lengths(title, series, bands)?;
+    let (curves, band_curves) = drawn_curves(x, y, series, bands);
+    let guides: Vec<(&Guide, Option<f64>)> =
+        guides.iter().map(|g| (g, guide_at(g, x, y))).collect();
 
     let (mut x_extent, mut y_extent) = (Extent::new(), Extent::new());
     let points = curves.iter().flatten().flatten();
@@ -87,33 +189,20 @@ pub fn line_chart_with_bands(
         title: title.to_string(),
         log: x.log || y.log,
     };
+    if x_extent.is_empty() || y_extent.is_empty() {
+        return Err(no_data());
+    }
+    for (guide, at) in &guides {
+        match (guide, at) {
+            (Guide::Threshold { .. }, Some(v)) => y_extent.add(*v),
+            (Guide::Event { .. }, Some(v)) => x_extent.add(*v),
+            _ => {}
+        }
+    }
     let x_scale = Scale::new(x.log, x_extent, 0.0, 0.0).ok_or_else(no_data)?;
     let y_scale = Scale::new(y.log, y_extent, 0.05, 0.05).ok_or_else(no_data)?;
-
-    let legend: Vec<(String, Swatch)> = series
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| !s.name.trim().is_empty())
-        .map(|(i, s)| {
-            let empty = curves[i].iter().all(Option::is_none);
-            let name = if empty {
-                format!("{} (no data)", s.name)
-            } else {
-                s.name.clone()
-            };
-            let swatch = Swatch::Line {
-                colour: series_colour(i),
-                dashed: is_dashed(i),
-                band: !bands.is_empty(),
-            };
-            (name, swatch)
-        })
-        .collect();
-    let side = if legend.is_empty() {
-        Side::Nothing
-    } else {
-        Side::Legend(legend)
-    };
+    let side = legend(series, &curves, &band_curves, &guides);
+    let (x_range, y_range) = (x_scale.range(), y_scale.range());
     let x_spec = AxisSpec::numeric(x, x_scale);
     let y_spec = AxisSpec::numeric(y, y_scale);
     render(title, &x_spec, &y_spec, &side, |plot| {
@@ -124,6 +213,14 @@ pub fn line_chart_with_bands(
                 outline.extend(run.iter().rev().map(|b| b[0]));
                 plot.polygon(outline, series_colour(i).mix(0.18).filled())?;
             }
+        }
+        for (guide, at) in &guides {
+            let Some(v) = *at else { continue };
+            let ends = match guide {
+                Guide::Threshold { .. } => vec![(x_range.0, v), (x_range.1, v)],
+                Guide::Event { .. } => vec![(v, y_range.0), (v, y_range.1)],
+            };
+            plot.dashed_path(ends, guide_colour(guide).stroke_width(2))?;
         }
         for (i, curve) in curves.iter().enumerate() {
             draw_curve(plot, curve, i)?;

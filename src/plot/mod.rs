@@ -9,7 +9,7 @@
 //! is a [`PlotError`] returned.
 //!
 //! ```
-//! use apcsim::plot::{line_chart, Axis, HtmlReport, Series};
+//! use apcsim::plot::{line_chart, Axis, Figure, Report, Series};
 //!
 //! let t_us: Vec<f64> = (0..50).map(|i| i as f64 * 0.1).collect();
 //! let v: Vec<f64> = t_us.iter().map(|t| 1.0 - (-t).exp()).collect();
@@ -18,20 +18,23 @@
 //!     &Axis::linear("time (µs)"),
 //!     &Axis::linear("voltage (V)"),
 //!     &[Series::new("z₁", t_us, v)],
-//! )?;
-//! let mut report = HtmlReport::new("Settling");
-//! report.figure("Node voltage after the input step.", &svg);
+//! );
+//! let mut report = Report::new("Settling");
+//! report.figure(Figure::new("settling.svg", "Node voltage after the input step.", svg));
 //! assert!(report.to_html().contains("<svg"));
 //! # Ok::<(), apcsim::plot::PlotError>(())
 //! ```
 
 mod area;
 mod bar;
+mod csv_table;
 mod frame;
 mod gallery;
 mod heatmap;
 mod html;
 mod line;
+mod report;
+mod run_figures;
 mod scale;
 mod style;
 #[cfg(test)]
@@ -39,10 +42,13 @@ mod tests;
 
 pub use area::stacked_area;
 pub use bar::bar_chart;
+pub use csv_table::CsvTable;
 pub use gallery::{gallery_charts, gallery_report};
 pub use heatmap::heatmap;
-pub use html::HtmlReport;
-pub use line::{line_chart, line_chart_with_bands};
+pub use html::{Figure, Report};
+pub use line::{line_chart, line_chart_with_bands, line_chart_with_guides};
+pub use report::{ReportError, MANIFEST, REPORT_HTML};
+pub use run_figures::{run_figures, LayerAlignment};
 
 /// A numeric axis of a chart.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,6 +92,24 @@ impl Series {
             name: name.into(),
             x,
             y,
+        }
+    }
+}
+
+/// A straight reference line across a line chart, drawn dashed in grey and named in the legend.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Guide {
+    /// A horizontal line at this y value: a threshold, such as a tolerance.
+    Threshold { name: String, y: f64 },
+    /// A vertical line at this x value: an event, such as the time a run settled.
+    Event { name: String, x: f64 },
+}
+
+impl Guide {
+    /// The name shown in the legend.
+    pub fn name(&self) -> &str {
+        match self {
+            Guide::Threshold { name, .. } | Guide::Event { name, .. } => name,
         }
     }
 }

@@ -35,6 +35,10 @@ pub(crate) const TICK_TEXT: RGBColor = RGBColor(0x44, 0x44, 0x44);
 pub(crate) const AXIS_LINE: RGBColor = RGBColor(0x55, 0x55, 0x55);
 pub(crate) const GRID_MAJOR: RGBColor = RGBColor(0xDD, 0xDD, 0xDD);
 pub(crate) const GRID_MINOR: RGBColor = RGBColor(0xF0, 0xF0, 0xF0);
+/// Guides of a line chart: thresholds (a tolerance) and events (when something happened),
+/// greys apart from the palette and from each other.
+pub(crate) const GUIDE_THRESHOLD: RGBColor = RGBColor(0x66, 0x66, 0x66);
+pub(crate) const GUIDE_EVENT: RGBColor = RGBColor(0x22, 0x22, 0x22);
 /// Heatmap cells without a value (NaN): a neutral grey that viridis never produces.
 pub(crate) const MISSING: RGBColor = RGBColor(0xC8, 0xC8, 0xC8);
 
@@ -170,6 +174,55 @@ pub(crate) fn fit_label(text: &str, px: f64, bold: bool, max_px: f64) -> String 
     out
 }
 
+/// `text` broken at spaces into at most `max_lines` lines that each fit `max_px` at `px`, as
+/// even in width as the fewest lines allow ("hardware vs BP" / "(effective W)", not
+/// "hardware vs BP (effective" / "W)"). A word wider than a line, or text that needs more
+/// lines, is shortened with an ellipsis (the last resort); text that fits stays one line.
+pub(crate) fn wrap_label(text: &str, px: f64, max_px: f64, max_lines: usize) -> Vec<String> {
+    let words: Vec<&str> = text.split(' ').filter(|w| !w.is_empty()).collect();
+    let width = |s: &str| text_width_px(s, px, false);
+    let mut lines = fill_lines(&words, &width, max_px);
+    let max_lines = max_lines.max(1);
+    if lines.len() > max_lines {
+        // The last line allowed takes the rest, shortened.
+        let rest = lines.split_off(max_lines - 1).join(" ");
+        lines.push(rest);
+    } else if lines.len() > 1 {
+        // The narrowest width that needs no more lines (to a tenth of a pixel).
+        let widest_word = words.iter().map(|w| width(w)).fold(0.0, f64::max);
+        let (mut lo, mut hi) = (widest_word.min(max_px), max_px);
+        while hi - lo > 0.1 {
+            let mid = 0.5 * (lo + hi);
+            if fill_lines(&words, &width, mid).len() <= lines.len() {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        lines = fill_lines(&words, &width, hi);
+    }
+    lines
+        .iter()
+        .map(|l| fit_label(l, px, false, max_px))
+        .collect()
+}
+
+/// `words` filled greedily into lines no wider than `max_px` (a word wider than that alone on
+/// its line).
+fn fill_lines(words: &[&str], width: &dyn Fn(&str) -> f64, max_px: f64) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in words {
+        match lines.last_mut() {
+            Some(line) if width(&format!("{line} {word}")) <= max_px => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +236,28 @@ mod tests {
         assert!(text_width_px(&fitted, 13.0, false) <= 120.0);
         // Nothing fits: just the ellipsis, never a panic.
         assert_eq!(fit_label(long, 13.0, false, 1.0), "…");
+    }
+
+    #[test]
+    fn wrapped_labels_fit_each_line_and_keep_every_word_that_fits() {
+        let name = "hardware vs BP (effective W)";
+        let width = text_width_px(name, 13.0, false);
+        assert_eq!(wrap_label(name, 13.0, width, 3), vec![name]);
+        for room in [0.6, 0.9] {
+            // Two lines of even width, not the most that fits on the first.
+            let lines = wrap_label(name, 13.0, room * width, 3);
+            assert_eq!(lines, vec!["hardware vs BP", "(effective W)"], "{room}");
+            for line in &lines {
+                assert!(text_width_px(line, 13.0, false) <= room * width);
+            }
+        }
+        // Too many lines: the last one allowed is shortened.
+        let lines = wrap_label("a b c d e f g h", 13.0, 10.0, 2);
+        assert_eq!(lines.len(), 2);
+        assert!(lines[1].ends_with('…'), "{lines:?}");
+        // A word wider than a line is shortened; nothing at all gives nothing.
+        assert!(wrap_label(&"x".repeat(100), 13.0, 50.0, 3)[0].ends_with('…'));
+        assert!(wrap_label("", 13.0, 50.0, 3).is_empty());
     }
 
     #[test]

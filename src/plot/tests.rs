@@ -437,3 +437,73 @@ proptest! {
         check(h)?;
     }
 }
+
+#[test]
+fn guides_are_named_drawn_dashed_and_in_range() {
+    let (x, y) = ramp(50, |t| (-t).exp());
+    let guides = [
+        Guide::Threshold {
+            name: "tolerance".into(),
+            y: 1e-4,
+        },
+        Guide::Event {
+            name: "settled".into(),
+            x: 3.0,
+        },
+        Guide::Threshold {
+            name: "zero".into(),
+            y: 0.0,
+        },
+    ];
+    let svg = line_chart_with_guides(
+        "guides",
+        &Axis::linear("t (µs)"),
+        &Axis::log("distance"),
+        &[Series::new("layer 1", x, y)],
+        &guides,
+    )
+    .unwrap();
+    // The curve reaches down to exp(-4.9) ~ 7e-3 only: the axis is stretched to the threshold.
+    assert_shows(
+        &svg,
+        &[
+            "layer 1",
+            "tolerance",
+            "settled",
+            "zero (not drawn)",
+            "10⁻⁴",
+        ],
+    );
+    let dashes = |colour: &str| svg.matches(&format!("stroke=\"{colour}\"")).count();
+    // Dashes across the plot, plus the legend swatch's two.
+    assert!(dashes("#666666") > 10, "{}", dashes("#666666"));
+    assert!(dashes("#222222") > 10, "{}", dashes("#222222"));
+    let only_guides = line_chart_with_guides(
+        "guides only",
+        &Axis::linear("x"),
+        &Axis::linear("y"),
+        &[],
+        &guides[..1],
+    );
+    assert!(matches!(only_guides, Err(PlotError::NoData { .. })));
+}
+
+#[test]
+fn long_legend_names_wrap_instead_of_being_cut() {
+    let name = "hardware vs BP (effective W), the converted inputs";
+    let svg = line_chart(
+        "legend",
+        &Axis::linear("x"),
+        &Axis::linear("y"),
+        &[Series::new(name, vec![0.0, 1.0], vec![0.0, 1.0])],
+    )
+    .unwrap();
+    let found = texts(&svg);
+    assert!(found.iter().all(|t| !t.contains('…')), "{found:?}");
+    let words: Vec<&str> = found
+        .iter()
+        .skip_while(|t| !t.starts_with("hardware"))
+        .flat_map(|t| t.split(' '))
+        .collect();
+    assert_eq!(words.join(" "), name, "{found:?}");
+}

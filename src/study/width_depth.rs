@@ -87,6 +87,7 @@ use crate::network::{
     alignment, Activation, Alignment, Architecture, Batch, Network, NetworkError, Parameterisation,
 };
 use crate::numeric::seeds::stream_seed;
+use crate::plot::CsvTable;
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 use std::fmt::Write as _;
@@ -1074,29 +1075,32 @@ impl StudyResults {
     pub fn study_csv(&self) -> String {
         let plan = &self.plan;
         let max_depth = plan.depths.iter().copied().max().unwrap_or(0);
-        let mut s = String::from(
-            "param,skips,activation,device,width,depth,seed,step,cos_sim,norm_ratio,s_minus_1,\
-             s_norm_minus_1,theory,cos_sim_bp_traj,norm_ratio_bp_traj,cos_sim_cross,cos_sim_hw_bp,\
-             loss_pc_traj,loss_bp_traj,equilibrium_residual",
-        );
-        for l in 1..=max_depth {
-            let _ = write!(s, ",cos_layer_{l}");
-        }
-        s.push('\n');
-        let device = plan.device.as_ref().map_or("ideal", |d| d.name.as_str());
+        let mut header = csv_header(&[
+            "seed",
+            "step",
+            "cos_sim",
+            "norm_ratio",
+            "s_minus_1",
+            "s_norm_minus_1",
+            "theory",
+            "cos_sim_bp_traj",
+            "norm_ratio_bp_traj",
+            "cos_sim_cross",
+            "cos_sim_hw_bp",
+            "loss_pc_traj",
+            "loss_bp_traj",
+            "equilibrium_residual",
+        ]);
+        header.extend((1..=max_depth).map(|l| format!("cos_layer_{l}")));
+        let mut table = CsvTable::new(&header);
         for p in &self.points {
             for r in &p.steps {
-                let _ = write!(
-                    s,
-                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-                    plan.parameterisation,
-                    plan.skips,
-                    plan.activation,
-                    csv_text(device),
-                    p.point.width,
-                    p.point.depth,
-                    p.point.seed,
-                    r.step,
+                let mut row = self.plan_fields();
+                row.extend([
+                    p.point.width.to_string(),
+                    p.point.depth.to_string(),
+                    p.point.seed.to_string(),
+                    r.step.to_string(),
                     num(r.pc_traj.overall),
                     num(r.pc_traj.norm_ratio),
                     opt_num(r.s_minus_1),
@@ -1109,57 +1113,68 @@ impl StudyResults {
                     num(r.loss_pc_traj),
                     num(r.loss_bp_traj),
                     opt_num(r.residual),
-                );
-                for l in 0..max_depth {
-                    s.push(',');
-                    if let Some(v) = r.pc_traj.per_layer.get(l) {
-                        s.push_str(&num(*v));
-                    }
-                }
-                s.push('\n');
+                ]);
+                row.extend((0..max_depth).map(|l| opt_num(r.pc_traj.per_layer.get(l).copied())));
+                table.row(&row);
             }
         }
-        s
+        table.finish()
+    }
+
+    /// The fields every CSV row starts with: what the study ran ([`POINT_COLUMNS`] but the
+    /// point's width and depth).
+    fn plan_fields(&self) -> Vec<String> {
+        let plan = &self.plan;
+        let device = plan.device.as_ref().map_or("ideal", |d| d.name.as_str());
+        vec![
+            plan.parameterisation.to_string(),
+            plan.skips.to_string(),
+            plan.activation.to_string(),
+            device.to_string(),
+        ]
     }
 
     /// `summary.csv`: mean and std over seeds per (width, depth, step).
     pub fn summary_csv(&self) -> String {
-        let plan = &self.plan;
-        let mut s = String::from(
-            "param,skips,activation,device,width,depth,step,seeds,cos_sim_mean,cos_sim_std,\
-             norm_ratio_mean,norm_ratio_std,s_minus_1_mean,s_minus_1_std,s_norm_minus_1_mean,\
-             s_norm_minus_1_std,theory,cos_sim_bp_traj_mean,cos_sim_bp_traj_std,\
-             cos_sim_cross_mean,cos_sim_cross_std,cos_sim_hw_bp_mean,cos_sim_hw_bp_std,\
-             loss_pc_traj_mean,loss_pc_traj_std,loss_bp_traj_mean,loss_bp_traj_std\n",
-        );
-        let device = plan.device.as_ref().map_or("ideal", |d| d.name.as_str());
-        let ms = |m: &MeanStd| format!("{},{}", num(m.mean), opt_num(m.std));
-        let oms = |m: &Option<MeanStd>| m.as_ref().map_or(",".to_string(), ms);
-        for r in self.summary() {
-            let _ = writeln!(
-                s,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-                plan.parameterisation,
-                plan.skips,
-                plan.activation,
-                csv_text(device),
-                r.width,
-                r.depth,
-                r.step,
-                r.seeds,
-                ms(&r.cos_sim),
-                ms(&r.norm_ratio),
-                oms(&r.s_minus_1),
-                oms(&r.s_norm_minus_1),
-                opt_num(r.theory),
-                ms(&r.cos_sim_bp_traj),
-                ms(&r.cos_sim_cross),
-                oms(&r.cos_sim_hw_bp),
-                ms(&r.loss_pc_traj),
-                ms(&r.loss_bp_traj),
-            );
+        let mut header = csv_header(&["step", "seeds"]);
+        let quantities = [
+            "cos_sim",
+            "norm_ratio",
+            "s_minus_1",
+            "s_norm_minus_1",
+            "theory",
+            "cos_sim_bp_traj",
+            "cos_sim_cross",
+            "cos_sim_hw_bp",
+            "loss_pc_traj",
+            "loss_bp_traj",
+        ];
+        for q in quantities {
+            if q == "theory" {
+                header.push(q.to_string());
+            } else {
+                header.extend([format!("{q}_mean"), format!("{q}_std")]);
+            }
         }
-        s
+        let mut table = CsvTable::new(&header);
+        let ms = |m: &MeanStd| [num(m.mean), opt_num(m.std)];
+        let oms = |m: &Option<MeanStd>| m.as_ref().map_or([String::new(), String::new()], ms);
+        for r in self.summary() {
+            let mut row = self.plan_fields();
+            row.extend([r.width, r.depth, r.step, r.seeds].map(|v| v.to_string()));
+            row.extend(ms(&r.cos_sim));
+            row.extend(ms(&r.norm_ratio));
+            row.extend(oms(&r.s_minus_1));
+            row.extend(oms(&r.s_norm_minus_1));
+            row.push(opt_num(r.theory));
+            row.extend(ms(&r.cos_sim_bp_traj));
+            row.extend(ms(&r.cos_sim_cross));
+            row.extend(oms(&r.cos_sim_hw_bp));
+            row.extend(ms(&r.loss_pc_traj));
+            row.extend(ms(&r.loss_bp_traj));
+            table.row(&row);
+        }
+        table.finish()
     }
 
     /// Writes `study.csv`, `summary.csv`, the SVG figures and `report.html`
@@ -1404,6 +1419,18 @@ impl Heatmap {
     }
 }
 
+/// The first columns of both CSV files: what the study ran, and the point's width and depth.
+const POINT_COLUMNS: [&str; 6] = ["param", "skips", "activation", "device", "width", "depth"];
+
+/// A CSV header: [`POINT_COLUMNS`], then `columns`.
+fn csv_header(columns: &[&str]) -> Vec<String> {
+    POINT_COLUMNS
+        .iter()
+        .chain(columns)
+        .map(|c| c.to_string())
+        .collect()
+}
+
 /// A number as CSV text: the shortest decimal that reads back to the same f64.
 fn num(v: f64) -> String {
     format!("{v}")
@@ -1411,15 +1438,6 @@ fn num(v: f64) -> String {
 
 fn opt_num(v: Option<f64>) -> String {
     v.map(num).unwrap_or_default()
-}
-
-/// Quotes a CSV text field when it needs it.
-fn csv_text(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }
 
 #[cfg(test)]
@@ -1489,6 +1507,45 @@ mod tests {
             change(&mut p);
             let e = p.validate().unwrap_err().to_string();
             assert!(e.contains(expect), "{e} lacks {expect}");
+        }
+    }
+
+    /// Fields of `csv` as a CSV reader reads them back.
+    fn read_csv(csv: &str) -> Vec<Vec<String>> {
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(csv.as_bytes())
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_string).collect())
+            .collect()
+    }
+
+    #[test]
+    fn a_device_name_reads_back_whole_from_both_csv_files() {
+        let plan = StudyPlan {
+            widths: vec![4],
+            depths: vec![2],
+            seeds: 1,
+            steps: 1,
+            batch: 4,
+            input: 5,
+            output: 2,
+            device: Some(DeviceSetup::load("rram_hfo2").unwrap()),
+            ..StudyPlan::default()
+        };
+        let mut r = run(&plan, &|_| {}).unwrap();
+        // A lone carriage return ends a CSV line as a line feed does: it must be quoted too.
+        for name in ["my \"rram\", v2\nfinal", "rram\rcopy"] {
+            r.plan.device.as_mut().unwrap().name = name.to_string();
+            for csv in [r.study_csv(), r.summary_csv()] {
+                let rows = read_csv(&csv);
+                assert_eq!(rows.len(), 1 + 2, "{csv:?}");
+                assert_eq!(rows[0][3], "device");
+                for row in &rows[1..] {
+                    assert_eq!(row.len(), rows[0].len(), "{csv:?}");
+                    assert_eq!(row[3], name);
+                }
+            }
         }
     }
 

@@ -9,18 +9,8 @@
 
 use super::width_depth::{Heatmap, Series, StudyResults};
 use crate::network::Parameterisation;
-use crate::plot::{self, heatmap, line_chart_with_bands, Axis, HtmlReport, PlotError};
+use crate::plot::{self, heatmap, line_chart_with_bands, Axis, Figure, PlotError, Report};
 use std::path::Path;
-
-/// One figure of the report.
-#[derive(Clone, Debug)]
-pub struct Figure {
-    /// File name in the output folder.
-    pub file: String,
-    pub caption: String,
-    /// The SVG, or why the chart could not be drawn (the report then says so in its place).
-    pub svg: Result<String, PlotError>,
-}
 
 /// Length of the Okabe–Ito palette the line charts cycle through: series i and i + 8 share a
 /// colour and the second is dashed, which pairs each depth's theory with its measurement.
@@ -32,15 +22,16 @@ const ANTI_ALIGNED: f64 = -0.5;
 const COS_LABEL: &str = "cos sim (PC, BP)";
 const RATIO_LABEL: &str = "N / L (width / depth)";
 
-/// Writes the SVG figures and `report.html` into `dir` (which must exist), each file whole or
-/// not at all. A figure that cannot be drawn is named in the report instead.
+/// Writes the SVG figures and `report.html` into `dir`, each file whole or not at all, and
+/// removes the figures of an earlier report there that this one does not draw. A figure that
+/// cannot be drawn is named in the report instead.
 pub fn write_report(results: &StudyResults, dir: &Path) -> std::io::Result<()> {
     let plan = &results.plan;
-    let mut html = HtmlReport::new(&format!(
+    let mut report = Report::new(&format!(
         "apcsim study width-depth: {}",
         short_name(results)
     ));
-    html.paragraph(&format!(
+    report.paragraph(&format!(
         "apcsim {}: {} widths x {} depths x {} seed{}, Adam steps 0..={}. Raw results (one row \
          per point and step) are in study.csv, means and standard deviations over seeds in \
          summary.csv; every figure is also an SVG file beside this page.",
@@ -51,21 +42,13 @@ pub fn write_report(results: &StudyResults, dir: &Path) -> std::io::Result<()> {
         if plan.seeds == 1 { "" } else { "s" },
         plan.steps
     ));
-    html.heading(2, "Summary");
-    html.preformatted(&results.report());
-    html.heading(2, "Figures");
-    for fig in figures(results) {
-        match &fig.svg {
-            Ok(svg) => {
-                crate::io::write_atomic(&dir.join(&fig.file), svg.as_bytes())?;
-                html.figure(&fig.caption, svg);
-            }
-            Err(e) => {
-                html.paragraph(&format!("{}: not drawn ({e}).", fig.caption));
-            }
-        }
+    report.heading(2, "Summary");
+    report.preformatted(&results.report());
+    report.heading(2, "Figures");
+    for figure in figures(results) {
+        report.figure(figure);
     }
-    crate::io::write_atomic(&dir.join("report.html"), html.to_html().as_bytes())
+    Ok(report.write(dir)?)
 }
 
 /// "μPC, linear, rram_hfo2": what the study ran, for titles.

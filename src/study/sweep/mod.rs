@@ -56,9 +56,9 @@ pub const POINTS_JSONL: &str = "points.jsonl";
 pub const POINTS_DIR: &str = "points";
 pub const SWEEP_H5: &str = "sweep.h5";
 pub const SUMMARY_CSV: &str = "summary.csv";
-pub const REPORT_HTML: &str = "report.html";
 /// Held (an advisory lock) by the one sweep or merge writing into a folder.
 pub use crate::io::outdir::LOCK_FILE;
+pub use crate::plot::REPORT_HTML;
 
 /// Why a sweep or a merge could not go on.
 #[derive(Debug, thiserror::Error)]

@@ -5,12 +5,13 @@
 
 use super::plan::SweepPlan;
 use super::record::{Metrics, PointRecord, COMPARISONS};
-use super::{exec::io_err, SweepError, REPORT_HTML, SUMMARY_CSV, SWEEP_H5};
+use super::{exec::io_err, SweepError, SUMMARY_CSV, SWEEP_H5};
 use crate::analog::Component;
 use crate::io::h5::{Array, Attr, H5Writer};
 use crate::numeric::stats::MeanStd;
 use crate::plot::{
-    bar_chart, heatmap, line_chart, line_chart_with_bands, Axis, HtmlReport, PlotError, Series,
+    bar_chart, heatmap, line_chart, line_chart_with_bands, Axis, CsvTable, Figure, PlotError,
+    Report, Series,
 };
 use crate::study::run::si;
 use std::path::Path;
@@ -89,15 +90,6 @@ fn number(x: f64) -> String {
     }
 }
 
-/// A CSV field, quoted when it must be.
-fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 /// summary.csv: one row per finished point in plan order.
 pub fn csv(plan: &SweepPlan, records: &[Option<PointRecord>]) -> String {
     let cols = metric_columns();
@@ -106,11 +98,10 @@ pub fn csv(plan: &SweepPlan, records: &[Option<PointRecord>]) -> String {
     head.extend(["seed_index", "seed", "status"].map(String::from));
     head.extend(cols.iter().map(|(n, _)| n.clone()));
     head.push("error".into());
-    let mut s = head.iter().map(|h| field(h)).collect::<Vec<_>>().join(",");
-    s.push('\n');
+    let mut table = CsvTable::new(&head);
     for r in records.iter().flatten() {
         let mut row: Vec<String> = vec![r.index.to_string()];
-        row.extend(r.values.iter().map(|v| field(v)));
+        row.extend(r.values.iter().cloned());
         row.push(r.seed_index.to_string());
         row.push(r.seed.to_string());
         row.push(r.outcome.status().into());
@@ -121,11 +112,10 @@ pub fn csv(plan: &SweepPlan, records: &[Option<PointRecord>]) -> String {
                     .map_or(String::new(), |m| number(get(m))),
             );
         }
-        row.push(field(r.outcome.message()));
-        s.push_str(&row.join(","));
-        s.push('\n');
+        row.push(r.outcome.message().to_string());
+        table.row(&row);
     }
-    s
+    table.finish()
 }
 
 /// sweep.h5: the plan's axes, every finished point's group, and `table/`: one vector per column
@@ -249,7 +239,7 @@ pub fn write_all(
 ) -> Result<(), SweepError> {
     write_data(dir, plan, records)?;
     let figures = figures(plan, records);
-    let mut html = HtmlReport::new(&format!("apcsim sweep: {}", plan.design));
+    let mut html = Report::new(&format!("apcsim sweep: {}", plan.design));
     let finished = records.iter().flatten().count();
     let own = plan.own_points().len();
     html.paragraph(&format!(
@@ -282,17 +272,8 @@ pub fn write_all(
     if !figures.is_empty() {
         html.heading(2, "Figures");
     }
-    for (file, caption, svg) in &figures {
-        match svg {
-            Ok(svg) => {
-                let p = dir.join(file);
-                crate::io::write_atomic(&p, svg.as_bytes()).map_err(|e| io_err(&p, e))?;
-                html.figure(caption, svg);
-            }
-            Err(e) => {
-                html.paragraph(&format!("{caption}: not drawn ({e})."));
-            }
-        }
+    for figure in figures {
+        html.figure(figure);
     }
     html.heading(2, "Points");
     let mut head: Vec<String> = vec!["#".into()];
@@ -337,8 +318,7 @@ pub fn write_all(
             "The first {MAX_ROWS} of {finished} points; summary.csv has them all."
         ));
     }
-    let p = dir.join(REPORT_HTML);
-    crate::io::write_atomic(&p, html.to_html().as_bytes()).map_err(|e| io_err(&p, e))
+    html.write(dir).map_err(|e| io_err(&e.path, e.source))
 }
 
 /// A quantity shown on a chart: how to get it from a point, its name and unit.
@@ -420,8 +400,6 @@ fn titled(name: &str, unit: &str) -> String {
         format!("{name} ({unit})")
     }
 }
-
-type Figure = (String, String, Result<String, PlotError>);
 
 /// The finite values of `q` of every finished point, grouped by the value of each axis in
 /// `along` (the other axes and the seeds pooled): `groups[cell]` for cells in row-major order
@@ -646,7 +624,7 @@ pub fn figures(plan: &SweepPlan, records: &[Option<PointRecord>]) -> Vec<Figure>
                 ),
             ];
             for (file, q, title) in maps {
-                out.push((
+                out.push(Figure::new(
                     format!("map_{file}.svg"),
                     format!(
                         "{title} over {} and {}. {cells}",
@@ -665,7 +643,7 @@ pub fn figures(plan: &SweepPlan, records: &[Option<PointRecord>]) -> Vec<Figure>
                 } else {
                     format!("_axis{a}")
                 };
-                out.push((
+                out.push(Figure::new(
                     format!("settling{suffix}.svg"),
                     format!("Median and worst settling time of the batch against {label}{spread}."),
                     along_axis(
@@ -677,7 +655,7 @@ pub fn figures(plan: &SweepPlan, records: &[Option<PointRecord>]) -> Vec<Figure>
                         &[&SETTLING_MEDIAN, &SETTLING_WORST],
                     ),
                 ));
-                out.push((
+                out.push(Figure::new(
                     format!("energy{suffix}.svg"),
                     format!("Energy per sample against {label}{spread}."),
                     along_axis(
@@ -689,7 +667,7 @@ pub fn figures(plan: &SweepPlan, records: &[Option<PointRecord>]) -> Vec<Figure>
                         &[&ENERGY],
                     ),
                 ));
-                out.push((
+                out.push(Figure::new(
                     format!("energy_components{suffix}.svg"),
                     format!(
                         "Energy per sample by component against {label} (means{}).",
@@ -701,7 +679,7 @@ pub fn figures(plan: &SweepPlan, records: &[Option<PointRecord>]) -> Vec<Figure>
                     ),
                     components_along(plan, records, a),
                 ));
-                out.push((
+                out.push(Figure::new(
                     format!("alignment{suffix}.svg"),
                     format!(
                         "Cosine similarity of the PC update to BP against {label}{spread}: the \

@@ -1,0 +1,266 @@
+//! The figures of one `apcsim run`: how the circuit settled, its node voltages, power and
+//! energy by component, and how its PC update aligns with BP. They are drawn from the design
+//! and the simulation alone (and the run's gradient comparison), so that nothing here depends
+//! on how a run is driven.
+
+use super::{
+    bar_chart, line_chart, line_chart_with_guides, stacked_area, Axis, Figure, Guide, Series,
+};
+use crate::analog::energy::{component_total, ByLayer};
+use crate::analog::sim::NOISE_BAND_SIGMAS;
+use crate::analog::{Component, Simulation};
+use crate::config::Circuit;
+use crate::network::Layout;
+
+/// Per-layer cosine similarity of the PC update to BP, for the run's three comparisons.
+#[derive(Clone, Copy, Debug)]
+pub struct LayerAlignment<'a> {
+    /// The ideal circuit (exact weights, equilibrium) against BP: the theory value.
+    pub ideal_circuit: &'a [f64],
+    /// The hardware's update against BP on the ideal weights.
+    pub hardware_vs_bp_ideal: &'a [f64],
+    /// The hardware's update against BP on its effective weights and converted inputs.
+    pub hardware_vs_bp_effective: &'a [f64],
+}
+
+/// The run's figures, in the report's order.
+pub fn run_figures(circuit: &Circuit, sim: &Simulation, alignment: LayerAlignment) -> Vec<Figure> {
+    let mut out = Vec::new();
+    let t = &sim.traces;
+    if !t.samples.is_empty() && !t.time_seconds.is_empty() {
+        out.push(settling_figure(circuit, sim));
+        out.extend(node_figures(circuit, sim));
+    }
+    if !t.power_watts.is_empty() {
+        out.push(power_figure(sim));
+    }
+    if let Some(energy) = &sim.energy {
+        out.push(energy_figure(sim, energy));
+    }
+    out.push(alignment_figure(alignment));
+    out
+}
+
+fn time_us(sim: &Simulation) -> Vec<f64> {
+    sim.traces.time_seconds.iter().map(|s| s * 1e6).collect()
+}
+
+fn time_axis() -> Axis {
+    Axis::linear("time (µs)")
+}
+
+/// The value nodes of hidden layer `l` of the first traced sample at trace point `p`.
+fn traced_nodes<'a>(circuit: &Circuit, sim: &'a Simulation, l: usize, p: usize) -> &'a [f64] {
+    let n = circuit.architecture.widths[l];
+    let k = sim.traces.samples.len();
+    &sim.traces.z[l - 1][p * k * n..p * k * n + n]
+}
+
+/// How far each hidden layer of the first traced sample is from its final value, in units of
+/// the settling tolerance each node has (`settle_tol` × the layer's range, plus
+/// [`NOISE_BAND_SIGMAS`] standard deviations of the node over the trailing window when the run
+/// is noisy): the largest over the layer's nodes at every trace point. The sample has settled
+/// once every layer stays at or below 1.
+fn settling_distance(circuit: &Circuit, sim: &Simulation) -> Vec<Series> {
+    let widths = &circuit.architecture.widths;
+    let s = sim.traces.samples[0];
+    let layout = Layout::new(widths, sim.batch);
+    let us = time_us(sim);
+    (1..widths.len() - 1)
+        .map(|l| {
+            let n = widths[l];
+            let nodes = s * n..(s + 1) * n;
+            let zf = &sim.final_z[layout.range(l)][nodes.clone()];
+            let sd = &sim.final_z_std[layout.range(l)][nodes];
+            let range = traced_nodes(circuit, sim, l, 0)
+                .iter()
+                .zip(zf)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            let band: Vec<f64> = sd
+                .iter()
+                .map(|sd| {
+                    let base = circuit.dynamics.settle_tol * range;
+                    if circuit.dynamics.noisy {
+                        base + NOISE_BAND_SIGMAS * sd
+                    } else {
+                        base
+                    }
+                })
+                .collect();
+            let y = (0..us.len())
+                .map(|p| {
+                    let z = traced_nodes(circuit, sim, l, p);
+                    let d = z
+                        .iter()
+                        .zip(zf)
+                        .zip(&band)
+                        .map(|((a, b), bd)| (a - b).abs() / bd);
+                    d.fold(0.0, f64::max)
+                })
+                .collect();
+            Series::new(format!("layer {l}"), us.clone(), y)
+        })
+        .collect()
+}
+
+fn settling_figure(circuit: &Circuit, sim: &Simulation) -> Figure {
+    let s = sim.traces.samples[0];
+    let settled_at = sim.settling[s].time_seconds;
+    let mut guides = vec![Guide::Threshold {
+        name: "tolerance".into(),
+        y: 1.0,
+    }];
+    let when = if sim.steady {
+        guides.push(Guide::Event {
+            name: format!("settled (sample {s})"),
+            x: settled_at * 1e6,
+        });
+        format!(
+            "the dashed vertical line marks when sample {s} settled ({:.3} µs)",
+            settled_at * 1e6
+        )
+    } else {
+        "the run did not settle within t_max".to_string()
+    };
+    let noise = if circuit.dynamics.noisy {
+        format!(
+            ", plus {NOISE_BAND_SIGMAS} standard deviations of the node over the trailing \
+             window (the run is noisy)"
+        )
+    } else {
+        String::new()
+    };
+    Figure::new(
+        "convergence.svg",
+        format!(
+            "Largest distance of a layer's value nodes from their final values (sample {s}), in \
+             units of each node's settling tolerance: settle_tol = {} of the layer's range{noise}. \
+             A sample has settled once every layer stays below 1 (the dashed horizontal line); \
+             {when}.",
+            circuit.dynamics.settle_tol
+        ),
+        line_chart_with_guides(
+            "Settling: distance from the final value / tolerance",
+            &time_axis(),
+            &Axis::log("distance / tolerance"),
+            &settling_distance(circuit, sim),
+            &guides,
+        ),
+    )
+}
+
+/// The voltages of the first few value nodes of every hidden layer, one figure per layer.
+fn node_figures(circuit: &Circuit, sim: &Simulation) -> Vec<Figure> {
+    let t = &sim.traces;
+    let widths = &circuit.architecture.widths;
+    let us = time_us(sim);
+    let millivolts = circuit.crossbar.v_read_volts * 1e3;
+    (1..widths.len() - 1)
+        .map(|l| {
+            let shown = widths[l].min(4);
+            let series: Vec<Series> = (0..shown)
+                .map(|i| {
+                    let y = (0..us.len())
+                        .map(|p| traced_nodes(circuit, sim, l, p)[i] * millivolts)
+                        .collect();
+                    Series::new(format!("node {i}"), us.clone(), y)
+                })
+                .collect();
+            Figure::new(
+                format!("settling_layer_{l}.svg"),
+                format!(
+                    "Value-node voltages of layer {l} (the first {shown} nodes, sample {}).",
+                    t.samples[0]
+                ),
+                line_chart(
+                    &format!("Layer {l}: value nodes"),
+                    &time_axis(),
+                    &Axis::linear("voltage (mV)"),
+                    &series,
+                ),
+            )
+        })
+        .collect()
+}
+
+fn power_figure(sim: &Simulation) -> Figure {
+    let power = &sim.traces.power_watts;
+    let comps: Vec<(String, Vec<f64>)> = Component::ALL
+        .iter()
+        .filter(|c| power.iter().any(|p| p[c.index()] > 0.0))
+        .map(|c| {
+            let mw = power.iter().map(|p| p[c.index()] * 1e3).collect();
+            (c.name().replace('_', " "), mw)
+        })
+        .collect();
+    Figure::new(
+        "power.svg",
+        format!(
+            "Power drawn by the whole batch ({} circuits) over time, by component.",
+            sim.batch
+        ),
+        stacked_area(
+            "Power by component",
+            &time_axis(),
+            &Axis::linear("power (mW)"),
+            &time_us(sim),
+            &comps,
+        ),
+    )
+}
+
+fn energy_figure(sim: &Simulation, energy: &ByLayer) -> Figure {
+    let b = sim.batch as f64;
+    let cats: Vec<String> = (1..=energy.len()).map(|l| format!("layer {l}")).collect();
+    let groups: Vec<(String, Vec<f64>)> = Component::ALL
+        .iter()
+        .filter(|c| component_total(energy, **c) > 0.0)
+        .map(|c| {
+            let nj = energy.iter().map(|l| l[c.index()] / b * 1e9).collect();
+            (c.name().replace('_', " "), nj)
+        })
+        .collect();
+    Figure::new(
+        "energy.svg",
+        format!(
+            "Energy per sample over the inference window ({:.3} µs), by layer and component.",
+            sim.window_seconds * 1e6
+        ),
+        bar_chart(
+            "Energy per sample",
+            &Axis::linear("energy (nJ)"),
+            &cats,
+            &groups,
+            true,
+        ),
+    )
+}
+
+fn alignment_figure(a: LayerAlignment) -> Figure {
+    let cats: Vec<String> = (0..a.ideal_circuit.len())
+        .map(|l| format!("W{l}"))
+        .collect();
+    Figure::new(
+        "alignment.svg",
+        "Cosine similarity of the PC update to BP per layer: the ideal circuit (theory), and the \
+         hardware against BP on the ideal and on the effective weights.",
+        bar_chart(
+            "Gradient alignment per layer",
+            &Axis::linear("cosine similarity"),
+            &cats,
+            &[
+                ("ideal circuit".into(), a.ideal_circuit.to_vec()),
+                (
+                    "hardware vs BP (ideal W)".into(),
+                    a.hardware_vs_bp_ideal.to_vec(),
+                ),
+                (
+                    "hardware vs BP (effective W)".into(),
+                    a.hardware_vs_bp_effective.to_vec(),
+                ),
+            ],
+            false,
+        ),
+    )
+}
