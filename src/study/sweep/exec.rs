@@ -337,14 +337,53 @@ pub(crate) fn claim_folder(dir: &Path) -> Result<(std::fs::File, Option<SweepPla
     Ok((lock, plan))
 }
 
+/// The finished points of a folder with their lines in `points.jsonl`.
+type FinishedPoints = Vec<(String, PointRecord)>;
+
+/// What a sweep's start made of its folder, to be undone if the sweep fails before any point
+/// is finished ([`undo_start`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Started {
+    /// The folder held a sweep already (`--resume`): it stays as it is.
+    Resumed,
+    /// This sweep wrote the plan into a folder that existed before.
+    InFolder,
+    /// This sweep made the folder.
+    MadeFolder,
+}
+
+/// Removes what a sweep's start wrote (the points folder while it is empty, points.jsonl,
+/// plan.json, the lock, and the folder itself if the sweep made it and it is empty), so that a
+/// sweep that failed before finishing any point leaves the folder as it found it and a later
+/// plain sweep may use it. Best effort: the error that stopped the sweep is what matters, and
+/// whatever cannot be removed is what a rerun with `--resume` takes up.
+fn undo_start(dir: &Path, started: Started) {
+    if started == Started::Resumed || std::fs::remove_dir(dir.join(POINTS_DIR)).is_err() {
+        return;
+    }
+    for file in [POINTS_JSONL, PLAN_FILE, LOCK_FILE] {
+        let _ = std::fs::remove_file(dir.join(file));
+    }
+    if started == Started::MadeFolder {
+        let _ = std::fs::remove_dir(dir);
+    }
+}
+
 /// Prepares the folder: a new sweep writes its plan; `--resume` checks the folder's plan.
-/// Returns the points already finished, with their lines, and the folder's lock.
+/// Returns the points already finished, with their lines, the folder's lock, and what the
+/// start made of the folder.
 fn prepare(
     plan: &SweepPlan,
     dir: &Path,
     resume: bool,
-) -> Result<(Vec<(String, PointRecord)>, std::fs::File), SweepError> {
+) -> Result<(FinishedPoints, std::fs::File, Started), SweepError> {
+    let made_folder = !dir.exists();
     let (lock, existing) = claim_folder(dir)?;
+    let started = match (&existing, made_folder) {
+        (Some(_), _) => Started::Resumed,
+        (None, false) => Started::InFolder,
+        (None, true) => Started::MadeFolder,
+    };
     let done = match existing {
         Some(old) => {
             if !resume {
@@ -375,7 +414,7 @@ fn prepare(
     let jp = dir.join(POINTS_JSONL);
     let kept: String = done.iter().map(|(l, _)| format!("{l}\n")).collect();
     crate::io::write_atomic(&jp, kept.as_bytes()).map_err(|e| io_err(&jp, e))?;
-    Ok((done, lock))
+    Ok((done, lock, started))
 }
 
 /// Writes `bytes` at the end of `file` in one write and syncs it.
@@ -395,7 +434,7 @@ pub fn run_sweep(
 ) -> Result<SweepOutcome, SweepError> {
     let plan = &loaded.plan;
     let keys = plan.keys();
-    let (finished, _lock) = prepare(plan, dir, opts.resume)?;
+    let (finished, _lock, started) = prepare(plan, dir, opts.resume)?;
     let resumed = finished.len();
     let mut records: Vec<Option<PointRecord>> = vec![None; plan.points];
     let mut done: BTreeMap<usize, String> = BTreeMap::new();
@@ -503,6 +542,9 @@ pub fn run_sweep(
         }
     });
     if let Some(e) = failure {
+        if ran == 0 {
+            undo_start(dir, started);
+        }
         return Err(e);
     }
     // Finished: the lines in plan order, then every summary from the plan as the folder holds

@@ -348,17 +348,16 @@ pub struct PointJob {
     pub fingerprint: u64,
 }
 
-/// A digest of a resolved design, apart from `run.seed` (which each point sets): equal for two
-/// loads of the same texts, so a design rebuilt when its point runs can be checked against the
-/// one the plan's check resolved, device presets included.
+/// A digest of a resolved design: equal for two loads of the same texts with the same
+/// overrides, so that a design loaded again when its point runs can be checked against the one
+/// the plan's check resolved, device presets included. Everything that derives from the seed
+/// (`run.seed`, and `data.seed` where it follows `run.seed`) is in it: a point compares the
+/// digest of its design loaded as the check loaded it, with the design's own seed, before it
+/// loads the design with the point's seed ([`LoadedPlan::circuit`]).
 fn fingerprint(circuit: &Circuit) -> u64 {
     use std::hash::{Hash, Hasher};
-    let mut values = circuit.config.values.clone();
-    if let Some(run) = values.get_mut("run") {
-        run.remove("seed");
-    }
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    serde_json::to_string(&values)
+    serde_json::to_string(&circuit.config.values)
         .unwrap_or_default()
         .hash(&mut h);
     h.finish()
@@ -385,12 +384,13 @@ impl LoadedPlan {
         let grid_specs = grid_specs(&keys, &job.values);
         let mut overrides = self.plan.sets.clone();
         overrides.extend(grid_specs.iter().cloned());
-        overrides.push(format!("run.seed={}", job.seed));
-        let circuit = self
-            .design
-            .load(&overrides, &LoadOptions::default())
-            .map_err(|e| point_error(job.index, &keys, &job.values, &grid_specs, e))?;
-        if fingerprint(&circuit) != job.fingerprint {
+        let load = |overrides: &[String]| {
+            self.design
+                .load(overrides, &LoadOptions::default())
+                .map_err(|e| point_error(job.index, &keys, &job.values, &grid_specs, e))
+        };
+        // As the check loaded it (the design's own seed): the same values, or a file changed.
+        if fingerprint(&load(&overrides)?) != job.fingerprint {
             return Err(SweepError::Point {
                 index: job.index,
                 values: grid_specs.join(", "),
@@ -399,7 +399,8 @@ impl LoadedPlan {
                     .into(),
             });
         }
-        Ok(circuit)
+        overrides.push(format!("run.seed={}", job.seed));
+        load(&overrides)
     }
 }
 
