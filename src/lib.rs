@@ -8,6 +8,7 @@
 
 pub mod analog;
 pub mod config;
+pub mod design;
 pub mod dynamics;
 pub mod hardware;
 pub mod io;

@@ -13,9 +13,9 @@
 use super::SpiceError;
 use crate::analog::{AnalogCircuit, SimOptions};
 use crate::config::Circuit;
+use crate::design::Built;
 use crate::hardware::params::Backward;
 use crate::network::{Activation, Network};
-use crate::study::build::Built;
 use crate::study::run::sim_options;
 use nalgebra::DMatrix;
 
