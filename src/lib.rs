@@ -13,6 +13,7 @@ pub mod dynamics;
 pub mod hardware;
 pub mod io;
 pub mod network;
+pub mod numeric;
 pub mod plot;
 pub mod real;
 pub mod spice;

@@ -379,15 +379,7 @@ fn report_json(circuit: &Circuit, res: &RunResult) -> Value {
     })
 }
 
-/// `v` with an engineering prefix and three significant digits ("3.18 ns").
-pub fn si(v: f64, unit: &str) -> String {
-    if v == 0.0 || !v.is_finite() {
-        return format!("{v} {unit}");
-    }
-    let (scaled, prefix) = crate::config::units::engineering(v, -18, 12);
-    let decimals = 2usize.saturating_sub(scaled.abs().log10().floor().max(0.0) as usize);
-    format!("{scaled:.decimals$} {prefix}{unit}")
-}
+pub use crate::numeric::format::si;
 
 /// The compact terminal summary.
 pub fn summary(circuit: &Circuit, res: &RunResult) -> String {

@@ -8,10 +8,10 @@ use super::record::{Metrics, PointRecord, COMPARISONS};
 use super::{exec::io_err, SweepError, REPORT_HTML, SUMMARY_CSV, SWEEP_H5};
 use crate::analog::Component;
 use crate::io::h5::{Array, Attr, H5Writer};
+use crate::numeric::format::si;
 use crate::plot::{
     bar_chart, heatmap, line_chart, line_chart_with_bands, Axis, HtmlReport, PlotError, Series,
 };
-use crate::study::run::si;
 use std::path::Path;
 
 type Getter = Box<dyn Fn(&Metrics) -> f64>;
