@@ -74,9 +74,13 @@ pub fn run(args: RunArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {}: {e}", circuit.name);
+            if let RunError::Diverged(d) = &e {
+                if let Err(w) = apcsim::measure::write_diverged(&circuit, d, &dir) {
+                    eprintln!("error: {w}");
+                }
+            }
             return ExitCode::from(match e {
-                RunError::Simulation(apcsim::analog::SimError::Diverged { .. })
-                | RunError::Simulation(apcsim::analog::SimError::Rail { .. }) => 3,
+                RunError::Diverged(_) => 3,
                 RunError::Write { .. } | RunError::H5(_) => 1,
                 _ => 2,
             });

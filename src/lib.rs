@@ -12,6 +12,7 @@ pub mod design;
 pub mod dynamics;
 pub mod hardware;
 pub mod io;
+pub mod measure;
 pub mod network;
 pub mod numeric;
 pub mod plot;

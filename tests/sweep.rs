@@ -818,3 +818,38 @@ fn a_sweep_of_an_optdigits_design_runs_every_point() {
     }
     assert_eq!(lines(&out.join("summary.csv")), 3);
 }
+
+/// A finished point's line must hold its whole report: a line whose report lacks a field is not
+/// taken for a finished point (with a NaN for the field), and `--resume` runs the point again.
+#[test]
+fn a_report_missing_a_field_is_not_a_finished_point() {
+    use apcsim::study::sweep::{load_plan, run_sweep, SweepOptions, SweepSpec};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("s");
+    let spec = SweepSpec {
+        grids: vec!["device.levels=8,16".into()],
+        seeds: 1,
+        ..SweepSpec::default()
+    };
+    let plan = load_plan(Path::new(&design()), &spec).unwrap();
+    let mut opts = SweepOptions {
+        jobs: 1,
+        resume: false,
+    };
+    assert_eq!(run_sweep(&plan, &dir, &opts, &mut |_| {}).unwrap().ran, 2);
+    let jp = dir.join("points.jsonl");
+    let text = std::fs::read_to_string(&jp).unwrap();
+    let mut lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let settling = lines[1]["report"]["settling"].as_object_mut().unwrap();
+    assert!(settling.remove("median_seconds").is_some());
+    let cut: String = lines.iter().map(|v| format!("{v}\n")).collect();
+    std::fs::write(&jp, cut).unwrap();
+    opts.resume = true;
+    let again = run_sweep(&plan, &dir, &opts, &mut |_| {}).unwrap();
+    assert_eq!((again.resumed, again.ran), (1, 1));
+    assert_eq!(std::fs::read_to_string(&jp).unwrap().lines().count(), 2);
+    assert_eq!(jsonl_indices(&dir), [0, 1]);
+}

@@ -99,6 +99,15 @@ pub enum SimError {
     Options(String),
 }
 
+/// A run that failed, with the traces recorded before the failure: for a divergence, the
+/// output points every chunk recorded before the earliest chunk diverged; for a rail, the whole
+/// run's; none when the options were refused.
+#[derive(Clone, Debug)]
+pub struct SimFailure {
+    pub error: SimError,
+    pub traces: Traces,
+}
+
 /// How one sample settled.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SampleSettling {
@@ -622,17 +631,32 @@ impl Recorder {
         // Thin out when full; the final state, recorded off the grid, is never dropped.
         if self.steps.len() >= self.cap && z_next.is_some() {
             let keep: Vec<usize> = (0..self.steps.len()).step_by(2).collect();
-            self.steps = keep.iter().map(|&i| self.steps[i]).collect();
-            self.z = keep
-                .iter()
-                .map(|&i| std::mem::take(&mut self.z[i]))
-                .collect();
-            self.e = keep
-                .iter()
-                .map(|&i| std::mem::take(&mut self.e[i]))
-                .collect();
+            self.retain_points(&keep);
             self.stride *= 2;
         }
+    }
+}
+
+impl Recorder {
+    /// Keeps the recorded output points at the indices `keep` (ascending) and drops the rest.
+    fn retain_points(&mut self, keep: &[usize]) {
+        self.steps = keep.iter().map(|&i| self.steps[i]).collect();
+        self.z = keep
+            .iter()
+            .map(|&i| std::mem::take(&mut self.z[i]))
+            .collect();
+        self.e = keep
+            .iter()
+            .map(|&i| std::mem::take(&mut self.e[i]))
+            .collect();
+    }
+
+    /// Drops every recorded output point but those at `steps` (ascending, a subset of its own).
+    fn keep_only(&mut self, steps: &[usize]) {
+        let keep: Vec<usize> = (0..self.steps.len())
+            .filter(|&i| steps.binary_search(&self.steps[i]).is_ok())
+            .collect();
+        self.retain_points(&keep);
     }
 }
 
@@ -677,17 +701,37 @@ pub fn simulate<T: Real>(
     opts: &SimOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Simulation, SimError> {
-    check_step(opts, circ.tau_e_seconds)?;
+    simulate_recorded(circ, x, y, batch, opts, progress).map_err(|f| f.error)
+}
+
+/// [`simulate`], and on a divergence or a rail the traces recorded before it. When several
+/// chunks diverge, the failure is the earliest in simulated time (then the lowest sample),
+/// whatever the threads.
+pub fn simulate_recorded<T: Real>(
+    circ: &AnalogCircuit<T>,
+    x: &[T],
+    y: &[T],
+    batch: usize,
+    opts: &SimOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Simulation, Box<SimFailure>> {
+    let refused = |error: SimError| {
+        Box::new(SimFailure {
+            error,
+            traces: Traces::default(),
+        })
+    };
+    check_step(opts, circ.tau_e_seconds).map_err(refused)?;
     if circ.n_layers() < 2 {
-        return Err(SimError::Options(
+        return Err(refused(SimError::Options(
             "the network has no hidden layer: nothing to integrate".into(),
-        ));
+        )));
     }
     let noisy = opts.noise && circ.noisy;
     if noisy && opts.scheme == Scheme::Rk4 {
-        return Err(SimError::Options(
+        return Err(refused(SimError::Options(
             "rk4 cannot integrate noise; use euler or heun".into(),
-        ));
+        )));
     }
     let dt = opts.dt_seconds;
     let h = T::of_f64(dt / circ.tau_z_seconds);
@@ -742,13 +786,15 @@ pub fn simulate<T: Real>(
         noise: false,
         ..opts.clone()
     };
-    let mut runs: Vec<ChunkRun<T>> = starts
+    let settled: Vec<ChunkOutcome<T>> = starts
         .par_iter()
         .map(|&s0| {
             let mut r = start_chunk(s0, &quiet);
             let mut unreported = 0;
             while r.chunk.steps < n_max {
-                r.chunk.check_divergence(dt)?;
+                if let Err(e) = r.chunk.check_divergence(dt) {
+                    return Err(Box::new((e, r)));
+                }
                 if noisy {
                     r.chunk.step(opts.scheme, h);
                 } else {
@@ -766,10 +812,10 @@ pub fn simulate<T: Real>(
                 }
             }
             progress(1, unreported);
-            r.chunk.check_divergence(dt)?;
-            Ok(r)
+            checked(r, dt)
         })
-        .collect::<Result<_, SimError>>()?;
+        .collect();
+    let mut runs = all_or_earliest(circ, opts, batch, dt, settled)?;
     let n_steady = runs.iter().map(|r| r.chunk.steps).max().unwrap_or(0);
     let steady = runs.iter().all(|r| r.steady);
     let residual = runs.iter().map(|r| r.residual).fold(0.0, f64::max);
@@ -780,7 +826,7 @@ pub fn simulate<T: Real>(
         n_steady
     };
     let window_len = window_steps.min(n_end).max(1);
-    runs = runs
+    let recorded: Vec<ChunkOutcome<T>> = runs
         .into_par_iter()
         .map(|r| {
             let mut r = if noisy {
@@ -807,7 +853,7 @@ pub fn simulate<T: Real>(
                 }
             }
             progress(if noisy { 2 } else { 1 }, unreported);
-            r.chunk.check_divergence(dt)?;
+            let mut r = checked(r, dt)?;
             // The end state, observed with one evaluation without noise.
             r.chunk.evaluate();
             r.rec.observe(
@@ -822,7 +868,8 @@ pub fn simulate<T: Real>(
             );
             Ok(r)
         })
-        .collect::<Result<_, SimError>>()?;
+        .collect();
+    runs = all_or_earliest(circ, opts, batch, dt, recorded)?;
 
     // ---- final values, rails, settling.
     let finals: Vec<(Vec<f64>, Vec<f64>)> = runs
@@ -841,15 +888,18 @@ pub fn simulate<T: Real>(
             if let Some(k) = zf.iter().position(|v| v.abs() >= rail * (1.0 - 1e-9)) {
                 let (layer, node, sample) = locate(&circ.widths, chunk_len(s0), k);
                 let t = n_end as f64 * dt;
-                return Err(SimError::Rail {
-                    what: "value node of layer",
-                    layer,
-                    node,
-                    sample: s0 + sample,
-                    time_seconds: t,
-                    tau_z: t / circ.tau_z_seconds,
-                    value: zf[k] * circ.v_read_volts,
-                });
+                return Err(Box::new(SimFailure {
+                    error: SimError::Rail {
+                        what: "value node of layer",
+                        layer,
+                        node,
+                        sample: s0 + sample,
+                        time_seconds: t,
+                        tau_z: t / circ.tau_z_seconds,
+                        value: zf[k] * circ.v_read_volts,
+                    },
+                    traces: assemble_traces(circ, opts, batch, n_end, dt, &runs),
+                }));
             }
         }
     }
@@ -915,6 +965,76 @@ pub fn simulate<T: Real>(
         energy,
         traces,
     })
+}
+
+/// A chunk's run, or the error that stopped it and the run up to there.
+type ChunkOutcome<'a, T> = Result<ChunkRun<'a, T>, Box<(SimError, ChunkRun<'a, T>)>>;
+
+/// `r`, or the divergence of its current state.
+fn checked<T: Real>(r: ChunkRun<'_, T>, dt: f64) -> ChunkOutcome<'_, T> {
+    match r.chunk.check_divergence(dt) {
+        Ok(()) => Ok(r),
+        Err(e) => Err(Box::new((e, r))),
+    }
+}
+
+/// Every chunk's run, or the earliest failure (in simulated time, then by sample) with the
+/// output points that every chunk recorded before it, so that the failure and its traces do not
+/// depend on which chunk a thread finished first.
+fn all_or_earliest<'a, T: Real>(
+    circ: &AnalogCircuit<T>,
+    opts: &SimOptions,
+    batch: usize,
+    dt: f64,
+    outcomes: Vec<ChunkOutcome<'a, T>>,
+) -> Result<Vec<ChunkRun<'a, T>>, Box<SimFailure>> {
+    let when = |e: &SimError| match e {
+        SimError::Diverged {
+            time_seconds,
+            sample,
+            ..
+        } => (*time_seconds, *sample),
+        _ => (f64::INFINITY, usize::MAX),
+    };
+    let earliest = outcomes
+        .iter()
+        .filter_map(|o| o.as_ref().err().map(|f| &f.0))
+        .min_by(|a, b| {
+            let (ta, sa) = when(a);
+            let (tb, sb) = when(b);
+            ta.total_cmp(&tb).then(sa.cmp(&sb))
+        })
+        .cloned();
+    let Some(error) = earliest else {
+        return Ok(outcomes.into_iter().flatten().collect());
+    };
+    let mut runs: Vec<ChunkRun<T>> = outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|f| f.1))
+        .collect();
+    // The states every chunk observed (power and traces alike), and of those the output points
+    // on every chunk's grid (the grids differ in stride when chunks stopped at other steps).
+    let observed = runs.iter().map(|r| r.rec.power.len()).min().unwrap_or(0);
+    let observed = if opts.energy.is_some() {
+        observed
+    } else {
+        usize::MAX
+    };
+    let common: Vec<usize> = runs.first().map_or_else(Vec::new, |first| {
+        first
+            .rec
+            .steps
+            .iter()
+            .copied()
+            .filter(|&n| n < observed && runs.iter().all(|r| r.rec.steps.binary_search(&n).is_ok()))
+            .collect()
+    });
+    for r in &mut runs {
+        r.rec.keep_only(&common);
+    }
+    let last = common.last().map_or(0, |&n| n);
+    let traces = assemble_traces(circ, opts, batch, last, dt, &runs);
+    Err(Box::new(SimFailure { error, traces }))
 }
 
 /// Each sample's settling time from the checkpoints: the last checkpoint where a node is

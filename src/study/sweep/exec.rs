@@ -16,7 +16,7 @@ use super::plan::{LoadedPlan, PointJob, SweepPlan};
 use super::record::{Metrics, Outcome, PointRecord};
 use super::{summary, SweepError, LOCK_FILE, PLAN_FILE, POINTS_DIR, POINTS_JSONL};
 use crate::io::h5::{H5Reader, H5Writer};
-use crate::study::run;
+use crate::measure::{run, RunReport};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -96,9 +96,20 @@ pub fn point_file(dir: &Path, plan: &SweepPlan, index: usize) -> PathBuf {
         .join(format!("{}.h5", plan.point_name(index)))
 }
 
+/// What a line of `points.jsonl` must hold for its point to count as finished: its place and
+/// seed, its status and, for a completed run, its whole report (typed: a report that lacks a
+/// field does not read).
+#[derive(serde::Deserialize)]
+struct LineHead {
+    index: usize,
+    seed: u64,
+    status: String,
+    report: Option<RunReport>,
+}
+
 /// The finished points of a folder: each complete line of `points.jsonl` (in file order) whose
-/// point file reads back as the same point. Lines for other points, unreadable lines and a
-/// partial last line are left out.
+/// point file reads back as the same point. Lines for other points, unreadable lines (a report
+/// that lacks a field among them) and a partial last line are left out.
 pub fn finished_points(
     dir: &Path,
     plan: &SweepPlan,
@@ -116,12 +127,10 @@ pub fn finished_points(
     // The text after the last newline is a line cut short (or nothing).
     let complete = text.rsplit_once('\n').map_or("", |(head, _)| head);
     for line in complete.lines() {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+        let Ok(head) = serde_json::from_str::<LineHead>(line) else {
             continue;
         };
-        let Some(index) = v["index"].as_u64().map(|i| i as usize) else {
-            continue;
-        };
+        let index = head.index;
         if index >= plan.points || !plan.holds(index) || seen[index] {
             continue;
         }
@@ -132,7 +141,9 @@ pub fn finished_points(
             continue;
         };
         if rec.index != index
-            || v["seed"].as_u64() != Some(rec.seed)
+            || head.seed != rec.seed
+            || head.status != rec.outcome.status()
+            || (head.status == "ok") != head.report.is_some()
             || rec.values != plan.values_of(index / plan.seeds)
         {
             continue;
@@ -149,7 +160,7 @@ fn json_line(
     job: &PointJob,
     keys: &[String],
     rec: &PointRecord,
-    report: &serde_json::Value,
+    report: Option<&RunReport>,
     wall: f64,
     cpu: Option<f64>,
 ) -> String {
@@ -167,9 +178,9 @@ fn json_line(
         ("status", json!(rec.outcome.status())),
         ("wall_seconds", json!(wall)),
         ("cpu_seconds", json!(cpu)),
-        match &rec.outcome {
-            Outcome::Done(_) => ("report", report.clone()),
-            other => ("error", json!(other.message())),
+        match (&rec.outcome, report) {
+            (Outcome::Done(_), Some(report)) => ("report", report.to_value()),
+            (other, _) => ("error", json!(other.message())),
         },
     ];
     let fields: Vec<String> = head
@@ -203,12 +214,24 @@ fn run_point(
     let start = Instant::now();
     let cpu0 = thread_cpu_seconds().filter(|_| one_thread);
     let circuit = loaded.circuit(job)?;
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run::run(&circuit, &|_, _| {})
-    }));
+    let result =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&circuit, &|_, _| {})));
     let (outcome, report) = match result {
-        Ok(Ok(res)) => (Outcome::Done(Box::new(Metrics::from_run(&res))), res.report),
-        Ok(Err(e)) => (Outcome::from_error(&e), serde_json::Value::Null),
+        Ok(Ok(res)) => match res.report.measurements() {
+            Some(m) => (
+                Outcome::Done(Box::new(Metrics::from_report(m, res.report.batch))),
+                Some(res.report),
+            ),
+            None => (
+                Outcome::Failed(
+                    "internal error (a bug: please report it): a completed run \
+                                 has no measurements"
+                        .into(),
+                ),
+                None,
+            ),
+        },
+        Ok(Err(e)) => (Outcome::from_error(&e), None),
         Err(panic) => {
             let what = panic
                 .downcast_ref::<String>()
@@ -217,7 +240,7 @@ fn run_point(
                 .unwrap_or_default();
             (
                 Outcome::Failed(format!("internal error (a bug: please report it): {what}")),
-                serde_json::Value::Null,
+                None,
             )
         }
     };
@@ -230,7 +253,7 @@ fn run_point(
         values: job.values.clone(),
         outcome,
     };
-    let line = json_line(job, keys, &rec, &report, wall, cpu);
+    let line = json_line(job, keys, &rec, report.as_ref(), wall, cpu);
     Ok((rec, line, wall))
 }
 
