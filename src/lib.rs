@@ -8,9 +8,11 @@
 
 pub mod analog;
 pub mod config;
+pub mod design;
 pub mod dynamics;
 pub mod hardware;
 pub mod io;
+pub mod measure;
 pub mod network;
 pub mod numeric;
 pub mod plot;

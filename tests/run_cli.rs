@@ -1,5 +1,6 @@
 //! `apcsim run` end to end in a temporary folder: the shipped designs complete, the outputs are
-//! whole and readable (by apcsim and by h5py), bad input exits 2 and writes nothing.
+//! whole and readable (by apcsim and by h5py), bad input exits 2 and writes nothing, a diverging
+//! run exits 3 and writes its report and the traces up to the divergence.
 
 use apcsim::io::h5::H5Reader;
 use common::{apcsim, repo_path, text};
@@ -216,4 +217,159 @@ fn a_closed_stdout_pipe_is_not_a_failure() {
     assert!(!err.contains("panicked"), "{err}");
     assert!(out.join("report.json").is_file());
     assert!(out.join("traces.h5").is_file());
+}
+
+/// A design that diverges: a huge output precision makes the flow stiff (fastest rate ~1e4
+/// per tau_z), and forward Euler at dt = tau_z / 10 multiplies that mode by ~1e3 a step.
+const DIVERGING_DESIGN: &str = r#"
+[network]
+input = 3
+hidden = [4, 4]
+output = 2
+activation = "linear"
+parameterisation = "sp"
+skips = false
+output_precision = 1e4
+
+[device]
+preset = "ideal"
+
+[dynamics]
+tau_z = "100ns"
+tau_e = 0
+solver = "euler"
+dt = "10ns"
+t_max = "2us"
+noise = false
+
+[data]
+source = "gaussian"
+
+[run]
+batch = 4
+"#;
+
+/// `apcsim run` on a diverging design exits with code 3 and one line naming the layer, the
+/// node and the simulated time, and leaves something to look at: report.json with status
+/// "diverged" and the error's data, and traces.h5 with the output points recorded before the
+/// divergence (every one finite and within the divergence bound), both whole.
+#[test]
+fn a_diverging_run_exits_3_with_one_line_a_report_and_the_traces_before() {
+    use apcsim::measure::report::{Outcome, RunReport};
+    let tmp = tempfile::tempdir().unwrap();
+    let design = tmp.path().join("diverging.toml");
+    std::fs::write(&design, DIVERGING_DESIGN).unwrap();
+    let out = tmp.path().join("out");
+    let o = apcsim([
+        "run",
+        design.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .current_dir(tmp.path())
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    let line = lines[0];
+    for word in ["diverged", "layer ", "node ", "t = ", "tau_z"] {
+        assert!(line.contains(word), "{line}");
+    }
+    let names: Vec<String> = files(&out)
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["report.json", "traces.h5"]);
+
+    let text = std::fs::read_to_string(out.join("report.json")).unwrap();
+    assert_eq!(report(&out)["status"], "diverged");
+    let r = RunReport::from_json(&text).expect("report.json reads as a run report");
+    let Outcome::Diverged { divergence: d } = &r.outcome else {
+        panic!("not a diverged report: {text}");
+    };
+    assert!(line.ends_with(&d.message), "{line} / {}", d.message);
+    assert_eq!(d.kind, "diverged");
+    let hidden = 1..=2;
+    assert!(
+        hidden.contains(&d.layer) && d.node < 4 && d.sample < 4,
+        "{d:?}"
+    );
+    // Of the design: tau_z = 100 ns, dt = 10 ns, t_max = 2 us.
+    let (tau_z, dt) = (100e-9, 10e-9);
+    let steps = d.time_seconds / dt;
+    assert!(steps >= 1.0 && d.time_seconds <= 2e-6, "{d:?}");
+    assert!(
+        (steps - steps.round()).abs() < 1e-9,
+        "a whole number of steps: {d:?}"
+    );
+    assert!(
+        (d.time_tau_z - d.time_seconds / tau_z).abs() < 1e-12,
+        "{d:?}"
+    );
+    assert!(d.value.abs() > apcsim::analog::sim::DIVERGENCE_BOUND || d.value.is_nan());
+    assert_eq!((r.batch, r.mapping.len()), (4, 3));
+
+    let h = H5Reader::open(&out.join("traces.h5")).expect("traces.h5 reads");
+    let t = h.array("time_seconds").unwrap().data;
+    assert!(!t.is_empty() && t[0] == 0.0, "{t:?}");
+    assert!(
+        t.iter().all(|&x| x < d.time_seconds),
+        "{t:?} not before {d:?}"
+    );
+    for l in 1..=2 {
+        let z = h.array(&format!("z/layer_{l}")).unwrap();
+        assert_eq!(z.shape, vec![t.len(), 4, 4]);
+        let bound = apcsim::analog::sim::DIVERGENCE_BOUND;
+        assert!(
+            z.data.iter().all(|v| v.abs() <= bound),
+            "layer {l}: {:?}",
+            z.data
+        );
+    }
+    assert_eq!(h.array("e/layer_3").unwrap().shape, vec![t.len(), 4, 2]);
+    let p = h.array("power/by_component_watts").unwrap();
+    assert_eq!(p.shape, vec![t.len(), 9]);
+    assert!(h.array("conductances/layer_1/forward_plus_siemens").is_ok());
+}
+
+/// A diverging batch of three chunks: the failure reported is the earliest (in simulated time,
+/// then by sample), and the report and traces are the same bytes on one thread and on two,
+/// although the chunks finish in another order.
+#[test]
+fn a_diverging_run_reports_the_same_whatever_the_threads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let design = tmp.path().join("diverging.toml");
+    std::fs::write(&design, DIVERGING_DESIGN).unwrap();
+    let run = |threads: &str| {
+        let out = tmp.path().join(format!("out-{threads}"));
+        let o = apcsim([
+            "run",
+            design.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .args(["--set", "run.batch=40", "--set", "run.trace_samples=20"])
+        .env("RAYON_NUM_THREADS", threads)
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(3),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let mut r = report(&out);
+        r["wall_seconds"] = serde_json::Value::Null;
+        (r, std::fs::read(out.join("traces.h5")).unwrap(), o.stderr)
+    };
+    let (a, ta, ea) = run("1");
+    let (b, tb, eb) = run("2");
+    assert_eq!(a, b);
+    assert_eq!(ea, eb);
+    assert!(ta == tb, "traces.h5 differs between one and two threads");
+    let h = H5Reader::open(&tmp.path().join("out-1/traces.h5")).unwrap();
+    assert_eq!(h.array("samples").unwrap().data.len(), 20);
 }

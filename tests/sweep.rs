@@ -595,51 +595,188 @@ fn a_large_plan_keeps_no_design_per_point() {
     );
 }
 
+/// The tiny design on a device preset of its own (a copy of `ideal.toml` in a temporary
+/// folder), so that a test can change the preset between a plan's check and its points; a
+/// two-point sweep of it, and options to run it on one thread.
+struct OwnPreset {
+    preset: PathBuf,
+    original: String,
+    design: PathBuf,
+    spec: apcsim::study::sweep::SweepSpec,
+    opts: apcsim::study::sweep::SweepOptions,
+}
+
+impl OwnPreset {
+    fn new(tmp: &Path) -> OwnPreset {
+        let ideal = repo_path("circuits/devices/ideal.toml");
+        let original = std::fs::read_to_string(ideal).unwrap();
+        assert!(
+            original.contains("g_max = \"25uS\""),
+            "ideal.toml sets g_max"
+        );
+        let preset = tmp.join("dev.toml");
+        std::fs::write(&preset, &original).unwrap();
+        let text = std::fs::read_to_string(design())
+            .unwrap()
+            .replace("preset = \"ideal\"", "preset = \"dev.toml\"");
+        assert!(text.contains("dev.toml"), "tiny.toml names its preset");
+        let d = tmp.join("d.toml");
+        std::fs::write(&d, text).unwrap();
+        OwnPreset {
+            preset,
+            original,
+            design: d,
+            spec: apcsim::study::sweep::SweepSpec {
+                grids: vec!["device.levels=8,16".into()],
+                seeds: 1,
+                ..Default::default()
+            },
+            opts: apcsim::study::sweep::SweepOptions {
+                jobs: 1,
+                resume: false,
+                force: false,
+            },
+        }
+    }
+
+    /// Loads the plan, then changes the preset's conductance window (or restores it).
+    fn plan_then_edit(&self, edit: bool) -> apcsim::study::sweep::LoadedPlan {
+        let loaded = apcsim::study::sweep::load_plan(&self.design, &self.spec).unwrap();
+        let text = if edit {
+            self.original.replace("g_max = \"25uS\"", "g_max = \"5uS\"")
+        } else {
+            self.original.clone()
+        };
+        std::fs::write(&self.preset, text).unwrap();
+        loaded
+    }
+}
+
 /// A sweep runs every point on the design as its plan was checked: when a device preset file the
 /// design names changes between the check and a point's run, the sweep stops with an error
 /// naming the point instead of recording results of another device (or failures that a resume
 /// would take as finished).
 #[test]
 fn a_preset_file_changed_after_the_check_stops_the_sweep() {
-    use apcsim::study::sweep::{load_plan, run_sweep, SweepOptions, SweepSpec};
+    use apcsim::study::sweep::run_sweep;
     let tmp = tempfile::tempdir().unwrap();
-    let preset = tmp.path().join("dev.toml");
-    let ideal = repo_path("circuits/devices/ideal.toml");
-    std::fs::copy(&ideal, &preset).unwrap();
-    let text = std::fs::read_to_string(design())
-        .unwrap()
-        .replace("preset = \"ideal\"", "preset = \"dev.toml\"");
-    assert!(text.contains("dev.toml"), "tiny.toml names its preset");
-    let d = tmp.path().join("d.toml");
-    std::fs::write(&d, text).unwrap();
-    let spec = SweepSpec {
-        grids: vec!["device.levels=8,16".into()],
-        seeds: 1,
-        ..SweepSpec::default()
-    };
-    let opts = SweepOptions {
-        jobs: 1,
-        resume: false,
-        force: false,
-    };
+    let own = OwnPreset::new(tmp.path());
 
     // Unchanged files: the points run.
-    let loaded = load_plan(&d, &spec).unwrap();
-    let out = run_sweep(&loaded, &tmp.path().join("same"), &opts, &mut |_| {}).unwrap();
-    assert_eq!(out.ran, 2);
+    let loaded = own.plan_then_edit(false);
+    let same = tmp.path().join("same");
+    assert_eq!(
+        run_sweep(&loaded, &same, &own.opts, &mut |_| {})
+            .unwrap()
+            .ran,
+        2
+    );
 
     // The preset's window changes after the check: no point runs on it.
-    let loaded = load_plan(&d, &spec).unwrap();
-    let edited = std::fs::read_to_string(&ideal)
-        .unwrap()
-        .replace("g_max = \"25uS\"", "g_max = \"5uS\"");
-    assert!(edited.contains("5uS"), "ideal.toml sets g_max");
-    std::fs::write(&preset, edited).unwrap();
+    let loaded = own.plan_then_edit(true);
     let dir = tmp.path().join("changed");
-    let e = run_sweep(&loaded, &dir, &opts, &mut |_| {})
+    let e = run_sweep(&loaded, &dir, &own.opts, &mut |_| {})
         .expect_err("a changed preset stops the sweep")
         .to_string();
     assert!(e.contains("sweep point 0") && e.contains("changed"), "{e}");
     let recorded = std::fs::read_to_string(dir.join("points.jsonl")).unwrap_or_default();
     assert!(recorded.trim().is_empty(), "points recorded: {recorded}");
+}
+
+/// A sweep that stops before any point is finished leaves its folder as it found it: the
+/// folder it made is gone, a folder that existed is empty again, and a plain sweep (no
+/// `--resume`) may then use either.
+#[test]
+fn a_sweep_that_fails_before_any_point_leaves_no_half_made_folder() {
+    use apcsim::study::sweep::run_sweep;
+    let tmp = tempfile::tempdir().unwrap();
+    let own = OwnPreset::new(tmp.path());
+    let made = tmp.path().join("made");
+    let existing = tmp.path().join("existing");
+    std::fs::create_dir(&existing).unwrap();
+    for dir in [&made, &existing] {
+        let loaded = own.plan_then_edit(true);
+        let e = run_sweep(&loaded, dir, &own.opts, &mut |_| {}).unwrap_err();
+        assert!(e.to_string().contains("changed"), "{e}");
+        let left: Vec<_> = std::fs::read_dir(dir)
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "{}: left {left:?}", dir.display());
+        assert_eq!(dir.exists(), *dir == existing, "{}", dir.display());
+        // With the files as they are now, a plain sweep into the folder runs.
+        let loaded = own.plan_then_edit(true);
+        assert_eq!(
+            run_sweep(&loaded, dir, &own.opts, &mut |_| {}).unwrap().ran,
+            2
+        );
+        own.plan_then_edit(false);
+    }
+}
+
+/// A sweep of a design whose `data.seed` follows `run.seed` (every optdigits design): each
+/// point derives its own `run.seed`, and so its own `data.seed`, which the check of the design
+/// files must not take for a changed file. The README's example, on two points of 8 samples.
+#[test]
+fn a_sweep_of_an_optdigits_design_runs_every_point() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("t");
+    let digits = repo_path("circuits/digits_small.toml");
+    let o = Command::new(env!("CARGO_BIN_EXE_apcsim"))
+        .arg("sweep")
+        .arg(&digits)
+        .args(["--grid", "device.levels=8,16", "--set", "run.batch=8"])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    assert_eq!(jsonl_indices(&out), [0, 1]);
+    for line in std::fs::read_to_string(out.join("points.jsonl"))
+        .unwrap()
+        .lines()
+    {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["status"], "ok", "{line}");
+        assert_eq!(v["report"]["batch"], 8, "{line}");
+        let seeds = &v["report"]["config"]["values"];
+        assert_eq!(seeds["data"]["seed"], seeds["run"]["seed"], "{line}");
+        assert_eq!(seeds["data"]["seed"], v["seed"], "{line}");
+    }
+    assert_eq!(lines(&out.join("summary.csv")), 3);
+}
+
+/// A finished point's line must hold its whole report: a line whose report lacks a field is not
+/// taken for a finished point (with a NaN for the field), and `--resume` runs the point again.
+#[test]
+fn a_report_missing_a_field_is_not_a_finished_point() {
+    use apcsim::study::sweep::{load_plan, run_sweep, SweepOptions, SweepSpec};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("s");
+    let spec = SweepSpec {
+        grids: vec!["device.levels=8,16".into()],
+        seeds: 1,
+        ..SweepSpec::default()
+    };
+    let plan = load_plan(Path::new(&design()), &spec).unwrap();
+    let mut opts = SweepOptions {
+        jobs: 1,
+        resume: false,
+        force: false,
+    };
+    assert_eq!(run_sweep(&plan, &dir, &opts, &mut |_| {}).unwrap().ran, 2);
+    let jp = dir.join("points.jsonl");
+    let text = std::fs::read_to_string(&jp).unwrap();
+    let mut lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let settling = lines[1]["report"]["settling"].as_object_mut().unwrap();
+    assert!(settling.remove("median_seconds").is_some());
+    let cut: String = lines.iter().map(|v| format!("{v}\n")).collect();
+    std::fs::write(&jp, cut).unwrap();
+    opts.resume = true;
+    let again = run_sweep(&plan, &dir, &opts, &mut |_| {}).unwrap();
+    assert_eq!((again.resumed, again.ran), (1, 1));
+    assert_eq!(std::fs::read_to_string(&jp).unwrap().lines().count(), 2);
+    assert_eq!(jsonl_indices(&dir), [0, 1]);
 }

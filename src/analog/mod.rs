@@ -9,4 +9,7 @@ pub mod sim;
 
 pub use circuit::{AnalogCircuit, IdealPeriphery, PackedProducts};
 pub use energy::{Component, EnergyModel};
-pub use sim::{check_step, integrate, simulate, Scheme, SimError, SimOptions, Simulation};
+pub use sim::{
+    check_step, integrate, simulate, simulate_recorded, Scheme, SimError, SimFailure, SimOptions,
+    Simulation, Traces,
+};

@@ -85,6 +85,15 @@ pub enum SimError {
     Options(String),
 }
 
+/// A run that failed, with the traces recorded before the failure: for a divergence, the
+/// output points every chunk recorded before the earliest chunk diverged; for a rail, the whole
+/// run's; none when the options were refused.
+#[derive(Clone, Debug)]
+pub struct SimFailure {
+    pub error: SimError,
+    pub traces: Traces,
+}
+
 /// How one sample settled.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SampleSettling {
@@ -591,17 +600,30 @@ impl Recorder {
         // Thin out when full; the final state, recorded off the grid, is never dropped.
         if self.steps.len() >= self.cap && z_next.is_some() {
             let keep: Vec<usize> = (0..self.steps.len()).step_by(2).collect();
-            self.steps = keep.iter().map(|&i| self.steps[i]).collect();
-            self.z = keep
-                .iter()
-                .map(|&i| std::mem::take(&mut self.z[i]))
-                .collect();
-            self.e = keep
-                .iter()
-                .map(|&i| std::mem::take(&mut self.e[i]))
-                .collect();
+            self.retain_points(&keep);
             self.stride *= 2;
         }
+    }
+
+    /// Keeps the recorded output points at the indices `keep` (ascending) and drops the rest.
+    fn retain_points(&mut self, keep: &[usize]) {
+        self.steps = keep.iter().map(|&i| self.steps[i]).collect();
+        self.z = keep
+            .iter()
+            .map(|&i| std::mem::take(&mut self.z[i]))
+            .collect();
+        self.e = keep
+            .iter()
+            .map(|&i| std::mem::take(&mut self.e[i]))
+            .collect();
+    }
+
+    /// Drops every recorded output point but those at `steps` (ascending, a subset of its own).
+    fn keep_only(&mut self, steps: &[usize]) {
+        let keep: Vec<usize> = (0..self.steps.len())
+            .filter(|&i| steps.binary_search(&self.steps[i]).is_ok())
+            .collect();
+        self.retain_points(&keep);
     }
 }
 
@@ -646,17 +668,37 @@ pub fn simulate<T: Real>(
     opts: &SimOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Simulation, SimError> {
-    let noisy = check_simulation(circ, opts)?;
+    simulate_recorded(circ, x, y, batch, opts, progress).map_err(|f| f.error)
+}
+
+/// [`simulate`], and on a divergence or a rail the traces recorded before it. When several
+/// chunks diverge, the failure is the earliest in simulated time (then the lowest sample),
+/// whatever the threads.
+pub fn simulate_recorded<T: Real>(
+    circ: &AnalogCircuit<T>,
+    x: &[T],
+    y: &[T],
+    batch: usize,
+    opts: &SimOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Simulation, Box<SimFailure>> {
+    let noisy = check_simulation(circ, opts).map_err(|error| {
+        Box::new(SimFailure {
+            error,
+            traces: Traces::default(),
+        })
+    })?;
     let run = ChunkRunner::new(circ, x, y, batch, opts, noisy, progress);
     let dt = opts.dt_seconds;
     let window_steps = ((opts.settle_window_seconds / dt).round() as usize).max(1);
 
     // Deterministic: one recorded run until steady; noisy: the noise-free circuit until steady
     // fixes the length, then the recorded SDE run.
-    let runs: Vec<ChunkRun<T>> = chunk_ranges(batch, CHUNK)
+    let settled: Vec<ChunkOutcome<T>> = chunk_ranges(batch, CHUNK)
         .into_par_iter()
         .map(|c| run.until_steady(c))
-        .collect::<Result<_, SimError>>()?;
+        .collect();
+    let runs = all_or_earliest(circ, opts, batch, dt, settled)?;
     let n_steady = runs.iter().map(|r| r.chunk.steps).max().unwrap_or(0);
     let steady = runs.iter().all(|r| r.steady);
     let residual = runs.iter().map(|r| r.residual).fold(0.0, f64::max);
@@ -667,13 +709,19 @@ pub fn simulate<T: Real>(
         n_steady
     };
     let window_len = window_steps.min(n_end).max(1);
-    let runs: Vec<ChunkRun<T>> = runs
+    let recorded: Vec<ChunkOutcome<T>> = runs
         .into_par_iter()
         .map(|r| run.recorded(r, n_end, window_len))
-        .collect::<Result<_, SimError>>()?;
+        .collect();
+    let runs = all_or_earliest(circ, opts, batch, dt, recorded)?;
 
     let finals: Vec<Final> = runs.iter().map(ChunkRun::final_values).collect();
-    check_rails(circ, &runs, &finals, n_end as f64 * dt)?;
+    check_rails(circ, &runs, &finals, n_end as f64 * dt).map_err(|error| {
+        Box::new(SimFailure {
+            error,
+            traces: assemble_traces(circ, opts, batch, dt, &runs),
+        })
+    })?;
     let mut settling = Vec::with_capacity(batch);
     for (r, f) in runs.iter().zip(&finals) {
         let b = r.chunk.b;
@@ -806,12 +854,14 @@ impl<'a, T: Real> ChunkRunner<'a, T> {
 
     /// The first pass over the chunk `samples`: the noise-free circuit until the chunk is
     /// steady or t_max, recorded unless the run is noisy (then the second pass records).
-    fn until_steady(&self, samples: Range<usize>) -> Result<ChunkRun<'a, T>, SimError> {
+    fn until_steady(&self, samples: Range<usize>) -> ChunkOutcome<'a, T> {
         let dt = self.opts.dt_seconds;
         let mut r = self.start(samples, &self.quiet);
         let mut ticks = Ticks::new(self.progress, 1);
         while r.chunk.steps < self.n_max {
-            r.chunk.check_divergence(dt)?;
+            if let Err(e) = r.chunk.check_divergence(dt) {
+                return Err(Box::new((e, r)));
+            }
             if self.noisy {
                 r.chunk.step(self.h);
             } else {
@@ -825,8 +875,7 @@ impl<'a, T: Real> ChunkRunner<'a, T> {
             }
         }
         ticks.flush();
-        r.chunk.check_divergence(dt)?;
-        Ok(r)
+        checked(r, dt)
     }
 
     /// The recorded pass up to step `n_end`: the first pass's run continued (deterministic),
@@ -837,7 +886,7 @@ impl<'a, T: Real> ChunkRunner<'a, T> {
         first: ChunkRun<'a, T>,
         n_end: usize,
         window_len: usize,
-    ) -> Result<ChunkRun<'a, T>, SimError> {
+    ) -> ChunkOutcome<'a, T> {
         let mut r = if self.noisy {
             let samples = first.chunk.s0..first.chunk.s0 + first.chunk.b;
             let mut fresh = self.start(samples, self.opts);
@@ -859,12 +908,84 @@ impl<'a, T: Real> ChunkRunner<'a, T> {
             ticks.tick();
         }
         ticks.flush();
-        r.chunk.check_divergence(self.opts.dt_seconds)?;
+        let mut r = checked(r, self.opts.dt_seconds)?;
         r.chunk.evaluate();
         let model = self.opts.energy.as_ref();
         r.rec.observe(&r.chunk, model, n_end, &r.z_prev, None);
         Ok(r)
     }
+}
+
+/// A chunk's run, or the error that stopped it and the run up to there.
+type ChunkOutcome<'a, T> = Result<ChunkRun<'a, T>, Box<(SimError, ChunkRun<'a, T>)>>;
+
+/// `r`, or the divergence of its current state.
+fn checked<T: Real>(r: ChunkRun<'_, T>, dt: f64) -> ChunkOutcome<'_, T> {
+    match r.chunk.check_divergence(dt) {
+        Ok(()) => Ok(r),
+        Err(e) => Err(Box::new((e, r))),
+    }
+}
+
+/// Every chunk's run, or the earliest failure (in simulated time, then by sample) with the
+/// output points that every chunk recorded before it, so that the failure and its traces do not
+/// depend on which chunk a thread finished first.
+fn all_or_earliest<'a, T: Real>(
+    circ: &AnalogCircuit<T>,
+    opts: &SimOptions,
+    batch: usize,
+    dt: f64,
+    outcomes: Vec<ChunkOutcome<'a, T>>,
+) -> Result<Vec<ChunkRun<'a, T>>, Box<SimFailure>> {
+    let when = |e: &SimError| match e {
+        SimError::Diverged {
+            time_seconds,
+            sample,
+            ..
+        } => (*time_seconds, *sample),
+        _ => (f64::INFINITY, usize::MAX),
+    };
+    let earliest = outcomes
+        .iter()
+        .filter_map(|o| o.as_ref().err().map(|f| &f.0))
+        .min_by(|a, b| {
+            let (ta, sa) = when(a);
+            let (tb, sb) = when(b);
+            ta.total_cmp(&tb).then(sa.cmp(&sb))
+        })
+        .cloned();
+    let Some(error) = earliest else {
+        return Ok(outcomes.into_iter().flatten().collect());
+    };
+    let mut runs: Vec<ChunkRun<T>> = outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|f| f.1))
+        .collect();
+    let common = common_points(&runs, opts.energy.is_some());
+    for r in &mut runs {
+        r.rec.keep_only(&common);
+    }
+    let traces = assemble_traces(circ, opts, batch, dt, &runs);
+    Err(Box::new(SimFailure { error, traces }))
+}
+
+/// The output points every chunk recorded (the grids differ in stride when chunks stopped at
+/// other steps), and, with an energy model, only those whose power every chunk observed.
+fn common_points<T: Real>(runs: &[ChunkRun<'_, T>], with_power: bool) -> Vec<usize> {
+    let observed = if with_power {
+        runs.iter().map(|r| r.rec.power.len()).min().unwrap_or(0)
+    } else {
+        usize::MAX
+    };
+    runs.first().map_or_else(Vec::new, |first| {
+        first
+            .rec
+            .steps
+            .iter()
+            .copied()
+            .filter(|&n| n < observed && runs.iter().all(|r| r.rec.steps.binary_search(&n).is_ok()))
+            .collect()
+    })
 }
 
 /// Steps a pass has taken, told to the progress callback every [`Ticks::EVERY`] steps.

@@ -39,36 +39,7 @@ const PREFIXES: [(&str, i32); 10] = [
     ("G", 9),
 ];
 
-/// Engineering prefixes used when printing, one per power of a thousand.
-const PRINT_PREFIXES: [(&str, i32); 11] = [
-    ("a", -18),
-    ("f", -15),
-    ("p", -12),
-    ("n", -9),
-    ("u", -6),
-    ("m", -3),
-    ("", 0),
-    ("k", 3),
-    ("M", 6),
-    ("G", 9),
-    ("T", 12),
-];
-
-/// `value` as a mantissa and an engineering prefix ("u" for 1e-6), the exponent clamped to
-/// `[min_exp, max_exp]` (multiples of 3 within atto to tera). Zero and non-finite values keep
-/// no prefix.
-pub fn engineering(value: f64, min_exp: i32, max_exp: i32) -> (f64, &'static str) {
-    if value == 0.0 || !value.is_finite() {
-        return (value, "");
-    }
-    let exp3 = ((value.abs().log10() / 3.0).floor() as i32 * 3).clamp(min_exp, max_exp);
-    let (prefix, power) = PRINT_PREFIXES
-        .iter()
-        .find(|(_, p)| *p == exp3)
-        .copied()
-        .unwrap_or(("", 0));
-    (value / 10f64.powi(power), prefix)
-}
+pub use crate::numeric::format::engineering;
 
 impl Dimension {
     pub const ALL: [Dimension; 10] = [

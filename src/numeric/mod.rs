@@ -1,8 +1,9 @@
 //! The numeric layer every other module builds on: the floating-point types apcsim computes in
 //! and the matrix products ([`real`], [`packed`]), the vectorised activation kernels
 //! ([`vmath`]), summary statistics ([`stats`]) and the derivation of independent seeds
-//! ([`seeds`]). It imports nothing from the rest of the crate.
+//! ([`seeds`]) and the printing of quantities with engineering prefixes ([`format`]). It imports nothing from the rest of the crate.
 
+pub mod format;
 pub mod packed;
 pub mod real;
 pub mod seeds;

@@ -13,10 +13,10 @@
 use super::SpiceError;
 use crate::analog::{AnalogCircuit, SimOptions};
 use crate::config::Circuit;
+use crate::design::Built;
 use crate::hardware::params::Backward;
+use crate::measure::sim_options;
 use crate::network::{Activation, Network};
-use crate::study::build::Built;
-use crate::study::run::sim_options;
 use nalgebra::DMatrix;
 
 /// The op-amp gain the netlist gives an amplifier that the design calls ideal

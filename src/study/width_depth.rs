@@ -35,7 +35,7 @@
 //! With a device ([`DeviceSetup`]) the PC gradient is the hardware's: the network (re)mapped on
 //! the device at every step (fresh programming draws, as a chip written again after each update
 //! would have), inference on the effective forward and backward weights with DAC-converted
-//! inputs, the update formed from ADC readings (as [`super::hardware::gradient_check`] does);
+//! inputs, the update formed from ADC readings (as [`crate::design::hardware::gradient_check`] does);
 //! BP runs digitally on the ideal weights. Only the static non-idealities of the mapping enter
 //! (quantisation, programming error, stuck devices, drift, IR drop, the backward read) and the
 //! converters: read noise and amplifier imperfections live in the time-domain circuit, not in
@@ -76,8 +76,8 @@
 //! `plot_width_vs_depth_results.py`: the theory plane (L - 1) / (gamma0^2 N)); JPC's
 //! `linear_equilib_energy` for S. Kingma & Ba, "Adam", ICLR 2015, with optax's defaults.
 
-use super::hardware::{hardware_network, hardware_pc_update};
 use crate::config::{self, presets, ConfigError, LoadOptions};
+use crate::design::hardware::{hardware_network, hardware_pc_update};
 use crate::dynamics::{infer, InferenceError, InferenceOptions, Solver, Stop};
 use crate::hardware::mapping::{map_network, wire_model, MappingError};
 use crate::hardware::params::{Converter, CrossbarParams, DeviceParams};

@@ -225,6 +225,7 @@ impl Classify for RunError {
             RunError::Build(e) => e.kind(),
             RunError::Network(e) => e.kind(),
             RunError::Simulation(e) => e.kind(),
+            RunError::Diverged(d) => d.error.kind(),
             RunError::Reference(e) => e.kind(),
             RunError::Unsupported(_) => Kind::Input,
             // Writing traces.h5 or another output.

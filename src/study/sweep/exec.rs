@@ -19,7 +19,7 @@ use super::{
 };
 use crate::io::h5::{H5Reader, H5Writer};
 use crate::io::outdir::OutDir;
-use crate::study::run;
+use crate::measure::{run, RunReport};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -102,9 +102,20 @@ pub fn point_file(dir: &Path, plan: &SweepPlan, index: usize) -> PathBuf {
         .join(format!("{}.h5", plan.point_name(index)))
 }
 
+/// What a line of `points.jsonl` must hold for its point to count as finished: its place and
+/// seed, its status and, for a completed run, its whole report (typed: a report that lacks a
+/// field does not read).
+#[derive(serde::Deserialize)]
+struct LineHead {
+    index: usize,
+    seed: u64,
+    status: String,
+    report: Option<RunReport>,
+}
+
 /// The finished points of a folder: each complete line of `points.jsonl` (in file order) whose
-/// point file reads back as the same point. Lines for other points, unreadable lines and a
-/// partial last line are left out.
+/// point file reads back as the same point. Lines for other points, unreadable lines (a report
+/// that lacks a field among them) and a partial last line are left out.
 pub fn finished_points(
     dir: &Path,
     plan: &SweepPlan,
@@ -122,12 +133,10 @@ pub fn finished_points(
     // The text after the last newline is a line cut short (or nothing).
     let complete = text.rsplit_once('\n').map_or("", |(head, _)| head);
     for line in complete.lines() {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+        let Ok(head) = serde_json::from_str::<LineHead>(line) else {
             continue;
         };
-        let Some(index) = v["index"].as_u64().map(|i| i as usize) else {
-            continue;
-        };
+        let index = head.index;
         if index >= plan.points || !plan.holds(index) || seen[index] {
             continue;
         }
@@ -138,7 +147,9 @@ pub fn finished_points(
             continue;
         };
         if rec.index != index
-            || v["seed"].as_u64() != Some(rec.seed)
+            || head.seed != rec.seed
+            || head.status != rec.outcome.status()
+            || (head.status == "ok") != head.report.is_some()
             || rec.values != plan.values_of(index / plan.seeds)
         {
             continue;
@@ -155,7 +166,7 @@ fn json_line(
     job: &PointJob,
     keys: &[String],
     rec: &PointRecord,
-    report: &serde_json::Value,
+    report: Option<&RunReport>,
     wall: f64,
     cpu: Option<f64>,
 ) -> String {
@@ -173,9 +184,9 @@ fn json_line(
         ("status", json!(rec.outcome.status())),
         ("wall_seconds", json!(wall)),
         ("cpu_seconds", json!(cpu)),
-        match &rec.outcome {
-            Outcome::Done(_) => ("report", report.clone()),
-            other => ("error", json!(other.message())),
+        match (&rec.outcome, report) {
+            (Outcome::Done(_), Some(report)) => ("report", report.to_value()),
+            (other, _) => ("error", json!(other.message())),
         },
     ];
     let fields: Vec<String> = head
@@ -209,12 +220,24 @@ fn run_point(
     let start = Instant::now();
     let cpu0 = thread_cpu_seconds().filter(|_| one_thread);
     let circuit = loaded.circuit(job)?;
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run::run(&circuit, &|_, _| {})
-    }));
+    let result =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&circuit, &|_, _| {})));
     let (outcome, report) = match result {
-        Ok(Ok(res)) => (Outcome::Done(Box::new(Metrics::from_run(&res))), res.report),
-        Ok(Err(e)) => (Outcome::from_error(&e), serde_json::Value::Null),
+        Ok(Ok(res)) => match res.report.measurements() {
+            Some(m) => (
+                Outcome::Done(Box::new(Metrics::from_report(m, res.report.batch))),
+                Some(res.report),
+            ),
+            None => (
+                Outcome::Failed(
+                    "internal error (a bug: please report it): a completed run \
+                                 has no measurements"
+                        .into(),
+                ),
+                None,
+            ),
+        },
+        Ok(Err(e)) => (Outcome::from_error(&e), None),
         Err(panic) => {
             let what = panic
                 .downcast_ref::<String>()
@@ -223,7 +246,7 @@ fn run_point(
                 .unwrap_or_default();
             (
                 Outcome::Failed(format!("internal error (a bug: please report it): {what}")),
-                serde_json::Value::Null,
+                None,
             )
         }
     };
@@ -236,7 +259,7 @@ fn run_point(
         values: job.values.clone(),
         outcome,
     };
-    let line = json_line(job, keys, &rec, &report, wall, cpu);
+    let line = json_line(job, keys, &rec, report.as_ref(), wall, cpu);
     Ok((rec, line, wall))
 }
 
@@ -312,14 +335,34 @@ pub(crate) fn claim_folder(
     Ok((out, plan))
 }
 
+/// The finished points of a folder with their lines in `points.jsonl`.
+type FinishedPoints = Vec<(String, PointRecord)>;
+
+/// Removes what a new sweep's start wrote (the points folder while it is empty, points.jsonl,
+/// plan.json), so that a sweep that failed before finishing any point leaves the folder as it
+/// found it and a later plain sweep may use it; the folder's claim ([`OutDir`]) then removes
+/// its lock, and the folder if the claim made it. A resumed sweep's folder stays as it is. Best
+/// effort: the error that stopped the sweep is what matters, and whatever cannot be removed is
+/// what a rerun with `--resume` takes up.
+fn undo_start(dir: &Path, resumed: bool) {
+    if resumed || std::fs::remove_dir(dir.join(POINTS_DIR)).is_err() {
+        return;
+    }
+    for file in [POINTS_JSONL, PLAN_FILE] {
+        let _ = std::fs::remove_file(dir.join(file));
+    }
+}
+
 /// Prepares the folder: a new sweep writes its plan; `--resume` checks the folder's plan.
-/// Returns the points already finished, with their lines, and the folder's lock.
+/// Returns the points already finished, with their lines, the folder's claim, and whether the
+/// folder held the sweep already.
 fn prepare(
     plan: &SweepPlan,
     dir: &Path,
     opts: &SweepOptions,
-) -> Result<(Vec<(String, PointRecord)>, OutDir), SweepError> {
+) -> Result<(FinishedPoints, OutDir, bool), SweepError> {
     let (out, existing) = claim_folder(dir, opts.force)?;
+    let resumed = existing.is_some();
     let done = match existing {
         Some(old) => {
             if !opts.resume {
@@ -350,7 +393,7 @@ fn prepare(
     let jp = dir.join(POINTS_JSONL);
     let kept: String = done.iter().map(|(l, _)| format!("{l}\n")).collect();
     crate::io::write_atomic(&jp, kept.as_bytes()).map_err(|e| io_err(&jp, e))?;
-    Ok((done, out))
+    Ok((done, out, resumed))
 }
 
 /// Writes `bytes` at the end of `file` in one write and syncs it.
@@ -370,7 +413,7 @@ pub fn run_sweep(
 ) -> Result<SweepOutcome, SweepError> {
     let plan = &loaded.plan;
     let keys = plan.keys();
-    let (finished, folder) = prepare(plan, dir, opts)?;
+    let (finished, folder, held_a_sweep) = prepare(plan, dir, opts)?;
     let resumed = finished.len();
     let mut records: Vec<Option<PointRecord>> = vec![None; plan.points];
     let mut done: BTreeMap<usize, String> = BTreeMap::new();
@@ -478,6 +521,9 @@ pub fn run_sweep(
         }
     });
     if let Some(e) = failure {
+        if ran == 0 {
+            undo_start(dir, held_a_sweep);
+        }
         return Err(e);
     }
     // Finished: the lines in plan order, then every summary from the plan as the folder holds

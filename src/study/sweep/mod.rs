@@ -1,5 +1,5 @@
 //! Sweeps: one design run over a grid of key values and seeds, every point a full
-//! [`run`](crate::study::run::run) (settling, energy, gradient check), written point by point so
+//! [`run`](crate::measure::run::run) (settling, energy, gradient check), written point by point so
 //! that a killed sweep resumes where it stopped, sliced into shards for a cluster and merged
 //! back.
 //!

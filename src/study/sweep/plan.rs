@@ -349,17 +349,16 @@ pub struct PointJob {
     pub fingerprint: u64,
 }
 
-/// A digest of a resolved design, apart from `run.seed` (which each point sets): equal for two
-/// loads of the same texts, so a design rebuilt when its point runs can be checked against the
-/// one the plan's check resolved, device presets included.
+/// A digest of a resolved design: equal for two loads of the same texts with the same
+/// overrides, so that a design loaded again when its point runs can be checked against the one
+/// the plan's check resolved, device presets included. Everything that derives from the seed
+/// (`run.seed`, and `data.seed` where it follows `run.seed`) is in it: a point compares the
+/// digest of its design loaded as the check loaded it, with the design's own seed, before it
+/// loads the design with the point's seed ([`LoadedPlan::circuit`]).
 fn fingerprint(circuit: &Circuit) -> u64 {
     use std::hash::{Hash, Hasher};
-    let mut values = circuit.config.values.clone();
-    if let Some(run) = values.get_mut("run") {
-        run.remove("seed");
-    }
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    serde_json::to_string(&values)
+    serde_json::to_string(&circuit.config.values)
         .unwrap_or_default()
         .hash(&mut h);
     h.finish()
@@ -386,12 +385,13 @@ impl LoadedPlan {
         let grid_specs = grid_specs(&keys, &job.values);
         let mut overrides = self.plan.sets.clone();
         overrides.extend(grid_specs.iter().cloned());
-        overrides.push(format!("run.seed={}", job.seed));
-        let circuit = self
-            .design
-            .load(&overrides, &LoadOptions::default())
-            .map_err(|e| point_error(job.index, &keys, &job.values, &grid_specs, e))?;
-        if fingerprint(&circuit) != job.fingerprint {
+        let load = |overrides: &[String]| {
+            self.design
+                .load(overrides, &LoadOptions::default())
+                .map_err(|e| point_error(job.index, &keys, &job.values, &grid_specs, e))
+        };
+        // As the check loaded it (the design's own seed): the same values, or a file changed.
+        if fingerprint(&load(&overrides)?) != job.fingerprint {
             return Err(SweepError::Point {
                 index: job.index,
                 values: grid_specs.join(", "),
@@ -400,7 +400,8 @@ impl LoadedPlan {
                     .into(),
             });
         }
-        Ok(circuit)
+        overrides.push(format!("run.seed={}", job.seed));
+        load(&overrides)
     }
 }
 
@@ -548,10 +549,6 @@ fn point_error(
     }
 }
 
-/// What checking one combination keeps: this shard's points of it, and the resolved values of
-/// its axis keys where it stands for an axis value.
-type Checked = (Vec<PointJob>, Vec<(usize, usize, Vec<Option<Value>>)>);
-
 /// Reads the axes, loads the design and every point's design (all shards', so that every shard
 /// of a bad sweep fails the same way), and returns the plan with this shard's points. Nothing
 /// is run and nothing is written; no point's design is kept (see [`LoadedPlan::circuit`]).
@@ -565,88 +562,7 @@ pub fn load_plan(design: &Path, spec: &SweepSpec) -> Result<LoadedPlan, SweepErr
     };
     let text = DesignText::read(design, &opts).map_err(config_error)?;
     let base = text.load(&spec.sets, &opts).map_err(config_error)?;
-    // Axes: each --grid, then the --zip keys together as the last axis.
-    let mut axes: Vec<PlanAxis> = Vec::new();
-    let mut seen: Vec<(String, String)> = Vec::new();
-    let mut claim = |flag: &str, key: &str| -> Result<(), SweepError> {
-        let canon = canonical_key(flag, key)?;
-        if let Some((other, _)) = seen.iter().find(|(_, c)| *c == canon) {
-            return Err(SweepError::Spec(format!(
-                "{flag} {key}: the key is already swept (as `{other}`)"
-            )));
-        }
-        for s in &spec.sets {
-            let set_key = s.split_once('=').map_or(s.as_str(), |(k, _)| k.trim());
-            if canonical_key("--set", set_key).ok().as_deref() == Some(canon.as_str()) {
-                return Err(SweepError::Spec(format!(
-                    "{flag} {key}: the key is also given by --set {s}; drop one"
-                )));
-            }
-        }
-        seen.push((key.to_string(), canon));
-        Ok(())
-    };
-    // Two equal points would derive the same seed and repeat each other.
-    let once = |what: &str, values: &[String]| -> Result<(), SweepError> {
-        match (0..values.len()).find(|&i| values[..i].contains(&values[i])) {
-            Some(i) => Err(SweepError::Spec(format!(
-                "{what}: value `{}` is listed twice",
-                values[i]
-            ))),
-            None => Ok(()),
-        }
-    };
-    let mut flags = Vec::new();
-    for g in &spec.grids {
-        let (key, values) = parse_axis_arg("--grid", g)?;
-        claim("--grid", &key)?;
-        once(&format!("--grid {key}"), &values)?;
-        flags.push(format!("--grid {key}"));
-        axes.push(PlanAxis {
-            keys: vec![key],
-            values: values.into_iter().map(|v| vec![v]).collect(),
-            label: String::new(),
-            numeric: Vec::new(),
-        });
-    }
-    if !spec.zips.is_empty() {
-        let mut keys = Vec::new();
-        let mut columns: Vec<Vec<String>> = Vec::new();
-        for z in &spec.zips {
-            let (key, values) = parse_axis_arg("--zip", z)?;
-            claim("--zip", &key)?;
-            if let Some(first) = columns.first() {
-                if first.len() != values.len() {
-                    return Err(SweepError::Spec(format!(
-                        "--zip {key}: {} values, but --zip {} has {}; zipped lists go together \
-                         and must have the same length",
-                        values.len(),
-                        keys[0],
-                        first.len()
-                    )));
-                }
-            }
-            keys.push(key);
-            columns.push(values);
-        }
-        let n = columns[0].len();
-        let tuples: Vec<String> = (0..n)
-            .map(|v| {
-                let t: Vec<&str> = columns.iter().map(|c| c[v].as_str()).collect();
-                t.join(" / ")
-            })
-            .collect();
-        once(&format!("--zip {}", keys.join(" + ")), &tuples)?;
-        flags.push(format!("--zip {}", keys.join(" + ")));
-        axes.push(PlanAxis {
-            keys,
-            values: (0..n)
-                .map(|v| columns.iter().map(|c| c[v].clone()).collect())
-                .collect(),
-            label: String::new(),
-            numeric: Vec::new(),
-        });
-    }
+    let (axes, flags) = read_axes(spec)?;
     let combos = axes
         .iter()
         .try_fold(1usize, |acc, a| acc.checked_mul(a.values.len()))
@@ -664,46 +580,227 @@ pub fn load_plan(design: &Path, spec: &SweepSpec) -> Result<LoadedPlan, SweepErr
         shard: spec.shard,
         config: serde_json::to_value(&base.config.values).unwrap_or(Value::Null),
     };
-    let keys = plan.keys();
-    // Where each axis' keys sit in a resolved configuration, and the combinations that stand
-    // for each axis value: the other axes at their first value.
-    let slots: Vec<Vec<(String, String)>> = plan
-        .axes
-        .iter()
-        .map(|a| {
-            a.keys
-                .iter()
-                .map(|k| {
-                    let (section, slot, _) = resolved_slot(k);
-                    (section, slot)
-                })
-                .collect()
+    let check = PlanCheck::new(&plan, spec, &text);
+    let (jobs, resolved) = check.every_combination(combos)?;
+    refuse_equal_values(&plan.axes, &flags, &check.slots, &resolved)?;
+    label_axes(&mut plan.axes, &resolved);
+    Ok(LoadedPlan {
+        plan,
+        jobs,
+        design: text,
+    })
+}
+
+/// The axes of `spec`, checked (each `--grid`, then the `--zip` keys together as the last
+/// axis), with the flag that names each in messages. Labels and numbers are left for
+/// [`label_axes`].
+fn read_axes(spec: &SweepSpec) -> Result<(Vec<PlanAxis>, Vec<String>), SweepError> {
+    let mut swept = SweptKeys {
+        sets: &spec.sets,
+        seen: Vec::new(),
+    };
+    let mut axes = Vec::new();
+    let mut flags = Vec::new();
+    for g in &spec.grids {
+        let (key, values) = parse_axis_arg("--grid", g)?;
+        swept.claim("--grid", &key)?;
+        listed_once(&format!("--grid {key}"), &values)?;
+        flags.push(format!("--grid {key}"));
+        axes.push(PlanAxis {
+            keys: vec![key],
+            values: values.into_iter().map(|v| vec![v]).collect(),
+            label: String::new(),
+            numeric: Vec::new(),
+        });
+    }
+    if !spec.zips.is_empty() {
+        let axis = zip_axis(&spec.zips, &mut swept)?;
+        flags.push(format!("--zip {}", axis.keys.join(" + ")));
+        axes.push(axis);
+    }
+    Ok((axes, flags))
+}
+
+/// The keys swept so far (as written, and canonical), and the `--set` overrides that a swept
+/// key must not repeat.
+struct SweptKeys<'a> {
+    sets: &'a [String],
+    seen: Vec<(String, String)>,
+}
+
+impl SweptKeys<'_> {
+    /// Takes `key` for an axis: a key of the format, not swept already, not also set.
+    fn claim(&mut self, flag: &str, key: &str) -> Result<(), SweepError> {
+        let canon = canonical_key(flag, key)?;
+        if let Some((other, _)) = self.seen.iter().find(|(_, c)| *c == canon) {
+            return Err(SweepError::Spec(format!(
+                "{flag} {key}: the key is already swept (as `{other}`)"
+            )));
+        }
+        for s in self.sets {
+            let set_key = s.split_once('=').map_or(s.as_str(), |(k, _)| k.trim());
+            if canonical_key("--set", set_key).ok().as_deref() == Some(canon.as_str()) {
+                return Err(SweepError::Spec(format!(
+                    "{flag} {key}: the key is also given by --set {s}; drop one"
+                )));
+            }
+        }
+        self.seen.push((key.to_string(), canon));
+        Ok(())
+    }
+}
+
+/// Refuses a value listed twice: two equal points would derive the same seed and repeat each
+/// other.
+fn listed_once(what: &str, values: &[String]) -> Result<(), SweepError> {
+    match (0..values.len()).find(|&i| values[..i].contains(&values[i])) {
+        Some(i) => Err(SweepError::Spec(format!(
+            "{what}: value `{}` is listed twice",
+            values[i]
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The `--zip` keys as one axis: their lists go together, so they must have one length, and a
+/// combination of values may be listed once.
+fn zip_axis(zips: &[String], swept: &mut SweptKeys) -> Result<PlanAxis, SweepError> {
+    let mut keys = Vec::new();
+    let mut columns: Vec<Vec<String>> = Vec::new();
+    for z in zips {
+        let (key, values) = parse_axis_arg("--zip", z)?;
+        swept.claim("--zip", &key)?;
+        if let Some(first) = columns.first() {
+            if first.len() != values.len() {
+                return Err(SweepError::Spec(format!(
+                    "--zip {key}: {} values, but --zip {} has {}; zipped lists go together \
+                     and must have the same length",
+                    values.len(),
+                    keys[0],
+                    first.len()
+                )));
+            }
+        }
+        keys.push(key);
+        columns.push(values);
+    }
+    let n = columns[0].len();
+    let tuples: Vec<String> = (0..n)
+        .map(|v| {
+            let t: Vec<&str> = columns.iter().map(|c| c[v].as_str()).collect();
+            t.join(" / ")
         })
         .collect();
-    let mut strides = vec![1usize; plan.axes.len()];
-    for a in (0..plan.axes.len().saturating_sub(1)).rev() {
-        strides[a] = strides[a + 1] * plan.axes[a + 1].values.len();
+    listed_once(&format!("--zip {}", keys.join(" + ")), &tuples)?;
+    Ok(PlanAxis {
+        keys,
+        values: (0..n)
+            .map(|v| columns.iter().map(|c| c[v].clone()).collect())
+            .collect(),
+        label: String::new(),
+        numeric: Vec::new(),
+    })
+}
+
+/// Per axis and value, the resolved values of the axis' keys (`None` where a key has no
+/// resolved value), read from the combination that stands for the value.
+type Resolved = Vec<Vec<Vec<Option<Value>>>>;
+
+/// What checking one combination keeps: this shard's points of it, and the resolved values of
+/// its axis keys where it stands for an axis value (axis, value, the keys' values).
+type Checked = (Vec<PointJob>, Vec<(usize, usize, Vec<Option<Value>>)>);
+
+/// The check of every combination of a plan: each loads, and its simulation options pass.
+struct PlanCheck<'a> {
+    plan: &'a SweepPlan,
+    spec: &'a SweepSpec,
+    text: &'a DesignText,
+    keys: Vec<String>,
+    /// Where each axis' keys sit in a resolved configuration: (section, slot).
+    slots: Vec<Vec<(String, String)>>,
+    /// How many combinations one step along each axis skips.
+    strides: Vec<usize>,
+}
+
+impl<'a> PlanCheck<'a> {
+    fn new(plan: &'a SweepPlan, spec: &'a SweepSpec, text: &'a DesignText) -> Self {
+        let slots = plan
+            .axes
+            .iter()
+            .map(|a| {
+                a.keys
+                    .iter()
+                    .map(|k| {
+                        let (section, slot, _) = resolved_slot(k);
+                        (section, slot)
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut strides = vec![1usize; plan.axes.len()];
+        for a in (0..plan.axes.len().saturating_sub(1)).rev() {
+            strides[a] = strides[a + 1] * plan.axes[a + 1].values.len();
+        }
+        PlanCheck {
+            plan,
+            spec,
+            text,
+            keys: plan.keys(),
+            slots,
+            strides,
+        }
     }
 
-    // Every combination loads (in parallel: loading is independent) and is dropped at once;
-    // only this shard's points (their key values and seeds) and the resolved axis values of
-    // the combinations that stand for them are kept.
-    use rayon::prelude::*;
-    let check = |c: usize| -> Result<Checked, SweepError> {
+    /// Every combination loads (in parallel: loading is independent) and is dropped at once;
+    /// only this shard's points (their key values and seeds) and the resolved axis values of
+    /// the combinations that stand for them (the other axes at their first value) are kept.
+    /// The first combination in plan order that fails is the error.
+    fn every_combination(&self, combos: usize) -> Result<(Vec<PointJob>, Resolved), SweepError> {
+        use rayon::prelude::*;
+        let checked: Vec<Result<Checked, SweepError>> = (0..combos)
+            .into_par_iter()
+            .map(|c| self.combination(c))
+            .filter(|r| {
+                r.as_ref()
+                    .map_or(true, |(j, s)| !j.is_empty() || !s.is_empty())
+            })
+            .collect();
+        let mut jobs = Vec::new();
+        let mut resolved: Resolved = self
+            .plan
+            .axes
+            .iter()
+            .map(|a| vec![Vec::new(); a.values.len()])
+            .collect();
+        for r in checked {
+            let (j, stands_for) = r?;
+            jobs.extend(j);
+            for (a, v, values) in stands_for {
+                resolved[a][v] = values;
+            }
+        }
+        Ok((jobs, resolved))
+    }
+
+    /// Loads combination `c` and checks its simulation options.
+    fn combination(&self, c: usize) -> Result<Checked, SweepError> {
+        let (plan, spec) = (self.plan, self.spec);
         let values = plan.values_of(c);
-        let grid_specs = grid_specs(&keys, &values);
+        let grid_specs = grid_specs(&self.keys, &values);
         let mut overrides = spec.sets.clone();
         overrides.extend(grid_specs.iter().cloned());
         let first = c * spec.seeds;
-        let circuit = text
-            .load(&overrides, &opts)
-            .map_err(|e| point_error(first, &keys, &values, &grid_specs, e))?;
-        super::super::run::sim_options(&circuit).map_err(|e| SweepError::Point {
+        let circuit = self
+            .text
+            .load(&overrides, &LoadOptions::default())
+            .map_err(|e| point_error(first, &self.keys, &values, &grid_specs, e))?;
+        crate::measure::sim_options(&circuit).map_err(|e| SweepError::Point {
             index: first,
             values: grid_specs.join(", "),
             message: e.to_string(),
         })?;
-        let kv: Vec<(&str, &str)> = keys
+        let kv: Vec<(&str, &str)> = self
+            .keys
             .iter()
             .zip(&values)
             .map(|(k, v)| (k.as_str(), v.as_str()))
@@ -719,10 +816,16 @@ pub fn load_plan(design: &Path, spec: &SweepSpec) -> Result<LoadedPlan, SweepErr
                 fingerprint: digest,
             })
             .collect();
-        let mut stands_for = Vec::new();
-        for (a, axis) in plan.axes.iter().enumerate() {
-            if c.is_multiple_of(strides[a]) && c / strides[a] < axis.values.len() {
-                let resolved = slots[a]
+        Ok((jobs, self.stands_for(c, &circuit)))
+    }
+
+    /// The axis values that combination `c` stands for, with the resolved values of their keys.
+    fn stands_for(&self, c: usize, circuit: &Circuit) -> Vec<(usize, usize, Vec<Option<Value>>)> {
+        let mut out = Vec::new();
+        for (a, axis) in self.plan.axes.iter().enumerate() {
+            let stride = self.strides[a];
+            if c.is_multiple_of(stride) && c / stride < axis.values.len() {
+                let resolved = self.slots[a]
                     .iter()
                     .map(|(section, slot)| {
                         circuit
@@ -733,34 +836,22 @@ pub fn load_plan(design: &Path, spec: &SweepSpec) -> Result<LoadedPlan, SweepErr
                             .cloned()
                     })
                     .collect();
-                stands_for.push((a, c / strides[a], resolved));
+                out.push((a, c / stride, resolved));
             }
         }
-        Ok((jobs, stands_for))
-    };
-    let checked: Vec<Result<Checked, SweepError>> = (0..combos)
-        .into_par_iter()
-        .map(check)
-        .filter(|r| {
-            r.as_ref()
-                .map_or(true, |(j, s)| !j.is_empty() || !s.is_empty())
-        })
-        .collect();
-    let mut jobs = Vec::new();
-    let mut resolved: Vec<Vec<Vec<Option<Value>>>> = plan
-        .axes
-        .iter()
-        .map(|a| vec![Vec::new(); a.values.len()])
-        .collect();
-    for r in checked {
-        let (j, stands_for) = r?;
-        jobs.extend(j);
-        for (a, v, values) in stands_for {
-            resolved[a][v] = values;
-        }
+        out
     }
-    // Two spellings of one value (`1ohm`, `1000mohm`) would run the same design twice.
-    for (a, axis) in plan.axes.iter().enumerate() {
+}
+
+/// Refuses two spellings of one value (`1ohm`, `1000mohm`) on an axis: they would run the same
+/// design twice.
+fn refuse_equal_values(
+    axes: &[PlanAxis],
+    flags: &[String],
+    slots: &[Vec<(String, String)>],
+    resolved: &Resolved,
+) -> Result<(), SweepError> {
+    for (a, axis) in axes.iter().enumerate() {
         let same = |v: usize, w: usize| {
             !resolved[a][v].is_empty()
                 && resolved[a][v]
@@ -786,9 +877,13 @@ pub fn load_plan(design: &Path, spec: &SweepSpec) -> Result<LoadedPlan, SweepErr
             )));
         }
     }
-    // Axis labels and numbers, read from the resolved designs: the point whose other axes sit
-    // at their first value stands for each value.
-    for (a, axis) in plan.axes.iter_mut().enumerate() {
+    Ok(())
+}
+
+/// Axis labels and numbers, read from the resolved designs: the point whose other axes sit at
+/// their first value stands for each value.
+fn label_axes(axes: &mut [PlanAxis], resolved: &Resolved) {
+    for (a, axis) in axes.iter_mut().enumerate() {
         axis.label = resolved_slot(&axis.keys[0]).2;
         axis.numeric = resolved[a]
             .iter()
@@ -800,11 +895,6 @@ pub fn load_plan(design: &Path, spec: &SweepSpec) -> Result<LoadedPlan, SweepErr
             })
             .collect();
     }
-    Ok(LoadedPlan {
-        plan,
-        jobs,
-        design: text,
-    })
 }
 
 #[cfg(test)]

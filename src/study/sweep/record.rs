@@ -2,26 +2,16 @@
 //! (settling, energy, gradient alignment), as an HDF5 group that round-trips exactly. The
 //! per-point files under `DIR/points/` and the groups of `DIR/sweep.h5` are both this layout.
 
-use crate::analog::{Component, SimError};
+use crate::analog::Component;
 use crate::io::h5::{Array, Attr, H5Error, H5Reader, H5Writer};
-use crate::study::run::{RunError, RunResult};
-use serde_json::Value;
+use crate::measure::report::{GradientComparison, GradientsReport, Measurements};
+use crate::measure::RunError;
 
 /// The three gradient comparisons of a run, as named in report.json and in the HDF5 groups.
-pub const COMPARISONS: [&str; 3] = [
-    "hardware_vs_bp_ideal_weights",
-    "hardware_vs_bp_effective_weights",
-    "ideal_circuit_vs_bp",
-];
+pub const COMPARISONS: [&str; 3] = GradientsReport::NAMES;
 
 /// How a run's PC update compares with BP.
-#[derive(Clone, Debug, PartialEq)]
-pub struct GradientMetrics {
-    pub cos_sim: f64,
-    pub norm_ratio: f64,
-    pub cos_sim_per_layer: Vec<f64>,
-    pub norm_ratio_per_layer: Vec<f64>,
-}
+pub type GradientMetrics = GradientComparison;
 
 /// The measurements of one completed run. Energies are per sample.
 #[derive(Clone, Debug, PartialEq)]
@@ -92,52 +82,30 @@ pub struct PointRecord {
     pub outcome: Outcome,
 }
 
-fn f(v: &Value) -> f64 {
-    v.as_f64().unwrap_or(f64::NAN)
-}
-
-fn fs(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .map(|a| a.iter().map(f).collect())
-        .unwrap_or_default()
-}
-
 impl Metrics {
-    /// The measurements of a run, from its report (the numbers of report.json).
-    pub fn from_run(res: &RunResult) -> Metrics {
-        let r = &res.report;
-        let b = res.sim.batch as f64;
-        let st = &r["settling"];
-        let e = &r["energy"];
+    /// The measurements of a completed run of `batch` samples, from its report (the numbers of
+    /// report.json; energies per sample).
+    pub fn from_report(m: &Measurements, batch: usize) -> Metrics {
+        let b = batch as f64;
+        let (st, e) = (&m.settling, &m.energy);
         Metrics {
-            settled: st["settled"].as_bool().unwrap_or(false),
-            residual: f(&st["residual"]),
-            steps: f(&r["dynamics"]["steps"]),
-            evaluations: f(&r["dynamics"]["evaluations"]),
-            t_end_seconds: f(&r["dynamics"]["t_end_seconds"]),
-            window_seconds: f(&st["window_seconds"]),
-            settling_per_sample_seconds: fs(&st["per_sample_seconds"]),
-            settling_median_seconds: f(&st["median_seconds"]),
-            settling_worst_seconds: f(&st["worst_seconds"]),
-            energy_per_sample_joules: f(&e["per_sample_joules"]),
+            settled: st.settled,
+            residual: st.residual,
+            steps: m.dynamics.steps as f64,
+            evaluations: m.dynamics.evaluations as f64,
+            t_end_seconds: m.dynamics.t_end_seconds,
+            window_seconds: st.window_seconds,
+            settling_per_sample_seconds: st.per_sample_seconds.clone(),
+            settling_median_seconds: st.median_seconds,
+            settling_worst_seconds: st.worst_seconds,
+            energy_per_sample_joules: e.per_sample_joules,
             energy_by_component_joules: Component::ALL
                 .iter()
-                .map(|c| f(&e["by_component_joules"][c.name()]) / b)
+                .map(|&c| e.by_component_joules.get(c) / b)
                 .collect(),
-            energy_by_layer_joules: fs(&e["by_layer_joules"]).iter().map(|x| x / b).collect(),
-            energy_delay_product_joule_seconds: f(&e["energy_delay_product_joule_seconds"]),
-            gradients: COMPARISONS
-                .iter()
-                .map(|name| {
-                    let g = &r["gradients"][*name];
-                    GradientMetrics {
-                        cos_sim: f(&g["cos_sim"]),
-                        norm_ratio: f(&g["norm_ratio"]),
-                        cos_sim_per_layer: fs(&g["cos_sim_per_layer"]),
-                        norm_ratio_per_layer: fs(&g["norm_ratio_per_layer"]),
-                    }
-                })
-                .collect(),
+            energy_by_layer_joules: e.by_layer_joules.iter().map(|x| x / b).collect(),
+            energy_delay_product_joule_seconds: e.energy_delay_product_joule_seconds,
+            gradients: m.gradients.all().into_iter().cloned().collect(),
         }
     }
 }
@@ -146,9 +114,7 @@ impl Outcome {
     /// A failed run as an outcome: divergence is a finding, anything else a failure.
     pub fn from_error(e: &RunError) -> Outcome {
         match e {
-            RunError::Simulation(SimError::Diverged { .. } | SimError::Rail { .. }) => {
-                Outcome::Diverged(e.to_string())
-            }
+            RunError::Diverged(_) => Outcome::Diverged(e.to_string()),
             _ => Outcome::Failed(e.to_string()),
         }
     }

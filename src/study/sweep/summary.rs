@@ -8,12 +8,12 @@ use super::record::{Metrics, PointRecord, COMPARISONS};
 use super::{exec::io_err, SweepError, SUMMARY_CSV, SWEEP_H5};
 use crate::analog::Component;
 use crate::io::h5::{Array, Attr, H5Writer};
+use crate::numeric::format::si;
 use crate::numeric::stats::MeanStd;
 use crate::plot::{
     bar_chart, heatmap, line_chart, line_chart_with_bands, Axis, CsvTable, Figure, PlotError,
     Report, Series,
 };
-use crate::study::run::si;
 use std::path::Path;
 
 type Getter = Box<dyn Fn(&Metrics) -> f64>;

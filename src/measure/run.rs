@@ -1,0 +1,362 @@
+//! Running a design: build it (network, batch, mapping), integrate the analog circuit until
+//! it settles, measure settling and energy, form the circuit's PC update and check it against
+//! BP, and report ([`super::report::RunReport`]). A circuit that diverges is a result too: the
+//! error carries the report of what diverged and the traces recorded before.
+
+use super::report::{GradientComparison, GradientsReport, RunReport};
+use crate::analog::{
+    simulate_recorded, AnalogCircuit, EnergyModel, Scheme, SimError, SimFailure, SimOptions,
+    Simulation, Traces,
+};
+use crate::config::{Circuit, SolverKind};
+use crate::design::build::{build, BuildError, Built};
+use crate::dynamics::{infer, InferenceError, InferenceOptions, Solver, Stop};
+use crate::io::h5::H5Error;
+use crate::network::{alignment, Activation, Alignment, Network, NetworkError};
+use nalgebra::DMatrix;
+use std::time::Instant;
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error(transparent)]
+    Network(#[from] NetworkError),
+    /// The simulation was refused (its options); a divergence is [`RunError::Diverged`].
+    #[error(transparent)]
+    Simulation(#[from] SimError),
+    /// The circuit diverged or ran to a rail: what diverged, and what was recorded before.
+    #[error("{}", .0.error)]
+    Diverged(Box<DivergedRun>),
+    #[error("the ideal-circuit reference: {0}")]
+    Reference(#[from] InferenceError),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error(transparent)]
+    H5(#[from] H5Error),
+    #[error("writing {path}: {message}")]
+    Write { path: String, message: String },
+}
+
+/// A run whose circuit diverged (or ran to a rail).
+pub struct DivergedRun {
+    /// A [`SimError::Diverged`] or [`SimError::Rail`].
+    pub error: SimError,
+    pub built: Built,
+    /// The output points recorded before the divergence.
+    pub traces: Traces,
+    pub dt_seconds: f64,
+    /// Status "diverged", with the error's data.
+    pub report: RunReport,
+}
+
+impl std::fmt::Debug for DivergedRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DivergedRun")
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Gradient alignment of one comparison, with per-layer norm ratios.
+#[derive(Clone, Debug)]
+pub struct Comparison {
+    pub alignment: Alignment,
+    pub norm_ratio_per_layer: Vec<f64>,
+}
+
+impl Comparison {
+    fn new(a: &[DMatrix<f64>], b: &[DMatrix<f64>]) -> Self {
+        Comparison {
+            alignment: alignment(a, b),
+            norm_ratio_per_layer: a
+                .iter()
+                .zip(b)
+                .map(|(x, y)| {
+                    let ny = y.norm();
+                    if ny > 0.0 {
+                        x.norm() / ny
+                    } else {
+                        f64::NAN
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// As the report holds it.
+    pub fn report(&self) -> GradientComparison {
+        GradientComparison {
+            cos_sim: self.alignment.overall,
+            norm_ratio: self.alignment.norm_ratio,
+            cos_sim_per_layer: self.alignment.per_layer.clone(),
+            norm_ratio_per_layer: self.norm_ratio_per_layer.clone(),
+        }
+    }
+}
+
+/// The gradient check of a run.
+#[derive(Clone, Debug)]
+pub struct GradientCheck {
+    /// The analog update against BP on the ideal weights, and on the effective forward weights
+    /// with the DAC inputs.
+    pub hardware_vs_bp_ideal: Comparison,
+    pub hardware_vs_bp_effective: Comparison,
+    /// The ideal circuit (exact weights, equilibrium): the theory value.
+    pub ideal_vs_bp: Comparison,
+    pub pc_hardware: Vec<DMatrix<f64>>,
+    pub pc_ideal: Vec<DMatrix<f64>>,
+    pub bp_ideal: Vec<DMatrix<f64>>,
+    pub bp_effective: Vec<DMatrix<f64>>,
+}
+
+impl GradientCheck {
+    /// The three comparisons as the report holds them.
+    pub fn report(&self) -> GradientsReport {
+        GradientsReport {
+            hardware_vs_bp_ideal_weights: self.hardware_vs_bp_ideal.report(),
+            hardware_vs_bp_effective_weights: self.hardware_vs_bp_effective.report(),
+            ideal_circuit_vs_bp: self.ideal_vs_bp.report(),
+        }
+    }
+}
+
+/// Everything one run produced.
+pub struct RunResult {
+    pub built: Built,
+    pub sim: Simulation,
+    pub energy_model: EnergyModel,
+    pub gradients: GradientCheck,
+    pub wall_seconds: f64,
+    pub report: RunReport,
+}
+
+fn scheme(kind: SolverKind) -> Result<Scheme, RunError> {
+    match kind {
+        SolverKind::Euler => Ok(Scheme::Euler),
+        SolverKind::Heun => Ok(Scheme::Heun),
+        SolverKind::Rk4 => Ok(Scheme::Rk4),
+        SolverKind::Dopri5 | SolverKind::Dop853 => Err(RunError::Unsupported(format!(
+            "dynamics.solver = \"{}\": `apcsim run` integrates the circuit with the fixed-step \
+             schemes euler, heun and rk4 (adaptive solvers serve `apcsim reference` and `check \
+             --gradient`); set dynamics.solver = \"rk4\" (with dynamics.dt) for a deterministic \
+             run",
+            kind.name()
+        ))),
+    }
+}
+
+/// Options of a design's simulation.
+pub fn sim_options(circuit: &Circuit) -> Result<SimOptions, RunError> {
+    let d = &circuit.dynamics;
+    let w = &circuit.architecture.widths;
+    let opts = SimOptions {
+        scheme: scheme(d.solver)?,
+        dt_seconds: d.dt_seconds,
+        t_max_seconds: d.t_max_seconds,
+        settle_tol: d.settle_tol,
+        steady_tol: d.steady_tol,
+        settle_window_seconds: d.settle_window_seconds,
+        seed: circuit.run.seed,
+        noise: d.noisy,
+        trace_samples: circuit.run.trace_samples,
+        trace_points: circuit.run.trace_points,
+        energy: Some(EnergyModel::new(
+            w,
+            circuit.architecture.activation,
+            circuit.crossbar.v_read_volts,
+            &circuit.periphery,
+        )),
+    };
+    // Refused here, before anything is built or run (a sweep checks every point with this).
+    crate::analog::check_step(&opts, d.tau_e_seconds)?;
+    Ok(opts)
+}
+
+/// Runs the design. `progress` is told (pass, steps) as the integration advances.
+pub fn run(
+    circuit: &Circuit,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<RunResult, RunError> {
+    let start = Instant::now();
+    let opts = sim_options(circuit)?;
+    let built = build(circuit)?;
+    let net = &built.network;
+    let mut hw_batch = built.batch.clone();
+    circuit.periphery.dac.convert_all(hw_batch.x.as_mut_slice());
+    let circ: AnalogCircuit<f64> = AnalogCircuit::from_design(circuit, net, &built.mapped);
+    let b = hw_batch.size();
+    let simulated = simulate_recorded(
+        &circ,
+        hw_batch.x.as_slice(),
+        hw_batch.y.as_slice(),
+        b,
+        &opts,
+        progress,
+    );
+    let sim = match simulated {
+        Ok(sim) => sim,
+        Err(failure) => {
+            let wall_seconds = start.elapsed().as_secs_f64();
+            return Err(diverged(circuit, built, *failure, &opts, wall_seconds));
+        }
+    };
+    let gradients = gradient_check(circuit, &built, &hw_batch, &sim)?;
+    let energy_model = opts.energy.clone().expect("run options account for energy");
+    let wall_seconds = start.elapsed().as_secs_f64();
+    let report = RunReport::completed(circuit, &built, &sim, gradients.report(), wall_seconds);
+    Ok(RunResult {
+        built,
+        sim,
+        energy_model,
+        gradients,
+        wall_seconds,
+        report,
+    })
+}
+
+/// The error of a failed simulation: a divergence with its report and traces, or the refusal.
+fn diverged(
+    circuit: &Circuit,
+    built: Built,
+    failure: SimFailure,
+    opts: &SimOptions,
+    wall_seconds: f64,
+) -> RunError {
+    match RunReport::diverged(circuit, &built, &failure.error, wall_seconds) {
+        Some(report) => RunError::Diverged(Box::new(DivergedRun {
+            error: failure.error,
+            built,
+            traces: failure.traces,
+            dt_seconds: opts.dt_seconds,
+            report,
+        })),
+        None => RunError::Simulation(failure.error),
+    }
+}
+
+/// The circuit's PC update from its settled state, read through the ADC, against BP.
+fn gradient_check(
+    circuit: &Circuit,
+    built: &Built,
+    hw_batch: &crate::network::Batch<f64>,
+    sim: &Simulation,
+) -> Result<GradientCheck, RunError> {
+    let net = &built.network;
+    let arch = net.architecture();
+    let w = &arch.widths;
+    let l_out = net.n_layers();
+    let b = hw_batch.size();
+    let adc = &circuit.periphery.adc;
+    let lay = net.layout(b);
+    let mut pc_hardware = Vec::with_capacity(l_out);
+    for l in 1..=l_out {
+        let a = net.scalings()[l - 1];
+        let lam = if l == l_out {
+            arch.output_precision
+        } else {
+            1.0
+        };
+        let mut e = sim.final_e[l - 1].clone();
+        adc.convert_all(&mut e);
+        let input: Vec<f64> = if l == 1 {
+            hw_batch.x.as_slice().to_vec()
+        } else {
+            let z = &sim.final_z[lay.range(l - 1)];
+            let mut p = vec![0.0; z.len()];
+            arch.activation.apply(z, &mut p, None);
+            adc.convert_all(&mut p);
+            p
+        };
+        let em = DMatrix::from_column_slice(w[l], b, &e);
+        let pm = DMatrix::from_column_slice(w[l - 1], b, &input);
+        pc_hardware.push(em * pm.transpose() * (-a * lam / b as f64));
+    }
+    let batch = &built.batch;
+    let solver = if arch.activation == Activation::Linear {
+        Solver::ClosedForm
+    } else {
+        Solver::Dop853 {
+            rtol: 1e-11,
+            atol: 1e-13,
+        }
+    };
+    let ideal = infer(
+        net,
+        batch,
+        &InferenceOptions::new(solver, Stop::steady(1e-10, 1_000_000)),
+    )?;
+    let pc_ideal = net.pc_weight_gradients(batch, &ideal.z);
+    let (_, bp_ideal) = net.bp_gradients(batch);
+    let hw_fwd = Network::new(arch.clone(), built.mapped.forward_weights())?;
+    let (_, bp_effective) = hw_fwd.bp_gradients(hw_batch);
+    Ok(GradientCheck {
+        hardware_vs_bp_ideal: Comparison::new(&pc_hardware, &bp_ideal),
+        hardware_vs_bp_effective: Comparison::new(&pc_hardware, &bp_effective),
+        ideal_vs_bp: Comparison::new(&pc_ideal, &bp_ideal),
+        pc_hardware,
+        pc_ideal,
+        bp_ideal,
+        bp_effective,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::report::Outcome;
+
+    fn tiny() -> Circuit {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("circuits/tiny.toml");
+        crate::config::load(&path, &[] as &[&str], &Default::default()).unwrap()
+    }
+
+    /// report.json reads back as the report it was written from; a field missing from it is an
+    /// error that names the field (not a NaN); a number written as null reads back as NaN.
+    #[test]
+    fn the_report_reads_back_and_names_a_missing_field() {
+        let res = run(&tiny(), &|_, _| {}).unwrap();
+        let text = res.report.to_json_pretty();
+        assert_eq!(RunReport::from_json(&text).unwrap(), res.report);
+        assert_eq!(res.report.status(), "ok");
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["status"], "ok");
+        for (section, key) in [
+            ("settling", "median_seconds"),
+            ("energy", "per_sample_joules"),
+            ("dynamics", "steps"),
+            ("", "status"),
+            ("", "mapping"),
+        ] {
+            let mut v = value.clone();
+            let holder = if section.is_empty() {
+                &mut v
+            } else {
+                &mut v[section]
+            };
+            holder.as_object_mut().unwrap().remove(key);
+            let e = RunReport::from_json(&v.to_string())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key), "{section}.{key}: {e}");
+        }
+        let mut v = value.clone();
+        v["energy"]["by_component_joules"]
+            .as_object_mut()
+            .unwrap()
+            .remove("tia");
+        let e = RunReport::from_json(&v.to_string())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("tia"), "{e}");
+        let mut v = value;
+        v["settling"]["residual"] = serde_json::Value::Null;
+        let back = RunReport::from_json(&v.to_string()).unwrap();
+        let Outcome::Ok(m) = back.outcome else {
+            panic!("not ok")
+        };
+        assert!(m.settling.residual.is_nan());
+    }
+}
