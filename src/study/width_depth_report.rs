@@ -7,7 +7,7 @@
 //! s - 1 against N / L (the latter with the theory), and cos sim along training for the corners
 //! of the grid.
 
-use super::width_depth::{Heatmap, Series, StudyResults};
+use super::width_depth::{Figures, Heatmap, Series, StudyPlan, StudyResults};
 use crate::network::Parameterisation;
 use crate::plot::{self, heatmap, line_chart_with_bands, Axis, Figure, PlotError, Report};
 use std::path::Path;
@@ -69,9 +69,17 @@ fn short_name(results: &StudyResults) -> String {
 
 /// The study's figures, in the report's order.
 pub fn figures(results: &StudyResults) -> Vec<Figure> {
-    let plan = &results.plan;
     let f = results.figures();
     let name = short_name(results);
+    let mut out = heatmap_figures(&results.plan, &f, &name);
+    out.extend(ratio_figures(&results.plan, &f, &name));
+    out.extend(training_figure(&results.plan, &f, &name));
+    out
+}
+
+/// The cos-sim heatmaps (and their std over seeds) at initialisation and after training, and
+/// the hardware's own on a device.
+fn heatmap_figures(plan: &StudyPlan, f: &Figures, name: &str) -> Vec<Figure> {
     let seeds = plan.seeds;
     let mut out = Vec::new();
     let mut cos_heatmaps = |h: &Heatmap, tag: &str, when: &str| {
@@ -120,6 +128,12 @@ pub fn figures(results: &StudyResults) -> Vec<Figure> {
             ),
         });
     }
+    out
+}
+
+/// Cos sim and s - 1 (with the theory) at initialisation against N / L.
+fn ratio_figures(plan: &StudyPlan, f: &Figures, name: &str) -> Vec<Figure> {
+    let mut out = Vec::new();
     out.push(Figure {
         file: "cos_sim_vs_ratio.svg".into(),
         caption: format!(
@@ -162,33 +176,38 @@ pub fn figures(results: &StudyResults) -> Vec<Figure> {
             ),
         });
     }
-    if plan.steps > 0 {
-        let corners = corners(&plan.widths, &plan.depths);
-        let picked: Vec<Series> = corners
-            .iter()
-            .filter_map(|(w, d)| {
-                let label = format!("N = {w}, L = {d}");
-                f.training.iter().find(|s| s.label == label).cloned()
-            })
-            .collect();
-        out.push(Figure {
-            file: "training.svg".into(),
-            caption: format!(
-                "Cosine similarity between PC's and BP's gradients on the PC-trained weights \
+    out
+}
+
+/// Cos sim along training for the corners of the grid.
+fn training_figure(plan: &StudyPlan, f: &Figures, name: &str) -> Option<Figure> {
+    if plan.steps == 0 {
+        return None;
+    }
+    let corners = corners(&plan.widths, &plan.depths);
+    let picked: Vec<Series> = corners
+        .iter()
+        .filter_map(|(w, d)| {
+            let label = format!("N = {w}, L = {d}");
+            f.training.iter().find(|s| s.label == label).cloned()
+        })
+        .collect();
+    Some(Figure {
+        file: "training.svg".into(),
+        caption: format!(
+            "Cosine similarity between PC's and BP's gradients on the PC-trained weights \
                  along {} Adam steps, for the corners of the grid (mean ± std over seeds); step \
                  t is measured before the t-th update.",
-                plan.steps
-            ),
-            svg: bands_chart(
-                &format!("cos sim PC vs BP along training ({name})"),
-                &Axis::linear("Adam step"),
-                &Axis::linear(COS_LABEL),
-                &picked,
-                &[],
-            ),
-        });
-    }
-    out
+            plan.steps
+        ),
+        svg: bands_chart(
+            &format!("cos sim PC vs BP along training ({name})"),
+            &Axis::linear("Adam step"),
+            &Axis::linear(COS_LABEL),
+            &picked,
+            &[],
+        ),
+    })
 }
 
 /// The smallest and largest width, each with the smallest and largest depth, without repeats.

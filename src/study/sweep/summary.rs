@@ -238,44 +238,69 @@ pub fn write_all(
     records: &[Option<PointRecord>],
 ) -> Result<(), SweepError> {
     write_data(dir, plan, records)?;
-    let figures = figures(plan, records);
-    let mut html = Report::new(&format!("apcsim sweep: {}", plan.design));
+    let report = report(plan, records);
+    report.write(dir).map_err(|e| io_err(&e.path, e.source))
+}
+
+/// report.html: what the sweep ran, its charts and a table of its points.
+fn report(plan: &SweepPlan, records: &[Option<PointRecord>]) -> Report {
+    let mut report = Report::new(&format!("apcsim sweep: {}", plan.design));
     let finished = records.iter().flatten().count();
+    report.paragraph(&about(plan, finished));
+    if !plan.sets.is_empty() {
+        report.paragraph(&format!("Overrides: --set {}", plan.sets.join(" --set ")));
+    }
+    let figures = figures(plan, records);
+    if !figures.is_empty() {
+        report.heading(2, "Figures");
+    }
+    for figure in figures {
+        report.figure(figure);
+    }
+    report.heading(2, "Points");
+    const MAX_ROWS: usize = 1000;
+    let (head, rows) = points_table(plan, records, MAX_ROWS);
+    report.table(&head, &rows);
+    if finished > MAX_ROWS {
+        report.paragraph(&format!(
+            "The first {MAX_ROWS} of {finished} points; summary.csv has them all."
+        ));
+    }
+    report
+}
+
+/// The report's first paragraph: the version, the design, the axes and how far the sweep got.
+fn about(plan: &SweepPlan, finished: usize) -> String {
+    let axes = if plan.axes.is_empty() {
+        "none".to_string()
+    } else {
+        let axis =
+            |a: &super::plan::PlanAxis| format!("{} × {}", a.keys.join(" + "), a.values.len());
+        plan.axes.iter().map(axis).collect::<Vec<_>>().join(", ")
+    };
     let own = plan.own_points().len();
-    html.paragraph(&format!(
-        "apcsim {} — design {}; {} axes ({}), {} seed{} per grid point: {} points{}, {} \
-         finished. Every number is in summary.csv and sweep.h5; every run's report in \
-         points.jsonl.",
+    format!(
+        "apcsim {} — design {}; {} axes ({axes}), {} seed{} per grid point: {} points{}, \
+         {finished} finished. Every number is in summary.csv and sweep.h5; every run's report \
+         in points.jsonl.",
         plan.apcsim_version,
         plan.design,
         plan.axes.len(),
-        if plan.axes.is_empty() {
-            "none".to_string()
-        } else {
-            plan.axes
-                .iter()
-                .map(|a| format!("{} × {}", a.keys.join(" + "), a.values.len()))
-                .collect::<Vec<_>>()
-                .join(", ")
-        },
         plan.seeds,
         if plan.seeds == 1 { "" } else { "s" },
         plan.points,
         plan.shard
             .map(|s| format!(" (this folder: shard {s}, {own} points)"))
             .unwrap_or_default(),
-        finished
-    ));
-    if !plan.sets.is_empty() {
-        html.paragraph(&format!("Overrides: --set {}", plan.sets.join(" --set ")));
-    }
-    if !figures.is_empty() {
-        html.heading(2, "Figures");
-    }
-    for figure in figures {
-        html.figure(figure);
-    }
-    html.heading(2, "Points");
+    )
+}
+
+/// The header and the rows (the first `max_rows` finished points) of the report's table.
+fn points_table(
+    plan: &SweepPlan,
+    records: &[Option<PointRecord>],
+    max_rows: usize,
+) -> (Vec<String>, Vec<Vec<String>>) {
     let mut head: Vec<String> = vec!["#".into()];
     head.extend(plan.keys());
     head.extend(
@@ -291,11 +316,10 @@ pub fn write_all(
         ]
         .map(String::from),
     );
-    const MAX_ROWS: usize = 1000;
-    let rows: Vec<Vec<String>> = records
+    let rows = records
         .iter()
         .flatten()
-        .take(MAX_ROWS)
+        .take(max_rows)
         .map(|r| {
             let mut row = vec![r.index.to_string()];
             row.extend(r.values.iter().cloned());
@@ -312,13 +336,7 @@ pub fn write_all(
             row
         })
         .collect();
-    html.table(&head, &rows);
-    if finished > MAX_ROWS {
-        html.paragraph(&format!(
-            "The first {MAX_ROWS} of {finished} points; summary.csv has them all."
-        ));
-    }
-    html.write(dir).map_err(|e| io_err(&e.path, e.source))
+    (head, rows)
 }
 
 /// A quantity shown on a chart: how to get it from a point, its name and unit.
@@ -574,129 +592,130 @@ fn map_of(
 /// The charts of a sweep, chosen from its axes: curves against a single axis (mean ± std over
 /// seeds as bands), heatmaps over two, one chart per axis (the others pooled) beyond that.
 pub fn figures(plan: &SweepPlan, records: &[Option<PointRecord>]) -> Vec<Figure> {
-    let mut out: Vec<Figure> = Vec::new();
-    let spread = |a: usize| {
-        let over = if plan.seeds > 1 || plan.axes.len() > 1 {
-            format!(
-                " over {} seed{}{}",
-                plan.seeds,
-                if plan.seeds == 1 { "" } else { "s" },
-                if plan.axes.len() > 1 {
-                    " and the other axes"
-                } else {
-                    ""
-                }
-            )
-        } else {
-            String::new()
-        };
-        match (over.is_empty(), plan.axes[a].is_numeric()) {
-            (true, _) => String::new(),
-            (false, true) => format!("; mean ± standard deviation{over}"),
-            (false, false) => format!("; means{over}"),
-        }
-    };
     match plan.axes.len() {
-        0 => {}
-        2 => {
-            let cells = format!(
-                "Each cell is the mean over {} seed{} of the grid point.",
-                plan.seeds,
-                if plan.seeds == 1 { "" } else { "s" }
-            );
-            let maps: [(&str, &Quantity, &str); 5] = [
-                ("settling_median", &SETTLING_MEDIAN, "Median settling time"),
-                ("energy_per_sample", &ENERGY, "Energy per sample"),
-                (
-                    "cos_sim_hardware_vs_bp_ideal",
-                    &COS[0],
-                    "Cos sim: hardware PC vs BP (ideal W)",
-                ),
-                (
-                    "cos_sim_hardware_vs_bp_effective",
-                    &COS[1],
-                    "Cos sim: hardware PC vs BP (effective W)",
-                ),
-                (
-                    "cos_sim_ideal_circuit_vs_bp",
-                    &COS[2],
-                    "Cos sim: ideal circuit vs BP",
-                ),
-            ];
-            for (file, q, title) in maps {
-                out.push(Figure::new(
-                    format!("map_{file}.svg"),
-                    format!(
-                        "{title} over {} and {}. {cells}",
-                        plan.axes[0].label, plan.axes[1].label
-                    ),
-                    map_of(plan, records, q, title),
-                ));
-            }
-        }
-        n => {
-            for a in 0..n {
-                let label = &plan.axes[a].label;
-                let spread = spread(a);
-                let suffix = if n == 1 {
-                    String::new()
-                } else {
-                    format!("_axis{a}")
-                };
-                out.push(Figure::new(
-                    format!("settling{suffix}.svg"),
-                    format!("Median and worst settling time of the batch against {label}{spread}."),
-                    along_axis(
-                        plan,
-                        records,
-                        a,
-                        "Settling time",
-                        "settling time",
-                        &[&SETTLING_MEDIAN, &SETTLING_WORST],
-                    ),
-                ));
-                out.push(Figure::new(
-                    format!("energy{suffix}.svg"),
-                    format!("Energy per sample against {label}{spread}."),
-                    along_axis(
-                        plan,
-                        records,
-                        a,
-                        "Energy per sample",
-                        "energy per sample",
-                        &[&ENERGY],
-                    ),
-                ));
-                out.push(Figure::new(
-                    format!("energy_components{suffix}.svg"),
-                    format!(
-                        "Energy per sample by component against {label} (means{}).",
-                        if n > 1 {
-                            " over seeds and the other axes"
-                        } else {
-                            " over seeds"
-                        }
-                    ),
-                    components_along(plan, records, a),
-                ));
-                out.push(Figure::new(
-                    format!("alignment{suffix}.svg"),
-                    format!(
-                        "Cosine similarity of the PC update to BP against {label}{spread}: the \
-                         hardware (HW) against BP on the ideal and on the effective weights, and \
-                         the ideal circuit."
-                    ),
-                    along_axis(
-                        plan,
-                        records,
-                        a,
-                        "Gradient alignment",
-                        "cosine similarity",
-                        &[&COS[0], &COS[1], &COS[2]],
-                    ),
-                ));
-            }
-        }
+        0 => Vec::new(),
+        2 => maps(plan, records),
+        n => (0..n)
+            .flat_map(|a| charts_along(plan, records, a))
+            .collect(),
     }
-    out
+}
+
+/// "s" after a count other than one.
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// The heatmaps of a sweep over two axes.
+fn maps(plan: &SweepPlan, records: &[Option<PointRecord>]) -> Vec<Figure> {
+    let cells = format!(
+        "Each cell is the mean over {} seed{} of the grid point.",
+        plan.seeds,
+        plural(plan.seeds)
+    );
+    let maps: [(&str, &Quantity, &str); 5] = [
+        ("settling_median", &SETTLING_MEDIAN, "Median settling time"),
+        ("energy_per_sample", &ENERGY, "Energy per sample"),
+        (
+            "cos_sim_hardware_vs_bp_ideal",
+            &COS[0],
+            "Cos sim: hardware PC vs BP (ideal W)",
+        ),
+        (
+            "cos_sim_hardware_vs_bp_effective",
+            &COS[1],
+            "Cos sim: hardware PC vs BP (effective W)",
+        ),
+        (
+            "cos_sim_ideal_circuit_vs_bp",
+            &COS[2],
+            "Cos sim: ideal circuit vs BP",
+        ),
+    ];
+    let (x, y) = (&plan.axes[0].label, &plan.axes[1].label);
+    maps.into_iter()
+        .map(|(file, q, title)| {
+            Figure::new(
+                format!("map_{file}.svg"),
+                format!("{title} over {x} and {y}. {cells}"),
+                map_of(plan, records, q, title),
+            )
+        })
+        .collect()
+}
+
+/// What a chart against axis `a` pools and how it shows the spread, for its caption.
+fn spread(plan: &SweepPlan, a: usize) -> String {
+    if plan.seeds == 1 && plan.axes.len() == 1 {
+        return String::new();
+    }
+    let others = if plan.axes.len() > 1 {
+        " and the other axes"
+    } else {
+        ""
+    };
+    let over = format!(" over {} seed{}{others}", plan.seeds, plural(plan.seeds));
+    if plan.axes[a].is_numeric() {
+        format!("; mean ± standard deviation{over}")
+    } else {
+        format!("; means{over}")
+    }
+}
+
+/// The charts against axis `a` of a sweep over one axis or more than two (the other axes and
+/// the seeds pooled).
+fn charts_along(plan: &SweepPlan, records: &[Option<PointRecord>], a: usize) -> Vec<Figure> {
+    let n = plan.axes.len();
+    let label = &plan.axes[a].label;
+    let spread = spread(plan, a);
+    let suffix = if n == 1 {
+        String::new()
+    } else {
+        format!("_axis{a}")
+    };
+    let pooled = if n > 1 {
+        " over seeds and the other axes"
+    } else {
+        " over seeds"
+    };
+    let along = |title: &str, y_name: &str, qs: &[&Quantity]| {
+        along_axis(plan, records, a, title, y_name, qs)
+    };
+    vec![
+        Figure::new(
+            format!("settling{suffix}.svg"),
+            format!("Median and worst settling time of the batch against {label}{spread}."),
+            along(
+                "Settling time",
+                "settling time",
+                &[&SETTLING_MEDIAN, &SETTLING_WORST],
+            ),
+        ),
+        Figure::new(
+            format!("energy{suffix}.svg"),
+            format!("Energy per sample against {label}{spread}."),
+            along("Energy per sample", "energy per sample", &[&ENERGY]),
+        ),
+        Figure::new(
+            format!("energy_components{suffix}.svg"),
+            format!("Energy per sample by component against {label} (means{pooled})."),
+            components_along(plan, records, a),
+        ),
+        Figure::new(
+            format!("alignment{suffix}.svg"),
+            format!(
+                "Cosine similarity of the PC update to BP against {label}{spread}: the hardware \
+                 (HW) against BP on the ideal and on the effective weights, and the ideal circuit."
+            ),
+            along(
+                "Gradient alignment",
+                "cosine similarity",
+                &[&COS[0], &COS[1], &COS[2]],
+            ),
+        ),
+    ]
 }
