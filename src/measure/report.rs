@@ -12,6 +12,7 @@ use crate::config::Circuit;
 use crate::design::Built;
 use crate::hardware::mapping::relative_frobenius;
 use crate::numeric::format::si;
+use crate::numeric::stats::median;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt::Write as _;
 
@@ -306,16 +307,6 @@ impl EnergyReport {
                 analog_over_digital: e_sample / digital,
             },
         }
-    }
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s: Vec<f64> = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    match s.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => s[n / 2],
-        n => 0.5 * (s[n / 2 - 1] + s[n / 2]),
     }
 }
 

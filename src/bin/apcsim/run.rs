@@ -14,7 +14,13 @@ pub const DEFAULT_DESIGN: &str = include_str!("../../../circuits/digits_rram.tom
 const DEFAULT_NAME: &str = "digits_rram";
 
 /// What `apcsim run` writes into its folder (what `--force` replaces).
-pub const OUTPUTS: &[&str] = &["report.json", "report.html", "traces.h5", "*.svg"];
+pub const OUTPUTS: &[&str] = &[
+    "report.json",
+    "report.html",
+    "traces.h5",
+    apcsim::plot::MANIFEST,
+    "*.svg",
+];
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
@@ -29,7 +35,7 @@ pub struct RunArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Write into an --out folder that is not empty: apcsim's outputs there from an earlier run
-    /// (report.json, report.html, traces.h5, *.svg) are removed first; other files stay.
+    /// (report.json, report.html, report-figures.txt, traces.h5, *.svg) are removed first; other files stay.
     #[arg(long, requires = "out")]
     force: bool,
     /// Seed of every random draw (short for --set run.seed=N).

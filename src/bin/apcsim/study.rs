@@ -15,7 +15,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// What `study width-depth` writes into its folder (what `--force` replaces).
-const OUTPUTS: &[&str] = &["study.csv", "summary.csv", "report.html", "*.svg"];
+const OUTPUTS: &[&str] = &[
+    "study.csv",
+    "summary.csv",
+    "report.html",
+    apcsim::plot::MANIFEST,
+    "*.svg",
+];
 
 #[derive(Subcommand, Debug)]
 pub enum StudyCommand {
