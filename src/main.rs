@@ -289,6 +289,10 @@ fn reference(args: ReferenceArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(e) = apcsim::io::check_writable_file(&args.out) {
+        eprintln!("error: --out {}: {e}", args.out.display());
+        return ExitCode::from(2);
+    }
     let opts = ReferenceOptions {
         solver: match args.solver {
             SolverArg::Auto => EquilibriumSolver::Auto,
@@ -358,7 +362,7 @@ fn reference(args: ReferenceArgs) -> ExitCode {
         );
     }
     sayln!("cos sim (PC vs BP, all layers): {:.12}", outcome.cos_sim);
-    if outcome.comparisons.is_empty() {
+    if outcome.comparisons.is_empty() && outcome.not_compared.is_empty() {
         sayln!("the input holds no computed datasets to compare with");
     } else {
         sayln!(
@@ -368,12 +372,21 @@ fn reference(args: ReferenceArgs) -> ExitCode {
             "max rel"
         );
         for c in &outcome.comparisons {
+            let part = c.prefix.map_or(String::new(), |p| {
+                format!(
+                    "  first {} entries (input {}, apcsim {})",
+                    p.compared, p.input, p.computed
+                )
+            });
             sayln!(
-                "{:<34} {:>12.3e} {:>12.3e}",
+                "{:<34} {:>12.3e} {:>12.3e}{part}",
                 c.dataset,
                 c.max_abs,
                 c.max_rel
             );
+        }
+        for n in &outcome.not_compared {
+            sayln!("{:<34} not compared: {}", n.dataset, n.reason);
         }
     }
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {

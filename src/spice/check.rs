@@ -528,16 +528,16 @@ pub fn spice_check(
         run = Some(r);
     }
     let run = run.ok_or_else(|| SpiceError::Ngspice("ngspice did not run".into()))?;
-    let spice = ngspice::read_trajectory(&netlist, &dir.path, design.v_read_volts)?;
+    let spice = ngspice::read_trajectory(&netlist, &dir.path, design.v_read_volts)
+        .map_err(|e| ngspice::with_ngspice_report(e, &run))?;
+    let first_file = dir.path.join(&netlist.data_files[0].file);
+    ngspice::check_window_end(
+        &spice.times_seconds,
+        design.window_seconds,
+        &first_file,
+        &run,
+    )?;
     let last = *spice.times_seconds.last().unwrap_or(&0.0);
-    if (last - design.window_seconds).abs() > 1e-9 * design.window_seconds {
-        return Err(SpiceError::Ngspice(format!(
-            "the transient stopped at {last:e} s, before the window's end {:e} s; ngspice \
-             reported: {}",
-            design.window_seconds,
-            run.diagnostics.join(" | ")
-        )));
-    }
 
     let mut wall_apcsim = Vec::with_capacity(repeat);
     let mut trajectory = Vec::new();
