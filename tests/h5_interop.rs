@@ -320,3 +320,82 @@ print("ok")
         &[&out],
     );
 }
+
+/// The folder of HDF5 files h5py wrote (tests/data/hdf5_variants/make.py says how).
+fn variants_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/hdf5_variants")
+}
+
+/// The valid files of tests/data/hdf5_variants: the same network as plain.h5, stored with a
+/// userblock, behind soft links (to datasets and to groups, absolute and relative, chained), in
+/// the latest format.
+const VALID_VARIANTS: [&str; 4] = [
+    "userblock.h5",
+    "soft_link.h5",
+    "soft_links_latest.h5",
+    "soft_link_chain.h5",
+];
+
+/// What apcsim reads from a reference-layout file: the network's widths and weights and the
+/// batch, or the error without the file's path.
+fn reading(path: &Path) -> Result<(Vec<usize>, Vec<Vec<f64>>), String> {
+    use apcsim::io::reference::read_reference;
+    let r = read_reference(path)
+        .map_err(|e| e.to_string().replace(&path.display().to_string(), "FILE"))?;
+    let mut values: Vec<Vec<f64>> = r
+        .network
+        .weights()
+        .iter()
+        .map(|w| w.as_slice().to_vec())
+        .collect();
+    values.push(r.batch.x.as_slice().to_vec());
+    values.push(r.batch.y.as_slice().to_vec());
+    Ok((r.network.widths().to_vec(), values))
+}
+
+/// Valid HDF5 files that h5py writes — a userblock, soft links — are read, and read as the same
+/// network and batch as the plain file; `apcsim reference` runs on each.
+#[test]
+fn userblocks_and_soft_links_are_read_as_the_plain_file() {
+    let dir = variants_dir();
+    let plain = reading(&dir.join("plain.h5")).expect("plain.h5");
+    assert_eq!(plain.0, vec![3, 4, 2]);
+    for name in VALID_VARIANTS {
+        let got = reading(&dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(got, plain, "{name}");
+        let out = tempfile::tempdir().unwrap();
+        apcsim_reference(&dir.join(name), out.path());
+    }
+}
+
+/// tests/data/hdf5_variants is what its script writes: h5py runs make.py again, and apcsim reads
+/// every file it writes as it reads the committed one (the same network, or the same error).
+#[test]
+fn the_hdf5_variants_are_what_their_script_writes() {
+    if !h5py_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(python())
+        .arg(variants_dir().join("make.py"))
+        .arg(dir.path())
+        .output()
+        .expect("running python");
+    assert!(o.status.success(), "make.py: {}", text(&o.stderr));
+    let mut names: Vec<String> = std::fs::read_dir(variants_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".h5"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 10, "{names:?}");
+    for name in names {
+        let written = dir.path().join(&name);
+        assert!(written.is_file(), "make.py does not write {name}");
+        assert_eq!(
+            reading(&written),
+            reading(&variants_dir().join(&name)),
+            "{name}"
+        );
+    }
+}

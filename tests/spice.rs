@@ -638,3 +638,53 @@ fn keep_naming_an_existing_file_is_refused_naming_it() {
         "--keep directory created for a design that did not load"
     );
 }
+
+/// ngspice's data file cut short — by a full disk (wrdata stops mid-row and ngspice, saying
+/// nothing, exits 0) or at a line end — is an I/O error (exit 1) naming the file and saying that
+/// it ends early, not a malformed row; the temporary directory is removed. The fake ngspice
+/// writes what a full disk leaves: the header its netlist asks for, then rows cut short.
+#[cfg(unix)]
+#[test]
+fn a_data_file_cut_short_says_it_ends_early() {
+    let bin = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    // The header of the netlist's wrdata line, then rows of zeros at t = 0 and 1 ns.
+    let header = r#"set -- $(grep '^wrdata' apcsim.cir); shift; f=$1; shift
+{ printf 'time'; for v in "$@"; do printf ' %s' "$v"; done; printf '\n'
+  for t in 0 1e-9; do printf '%s' $t; for v in "$@"; do printf ' 0'; done; printf '\n'; done
+} > "$f""#;
+    let cases = [
+        // Cut within the third row, as the full disk of the issue did.
+        (
+            format!("{header}\nprintf '2e-9 0 0' >> \"$f\""),
+            "row 3 stops after 3 of its",
+        ),
+        // Cut at a line end: the rows stop before the window's end.
+        (
+            header.to_string(),
+            "stop at t = 1e-9 s, before the window's end",
+        ),
+    ];
+    for (body, says) in cases {
+        let exe = fake_ngspice(bin.path(), &body);
+        let out = spice_check_raw(
+            &["circuits/tiny.toml"],
+            &[
+                ("APCSIM_NGSPICE", exe.to_str().unwrap()),
+                ("TMPDIR", tmp.path().to_str().unwrap()),
+            ],
+        );
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        for needle in [
+            "apcsim_spice.0.txt: ends early",
+            says,
+            "ngspice reported no problem",
+        ] {
+            assert!(err.contains(needle), "{needle:?} not in: {err}");
+        }
+        let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+}

@@ -3,8 +3,11 @@
 //!
 //! Arrays are row-major as HDF5 stores them (h5py and NumPy see the same shapes).
 
+mod links;
+
 use hdf5_pure::{AttrValue, DType, Error as PureError, File, FileBuilder, FormatError};
-use std::collections::BTreeMap;
+use links::{GroupLinks, Link, LinkReader};
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -93,10 +96,31 @@ pub struct H5Error {
     pub message: String,
 }
 
+/// Values apcsim reads from one dataset at most: 2^27, 1 GiB as f64. The reference layout's
+/// largest datasets are a batch and a weight matrix (the digits data set is 1797 x 64); a shape
+/// declaring more is refused before anything is allocated, whatever the file holds.
+pub const MAX_DATASET_VALUES: u64 = 1 << 27;
+
+/// Soft links one path may pass through: the HDF5 library's own default (`H5L_NUM_LINKS`).
+const MAX_SOFT_LINKS: usize = 16;
+
+/// The 8 bytes an HDF5 file starts with (after its userblock, if any).
+const HDF5_SIGNATURE: [u8; 8] = [0x89, b'H', b'D', b'F', b'\r', b'\n', 0x1a, b'\n'];
+
 /// An open HDF5 file, read-only.
 pub struct H5Reader {
     path: PathBuf,
     file: File,
+    /// The file's size in bytes, which bounds what its unfiltered datasets can hold.
+    size: u64,
+}
+
+/// A path with its soft links followed.
+struct Resolved {
+    /// Hard links only, as hdf5-pure resolves them ("" for the root group).
+    path: String,
+    /// The object's header address, when every link on the way was read by [`links`].
+    header: Option<u64>,
 }
 
 impl H5Reader {
@@ -106,34 +130,38 @@ impl H5Reader {
             object: "(file)".into(),
             message,
         };
+        let meta = std::fs::metadata(path).map_err(|e| err(format!("cannot read: {e}")))?;
+        if meta.is_dir() {
+            return Err(err("is a folder, not an HDF5 file".into()));
+        }
+        let size = meta.len();
+        check_signature(path, size).map_err(err)?;
         let file = File::open(path).map_err(|e| err(format!("cannot open as HDF5: {e}")))?;
-        // A file cut short still has an intact superblock; its end-of-file address says so.
-        let len = std::fs::metadata(path)
-            .map_err(|e| err(format!("cannot read: {e}")))?
-            .len();
-        let sb = file.superblock();
-        let base = sb.base_address.get();
-        if sb.eof_address.saturating_add(base) > len {
+        // A file cut short still has an intact superblock, whose end-of-file address (absolute:
+        // it counts a userblock, as the HDF5 library writes it) then lies past the file's end.
+        let eof = file.superblock().eof_address;
+        if eof > size {
             return Err(err(format!(
-                "truncated: the file is {len} bytes, its superblock says {}",
-                sb.eof_address.saturating_add(base)
+                "truncated: the file is {size} bytes, its superblock says {eof}"
             )));
         }
         Ok(H5Reader {
             path: path.to_path_buf(),
             file,
+            size,
         })
     }
 
     /// Reads a file held in memory (`path` is only used in messages).
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, H5Error> {
         let path = PathBuf::from("(memory)");
+        let size = bytes.len() as u64;
         let file = File::from_bytes(bytes).map_err(|e| H5Error {
             file: path.clone(),
             object: "(file)".into(),
             message: format!("cannot parse as HDF5: {e}"),
         })?;
-        Ok(H5Reader { path, file })
+        Ok(H5Reader { path, file, size })
     }
 
     pub fn path(&self) -> &Path {
@@ -145,6 +173,95 @@ impl H5Reader {
             file: self.path.clone(),
             object: object.to_string(),
             message: message.into(),
+        }
+    }
+
+    fn links(&self) -> LinkReader<'_> {
+        let sb = self.file.superblock();
+        LinkReader {
+            bytes: self.file.as_bytes(),
+            base: sb.base_address.get(),
+            offset_size: sb.offset_size,
+            length_size: sb.length_size,
+        }
+    }
+
+    /// The links of the group whose header is at `header`, if [`links`] can read them.
+    fn known_links(&self, header: Option<u64>) -> Option<Vec<(String, Link)>> {
+        match self.links().group_links(header?) {
+            Ok(GroupLinks::Known(v)) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// `path` with its soft links followed, so that hdf5-pure (which passes over soft links)
+    /// finds the object. From a group whose links cannot be read here on, the path is left to
+    /// hdf5-pure as named: its hard links still resolve, and a damaged file gets its error.
+    fn resolve(&self, path: &str) -> Result<Resolved, H5Error> {
+        // hdf5-pure gives the root's address absolute; every stored address is relative to the
+        // base address (the userblock's size).
+        let sb = self.file.superblock();
+        let root = sb.root_group_address.checked_sub(sb.base_address.get());
+        let mut pending: VecDeque<String> = components(path).collect();
+        let mut done: Vec<String> = Vec::new();
+        let mut header = root;
+        let mut soft_links = 0;
+        while let Some(name) = pending.pop_front() {
+            let link = self
+                .known_links(header)
+                .and_then(|v| v.into_iter().find(|(n, _)| *n == name))
+                .map(|(_, link)| link);
+            match link {
+                Some(Link::Hard(address)) => header = Some(address),
+                Some(Link::Soft(target)) => {
+                    soft_links += 1;
+                    if soft_links > MAX_SOFT_LINKS {
+                        return Err(self.err(
+                            path,
+                            format!("passes more than {MAX_SOFT_LINKS} soft links (a cycle?)"),
+                        ));
+                    }
+                    if target.starts_with('/') {
+                        done.clear();
+                        header = root;
+                    }
+                    for c in components(&target).rev() {
+                        pending.push_front(c);
+                    }
+                    continue;
+                }
+                Some(Link::External) => {
+                    done.push(name);
+                    let link = format!("/{}", done.join("/"));
+                    let at = if components(path).eq(done.iter().cloned()) {
+                        String::new()
+                    } else {
+                        format!(" at {link}")
+                    };
+                    return Err(self.err(
+                        path,
+                        format!(
+                            "passes an external link{at} (to another file), which apcsim does \
+                             not follow"
+                        ),
+                    ));
+                }
+                None => header = None,
+            }
+            done.push(name);
+        }
+        Ok(Resolved {
+            path: done.join("/"),
+            header,
+        })
+    }
+
+    /// The group at a resolved path.
+    fn group_at(&self, resolved: &str) -> Result<hdf5_pure::Group, PureError> {
+        if resolved.is_empty() {
+            Ok(self.file.root())
+        } else {
+            self.file.group(resolved)
         }
     }
 
@@ -160,12 +277,56 @@ impl H5Reader {
 
     /// Whether a dataset exists at `path`.
     pub fn has_dataset(&self, path: &str) -> Result<bool, H5Error> {
-        self.exists(path, self.file.dataset(path))
+        let resolved = self.resolve(path)?;
+        self.exists(path, self.file.dataset(&resolved.path))
     }
 
     /// Whether a group exists at `path`.
     pub fn has_group(&self, path: &str) -> Result<bool, H5Error> {
-        self.exists(path, self.file.group(path))
+        let resolved = self.resolve(path)?;
+        self.exists(path, self.group_at(&resolved.path))
+    }
+
+    /// Names of the members of a group for which `keep(member path)` holds, sorted.
+    fn members(
+        &self,
+        group: &str,
+        keep: impl Fn(&str) -> Result<bool, H5Error>,
+        listed: impl Fn(&hdf5_pure::Group) -> Result<Vec<String>, PureError>,
+    ) -> Result<Vec<String>, H5Error> {
+        let resolved = self.resolve(group)?;
+        let mut v = match self.known_links(resolved.header) {
+            Some(links) => {
+                let mut names = Vec::new();
+                for (name, link) in links {
+                    let member = format!("{}/{name}", resolved.path);
+                    if keep(&member)? {
+                        names.push(name);
+                    } else if let Link::Soft(target) = link {
+                        self.check_not_dangling(&format!("{group}/{name}"), &member, &target)?;
+                    }
+                }
+                names
+            }
+            None => self
+                .group_at(&resolved.path)
+                .and_then(|g| listed(&g))
+                .map_err(|e| self.err(group, format!("cannot list (damaged file?): {e}")))?,
+        };
+        v.sort();
+        Ok(v)
+    }
+
+    /// A soft link whose target does not exist is an error, not an absent member: a file that
+    /// names an object it does not hold is damaged.
+    fn check_not_dangling(&self, shown: &str, member: &str, target: &str) -> Result<(), H5Error> {
+        if self.has_dataset(member)? || self.has_group(member)? {
+            return Ok(());
+        }
+        Err(self.err(
+            shown,
+            format!("a soft link to {target}, which names no object in the file"),
+        ))
     }
 
     /// Names of the datasets directly inside a group (sorted); empty if there is no such group.
@@ -173,30 +334,55 @@ impl H5Reader {
         if !self.has_group(group)? {
             return Ok(Vec::new());
         }
-        let mut v = self
-            .file
-            .group(group)
-            .and_then(|g| g.datasets())
-            .map_err(|e| self.err(group, format!("cannot list (damaged file?): {e}")))?;
-        v.sort();
-        Ok(v)
+        self.members(group, |p| self.has_dataset(p), |g| g.datasets())
     }
 
     /// Names of the groups directly inside a group (sorted).
     pub fn groups_in(&self, group: &str) -> Vec<String> {
-        let g = if group.is_empty() || group == "/" {
-            Ok(self.file.root())
-        } else {
-            self.file.group(group)
+        self.members(group, |p| self.has_group(p), |g| g.groups())
+            .unwrap_or_default()
+    }
+
+    /// Refuses a dataset apcsim will not allocate: one declaring more than
+    /// [`MAX_DATASET_VALUES`], or (unfiltered, so stored as declared) more bytes than the whole
+    /// file holds. Checked from the shape alone, before any data is read.
+    fn check_size(
+        &self,
+        path: &str,
+        ds: &hdf5_pure::Dataset,
+        shape: &[u64],
+    ) -> Result<(), H5Error> {
+        let values = shape.iter().try_fold(1u64, |n, &d| n.checked_mul(d));
+        let Some(values) = values.filter(|&n| n <= MAX_DATASET_VALUES) else {
+            return Err(self.err(
+                path,
+                format!(
+                    "declares shape {shape:?}, over the {MAX_DATASET_VALUES} values (1 GiB as \
+                     f64) apcsim reads from one dataset"
+                ),
+            ));
         };
-        let mut v = g.and_then(|g| g.groups()).unwrap_or_default();
-        v.sort();
-        v
+        let element = ds
+            .element_size()
+            .map_err(|e| self.err(path, format!("unreadable datatype: {e}")))?;
+        let bytes = values.saturating_mul(element);
+        if ds.filters().is_empty() && bytes > self.size {
+            return Err(self.err(
+                path,
+                format!(
+                    "declares shape {shape:?}, {bytes} bytes of data, but the whole file is {} \
+                     bytes (damaged file?)",
+                    self.size
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Reads a numeric dataset as f64.
     pub fn array(&self, path: &str) -> Result<Array, H5Error> {
-        let ds = self.file.dataset(path).map_err(|e| {
+        let resolved = self.resolve(path)?;
+        let ds = self.file.dataset(&resolved.path).map_err(|e| {
             if is_absent(&e) {
                 self.err(path, "missing dataset")
             } else {
@@ -222,12 +408,12 @@ impl H5Reader {
         if !numeric {
             return Err(self.err(path, format!("expected a numeric dataset, found {dtype:?}")));
         }
-        let shape: Vec<usize> = ds
+        let shape = ds
             .shape()
-            .map_err(|e| self.err(path, format!("unreadable shape: {e}")))?
-            .into_iter()
-            .map(|d| d as usize)
-            .collect();
+            .map_err(|e| self.err(path, format!("unreadable shape: {e}")))?;
+        self.check_size(path, &ds, &shape)?;
+        // Each dimension is at most MAX_DATASET_VALUES now.
+        let shape: Vec<usize> = shape.into_iter().map(|d| d as usize).collect();
         let data = ds
             .read_f64()
             .map_err(|e| self.err(path, format!("unreadable data: {e}")))?;
@@ -244,12 +430,8 @@ impl H5Reader {
     /// A scalar attribute of a group ("" or "/" for the root), `None` if absent.
     pub fn attr(&self, group: &str, name: &str) -> Result<Option<Attr>, H5Error> {
         let object = format!("{}@{name}", if group.is_empty() { "/" } else { group });
-        let g = if group.is_empty() || group == "/" {
-            Ok(self.file.root())
-        } else {
-            self.file.group(group)
-        };
-        let g = match g {
+        let resolved = self.resolve(group)?;
+        let g = match self.group_at(&resolved.path) {
             Ok(g) => g,
             Err(e) if is_absent(&e) => return Ok(None),
             Err(e) => return Err(self.err(&object, format!("cannot read (damaged file?): {e}"))),
@@ -297,6 +479,47 @@ impl H5Reader {
         };
         Ok(Some(a))
     }
+}
+
+/// Looks for the HDF5 signature where the format allows it (byte 0, 512, 1024, 2048, ...),
+/// reading only those 8-byte windows, so that a large file that is not HDF5 is refused without
+/// being read whole.
+fn check_signature(path: &Path, size: u64) -> Result<(), String> {
+    use std::io::{Read, Seek, SeekFrom};
+    if size < HDF5_SIGNATURE.len() as u64 {
+        return Err(format!(
+            "not an HDF5 file: {size} bytes, too short for the HDF5 signature"
+        ));
+    }
+    let mut f = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let mut offset = 0u64;
+    while offset.checked_add(8).is_some_and(|end| end <= size) {
+        let mut window = [0u8; 8];
+        f.seek(SeekFrom::Start(offset))
+            .and_then(|_| f.read_exact(&mut window))
+            .map_err(|e| format!("cannot read: {e}"))?;
+        if window == HDF5_SIGNATURE {
+            return Ok(());
+        }
+        offset = match offset {
+            0 => 512,
+            o => match o.checked_mul(2) {
+                Some(next) => next,
+                None => break,
+            },
+        };
+    }
+    Err(format!(
+        "not an HDF5 file: no HDF5 signature at byte 0, 512, 1024, ... (where the format puts \
+         it) in its {size} bytes"
+    ))
+}
+
+/// The names along a path (`a//b/./c` is `a`, `b`, `c`).
+fn components(path: &str) -> impl DoubleEndedIterator<Item = String> + '_ {
+    path.split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .map(str::to_string)
 }
 
 /// Whether an hdf5-pure error means "no such object" rather than "cannot read".
@@ -431,6 +654,36 @@ impl H5Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every byte of two h5py files with soft links (version-1 groups; the latest format with a
+    /// userblock) inverted in turn: the reader, links included, answers or refuses, never
+    /// panics.
+    #[test]
+    fn damaged_link_structures_never_panic_the_reader() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/hdf5_variants");
+        for name in ["soft_link.h5", "soft_links_latest.h5"] {
+            let bytes = std::fs::read(dir.join(name)).unwrap();
+            let mut panics = Vec::new();
+            for k in 0..bytes.len() {
+                let mut b = bytes.clone();
+                b[k] ^= 0xff;
+                let read = std::panic::catch_unwind(move || {
+                    let Ok(r) = H5Reader::from_bytes(b) else {
+                        return;
+                    };
+                    let _ = r.datasets_in("weights");
+                    let _ = r.array("weights/W1");
+                    let _ = r.array("batch/x");
+                    let _ = r.attr("euler", "steps");
+                    let _ = r.groups_in("/");
+                });
+                if read.is_err() {
+                    panics.push(k);
+                }
+            }
+            assert!(panics.is_empty(), "{name}: panics at bytes {panics:?}");
+        }
+    }
 
     #[test]
     fn round_trip_arrays_scalars_and_attributes() {

@@ -47,6 +47,35 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
+/// Checks, before any work is done, that [`write_atomic`] can write a file at `path`: `path` is
+/// not a folder, and the folder it goes in exists or can be created (its nearest existing
+/// ancestor is a folder) and takes a new file (tried with a temporary file, removed at once).
+/// The error says what is wrong, without naming `path`, which the caller names.
+pub fn check_writable_file(path: &Path) -> Result<(), String> {
+    if path.is_dir() {
+        return Err("is a folder, not a file".into());
+    }
+    let Some(name) = path.file_name() else {
+        return Err("names no file".into());
+    };
+    let folder = path
+        .ancestors()
+        .skip(1)
+        .find(|a| !a.as_os_str().is_empty() && a.exists())
+        .unwrap_or(Path::new("."));
+    if !folder.is_dir() {
+        return Err(format!(
+            "{} is not a folder, so the file cannot go there",
+            folder.display()
+        ));
+    }
+    let probe = folder.join(temporary_name(&name.to_string_lossy(), std::process::id()));
+    std::fs::File::create(&probe)
+        .map_err(|e| format!("cannot create a file in {}: {e}", folder.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,5 +95,30 @@ mod tests {
         ] {
             assert!(!is_atomic_temporary(other), "{other}");
         }
+    }
+
+    #[test]
+    fn writable_file_paths_are_told_from_unusable_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.txt");
+        std::fs::write(&file, "x").unwrap();
+        for ok in [
+            dir.path().join("new.h5"),
+            file.clone(),
+            dir.path().join("missing/deeper/out.h5"),
+        ] {
+            assert_eq!(check_writable_file(&ok), Ok(()), "{}", ok.display());
+        }
+        assert!(check_writable_file(dir.path())
+            .unwrap_err()
+            .contains("folder"));
+        let under_file = file.join("out.h5");
+        let e = check_writable_file(&under_file).unwrap_err();
+        assert!(e.contains(&file.display().to_string()), "{e}");
+        let e = check_writable_file(&file.join("sub/out.h5")).unwrap_err();
+        assert!(e.contains(&file.display().to_string()), "{e}");
+        // Nothing is left behind, and no missing folder is created.
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "{names:?}");
     }
 }

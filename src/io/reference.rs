@@ -113,63 +113,52 @@ fn positive_attr(r: &H5Reader, group: &str, name: &str, default: f64) -> Result<
     }
 }
 
-/// Reads and validates a reference-layout file.
-pub fn read_reference(path: &Path) -> Result<ReferenceInput, H5Error> {
-    let r = H5Reader::open(path)?;
-    let activation: Activation = {
-        let a = required_attr(&r, "activation")?;
-        let s = a
-            .as_str()
-            .ok_or_else(|| bad(&r, "/@activation", format!("expected a string, found {a}")))?;
-        s.parse()
-            .map_err(|e| bad(&r, "/@activation", format!("{e}")))?
-    };
-    let parameterisation: Parameterisation = {
-        let a = required_attr(&r, "parameterisation")?;
-        let s = a.as_str().ok_or_else(|| {
-            bad(
-                &r,
-                "/@parameterisation",
-                format!("expected a string, found {a}"),
-            )
-        })?;
-        s.parse()
-            .map_err(|e| bad(&r, "/@parameterisation", format!("{e}")))?
-    };
-    let skips = {
-        let a = required_attr(&r, "skips")?;
-        match (a.as_i64(), a.as_str().map(|s| s.to_ascii_lowercase())) {
-            (Some(0), _) => false,
-            (Some(1), _) => true,
-            (_, Some(s)) if s == "true" => true,
-            (_, Some(s)) if s == "false" => false,
-            _ => return Err(bad(&r, "/@skips", format!("expected 0 or 1, found {a}"))),
-        }
-    };
-    let gamma0 = positive_attr(&r, "", "gamma0", 1.0)?;
-    let output_precision = positive_attr(&r, "", "output_precision", 1.0)?;
+/// A string root attribute parsed as `T`.
+fn parsed_attr<T: std::str::FromStr>(r: &H5Reader, name: &str) -> Result<T, H5Error>
+where
+    T::Err: std::fmt::Display,
+{
+    let object = format!("/@{name}");
+    let a = required_attr(r, name)?;
+    let s = a
+        .as_str()
+        .ok_or_else(|| bad(r, &object, format!("expected a string, found {a}")))?;
+    s.parse().map_err(|e| bad(r, &object, format!("{e}")))
+}
 
+/// The root attribute `skips`: 0 or 1, or the strings "true" and "false".
+fn skips_attr(r: &H5Reader) -> Result<bool, H5Error> {
+    let a = required_attr(r, "skips")?;
+    match (a.as_i64(), a.as_str().map(|s| s.to_ascii_lowercase())) {
+        (Some(0), _) => Ok(false),
+        (Some(1), _) => Ok(true),
+        (_, Some(s)) if s == "true" => Ok(true),
+        (_, Some(s)) if s == "false" => Ok(false),
+        _ => Err(bad(r, "/@skips", format!("expected 0 or 1, found {a}"))),
+    }
+}
+
+/// The weight matrices `weights/W0..W{L-1}` and the layer widths they chain through.
+fn read_weights(r: &H5Reader) -> Result<(Vec<DMatrix<f64>>, Vec<usize>), H5Error> {
     if !r.has_group("weights")? {
         return Err(bad(
-            &r,
+            r,
             "weights",
             "missing group (expected weights/W0 .. weights/W{L-1})",
         ));
     }
     let names = r.datasets_in("weights")?;
     let n_layers = names.len();
-    for l in 0..n_layers {
-        if !names.contains(&format!("W{l}")) {
-            return Err(bad(
-                &r,
-                &format!("weights/W{l}"),
-                format!("missing dataset (weights holds {names:?})"),
-            ));
-        }
+    if let Some(l) = (0..n_layers).find(|l| !names.contains(&format!("W{l}"))) {
+        return Err(bad(
+            r,
+            &format!("weights/W{l}"),
+            format!("missing dataset (weights holds {names:?})"),
+        ));
     }
     if n_layers < 2 {
         return Err(bad(
-            &r,
+            r,
             "weights",
             format!("a network needs at least 2 weight layers, found {n_layers}"),
         ));
@@ -178,13 +167,13 @@ pub fn read_reference(path: &Path) -> Result<ReferenceInput, H5Error> {
     let mut widths = Vec::with_capacity(n_layers + 1);
     for l in 0..n_layers {
         let p = format!("weights/W{l}");
-        let a = matrix_2d(&r, &p)?;
+        let a = matrix_2d(r, &p)?;
         let (out, inp) = (a.shape[0], a.shape[1]);
         if l == 0 {
             widths.push(inp);
         } else if inp != widths[l] {
             return Err(bad(
-                &r,
+                r,
                 &p,
                 format!(
                     "has {inp} columns but W{} has {} rows (shape {:?})",
@@ -197,42 +186,80 @@ pub fn read_reference(path: &Path) -> Result<ReferenceInput, H5Error> {
         widths.push(out);
         weights.push(to_matrix(&a));
     }
-    let x = matrix_2d(&r, "batch/x")?;
-    let y = matrix_2d(&r, "batch/y")?;
-    if x.shape[1] != widths[0] {
+    Ok((weights, widths))
+}
+
+/// The batch `batch/x` (B x D) and `batch/y` (B x O), checked against the network's widths.
+fn read_batch(r: &H5Reader, widths: &[usize]) -> Result<Batch<f64>, H5Error> {
+    let (inputs, outputs) = (widths[0], widths[widths.len() - 1]);
+    let x = matrix_2d(r, "batch/x")?;
+    let y = matrix_2d(r, "batch/y")?;
+    if x.shape[1] != inputs {
         return Err(bad(
-            &r,
+            r,
             "batch/x",
-            format!(
-                "has {} features but W0 takes {} inputs",
-                x.shape[1], widths[0]
-            ),
+            format!("has {} features but W0 takes {inputs} inputs", x.shape[1]),
         ));
     }
-    if y.shape[1] != widths[n_layers] {
+    if y.shape[1] != outputs {
         return Err(bad(
-            &r,
+            r,
             "batch/y",
             format!(
-                "has {} targets but W{} has {} outputs",
+                "has {} targets but W{} has {outputs} outputs",
                 y.shape[1],
-                n_layers - 1,
-                widths[n_layers]
+                widths.len() - 2,
             ),
         ));
     }
     if x.shape[0] != y.shape[0] {
         return Err(bad(
-            &r,
+            r,
             "batch/y",
             format!("has {} samples but batch/x has {}", y.shape[0], x.shape[0]),
         ));
     }
     let b = x.shape[0];
-    let batch = Batch {
-        x: DMatrix::from_column_slice(widths[0], b, &x.data),
-        y: DMatrix::from_column_slice(widths[n_layers], b, &y.data),
+    Ok(Batch {
+        x: DMatrix::from_column_slice(inputs, b, &x.data),
+        y: DMatrix::from_column_slice(outputs, b, &y.data),
+    })
+}
+
+/// The `euler` group's step and number of steps (or the defaults), the steps checked against
+/// [`MAX_EULER_STEPS`] for this network and batch.
+fn read_euler(r: &H5Reader, network: &Network<f64>, batch: usize) -> Result<(f64, usize), H5Error> {
+    let dt = positive_attr(r, "euler", "dt", DEFAULT_EULER_DT)?;
+    let steps = match r.attr("euler", "steps")? {
+        None => DEFAULT_EULER_STEPS,
+        Some(a) => match a.as_i64() {
+            Some(v) if v >= 0 => {
+                check_euler_steps(v as u64, network, batch)
+                    .map_err(|m| bad(r, "euler@steps", m))?;
+                v as usize
+            }
+            _ => {
+                return Err(bad(
+                    r,
+                    "euler@steps",
+                    format!("expected a non-negative integer, found {a}"),
+                ))
+            }
+        },
     };
+    Ok((dt, steps))
+}
+
+/// Reads and validates a reference-layout file.
+pub fn read_reference(path: &Path) -> Result<ReferenceInput, H5Error> {
+    let r = H5Reader::open(path)?;
+    let activation: Activation = parsed_attr(&r, "activation")?;
+    let parameterisation: Parameterisation = parsed_attr(&r, "parameterisation")?;
+    let skips = skips_attr(&r)?;
+    let gamma0 = positive_attr(&r, "", "gamma0", 1.0)?;
+    let output_precision = positive_attr(&r, "", "output_precision", 1.0)?;
+    let (weights, widths) = read_weights(&r)?;
+    let batch = read_batch(&r, &widths)?;
     let arch = Architecture {
         widths,
         activation,
@@ -247,22 +274,8 @@ pub fn read_reference(path: &Path) -> Result<ReferenceInput, H5Error> {
         }
         other => bad(&r, "weights", other.to_string()),
     })?;
-
     let euler_from_file = r.has_group("euler")?;
-    let euler_dt = positive_attr(&r, "euler", "dt", DEFAULT_EULER_DT)?;
-    let euler_steps = match r.attr("euler", "steps")? {
-        None => DEFAULT_EULER_STEPS,
-        Some(a) => match a.as_i64() {
-            Some(v) if v >= 0 => v as usize,
-            _ => {
-                return Err(bad(
-                    &r,
-                    "euler@steps",
-                    format!("expected a non-negative integer, found {a}"),
-                ))
-            }
-        },
-    };
+    let (euler_dt, euler_steps) = read_euler(&r, &network, batch.size())?;
     Ok(ReferenceInput {
         path: path.to_path_buf(),
         network,
@@ -274,17 +287,106 @@ pub fn read_reference(path: &Path) -> Result<ReferenceInput, H5Error> {
     })
 }
 
+/// Euler steps a reference run takes at most: 10^8. The JPC reference cases take a few
+/// thousand; 10^8 steps of even a small network take tens of minutes, and a step count beyond
+/// that in a file or an option is a mistake (2^63 - 1 would run for ever).
+pub const MAX_EULER_STEPS: u64 = 100_000_000;
+
+/// The rate [`check_euler_steps`] estimates run times at: 10^9 multiply-adds a second, about
+/// one core's (the reference run of a JPC case measures 1-3 x 10^9).
+const MULTIPLY_ADDS_PER_SECOND: f64 = 1e9;
+
+/// Checks a number of Euler steps against [`MAX_EULER_STEPS`]; the error says how long so many
+/// steps of `network` on `batch` samples would take.
+pub fn check_euler_steps(steps: u64, network: &Network<f64>, batch: usize) -> Result<(), String> {
+    if steps <= MAX_EULER_STEPS {
+        return Ok(());
+    }
+    // A step predicts through every weight matrix and propagates the errors back through it.
+    let per_step: f64 = network
+        .weights()
+        .iter()
+        .map(|w| 2.0 * (w.nrows() * w.ncols() * batch) as f64)
+        .sum();
+    let seconds = steps as f64 * per_step / MULTIPLY_ADDS_PER_SECOND;
+    Err(format!(
+        "{steps} Euler steps would take {} ({per_step:.0} multiply-adds a step for this network \
+         and batch, at about {MULTIPLY_ADDS_PER_SECOND:.0e} a second); apcsim takes at most \
+         {MAX_EULER_STEPS}, far more than the few thousand a reference case needs",
+        rough_duration(seconds)
+    ))
+}
+
+/// A duration in the largest unit that fits, to two significant digits.
+fn rough_duration(seconds: f64) -> String {
+    const UNITS: [(f64, &str); 5] = [
+        (365.25 * 86_400.0, "years"),
+        (86_400.0, "days"),
+        (3_600.0, "hours"),
+        (60.0, "minutes"),
+        (1.0, "seconds"),
+    ];
+    let (size, unit) = UNITS
+        .into_iter()
+        .find(|&(size, _)| seconds >= size)
+        .unwrap_or((1.0, "seconds"));
+    match seconds / size {
+        v if v < 10.0 => format!("about {v:.1} {unit}"),
+        v if v < 1000.0 => format!("about {v:.0} {unit}"),
+        v => format!("about {v:.1e} {unit}"),
+    }
+}
+
 /// Difference between a dataset apcsim computed and the same dataset in the input file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Comparison {
     pub dataset: String,
     pub max_abs: f64,
-    /// max |ours - theirs| / max |theirs| (the largest entry of the reference).
+    /// max |ours - theirs| / max |theirs| (the largest entry of the compared part of theirs).
     pub max_rel: f64,
+    /// Set when only the common leading part of two trajectories of different lengths was
+    /// compared.
+    pub prefix: Option<Prefix>,
 }
 
-/// Compares `ours` with the input's dataset of the same path, if it has one of the same shape.
-pub fn compare(r: &H5Reader, path: &str, ours: &Array) -> Option<Result<Comparison, H5Error>> {
+/// The leading part of a trajectory compared with the input's, when the two differ in length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Prefix {
+    /// Entries compared: the shorter length.
+    pub compared: usize,
+    /// Entries in the input's dataset.
+    pub input: usize,
+    /// Entries apcsim computed.
+    pub computed: usize,
+}
+
+/// A dataset of the input that apcsim's run cannot be compared with (a run with other Euler
+/// settings than the input's), and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NotCompared {
+    pub dataset: String,
+    pub reason: String,
+}
+
+/// How much of a dataset is compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Extent {
+    /// All of it: the shapes must agree.
+    Whole,
+    /// The common leading part of two 1-D trajectories recorded at the same instants (the
+    /// same step, a different number of steps).
+    CommonPrefix,
+}
+
+/// Compares `ours` with the input's dataset of the same path, if it has one: all of it, or
+/// (with [`Extent::CommonPrefix`]) the entries both 1-D arrays have. Other shapes that differ
+/// are an error: the input contradicts itself.
+pub fn compare(
+    r: &H5Reader,
+    path: &str,
+    ours: &Array,
+    extent: Extent,
+) -> Option<Result<Comparison, H5Error>> {
     match r.has_dataset(path) {
         Ok(false) => return None,
         Err(e) => return Some(Err(e)),
@@ -294,7 +396,14 @@ pub fn compare(r: &H5Reader, path: &str, ours: &Array) -> Option<Result<Comparis
         Ok(a) => a,
         Err(e) => return Some(Err(e)),
     };
-    if theirs.shape != ours.shape {
+    let trajectories = theirs.shape.len() == 1 && ours.shape.len() == 1;
+    let prefix = (extent == Extent::CommonPrefix && trajectories && theirs.shape != ours.shape)
+        .then(|| Prefix {
+            compared: theirs.data.len().min(ours.data.len()),
+            input: theirs.data.len(),
+            computed: ours.data.len(),
+        });
+    if theirs.shape != ours.shape && prefix.is_none() {
         return Some(Err(bad(
             r,
             path,
@@ -304,13 +413,14 @@ pub fn compare(r: &H5Reader, path: &str, ours: &Array) -> Option<Result<Comparis
             ),
         )));
     }
-    let max_abs = ours
-        .data
+    let n = prefix.map_or(theirs.data.len(), |p| p.compared);
+    let (ours_part, theirs_part) = (&ours.data[..n], &theirs.data[..n]);
+    let max_abs = ours_part
         .iter()
-        .zip(&theirs.data)
+        .zip(theirs_part)
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f64::max);
-    let scale = theirs.data.iter().map(|v| v.abs()).fold(0.0, f64::max);
+    let scale = theirs_part.iter().map(|v| v.abs()).fold(0.0, f64::max);
     let max_rel = if scale > 0.0 {
         max_abs / scale
     } else if max_abs == 0.0 {
@@ -322,5 +432,6 @@ pub fn compare(r: &H5Reader, path: &str, ours: &Array) -> Option<Result<Comparis
         dataset: path.to_string(),
         max_abs,
         max_rel,
+        prefix,
     }))
 }

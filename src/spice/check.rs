@@ -10,7 +10,7 @@
 //! (finite gain through wires, at ~1e-6), not by either solver.
 
 use super::design::SpiceDesign;
-use super::netlist::{write_netlist, NetlistOptions};
+use super::netlist::{write_netlist, Netlist, NetlistOptions};
 use super::reference::Capability;
 use super::trajectory::{
     compare, end_drive, settling_time, NodeKind, Series, SeriesComparison, Trajectory, RANGE_FLOOR,
@@ -247,6 +247,28 @@ impl CheckReport {
     /// The report as text.
     pub fn text(&self) -> String {
         let mut s = String::new();
+        self.text_header(&mut s);
+        self.text_table(&mut s);
+        for n in &self.notes {
+            let _ = writeln!(s, "note: {n}");
+        }
+        self.text_timings(&mut s);
+        if self.diagnostics.is_empty() {
+            let _ = writeln!(s, "ngspice: no warnings");
+        } else {
+            let _ = writeln!(s, "ngspice reported:");
+            for d in &self.diagnostics {
+                let _ = writeln!(s, "  {d}");
+            }
+        }
+        if let Some(p) = &self.netlist_file {
+            let _ = writeln!(s, "netlist kept in {}", p.display());
+        }
+        s
+    }
+
+    /// What was compared with what: the design, the references, the gain factors.
+    fn text_header(&self, s: &mut String) {
         let _ = writeln!(
             s,
             "{}: sample {}, {} crossbar devices ({} resistors, {} wire segments), window {:e} s \
@@ -290,6 +312,10 @@ impl CheckReport {
                 "; IR drop moves the equilibrium by {x:.3e} (relative)"
             ))
         );
+    }
+
+    /// One row per series: its trajectory and equilibrium errors.
+    fn text_table(&self, s: &mut String) {
         let _ = writeln!(
             s,
             "{:<6} {:>5} {:>12} {:>12} {:>12} {:>12} {:>12} {:>12}",
@@ -323,9 +349,10 @@ impl CheckReport {
                 e.final_rel
             );
         }
-        for n in &self.notes {
-            let _ = writeln!(s, "note: {n}");
-        }
+    }
+
+    /// The settling times and the wall times.
+    fn text_timings(&self, s: &mut String) {
         let show = |t: Option<f64>| t.map_or("n/a".to_string(), |t| format!("{t:.6e} s"));
         let _ = writeln!(
             s,
@@ -353,18 +380,6 @@ impl CheckReport {
                 self.speedup()
             );
         }
-        if self.diagnostics.is_empty() {
-            let _ = writeln!(s, "ngspice: no warnings");
-        } else {
-            let _ = writeln!(s, "ngspice reported:");
-            for d in &self.diagnostics {
-                let _ = writeln!(s, "  {d}");
-            }
-        }
-        if let Some(p) = &self.netlist_file {
-            let _ = writeln!(s, "netlist kept in {}", p.display());
-        }
-        s
     }
 }
 
@@ -462,13 +477,13 @@ pub fn check_size(design: &SpiceDesign, max_devices: usize) -> Result<(), SpiceE
     Ok(())
 }
 
-/// Runs the check on `design`. `ideal_wires`, the same design with ideal wires, measures the
-/// size of the IR-drop effect when the design has wire resistance.
-pub fn spice_check(
+/// Whether the trajectories can be compared with `opts.reference` (`Some(why)` when not), or
+/// the check cannot run at all.
+fn trajectory_comparable(
     design: &SpiceDesign,
-    ideal_wires: Option<&SpiceDesign>,
     opts: &CheckOptions,
-) -> Result<CheckReport, SpiceError> {
+    flow: &Capability,
+) -> Result<Option<String>, SpiceError> {
     check_size(design, opts.max_devices)?;
     if opts.repeat == 0 {
         return Err(SpiceError::Input(
@@ -477,31 +492,38 @@ pub fn spice_check(
     }
     // What can be compared: the analog circuit follows every term; the flow only tau_e = 0
     // without offsets (and the equilibrium of any tau_e without offsets).
-    let flow = reference::capability(design);
-    let trajectory_skipped = match (opts.reference, &flow) {
-        (ReferenceKind::Analog, _) => {
-            if let Err(why) = &design.sim {
-                return Err(SpiceError::Unsupported(why.clone()));
-            }
-            None
-        }
-        (ReferenceKind::Flow, Capability::Trajectory) => None,
-        (ReferenceKind::Flow, Capability::EquilibriumOnly(why)) => Some(why.clone()),
+    match (opts.reference, flow) {
+        (ReferenceKind::Analog, _) => match &design.sim {
+            Err(why) => Err(SpiceError::Unsupported(why.clone())),
+            Ok(_) => Ok(None),
+        },
+        (ReferenceKind::Flow, Capability::Trajectory) => Ok(None),
+        (ReferenceKind::Flow, Capability::EquilibriumOnly(why)) => Ok(Some(why.clone())),
         (ReferenceKind::Flow, Capability::Nothing(why)) => {
-            return Err(SpiceError::Unsupported(why.clone()))
+            Err(SpiceError::Unsupported(why.clone()))
         }
-    };
-    let exe = ngspice::find_ngspice().ok_or(SpiceError::NoNgspice)?;
-    // From here on every return, error or not, drops `dir`, which removes a temporary one.
-    let dir = WorkDir::new(opts.work_dir.as_deref())?;
-    let netlist = write_netlist(design, &opts.netlist);
-    let file = "apcsim.cir";
-    let (netlist_path, at) = dir.file(file);
-    crate::io::write_atomic(&netlist_path, netlist.text.as_bytes()).map_err(at)?;
-    let repeat = opts.repeat;
-    let mut wall_ngspice = Vec::with_capacity(repeat);
+    }
+}
+
+/// ngspice's side: the netlist run `opts.repeat` times in `dir`, and the node voltages of the
+/// last run, checked to reach the window's end.
+struct NgspiceSide {
+    run: ngspice::NgspiceRun,
+    wall_seconds: Vec<f64>,
+    trajectory: Trajectory,
+}
+
+fn ngspice_side(
+    exe: &Path,
+    design: &SpiceDesign,
+    opts: &CheckOptions,
+    dir: &WorkDir,
+    netlist: &Netlist,
+    netlist_file: &str,
+) -> Result<NgspiceSide, SpiceError> {
+    let mut wall_seconds = Vec::with_capacity(opts.repeat);
     let mut run = None;
-    for _ in 0..repeat {
+    for _ in 0..opts.repeat {
         // A kept directory may hold an earlier run's data files: never read those.
         for d in &netlist.data_files {
             let (path, at) = dir.file(&d.file);
@@ -510,62 +532,92 @@ pub fn spice_check(
                 _ => {}
             }
         }
-        let r = ngspice::run(&exe, &dir.path, file, opts.timeout)?;
-        wall_ngspice.push(r.wall_seconds);
+        let r = ngspice::run(exe, &dir.path, netlist_file, opts.timeout)?;
+        wall_seconds.push(r.wall_seconds);
         run = Some(r);
     }
     let run = run.ok_or_else(|| SpiceError::Ngspice("ngspice did not run".into()))?;
-    let spice = ngspice::read_trajectory(&netlist, &dir.path, design.v_read_volts)?;
-    let last = *spice.times_seconds.last().unwrap_or(&0.0);
-    if (last - design.window_seconds).abs() > 1e-9 * design.window_seconds {
-        return Err(SpiceError::Ngspice(format!(
-            "the transient stopped at {last:e} s, before the window's end {:e} s; ngspice \
-             reported: {}",
-            design.window_seconds,
-            run.diagnostics.join(" | ")
-        )));
-    }
+    let trajectory = ngspice::read_trajectory(netlist, &dir.path, design.v_read_volts)
+        .map_err(|e| ngspice::with_ngspice_report(e, &run))?;
+    let first_file = dir.path.join(&netlist.data_files[0].file);
+    ngspice::check_window_end(
+        &trajectory.times_seconds,
+        design.window_seconds,
+        &first_file,
+        &run,
+    )?;
+    Ok(NgspiceSide {
+        run,
+        wall_seconds,
+        trajectory,
+    })
+}
 
-    let mut wall_apcsim = Vec::with_capacity(repeat);
-    let mut trajectory = Vec::new();
-    let mut settling_apcsim = None;
-    let mut apcsim_end = None;
-    let mut end_drive_apcsim = None;
-    let mut recording = None;
-    if trajectory_skipped.is_none() {
-        let mut apcsim = None;
-        for _ in 0..repeat {
-            let start = Instant::now();
-            let t = match opts.reference {
-                ReferenceKind::Flow => {
-                    let t = reference::gradient_flow(design, &spice.times_seconds, opts.rtol)?;
-                    end_drive_apcsim = reference::flow_end_drive(design, &t);
-                    t
-                }
-                ReferenceKind::Analog => {
-                    let a = reference::analog(design)?;
-                    let t = a.trajectory.resample_cubic(&spice.times_seconds)?;
-                    end_drive_apcsim = Some(a.end_drive);
-                    recording = Some((
-                        a.stride,
-                        a.spacing_seconds,
-                        a.fastest_tau_seconds,
-                        a.interpolation_bound,
-                        a.thinned_for_memory,
-                    ));
-                    t
-                }
-            };
-            wall_apcsim.push(start.elapsed().as_secs_f64());
-            apcsim = Some(t);
-        }
-        if let Some(apcsim) = apcsim {
-            trajectory = compare(&apcsim, &spice)?;
-            settling_apcsim = settling_time(&apcsim, design.settle_tol);
-            apcsim_end = Some(end_state(&apcsim));
-        }
+/// How the analog reference was recorded (see [`CheckReport::reference_stride`]).
+#[derive(Clone, Copy)]
+struct Recording {
+    stride: usize,
+    spacing_seconds: f64,
+    fastest_tau_seconds: f64,
+    interpolation_bound: f64,
+    thinned_for_memory: bool,
+}
+
+/// apcsim's side, at ngspice's times, and what it measures against ngspice's.
+#[derive(Default)]
+struct ApcsimSide {
+    wall_seconds: Vec<f64>,
+    trajectory: Vec<SeriesComparison>,
+    settling_seconds: Option<f64>,
+    end: Option<Vec<Series>>,
+    end_drive: Option<f64>,
+    recording: Option<Recording>,
+}
+
+/// apcsim's trajectory `opts.repeat` times at `spice`'s times, compared with it.
+fn apcsim_side(
+    design: &SpiceDesign,
+    opts: &CheckOptions,
+    spice: &Trajectory,
+) -> Result<ApcsimSide, SpiceError> {
+    let mut side = ApcsimSide::default();
+    let mut apcsim = None;
+    for _ in 0..opts.repeat {
+        let start = Instant::now();
+        let t = match opts.reference {
+            ReferenceKind::Flow => {
+                let t = reference::gradient_flow(design, &spice.times_seconds, opts.rtol)?;
+                side.end_drive = reference::flow_end_drive(design, &t);
+                t
+            }
+            ReferenceKind::Analog => {
+                let a = reference::analog(design)?;
+                let t = a.trajectory.resample_cubic(&spice.times_seconds)?;
+                side.end_drive = Some(a.end_drive);
+                side.recording = Some(Recording {
+                    stride: a.stride,
+                    spacing_seconds: a.spacing_seconds,
+                    fastest_tau_seconds: a.fastest_tau_seconds,
+                    interpolation_bound: a.interpolation_bound,
+                    thinned_for_memory: a.thinned_for_memory,
+                });
+                t
+            }
+        };
+        side.wall_seconds.push(start.elapsed().as_secs_f64());
+        apcsim = Some(t);
     }
-    let reference_name = match opts.reference {
+    if let Some(apcsim) = apcsim {
+        side.trajectory = compare(&apcsim, spice)?;
+        side.settling_seconds = settling_time(&apcsim, design.settle_tol);
+        side.end = Some(end_state(&apcsim));
+    }
+    Ok(side)
+}
+
+/// What apcsim's side is, for the report.
+fn reference_name(design: &SpiceDesign, opts: &CheckOptions) -> String {
+    match opts.reference {
         ReferenceKind::Flow => format!(
             "gradient flow of the effective network (Dop853, rtol {:e})",
             opts.rtol
@@ -578,15 +630,37 @@ pub fn spice_check(
             ),
             Err(_) => "analog circuit".into(),
         },
-    };
+    }
+}
 
-    // ngspice's end state against the equilibrium: the gradient flow's steady state where it
-    // is the circuit's (no offsets), else the analog run's end state.
-    let at_end = |series: Vec<Series>| Trajectory {
+/// ngspice's end state against the equilibrium, and the size of the IR-drop effect.
+struct EquilibriumSide {
+    comparison: Vec<SeriesComparison>,
+    reference: String,
+    /// The series whose end state is near zero (measured against the floor of the scale).
+    quiet_ends: Vec<String>,
+    ir_drop_shift: Option<f64>,
+}
+
+/// A trajectory of one time, `last`.
+fn at_end(series: Vec<Series>, last: f64) -> Trajectory {
+    Trajectory {
         times_seconds: vec![last],
         series,
-    };
-    let (eq, equilibrium_reference) = match (&flow, apcsim_end) {
+    }
+}
+
+/// ngspice's end state against the equilibrium: the gradient flow's steady state where it is
+/// the circuit's (no offsets), else the analog run's end state `apcsim_end`.
+fn equilibrium_side(
+    design: &SpiceDesign,
+    ideal_wires: Option<&SpiceDesign>,
+    flow: &Capability,
+    apcsim_end: Option<Vec<Series>>,
+    spice: &Trajectory,
+) -> Result<EquilibriumSide, SpiceError> {
+    let last = *spice.times_seconds.last().unwrap_or(&0.0);
+    let (eq, reference) = match (flow, apcsim_end) {
         (Capability::Nothing(_), Some(end)) => (
             end,
             "the analog run's end state (offsets move the equilibrium off the gradient flow's)"
@@ -598,57 +672,54 @@ pub fn spice_check(
             "the gradient flow's steady state (Dop853 to max|dz/dt| < 1e-12)".to_string(),
         ),
     };
-    // The layers whose end state is near zero: their final errors are measured against the
-    // floor of the scale.
-    let quiet_ends: Vec<String> = {
-        let largest = eq.iter().map(|s| s.values.amax()).fold(0.0, f64::max);
-        eq.iter()
-            .filter(|s| s.values.amax() < RANGE_FLOOR * largest)
-            .map(|s| format!("{}{}", s.kind.symbol(), s.layer))
-            .collect()
-    };
-    let equilibrium = compare(&at_end(eq), &at_end(end_state(&spice)))?;
+    let largest = eq.iter().map(|s| s.values.amax()).fold(0.0, f64::max);
+    let quiet_ends = eq
+        .iter()
+        .filter(|s| s.values.amax() < RANGE_FLOOR * largest)
+        .map(|s| format!("{}{}", s.kind.symbol(), s.layer))
+        .collect();
+    let comparison = compare(&at_end(eq, last), &at_end(end_state(spice), last))?;
     // The size of the IR-drop effect: the gradient flow's equilibrium with and without wire
     // resistance (without offsets, where that equilibrium is the circuit's).
-    let ir_drop_shift = match (ideal_wires, &flow) {
+    let ir_drop_shift = match (ideal_wires, flow) {
         (Some(ideal), Capability::Trajectory | Capability::EquilibriumOnly(_))
             if design.wire_resistance_ohms > 0.0 =>
         {
-            let with = reference::equilibrium(design)?;
-            let shifted = compare(&at_end(with), &at_end(reference::equilibrium(ideal)?))?;
+            let with = at_end(reference::equilibrium(design)?, last);
+            let shifted = compare(&with, &at_end(reference::equilibrium(ideal)?, last))?;
             Some(shifted.iter().map(|c| c.final_rel).fold(0.0, f64::max))
         }
         _ => None,
     };
-    let mut notes = Vec::new();
-    let crossings = match design.rail_volts {
-        Some(rail) => rail_crossings(&spice, design.v_read_volts, rail),
-        None => Vec::new(),
-    };
-    if let Some(rail) = design.rail_volts {
-        notes.extend(crossings.iter().map(|c| c.note(rail)));
-    }
-    // Settled as `apcsim run` decides it: max|dz/dt| tau_z below steady_tol at the end.
-    let tstep = design.window_seconds / opts.netlist.points.max(1) as f64;
-    let end_drive_ngspice = end_drive(&spice, design.tau_z_seconds, tstep);
-    let drive = end_drive_apcsim.or(end_drive_ngspice);
-    let settled = drive.is_none_or(|d| d < design.steady_tol);
-    if !settled {
-        let show = |d: Option<f64>| d.map_or("n/a".to_string(), |d| format!("{d:.3e}"));
-        notes.push(format!(
-            "the window ({:e} s, {:.1} tau_z) ends before the circuit settles: max|dz/dt| tau_z \
-             at its end is {} (apcsim), {} (ngspice) for the netlist's sample, not below \
-             dynamics.steady_tol = {:e}, so `apcsim run` reports NOT SETTLED; the settling times are measured \
-             against an end state that is not the equilibrium, and the equilibrium errors \
-             include the way still to go (a longer dynamics.t_max settles it)",
-            design.window_seconds,
-            design.window_seconds / design.tau_z_seconds,
-            show(end_drive_apcsim),
-            show(end_drive_ngspice),
-            design.steady_tol
-        ));
-    }
-    let floored: Vec<String> = trajectory
+    Ok(EquilibriumSide {
+        comparison,
+        reference,
+        quiet_ends,
+        ir_drop_shift,
+    })
+}
+
+/// The note of a window that ends before the circuit settles.
+fn unsettled_note(design: &SpiceDesign, apcsim: Option<f64>, ngspice: Option<f64>) -> String {
+    let show = |d: Option<f64>| d.map_or("n/a".to_string(), |d| format!("{d:.3e}"));
+    format!(
+        "the window ({:e} s, {:.1} tau_z) ends before the circuit settles: max|dz/dt| tau_z \
+         at its end is {} (apcsim), {} (ngspice) for the netlist's sample, not below \
+         dynamics.steady_tol = {:e}, so `apcsim run` reports NOT SETTLED; the settling times are measured \
+         against an end state that is not the equilibrium, and the equilibrium errors \
+         include the way still to go (a longer dynamics.t_max settles it)",
+        design.window_seconds,
+        design.window_seconds / design.tau_z_seconds,
+        show(apcsim),
+        show(ngspice),
+        design.steady_tol
+    )
+}
+
+/// The notes on series measured against the floor of the scale, and on a coarse recording.
+fn scale_and_recording_notes(apcsim: &ApcsimSide, eq: &EquilibriumSide, notes: &mut Vec<String>) {
+    let floored: Vec<String> = apcsim
+        .trajectory
         .iter()
         .filter(|c| c.scale > c.range)
         .map(|c| format!("{}{}", c.kind.symbol(), c.layer))
@@ -660,15 +731,20 @@ pub fn spice_check(
             floored.join(", ")
         ));
     }
-    if !quiet_ends.is_empty() {
+    if !eq.quiet_ends.is_empty() {
         notes.push(format!(
             "{} end near zero: their final and equilibrium errors are relative to \
              {RANGE_FLOOR:e} of the largest end value of the comparison, not to their own",
-            quiet_ends.join(", ")
+            eq.quiet_ends.join(", ")
         ));
     }
-    if let Some((_, h, tau, bound, thinned)) = recording {
-        if thinned && bound > reference::INTERPOLATION_TOL {
+    if let Some(r) = apcsim.recording {
+        let (h, tau, bound) = (
+            r.spacing_seconds,
+            r.fastest_tau_seconds,
+            r.interpolation_bound,
+        );
+        if r.thinned_for_memory && bound > reference::INTERPOLATION_TOL {
             notes.push(format!(
                 "the analog reference is recorded {h:.3e} s apart ({:.3} of the fastest time \
                  constant {tau:.3e} s) to stay within {} MiB, so its interpolation onto \
@@ -680,13 +756,61 @@ pub fn spice_check(
             ));
         }
     }
-    let min_gain_factor = design
+}
+
+/// The smallest finite-gain factor of the design's TIAs (1 when ideal).
+fn min_gain_factor(design: &SpiceDesign) -> f64 {
+    design
         .layers
         .iter()
         .flat_map(|l| l.gain_forward.iter().chain(&l.gain_backward))
         .copied()
-        .fold(1.0, f64::min);
+        .fold(1.0, f64::min)
+}
 
+/// Runs the check on `design`. `ideal_wires`, the same design with ideal wires, measures the
+/// size of the IR-drop effect when the design has wire resistance.
+pub fn spice_check(
+    design: &SpiceDesign,
+    ideal_wires: Option<&SpiceDesign>,
+    opts: &CheckOptions,
+) -> Result<CheckReport, SpiceError> {
+    let flow = reference::capability(design);
+    let trajectory_skipped = trajectory_comparable(design, opts, &flow)?;
+    let exe = ngspice::find_ngspice().ok_or(SpiceError::NoNgspice)?;
+    // From here on every return, error or not, drops `dir`, which removes a temporary one.
+    let dir = WorkDir::new(opts.work_dir.as_deref())?;
+    let netlist = write_netlist(design, &opts.netlist);
+    let file = "apcsim.cir";
+    let (netlist_path, at) = dir.file(file);
+    crate::io::write_atomic(&netlist_path, netlist.text.as_bytes()).map_err(at)?;
+    let ngspice = ngspice_side(&exe, design, opts, &dir, &netlist, file)?;
+    let spice = &ngspice.trajectory;
+    let mut apcsim = match trajectory_skipped {
+        None => apcsim_side(design, opts, spice)?,
+        Some(_) => ApcsimSide::default(),
+    };
+    let eq = equilibrium_side(design, ideal_wires, &flow, apcsim.end.take(), spice)?;
+    let crossings = match design.rail_volts {
+        Some(rail) => rail_crossings(spice, design.v_read_volts, rail),
+        None => Vec::new(),
+    };
+    let mut notes: Vec<String> = match design.rail_volts {
+        Some(rail) => crossings.iter().map(|c| c.note(rail)).collect(),
+        None => Vec::new(),
+    };
+    // Settled as `apcsim run` decides it: max|dz/dt| tau_z below steady_tol at the end.
+    let tstep = design.window_seconds / opts.netlist.points.max(1) as f64;
+    let end_drive_ngspice = end_drive(spice, design.tau_z_seconds, tstep);
+    let settled = apcsim
+        .end_drive
+        .or(end_drive_ngspice)
+        .is_none_or(|d| d < design.steady_tol);
+    if !settled {
+        notes.push(unsettled_note(design, apcsim.end_drive, end_drive_ngspice));
+    }
+    scale_and_recording_notes(&apcsim, &eq, &mut notes);
+    let recording = apcsim.recording;
     Ok(CheckReport {
         design: design.name.clone(),
         sample: design.sample,
@@ -695,30 +819,30 @@ pub fn spice_check(
         wire_resistors: netlist.wire_resistors,
         window_seconds: design.window_seconds,
         tau_z_seconds: design.tau_z_seconds,
-        reference: reference_name,
-        equilibrium_reference,
+        reference: reference_name(design, opts),
+        equilibrium_reference: eq.reference,
         trajectory_skipped,
-        min_gain_factor,
-        ir_drop_shift,
+        min_gain_factor: min_gain_factor(design),
+        ir_drop_shift: eq.ir_drop_shift,
         notes,
         rail_crossings: crossings,
         steady_tol: design.steady_tol,
-        end_drive_apcsim,
+        end_drive_apcsim: apcsim.end_drive,
         end_drive_ngspice,
         settled,
-        reference_stride: recording.map(|r| r.0),
-        reference_spacing_seconds: recording.map(|r| r.1),
-        fastest_time_constant_seconds: recording.map(|r| r.2),
-        reference_interpolation_bound: recording.map(|r| r.3),
+        reference_stride: recording.map(|r| r.stride),
+        reference_spacing_seconds: recording.map(|r| r.spacing_seconds),
+        fastest_time_constant_seconds: recording.map(|r| r.fastest_tau_seconds),
+        reference_interpolation_bound: recording.map(|r| r.interpolation_bound),
         time_points: spice.times_seconds.len(),
-        trajectory,
-        equilibrium,
+        trajectory: apcsim.trajectory,
+        equilibrium: eq.comparison,
         settle_tol: design.settle_tol,
-        settling_ngspice_seconds: settling_time(&spice, design.settle_tol),
-        settling_apcsim_seconds: settling_apcsim,
-        wall_ngspice_seconds: wall_ngspice,
-        wall_apcsim_seconds: wall_apcsim,
-        diagnostics: run.diagnostics,
+        settling_ngspice_seconds: settling_time(spice, design.settle_tol),
+        settling_apcsim_seconds: apcsim.settling_seconds,
+        wall_ngspice_seconds: ngspice.wall_seconds,
+        wall_apcsim_seconds: apcsim.wall_seconds,
+        diagnostics: ngspice.run.diagnostics,
         netlist_file: (!dir.remove).then_some(netlist_path),
     })
 }

@@ -14,9 +14,10 @@ use super::SpiceError;
 use crate::analog::{AnalogCircuit, SimOptions};
 use crate::config::Circuit;
 use crate::design::Built;
+use crate::hardware::mapping::LayerMapping;
 use crate::hardware::params::Backward;
 use crate::measure::sim_options;
-use crate::network::{Activation, Network};
+use crate::network::{Activation, Architecture, Network};
 use nalgebra::DMatrix;
 
 /// The op-amp gain the netlist gives an amplifier that the design calls ideal
@@ -199,6 +200,173 @@ pub struct SpiceDesign {
     pub sim: Result<SimOptions, String>,
 }
 
+/// The TIAs' op-amp: its open-loop gain, and whether the design calls it ideal.
+#[derive(Clone, Copy)]
+struct TiaGain {
+    gain: f64,
+    ideal: bool,
+}
+
+impl TiaGain {
+    fn of(circuit: &Circuit) -> Self {
+        match circuit.periphery.finite_gain {
+            Some(a) => TiaGain {
+                gain: a,
+                ideal: false,
+            },
+            None => TiaGain {
+                gain: IDEAL_OPEN_LOOP_GAIN,
+                ideal: true,
+            },
+        }
+    }
+
+    /// The finite-gain factor `c = A / (A + N)` of a TIA with feedback `r_f` on a line of
+    /// conductance `g_sum` (1 when ideal).
+    fn factor(self, r_f: f64, g_sum: f64) -> f64 {
+        if self.ideal {
+            1.0
+        } else {
+            self.gain / (self.gain + 1.0 + r_f * g_sum)
+        }
+    }
+}
+
+/// One layer of the mapping as the netlist lays it out, and its effective forward and backward
+/// matrices (the mapping's, rows and columns scaled by the finite-gain factors).
+fn spice_layer(
+    circuit: &Circuit,
+    m: &LayerMapping,
+    arch: &Architecture,
+    tia: TiaGain,
+) -> Result<(SpiceLayer, DMatrix<f64>, DMatrix<f64>), SpiceError> {
+    let l = m.layer;
+    let r_f = m.feedback_resistance_ohms;
+    let forward = ArrayPair {
+        plus: m.forward.plus.read.clone(),
+        minus: m.forward.minus.read.clone(),
+    };
+    let backward = (l >= 2).then(|| match &m.backward {
+        Some(b) => BackwardArrays::Separate(ArrayPair {
+            plus: b.plus.read.clone(),
+            minus: b.minus.read.clone(),
+        }),
+        None => BackwardArrays::Shared(forward.clone()),
+    });
+    if circuit.crossbar.backward == Backward::Separate && l >= 2 && m.backward.is_none() {
+        return Err(SpiceError::Input(format!(
+            "layer {l}: the design has separate backward arrays but the mapping holds none"
+        )));
+    }
+    let gain_forward: Vec<f64> = forward
+        .column_sums()
+        .iter()
+        .map(|&g| tia.factor(r_f, g))
+        .collect();
+    let gain_backward: Vec<f64> = backward.as_ref().map_or(Vec::new(), |b| {
+        b.sensed_sums()
+            .iter()
+            .map(|&g| tia.factor(r_f, g))
+            .collect()
+    });
+    let mut wf = m.w_forward.clone();
+    for (j, c) in gain_forward.iter().enumerate() {
+        wf.row_mut(j).scale_mut(*c);
+    }
+    let mut wb = m.w_backward.clone();
+    for (i, c) in gain_backward.iter().enumerate() {
+        wb.column_mut(i).scale_mut(*c);
+    }
+    let layer = SpiceLayer {
+        layer: l,
+        inputs: m.inputs,
+        outputs: m.outputs,
+        skip: arch.has_skip(l),
+        precision: if l == arch.n_layers() {
+            arch.output_precision
+        } else {
+            1.0
+        },
+        feedback_resistance_ohms: r_f,
+        forward,
+        backward,
+        gain_forward,
+        gain_backward,
+    };
+    Ok((layer, wf, wb))
+}
+
+/// The analog circuit's offsets back in volts: `o^f = c N V_os / v`, `o^e = 2 V_os / v`,
+/// `o^z = V_os / v`.
+fn offsets_in_volts(analog: &AnalogCircuit<f64>, layers: &[SpiceLayer], v: f64) -> Offsets {
+    let n_layers = layers.len();
+    let noise_gain = |r_f: f64, sums: Vec<f64>, c: &[f64]| -> Vec<f64> {
+        sums.iter()
+            .zip(c)
+            .map(|(g, c)| c * (1.0 + r_f * g))
+            .collect()
+    };
+    let volts = |o: &[f64], gain: &[f64]| -> Vec<f64> {
+        o.iter().zip(gain).map(|(o, n)| o * v / n).collect()
+    };
+    let mut offsets = Offsets {
+        tia_forward: Vec::new(),
+        error: Vec::new(),
+        tia_backward: Vec::new(),
+        integrator: Vec::new(),
+    };
+    for (lc, sl) in analog.layers.iter().zip(layers) {
+        let r_f = sl.feedback_resistance_ohms;
+        let n_f = noise_gain(r_f, sl.forward.column_sums(), &sl.gain_forward);
+        offsets.tia_forward.push(volts(&lc.offset_forward, &n_f));
+        offsets
+            .error
+            .push(lc.offset_error.iter().map(|o| o * v / 2.0).collect());
+        if let Some(b) = &sl.backward {
+            let n_b = noise_gain(r_f, b.sensed_sums(), &sl.gain_backward);
+            offsets.tia_backward.push(volts(&lc.offset_backward, &n_b));
+        }
+        if sl.layer < n_layers {
+            offsets
+                .integrator
+                .push(lc.offset_integrator.iter().map(|o| o * v).collect());
+        }
+    }
+    offsets
+}
+
+/// The initial state of the analog circuit for one sample: its feedforward pass (offsets and
+/// finite gain included) as the hidden values `z0`, and the errors `e0` there (the error nodes'
+/// state with tau_e > 0; else what the effective network's feedforward pass leaves).
+fn initial_state(
+    analog: &AnalogCircuit<f64>,
+    network: &Network<f64>,
+    x: &[f64],
+    y: &[f64],
+) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+    let n_layers = network.n_layers();
+    let state = analog.initial_state(x, y, 1);
+    let layout = network.layout(1);
+    let z0: Vec<Vec<f64>> = (1..n_layers)
+        .map(|l| state[layout.range(l)].to_vec())
+        .collect();
+    let e0: Vec<Vec<f64>> = if analog.dynamic_errors() {
+        let el = analog.error_layout(1);
+        let e = &state[layout.len()..];
+        (1..=n_layers).map(|l| e[el.range(l)].to_vec()).collect()
+    } else {
+        // Algebraic error nodes have no state; the feedforward pass makes the hidden ones
+        // zero (without offsets) and leaves y - mu_L at the output.
+        let (_, yhat) = network.feedforward(x, 1);
+        let mut e0: Vec<Vec<f64>> = (1..n_layers)
+            .map(|l| vec![0.0; network.widths()[l]])
+            .collect();
+        e0.push(y.iter().zip(&yhat).map(|(t, m)| t - m).collect());
+        e0
+    };
+    (z0, e0)
+}
+
 impl SpiceDesign {
     /// Extracts sample `sample` of `built` (the mapping of `circuit`).
     pub fn new(circuit: &Circuit, built: &Built, sample: usize) -> Result<Self, SpiceError> {
@@ -210,136 +378,26 @@ impl SpiceDesign {
             )));
         }
         let arch = built.network.architecture().clone();
-        let n_layers = arch.n_layers();
-        let p = &circuit.periphery;
-        let (tia_gain, ideal_tias) = match p.finite_gain {
-            Some(a) => (a, false),
-            None => (IDEAL_OPEN_LOOP_GAIN, true),
-        };
-        let factor = |r_f: f64, g_sum: f64| {
-            if ideal_tias {
-                1.0
-            } else {
-                tia_gain / (tia_gain + 1.0 + r_f * g_sum)
-            }
-        };
-        let mut layers = Vec::with_capacity(n_layers);
-        let mut w_forward = Vec::with_capacity(n_layers);
-        let mut w_backward = Vec::with_capacity(n_layers);
+        let tia = TiaGain::of(circuit);
+        let mut layers = Vec::with_capacity(arch.n_layers());
+        let mut w_forward = Vec::with_capacity(arch.n_layers());
+        let mut w_backward = Vec::with_capacity(arch.n_layers());
         for m in &built.mapped.layers {
-            let l = m.layer;
-            let r_f = m.feedback_resistance_ohms;
-            let forward = ArrayPair {
-                plus: m.forward.plus.read.clone(),
-                minus: m.forward.minus.read.clone(),
-            };
-            let backward = (l >= 2).then(|| match &m.backward {
-                Some(b) => BackwardArrays::Separate(ArrayPair {
-                    plus: b.plus.read.clone(),
-                    minus: b.minus.read.clone(),
-                }),
-                None => BackwardArrays::Shared(forward.clone()),
-            });
-            if circuit.crossbar.backward == Backward::Separate && l >= 2 && m.backward.is_none() {
-                return Err(SpiceError::Input(format!(
-                    "layer {l}: the design has separate backward arrays but the mapping holds none"
-                )));
-            }
-            let gain_forward: Vec<f64> = forward
-                .column_sums()
-                .iter()
-                .map(|&g| factor(r_f, g))
-                .collect();
-            let gain_backward: Vec<f64> = backward.as_ref().map_or(Vec::new(), |b| {
-                b.sensed_sums().iter().map(|&g| factor(r_f, g)).collect()
-            });
-            let mut wf = m.w_forward.clone();
-            for (j, c) in gain_forward.iter().enumerate() {
-                wf.row_mut(j).scale_mut(*c);
-            }
-            let mut wb = m.w_backward.clone();
-            for (i, c) in gain_backward.iter().enumerate() {
-                wb.column_mut(i).scale_mut(*c);
-            }
+            let (layer, wf, wb) = spice_layer(circuit, m, &arch, tia)?;
+            layers.push(layer);
             w_forward.push(wf);
             w_backward.push(wb);
-            layers.push(SpiceLayer {
-                layer: l,
-                inputs: m.inputs,
-                outputs: m.outputs,
-                skip: arch.has_skip(l),
-                precision: if l == n_layers {
-                    arch.output_precision
-                } else {
-                    1.0
-                },
-                feedback_resistance_ohms: r_f,
-                forward,
-                backward,
-                gain_forward,
-                gain_backward,
-            });
         }
         let network = Network::new(arch.clone(), w_forward)
             .and_then(|n| n.with_feedback(w_backward))
             .map_err(|e| SpiceError::Input(format!("the effective network: {e}")))?;
+        let p = &circuit.periphery;
         let mut x: Vec<f64> = built.batch.x.column(sample).iter().copied().collect();
         p.dac.convert_all(&mut x);
         let y: Vec<f64> = built.batch.y.column(sample).iter().copied().collect();
         let analog = AnalogCircuit::from_design(circuit, &built.network, &built.mapped);
-        let v = circuit.crossbar.v_read_volts;
-        // Offsets back to volts: o^f = c N V_os / v, o^e = 2 V_os / v, o^z = V_os / v.
-        let noise_gain = |r_f: f64, sums: Vec<f64>, c: &[f64]| -> Vec<f64> {
-            sums.iter()
-                .zip(c)
-                .map(|(g, c)| c * (1.0 + r_f * g))
-                .collect()
-        };
-        let volts = |o: &[f64], gain: &[f64]| -> Vec<f64> {
-            o.iter().zip(gain).map(|(o, n)| o * v / n).collect()
-        };
-        let mut offsets = Offsets {
-            tia_forward: Vec::new(),
-            error: Vec::new(),
-            tia_backward: Vec::new(),
-            integrator: Vec::new(),
-        };
-        for (lc, sl) in analog.layers.iter().zip(&layers) {
-            let r_f = sl.feedback_resistance_ohms;
-            let n_f = noise_gain(r_f, sl.forward.column_sums(), &sl.gain_forward);
-            offsets.tia_forward.push(volts(&lc.offset_forward, &n_f));
-            offsets
-                .error
-                .push(lc.offset_error.iter().map(|o| o * v / 2.0).collect());
-            if let Some(b) = &sl.backward {
-                let n_b = noise_gain(r_f, b.sensed_sums(), &sl.gain_backward);
-                offsets.tia_backward.push(volts(&lc.offset_backward, &n_b));
-            }
-            if sl.layer < n_layers {
-                offsets
-                    .integrator
-                    .push(lc.offset_integrator.iter().map(|o| o * v).collect());
-            }
-        }
-        // The initial state of the analog circuit: its feedforward pass (offsets and finite
-        // gain included), and with tau_e > 0 the error nodes at that state.
-        let state = analog.initial_state(&x, &y, 1);
-        let layout = network.layout(1);
-        let z0: Vec<Vec<f64>> = (1..n_layers)
-            .map(|l| state[layout.range(l)].to_vec())
-            .collect();
-        let e0: Vec<Vec<f64>> = if analog.dynamic_errors() {
-            let el = analog.error_layout(1);
-            let e = &state[layout.len()..];
-            (1..=n_layers).map(|l| e[el.range(l)].to_vec()).collect()
-        } else {
-            // Algebraic error nodes have no state; the feedforward pass makes the hidden ones
-            // zero (without offsets) and leaves y - mu_L at the output.
-            let (_, yhat) = network.feedforward(&x, 1);
-            let mut e0: Vec<Vec<f64>> = (1..n_layers).map(|l| vec![0.0; arch.widths[l]]).collect();
-            e0.push(y.iter().zip(&yhat).map(|(t, m)| t - m).collect());
-            e0
-        };
+        let offsets = offsets_in_volts(&analog, &layers, circuit.crossbar.v_read_volts);
+        let (z0, e0) = initial_state(&analog, &network, &x, &y);
         let sim = sim_options(circuit).map_err(|e| e.to_string());
         Ok(SpiceDesign {
             name: circuit.name.clone(),
@@ -349,8 +407,8 @@ impl SpiceDesign {
             tau_z_seconds: circuit.dynamics.tau_z_seconds,
             tau_e_seconds: circuit.dynamics.tau_e_seconds,
             node_capacitance_farads: p.node_capacitance_farads,
-            tia_gain,
-            ideal_tias,
+            tia_gain: tia.gain,
+            ideal_tias: tia.ideal,
             tile_rows: circuit.crossbar.rows,
             tile_cols: circuit.crossbar.cols,
             wire_resistance_ohms: circuit.crossbar.wire_resistance_ohms,

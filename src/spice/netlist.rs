@@ -61,7 +61,7 @@
 //! options `RELTOL`, `ABSTOL`, `VNTOL`, `CHGTOL`, `TRTOL`, `METHOD`), §15.3.9 (`.tran ... uic`),
 //! §17.5.98 (`wrdata`) and §17.7 (`wr_singlescale`, `wr_vecnames`, `numdgt`).
 
-use super::design::{ArrayPair, BackwardArrays, SpiceDesign, IDEAL_OPEN_LOOP_GAIN};
+use super::design::{ArrayPair, BackwardArrays, SpiceDesign, SpiceLayer, IDEAL_OPEN_LOOP_GAIN};
 use super::trajectory::NodeKind;
 use crate::network::Activation;
 use nalgebra::DMatrix;
@@ -215,233 +215,29 @@ pub fn write_netlist(design: &SpiceDesign, opts: &NetlistOptions) -> Netlist {
         devices: 0,
         wires: 0,
     };
-    let d = design;
-    let v = d.v_read_volts;
+    w.header(design);
+    w.sources(design);
+    for layer in &design.layers {
+        w.layer(design, layer);
+    }
+    w.integrators(design);
+    w.analysis(design, opts);
+    let data_files = w.control(design, opts);
+    Netlist {
+        text: w.s,
+        data_files,
+        device_resistors: w.devices,
+        wire_resistors: w.wires,
+    }
+}
+
+/// The nodes `wrdata` writes, in order: values, errors, forward TIA outputs (which the rails
+/// of a run clip like any node, and the netlist has none), backward TIA outputs.
+fn probes(d: &SpiceDesign) -> Vec<Probe> {
     let n_layers = d.n_layers();
-    let widths = &d.widths;
-    let tstep = d.window_seconds / opts.points.max(1) as f64;
-
-    // Title line, then the design in comments.
-    w.line(&format!(
-        "apcsim netlist of {} (sample {})",
-        sanitize(&d.name),
-        d.sample
-    ));
-    w.line(&format!(
-        "* apcsim {} export-spice; widths {:?}, {}, v_read {} V, tau_z {} s, tau_e {} s, C_z {} F",
-        env!("CARGO_PKG_VERSION"),
-        widths,
-        d.activation,
-        num(v),
-        num(d.tau_z_seconds),
-        num(d.tau_e_seconds),
-        num(d.node_capacitance_farads)
-    ));
-    w.line(&format!(
-        "* tiles {}x{}, wire {} ohm per segment; TIA open-loop gain {}{}; {} crossbar devices",
-        d.tile_rows,
-        d.tile_cols,
-        num(d.wire_resistance_ohms),
-        num(d.tia_gain),
-        if d.ideal_tias { " (ideal)" } else { "" },
-        d.devices()
-    ));
-    if let Some(r) = d.rail_volts {
-        w.line(&format!("* rails +-{} V are not exported", num(r)));
-    }
-    w.line("* node values are voltages V = v_read x value; see docs/circuit-model.md");
-    let (phi, dphi) = activation_functions(d.activation);
-    w.line(&format!(".func phi(u) {{{phi}}}"));
-    w.line(&format!(".func dphi(u) {{{dphi}}}"));
-
-    w.line("* inputs (DAC values) and targets");
-    for (i, &x) in d.x.iter().enumerate() {
-        w.line(&format!("Vx{i} x{i} 0 DC {}", num(v * x)));
-        w.line(&format!("Exn{i} xn{i} 0 x{i} 0 -1"));
-    }
-    for (j, &y) in d.y.iter().enumerate() {
-        w.line(&format!("Vy{j} y{j} 0 DC {}", num(v * y)));
-    }
-
-    for layer in &d.layers {
-        let l = layer.layer;
-        w.line(&format!(
-            "* ---- layer {l}: {} -> {}, R_f {} ohm{}",
-            layer.inputs,
-            layer.outputs,
-            num(layer.feedback_resistance_ohms),
-            if layer.skip { ", skip" } else { "" }
-        ));
-        // Forward drivers (layer 1 is driven by the inputs themselves).
-        if l >= 2 {
-            for i in 0..layer.inputs {
-                w.line(&format!(
-                    "Bfp{l}_{i} fp{l}_{i} 0 V = {}*phi(V({})/{})",
-                    num(v),
-                    value_node(l - 1, i),
-                    num(v)
-                ));
-                w.line(&format!("Efm{l}_{i} fm{l}_{i} 0 fp{l}_{i} 0 -1"));
-            }
-        }
-        let drive_plus = |i: usize| {
-            if l == 1 {
-                format!("x{i}")
-            } else {
-                format!("fp{l}_{i}")
-            }
-        };
-        let drive_minus = |i: usize| {
-            if l == 1 {
-                format!("xn{i}")
-            } else {
-                format!("fm{l}_{i}")
-            }
-        };
-        let sum_f = |j: usize| format!("fs{l}_{j}");
-        w.array(
-            &format!("f{l}"),
-            &layer.forward,
-            &drive_plus,
-            &drive_minus,
-            &sum_f,
-            Read::Forward,
-            d,
-        );
-        for j in 0..layer.outputs {
-            let r_f = layer.feedback_resistance_ohms;
-            let vos = d.offsets.tia_forward[l - 1][j];
-            w.tia(&format!("f{l}_{j}"), r_f, d.tia_gain, vos);
-        }
-        // Error amplifiers.
-        for j in 0..layer.outputs {
-            let target = if l == n_layers {
-                format!("V(y{j})")
-            } else {
-                format!("V({})", value_node(l, j))
-            };
-            let skip = if layer.skip {
-                format!(" - V({})", value_node(l - 1, j))
-            } else {
-                String::new()
-            };
-            let os = 2.0 * d.offsets.error[l - 1][j];
-            let os = if os == 0.0 {
-                String::new()
-            } else {
-                format!(" + {}", num(os))
-            };
-            let expr = format!("{target}{skip} + V({}){os}", forward_tia_node(l, j));
-            let e = error_node(l, j);
-            if d.tau_e_seconds > 0.0 {
-                let c_e = ERROR_CAPACITANCE_FARADS;
-                w.line(&format!("Bea{l}_{j} ea{l}_{j} 0 V = {expr}"));
-                w.line(&format!(
-                    "Rea{l}_{j} ea{l}_{j} {e} {}",
-                    num(d.tau_e_seconds / c_e)
-                ));
-                w.line(&format!(
-                    "Cea{l}_{j} {e} 0 {} IC={}",
-                    num(c_e),
-                    num(v * d.e0[l - 1][j])
-                ));
-            } else {
-                w.line(&format!("Be{l}_{j} {e} 0 V = {expr}"));
-            }
-        }
-        // Backward read of this layer's errors onto layer l-1.
-        if let Some(back) = &layer.backward {
-            let h = l - 1;
-            let lam = layer.precision;
-            for j in 0..layer.outputs {
-                let e = error_node(l, j);
-                w.line(&format!("Ebp{l}_{j} bp{l}_{j} 0 {e} 0 {}", num(lam)));
-                w.line(&format!("Ebm{l}_{j} bm{l}_{j} 0 {e} 0 {}", num(-lam)));
-            }
-            let dp = |j: usize| format!("bp{l}_{j}");
-            let dm = |j: usize| format!("bm{l}_{j}");
-            let sum_b = |i: usize| format!("bs{h}_{i}");
-            let (pair, read) = match back {
-                BackwardArrays::Separate(pair) => (pair, Read::Forward),
-                BackwardArrays::Shared(pair) => (pair, Read::Reverse),
-            };
-            w.array(&format!("b{l}"), pair, &dp, &dm, &sum_b, read, d);
-            for i in 0..layer.inputs {
-                let r_f = layer.feedback_resistance_ohms;
-                let vos = d.offsets.tia_backward[h - 1][i];
-                w.tia(&format!("b{h}_{i}"), r_f, d.tia_gain, vos);
-            }
-        }
-    }
-
-    // Multipliers and integrators of the hidden layers.
-    let r_in = d.tau_z_seconds / d.node_capacitance_farads;
-    for h in 1..n_layers {
-        w.line(&format!(
-            "* ---- value nodes of layer {h}: Miller integrators, g_m = C_z / tau_z = {} S",
-            num(1.0 / r_in)
-        ));
-        let next = &d.layers[h];
-        let coupling = if next.skip { next.precision } else { 0.0 };
-        for i in 0..widths[h] {
-            let z = value_node(h, i);
-            w.line(&format!(
-                "Bmq{h}_{i} mq{h}_{i} 0 V = -dphi(V({z})/{})*V({})",
-                num(v),
-                backward_tia_node(h, i)
-            ));
-            let skip = if coupling != 0.0 {
-                format!(" - {}*V({})", num(coupling), error_node(h + 1, i))
-            } else {
-                String::new()
-            };
-            // The integrator's input offset enters its drive, as the model writes it (an
-            // offset source at the op-amp's input would also shift the output by V_os).
-            let vos = d.offsets.integrator[h - 1][i];
-            let os = if vos == 0.0 {
-                String::new()
-            } else {
-                format!(" - {}", num(vos))
-            };
-            w.line(&format!(
-                "Bzd{h}_{i} zd{h}_{i} 0 V = V({}){skip} - V(mq{h}_{i}){os}",
-                error_node(h, i)
-            ));
-            w.line(&format!("Rzi{h}_{i} zd{h}_{i} zn{h}_{i} {}", num(r_in)));
-            // The capacitor holds V(zn) - V(z) = -v_read z0 (the input sits at virtual ground).
-            w.line(&format!(
-                "Cz{h}_{i} zn{h}_{i} {z} {} IC={}",
-                num(d.node_capacitance_farads),
-                num(-v * d.z0[h - 1][i])
-            ));
-            w.line(&format!(
-                "Ez{h}_{i} {z} 0 0 zn{h}_{i} {}",
-                num(IDEAL_OPEN_LOOP_GAIN)
-            ));
-        }
-    }
-
-    // Analysis and output.
-    let t = &opts.tolerances;
-    w.line("* ---- analysis");
-    w.line(&format!(
-        ".options reltol={} abstol={} vntol={} chgtol={} trtol={} method={}",
-        num(t.reltol),
-        num(t.abstol),
-        num(t.vntol),
-        num(t.chgtol),
-        num(t.trtol),
-        t.method
-    ));
-    w.line(&format!(
-        ".tran {} {} 0 {} uic",
-        num(tstep),
-        num(d.window_seconds),
-        num(tstep)
-    ));
     let mut probes = Vec::new();
     let mut probe_layer = |kind: NodeKind, layer: usize| {
-        probes.extend((0..widths[layer]).map(|node| Probe { kind, layer, node }));
+        probes.extend((0..d.widths[layer]).map(|node| Probe { kind, layer, node }));
     };
     for h in 1..n_layers {
         probe_layer(NodeKind::Value, h);
@@ -449,39 +245,21 @@ pub fn write_netlist(design: &SpiceDesign, opts: &NetlistOptions) -> Netlist {
     for l in 1..=n_layers {
         probe_layer(NodeKind::Error, l);
     }
-    // The TIA outputs, which the rails of a run clip like any node (the netlist has none).
     for l in 1..=n_layers {
         probe_layer(NodeKind::ForwardTia, l);
     }
     for h in (1..n_layers).filter(|&h| d.layers[h].backward.is_some()) {
         probe_layer(NodeKind::BackwardTia, h);
     }
-    let mut data_files = Vec::new();
-    w.line(".control");
-    w.line("set wr_singlescale");
-    w.line("set wr_vecnames");
-    w.line("option numdgt=17");
-    w.line("run");
-    for (k, chunk) in probes.chunks(opts.vectors_per_file.max(1)).enumerate() {
-        let file = format!("{}.{k}.txt", opts.data_file);
-        let mut cmd = format!("wrdata {file}");
-        for p in chunk {
-            let _ = write!(cmd, " v({})", probe_node(p));
-        }
-        w.line(&cmd);
-        data_files.push(DataFile {
-            file,
-            probes: chunk.to_vec(),
-        });
-    }
-    w.line("quit 0");
-    w.line(".endc");
-    w.line(".end");
-    Netlist {
-        text: w.s,
-        data_files,
-        device_resistors: w.devices,
-        wire_resistors: w.wires,
+    probes
+}
+
+/// `" + x"` (or `" - x"` with `minus`) for a non-zero term, nothing for zero.
+fn term(minus: bool, x: f64) -> String {
+    match (x == 0.0, minus) {
+        (true, _) => String::new(),
+        (false, false) => format!(" + {}", num(x)),
+        (false, true) => format!(" - {}", num(x)),
     }
 }
 
@@ -499,6 +277,276 @@ impl Writer {
     fn line(&mut self, text: &str) {
         self.s.push_str(text);
         self.s.push('\n');
+    }
+
+    /// The title line, the design in comments, and `phi`, `phi'` as functions.
+    fn header(&mut self, d: &SpiceDesign) {
+        self.line(&format!(
+            "apcsim netlist of {} (sample {})",
+            sanitize(&d.name),
+            d.sample
+        ));
+        self.line(&format!(
+            "* apcsim {} export-spice; widths {:?}, {}, v_read {} V, tau_z {} s, tau_e {} s, C_z {} F",
+            env!("CARGO_PKG_VERSION"),
+            d.widths,
+            d.activation,
+            num(d.v_read_volts),
+            num(d.tau_z_seconds),
+            num(d.tau_e_seconds),
+            num(d.node_capacitance_farads)
+        ));
+        self.line(&format!(
+            "* tiles {}x{}, wire {} ohm per segment; TIA open-loop gain {}{}; {} crossbar devices",
+            d.tile_rows,
+            d.tile_cols,
+            num(d.wire_resistance_ohms),
+            num(d.tia_gain),
+            if d.ideal_tias { " (ideal)" } else { "" },
+            d.devices()
+        ));
+        if let Some(r) = d.rail_volts {
+            self.line(&format!("* rails +-{} V are not exported", num(r)));
+        }
+        self.line("* node values are voltages V = v_read x value; see docs/circuit-model.md");
+        let (phi, dphi) = activation_functions(d.activation);
+        self.line(&format!(".func phi(u) {{{phi}}}"));
+        self.line(&format!(".func dphi(u) {{{dphi}}}"));
+    }
+
+    /// The inputs (DAC values, and their inversions) and the targets.
+    fn sources(&mut self, d: &SpiceDesign) {
+        let v = d.v_read_volts;
+        self.line("* inputs (DAC values) and targets");
+        for (i, &x) in d.x.iter().enumerate() {
+            self.line(&format!("Vx{i} x{i} 0 DC {}", num(v * x)));
+            self.line(&format!("Exn{i} xn{i} 0 x{i} 0 -1"));
+        }
+        for (j, &y) in d.y.iter().enumerate() {
+            self.line(&format!("Vy{j} y{j} 0 DC {}", num(v * y)));
+        }
+    }
+
+    /// Weight layer l: its forward read and TIAs, its error amplifiers, and the backward read
+    /// of its errors.
+    fn layer(&mut self, d: &SpiceDesign, layer: &SpiceLayer) {
+        let l = layer.layer;
+        self.line(&format!(
+            "* ---- layer {l}: {} -> {}, R_f {} ohm{}",
+            layer.inputs,
+            layer.outputs,
+            num(layer.feedback_resistance_ohms),
+            if layer.skip { ", skip" } else { "" }
+        ));
+        self.forward_read(d, layer);
+        for j in 0..layer.outputs {
+            self.error_amplifier(d, layer, j);
+        }
+        if let Some(back) = &layer.backward {
+            self.backward_read(d, layer, back);
+        }
+    }
+
+    /// The forward drivers of layer l (layer 1 is driven by the inputs themselves), its arrays
+    /// and its TIAs.
+    fn forward_read(&mut self, d: &SpiceDesign, layer: &SpiceLayer) {
+        let (l, v) = (layer.layer, d.v_read_volts);
+        if l >= 2 {
+            for i in 0..layer.inputs {
+                self.line(&format!(
+                    "Bfp{l}_{i} fp{l}_{i} 0 V = {}*phi(V({})/{})",
+                    num(v),
+                    value_node(l - 1, i),
+                    num(v)
+                ));
+                self.line(&format!("Efm{l}_{i} fm{l}_{i} 0 fp{l}_{i} 0 -1"));
+            }
+        }
+        let drive_plus = |i: usize| {
+            if l == 1 {
+                format!("x{i}")
+            } else {
+                format!("fp{l}_{i}")
+            }
+        };
+        let drive_minus = |i: usize| {
+            if l == 1 {
+                format!("xn{i}")
+            } else {
+                format!("fm{l}_{i}")
+            }
+        };
+        let sum_f = |j: usize| format!("fs{l}_{j}");
+        self.array(
+            &format!("f{l}"),
+            &layer.forward,
+            &drive_plus,
+            &drive_minus,
+            &sum_f,
+            Read::Forward,
+            d,
+        );
+        for j in 0..layer.outputs {
+            let r_f = layer.feedback_resistance_ohms;
+            let vos = d.offsets.tia_forward[l - 1][j];
+            self.tia(&format!("f{l}_{j}"), r_f, d.tia_gain, vos);
+        }
+    }
+
+    /// The error amplifier of output `j` of layer l, with its low-pass when `tau_e > 0`.
+    fn error_amplifier(&mut self, d: &SpiceDesign, layer: &SpiceLayer, j: usize) {
+        let l = layer.layer;
+        let target = if l == d.n_layers() {
+            format!("V(y{j})")
+        } else {
+            format!("V({})", value_node(l, j))
+        };
+        let skip = if layer.skip {
+            format!(" - V({})", value_node(l - 1, j))
+        } else {
+            String::new()
+        };
+        let os = term(false, 2.0 * d.offsets.error[l - 1][j]);
+        let expr = format!("{target}{skip} + V({}){os}", forward_tia_node(l, j));
+        let e = error_node(l, j);
+        if d.tau_e_seconds > 0.0 {
+            let c_e = ERROR_CAPACITANCE_FARADS;
+            self.line(&format!("Bea{l}_{j} ea{l}_{j} 0 V = {expr}"));
+            self.line(&format!(
+                "Rea{l}_{j} ea{l}_{j} {e} {}",
+                num(d.tau_e_seconds / c_e)
+            ));
+            self.line(&format!(
+                "Cea{l}_{j} {e} 0 {} IC={}",
+                num(c_e),
+                num(d.v_read_volts * d.e0[l - 1][j])
+            ));
+        } else {
+            self.line(&format!("Be{l}_{j} {e} 0 V = {expr}"));
+        }
+    }
+
+    /// The backward read of layer l's errors onto layer l-1: drivers, arrays, TIAs.
+    fn backward_read(&mut self, d: &SpiceDesign, layer: &SpiceLayer, back: &BackwardArrays) {
+        let l = layer.layer;
+        let h = l - 1;
+        let lam = layer.precision;
+        for j in 0..layer.outputs {
+            let e = error_node(l, j);
+            self.line(&format!("Ebp{l}_{j} bp{l}_{j} 0 {e} 0 {}", num(lam)));
+            self.line(&format!("Ebm{l}_{j} bm{l}_{j} 0 {e} 0 {}", num(-lam)));
+        }
+        let dp = |j: usize| format!("bp{l}_{j}");
+        let dm = |j: usize| format!("bm{l}_{j}");
+        let sum_b = |i: usize| format!("bs{h}_{i}");
+        let (pair, read) = match back {
+            BackwardArrays::Separate(pair) => (pair, Read::Forward),
+            BackwardArrays::Shared(pair) => (pair, Read::Reverse),
+        };
+        self.array(&format!("b{l}"), pair, &dp, &dm, &sum_b, read, d);
+        for i in 0..layer.inputs {
+            let r_f = layer.feedback_resistance_ohms;
+            let vos = d.offsets.tia_backward[h - 1][i];
+            self.tia(&format!("b{h}_{i}"), r_f, d.tia_gain, vos);
+        }
+    }
+
+    /// The multipliers and Miller integrators of the hidden layers.
+    fn integrators(&mut self, d: &SpiceDesign) {
+        let r_in = d.tau_z_seconds / d.node_capacitance_farads;
+        for h in 1..d.n_layers() {
+            self.line(&format!(
+                "* ---- value nodes of layer {h}: Miller integrators, g_m = C_z / tau_z = {} S",
+                num(1.0 / r_in)
+            ));
+            for i in 0..d.widths[h] {
+                self.integrator(d, h, i, r_in);
+            }
+        }
+    }
+
+    /// The multiplier and the Miller integrator of node `i` of hidden layer `h`.
+    fn integrator(&mut self, d: &SpiceDesign, h: usize, i: usize, r_in: f64) {
+        let v = d.v_read_volts;
+        let next = &d.layers[h];
+        let coupling = if next.skip { next.precision } else { 0.0 };
+        let z = value_node(h, i);
+        self.line(&format!(
+            "Bmq{h}_{i} mq{h}_{i} 0 V = -dphi(V({z})/{})*V({})",
+            num(v),
+            backward_tia_node(h, i)
+        ));
+        let skip = if coupling != 0.0 {
+            format!(" - {}*V({})", num(coupling), error_node(h + 1, i))
+        } else {
+            String::new()
+        };
+        // The integrator's input offset enters its drive, as the model writes it (an offset
+        // source at the op-amp's input would also shift the output by V_os).
+        let os = term(true, d.offsets.integrator[h - 1][i]);
+        self.line(&format!(
+            "Bzd{h}_{i} zd{h}_{i} 0 V = V({}){skip} - V(mq{h}_{i}){os}",
+            error_node(h, i)
+        ));
+        self.line(&format!("Rzi{h}_{i} zd{h}_{i} zn{h}_{i} {}", num(r_in)));
+        // The capacitor holds V(zn) - V(z) = -v_read z0 (the input sits at virtual ground).
+        self.line(&format!(
+            "Cz{h}_{i} zn{h}_{i} {z} {} IC={}",
+            num(d.node_capacitance_farads),
+            num(-v * d.z0[h - 1][i])
+        ));
+        self.line(&format!(
+            "Ez{h}_{i} {z} 0 0 zn{h}_{i} {}",
+            num(IDEAL_OPEN_LOOP_GAIN)
+        ));
+    }
+
+    /// The transient options and the `.tran` line.
+    fn analysis(&mut self, d: &SpiceDesign, opts: &NetlistOptions) {
+        let t = &opts.tolerances;
+        let tstep = d.window_seconds / opts.points.max(1) as f64;
+        self.line("* ---- analysis");
+        self.line(&format!(
+            ".options reltol={} abstol={} vntol={} chgtol={} trtol={} method={}",
+            num(t.reltol),
+            num(t.abstol),
+            num(t.vntol),
+            num(t.chgtol),
+            num(t.trtol),
+            t.method
+        ));
+        self.line(&format!(
+            ".tran {} {} 0 {} uic",
+            num(tstep),
+            num(d.window_seconds),
+            num(tstep)
+        ));
+    }
+
+    /// The `.control` block: run, then one `wrdata` per data file; returns the data files.
+    fn control(&mut self, d: &SpiceDesign, opts: &NetlistOptions) -> Vec<DataFile> {
+        let mut data_files = Vec::new();
+        self.line(".control");
+        self.line("set wr_singlescale");
+        self.line("set wr_vecnames");
+        self.line("option numdgt=17");
+        self.line("run");
+        for (k, chunk) in probes(d).chunks(opts.vectors_per_file.max(1)).enumerate() {
+            let file = format!("{}.{k}.txt", opts.data_file);
+            let mut cmd = format!("wrdata {file}");
+            for p in chunk {
+                let _ = write!(cmd, " v({})", probe_node(p));
+            }
+            self.line(&cmd);
+            data_files.push(DataFile {
+                file,
+                probes: chunk.to_vec(),
+            });
+        }
+        self.line("quit 0");
+        self.line(".endc");
+        self.line(".end");
+        data_files
     }
 
     /// A DC source for an amplifier's input offset, or ground when it is zero; returns the node.

@@ -180,11 +180,74 @@ struct DataTable {
     values: DMatrix<f64>,
 }
 
+/// A data file that ends before its last row does: a full disk or a stopped ngspice cut it
+/// short. An I/O error naming the file (exit code 1), not a malformed file.
+fn ends_early(path: &Path, what: String) -> SpiceError {
+    SpiceError::File {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!(
+                "ends early: {what}; ngspice's output was cut short (is the disk it is on full? \
+                 was ngspice stopped?)"
+            ),
+        ),
+    }
+}
+
+/// Adds to a data file cut short what ngspice itself reported (wrdata does not report a failed
+/// write: a full disk leaves ngspice silent and its exit status 0).
+pub fn with_ngspice_report(e: SpiceError, run: &NgspiceRun) -> SpiceError {
+    match e {
+        SpiceError::File { path, source } if source.kind() == std::io::ErrorKind::UnexpectedEof => {
+            let said = if run.diagnostics.is_empty() {
+                "ngspice reported no problem".to_string()
+            } else {
+                format!("ngspice reported: {}", run.diagnostics.join(" | "))
+            };
+            SpiceError::File {
+                path,
+                source: std::io::Error::new(source.kind(), format!("{source}; {said}")),
+            }
+        }
+        other => other,
+    }
+}
+
+/// One data row: the time and the values, every field a finite number.
+fn parse_row(
+    line: &str,
+    k: usize,
+    columns: usize,
+    bad: &dyn Fn(String) -> SpiceError,
+) -> Result<Vec<f64>, SpiceError> {
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    if fields.len() != columns {
+        return Err(bad(format!(
+            "row {k}: {} fields for {columns} columns",
+            fields.len()
+        )));
+    }
+    fields
+        .iter()
+        .map(|f| match f.parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(v),
+            Ok(_) => Err(bad(format!("row {k}: non-finite value {f}"))),
+            Err(_) => Err(bad(format!("row {k}: {f:?} is not a number"))),
+        })
+        .collect()
+}
+
 fn read_table(path: &Path) -> Result<DataTable, SpiceError> {
     let bad = |m: String| SpiceError::Output(format!("{}: {m}", path.display()));
     let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    // wrdata ends every line: a file without a final line end was cut short mid-row.
+    let complete = text.is_empty() || text.ends_with('\n');
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty()).peekable();
     let header = lines.next().ok_or_else(|| bad("empty file".into()))?;
+    if lines.peek().is_none() && !complete {
+        return Err(ends_early(path, "within its header line".into()));
+    }
     let mut names = header.split_whitespace().map(str::to_ascii_lowercase);
     if names.next().as_deref() != Some("time") {
         return Err(bad("the first column is not time".into()));
@@ -192,29 +255,22 @@ fn read_table(path: &Path) -> Result<DataTable, SpiceError> {
     let names: Vec<String> = names.collect();
     let mut times = Vec::new();
     let mut data = Vec::new();
-    for (k, line) in lines.enumerate() {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if fields.len() != names.len() + 1 {
-            return Err(bad(format!(
-                "row {}: {} fields for {} columns",
-                k + 1,
-                fields.len(),
-                names.len() + 1
-            )));
+    let mut k = 0;
+    while let Some(line) = lines.next() {
+        k += 1;
+        if lines.peek().is_none() && !complete {
+            let fields = line.split_whitespace().count();
+            return Err(ends_early(
+                path,
+                format!(
+                    "row {k} stops after {fields} of its {} fields, without a line end",
+                    names.len() + 1
+                ),
+            ));
         }
-        for (c, f) in fields.iter().enumerate() {
-            let v: f64 = f
-                .parse()
-                .map_err(|_| bad(format!("row {}: {f:?} is not a number", k + 1)))?;
-            if !v.is_finite() {
-                return Err(bad(format!("row {}: non-finite value {f}", k + 1)));
-            }
-            if c == 0 {
-                times.push(v);
-            } else {
-                data.push(v);
-            }
-        }
+        let row = parse_row(line, k, names.len() + 1, &bad)?;
+        times.push(row[0]);
+        data.extend_from_slice(&row[1..]);
     }
     if times.is_empty() {
         return Err(bad("no data rows".into()));
@@ -225,6 +281,36 @@ fn read_table(path: &Path) -> Result<DataTable, SpiceError> {
         times,
         values,
     })
+}
+
+/// Checks that ngspice's output times reach the window's end. A transient that ngspice
+/// stopped (its report says why) is an ngspice failure; rows that stop early while ngspice
+/// reported nothing were cut short, and the first data file is named.
+pub fn check_window_end(
+    times: &[f64],
+    window_seconds: f64,
+    first_file: &Path,
+    run: &NgspiceRun,
+) -> Result<(), SpiceError> {
+    let last = times.last().copied().unwrap_or(0.0);
+    if (last - window_seconds).abs() <= 1e-9 * window_seconds {
+        return Ok(());
+    }
+    if run.diagnostics.is_empty() {
+        let e = ends_early(
+            first_file,
+            format!(
+                "its {} rows stop at t = {last:e} s, before the window's end {window_seconds:e} s",
+                times.len()
+            ),
+        );
+        return Err(with_ngspice_report(e, run));
+    }
+    Err(SpiceError::Ngspice(format!(
+        "the transient stopped at {last:e} s, before the window's end {window_seconds:e} s; \
+         ngspice reported: {}",
+        run.diagnostics.join(" | ")
+    )))
 }
 
 /// One node's values over time.
@@ -251,6 +337,28 @@ pub fn read_trajectory(
         }
         match &times {
             None => times = Some(table.times.clone()),
+            Some(t) if table.times.len() < t.len() && t.starts_with(&table.times) => {
+                return Err(ends_early(
+                    &dir.join(file),
+                    format!(
+                        "its {} rows stop at t = {:e} s, where the first data file's {} go on",
+                        table.times.len(),
+                        table.times[table.times.len() - 1],
+                        t.len()
+                    ),
+                ))
+            }
+            Some(t) if t.len() < table.times.len() && table.times.starts_with(t) => {
+                return Err(ends_early(
+                    &dir.join(&netlist.data_files[0].file),
+                    format!(
+                        "its {} rows stop at t = {:e} s, where {file}'s {} go on",
+                        t.len(),
+                        t[t.len() - 1],
+                        table.times.len()
+                    ),
+                ))
+            }
             Some(t) if *t != table.times => {
                 return Err(SpiceError::Output(format!(
                     "{file}: its times differ from the first data file's"
@@ -290,6 +398,81 @@ pub fn read_trajectory(
 mod tests {
     use super::*;
 
+    /// A data file cut short (a full disk stops wrdata mid-row, and ngspice says nothing) is an
+    /// I/O error naming the file and saying that it ends early, not a malformed row.
+    #[test]
+    fn a_data_file_cut_short_is_an_io_error_that_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let full = "time v(a) v(b)\n1e-9 0.1 0.2\n2e-9 0.3 0.4\n";
+        for cut in [12, full.len() - 9, full.len() - 2] {
+            let p = dir.path().join(format!("cut{cut}.txt"));
+            std::fs::write(&p, &full[..cut]).unwrap();
+            let e = read_table(&p).err().expect("a file cut short is refused");
+            let text = e.to_string();
+            assert!(
+                matches!(&e, SpiceError::File { source, .. }
+                    if source.kind() == std::io::ErrorKind::UnexpectedEof),
+                "cut at {cut}: {text}"
+            );
+            assert!(text.starts_with(&p.display().to_string()), "{text}");
+            assert!(text.contains("ends early"), "{text}");
+        }
+        // What ngspice reported is added to the message.
+        let run = NgspiceRun {
+            stdout: String::new(),
+            stderr: String::new(),
+            wall_seconds: 0.0,
+            diagnostics: Vec::new(),
+        };
+        let p = dir.path().join("cut.txt");
+        std::fs::write(&p, &full[..20]).unwrap();
+        let e = with_ngspice_report(read_table(&p).err().unwrap(), &run);
+        assert!(e.to_string().contains("ngspice reported no problem"), "{e}");
+    }
+
+    /// A second data file with fewer rows than the first (cut at a line end) ends early, and so
+    /// does a first data file with fewer rows than the second.
+    #[test]
+    fn a_data_file_with_fewer_rows_than_the_others_ends_early() {
+        use crate::spice::netlist::Probe;
+        let dir = tempfile::tempdir().unwrap();
+        let probe = |node| Probe {
+            kind: NodeKind::Error,
+            layer: 1,
+            node,
+        };
+        let netlist = Netlist {
+            text: String::new(),
+            data_files: vec![
+                DataFile {
+                    file: "a.txt".into(),
+                    probes: vec![probe(0)],
+                },
+                DataFile {
+                    file: "b.txt".into(),
+                    probes: vec![probe(1)],
+                },
+            ],
+            device_resistors: 0,
+            wire_resistors: 0,
+        };
+        let long = "time v(e1_0)\n0 0.1\n1e-9 0.2\n2e-9 0.3\n";
+        let short = "time v(e1_1)\n0 0.1\n1e-9 0.2\n";
+        for (a, b, named) in [(long, short, "b.txt"), (short, long, "a.txt")] {
+            std::fs::write(dir.path().join("a.txt"), a).unwrap();
+            std::fs::write(dir.path().join("b.txt"), b).unwrap();
+            let e = read_trajectory(&netlist, dir.path(), 1.0).err().unwrap();
+            let text = e.to_string();
+            assert!(
+                text.contains(named) && text.contains("ends early"),
+                "{text}"
+            );
+        }
+        std::fs::write(dir.path().join("b.txt"), long.replace("e1_0", "e1_1")).unwrap();
+        std::fs::write(dir.path().join("a.txt"), long).unwrap();
+        assert!(read_trajectory(&netlist, dir.path(), 1.0).is_ok());
+    }
+
     #[test]
     fn diagnostics_pick_problems_not_notes() {
         let out = "Note: No compatibility mode selected!\nCircuit: x\n\
@@ -316,6 +499,15 @@ mod tests {
             std::fs::write(&p, text).unwrap();
             assert!(read_table(&p).is_err(), "{name}");
         }
+        // A row that is short but ends its line is malformed, not cut short.
+        let p = dir.path().join("short_mid.txt");
+        std::fs::write(&p, "time v(a) v(b)\n1e-9 0.1\n2e-9 0.1 0.2\n").unwrap();
+        let e = read_table(&p).err().unwrap();
+        assert!(matches!(e, SpiceError::Output(_)), "{e}");
+        assert!(
+            e.to_string().contains("row 1: 2 fields for 3 columns"),
+            "{e}"
+        );
         let p = dir.path().join("ok.txt");
         std::fs::write(&p, " time v(a)\n 1e-9 0.5\n 2e-9 0.25\n").unwrap();
         let t = read_table(&p).unwrap();

@@ -40,19 +40,10 @@ pub fn positive(name: &str, v: f64) -> Result<f64, crate::exit::Failure> {
 /// Refuses an output file path that cannot be written as a file (a folder, or a path through a
 /// file), before any work is done, and creates its folder.
 pub fn output_file(option: &str, path: &Path) -> Result<(), crate::exit::Failure> {
-    let refuse = |why: &str| {
-        crate::exit::Failure::input(format!(
-            "{option} {}: {why}; name the file to write",
-            path.display()
-        ))
-    };
-    if path.is_dir() {
-        return Err(refuse("is a folder"));
-    }
+    apcsim::io::check_writable_file(path).map_err(|why| {
+        crate::exit::Failure::input(format!("{option} {}: {why}", path.display()))
+    })?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if apcsim::io::outdir::check_path(dir).is_err() {
-            return Err(refuse("a part of the path is a file, not a folder"));
-        }
         std::fs::create_dir_all(dir).map_err(|e| {
             crate::exit::Failure::io(format!("cannot create {}: {e}", dir.display()))
         })?;

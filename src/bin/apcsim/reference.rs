@@ -121,7 +121,7 @@ fn print_outcome(input: &apcsim::io::reference::ReferenceInput, outcome: &Refere
         );
     }
     sayln!("cos sim (PC vs BP, all layers): {:.12}", outcome.cos_sim);
-    if outcome.comparisons.is_empty() {
+    if outcome.comparisons.is_empty() && outcome.not_compared.is_empty() {
         sayln!("the input holds no computed datasets to compare with");
         return;
     }
@@ -132,11 +132,20 @@ fn print_outcome(input: &apcsim::io::reference::ReferenceInput, outcome: &Refere
         "max rel"
     );
     for c in &outcome.comparisons {
+        let part = c.prefix.map_or(String::new(), |p| {
+            format!(
+                "  first {} entries (input {}, apcsim {})",
+                p.compared, p.input, p.computed
+            )
+        });
         sayln!(
-            "{:<34} {:>12.3e} {:>12.3e}",
+            "{:<34} {:>12.3e} {:>12.3e}{part}",
             c.dataset,
             c.max_abs,
             c.max_rel
         );
+    }
+    for n in &outcome.not_compared {
+        sayln!("{:<34} not compared: {}", n.dataset, n.reason);
     }
 }
