@@ -1425,7 +1425,7 @@ fn crossbar_energy_of_fixed_inputs_is_sum_g_v_squared_t() {
         &LoadOptions::default(),
     )
     .unwrap();
-    let built = apcsim::study::build::build(&circuit).unwrap();
+    let built = apcsim::design::build::build(&circuit).unwrap();
     let net = &built.network;
     let circ: AnalogCircuit<f64> = AnalogCircuit::from_design(&circuit, net, &built.mapped);
     let x = built.batch.x.clone();

@@ -298,7 +298,7 @@ mod gradient_check {
     use apcsim::dynamics::{InferenceOptions, Solver, Stop};
     use apcsim::hardware::params::Converter;
     use apcsim::io::data::gaussian_batch;
-    use apcsim::study::hardware::gradient_check;
+    use apcsim::design::hardware::gradient_check;
 
     fn ideal_converter() -> Converter {
         Converter {

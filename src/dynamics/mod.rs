@@ -20,6 +20,3 @@ pub use runner::{
 };
 pub use system::{GradientFlow, System};
 
-/// The old name of [`CHUNK`].
-#[doc(hidden)]
-pub use runner::CHUNK as DEFAULT_CHUNK;

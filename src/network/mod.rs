@@ -12,6 +12,3 @@ pub use model::{
 };
 pub use param::Parameterisation;
 
-/// The old path of [`crate::numeric::vmath`], kept while code written against it moves there.
-#[doc(hidden)]
-pub use crate::numeric::vmath;

@@ -51,7 +51,7 @@ const BLOCK_BYTES: usize = 256 * 1024;
 /// It costs one pass over the matrix and about as much memory again.
 ///
 /// ```
-/// use apcsim::real::{gemm_packed, MatMut, MatRef, PackedMat};
+/// use apcsim::numeric::{gemm_packed, MatMut, MatRef, PackedMat};
 /// let w = nalgebra::DMatrix::<f32>::from_fn(3, 2, |i, j| (i + 2 * j) as f32);
 /// let packed = PackedMat::new(MatRef::from(&w));
 /// let x = [1.0f32, 1.0, 2.0, 0.0]; // 2 x 2, column-major

@@ -9,7 +9,7 @@
 
 use super::width_depth::{Figures, Heatmap, Series, StudyPlan, StudyResults};
 use crate::network::Parameterisation;
-use crate::plot::{self, heatmap, line_chart_with_bands, Axis, Figure, PlotError, Report};
+use crate::report::{self, heatmap, line_chart_with_bands, Axis, Figure, PlotError, Report};
 use std::path::Path;
 
 /// Length of the Okabe–Ito palette the line charts cycle through: series i and i + 8 share a

@@ -18,7 +18,7 @@ pub const OUTPUTS: &[&str] = &[
     "report.json",
     "report.html",
     "traces.h5",
-    apcsim::plot::MANIFEST,
+    apcsim::report::MANIFEST,
     "*.svg",
 ];
 

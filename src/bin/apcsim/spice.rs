@@ -99,7 +99,7 @@ fn load(args: &DesignArgs, extra: &[&str]) -> Result<SpiceDesign, Failure> {
     let mut set = args.set.clone();
     set.extend(extra.iter().map(|s| s.to_string()));
     let circuit = config::load(&args.file, &set, &LoadOptions::default())?;
-    let built = apcsim::study::build::build(&circuit)
+    let built = apcsim::design::build::build(&circuit)
         .map_err(|e| Failure::from(e).context(args.file.display()))?;
     Ok(SpiceDesign::new(&circuit, &built, args.sample)?)
 }

@@ -9,7 +9,7 @@
 //! is a [`PlotError`] returned.
 //!
 //! ```
-//! use apcsim::plot::{line_chart, Axis, Figure, Report, Series};
+//! use apcsim::report::{line_chart, Axis, Figure, Report, Series};
 //!
 //! let t_us: Vec<f64> = (0..50).map(|i| i as f64 * 0.1).collect();
 //! let v: Vec<f64> = t_us.iter().map(|t| 1.0 - (-t).exp()).collect();
@@ -22,7 +22,7 @@
 //! let mut report = Report::new("Settling");
 //! report.figure(Figure::new("settling.svg", "Node voltage after the input step.", svg));
 //! assert!(report.to_html().contains("<svg"));
-//! # Ok::<(), apcsim::plot::PlotError>(())
+//! # Ok::<(), apcsim::report::PlotError>(())
 //! ```
 
 mod area;

@@ -9,7 +9,7 @@ pub use crate::measure::run::{
 pub use crate::numeric::format::si;
 
 use crate::config::Circuit;
-use crate::plot::{run_figures, LayerAlignment, Report};
+use crate::report::{run_figures, LayerAlignment, Report};
 use std::path::Path;
 
 /// The compact terminal summary of a completed run.
