@@ -1177,15 +1177,6 @@ impl StudyResults {
         table.finish()
     }
 
-    /// Writes `study.csv`, `summary.csv`, the SVG figures and `report.html`
-    /// ([`super::width_depth_report`]) into `dir` (created if needed), each atomically.
-    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
-        std::fs::create_dir_all(dir)?;
-        crate::io::write_atomic(&dir.join("study.csv"), self.study_csv().as_bytes())?;
-        crate::io::write_atomic(&dir.join("summary.csv"), self.summary_csv().as_bytes())?;
-        super::width_depth_report::write_report(self, dir)
-    }
-
     /// A heatmap of one summary quantity at one step.
     pub fn heatmap(
         &self,

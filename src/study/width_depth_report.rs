@@ -22,6 +22,17 @@ const ANTI_ALIGNED: f64 = -0.5;
 const COS_LABEL: &str = "cos sim (PC, BP)";
 const RATIO_LABEL: &str = "N / L (width / depth)";
 
+impl StudyResults {
+    /// Writes `study.csv`, `summary.csv`, the SVG figures and `report.html` into `dir`
+    /// (created if needed), each file whole or not at all.
+    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        crate::io::write_atomic(&dir.join("study.csv"), self.study_csv().as_bytes())?;
+        crate::io::write_atomic(&dir.join("summary.csv"), self.summary_csv().as_bytes())?;
+        write_report(self, dir)
+    }
+}
+
 /// Writes the SVG figures and `report.html` into `dir`, each file whole or not at all, and
 /// removes the figures of an earlier report there that this one does not draw. A figure that
 /// cannot be drawn is named in the report instead.

@@ -5,14 +5,14 @@
 
 use super::plan::SweepPlan;
 use super::record::{Metrics, PointRecord, COMPARISONS};
-use super::{exec::io_err, SweepError, SUMMARY_CSV, SWEEP_H5};
+use super::{SweepError, SUMMARY_CSV, SWEEP_H5};
 use crate::analog::Component;
 use crate::io::h5::{Array, Attr, H5Writer};
 use crate::numeric::format::si;
 use crate::numeric::stats::MeanStd;
 use crate::report::{
     bar_chart, heatmap, line_chart, line_chart_with_bands, Axis, CsvTable, Figure, PlotError,
-    Report, Series,
+    Report, ReportError, Series,
 };
 use std::path::Path;
 
@@ -87,6 +87,15 @@ fn number(x: f64) -> String {
         format!("{x}")
     } else {
         format!("{x:e}")
+    }
+}
+
+impl From<ReportError> for SweepError {
+    fn from(e: ReportError) -> Self {
+        SweepError::Io {
+            path: e.path,
+            message: e.source.to_string(),
+        }
     }
 }
 
@@ -228,7 +237,9 @@ pub fn write_data(
 ) -> Result<(), SweepError> {
     h5(plan, records).write(&dir.join(SWEEP_H5))?;
     let p = dir.join(SUMMARY_CSV);
-    crate::io::write_atomic(&p, csv(plan, records).as_bytes()).map_err(|e| io_err(&p, e))
+    crate::io::write_atomic(&p, csv(plan, records).as_bytes())
+        .map_err(|source| ReportError { path: p, source })?;
+    Ok(())
 }
 
 /// Writes sweep.h5, summary.csv, the charts and report.html.
@@ -239,7 +250,7 @@ pub fn write_all(
 ) -> Result<(), SweepError> {
     write_data(dir, plan, records)?;
     let report = report(plan, records);
-    report.write(dir).map_err(|e| io_err(&e.path, e.source))
+    Ok(report.write(dir)?)
 }
 
 /// report.html: what the sweep ran, its charts and a table of its points.
