@@ -11,4 +11,3 @@ pub use model::{
     alignment, Alignment, Architecture, Batch, Layout, Network, NetworkError, Workspace,
 };
 pub use param::Parameterisation;
-

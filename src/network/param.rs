@@ -111,7 +111,6 @@ impl Parameterisation {
     }
 }
 
-
 impl fmt::Display for Parameterisation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

@@ -4,8 +4,9 @@ use crate::args::{output_file, Real};
 use crate::exit::Failure;
 use apcsim::config::{self, LoadOptions};
 use apcsim::io::outdir;
+use apcsim::numeric::stats::median;
 use apcsim::spice::{
-    check::{median, ReferenceKind, DEFAULT_TIMEOUT_SECONDS},
+    check::{ReferenceKind, DEFAULT_TIMEOUT_SECONDS},
     spice_check, write_netlist, CheckOptions, CheckReport, NetlistOptions, SpiceDesign,
     DEFAULT_MAX_DEVICES,
 };
