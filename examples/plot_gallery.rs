@@ -10,7 +10,7 @@ fn main() -> anyhow::Result<()> {
             .nth(1)
             .unwrap_or_else(|| "runs/plot_gallery".into()),
     );
-    apcsim::plot::gallery_report()?.write(&dir)?;
-    println!("wrote {}", dir.join(apcsim::plot::REPORT_HTML).display());
+    apcsim::report::gallery_report()?.write(&dir)?;
+    println!("wrote {}", dir.join(apcsim::report::REPORT_HTML).display());
     Ok(())
 }

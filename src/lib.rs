@@ -1,10 +1,12 @@
 //! apcsim simulates analog (continuous-time) predictive coding on resistive crossbar hardware.
 //!
-//! Data flows one way: file -> config -> mapped hardware -> dynamics -> measurements -> outputs.
-//! This crate currently holds the circuit description loader ([`config`]), the ideal network
-//! ([`network`]), its inference solvers ([`dynamics`]), the HDF5 reference format ([`io`]), the
-//! reference study ([`study`]), and charts with the self-contained HTML report that shows them
-//! ([`plot`]).
+//! Data flows one way, and each module is one layer of it (docs/design.md §5): [`numeric`]
+//! (floating-point types, GEMM, statistics, seeds) -> [`network`] (the PC network) -> [`io`]
+//! (file formats) -> [`hardware`] (devices, mapping) -> [`config`] (the design file) ->
+//! [`dynamics`] (ideal inference) and [`analog`] (the circuit in physical time) -> [`design`]
+//! (a design's network, batch and arrays) -> [`measure`] (a run and its typed report) ->
+//! [`report`] (figures, HTML, CSV), [`study`] (reference check, sweeps, width x depth) and
+//! [`spice`] (the ngspice cross-check). The `apcsim` binary sits on top.
 
 pub mod analog;
 pub mod config;
@@ -15,19 +17,11 @@ pub mod io;
 pub mod measure;
 pub mod network;
 pub mod numeric;
-pub mod plot;
+pub mod report;
 pub mod spice;
 pub mod study;
 
 pub use numeric::Real;
-
-/// The old path of [`numeric::real`] and [`numeric::packed`], kept while code written against
-/// it moves to [`numeric`].
-#[doc(hidden)]
-pub mod real {
-    pub use crate::numeric::packed::{self, gemm_packed, gemm_packed_with, PackedMat};
-    pub use crate::numeric::real::*;
-}
 
 // The README's Rust example is compiled and run as a doctest.
 #[doc = include_str!("../README.md")]

@@ -1425,7 +1425,7 @@ fn crossbar_energy_of_fixed_inputs_is_sum_g_v_squared_t() {
         &LoadOptions::default(),
     )
     .unwrap();
-    let built = apcsim::study::build::build(&circuit).unwrap();
+    let built = apcsim::design::build::build(&circuit).unwrap();
     let net = &built.network;
     let circ: AnalogCircuit<f64> = AnalogCircuit::from_design(&circuit, net, &built.mapped);
     let x = built.batch.x.clone();
@@ -1433,7 +1433,7 @@ fn crossbar_energy_of_fixed_inputs_is_sum_g_v_squared_t() {
     let fwd = |l: usize| &built.mapped.layers[l - 1].w_forward * net.scalings()[l - 1];
     let u1 = (fwd(1) * &x).map(f64::tanh);
     let y = fwd(2) * &u1;
-    let mut o = apcsim::study::run::sim_options(&circuit).unwrap();
+    let mut o = apcsim::measure::sim_options(&circuit).unwrap();
     o.steady_tol = 0.0;
     let sim = simulate(&circ, x.as_slice(), y.as_slice(), b, &o, &|_, _| {}).unwrap();
     assert!(!sim.steady);
@@ -1478,7 +1478,7 @@ fn crossbar_energy_of_fixed_inputs_is_sum_g_v_squared_t() {
 #[test]
 fn reported_energy_is_the_integral_of_the_traced_power_and_adds_up() {
     use apcsim::io::h5::{Attr, H5Reader};
-    use apcsim::study::run;
+    use apcsim::measure as run;
     let path = common::repo_path("circuits/tiny.toml");
     let circuit = apcsim::config::load(
         &path,
@@ -1488,7 +1488,7 @@ fn reported_energy_is_the_integral_of_the_traced_power_and_adds_up() {
     .unwrap();
     let res = run::run(&circuit, &|_, _| {}).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    run::write_outputs(&circuit, &res, dir.path()).unwrap();
+    run::write_measurements(&circuit, &res, dir.path()).unwrap();
     let h5 = H5Reader::open(&dir.path().join("traces.h5")).unwrap();
     let t = h5.array("time_seconds").unwrap().data;
     let pw = h5.array("power/by_component_watts").unwrap();

@@ -295,10 +295,10 @@ fn ir_drop_weight_error_scales_with_wire_resistance() {
 
 mod gradient_check {
     use super::*;
+    use apcsim::design::hardware::gradient_check;
     use apcsim::dynamics::{InferenceOptions, Solver, Stop};
     use apcsim::hardware::params::Converter;
     use apcsim::io::data::gaussian_batch;
-    use apcsim::study::hardware::gradient_check;
 
     fn ideal_converter() -> Converter {
         Converter {

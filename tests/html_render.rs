@@ -110,7 +110,7 @@ fn report_with_every_chart_renders_in_chromium() {
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let page = dir.path().join("report.html");
-    let report = apcsim::plot::gallery_report().expect("every gallery chart draws");
+    let report = apcsim::report::gallery_report().expect("every gallery chart draws");
     let html = report.to_html();
     for kind in [
         "<polyline",
@@ -373,7 +373,7 @@ fn the_settling_figure_draws_the_tolerance_settling_is_measured_against() {
     assert_eq!(report["dynamics"]["noisy"], true, "the run is noisy");
     assert_eq!(report["settling"]["settled"], true);
     let svg = std::fs::read_to_string(out.join("convergence.svg")).expect("the settling figure");
-    // The guides' colours (src/plot/style.rs); the legend's swatches lie right of the plot.
+    // The guides' colours (src/report/style.rs); the legend's swatches lie right of the plot.
     let tolerance = polylines(&svg, "#666666");
     let (mut lowest, mut tolerance_y, mut plot_right) = (f64::INFINITY, f64::NAN, 0.0f64);
     for dash in &tolerance {

@@ -373,7 +373,7 @@ fn a_shared_backward_read_is_the_transpose_of_the_forward_read() {
         &LoadOptions::default(),
     )
     .unwrap();
-    let built = apcsim::study::build::build(&c).unwrap();
+    let built = apcsim::design::build::build(&c).unwrap();
     let (tile, r) = (
         (c.crossbar.rows, c.crossbar.cols),
         c.crossbar.wire_resistance_ohms,

@@ -314,7 +314,7 @@ fn export_is_deterministic_and_counts_every_device_and_segment() {
 
 fn design(file: &str, sets: &[&str]) -> SpiceDesign {
     let c = config::load(Path::new(file), sets, &LoadOptions::default()).unwrap();
-    let b = apcsim::study::build::build(&c).unwrap();
+    let b = apcsim::design::build::build(&c).unwrap();
     SpiceDesign::new(&c, &b, 1).unwrap()
 }
 

@@ -10,7 +10,7 @@
 //! Hairer, Nørsett & Wanner, "Solving Ordinary Differential Equations I", §II.5 and §II.10
 //! (DOPRI5, DOP853); ode_solvers 0.6 (`Dopri5`, `Dop853`, `System::solout`).
 
-use super::runner::{Inference, InferenceError, Stop};
+use super::inference::{Inference, InferenceError, Stop};
 use crate::network::{Batch, Network, Workspace};
 use crate::numeric::Real;
 use ode_solvers::dop_shared::{IntegrationError, OutputType, Stats};

@@ -16,20 +16,8 @@
 //! of Stochastic Differential Equations", Springer 1992: Euler–Maruyama (§10.2, strong order
 //! 1/2) and the stochastic Heun scheme (strong order 1 for additive noise).
 
-use super::system::System;
+use super::system::{Stage, System};
 use crate::numeric::{c, Real};
-
-/// Which evaluation of a step a right-hand side serves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stage {
-    /// The first, at the state the step starts from; a stochastic system adds the step's
-    /// noise increment.
-    Start,
-    /// A later evaluation that adds the step's noise increment again (Heun's corrector).
-    Corrector,
-    /// A later evaluation without noise (the inner stages of Runge–Kutta).
-    Inner,
-}
 
 /// A fixed-step scheme.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

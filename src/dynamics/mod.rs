@@ -10,16 +10,14 @@
 //! [`CHUNK`] samples.
 
 mod adaptive;
+mod inference;
 mod integrators;
 mod runner;
 mod system;
 
-pub use integrators::{Euler, Heun, Integrator, Rk4, Scheme, Stage, Stepper};
-pub use runner::{
-    chunk_ranges, infer, Inference, InferenceError, InferenceOptions, Solver, Stop, CHUNK,
+pub use inference::{
+    chunk_ranges, Inference, InferenceError, InferenceOptions, Solver, Stop, CHUNK,
 };
-pub use system::{GradientFlow, System};
-
-/// The old name of [`CHUNK`].
-#[doc(hidden)]
-pub use runner::CHUNK as DEFAULT_CHUNK;
+pub use integrators::{Euler, Heun, Integrator, Rk4, Scheme, Stepper};
+pub use runner::infer;
+pub use system::{GradientFlow, Stage, System};

@@ -1,9 +1,20 @@
 //! Right-hand sides dz/dt = f(t, z) over flat state buffers.
 
-use super::integrators::Stage;
 use crate::network::model::max_abs;
 use crate::network::{Network, Workspace};
 use crate::numeric::Real;
+
+/// Which evaluation of a step a right-hand side serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// The first, at the state the step starts from; a stochastic system adds the step's
+    /// noise increment.
+    Start,
+    /// A later evaluation that adds the step's noise increment again (Heun's corrector).
+    Corrector,
+    /// A later evaluation without noise (the inner stages of Runge–Kutta).
+    Inner,
+}
 
 /// An ODE right-hand side evaluated in place. Knows nothing of time stepping.
 pub trait System<T: Real> {

@@ -11,7 +11,3 @@ pub use model::{
     alignment, Alignment, Architecture, Batch, Layout, Network, NetworkError, Workspace,
 };
 pub use param::Parameterisation;
-
-/// The old path of [`crate::numeric::vmath`], kept while code written against it moves there.
-#[doc(hidden)]
-pub use crate::numeric::vmath;

@@ -111,10 +111,6 @@ impl Parameterisation {
     }
 }
 
-/// The old name of [`stream_seed`], kept while code written against it moves over.
-#[doc(hidden)]
-pub use crate::numeric::seeds::stream_seed as layer_seed;
-
 impl fmt::Display for Parameterisation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

@@ -8,6 +8,7 @@ pub mod packed;
 pub mod real;
 pub mod seeds;
 pub mod stats;
+pub mod tile;
 pub mod vmath;
 
 pub use packed::{gemm_packed, gemm_packed_with, PackedMat};

@@ -6,14 +6,14 @@
 //! column stride, and [`gemm`] hands both strides to `matrixmultiply`, whose packing kernels
 //! accept any layout. `matrixmultiply` is single-threaded here; parallelism happens above it
 //! (batch chunks over rayon), so thread pools never nest. Products that reuse one left factor
-//! many times (the weights in every step of an inference) pack it once into a [`PackedMat`](packed::PackedMat)
-//! and go through [`gemm_packed`](packed::gemm_packed) instead (see [`super::packed`]).
+//! many times (the weights in every step of an inference) pack it once into a [`PackedMat`](super::packed::PackedMat)
+//! and go through [`gemm_packed`](super::packed::gemm_packed) instead (see [`super::packed`]).
 //!
 //! # Reference
 //! Goto & van de Geijn, "Anatomy of high-performance matrix multiplication", ACM TOMS 34 (2008),
 //! the blocking scheme `matrixmultiply` implements.
 
-use super::packed;
+use super::tile::{self, Tile};
 use super::vmath::{self, Kernel};
 use std::fmt::{Debug, Display, LowerExp};
 
@@ -36,13 +36,13 @@ pub trait Real:
     /// phi and phi' over a slice with the vectorised kernels of [`super::vmath`].
     fn apply_kernel(k: Kernel, x: &[Self], out: &mut [Self], dout: &mut [Self]);
 
-    /// Rows of one panel of a [`packed::PackedMat`] (two AVX registers).
+    /// Rows of one panel of a [`super::packed::PackedMat`] (two AVX registers).
     #[doc(hidden)]
     const PANEL_ROWS: usize;
 
-    /// Computes one register tile of [`packed::gemm_packed`] (see [`packed::Tile`]).
+    /// Computes one register tile of [`super::packed::gemm_packed`] (see [`Tile`]).
     #[doc(hidden)]
-    fn panel_tile(tile: packed::Tile<'_, Self>);
+    fn panel_tile(tile: Tile<'_, Self>);
 
     /// `C = alpha * A * B + beta * C` with arbitrary strides.
     ///
@@ -71,8 +71,8 @@ pub trait Real:
 impl Real for f64 {
     const NAME: &'static str = "f64";
     const PANEL_ROWS: usize = 8;
-    fn panel_tile(tile: packed::Tile<'_, Self>) {
-        packed::tile_f64(tile)
+    fn panel_tile(tile: Tile<'_, Self>) {
+        tile::tile_f64(tile)
     }
     fn apply_kernel(k: Kernel, x: &[Self], out: &mut [Self], dout: &mut [Self]) {
         vmath::apply_slice_f64(k, x, out, dout)
@@ -112,8 +112,8 @@ impl Real for f64 {
 impl Real for f32 {
     const NAME: &'static str = "f32";
     const PANEL_ROWS: usize = 16;
-    fn panel_tile(tile: packed::Tile<'_, Self>) {
-        packed::tile_f32(tile)
+    fn panel_tile(tile: Tile<'_, Self>) {
+        tile::tile_f32(tile)
     }
     fn apply_kernel(k: Kernel, x: &[Self], out: &mut [Self], dout: &mut [Self]) {
         vmath::apply_slice_f32(k, x, out, dout)

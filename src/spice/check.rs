@@ -16,7 +16,7 @@ use super::trajectory::{
     compare, end_drive, settling_time, NodeKind, Series, SeriesComparison, Trajectory, RANGE_FLOOR,
 };
 use super::{ngspice, reference, SpiceError};
-pub use crate::numeric::stats::median;
+use crate::numeric::stats::median;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

@@ -87,7 +87,7 @@ use crate::network::{
     alignment, Activation, Alignment, Architecture, Batch, Network, NetworkError, Parameterisation,
 };
 use crate::numeric::seeds::stream_seed;
-use crate::plot::CsvTable;
+use crate::report::CsvTable;
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 use std::fmt::Write as _;

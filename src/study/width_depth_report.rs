@@ -9,7 +9,7 @@
 
 use super::width_depth::{Figures, Heatmap, Series, StudyPlan, StudyResults};
 use crate::network::Parameterisation;
-use crate::plot::{self, heatmap, line_chart_with_bands, Axis, Figure, PlotError, Report};
+use crate::report::{self, heatmap, line_chart_with_bands, Axis, Figure, PlotError, Report};
 use std::path::Path;
 
 /// Length of the Okabe–Ito palette the line charts cycle through: series i and i + 8 share a
@@ -321,13 +321,13 @@ fn bands_chart(
     measured: &[Series],
     exact: &[Series],
 ) -> Result<String, PlotError> {
-    let as_plot = |s: &Series| plot::Series::new(s.label.clone(), s.x.clone(), s.mean.clone());
-    let mut series: Vec<plot::Series> = measured.iter().map(as_plot).collect();
+    let as_plot = |s: &Series| report::Series::new(s.label.clone(), s.x.clone(), s.mean.clone());
+    let mut series: Vec<report::Series> = measured.iter().map(as_plot).collect();
     let mut bands: Vec<(Vec<f64>, Vec<f64>)> = measured.iter().map(band).collect();
     let no_band = |s: &Series| (vec![f64::NAN; s.x.len()], vec![f64::NAN; s.x.len()]);
     let filler = || {
         (
-            plot::Series::new("", Vec::new(), Vec::new()),
+            report::Series::new("", Vec::new(), Vec::new()),
             (Vec::new(), Vec::new()),
         )
     };

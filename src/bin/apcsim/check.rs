@@ -3,8 +3,8 @@
 
 use crate::exit::Failure;
 use apcsim::config::{self, Circuit, LoadOptions};
-use apcsim::study::build::{build, mapping_report, Built};
-use apcsim::study::hardware::CheckError;
+use apcsim::design::build::{build, mapping_report, Built};
+use apcsim::design::hardware::CheckError;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -56,7 +56,7 @@ fn gradient_report(circuit: &Circuit, built: &Built) -> Result<String, CheckErro
         },
         Stop::steady(1e-10, 1_000_000),
     );
-    let c = apcsim::study::hardware::gradient_check(
+    let c = apcsim::design::hardware::gradient_check(
         &built.network,
         &built.mapped,
         &built.batch,

@@ -16,17 +16,17 @@
 
 use apcsim::analog::SimError;
 use apcsim::config::ConfigError;
+use apcsim::design::build::BuildError;
+use apcsim::design::hardware::CheckError;
 use apcsim::dynamics::InferenceError;
 use apcsim::hardware::mapping::MappingError;
 use apcsim::io::data::DataError;
 use apcsim::io::outdir::OutDirError;
+use apcsim::measure::RunError;
 use apcsim::network::closed_form::ClosedFormError;
 use apcsim::network::NetworkError;
 use apcsim::spice::SpiceError;
-use apcsim::study::build::BuildError;
-use apcsim::study::hardware::CheckError;
 use apcsim::study::reference::ReferenceError;
-use apcsim::study::run::RunError;
 use apcsim::study::sweep::SweepError;
 use apcsim::study::width_depth::StudyError;
 use std::fmt::Display;

@@ -1,11 +1,13 @@
-//! `apcsim run`: arguments, the output folder and the progress around [`apcsim::study::run`].
+//! `apcsim run`: arguments, the output folder and the progress around [`apcsim::measure::run`].
 
 use crate::exit::Failure;
 use crate::progress::Progress;
 use apcsim::analog::sim::CHUNK;
 use apcsim::config::{self, Circuit, LoadOptions};
 use apcsim::io::outdir::{self, OutDir};
-use apcsim::study::run as job;
+use apcsim::measure::{self as job, RunError};
+use apcsim::numeric::format::si;
+use apcsim::report::{run_summary, write_run_report};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -18,7 +20,7 @@ pub const OUTPUTS: &[&str] = &[
     "report.json",
     "report.html",
     "traces.h5",
-    apcsim::plot::MANIFEST,
+    apcsim::report::MANIFEST,
     "*.svg",
 ];
 
@@ -86,13 +88,13 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     let progress = RunProgress::new(&circuit);
     let result = job::run(&circuit, &|pass, steps| progress.advance(pass, steps));
     progress.finish();
-    if let Err(job::RunError::Diverged(run)) = &result {
+    if let Err(RunError::Diverged(run)) = &result {
         // What diverged, and the traces before it, are written before the error is reported.
         apcsim::measure::write_diverged(&circuit, run, folder.path())?;
     }
     let res = result.map_err(|e| Failure::from(e).context(&circuit.name))?;
-    job::write_outputs(&circuit, &res, folder.path())?;
-    say!("{}", job::summary(&circuit, &res));
+    write_run_report(&circuit, &res, folder.path())?;
+    say!("{}", run_summary(&circuit, &res));
     sayln!("wrote {}", folder.path().display());
     Ok(())
 }
@@ -164,7 +166,7 @@ impl RunProgress {
         };
         let total = (total_one + total_two) * self.chunks;
         let fraction = (one + two) / total;
-        let t = |s: f64| job::si(per_chunk(s) * self.dt_seconds, "s");
+        let t = |s: f64| si(per_chunk(s) * self.dt_seconds, "s");
         let passes = if self.noisy || pass == 2 { "/2" } else { "" };
         let what = if pass == 1 {
             format!(

@@ -4,8 +4,9 @@ use crate::args::{output_file, Real};
 use crate::exit::Failure;
 use apcsim::config::{self, LoadOptions};
 use apcsim::io::outdir;
+use apcsim::numeric::stats::median;
 use apcsim::spice::{
-    check::{median, ReferenceKind, DEFAULT_TIMEOUT_SECONDS},
+    check::{ReferenceKind, DEFAULT_TIMEOUT_SECONDS},
     spice_check, write_netlist, CheckOptions, CheckReport, NetlistOptions, SpiceDesign,
     DEFAULT_MAX_DEVICES,
 };
@@ -99,7 +100,7 @@ fn load(args: &DesignArgs, extra: &[&str]) -> Result<SpiceDesign, Failure> {
     let mut set = args.set.clone();
     set.extend(extra.iter().map(|s| s.to_string()));
     let circuit = config::load(&args.file, &set, &LoadOptions::default())?;
-    let built = apcsim::study::build::build(&circuit)
+    let built = apcsim::design::build::build(&circuit)
         .map_err(|e| Failure::from(e).context(args.file.display()))?;
     Ok(SpiceDesign::new(&circuit, &built, args.sample)?)
 }

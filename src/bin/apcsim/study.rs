@@ -19,7 +19,7 @@ const OUTPUTS: &[&str] = &[
     "study.csv",
     "summary.csv",
     "report.html",
-    apcsim::plot::MANIFEST,
+    apcsim::report::MANIFEST,
     "*.svg",
 ];
 

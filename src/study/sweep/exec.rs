@@ -277,7 +277,7 @@ pub const OUTPUTS: &[&str] = &[
     SWEEP_H5,
     SUMMARY_CSV,
     REPORT_HTML,
-    crate::plot::MANIFEST,
+    crate::report::MANIFEST,
     "*.svg",
 ];
 

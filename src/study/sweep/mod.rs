@@ -58,7 +58,7 @@ pub const SWEEP_H5: &str = "sweep.h5";
 pub const SUMMARY_CSV: &str = "summary.csv";
 /// Held (an advisory lock) by the one sweep or merge writing into a folder.
 pub use crate::io::outdir::LOCK_FILE;
-pub use crate::plot::REPORT_HTML;
+pub use crate::report::REPORT_HTML;
 
 /// Why a sweep or a merge could not go on.
 #[derive(Debug, thiserror::Error)]

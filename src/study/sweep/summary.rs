@@ -10,7 +10,7 @@ use crate::analog::Component;
 use crate::io::h5::{Array, Attr, H5Writer};
 use crate::numeric::format::si;
 use crate::numeric::stats::MeanStd;
-use crate::plot::{
+use crate::report::{
     bar_chart, heatmap, line_chart, line_chart_with_bands, Axis, CsvTable, Figure, PlotError,
     Report, ReportError, Series,
 };

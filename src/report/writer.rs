@@ -38,7 +38,7 @@ impl Report {
     /// interrupted write is cleaned up by the next.
     ///
     /// ```
-    /// use apcsim::plot::{line_chart, Axis, Figure, Report, Series};
+    /// use apcsim::report::{line_chart, Axis, Figure, Report, Series};
     ///
     /// let svg = line_chart(
     ///     "Decay",
@@ -118,7 +118,7 @@ fn write_manifest(dir: &Path, names: &BTreeSet<String>) -> Result<(), ReportErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plot::{Figure, PlotError};
+    use crate::report::{Figure, PlotError};
 
     fn svg(title: &str) -> Result<String, PlotError> {
         Ok(format!("<svg><title>{title}</title></svg>"))

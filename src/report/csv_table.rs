@@ -6,7 +6,7 @@
 /// A CSV text built row by row.
 ///
 /// ```
-/// use apcsim::plot::CsvTable;
+/// use apcsim::report::CsvTable;
 ///
 /// let mut t = CsvTable::new(["device", "levels"]);
 /// t.row(["rram, \"HfO2\"", "16"]);

@@ -33,7 +33,7 @@ impl Figure {
 /// All text given to it is escaped; only figure SVGs are inserted as markup.
 ///
 /// ```
-/// use apcsim::plot::Report;
+/// use apcsim::report::Report;
 ///
 /// let mut report = Report::new("Sweep <g_max>");
 /// report

@@ -9,7 +9,7 @@
 //! is a [`PlotError`] returned.
 //!
 //! ```
-//! use apcsim::plot::{line_chart, Axis, Figure, Report, Series};
+//! use apcsim::report::{line_chart, Axis, Figure, Report, Series};
 //!
 //! let t_us: Vec<f64> = (0..50).map(|i| i as f64 * 0.1).collect();
 //! let v: Vec<f64> = t_us.iter().map(|t| 1.0 - (-t).exp()).collect();
@@ -22,7 +22,7 @@
 //! let mut report = Report::new("Settling");
 //! report.figure(Figure::new("settling.svg", "Node voltage after the input step.", svg));
 //! assert!(report.to_html().contains("<svg"));
-//! # Ok::<(), apcsim::plot::PlotError>(())
+//! # Ok::<(), apcsim::report::PlotError>(())
 //! ```
 
 mod area;
@@ -33,12 +33,13 @@ mod gallery;
 mod heatmap;
 mod html;
 mod line;
-mod report;
+mod run;
 mod run_figures;
 mod scale;
 mod style;
 #[cfg(test)]
 mod tests;
+mod writer;
 
 pub use area::stacked_area;
 pub use bar::bar_chart;
@@ -47,8 +48,9 @@ pub use gallery::{gallery_charts, gallery_report};
 pub use heatmap::heatmap;
 pub use html::{Figure, Report};
 pub use line::{line_chart, line_chart_with_bands, line_chart_with_guides};
-pub use report::{ReportError, MANIFEST, REPORT_HTML};
+pub use run::{run_summary, write_run_report};
 pub use run_figures::{run_figures, LayerAlignment};
+pub use writer::{ReportError, MANIFEST, REPORT_HTML};
 
 /// A numeric axis of a chart.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,26 +1,20 @@
-//! `apcsim run`'s page: the run's figures and report.html around the measurements. The run
-//! itself is [`crate::measure`] (the driver, the typed report, traces.h5); its items are
-//! re-exported here while other code moves to them.
+//! `apcsim run`'s outputs: the measurements ([`crate::measure`]: report.json, traces.h5), then
+//! the run's figures and its report.html.
 
-pub use crate::measure::report::{bp_step_macs, circuit_macs};
-pub use crate::measure::run::{
-    run, sim_options, Comparison, DivergedRun, GradientCheck, RunError, RunResult,
-};
-pub use crate::numeric::format::si;
-
+use super::{run_figures, LayerAlignment, Report};
 use crate::config::Circuit;
-use crate::plot::{run_figures, LayerAlignment, Report};
+use crate::measure::{RunError, RunResult};
 use std::path::Path;
 
 /// The compact terminal summary of a completed run.
-pub fn summary(circuit: &Circuit, res: &RunResult) -> String {
+pub fn run_summary(circuit: &Circuit, res: &RunResult) -> String {
     res.report
         .summary(circuit.dynamics.t_max_seconds, circuit.dynamics.steady_tol)
 }
 
 /// Writes report.json, traces.h5, the SVG figures and report.html into `dir` (created if
 /// needed); every file is written whole or not at all.
-pub fn write_outputs(circuit: &Circuit, res: &RunResult, dir: &Path) -> Result<(), RunError> {
+pub fn write_run_report(circuit: &Circuit, res: &RunResult, dir: &Path) -> Result<(), RunError> {
     crate::measure::write_measurements(circuit, res, dir)?;
     let mut report = Report::new(&format!("apcsim run: {}", circuit.name));
     report.paragraph(&format!(
@@ -31,7 +25,7 @@ pub fn write_outputs(circuit: &Circuit, res: &RunResult, dir: &Path) -> Result<(
         res.sim.batch
     ));
     report.heading(2, "Summary");
-    report.preformatted(&summary(circuit, res));
+    report.preformatted(&run_summary(circuit, res));
     report.heading(2, "Design");
     report.preformatted(&circuit.summary());
     report.heading(2, "Figures");

@@ -1,0 +1,145 @@
+//! What one inference is asked (the solver, the stopping rule, the options) and what it
+//! returns (the final state and its statistics, or why it failed): the types the runner and the
+//! adaptive solvers share.
+
+use crate::network::closed_form::ClosedFormError;
+
+/// Which solver runs inference.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Solver {
+    /// Forward Euler with step `dt` (in units of the value-node time constant).
+    Euler { dt: f64 },
+    /// Classical Runge–Kutta with step `dt`.
+    Rk4 { dt: f64 },
+    /// ode_solvers' adaptive Dormand–Prince 5(4).
+    Dopri5 { rtol: f64, atol: f64 },
+    /// ode_solvers' adaptive Dormand–Prince 8(5,3).
+    Dop853 { rtol: f64, atol: f64 },
+    /// The exact equilibrium of a linear network.
+    ClosedForm,
+}
+
+impl Solver {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Solver::Euler { .. } => "euler",
+            Solver::Rk4 { .. } => "rk4",
+            Solver::Dopri5 { .. } => "dopri5",
+            Solver::Dop853 { .. } => "dop853",
+            Solver::ClosedForm => "closed-form",
+        }
+    }
+}
+
+/// When a solver stops.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Stop {
+    /// Take exactly this many steps (fixed-step solvers), unless `tol` is met first.
+    pub steps: Option<usize>,
+    /// Stop once max|dz/dt| < tol over every free node of every sample.
+    pub tol: Option<f64>,
+    /// Give up (not converged) after this many steps.
+    pub max_steps: usize,
+}
+
+impl Stop {
+    /// Exactly `n` steps.
+    pub fn steps(n: usize) -> Self {
+        Stop {
+            steps: Some(n),
+            tol: None,
+            max_steps: n,
+        }
+    }
+
+    /// Until max|dz/dt| < tol, at most `max_steps` steps.
+    pub fn steady(tol: f64, max_steps: usize) -> Self {
+        Stop {
+            steps: None,
+            tol: Some(tol),
+            max_steps,
+        }
+    }
+}
+
+/// Samples per parallel chunk of every time-stepped run: the fixed-step ideal inference and
+/// the analog simulation. Fixed, never derived from the number of threads, so that results do
+/// not depend on it. Whole chunks keep both cores of the benchmark machine busy, while the
+/// layers of each chunk still go to rayon as separate tasks, so that a core that falls behind
+/// (descheduled, or given the larger share of layers) has its work taken over: on the
+/// inference benchmark (N = 256, L = 8, B = 64) the 500-step f32 inference takes a median
+/// 0.426 s with chunks of 16 or 32 against 0.487 s with one chunk of 64
+/// (`benches/runs/2026-11-27-inference-chunks.md`); the analog runs of a batch of 32 (the
+/// default design) use both cores with chunks of 16.
+pub const CHUNK: usize = 16;
+
+/// The chunks of `chunk` samples (the last one shorter) that a batch of `batch` samples is
+/// cut into, in sample order.
+pub fn chunk_ranges(batch: usize, chunk: usize) -> Vec<std::ops::Range<usize>> {
+    (0..batch)
+        .step_by(chunk)
+        .map(|s0| s0..(s0 + chunk).min(batch))
+        .collect()
+}
+
+/// Everything that configures one inference.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InferenceOptions {
+    pub solver: Solver,
+    pub stop: Stop,
+    /// Record the batch energy F every this many steps (fixed-step solvers), from step 0.
+    pub record_every: Option<usize>,
+    /// Samples per parallel chunk for fixed-step solvers ([`CHUNK`] unless set). With a
+    /// fixed number of steps, results do not depend on it (every sample's arithmetic is the
+    /// same in any chunk); a steady-state stop ends each chunk on its own samples' max|dz/dt|.
+    pub chunk: usize,
+}
+
+impl InferenceOptions {
+    pub fn new(solver: Solver, stop: Stop) -> Self {
+        InferenceOptions {
+            solver,
+            stop,
+            record_every: None,
+            chunk: CHUNK,
+        }
+    }
+}
+
+/// The outcome of one inference.
+#[derive(Clone, Debug)]
+pub struct Inference<T> {
+    /// Final free activities (flat layout).
+    pub z: Vec<T>,
+    /// Steps taken (the largest over chunks; accepted steps for adaptive solvers).
+    pub steps: usize,
+    /// Right-hand-side evaluations, summed over chunks.
+    pub rhs_evals: usize,
+    /// max|dz/dt| at the final state.
+    pub max_dzdt: f64,
+    /// Whether the tolerance was met (always true for a fixed number of steps).
+    pub converged: bool,
+    /// Simulated time at the end (the largest over chunks).
+    pub time: f64,
+    /// F at steps 0, k, 2k, ... when recording was asked for; a chunk that stopped early
+    /// contributes its final energy to the later entries.
+    pub energy_trace: Vec<f64>,
+}
+
+/// Why inference failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InferenceError {
+    #[error("activities diverged: node {node} of layer {layer}, sample {sample}, is {value} at t = {time}")]
+    NonFinite {
+        layer: usize,
+        node: usize,
+        sample: usize,
+        value: f64,
+        time: f64,
+    },
+    #[error(transparent)]
+    ClosedForm(#[from] ClosedFormError),
+    #[error("invalid solver option: {0}")]
+    Options(String),
+}
