@@ -207,10 +207,6 @@ fn output_within(mut cmd: Command, limit: Duration) -> Output {
     }
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 /// Checks the rejection contract and returns the stderr line.
 fn assert_rejected(case: &Case, o: &Output, context: &str) -> String {
     let (stdout, stderr) = (text(&o.stdout), text(&o.stderr));

@@ -240,6 +240,8 @@ impl Classify for ReferenceError {
         match self {
             // The input file.
             ReferenceError::File(_) => Kind::Input,
+            // A step count or option the input asks for that apcsim refuses.
+            ReferenceError::Options(_) => Kind::Input,
             ReferenceError::Inference { source, .. } => source.kind(),
         }
     }
