@@ -1,4 +1,4 @@
-//! Running a design and what it measured: the simulation driver ([`run`]: build, integrate,
+//! Running a design and what it measured: the simulation driver ([`run()`]: build, integrate,
 //! gradient check), the typed run report ([`report`]: report.json, the terminal summary, a
 //! sweep's records), and the traces ([`traces`]: traces.h5), written by [`output`].
 

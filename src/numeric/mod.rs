@@ -1,7 +1,8 @@
 //! The numeric layer every other module builds on: the floating-point types apcsim computes in
 //! and the matrix products ([`real`], [`packed`]), the vectorised activation kernels
-//! ([`vmath`]), summary statistics ([`stats`]) and the derivation of independent seeds
-//! ([`seeds`]) and the printing of quantities with engineering prefixes ([`format`]). It imports nothing from the rest of the crate.
+//! ([`vmath`]), summary statistics ([`stats`]), the derivation of independent seeds
+//! ([`seeds`]) and the printing of quantities with engineering prefixes
+//! ([`format`](mod@format)). It imports nothing from the rest of the crate.
 
 pub mod format;
 pub mod packed;

@@ -3,4 +3,3 @@
 pub mod reference;
 pub mod sweep;
 pub mod width_depth;
-pub mod width_depth_report;

@@ -7,7 +7,7 @@
 //! s - 1 against N / L (the latter with the theory), and cos sim along training for the corners
 //! of the grid.
 
-use super::width_depth::{Figures, Heatmap, Series, StudyPlan, StudyResults};
+use super::{Figures, Heatmap, Series, StudyPlan, StudyResults};
 use crate::network::Parameterisation;
 use crate::report::{self, heatmap, line_chart_with_bands, Axis, Figure, PlotError, Report};
 use std::path::Path;
