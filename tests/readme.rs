@@ -30,7 +30,7 @@
 //!
 //! Each runnable block runs in a fresh temporary folder, its commands in order (so a merge sees the
 //! shards the block's earlier lines wrote), with symbolic links to the repository's folders the
-//! commands name (circuits/, data/, tests/ ...). Outputs (runs/, sweeps/, width-depth/ ...) land
+//! commands name (circuits/, data/, tests/ ...). Outputs (runs/, sweeps/, studies/ ...) land
 //! in that folder, never in the repository. `spice-check` needs ngspice: without it its commands
 //! are skipped, unless `APCSIM_REQUIRE_NGSPICE=1` (as in CI). A command running longer than
 //! `COMMAND_LIMIT` is killed and fails: the README shows commands that take seconds, and keeps
@@ -402,6 +402,14 @@ fn table_names(readme: &str, header: &str) -> Vec<String> {
         .unwrap_or_else(|| panic!("README.md has no table `{header}`"));
     let mut names = Vec::new();
     for row in lines[start + 2..].iter().take_while(|l| l.starts_with('|')) {
+        // A row whose meaning begins with "only" names what some outputs hold, not all.
+        if row
+            .split('|')
+            .nth(2)
+            .is_some_and(|m| m.trim().starts_with("only "))
+        {
+            continue;
+        }
         let first = row.split('|').nth(1).unwrap_or("");
         for name in first.split('`').skip(1).step_by(2) {
             names.push(
@@ -480,7 +488,10 @@ fn writes(args: &[String]) -> Writes {
     match sub.as_slice() {
         ["run", ..] => out.unwrap_or_else(|| new_folder("runs")),
         ["sweep", ..] => out.unwrap_or_else(|| new_folder("sweeps")),
-        ["study", "width-depth"] => out.unwrap_or(Writes::At(PathBuf::from("width-depth"))),
+        ["study", "width-depth"] => out.unwrap_or_else(|| Writes::NewFolder {
+            parent: "studies",
+            prefix: "width-depth-".into(),
+        }),
         ["merge" | "export-spice" | "reference", ..] => out.unwrap_or(Writes::Nothing),
         ["spice-check", ..] => value_of(args, "--keep")
             .map(|k| Writes::At(PathBuf::from(k)))

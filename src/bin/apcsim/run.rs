@@ -87,12 +87,12 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     let folder = args.folder(&stem)?;
     let progress = RunProgress::new(&circuit);
     let result = job::run(&circuit, &|pass, steps| progress.advance(pass, steps));
-    progress.finish();
     if let Err(RunError::Diverged(run)) = &result {
         // What diverged, and the traces before it, are written before the error is reported.
         apcsim::measure::write_diverged(&circuit, run, folder.path())?;
     }
     let res = result.map_err(|e| Failure::from(e).context(&circuit.name))?;
+    progress.finish();
     write_run_report(&circuit, &res, folder.path())?;
     say!("{}", run_summary(&circuit, &res));
     sayln!("wrote {}", folder.path().display());
