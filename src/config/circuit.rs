@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
-use super::units::{format_quantity, Dimension};
+use super::units::{format_number, format_quantity, Dimension};
 
 /// Samples in the embedded UCI optdigits test set (`optdigits.tes`).
 pub const OPTDIGITS_SAMPLES: usize = 1797;
@@ -165,6 +165,10 @@ fn q(v: f64, d: Dimension) -> String {
     format_quantity(v, d)
 }
 
+fn n(x: f64) -> String {
+    format_number(x)
+}
+
 impl Circuit {
     /// Number of weights of the network (one differential pair of devices each).
     pub fn n_weights(&self) -> usize {
@@ -209,8 +213,8 @@ impl Circuit {
             a.activation,
             a.parameterisation,
             if a.skips { "on" } else { "off" },
-            a.gamma0,
-            a.output_precision
+            n(a.gamma0),
+            n(a.output_precision)
         )
     }
 }
@@ -222,8 +226,8 @@ fn device_line(d: &DeviceParams) -> String {
     let drift = d.drift.as_ref().map_or("none".to_string(), |x| {
         format!(
             "nu {} +- {}, t0 {}, read at {}",
-            x.nu_mean,
-            x.nu_std,
+            n(x.nu_mean),
+            n(x.nu_std),
             q(x.t0_seconds, Dimension::Time),
             q(x.t_read_seconds, Dimension::Time)
         )
@@ -296,16 +300,15 @@ fn periphery_line(p: &PeripheryParams) -> String {
         q(p.offset_sigma_volts, Dimension::Voltage),
         p.rail_volts
             .map_or("none".to_string(), |r| q(r, Dimension::Voltage)),
-        p.finite_gain
-            .map_or("ideal".to_string(), |g| format!("{g}")),
+        p.finite_gain.map_or("ideal".to_string(), n),
         q(p.node_capacitance_farads, Dimension::Capacitance),
         q(p.supply_volts, Dimension::Voltage),
         if p.ktc_noise { "on" } else { "off" },
         bits(p.dac.bits),
-        p.dac.range,
+        n(p.dac.range),
         q(p.dac.energy_joules, Dimension::Energy),
         bits(p.adc.bits),
-        p.adc.range,
+        n(p.adc.range),
         q(p.adc.energy_joules, Dimension::Energy),
     )
 }
@@ -343,13 +346,21 @@ fn data_line(data: &DataSpec) -> String {
             input_std,
             target_noise,
         } => {
-            format!("teacher (seed {seed}, input std {input_std}, target noise {target_noise})")
+            format!(
+                "teacher (seed {seed}, input std {}, target noise {})",
+                n(*input_std),
+                n(*target_noise)
+            )
         }
         DataSource::Gaussian {
             seed,
             input_std,
             target_std,
-        } => format!("gaussian (seed {seed}, input std {input_std}, target std {target_std})"),
+        } => format!(
+            "gaussian (seed {seed}, input std {}, target std {})",
+            n(*input_std),
+            n(*target_std)
+        ),
         DataSource::Hdf5 { path } => format!("hdf5 {}", path.display()),
     };
     format!("{source}, {} samples", data.samples)

@@ -354,10 +354,14 @@ fn parse_inner(text: &str, expected: Option<Dimension>) -> Result<Quantity, Unit
     Ok(Quantity { value, dimension })
 }
 
-/// Prints an SI value with an engineering prefix and five significant digits ("3.1831ns").
+/// Prints an SI value with an engineering prefix and five significant digits ("3.1831ns");
+/// values beyond the prefixes (below 1f or from 1000G) in scientific notation ("1e-300s").
 pub fn format_quantity(value: f64, dim: Dimension) -> String {
     format!("{}{}", format_prefixed(value), dim.symbol())
 }
+
+/// The smallest and the first too large magnitude printed with a prefix (femto to giga).
+const PREFIXED_RANGE: std::ops::Range<f64> = 1e-15..1e12;
 
 /// An SI value with an engineering prefix and no unit ("3.183n").
 fn format_prefixed(value: f64) -> String {
@@ -367,19 +371,41 @@ fn format_prefixed(value: f64) -> String {
     if !value.is_finite() {
         return format!("{value}");
     }
+    if !PREFIXED_RANGE.contains(&value.abs()) {
+        return format_scientific(value);
+    }
     let (scaled, prefix) = engineering(value, -15, 9);
     let int_digits = scaled.abs().log10().floor().max(0.0) as usize;
-    let mut s = format!("{:.*}", 4usize.saturating_sub(int_digits), scaled);
-    // Five significant digits, then trailing zeros dropped: 25.000 -> 25, 318.31 -> 318.31.
-    if s.contains('.') {
-        while s.ends_with('0') {
-            s.pop();
-        }
-        if s.ends_with('.') {
-            s.pop();
-        }
+    let s = format!("{:.*}", 4usize.saturating_sub(int_digits), scaled);
+    format!("{}{prefix}", trim_zeros(&s))
+}
+
+/// Five significant digits in scientific notation, trailing zeros dropped ("1.5e-300").
+fn format_scientific(value: f64) -> String {
+    let s = format!("{value:.4e}");
+    match s.split_once('e') {
+        Some((mantissa, exponent)) => format!("{}e{exponent}", trim_zeros(mantissa)),
+        None => s,
     }
-    format!("{s}{prefix}")
+}
+
+/// A plain number in its shortest form that reads back exactly ("0.25", "1e300"): beyond
+/// 1e-4..1e15 in scientific notation, so that no value prints as hundreds of digits.
+pub fn format_number(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() || (1e-4..1e15).contains(&x.abs()) {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
+    }
+}
+
+/// Trailing zeros of a decimal fraction dropped: 25.000 -> 25, 318.310 -> 318.31.
+fn trim_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
 }
 
 #[cfg(test)]
@@ -549,5 +575,44 @@ mod tests {
             "263.48nS"
         );
         assert_eq!(format_quantity(0.0, Dimension::Time), "0s");
+    }
+
+    #[test]
+    fn quantities_beyond_the_prefixes_print_in_scientific_notation() {
+        let cases = [
+            (1e-300, "1e-300s"),
+            (-1e-300, "-1e-300s"),
+            (1e300, "1e300s"),
+            (1.5e-16, "1.5e-16s"),
+            (1e12, "1e12s"),
+            (2.3456789e15, "2.3457e15s"),
+            (1e308, "1e308s"),
+            (f64::MIN_POSITIVE, "2.2251e-308s"),
+            (5e-324, "4.9407e-324s"),
+            // The edges of the prefixed range keep their prefix.
+            (1e-15, "1fs"),
+            (999.99e9, "999.99Gs"),
+        ];
+        for (value, printed) in cases {
+            let s = format_quantity(value, Dimension::Time);
+            assert_eq!(s, printed, "{value:e}");
+            // What is printed reads back as the value, to the five digits printed.
+            let back = parse_expecting(&s, Dimension::Time).unwrap();
+            assert!(
+                (back - value).abs() <= 5e-5 * value.abs(),
+                "{value:e} -> {s} -> {back:e}"
+            );
+        }
+        for (value, printed) in [
+            (1e300, "1e300"),
+            (-2.5e-7, "-2.5e-7"),
+            (0.25, "0.25"),
+            (1e4, "10000"),
+        ] {
+            assert_eq!(format_number(value), printed);
+            assert_eq!(printed.parse::<f64>(), Ok(value));
+        }
+        // The largest value rounds up past the range when printed to five digits.
+        assert_eq!(format_quantity(f64::MAX, Dimension::Time), "1.7977e308s");
     }
 }

@@ -4,7 +4,7 @@
 use super::resolver::{sp, Resolver, Result};
 use crate::config::presets;
 use crate::config::raw::{Levels, RawDevice};
-use crate::config::units::{format_quantity, Dimension};
+use crate::config::units::{format_number, format_quantity, Dimension};
 use crate::hardware::params::{DeviceParams, Drift, ProgrammingError, ReadNoise};
 use serde_json::json;
 
@@ -20,7 +20,7 @@ pub(super) fn device(r: &mut Resolver, d: &RawDevice) -> Result<DeviceParams> {
         || {
             format!(
                 "stuck_off_fraction + stuck_on_fraction = {} exceeds 1",
-                stuck_off + stuck_on
+                format_number(stuck_off + stuck_on)
             )
         },
     )?;

@@ -4,7 +4,7 @@
 use super::resolver::{opt_sp, sp, Resolver, Result};
 use crate::config::circuit::{Dynamics, SolverKind};
 use crate::config::raw::{RawDynamics, RawPeriphery};
-use crate::config::units::{format_quantity, Dimension};
+use crate::config::units::{format_number, format_quantity, Dimension};
 use crate::hardware::params::{DeviceParams, PeripheryParams};
 use serde_json::json;
 
@@ -27,7 +27,12 @@ pub(super) fn dynamics(
     r.ensure(
         settle_tol > 0.0 && settle_tol < 1.0,
         &y.settle_tol.span(),
-        || format!("settle_tol is relative and must lie in (0, 1), found {settle_tol}"),
+        || {
+            format!(
+                "settle_tol is relative and must lie in (0, 1), found {}",
+                format_number(settle_tol)
+            )
+        },
     )?;
     let steady_tol = match &y.steady_tol {
         Some(v) => r.positive(v, "steady_tol")?,

@@ -3,6 +3,7 @@
 use super::resolver::{finite_json, sp, Resolver, Result};
 use crate::config::error::ConfigError;
 use crate::config::raw::{Count, RawPeriphery, Real, Si};
+use crate::config::units::format_number;
 use crate::hardware::params::{Converter, PeripheryParams};
 use serde_json::json;
 use toml::Spanned;
@@ -23,7 +24,10 @@ pub(super) fn periphery(r: &mut Resolver, p: &RawPeriphery) -> Result<PeripheryP
     })?;
     let gain = p.open_loop_gain.get_ref().0;
     r.ensure(gain >= 1.0, &p.open_loop_gain.span(), || {
-        format!("the open-loop gain must be at least 1 (or inf for ideal), found {gain}")
+        format!(
+            "the open-loop gain must be at least 1 (or inf for ideal), found {}",
+            format_number(gain)
+        )
     })?;
     let periphery = PeripheryParams {
         amplifier_power_watts: amp_power,

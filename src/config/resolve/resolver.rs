@@ -6,7 +6,7 @@ use crate::config::error::ConfigError;
 use crate::config::raw::{Count, Real, Si};
 use crate::config::schema;
 use crate::config::source::Context;
-use crate::config::units::format_quantity;
+use crate::config::units::{format_number, format_quantity};
 use serde_json::{json, Value};
 use std::ops::Range;
 use toml::Spanned;
@@ -91,7 +91,7 @@ impl<'c, 'a> Resolver<'c, 'a> {
             .and_then(|(k, _)| k.dimension());
         match dim {
             Some(d) => format_quantity(x, d),
-            None => format!("{x}"),
+            None => format_number(x),
         }
     }
 
@@ -120,7 +120,7 @@ impl<'c, 'a> Resolver<'c, 'a> {
     pub fn fraction(&self, v: &Spanned<Real>, what: &str) -> Result<f64> {
         let x = v.get_ref().0;
         self.ensure((0.0..=1.0).contains(&x), &v.span(), || {
-            format!("{what} is a fraction in [0, 1], found {x}")
+            format!("{what} is a fraction in [0, 1], found {}", format_number(x))
         })?;
         Ok(x)
     }
