@@ -100,3 +100,30 @@ fn a_design_can_name_its_own_preset_file() {
     assert_eq!(json["values"]["device"]["levels"], 16);
     assert!(Path::new(&design).is_file());
 }
+
+/// A value of ten megabytes is quoted back shortened, not whole: the error stays one short
+/// line that says how long the value was.
+#[test]
+fn a_huge_value_is_not_echoed_whole() {
+    let huge = "x".repeat(10_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("preset", format!("device = \"{huge}\"\n")),
+        ("unit", format!("[dynamics]\ntau_z = \"5{huge}\"\n")),
+        ("key", format!("[device]\n{huge} = 1\n")),
+        ("section", format!("[{huge}]\n")),
+        ("choice", format!("[data]\nsource = \"{huge}\"\n")),
+        ("levels", format!("[device]\nlevels = \"{huge}\"\n")),
+    ];
+    for (name, text) in cases {
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let out = apcsim(&["check", path.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        let head: String = err.chars().take(300).collect();
+        assert_eq!(out.status.code(), Some(2), "{name}: {head}");
+        assert_eq!(err.lines().count(), 1, "{name}");
+        assert!(err.len() < 400, "{name}: {} bytes: {head}", err.len());
+        assert!(err.contains("… (10000000 bytes)"), "{name}: {err}");
+    }
+}

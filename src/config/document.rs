@@ -7,6 +7,7 @@
 //! `g_max_siemens = 2.5e-5`) into SI values, merges the preset under the design, fills literal
 //! defaults, and deserialises the result with serde (`deny_unknown_fields`).
 
+use super::echo::shorten;
 use super::error::{ConfigError, ErrorKind, Origin};
 use super::options::LoadOptions;
 use super::presets;
@@ -368,7 +369,10 @@ fn parse_override(spec: &str) -> Result<Override<'_>, OverrideError> {
                 path_start..eq,
                 path.to_string(),
                 Box::new(ErrorKind::Override {
-                    message: format!("expected section.key=value, found key path `{path}`"),
+                    message: format!(
+                        "expected section.key=value, found key path `{}`",
+                        shorten(path)
+                    ),
                 }),
             ))
         }
@@ -845,7 +849,10 @@ fn load_preset(
         ctx.error(
             &span,
             ErrorKind::Io {
-                message: format!("preset file {}: {message}", path.display()),
+                message: format!(
+                    "preset file {}: {message}",
+                    shorten(&path.display().to_string())
+                ),
             },
         )
     })?;

@@ -2,6 +2,7 @@
 //! the `--set` override), the key as written, and what is wrong, on one line:
 //! `circuits/x.toml:12:10: device.levls: unknown key `levls` in [device]; did you mean `levels`?`
 
+use super::echo::shorten;
 use super::units::UnitError;
 use std::fmt;
 
@@ -43,7 +44,7 @@ impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let name = match &self.origin {
             Origin::File(p) | Origin::Preset(p) | Origin::Default { file: p } => p.clone(),
-            Origin::Override(s) => format!("<--set {s}>"),
+            Origin::Override(s) => format!("<--set {}>", shorten(s)),
         };
         if self.line == 0 {
             write!(f, "{name}")
@@ -61,12 +62,17 @@ pub enum ErrorKind {
     Io { message: String },
     #[error("TOML syntax: {message}")]
     Syntax { message: String },
-    #[error("unknown section `{name}`{}", hint(suggestion))]
+    #[error("unknown section `{}`{}", shorten(name), hint(suggestion))]
     UnknownSection {
         name: String,
         suggestion: Option<String>,
     },
-    #[error("unknown key `{name}` {}{}", table(section), hint(suggestion))]
+    #[error(
+        "unknown key `{}` {}{}",
+        shorten(name),
+        table(section),
+        hint(suggestion)
+    )]
     UnknownKey {
         name: String,
         /// Empty at the top level.
@@ -105,7 +111,10 @@ pub enum ErrorKind {
         expected: String,
         found: &'static str,
     },
-    #[error("unknown value `{value}`; expected one of {}{}", choices.join(", "), hint(suggestion))]
+    #[error(
+        "unknown value `{}`; expected one of {}{}",
+        shorten(value), choices.join(", "), hint(suggestion)
+    )]
     UnknownChoice {
         value: String,
         choices: Vec<String>,
@@ -115,7 +124,10 @@ pub enum ErrorKind {
     Type { message: String },
     #[error("{message}")]
     Invalid { message: String },
-    #[error("no device preset `{name}`; available: {}{}", available.join(", "), hint(suggestion))]
+    #[error(
+        "no device preset `{}`; available: {}{}",
+        shorten(name), available.join(", "), hint(suggestion)
+    )]
     UnknownPreset {
         name: String,
         available: Vec<String>,
@@ -178,7 +190,7 @@ impl fmt::Display for ConfigError {
         if self.key.is_empty() {
             write!(f, "{}: {kind}", self.location)
         } else {
-            write!(f, "{}: {}: {kind}", self.location, self.key)
+            write!(f, "{}: {}: {kind}", self.location, shorten(&self.key))
         }
     }
 }

@@ -34,6 +34,7 @@
 
 pub mod circuit;
 pub mod document;
+mod echo;
 pub mod error;
 mod options;
 pub mod presets;

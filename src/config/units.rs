@@ -7,6 +7,7 @@
 //! computed by one correctly rounded decimal conversion ("25uS" is exactly the f64 nearest to
 //! 25e-6), not by multiplying by an inexact power of ten.
 
+use super::echo::shorten;
 use std::fmt;
 
 /// The dimensions a circuit file uses.
@@ -172,11 +173,17 @@ pub struct Quantity {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum UnitError {
-    #[error("`{text}` is not a quantity: expected a number and a unit, such as \"{example}\"")]
+    #[error(
+        "`{}` is not a quantity: expected a number and a unit, such as \"{example}\"",
+        shorten(text)
+    )]
     NotANumber { text: String, example: &'static str },
-    #[error("`{text}` has no unit: write it with one, such as \"{example}\"")]
+    #[error(
+        "`{}` has no unit: write it with one, such as \"{example}\"",
+        shorten(text)
+    )]
     NoUnit { text: String, example: &'static str },
-    #[error("unknown unit `{unit}` in `{text}`{hint}")]
+    #[error("unknown unit `{}` in `{}`{hint}", shorten(unit), shorten(text))]
     UnknownUnit {
         text: String,
         unit: String,
@@ -184,15 +191,15 @@ pub enum UnitError {
         hint: String,
     },
     #[error(
-        "`{text}` is {} ({}), but this key takes {} ({}, e.g. \"{}\")",
-        found.noun(), found.symbol(), expected.noun(), expected.symbol(), expected.example()
+        "`{}` is {} ({}), but this key takes {} ({}, e.g. \"{}\")",
+        shorten(text), found.noun(), found.symbol(), expected.noun(), expected.symbol(), expected.example()
     )]
     WrongDimension {
         text: String,
         found: Dimension,
         expected: Dimension,
     },
-    #[error("`{text}` is out of the range of a 64-bit float")]
+    #[error("`{}` is out of the range of a 64-bit float", shorten(text))]
     OutOfRange { text: String },
 }
 
@@ -298,7 +305,10 @@ fn parse_inner(text: &str, expected: Option<Dimension>) -> Result<Quantity, Unit
                 .filter(|s| s.eq_ignore_ascii_case(unit))
                 .collect();
             let hint = match candidates.as_slice() {
-                [one] => format!("; units are case-sensitive: did you mean `{number}{one}`?"),
+                [one] => format!(
+                    "; units are case-sensitive: did you mean `{}{one}`?",
+                    shorten(number)
+                ),
                 [] => String::new(),
                 many => format!(
                     "; units are case-sensitive: one of {}",

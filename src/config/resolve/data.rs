@@ -3,6 +3,7 @@
 
 use super::resolver::{opt_sp, usize_of, Resolver, Result};
 use crate::config::circuit::{DataSource, DataSpec, OPTDIGITS_SAMPLES};
+use crate::config::echo::shorten;
 use crate::config::error::ErrorKind;
 use crate::config::options::LoadOptions;
 use crate::config::raw::RawData;
@@ -59,15 +60,14 @@ fn read_hdf5(
     opts: &LoadOptions,
 ) -> Result<FileNetwork> {
     let fail = |message: String| ctx.error(span, ErrorKind::Data { message });
+    let shown = path.display().to_string();
+    let shown = shorten(&shown);
     if !opts.read_files {
-        return Err(fail(format!(
-            "{}: reading files is disabled",
-            path.display()
-        )));
+        return Err(fail(format!("{shown}: reading files is disabled")));
     }
-    let meta = std::fs::metadata(path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
+    let meta = std::fs::metadata(path).map_err(|e| fail(format!("{shown}: {e}")))?;
     if !meta.is_file() {
-        return Err(fail(format!("{}: not a regular file", path.display())));
+        return Err(fail(format!("{shown}: not a regular file")));
     }
     let input = crate::io::reference::read_reference(path).map_err(|e| fail(e.to_string()))?;
     Ok(FileNetwork {
