@@ -14,7 +14,7 @@ use super::presets;
 use super::raw::RawDesign;
 use super::schema::{self, Key, Kind, Spelling};
 use super::source::{read_text, resolve_path, Context, Sources};
-use super::units::parse_expecting;
+use super::units::{likely_meaning, parse_expecting};
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::ops::Range;
@@ -790,8 +790,8 @@ fn quantity(
                 name: written.to_string(),
                 si_name,
                 si_unit: dim.si_name(),
-                value: x,
-                example: dim.example(),
+                dimension: dim,
+                meant: likely_meaning(x, key.typical().unwrap_or(1.0)),
             },
         )),
         (Spelling::Si, _, Some(x)) => Ok(x),

@@ -3,7 +3,7 @@
 //! `circuits/x.toml:12:10: device.levls: unknown key `levls` in [device]; did you mean `levels`?`
 
 use super::echo::shorten;
-use super::units::UnitError;
+use super::units::{format_number, format_quantity, Dimension, UnitError};
 use std::fmt;
 
 /// Where a piece of configuration text came from.
@@ -86,15 +86,17 @@ pub enum ErrorKind {
     #[error("{0}")]
     Unit(#[from] UnitError),
     #[error(
-        "a bare number has no unit: write `{name} = \"{example}\"`, or `{si_name} = {value:e}` \
-         for a number in {si_unit}"
+        "a bare number has no unit: write `{name} = \"{}\"` (with the prefix you mean), or \
+         `{si_name} = {}` for the same in {si_unit}",
+        format_quantity(*meant, *dimension), format_number(*meant)
     )]
     BareNumber {
         name: String,
         si_name: String,
         si_unit: &'static str,
-        value: f64,
-        example: &'static str,
+        dimension: Dimension,
+        /// What the number most likely means, in SI units (`50` for a time: 50ns).
+        meant: f64,
     },
     #[error(
         "`{si_name}` takes a plain number in {si_unit}; for a unit string write `{name} = \

@@ -399,6 +399,26 @@ fn format_scientific(value: f64) -> String {
     }
 }
 
+/// The SI value a bare number most likely means: `x` with the prefix that brings it nearest
+/// (in orders of magnitude) to `typical` (50 for a time near 100ns: 50ns, 5e-8).
+pub fn likely_meaning(x: f64, typical: f64) -> f64 {
+    let target = typical.abs().log10();
+    let off = |p: i32| (x.abs().log10() + f64::from(p) - target).abs();
+    let power = [-15, -12, -9, -6, -3, 0, 3, 6, 9]
+        .into_iter()
+        .min_by(|a, b| off(*a).total_cmp(&off(*b)))
+        .unwrap_or(0);
+    // Shift the decimal exponent, so that 50 with -9 is exactly 5e-8, not 50 * 1e-9.
+    format!("{x:e}")
+        .split_once('e')
+        .and_then(|(m, e)| {
+            format!("{m}e{}", e.parse::<i32>().ok()? + power)
+                .parse()
+                .ok()
+        })
+        .unwrap_or(x)
+}
+
 /// A plain number in its shortest form that reads back exactly ("0.25", "1e300"): beyond
 /// 1e-4..1e15 in scientific notation, so that no value prints as hundreds of digits.
 pub fn format_number(x: f64) -> String {
@@ -622,6 +642,12 @@ mod tests {
             assert_eq!(format_number(value), printed);
             assert_eq!(printed.parse::<f64>(), Ok(value));
         }
+        // A bare number is read with the prefix nearest to the key's typical magnitude.
+        assert_eq!(likely_meaning(50.0, 100e-9), 5e-8);
+        assert_eq!(likely_meaning(25.0, 25e-6), 25e-6);
+        assert_eq!(likely_meaning(2.5e-5, 25e-6), 2.5e-5);
+        assert_eq!(likely_meaning(300.0, 300.0), 300.0);
+        assert_eq!(likely_meaning(-4.0, 1e9), -4e9);
         // The largest value rounds up past the range when printed to five digits.
         assert_eq!(format_quantity(f64::MAX, Dimension::Time), "1.7977e308s");
     }
