@@ -127,3 +127,34 @@ fn a_huge_value_is_not_echoed_whole() {
         assert!(err.contains("… (10000000 bytes)"), "{name}: {err}");
     }
 }
+
+/// `run` refuses a design `check` refuses, before running, with the same located line: an
+/// error amplifier so fast that the design's step is unstable on the error nodes.
+#[test]
+fn run_refuses_an_unstable_step_as_check_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let design = [
+        "circuits/tiny.toml",
+        "--set",
+        "periphery.error_amp_bandwidth=10GHz",
+    ];
+    let check = apcsim(&[&["check"], &design[..]].concat());
+    let run = apcsim(&[&["run"], &design[..], &["--out", out.to_str().unwrap()]].concat());
+    let line = String::from_utf8_lossy(&check.stderr).into_owned();
+    assert_eq!(check.status.code(), Some(2), "{line}");
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        line.starts_with(
+            "error: <--set periphery.error_amp_bandwidth=10GHz>:1:31: \
+             periphery.error_amp_bandwidth: dt = 100ps is more than 2 tau_e = 31.831ps"
+        ),
+        "{line}"
+    );
+    assert!(
+        line.contains("dynamics.dt is set at circuits/tiny.toml:34:6"),
+        "{line}"
+    );
+    assert_eq!(String::from_utf8_lossy(&run.stderr), line);
+    assert!(!out.exists(), "a refused run writes nothing");
+}

@@ -68,6 +68,19 @@ impl SolverKind {
     }
 }
 
+/// The longest step an explicit fixed-step scheme may take on a node that relaxes with time
+/// constant `tau_seconds` (dx/dt = -x / tau): Euler multiplies a deviation by 1 - h and Heun
+/// by 1 - h + h^2 / 2 per step of h = dt / tau, which grow once h > 2 (RK4 holds to h = 2.79).
+/// Infinite for an algebraic node (tau = 0). The one criterion of a stable step: the loader
+/// refuses a design that breaks it, and the simulator checks its options with it.
+pub fn max_stable_step(tau_seconds: f64) -> f64 {
+    if tau_seconds > 0.0 {
+        2.0 * tau_seconds
+    } else {
+        f64::INFINITY
+    }
+}
+
 /// The circuit's time constants and integration.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dynamics {

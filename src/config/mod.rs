@@ -47,7 +47,9 @@ pub mod units;
 #[cfg(test)]
 mod tests;
 
-pub use circuit::{Circuit, DataSource, DataSpec, Dynamics, ResolvedConfig, RunParams, SolverKind};
+pub use circuit::{
+    max_stable_step, Circuit, DataSource, DataSpec, Dynamics, ResolvedConfig, RunParams, SolverKind,
+};
 pub use document::{apply_override, Document};
 pub use error::{ConfigError, ErrorKind, Location, Origin};
 pub use options::LoadOptions;

@@ -553,7 +553,8 @@ pub static KEYS: &[Key] = &[
         name: "dt",
         kind: Kind::Quantity(D::Time),
         default: Derived("min(tau_e / 4, tau_z / 100); tau_z / 100 when tau_e = 0"),
-        doc: "Step of the fixed-step solvers (euler, heun, rk4).",
+        doc: "Step of the fixed-step solvers (euler, heun, rk4). At most 2 tau_e and 2 tau_z: a \
+              longer explicit step is unstable, and the design is refused.",
     },
     Key {
         section: "dynamics",
@@ -584,7 +585,8 @@ pub static KEYS: &[Key] = &[
         kind: Kind::Quantity(D::Time),
         default: Derived("10 tau_z"),
         doc: "Trailing window of a noisy run: its mean is the final state, and a noisy run \
-              stops once two consecutive windows' means agree within settle_tol.",
+              stops once two consecutive windows' means agree within settle_tol. Shorter than \
+              t_max.",
     },
     Key {
         section: "dynamics",

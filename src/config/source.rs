@@ -145,11 +145,6 @@ impl<'a> Context<'a> {
         )
     }
 
-    /// Whether the value at `span` is a schema default.
-    pub fn is_default(&self, span: &Range<usize>) -> bool {
-        matches!(self.sources.origin(span), Origin::Default { .. })
-    }
-
     /// A provenance label for the value at `span`.
     pub fn origin_label(&self, span: &Range<usize>) -> String {
         self.sources.origin(span).label()

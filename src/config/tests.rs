@@ -546,6 +546,54 @@ fn errors_prefer_the_value_the_user_wrote() {
     let e = err("[device]\ng_min = \"30uS\"", &[]);
     assert_eq!(e.key, "device.g_min");
     assert_eq!((e.location.line, e.location.column), (2, 9));
+    // Of two values the user wrote, the override is the more recent change; the message says
+    // where the other is set.
+    let e = err("[device]\ng_min = \"5uS\"\n", &["device.g_max=1uS"]);
+    assert_eq!(e.key, "device.g_max");
+    assert!(
+        e.to_string()
+            .ends_with("; device.g_min is set at t.toml:2:9"),
+        "{e}"
+    );
+    // A relation that a derived value breaks names the key it was derived from: the settle
+    // window is 10 tau_z.
+    let e = err("[dynamics]\ntau_z = \"50ms\"\nt_max = \"5us\"\n", &[]);
+    assert_eq!(e.key, "dynamics.tau_z");
+    assert!(
+        e.to_string()
+            .contains("dynamics.t_max is set at t.toml:3:9"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_step_too_long_for_a_time_constant_is_refused() {
+    let design = "[dynamics]\nsolver = \"euler\"\ndt = \"0.1ns\"\nt_max = \"5us\"\n";
+    // 2 tau_e: the bandwidth that sets tau_e is the value changed.
+    let e = err(design, &["periphery.error_amp_bandwidth=10GHz"]);
+    assert_eq!(e.key, "periphery.error_amp_bandwidth");
+    assert!(
+        e.to_string().contains("dynamics.dt is set at t.toml:3:6"),
+        "{e}"
+    );
+    // At the limit itself the step is accepted.
+    let tau_e = 0.05e-9;
+    let c = ok(design, &[&format!("dynamics.tau_e_seconds={tau_e:e}")]);
+    assert_eq!(c.dynamics.dt_seconds, max_stable_step(tau_e));
+    // 2 tau_z, with algebraic error nodes.
+    let e = err(design, &["dynamics.tau_e=0", "dynamics.tau_z=40ps"]);
+    assert_eq!(e.key, "dynamics.tau_z");
+    assert!(
+        e.to_string()
+            .contains("the explicit step of the value nodes"),
+        "{e}"
+    );
+    assert!(
+        ok(design, &["dynamics.tau_e=0", "dynamics.tau_z=50ps"])
+            .dynamics
+            .tau_e_seconds
+            == 0.0
+    );
 }
 
 #[test]

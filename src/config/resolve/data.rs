@@ -132,17 +132,19 @@ pub(super) fn samples(
             })?;
         }
     }
-    let blame = span.as_ref().map_or(batch_span, |s| r.blame(batch_span, s));
-    r.ensure(batch <= count, blame, || {
-        format!("the batch ({batch}) is larger than the samples taken from the data ({count})")
-    })?;
+    let too_few =
+        || format!("the batch ({batch}) is larger than the samples taken from the data ({count})");
+    match &span {
+        Some(s) => r.ensure_relation(batch <= count, batch_span, s, too_few)?,
+        None => r.ensure(batch <= count, batch_span, too_few)?,
+    }
     let offset = data.offset.get_ref().0;
     if let Src::Optdigits = src {
         let offset_span = data.offset.span();
-        let at = r.blame(&offset_span, span.as_ref().unwrap_or(batch_span));
-        r.ensure(
+        r.ensure_relation(
             offset.saturating_add(count) <= OPTDIGITS_SAMPLES as u64,
-            at,
+            &offset_span,
+            span.as_ref().unwrap_or(batch_span),
             || {
                 format!(
                     "optdigits has {OPTDIGITS_SAMPLES} samples; offset {offset} + samples {count} \

@@ -14,9 +14,10 @@ pub(super) fn device(r: &mut Resolver, d: &RawDevice) -> Result<DeviceParams> {
     let programming = programming(r, d)?;
     let stuck_off = r.fraction(&d.stuck_off_fraction, "stuck_off_fraction")?;
     let stuck_on = r.fraction(&d.stuck_on_fraction, "stuck_on_fraction")?;
-    r.ensure(
+    r.ensure_relation(
         stuck_off + stuck_on <= 1.0,
-        r.blame(&d.stuck_on_fraction.span(), &d.stuck_off_fraction.span()),
+        &d.stuck_on_fraction.span(),
+        &d.stuck_off_fraction.span(),
         || {
             format!(
                 "stuck_off_fraction + stuck_on_fraction = {} exceeds 1",
@@ -57,17 +58,13 @@ pub(super) fn device(r: &mut Resolver, d: &RawDevice) -> Result<DeviceParams> {
 fn window(r: &Resolver, d: &RawDevice) -> Result<(f64, f64)> {
     let g_min = r.non_negative(&d.g_min, "g_min")?;
     let g_max = r.positive(&d.g_max, "g_max")?;
-    r.ensure(
-        g_min < g_max,
-        r.blame(&d.g_min.span(), &d.g_max.span()),
-        || {
-            format!(
-                "g_min ({}) must be below g_max ({})",
-                format_quantity(g_min, Dimension::Conductance),
-                format_quantity(g_max, Dimension::Conductance)
-            )
-        },
-    )?;
+    r.ensure_relation(g_min < g_max, &d.g_min.span(), &d.g_max.span(), || {
+        format!(
+            "g_min ({}) must be below g_max ({})",
+            format_quantity(g_min, Dimension::Conductance),
+            format_quantity(g_max, Dimension::Conductance)
+        )
+    })?;
     Ok((g_min, g_max))
 }
 
@@ -143,9 +140,10 @@ fn drift(r: &Resolver, d: &RawDevice) -> Result<Option<Drift>> {
     let nu_std = r.non_negative(&d.drift_nu_std, "drift_nu_std")?;
     let t0 = r.positive(&d.drift_t0, "drift_t0")?;
     let t_read = r.positive(&d.drift_t_read, "drift_t_read")?;
-    r.ensure(
+    r.ensure_relation(
         t_read >= t0,
-        r.blame(&d.drift_t_read.span(), &d.drift_t0.span()),
+        &d.drift_t_read.span(),
+        &d.drift_t0.span(),
         || {
             format!(
                 "drift_t_read ({}) is before drift_t0 ({}), where the drift law starts",

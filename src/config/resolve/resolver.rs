@@ -2,7 +2,8 @@
 //! configuration being filled in, and the checks that name the value responsible.
 
 use crate::config::circuit::ResolvedConfig;
-use crate::config::error::ConfigError;
+use crate::config::echo::shorten;
+use crate::config::error::{ConfigError, Origin};
 use crate::config::raw::{Count, Real, Si};
 use crate::config::schema;
 use crate::config::source::Context;
@@ -67,17 +68,46 @@ impl<'c, 'a> Resolver<'c, 'a> {
         }
     }
 
-    /// Of two values in a relation, the one to blame: the first the user wrote, else the
-    /// first from the preset.
+    /// Of two values in a relation, the one to blame: the one the user wrote (an override
+    /// before the file, the change being the more recent), else the preset's; the first on a
+    /// tie.
     pub fn blame<'s>(&self, a: &'s Range<usize>, b: &'s Range<usize>) -> &'s Range<usize> {
-        if self.ctx.user_given(a) {
-            a
-        } else if self.ctx.user_given(b) {
+        let rank = |s: &Range<usize>| match self.ctx.sources.origin(s) {
+            Origin::Override(_) => 0,
+            Origin::File(_) => 1,
+            Origin::Preset(_) => 2,
+            Origin::Default { .. } => 3,
+        };
+        if rank(b) < rank(a) {
             b
-        } else if !self.ctx.is_default(a) {
-            a
         } else {
-            b
+            a
+        }
+    }
+
+    /// Requires a relation between the values at `a` and `b`: the error points at the one to
+    /// [`blame`](Self::blame) and says where the other is set.
+    pub fn ensure_relation(
+        &self,
+        ok: bool,
+        a: &Range<usize>,
+        b: &Range<usize>,
+        message: impl FnOnce() -> String,
+    ) -> Result<()> {
+        let blamed = self.blame(a, b);
+        let other = if std::ptr::eq(blamed, a) { b } else { a };
+        self.ensure(ok, blamed, || {
+            format!("{}; {}", message(), self.cite(other))
+        })
+    }
+
+    /// Where the value at `span` is set, for a message about another: "dynamics.t_max is set
+    /// at circuits/tiny.toml:35:9", or "... is its default".
+    pub fn cite(&self, span: &Range<usize>) -> String {
+        let key = shorten(&self.ctx.key_at(span)).into_owned();
+        match self.ctx.sources.origin(span) {
+            Origin::Default { .. } => format!("{key} is its default"),
+            _ => format!("{key} is set at {}", self.ctx.sources.locate(span)),
         }
     }
 
