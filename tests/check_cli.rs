@@ -128,22 +128,27 @@ fn a_huge_value_is_not_echoed_whole() {
     }
 }
 
+/// `check`, then `run` into a fresh folder, of `design`: check's stderr, run's output, and
+/// whether run wrote its folder.
+fn check_then_run(design: &[&str]) -> (String, Output, bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let check = apcsim(&[&["check"], design].concat());
+    let line = String::from_utf8_lossy(&check.stderr).into_owned();
+    assert_eq!(check.status.code(), Some(2), "{line}");
+    let run = apcsim(&[&["run"], design, &["--out", out.to_str().unwrap()]].concat());
+    (line, run, out.exists())
+}
+
 /// `run` refuses a design `check` refuses, before running, with the same located line: an
 /// error amplifier so fast that the design's step is unstable on the error nodes.
 #[test]
 fn run_refuses_an_unstable_step_as_check_does() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let design = [
+    let (line, run, wrote) = check_then_run(&[
         "circuits/tiny.toml",
         "--set",
         "periphery.error_amp_bandwidth=10GHz",
-    ];
-    let check = apcsim(&[&["check"], &design[..]].concat());
-    let run = apcsim(&[&["run"], &design[..], &["--out", out.to_str().unwrap()]].concat());
-    let line = String::from_utf8_lossy(&check.stderr).into_owned();
-    assert_eq!(check.status.code(), Some(2), "{line}");
-    assert_eq!(run.status.code(), Some(2));
+    ]);
     assert!(
         line.starts_with(
             "error: <--set periphery.error_amp_bandwidth=10GHz>:1:31: \
@@ -155,6 +160,31 @@ fn run_refuses_an_unstable_step_as_check_does() {
         line.contains("dynamics.dt is set at circuits/tiny.toml:34:6"),
         "{line}"
     );
+    assert_eq!(run.status.code(), Some(2));
     assert_eq!(String::from_utf8_lossy(&run.stderr), line);
-    assert!(!out.exists(), "a refused run writes nothing");
+    assert!(!wrote, "a refused run writes nothing");
+}
+
+/// A run whose traces alone need petabytes is refused by `check` and by `run`, before anything
+/// is allocated, naming the key that drives their size.
+#[test]
+fn check_and_run_refuse_a_design_whose_traces_cannot_fit() {
+    let (line, run, wrote) = check_then_run(&[
+        "circuits/tiny.toml",
+        "--set",
+        "network.hidden=[1000000]",
+        "--set",
+        "run.trace_points=100000000",
+    ]);
+    assert!(
+        line.starts_with("error: <--set run.trace_points=100000000>:1:18: run.trace_points: "),
+        "{line}"
+    );
+    assert!(
+        line.contains("needs about") && line.contains("(traces "),
+        "{line}"
+    );
+    assert_eq!(run.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&run.stderr), line);
+    assert!(!wrote, "a refused run writes nothing");
 }

@@ -137,7 +137,7 @@ pub enum ErrorKind {
     },
     #[error(
         "this design needs about {} ({detail}) but the machine has {}",
-        gib(*needed_bytes), gib(*available_bytes)
+        format_bytes(*needed_bytes), format_bytes(*available_bytes)
     )]
     TooLarge {
         needed_bytes: f64,
@@ -165,13 +165,25 @@ fn hint(suggestion: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
-/// Bytes as GiB with one decimal ("745.1 GiB").
-pub fn gib(bytes: f64) -> String {
-    let g = bytes / (1u64 << 30) as f64;
-    if g >= 1e6 {
-        format!("{g:.2e} GiB")
+/// A size in bytes with a binary prefix and one decimal ("745.1 GiB", "12.0 KiB"); beyond
+/// the pebibytes in scientific notation.
+pub fn format_bytes(bytes: f64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = bytes;
+    for unit in &UNITS[..UNITS.len() - 1] {
+        if value.abs() < 1024.0 {
+            return if *unit == "B" {
+                format!("{value:.0} B")
+            } else {
+                format!("{value:.1} {unit}")
+            };
+        }
+        value /= 1024.0;
+    }
+    if value.abs() < 1024.0 {
+        format!("{value:.1} PiB")
     } else {
-        format!("{g:.1} GiB")
+        format!("{value:.2e} PiB")
     }
 }
 

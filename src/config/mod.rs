@@ -36,6 +36,7 @@ pub mod circuit;
 pub mod document;
 mod echo;
 pub mod error;
+pub mod footprint;
 mod options;
 pub mod presets;
 mod raw;

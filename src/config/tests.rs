@@ -515,7 +515,7 @@ fn an_hdf5_source_supplies_the_network() {
 #[test]
 fn the_memory_estimate_uses_the_given_limit() {
     let small = LoadOptions {
-        memory_limit_bytes: Some(1e6),
+        memory_limit_bytes: Some((64u64 << 20) as f64),
         ..opts()
     };
     let e = load_str("m.toml", "[network]\nwidth = 256", &[] as &[&str], &small).unwrap_err();
@@ -531,6 +531,55 @@ fn the_memory_estimate_uses_the_given_limit() {
     // A depth far too large is rejected before any width vector is built.
     let e = err("[network]\nwidth = 1\ndepth = 9223372036854775807", &[]);
     assert_eq!(e.key, "network.width");
+}
+
+/// The traces, the settling checkpoints and the per-step records of a run count: designs whose
+/// run needed tens of gigabytes passed `check`. With a limit of 16 GiB, each is refused at the
+/// key that was changed.
+#[test]
+fn the_memory_estimate_counts_what_a_run_records() {
+    let tiny = std::fs::read_to_string(root().join("circuits/tiny.toml")).unwrap();
+    let limit = LoadOptions {
+        memory_limit_bytes: Some((16u64 << 30) as f64),
+        ..opts()
+    };
+    let load = |sets: &[&str]| load_with_base("tiny.toml", &tiny, Some(root()), sets, &limit);
+    for (sets, key, term) in [
+        (
+            &["network.hidden=[1000000]"][..],
+            "network.hidden",
+            "traces",
+        ),
+        (
+            &["run.batch=20000", "network.hidden=[1000]"][..],
+            "run.batch",
+            "settling checkpoints",
+        ),
+        (
+            &["dynamics.t_max=100ms"][..],
+            "dynamics.t_max",
+            "power record",
+        ),
+    ] {
+        let e = load(sets).unwrap_err();
+        assert!(matches!(*e.kind, ErrorKind::TooLarge { .. }), "{e}");
+        assert_eq!(e.key, key, "{e}");
+        assert!(matches!(e.location.origin, Origin::Override(_)), "{e}");
+        let message = e.to_string();
+        let detail = message.split_once("GiB (").map_or("", |(_, d)| d);
+        assert!(
+            detail.starts_with(term),
+            "{sets:?}: the largest part is not {term}: {e}"
+        );
+    }
+    // The terms in closed form for tiny.toml itself: 4 inputs, hidden 3 and 3, 2 outputs, a
+    // batch of 4 all traced, 1000 trace points, 5us in steps of 0.1ns.
+    let f = load(&[]).unwrap().footprint();
+    let (points, hidden, errors, batch) = (1000.0, 6.0, 8.0, 4.0);
+    assert_eq!(f.checkpoints, points * hidden * batch * 8.0);
+    assert_eq!(f.traces, points * batch * (hidden + 2.0 * errors) * 8.0);
+    let steps = (5e-6_f64 / 0.1e-9).ceil();
+    assert_eq!(f.power_record, 2.0 * (steps + 1.0) * (3.0 * 72.0 + 72.0));
 }
 
 #[test]

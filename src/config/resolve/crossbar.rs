@@ -4,19 +4,16 @@ use super::resolver::{sp, usize_of, Resolver, Result};
 use crate::config::raw::RawCrossbar;
 use crate::hardware::params::{Backward, CrossbarParams};
 use serde_json::json;
-use std::ops::Range;
 
 /// Largest tile side: the largest fabricated crossbars have a few thousand rows.
 pub const MAX_TILE_SIDE: u64 = 1 << 16;
 
-/// The tile size and wires, which the memory estimate needs before the rest.
+/// The tile size and wires.
 pub(super) struct Tiles {
     pub rows: u64,
     pub cols: u64,
     pub wire_ohms: f64,
     pub separate: bool,
-    pub rows_span: Range<usize>,
-    pub cols_span: Range<usize>,
 }
 
 pub(super) fn tiles(r: &Resolver, c: &RawCrossbar) -> Result<Tiles> {
@@ -37,8 +34,6 @@ pub(super) fn tiles(r: &Resolver, c: &RawCrossbar) -> Result<Tiles> {
         cols,
         wire_ohms,
         separate,
-        rows_span: c.rows.span(),
-        cols_span: c.cols.span(),
     })
 }
 

@@ -12,18 +12,20 @@ use std::ops::Range;
 /// Most steps a fixed-step run may take.
 pub const MAX_STEPS: f64 = 1e9;
 
+/// The dynamics, and what sets its step: `dynamics.dt`, or the time constant it is derived
+/// from.
 pub(super) fn dynamics(
     r: &mut Resolver,
     y: &RawDynamics,
     p: &RawPeriphery,
     device: &DeviceParams,
     periphery: &PeripheryParams,
-) -> Result<Dynamics> {
+) -> Result<(Dynamics, Range<usize>)> {
     let tau = time_constants(r, y, p, periphery.error_amp_bandwidth_hertz)?;
     let solver_name = y.solver.get_ref().as_str();
     let solver = SolverKind::from_name(solver_name)
         .ok_or_else(|| r.err(&y.solver.span(), format!("unknown solver {solver_name}")))?;
-    let (dt, t_max) = step(r, y, solver, &tau)?;
+    let (dt, t_max, dt_span) = step(r, y, solver, &tau)?;
     let settle_tol = y.settle_tol.get_ref().0;
     r.ensure(
         settle_tol > 0.0 && settle_tol < 1.0,
@@ -54,7 +56,7 @@ pub(super) fn dynamics(
         noisy: noisy(r, y, solver, device, periphery)?,
     };
     put_dynamics(r, y, &dynamics);
-    Ok(dynamics)
+    Ok((dynamics, dt_span))
 }
 
 /// The time constants of the value and error nodes, and the values that set them.
@@ -123,7 +125,7 @@ fn time_constants(
     })
 }
 
-/// (dt, t_max): the step (derived from the time constants unless given) fits in t_max, a
+/// (dt, t_max, what sets dt): the step (derived from the time constants unless given) fits in t_max, a
 /// fixed-step run takes at most [`MAX_STEPS`], and its explicit step is stable on both kinds
 /// of node ([`max_stable_step`]).
 fn step(
@@ -131,7 +133,7 @@ fn step(
     y: &RawDynamics,
     solver: SolverKind,
     tau: &TimeConstants,
-) -> Result<(f64, f64)> {
+) -> Result<(f64, f64, Range<usize>)> {
     // A derived step answers to the time constant it was derived from.
     let (dt, dt_span, dt_text) = match &y.dt {
         Some(v) => {
@@ -151,7 +153,7 @@ fn step(
     };
     let t_max = r.positive(&y.t_max, "t_max")?;
     if solver.is_adaptive() {
-        return Ok((dt, t_max));
+        return Ok((dt, t_max, dt_span));
     }
     let t_max_span = y.t_max.span();
     let time = |x: f64| format_quantity(x, Dimension::Time);
@@ -181,7 +183,7 @@ fn step(
         let text = format!("tau_z = {}", time(tau.z));
         unstable("tau_z", &text, "value", "lengthen dynamics.tau_z", z_limit)
     })?;
-    Ok((dt, t_max))
+    Ok((dt, t_max, dt_span))
 }
 
 /// The trailing window of a noisy run (10 tau_z unless given), shorter than t_max.

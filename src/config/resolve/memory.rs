@@ -1,96 +1,131 @@
-//! The memory a design needs, estimated before anything is built, so that a design that cannot
-//! fit is refused with the key that drives its size.
+//! Refuses a design whose run cannot fit in memory ([`footprint`]), before anything is built,
+//! pointing at the value that drives the largest part.
 
-use super::crossbar::Tiles;
-use super::data::Samples;
 use super::network::Shape;
 use super::resolver::{Resolver, Result};
 use super::run::RunSection;
-use crate::config::error::{gib, ErrorKind};
+use crate::config::circuit::{Dynamics, RunParams};
+use crate::config::error::{format_bytes, ErrorKind};
+use crate::config::footprint::{
+    footprint, physical_memory_bytes, Footprint, NetworkSize, RunSize, SAMPLES_PER_CHUNK,
+};
 use crate::config::options::LoadOptions;
-use crate::config::raw::RawNetwork;
+use crate::config::raw::{RawCrossbar, RawNetwork};
+use crate::config::units::format_number;
+use crate::hardware::params::{CrossbarParams, DeviceParams};
 use std::ops::Range;
 
-/// Bytes kept per weight: W, a W, the effective forward and backward matrices, the programmed
-/// G+ and G-, and the PC and BP gradients, in f64.
-const BYTES_PER_WEIGHT: f64 = 64.0;
-/// Extra bytes per weight for a separate backward array (its own G+, G- and effective matrix).
-const BYTES_PER_SEPARATE_WEIGHT: f64 = 24.0;
-/// Bytes per node and sample: z, e, mu, phi, phi', solver stages, noise and the settling record.
-const BYTES_PER_NODE_SAMPLE: f64 = 192.0;
-/// Bytes per node of a tile's nodal IR-drop system (sparse matrix and factor).
-const BYTES_PER_TILE_NODE: f64 = 200.0;
-
-/// The machine's physical memory, from /proc/meminfo; 64 GiB where that cannot be read.
-pub fn physical_memory_bytes() -> f64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(64.0 * (1u64 << 30) as f64, |kb| kb * 1024.0)
+/// The resolved parts of the design the memory depends on.
+pub(super) struct Parts<'p> {
+    pub shape: &'p Shape,
+    pub run: &'p RunSection,
+    pub dynamics: &'p Dynamics,
+    /// What sets dt: `dynamics.dt`, or the time constant it is derived from.
+    pub dt_span: &'p Range<usize>,
+    pub t_max_span: Range<usize>,
+    pub device: &'p DeviceParams,
+    pub crossbar: &'p CrossbarParams,
 }
 
-/// Refuses a design whose estimate exceeds the memory limit, naming the value to blame.
+fn run_size(p: &Parts<'_>, params: &RunParams) -> RunSize {
+    let (inputs, outputs) = (p.shape.input as f64, p.shape.output as f64);
+    let (weights, hidden_nodes) = p.shape.hidden.size(inputs, outputs);
+    let net = NetworkSize {
+        inputs,
+        outputs,
+        weights,
+        hidden_nodes,
+        layers: p.shape.hidden.layers(),
+    };
+    RunSize::new(net, params, p.dynamics, p.device, p.crossbar)
+}
+
 pub(super) fn check_memory(
     r: &Resolver,
     n: &RawNetwork,
-    shape: &Shape,
-    run: &RunSection,
-    samples: &Samples,
-    tiles: &Tiles,
+    c: &RawCrossbar,
+    p: &Parts<'_>,
     opts: &LoadOptions,
 ) -> Result<()> {
-    let (input, output, batch) = (shape.input as f64, shape.output as f64, run.batch as f64);
-    let (weights, hidden_nodes) = shape.hidden.size(input, output);
-    let nodes = input + hidden_nodes + output;
-    let weight_bytes = weights
-        * (BYTES_PER_WEIGHT
-            + if tiles.separate {
-                BYTES_PER_SEPARATE_WEIGHT
-            } else {
-                0.0
-            });
-    let activity_bytes =
-        nodes * batch * BYTES_PER_NODE_SAMPLE + samples.count as f64 * (input + output) * 8.0;
-    let tile_bytes = if tiles.wire_ohms > 0.0 {
-        2.0 * tiles.rows as f64 * tiles.cols as f64 * BYTES_PER_TILE_NODE
-    } else {
-        0.0
-    };
-    let need = weight_bytes + activity_bytes + tile_bytes;
+    let size = run_size(p, &p.run.params());
+    let need = footprint(&size);
     let have = opts
         .memory_limit_bytes
         .unwrap_or_else(physical_memory_bytes);
-    if need <= have {
+    if need.total() <= have {
         return Ok(());
     }
-    // The network is to blame when even one sample would not fit.
-    let one_sample = weight_bytes + nodes * BYTES_PER_NODE_SAMPLE;
-    let batch_span = &run.batch_span;
-    let span: Range<usize> = if tile_bytes >= weight_bytes.max(activity_bytes) {
-        r.blame(&tiles.rows_span, &tiles.cols_span).clone()
-    } else if weight_bytes >= activity_bytes || one_sample > have {
-        shape.size_span(n, r)
-    } else if r.ctx.user_given(batch_span) || samples.span.is_none() {
-        batch_span.clone()
-    } else {
-        samples.span.clone().unwrap_or(batch_span.clone())
+    // The batch is to blame first only when a batch of one would fit.
+    let one = RunParams {
+        batch: 1,
+        ..p.run.params()
+    };
+    let per_sample_first = footprint(&run_size(p, &one)).total() <= have;
+    let network = p.shape.size_span(n, r);
+    let (batch, points, traced) = (
+        &p.run.batch_span,
+        &p.run.trace_points_span,
+        &p.run.trace_samples_span,
+    );
+    let (rows, cols) = (c.rows.span(), c.cols.span());
+    let (largest, _) = need.terms()[0];
+    let drivers: Vec<&Range<usize>> = match largest {
+        "weights" => vec![&network],
+        "IR-drop system" => vec![&rows, &cols],
+        "power record" if per_sample_first => vec![batch, p.dt_span, &p.t_max_span, &network],
+        "power record" => vec![p.dt_span, &p.t_max_span, &network, batch],
+        "traces" => vec![traced, points, &network],
+        _ if per_sample_first => vec![batch, &network, points],
+        _ => vec![&network, points, batch],
     };
     Err(r.ctx.error(
-        &span,
+        r.blame_of(&drivers),
         ErrorKind::TooLarge {
-            needed_bytes: need,
+            needed_bytes: need.total(),
             available_bytes: have,
-            detail: format!(
-                "weights {}, activities {}, IR-drop system {}",
-                gib(weight_bytes),
-                gib(activity_bytes),
-                gib(tile_bytes)
-            ),
+            detail: detail(&need, &size),
         },
     ))
+}
+
+/// The terms of the estimate, largest first with what it multiplies, down to 1% of the total.
+fn detail(need: &Footprint, s: &RunSize) -> String {
+    let n = format_number;
+    let terms = need.terms();
+    terms
+        .iter()
+        .enumerate()
+        .filter(|(i, (_, bytes))| *i == 0 || *bytes >= 0.01 * need.total())
+        .map(|(i, (name, bytes))| {
+            let why = match *name {
+                _ if i > 0 => String::new(),
+                "weights" => format!(": {} weights", n(s.weights)),
+                "node states" => format!(
+                    ": {} nodes x {} samples",
+                    n(s.inputs + s.hidden_nodes + s.outputs),
+                    n(s.batch)
+                ),
+                "settling checkpoints" => format!(
+                    ": {} trace points x {} value nodes x {} samples",
+                    n(s.trace_points),
+                    n(s.hidden_nodes),
+                    n(s.batch)
+                ),
+                "traces" => format!(
+                    ": {} trace points x {} traced samples x {} nodes",
+                    n(s.trace_points),
+                    n(s.traced_samples),
+                    n(2.0 * s.hidden_nodes + s.outputs)
+                ),
+                "power record" => format!(
+                    ": {} steps x {} chunks of {SAMPLES_PER_CHUNK} samples",
+                    n(s.steps),
+                    n((s.batch / SAMPLES_PER_CHUNK).ceil())
+                ),
+                _ => String::new(),
+            };
+            format!("{name} {}{why}", format_bytes(*bytes))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -17,9 +17,9 @@ mod periphery;
 mod resolver;
 mod run;
 
+pub use super::footprint::physical_memory_bytes;
 pub use crossbar::MAX_TILE_SIDE;
 pub use dynamics::MAX_STEPS;
-pub use memory::physical_memory_bytes;
 pub use periphery::MAX_BITS;
 
 use super::circuit::Circuit;
@@ -44,13 +44,24 @@ pub(crate) fn resolve(
     let samples = data::samples(&r, &data, &src, run.batch, &run.batch_span)?;
     let c = raw.crossbar.into_inner();
     let tiles = crossbar::tiles(&r, &c)?;
-    memory::check_memory(&r, &n, &shape, &run, &samples, &tiles, opts)?;
-    let architecture = network::architecture(&mut r, &n, &shape, src.file())?;
     let device = device::device(&mut r, &raw.device.into_inner())?;
     let crossbar = crossbar::crossbar(&mut r, &c, &tiles)?;
     let p = raw.periphery.into_inner();
     let periphery = periphery::periphery(&mut r, &p)?;
-    let dynamics = dynamics::dynamics(&mut r, &raw.dynamics.into_inner(), &p, &device, &periphery)?;
+    let y = raw.dynamics.into_inner();
+    let (dynamics, dt_span) = dynamics::dynamics(&mut r, &y, &p, &device, &periphery)?;
+    let parts = memory::Parts {
+        shape: &shape,
+        run: &run,
+        dynamics: &dynamics,
+        dt_span: &dt_span,
+        t_max_span: y.t_max.span(),
+        device: &device,
+        crossbar: &crossbar,
+    };
+    // Before any width vector is built: a depth can be absurd.
+    memory::check_memory(&r, &n, &c, &parts, opts)?;
+    let architecture = network::architecture(&mut r, &n, &shape, src.file())?;
     let data = data::data_spec(&mut r, &data, src, &samples, run.seed)?;
     Ok(Circuit {
         name,

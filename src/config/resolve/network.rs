@@ -42,6 +42,14 @@ impl Hidden {
         }
     }
 
+    /// Weight layers.
+    pub fn layers(&self) -> f64 {
+        match self {
+            Hidden::List(h) => h.len() as f64 + 1.0,
+            Hidden::Uniform { depth, .. } => *depth as f64,
+        }
+    }
+
     fn widths(&self) -> Vec<usize> {
         match self {
             Hidden::List(h) => h.iter().map(|&w| usize_of(w)).collect(),

@@ -72,17 +72,22 @@ impl<'c, 'a> Resolver<'c, 'a> {
     /// before the file, the change being the more recent), else the preset's; the first on a
     /// tie.
     pub fn blame<'s>(&self, a: &'s Range<usize>, b: &'s Range<usize>) -> &'s Range<usize> {
+        self.blame_of(&[a, b])
+    }
+
+    /// Of several values that together break a rule, the one to blame, as [`Self::blame`].
+    pub fn blame_of<'s>(&self, spans: &[&'s Range<usize>]) -> &'s Range<usize> {
         let rank = |s: &Range<usize>| match self.ctx.sources.origin(s) {
             Origin::Override(_) => 0,
             Origin::File(_) => 1,
             Origin::Preset(_) => 2,
             Origin::Default { .. } => 3,
         };
-        if rank(b) < rank(a) {
-            b
-        } else {
-            a
-        }
+        spans
+            .iter()
+            .copied()
+            .min_by_key(|s| rank(s))
+            .expect("a rule involves at least one value")
     }
 
     /// Requires a relation between the values at `a` and `b`: the error points at the one to

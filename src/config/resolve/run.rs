@@ -14,6 +14,8 @@ pub(super) struct RunSection {
     pub seed: u64,
     pub trace_samples: u64,
     pub trace_points: u64,
+    pub trace_samples_span: Range<usize>,
+    pub trace_points_span: Range<usize>,
 }
 
 impl RunSection {
@@ -69,5 +71,7 @@ pub(super) fn run(
         seed,
         trace_samples,
         trace_points,
+        trace_samples_span: run.trace_samples.span(),
+        trace_points_span: run.trace_points.span(),
     })
 }
