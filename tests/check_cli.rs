@@ -82,3 +82,91 @@ fn a_design_can_name_its_own_preset_file() {
     assert_eq!(json["values"]["device"]["levels"], 16);
     assert!(Path::new(&design).is_file());
 }
+
+/// A value of ten megabytes is quoted back shortened, not whole: the error stays one short
+/// line that says how long the value was.
+#[test]
+fn a_huge_value_is_not_echoed_whole() {
+    let huge = "x".repeat(10_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("preset", format!("device = \"{huge}\"\n")),
+        ("unit", format!("[dynamics]\ntau_z = \"5{huge}\"\n")),
+        ("key", format!("[device]\n{huge} = 1\n")),
+        ("section", format!("[{huge}]\n")),
+        ("choice", format!("[data]\nsource = \"{huge}\"\n")),
+        ("levels", format!("[device]\nlevels = \"{huge}\"\n")),
+    ];
+    for (name, text) in cases {
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let out = apcsim(&["check", path.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        let head: String = err.chars().take(300).collect();
+        assert_eq!(out.status.code(), Some(2), "{name}: {head}");
+        assert_eq!(err.lines().count(), 1, "{name}");
+        assert!(err.len() < 400, "{name}: {} bytes: {head}", err.len());
+        assert!(err.contains("… (10000000 bytes)"), "{name}: {err}");
+    }
+}
+
+/// `check`, then `run` into a fresh folder, of `design`: check's stderr, run's output, and
+/// whether run wrote its folder.
+fn check_then_run(design: &[&str]) -> (String, Output, bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let check = apcsim(&[&["check"], design].concat());
+    let line = String::from_utf8_lossy(&check.stderr).into_owned();
+    assert_eq!(check.status.code(), Some(2), "{line}");
+    let run = apcsim(&[&["run"], design, &["--out", out.to_str().unwrap()]].concat());
+    (line, run, out.exists())
+}
+
+/// `run` refuses a design `check` refuses, before running, with the same located line: an
+/// error amplifier so fast that the design's step is unstable on the error nodes.
+#[test]
+fn run_refuses_an_unstable_step_as_check_does() {
+    let (line, run, wrote) = check_then_run(&[
+        "circuits/tiny.toml",
+        "--set",
+        "periphery.error_amp_bandwidth=10GHz",
+    ]);
+    assert!(
+        line.starts_with(
+            "error: <--set periphery.error_amp_bandwidth=10GHz>:1:31: \
+             periphery.error_amp_bandwidth: dt = 100ps is more than 2 tau_e = 31.831ps"
+        ),
+        "{line}"
+    );
+    assert!(
+        line.contains("dynamics.dt is set at circuits/tiny.toml:34:6"),
+        "{line}"
+    );
+    assert_eq!(run.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&run.stderr), line);
+    assert!(!wrote, "a refused run writes nothing");
+}
+
+/// A run whose traces alone need petabytes is refused by `check` and by `run`, before anything
+/// is allocated, naming the key that drives their size.
+#[test]
+fn check_and_run_refuse_a_design_whose_traces_cannot_fit() {
+    let (line, run, wrote) = check_then_run(&[
+        "circuits/tiny.toml",
+        "--set",
+        "network.hidden=[1000000]",
+        "--set",
+        "run.trace_points=100000000",
+    ]);
+    assert!(
+        line.starts_with("error: <--set run.trace_points=100000000>:1:18: run.trace_points: "),
+        "{line}"
+    );
+    assert!(
+        line.contains("needs about") && line.contains("(traces "),
+        "{line}"
+    );
+    assert_eq!(run.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&run.stderr), line);
+    assert!(!wrote, "a refused run writes nothing");
+}

@@ -647,12 +647,12 @@ pub fn check_step(opts: &SimOptions, tau_e_seconds: f64) -> Result<(), SimError>
             opts.dt_seconds, opts.t_max_seconds
         )));
     }
-    if tau_e_seconds > 0.0 && opts.dt_seconds > 2.0 * tau_e_seconds {
+    let limit = crate::config::max_stable_step(tau_e_seconds);
+    if opts.dt_seconds > limit {
         return Err(SimError::Options(format!(
-            "dt = {:e} s is more than 2 tau_e = {:e} s: the explicit step of the error nodes is \
-             unstable; shorten dynamics.dt",
-            opts.dt_seconds,
-            2.0 * tau_e_seconds
+            "dt = {:e} s is more than 2 tau_e = {limit:e} s: the explicit step of the error nodes \
+             is unstable; shorten dynamics.dt",
+            opts.dt_seconds
         )));
     }
     Ok(())

@@ -7,10 +7,10 @@ use crate::hardware::params::{
 use crate::network::model::Architecture;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::path::PathBuf;
 
-use super::units::{format_quantity, Dimension};
+use super::units::{format_number, format_quantity, Dimension};
 
 /// Samples in the embedded UCI optdigits test set (`optdigits.tes`).
 pub const OPTDIGITS_SAMPLES: usize = 1797;
@@ -65,6 +65,19 @@ impl SolverKind {
     /// Solvers that integrate an SDE when noise is on.
     pub fn handles_noise(self) -> bool {
         matches!(self, SolverKind::Euler | SolverKind::Heun)
+    }
+}
+
+/// The longest step an explicit fixed-step scheme may take on a node that relaxes with time
+/// constant `tau_seconds` (dx/dt = -x / tau): Euler multiplies a deviation by 1 - h and Heun
+/// by 1 - h + h^2 / 2 per step of h = dt / tau, which grow once h > 2 (RK4 holds to h = 2.79).
+/// Infinite for an algebraic node (tau = 0). The one criterion of a stable step: the loader
+/// refuses a design that breaks it, and the simulator checks its options with it.
+pub fn max_stable_step(tau_seconds: f64) -> f64 {
+    if tau_seconds > 0.0 {
+        2.0 * tau_seconds
+    } else {
+        f64::INFINITY
     }
 }
 
@@ -165,6 +178,10 @@ fn q(v: f64, d: Dimension) -> String {
     format_quantity(v, d)
 }
 
+fn n(x: f64) -> String {
+    format_number(x)
+}
+
 impl Circuit {
     /// Number of weights of the network (one differential pair of devices each).
     pub fn n_weights(&self) -> usize {
@@ -175,15 +192,32 @@ impl Circuit {
             .sum()
     }
 
-    /// A short human-readable account of the resolved design, for `apcsim check`.
+    /// A short human-readable account of the resolved design, for `apcsim check`: one line
+    /// per section.
     pub fn summary(&self) -> String {
-        let mut s = String::new();
+        [
+            ("network", self.network_line()),
+            ("device", device_line(&self.device)),
+            ("crossbar", crossbar_line(&self.crossbar)),
+            ("periphery", periphery_line(&self.periphery)),
+            ("dynamics", dynamics_line(&self.dynamics)),
+            ("data", data_line(&self.data)),
+            (
+                "run",
+                format!("batch {}, seed {}", self.run.batch, self.run.seed),
+            ),
+        ]
+        .iter()
+        .map(|(section, line)| format!("{section:<10} {line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+    }
+
+    fn network_line(&self) -> String {
         let a = &self.architecture;
         let w = &a.widths;
-        let _ = writeln!(
-            s,
-            "network    {} -> {:?} -> {}: {} weight layers, {} weights; {}, {}, skips {}, \
-             gamma0 {}, lambda {}",
+        format!(
+            "{} -> {:?} -> {}: {} weight layers, {} weights; {}, {}, skips {}, gamma0 {}, lambda {}",
             w[0],
             &w[1..w.len() - 1],
             w[w.len() - 1],
@@ -192,145 +226,157 @@ impl Circuit {
             a.activation,
             a.parameterisation,
             if a.skips { "on" } else { "off" },
-            a.gamma0,
-            a.output_precision
-        );
-        let d = &self.device;
-        let levels = d
-            .levels
-            .map_or("continuous".to_string(), |l| format!("{l} levels"));
-        let programming = match &d.programming {
-            ProgrammingError::None => "none".to_string(),
-            ProgrammingError::Constant { fraction_of_g_max } => {
-                format!("sigma {:.3}% of g_max", 100.0 * fraction_of_g_max)
-            }
-            ProgrammingError::Polynomial {
-                coefficients_siemens: c,
-                g_ref_siemens,
-            } => {
-                let term = |x: f64| {
-                    let sign = if x < 0.0 { "-" } else { "+" };
-                    format!("{sign} {}", q(x.abs(), Dimension::Conductance))
-                };
-                format!(
-                    "sigma {} {} g {} g^2, g = G/{}",
-                    q(c[0], Dimension::Conductance),
-                    term(c[1]),
-                    term(c[2]),
-                    q(*g_ref_siemens, Dimension::Conductance)
-                )
-            }
-        };
-        let drift = d.drift.as_ref().map_or("none".to_string(), |x| {
-            format!(
-                "nu {} +- {}, t0 {}, read at {}",
-                x.nu_mean,
-                x.nu_std,
-                q(x.t0_seconds, Dimension::Time),
-                q(x.t_read_seconds, Dimension::Time)
-            )
-        });
-        let _ = writeln!(
-            s,
-            "device     {}: window {}..{}, {levels}; programming error {programming}; stuck \
-             off {} on {}; drift {drift}; read noise {}{:.2}% relative at {}",
-            d.name,
-            q(d.g_min_siemens, Dimension::Conductance),
-            q(d.g_max_siemens, Dimension::Conductance),
-            d.stuck_off_fraction,
-            d.stuck_on_fraction,
-            if d.read_noise.thermal {
-                "thermal + "
-            } else {
-                ""
-            },
-            100.0 * d.read_noise.relative,
-            q(d.read_noise.temperature_kelvin, Dimension::Temperature)
-        );
-        let c = &self.crossbar;
-        let _ = writeln!(
-            s,
-            "crossbar   {}x{} tiles, v_read {}, wire {} per segment, backward {}",
-            c.rows,
-            c.cols,
-            q(c.v_read_volts, Dimension::Voltage),
-            q(c.wire_resistance_ohms, Dimension::Resistance),
-            match c.backward {
-                Backward::Shared => "shared",
-                Backward::Separate => "separate",
-            }
-        );
-        let p = &self.periphery;
-        let bits = |b: Option<u32>| b.map_or("ideal".to_string(), |b| format!("{b}-bit"));
-        let _ = writeln!(
-            s,
-            "periphery  amplifiers {} each, error-amp bandwidth {}, offset sigma {}, rails {}, \
-             gain {}; C_z {}, V_dd {}, kT/C noise {}; DAC {} +-{} ({}), ADC {} +-{} ({})",
-            q(p.amplifier_power_watts, Dimension::Power),
-            q(p.error_amp_bandwidth_hertz, Dimension::Frequency),
-            q(p.offset_sigma_volts, Dimension::Voltage),
-            p.rail_volts
-                .map_or("none".to_string(), |r| q(r, Dimension::Voltage)),
-            p.finite_gain
-                .map_or("ideal".to_string(), |g| format!("{g}")),
-            q(p.node_capacitance_farads, Dimension::Capacitance),
-            q(p.supply_volts, Dimension::Voltage),
-            if p.ktc_noise { "on" } else { "off" },
-            bits(p.dac.bits),
-            p.dac.range,
-            q(p.dac.energy_joules, Dimension::Energy),
-            bits(p.adc.bits),
-            p.adc.range,
-            q(p.adc.energy_joules, Dimension::Energy),
-        );
-        let y = &self.dynamics;
-        let _ = writeln!(
-            s,
-            "dynamics   tau_z {}, tau_e {}, {}{}, t_max {}, settle_tol {}, {}",
-            q(y.tau_z_seconds, Dimension::Time),
-            if y.tau_e_seconds == 0.0 {
-                "0 (algebraic)".to_string()
-            } else {
-                q(y.tau_e_seconds, Dimension::Time)
-            },
-            y.solver.name(),
-            if y.solver.is_adaptive() {
-                format!(" (rtol {:e}, atol {:e})", y.rtol, y.atol)
-            } else {
-                format!(" dt {}", q(y.dt_seconds, Dimension::Time))
-            },
-            q(y.t_max_seconds, Dimension::Time),
-            y.settle_tol,
-            if y.noisy {
-                "noisy (SDE)"
-            } else {
-                "deterministic"
-            }
-        );
-        let source = match &self.data.source {
-            DataSource::Optdigits { offset } => format!("optdigits from sample {offset}"),
-            DataSource::Teacher {
-                seed,
-                input_std,
-                target_noise,
-            } => {
-                format!("teacher (seed {seed}, input std {input_std}, target noise {target_noise})")
-            }
-            DataSource::Gaussian {
-                seed,
-                input_std,
-                target_std,
-            } => format!("gaussian (seed {seed}, input std {input_std}, target std {target_std})"),
-            DataSource::Hdf5 { path } => format!("hdf5 {}", path.display()),
-        };
-        let _ = writeln!(s, "data       {source}, {} samples", self.data.samples);
-        let _ = write!(
-            s,
-            "run        batch {}, seed {}",
-            self.run.batch, self.run.seed
-        );
-        s
+            n(a.gamma0),
+            n(a.output_precision)
+        )
     }
+}
+
+fn device_line(d: &DeviceParams) -> String {
+    let levels = d
+        .levels
+        .map_or("continuous".to_string(), |l| format!("{l} levels"));
+    let drift = d.drift.as_ref().map_or("none".to_string(), |x| {
+        format!(
+            "nu {} +- {}, t0 {}, read at {}",
+            n(x.nu_mean),
+            n(x.nu_std),
+            q(x.t0_seconds, Dimension::Time),
+            q(x.t_read_seconds, Dimension::Time)
+        )
+    });
+    format!(
+        "{}: window {}..{}, {levels}; programming error {}; stuck off {} on {}; drift {drift}; \
+         read noise {}{:.2}% relative at {}",
+        d.name,
+        q(d.g_min_siemens, Dimension::Conductance),
+        q(d.g_max_siemens, Dimension::Conductance),
+        programming_text(&d.programming),
+        d.stuck_off_fraction,
+        d.stuck_on_fraction,
+        if d.read_noise.thermal {
+            "thermal + "
+        } else {
+            ""
+        },
+        100.0 * d.read_noise.relative,
+        q(d.read_noise.temperature_kelvin, Dimension::Temperature)
+    )
+}
+
+fn programming_text(p: &ProgrammingError) -> String {
+    match p {
+        ProgrammingError::None => "none".to_string(),
+        ProgrammingError::Constant { fraction_of_g_max } => {
+            format!("sigma {:.3}% of g_max", 100.0 * fraction_of_g_max)
+        }
+        ProgrammingError::Polynomial {
+            coefficients_siemens: c,
+            g_ref_siemens,
+        } => {
+            let term = |x: f64| {
+                let sign = if x < 0.0 { "-" } else { "+" };
+                format!("{sign} {}", q(x.abs(), Dimension::Conductance))
+            };
+            format!(
+                "sigma {} {} g {} g^2, g = G/{}",
+                q(c[0], Dimension::Conductance),
+                term(c[1]),
+                term(c[2]),
+                q(*g_ref_siemens, Dimension::Conductance)
+            )
+        }
+    }
+}
+
+fn crossbar_line(c: &CrossbarParams) -> String {
+    format!(
+        "{}x{} tiles, v_read {}, wire {} per segment, backward {}",
+        c.rows,
+        c.cols,
+        q(c.v_read_volts, Dimension::Voltage),
+        q(c.wire_resistance_ohms, Dimension::Resistance),
+        match c.backward {
+            Backward::Shared => "shared",
+            Backward::Separate => "separate",
+        }
+    )
+}
+
+fn periphery_line(p: &PeripheryParams) -> String {
+    let bits = |b: Option<u32>| b.map_or("ideal".to_string(), |b| format!("{b}-bit"));
+    format!(
+        "amplifiers {} each, error-amp bandwidth {}, offset sigma {}, rails {}, gain {}; C_z {}, \
+         V_dd {}, kT/C noise {}; DAC {} +-{} ({}), ADC {} +-{} ({})",
+        q(p.amplifier_power_watts, Dimension::Power),
+        q(p.error_amp_bandwidth_hertz, Dimension::Frequency),
+        q(p.offset_sigma_volts, Dimension::Voltage),
+        p.rail_volts
+            .map_or("none".to_string(), |r| q(r, Dimension::Voltage)),
+        p.finite_gain.map_or("ideal".to_string(), n),
+        q(p.node_capacitance_farads, Dimension::Capacitance),
+        q(p.supply_volts, Dimension::Voltage),
+        if p.ktc_noise { "on" } else { "off" },
+        bits(p.dac.bits),
+        n(p.dac.range),
+        q(p.dac.energy_joules, Dimension::Energy),
+        bits(p.adc.bits),
+        n(p.adc.range),
+        q(p.adc.energy_joules, Dimension::Energy),
+    )
+}
+
+fn dynamics_line(y: &Dynamics) -> String {
+    format!(
+        "tau_z {}, tau_e {}, {}{}, t_max {}, settle_tol {}, {}",
+        q(y.tau_z_seconds, Dimension::Time),
+        if y.tau_e_seconds == 0.0 {
+            "0 (algebraic)".to_string()
+        } else {
+            q(y.tau_e_seconds, Dimension::Time)
+        },
+        y.solver.name(),
+        if y.solver.is_adaptive() {
+            format!(" (rtol {:e}, atol {:e})", y.rtol, y.atol)
+        } else {
+            format!(" dt {}", q(y.dt_seconds, Dimension::Time))
+        },
+        q(y.t_max_seconds, Dimension::Time),
+        y.settle_tol,
+        if y.noisy {
+            "noisy (SDE)"
+        } else {
+            "deterministic"
+        }
+    )
+}
+
+fn data_line(data: &DataSpec) -> String {
+    let source = match &data.source {
+        DataSource::Optdigits { offset } => format!("optdigits from sample {offset}"),
+        DataSource::Teacher {
+            seed,
+            input_std,
+            target_noise,
+        } => {
+            format!(
+                "teacher (seed {seed}, input std {}, target noise {})",
+                n(*input_std),
+                n(*target_noise)
+            )
+        }
+        DataSource::Gaussian {
+            seed,
+            input_std,
+            target_std,
+        } => format!(
+            "gaussian (seed {seed}, input std {}, target std {})",
+            n(*input_std),
+            n(*target_std)
+        ),
+        DataSource::Hdf5 { path } => format!("hdf5 {}", path.display()),
+    };
+    format!("{source}, {} samples", data.samples)
 }
 
 impl fmt::Display for Circuit {

@@ -1,166 +1,26 @@
 //! A circuit file as a spanned TOML document, and its canonical form.
 //!
 //! Every piece of text that contributes a value — the design file, each `--set` override, the
-//! device preset, each schema default — is registered in one `Sources` map and given its own
-//! range of offsets, so that a span anywhere in the merged document says which text, line and
-//! column it came from. Canonicalisation then checks keys against the schema (suggesting the
+//! device preset, each schema default — is registered in one [`Sources`] map (see
+//! [`super::source`]). Canonicalisation then checks keys against the schema (suggesting the
 //! nearest), resolves the two spellings of quantities (`g_max = "25uS"` or
 //! `g_max_siemens = 2.5e-5`) into SI values, merges the preset under the design, fills literal
 //! defaults, and deserialises the result with serde (`deny_unknown_fields`).
 
-use super::error::{ConfigError, ErrorKind, Location, Origin};
+use super::echo::shorten;
+use super::error::{ConfigError, ErrorKind, Origin};
+use super::options::LoadOptions;
 use super::presets;
 use super::raw::RawDesign;
 use super::schema::{self, Key, Kind, Spelling};
-use super::units::parse_expecting;
-use super::LoadOptions;
+use super::source::{read_text, resolve_path, Context, Sources};
+use super::units::{likely_meaning, parse_expecting};
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use toml::de::{DeArray, DeTable, DeValue};
 use toml::Spanned;
-
-/// Largest design or preset file read, in bytes: a file is untrusted input.
-pub const MAX_FILE_BYTES: u64 = 16 << 20;
-
-struct Entry<'a> {
-    origin: Origin,
-    text: Cow<'a, str>,
-    base: usize,
-}
-
-/// The texts a document was assembled from, each at its own offset range.
-pub(crate) struct Sources<'a> {
-    entries: Vec<Entry<'a>>,
-}
-
-impl<'a> Sources<'a> {
-    fn new(file: &str, text: &'a str) -> Self {
-        Sources {
-            entries: vec![Entry {
-                origin: Origin::File(file.to_string()),
-                text: Cow::Borrowed(text),
-                base: 0,
-            }],
-        }
-    }
-
-    /// Registers a text and returns the offset its spans are shifted by.
-    fn add(&mut self, origin: Origin, text: Cow<'a, str>) -> usize {
-        let last = self.entries.last().map_or(0, |e| e.base + e.text.len() + 1);
-        self.entries.push(Entry {
-            origin,
-            text,
-            base: last,
-        });
-        last
-    }
-
-    fn file_name(&self) -> String {
-        match &self.entries[0].origin {
-            Origin::File(f) => f.clone(),
-            other => other.label(),
-        }
-    }
-
-    fn entry(&self, offset: usize) -> &Entry<'a> {
-        let i = self.entries.partition_point(|e| e.base <= offset);
-        &self.entries[i.saturating_sub(1)]
-    }
-
-    pub fn origin(&self, span: &Range<usize>) -> &Origin {
-        &self.entry(span.start).origin
-    }
-
-    pub fn locate(&self, span: &Range<usize>) -> Location {
-        let e = self.entry(span.start);
-        if let Origin::Default { .. } = e.origin {
-            return Location {
-                origin: e.origin.clone(),
-                line: 1,
-                column: 1,
-            };
-        }
-        let text: &str = &e.text;
-        let mut rel = span.start.saturating_sub(e.base).min(text.len());
-        while !text.is_char_boundary(rel) {
-            rel -= 1;
-        }
-        let before = &text[..rel];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = before[line_start..].chars().count() + 1;
-        Location {
-            origin: e.origin.clone(),
-            line,
-            column,
-        }
-    }
-}
-
-/// Where errors found after parsing point: the sources, and the written key of every span.
-pub(crate) struct Context<'a> {
-    pub sources: Sources<'a>,
-    /// (span, key as written): sections, keys, values and array elements.
-    index: Vec<(Range<usize>, String)>,
-    pub base_dir: Option<PathBuf>,
-}
-
-impl Context<'_> {
-    /// The written key whose text encloses `span` most tightly.
-    pub fn key_at(&self, span: &Range<usize>) -> String {
-        // On equal spans the later note is the more specific (a section's `device = "pcm"`
-        // shorthand shares its span with `device.preset`).
-        self.index
-            .iter()
-            .enumerate()
-            .filter(|(_, (r, _))| r.start <= span.start && span.end <= r.end.max(r.start + 1))
-            .min_by_key(|(i, (r, _))| (r.end - r.start, std::cmp::Reverse(*i)))
-            .map(|(_, (_, k))| k.clone())
-            .unwrap_or_default()
-    }
-
-    pub fn error(&self, span: &Range<usize>, kind: ErrorKind) -> ConfigError {
-        ConfigError {
-            location: self.sources.locate(span),
-            key: self.key_at(span),
-            kind: Box::new(kind),
-        }
-    }
-
-    pub fn invalid(&self, span: &Range<usize>, message: impl Into<String>) -> ConfigError {
-        self.error(
-            span,
-            ErrorKind::Invalid {
-                message: message.into(),
-            },
-        )
-    }
-
-    /// Whether the value at `span` was written by the user (in the file or a `--set`), as
-    /// opposed to coming from the preset or a default.
-    pub fn user_given(&self, span: &Range<usize>) -> bool {
-        matches!(
-            self.sources.origin(span),
-            Origin::File(_) | Origin::Override(_)
-        )
-    }
-
-    /// Whether the value at `span` is a schema default.
-    pub fn is_default(&self, span: &Range<usize>) -> bool {
-        matches!(self.sources.origin(span), Origin::Default { .. })
-    }
-
-    /// A provenance label for the value at `span`.
-    pub fn origin_label(&self, span: &Range<usize>) -> String {
-        self.sources.origin(span).label()
-    }
-
-    fn note(&mut self, span: Range<usize>, key: String) {
-        self.index.push((span, key));
-    }
-}
 
 /// A parsed circuit file, with any `--set` overrides applied, not yet resolved.
 pub struct Document<'a> {
@@ -199,11 +59,7 @@ impl<'a> Document<'a> {
             root.insert(k, v);
         }
         Ok(Document {
-            ctx: Context {
-                sources,
-                index: Vec::new(),
-                base_dir: None,
-            },
+            ctx: Context::new(sources),
             root,
             root_span,
         })
@@ -220,140 +76,50 @@ impl<'a> Document<'a> {
             .ctx
             .sources
             .add(Origin::Override(spec.to_string()), Cow::Borrowed(spec));
-        let at = |r: Range<usize>| r.start + base..r.end + base;
-        let err = |sources: &Sources, r: Range<usize>, key: &str, kind| ConfigError {
-            location: sources.locate(&at(r)),
-            key: key.to_string(),
-            kind: Box::new(kind),
+        let at = |r: &Range<usize>| r.start + base..r.end + base;
+        let located = |(span, key, kind): OverrideError| ConfigError {
+            location: self.ctx.sources.locate(&at(&span)),
+            key,
+            kind,
         };
-        let Some(eq) = spec.find('=') else {
-            return Err(err(
-                &self.ctx.sources,
-                0..0,
-                "",
-                ErrorKind::Override {
-                    message: "expected section.key=value".to_string(),
-                },
-            ));
-        };
-        let path_text = &spec[..eq];
-        let path_start = path_text.len() - path_text.trim_start().len();
-        let path = path_text.trim();
-        let parts: Vec<&str> = path.split('.').map(str::trim).collect();
-        let (section, key_name) = match parts.as_slice() {
-            ["device"] => ("device", "preset"),
-            [s, k] if !s.is_empty() && !k.is_empty() => (*s, *k),
-            _ => {
-                return Err(err(
-                    &self.ctx.sources,
-                    path_start..eq,
-                    path,
-                    ErrorKind::Override {
-                        message: format!("expected section.key=value, found key path `{path}`"),
-                    },
-                ))
-            }
-        };
-        let key_path = format!("{section}.{key_name}");
-        if !schema::is_section(section) {
-            return Err(err(
-                &self.ctx.sources,
-                path_start..eq,
-                &key_path,
-                ErrorKind::UnknownSection {
-                    name: section.to_string(),
-                    suggestion: schema::nearest(section, schema::SECTIONS.iter().map(|s| s.0))
-                        .map(str::to_string),
-                },
-            ));
-        }
-        let Some((key, _)) = schema::lookup(section, key_name) else {
-            let spellings = schema::spellings(section);
-            let key_offset = path_start + path.rfind('.').map_or(0, |i| i + 1);
-            return Err(err(
-                &self.ctx.sources,
-                key_offset..eq,
-                &key_path,
-                ErrorKind::UnknownKey {
-                    name: key_name.to_string(),
-                    section: section.to_string(),
-                    suggestion: suggest_key(section, key_name, &spellings),
-                },
-            ));
-        };
-        // The value is TOML when it parses as TOML, else a bare string: `device.preset=pcm`
-        // and `dynamics.tau_z=100ns` need no quotes.
-        let raw = &spec[eq + 1..];
-        let value_start = eq + 1 + (raw.len() - raw.trim_start().len());
-        let value_text = raw.trim();
-        let value_span = value_start..value_start + value_text.len();
-        if value_text.is_empty() {
-            return Err(err(
-                &self.ctx.sources,
-                value_span,
-                &key_path,
-                ErrorKind::Override {
-                    message: "missing value after `=`".to_string(),
-                },
-            ));
-        }
-        let value = match DeValue::parse(value_text) {
-            Ok(v) => shift(v, base + value_start),
-            Err(e) if value_text.starts_with(['"', '\'', '[', '{']) => {
-                let span = e.span().unwrap_or(0..0);
-                return Err(err(
-                    &self.ctx.sources,
-                    value_start + span.start..value_start + span.end,
-                    &key_path,
-                    ErrorKind::Syntax {
-                        message: e.message().trim().to_string(),
-                    },
-                ));
-            }
-            Err(_) => Spanned::new(
-                at(value_span.clone()),
-                DeValue::String(Cow::Borrowed(value_text)),
-            ),
-        };
-        let section_span = at(path_start..eq);
+        let o = parse_override(spec).map_err(located)?;
+        let value = override_value(spec, &o, base).map_err(located)?;
+        let section_span = at(&o.path);
         let entry = self
             .root
-            .entry(Spanned::new(section_span.clone(), Cow::Borrowed(section)))
+            .entry(Spanned::new(section_span.clone(), Cow::Borrowed(o.section)))
             .or_insert_with(|| Spanned::new(section_span, DeValue::Table(DeTable::new())));
         let entry_span = entry.span();
         let DeValue::Table(table) = entry.get_mut() else {
             return Err(ConfigError {
                 location: self.ctx.sources.locate(&entry_span),
-                key: section.to_string(),
+                key: o.section.to_string(),
                 kind: Box::new(ErrorKind::NotATable {
-                    section: section.to_string(),
+                    section: o.section.to_string(),
                     found: "a value".to_string(),
                 }),
             });
         };
         // An override replaces the key in whichever spelling the file used.
-        table.remove(key.name);
-        if let Some(si) = key.si_name() {
+        table.remove(o.key.name);
+        if let Some(si) = o.key.si_name() {
             table.remove(si.as_str());
         }
-        let key_start = path_start + path.rfind('.').map_or(0, |i| i + 1);
-        let written_key = if parts.len() == 1 { "preset" } else { key_name };
         table.insert(
-            Spanned::new(at(key_start..eq), Cow::Borrowed(written_key)),
+            Spanned::new(at(&o.key_span), Cow::Borrowed(o.written)),
             value,
         );
         Ok(())
     }
 
-    /// Resolves the document into a checked circuit.
-    pub fn resolve(self, opts: &LoadOptions) -> Result<super::Circuit, ConfigError> {
-        let name = self.ctx.sources.file_name();
-        let (raw, ctx) = self.canonicalise(opts)?;
-        super::resolve::resolve(raw, &ctx, opts, name)
+    /// The name of the design file, for the resolved circuit.
+    pub fn file_name(&self) -> String {
+        self.ctx.sources.file_name()
     }
 
-    /// Checks, merges and deserialises the document. Returns the typed image and the context
-    /// that locates its spans.
+    /// Checks, merges and deserialises the document: the design's sections checked against
+    /// the schema, the device preset under them, literal defaults under both. Returns the
+    /// typed image and the context that locates its spans.
     pub(crate) fn canonicalise(
         self,
         opts: &LoadOptions,
@@ -363,142 +129,10 @@ impl<'a> Document<'a> {
             root,
             root_span,
         } = self;
-
-        // The design's own sections, in file order so the first error reported is the first
-        // in the file.
-        let mut entries: Vec<_> = root.into_iter().collect();
-        entries.sort_by_key(|(k, _)| k.span().start);
-        let mut sections: Vec<(String, Range<usize>, DeTable<'a>)> = Vec::new();
-        for (k, v) in entries {
-            let name = k.get_ref().to_string();
-            let kspan = k.span();
-            if !schema::is_section(&name) {
-                // A misspelt section, or a key written at the top level.
-                let kind = match schema::nearest(&name, schema::SECTIONS.iter().map(|s| s.0)) {
-                    Some(s) => ErrorKind::UnknownSection {
-                        name: name.clone(),
-                        suggestion: Some(s.to_string()),
-                    },
-                    None => ErrorKind::UnknownKey {
-                        suggestion: other_section_of(&name),
-                        name: name.clone(),
-                        section: String::new(),
-                    },
-                };
-                return Err(ConfigError {
-                    location: ctx.sources.locate(&kspan),
-                    key: name,
-                    kind: Box::new(kind),
-                });
-            }
-            let vspan = v.span();
-            ctx.note(kspan.clone(), name.clone());
-            ctx.note(vspan.clone(), name.clone());
-            let table = match v.into_inner() {
-                DeValue::Table(t) => t,
-                other => {
-                    return Err(ConfigError {
-                        location: ctx.sources.locate(&vspan),
-                        key: name.clone(),
-                        kind: Box::new(ErrorKind::NotATable {
-                            section: name,
-                            found: describe(&other).to_string(),
-                        }),
-                    })
-                }
-            };
-            let table = normalise_table(&mut ctx, &name, table, TableKind::Design)?;
-            sections.push((name, kspan, table));
-        }
-
-        // The device preset, under the design's device keys.
-        let preset_value = sections
-            .iter()
-            .find(|(n, _, _)| n == "device")
-            .and_then(|(_, _, t)| t.get("preset"))
-            .map(|v| (v.span(), v.get_ref().as_str().map(str::to_string)));
-        let (preset_name, preset_span) = match preset_value {
-            None => ("ideal".to_string(), None),
-            Some((span, Some(name))) => (name, Some(span)),
-            Some((span, None)) => {
-                return Err(ctx.error(
-                    &span,
-                    ErrorKind::WrongType {
-                        expected: "a preset name (a string)".to_string(),
-                        found: "another type",
-                    },
-                ))
-            }
-        };
-        let (preset_origin, preset_text): (String, Cow<'static, str>) =
-            load_preset(&ctx, &preset_name, preset_span.as_ref(), opts)?;
-        let base = ctx
-            .sources
-            .add(Origin::Preset(preset_origin.clone()), preset_text.clone());
-        let preset_table = match DeTable::parse(&preset_text) {
-            Ok(t) => t,
-            Err(e) => {
-                let span = e.span().unwrap_or(0..0);
-                return Err(ConfigError {
-                    location: ctx.sources.locate(&(span.start + base..span.end + base)),
-                    key: syntax_key(&preset_text, span.start),
-                    kind: Box::new(ErrorKind::Syntax {
-                        message: e.message().trim().to_string(),
-                    }),
-                });
-            }
-        };
-        let preset_table = match shift(preset_table.map_table(), base).into_inner() {
-            DeValue::Table(t) => t,
-            _ => DeTable::new(),
-        };
-        let preset_table = normalise_table(&mut ctx, "device", preset_table, TableKind::Preset)?;
-
-        // Assemble: every section present, design over preset over default.
-        let file = ctx.sources.file_name();
-        let mut root: DeTable<'_> = DeTable::new();
-        for (section, _) in schema::SECTIONS {
-            let (span, mut table) = match sections.iter().position(|(n, _, _)| n == section) {
-                Some(i) => {
-                    let (_, span, t) = sections.swap_remove(i);
-                    (span, t)
-                }
-                None => (0..0, DeTable::new()),
-            };
-            if section == "device" {
-                for (k, v) in preset_table.clone() {
-                    if !table.contains_key(k.get_ref().as_ref()) {
-                        table.insert(k, v);
-                    }
-                }
-            }
-            for key in schema::section_keys(section) {
-                let schema::DefaultValue::Value(literal) = key.default else {
-                    continue;
-                };
-                if table.contains_key(key.name) {
-                    continue;
-                }
-                let base = ctx.sources.add(
-                    Origin::Default { file: file.clone() },
-                    Cow::Borrowed(literal),
-                );
-                let value = DeValue::parse(literal).map_err(|e| {
-                    // A bad literal in the schema table is a bug; tests parse every one.
-                    ctx.invalid(&(base..base), format!("bad default {literal}: {e}"))
-                })?;
-                let value = shift(value, base);
-                let vspan = value.span();
-                ctx.note(vspan.clone(), key.path());
-                let value = convert(&mut ctx, key, Spelling::Plain, key.name, value)?;
-                table.insert(Spanned::new(vspan, Cow::Borrowed(key.name)), value);
-            }
-            root.insert(
-                Spanned::new(span.clone(), Cow::Borrowed(section)),
-                Spanned::new(span, DeValue::Table(table)),
-            );
-        }
-
+        let sections = design_sections(&mut ctx, root)?;
+        let (origin, text) = preset_source(&ctx, &sections, opts)?;
+        let preset = preset_table(&mut ctx, origin, &text)?;
+        let root = assemble(&mut ctx, sections, preset)?;
         let de = toml::de::Deserializer::from(Spanned::new(root_span, root));
         let raw = RawDesign::deserialize(de).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
@@ -513,6 +147,181 @@ impl<'a> Document<'a> {
     }
 }
 
+/// One section of the design as written: its name, the span of its header, its checked keys.
+type Section<'a> = (String, Range<usize>, DeTable<'a>);
+
+/// The design's own sections, checked and converted, in file order so that the first error
+/// reported is the first in the file.
+fn design_sections<'a>(
+    ctx: &mut Context<'_>,
+    root: DeTable<'a>,
+) -> Result<Vec<Section<'a>>, ConfigError> {
+    let mut entries: Vec<_> = root.into_iter().collect();
+    entries.sort_by_key(|(k, _)| k.span().start);
+    let mut sections = Vec::new();
+    for (k, v) in entries {
+        let name = k.get_ref().to_string();
+        let kspan = k.span();
+        if !schema::is_section(&name) {
+            // A misspelt section, or a key written at the top level.
+            let kind = match schema::nearest(&name, schema::SECTIONS.iter().map(|s| s.0)) {
+                Some(s) => ErrorKind::UnknownSection {
+                    name: name.clone(),
+                    suggestion: Some(s.to_string()),
+                },
+                None => ErrorKind::UnknownKey {
+                    suggestion: other_section_of(&name),
+                    name: name.clone(),
+                    section: String::new(),
+                },
+            };
+            return Err(ConfigError {
+                location: ctx.sources.locate(&kspan),
+                key: name,
+                kind: Box::new(kind),
+            });
+        }
+        let vspan = v.span();
+        ctx.note(kspan.clone(), name.clone());
+        ctx.note(vspan.clone(), name.clone());
+        let table = match v.into_inner() {
+            DeValue::Table(t) => t,
+            other => {
+                return Err(ConfigError {
+                    location: ctx.sources.locate(&vspan),
+                    key: name.clone(),
+                    kind: Box::new(ErrorKind::NotATable {
+                        section: name,
+                        found: describe(&other).to_string(),
+                    }),
+                })
+            }
+        };
+        let table = normalise_table(ctx, &name, table, TableKind::Design)?;
+        sections.push((name, kspan, table));
+    }
+    Ok(sections)
+}
+
+/// The text of the device preset the design names (`ideal` when it names none), and where it
+/// comes from.
+fn preset_source(
+    ctx: &Context<'_>,
+    sections: &[Section<'_>],
+    opts: &LoadOptions,
+) -> Result<(String, Cow<'static, str>), ConfigError> {
+    let preset_value = sections
+        .iter()
+        .find(|(n, _, _)| n == "device")
+        .and_then(|(_, _, t)| t.get("preset"))
+        .map(|v| (v.span(), v.get_ref().as_str().map(str::to_string)));
+    let (preset_name, preset_span) = match preset_value {
+        None => ("ideal".to_string(), None),
+        Some((span, Some(name))) => (name, Some(span)),
+        Some((span, None)) => {
+            return Err(ctx.error(
+                &span,
+                ErrorKind::WrongType {
+                    expected: "a preset name (a string)".to_string(),
+                    found: "another type",
+                },
+            ))
+        }
+    };
+    load_preset(ctx, &preset_name, preset_span.as_ref(), opts)
+}
+
+/// The preset's keys, parsed from `text` (registered as coming from `origin`), checked and
+/// converted as [device] keys.
+fn preset_table<'p>(
+    ctx: &mut Context<'_>,
+    origin: String,
+    text: &'p str,
+) -> Result<DeTable<'p>, ConfigError> {
+    let base = ctx
+        .sources
+        .add(Origin::Preset(origin), Cow::Owned(text.to_string()));
+    let table = DeTable::parse(text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        ConfigError {
+            location: ctx.sources.locate(&(span.start + base..span.end + base)),
+            key: syntax_key(text, span.start),
+            kind: Box::new(ErrorKind::Syntax {
+                message: e.message().trim().to_string(),
+            }),
+        }
+    })?;
+    let table = match shift(table.map_table(), base).into_inner() {
+        DeValue::Table(t) => t,
+        _ => DeTable::new(),
+    };
+    normalise_table(ctx, "device", table, TableKind::Preset)
+}
+
+/// Every section of the schema present: the design's keys over the preset's (in [device])
+/// over the literal defaults.
+fn assemble<'a>(
+    ctx: &mut Context<'_>,
+    mut sections: Vec<Section<'a>>,
+    preset: DeTable<'a>,
+) -> Result<DeTable<'a>, ConfigError> {
+    let mut root: DeTable<'_> = DeTable::new();
+    for (section, _) in schema::SECTIONS {
+        let (span, mut table) = match sections.iter().position(|(n, _, _)| n == section) {
+            Some(i) => {
+                let (_, span, t) = sections.swap_remove(i);
+                (span, t)
+            }
+            None => (0..0, DeTable::new()),
+        };
+        if section == "device" {
+            for (k, v) in preset.clone() {
+                if !table.contains_key(k.get_ref().as_ref()) {
+                    table.insert(k, v);
+                }
+            }
+        }
+        fill_defaults(ctx, section, &mut table)?;
+        root.insert(
+            Spanned::new(span.clone(), Cow::Borrowed(section)),
+            Spanned::new(span, DeValue::Table(table)),
+        );
+    }
+    Ok(root)
+}
+
+/// Adds the literal default of every key of `section` that `table` lacks, each registered as a
+/// source of its own so that errors about it say "default".
+fn fill_defaults(
+    ctx: &mut Context<'_>,
+    section: &str,
+    table: &mut DeTable<'_>,
+) -> Result<(), ConfigError> {
+    let file = ctx.sources.file_name();
+    for key in schema::section_keys(section) {
+        let schema::DefaultValue::Value(literal) = key.default else {
+            continue;
+        };
+        if table.contains_key(key.name) {
+            continue;
+        }
+        let base = ctx.sources.add(
+            Origin::Default { file: file.clone() },
+            Cow::Borrowed(literal),
+        );
+        let value = DeValue::parse(literal).map_err(|e| {
+            // A bad literal in the schema table is a bug; tests parse every one.
+            ctx.invalid(&(base..base), format!("bad default {literal}: {e}"))
+        })?;
+        let value = shift(value, base);
+        let vspan = value.span();
+        ctx.note(vspan.clone(), key.path());
+        let value = convert(ctx, key, Spelling::Plain, key.name, value)?;
+        table.insert(Spanned::new(vspan, Cow::Borrowed(key.name)), value);
+    }
+    Ok(())
+}
+
 /// Applies one `--set section.key=value` override to a parsed document, before anything is
 /// resolved: the key must exist (the nearest one is suggested otherwise), the value is TOML or
 /// a bare string (`device.preset=pcm`, `dynamics.tau_z=100ns`), and it replaces the key in
@@ -520,6 +329,128 @@ impl<'a> Document<'a> {
 /// the override: `<--set device.levels=1>:1:15: device.levels: ...`.
 pub fn apply_override<'a>(doc: &mut Document<'a>, spec: &'a str) -> Result<(), ConfigError> {
     doc.apply_override(spec)
+}
+
+/// A `--set` override taken apart; spans are offsets in its text.
+struct Override<'s> {
+    section: &'s str,
+    key: &'static Key,
+    /// The key as it goes into the section (`preset` for `device=NAME`).
+    written: &'s str,
+    /// `section.key`, as written, and where.
+    key_path: String,
+    path: Range<usize>,
+    key_span: Range<usize>,
+}
+
+/// What is wrong with an override: where in its text, the key it names, what.
+type OverrideError = (Range<usize>, String, Box<ErrorKind>);
+
+/// Splits `section.key=value` and finds the key in the schema.
+fn parse_override(spec: &str) -> Result<Override<'_>, OverrideError> {
+    let Some(eq) = spec.find('=') else {
+        return Err((
+            0..0,
+            String::new(),
+            Box::new(ErrorKind::Override {
+                message: "expected section.key=value".to_string(),
+            }),
+        ));
+    };
+    let path_text = &spec[..eq];
+    let path_start = path_text.len() - path_text.trim_start().len();
+    let path = path_text.trim();
+    let parts: Vec<&str> = path.split('.').map(str::trim).collect();
+    let (section, key_name) = match parts.as_slice() {
+        ["device"] => ("device", "preset"),
+        [s, k] if !s.is_empty() && !k.is_empty() => (*s, *k),
+        _ => {
+            return Err((
+                path_start..eq,
+                path.to_string(),
+                Box::new(ErrorKind::Override {
+                    message: format!(
+                        "expected section.key=value, found key path `{}`",
+                        shorten(path)
+                    ),
+                }),
+            ))
+        }
+    };
+    let key_path = format!("{section}.{key_name}");
+    if !schema::is_section(section) {
+        return Err((
+            path_start..eq,
+            key_path,
+            Box::new(ErrorKind::UnknownSection {
+                name: section.to_string(),
+                suggestion: schema::nearest(section, schema::SECTIONS.iter().map(|s| s.0))
+                    .map(str::to_string),
+            }),
+        ));
+    }
+    let key_start = path_start + path.rfind('.').map_or(0, |i| i + 1);
+    let Some((key, _)) = schema::lookup(section, key_name) else {
+        let spellings = schema::spellings(section);
+        return Err((
+            key_start..eq,
+            key_path,
+            Box::new(ErrorKind::UnknownKey {
+                name: key_name.to_string(),
+                section: section.to_string(),
+                suggestion: suggest_key(section, key_name, &spellings),
+            }),
+        ));
+    };
+    Ok(Override {
+        section,
+        key,
+        key_path,
+        written: if parts.len() == 1 { "preset" } else { key_name },
+        path: path_start..eq,
+        key_span: key_start..eq,
+    })
+}
+
+/// The value of an override, its spans shifted by `base`: TOML when it parses as TOML, else a
+/// bare string (`device.preset=pcm` and `dynamics.tau_z=100ns` need no quotes).
+fn override_value<'s>(
+    spec: &'s str,
+    o: &Override<'_>,
+    base: usize,
+) -> Result<Spanned<DeValue<'s>>, OverrideError> {
+    let eq = o.path.end;
+    let key_path = o.key_path.clone();
+    let raw = &spec[eq + 1..];
+    let value_start = eq + 1 + (raw.len() - raw.trim_start().len());
+    let value_text = raw.trim();
+    let value_span = value_start..value_start + value_text.len();
+    if value_text.is_empty() {
+        return Err((
+            value_span,
+            key_path,
+            Box::new(ErrorKind::Override {
+                message: "missing value after `=`".to_string(),
+            }),
+        ));
+    }
+    match DeValue::parse(value_text) {
+        Ok(v) => Ok(shift(v, base + value_start)),
+        Err(e) if value_text.starts_with(['"', '\'', '[', '{']) => {
+            let span = e.span().unwrap_or(0..0);
+            Err((
+                value_start + span.start..value_start + span.end,
+                key_path,
+                Box::new(ErrorKind::Syntax {
+                    message: e.message().trim().to_string(),
+                }),
+            ))
+        }
+        Err(_) => Ok(Spanned::new(
+            value_span.start + base..value_span.end + base,
+            DeValue::String(Cow::Borrowed(value_text)),
+        )),
+    }
 }
 
 /// Helper: `Spanned<DeTable>` as a `Spanned<DeValue>`.
@@ -715,55 +646,38 @@ fn convert<'i>(
     v: Spanned<DeValue<'i>>,
 ) -> Result<Spanned<DeValue<'i>>, ConfigError> {
     let span = v.span();
+    let wrong_type = |ctx: &Context<'_>, expected: String, v: &DeValue<'_>| {
+        ctx.error(
+            &span,
+            ErrorKind::WrongType {
+                expected,
+                found: describe(v),
+            },
+        )
+    };
     match key.kind {
         Kind::Quantity(_) | Kind::QuantityOrInf(_) => {
             let si = quantity(ctx, key, spelling, written, &v)?;
             Ok(Spanned::new(span, si_value(si)))
         }
-        Kind::QuantityList(_) => {
-            let DeValue::Array(items) = v.into_inner() else {
-                return Err(ctx.error(
-                    &span,
-                    ErrorKind::WrongType {
-                        expected: format!("an array of {}", quantity_words(key, spelling)),
-                        found: "another type",
-                    },
-                ));
-            };
-            let path = format!("{}.{written}", key.section);
-            let mut out = DeArray::new();
-            for (i, item) in items.into_iter().enumerate() {
-                ctx.note(item.span(), format!("{path}[{i}]"));
-                let si = quantity(ctx, key, spelling, written, &item)?;
-                out.push(Spanned::new(item.span(), si_value(si)));
+        Kind::QuantityList(_) => match v.into_inner() {
+            DeValue::Array(items) => quantity_list(ctx, key, spelling, written, items)
+                .map(|a| Spanned::new(span, DeValue::Array(a))),
+            _ => Err(ctx.error(
+                &span,
+                ErrorKind::WrongType {
+                    expected: format!("an array of {}", quantity_words(key, spelling)),
+                    found: "another type",
+                },
+            )),
+        },
+        Kind::IntegerList => match v.get_ref() {
+            DeValue::Array(items) => {
+                integer_list(ctx, &format!("{}.{written}", key.section), items)?;
+                Ok(v)
             }
-            Ok(Spanned::new(span, DeValue::Array(out)))
-        }
-        Kind::IntegerList => {
-            let DeValue::Array(items) = v.get_ref() else {
-                return Err(ctx.error(
-                    &span,
-                    ErrorKind::WrongType {
-                        expected: key.kind.describe(),
-                        found: describe(v.get_ref()),
-                    },
-                ));
-            };
-            let path = format!("{}.{written}", key.section);
-            for (i, item) in items.iter().enumerate() {
-                ctx.note(item.span(), format!("{path}[{i}]"));
-                if !matches!(item.get_ref(), DeValue::Integer(_)) {
-                    return Err(ctx.error(
-                        &item.span(),
-                        ErrorKind::WrongType {
-                            expected: Kind::Integer.describe(),
-                            found: describe(item.get_ref()),
-                        },
-                    ));
-                }
-            }
-            Ok(v)
-        }
+            other => Err(wrong_type(ctx, key.kind.describe(), other)),
+        },
         Kind::Integer | Kind::Float | Kind::Bool | Kind::Text | Kind::Levels => {
             let ok = matches!(
                 (key.kind, v.get_ref()),
@@ -776,13 +690,7 @@ fn convert<'i>(
             if ok {
                 Ok(v)
             } else {
-                Err(ctx.error(
-                    &span,
-                    ErrorKind::WrongType {
-                        expected: key.kind.describe(),
-                        found: describe(v.get_ref()),
-                    },
-                ))
+                Err(wrong_type(ctx, key.kind.describe(), v.get_ref()))
             }
         }
         Kind::Choice(choices) => match v.get_ref() {
@@ -795,15 +703,48 @@ fn convert<'i>(
                     suggestion: schema::nearest(s, choices.iter().copied()).map(str::to_string),
                 },
             )),
-            other => Err(ctx.error(
-                &span,
-                ErrorKind::WrongType {
-                    expected: format!("one of {}", choices.join(", ")),
-                    found: describe(other),
-                },
+            other => Err(wrong_type(
+                ctx,
+                format!("one of {}", choices.join(", ")),
+                other,
             )),
         },
     }
+}
+
+/// Each element of a quantity list in SI units, each noted as `section.key[i]`.
+fn quantity_list<'i>(
+    ctx: &mut Context<'_>,
+    key: &'static Key,
+    spelling: Spelling,
+    written: &str,
+    items: DeArray<'i>,
+) -> Result<DeArray<'i>, ConfigError> {
+    let path = format!("{}.{written}", key.section);
+    let mut out = DeArray::new();
+    for (i, item) in items.into_iter().enumerate() {
+        ctx.note(item.span(), format!("{path}[{i}]"));
+        let si = quantity(ctx, key, spelling, written, &item)?;
+        out.push(Spanned::new(item.span(), si_value(si)));
+    }
+    Ok(out)
+}
+
+/// Every element of an integer list is an integer; each noted as `path[i]`.
+fn integer_list(ctx: &mut Context<'_>, path: &str, items: &DeArray<'_>) -> Result<(), ConfigError> {
+    for (i, item) in items.iter().enumerate() {
+        ctx.note(item.span(), format!("{path}[{i}]"));
+        if !matches!(item.get_ref(), DeValue::Integer(_)) {
+            return Err(ctx.error(
+                &item.span(),
+                ErrorKind::WrongType {
+                    expected: Kind::Integer.describe(),
+                    found: describe(item.get_ref()),
+                },
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn quantity_words(key: &Key, spelling: Spelling) -> String {
@@ -849,8 +790,8 @@ fn quantity(
                 name: written.to_string(),
                 si_name,
                 si_unit: dim.si_name(),
-                value: x,
-                example: dim.example(),
+                dimension: dim,
+                meant: likely_meaning(x, key.typical().unwrap_or(1.0)),
             },
         )),
         (Spelling::Si, _, Some(x)) => Ok(x),
@@ -908,41 +849,14 @@ fn load_preset(
         ctx.error(
             &span,
             ErrorKind::Io {
-                message: format!("preset file {}: {message}", path.display()),
+                message: format!(
+                    "preset file {}: {message}",
+                    shorten(&path.display().to_string())
+                ),
             },
         )
     })?;
     Ok((path.display().to_string(), Cow::Owned(text)))
-}
-
-/// A path named in the design, relative to the design's folder.
-pub(crate) fn resolve_path(base: Option<&Path>, name: &str) -> PathBuf {
-    let p = Path::new(name);
-    match base {
-        Some(b) if p.is_relative() => b.join(p),
-        _ => p.to_path_buf(),
-    }
-}
-
-/// Reads a (small, regular) file that a design names, or the design itself.
-pub(crate) fn read_bytes(path: &Path, opts: &LoadOptions) -> Result<Vec<u8>, String> {
-    if !opts.read_files {
-        return Err("reading files is disabled".to_string());
-    }
-    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
-    if !meta.is_file() {
-        return Err("not a regular file".to_string());
-    }
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(format!("larger than {MAX_FILE_BYTES} bytes"));
-    }
-    std::fs::read(path).map_err(|e| e.to_string())
-}
-
-/// Reads a text file that the design names.
-pub(crate) fn read_text(path: &Path, opts: &LoadOptions) -> Result<String, String> {
-    String::from_utf8(read_bytes(path, opts)?)
-        .map_err(|e| format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to()))
 }
 
 /// Decodes a design file, locating invalid UTF-8 by line and column.
@@ -974,22 +888,5 @@ mod tests {
         assert_eq!(syntax_key("x = \n", 4), "x");
         assert_eq!(syntax_key("", 10), "");
         assert_eq!(syntax_key("[a]\nµ = é\n", 9), "a.µ");
-    }
-
-    #[test]
-    fn locations_count_characters() {
-        let mut s = Sources::new("f.toml", "a = 1\nµµ = 2\n");
-        assert_eq!(
-            s.locate(&(10..11)),
-            Location {
-                origin: Origin::File("f.toml".into()),
-                line: 2,
-                column: 3
-            }
-        );
-        let base = s.add(Origin::Override("x.y=1".into()), Cow::Borrowed("x.y=1"));
-        let loc = s.locate(&(base + 4..base + 5));
-        assert_eq!((loc.line, loc.column), (1, 5));
-        assert_eq!(loc.to_string(), "<--set x.y=1>:1:5");
     }
 }

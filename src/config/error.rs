@@ -2,7 +2,8 @@
 //! the `--set` override), the key as written, and what is wrong, on one line:
 //! `circuits/x.toml:12:10: device.levls: unknown key `levls` in [device]; did you mean `levels`?`
 
-use super::units::UnitError;
+use super::echo::shorten;
+use super::units::{format_number, format_quantity, Dimension, UnitError};
 use std::fmt;
 
 /// Where a piece of configuration text came from.
@@ -43,7 +44,7 @@ impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let name = match &self.origin {
             Origin::File(p) | Origin::Preset(p) | Origin::Default { file: p } => p.clone(),
-            Origin::Override(s) => format!("<--set {s}>"),
+            Origin::Override(s) => format!("<--set {}>", shorten(s)),
         };
         if self.line == 0 {
             write!(f, "{name}")
@@ -61,12 +62,17 @@ pub enum ErrorKind {
     Io { message: String },
     #[error("TOML syntax: {message}")]
     Syntax { message: String },
-    #[error("unknown section `{name}`{}", hint(suggestion))]
+    #[error("unknown section `{}`{}", shorten(name), hint(suggestion))]
     UnknownSection {
         name: String,
         suggestion: Option<String>,
     },
-    #[error("unknown key `{name}` {}{}", table(section), hint(suggestion))]
+    #[error(
+        "unknown key `{}` {}{}",
+        shorten(name),
+        table(section),
+        hint(suggestion)
+    )]
     UnknownKey {
         name: String,
         /// Empty at the top level.
@@ -80,15 +86,17 @@ pub enum ErrorKind {
     #[error("{0}")]
     Unit(#[from] UnitError),
     #[error(
-        "a bare number has no unit: write `{name} = \"{example}\"`, or `{si_name} = {value:e}` \
-         for a number in {si_unit}"
+        "a bare number has no unit: write `{name} = \"{}\"` (with the prefix you mean), or \
+         `{si_name} = {}` for the same in {si_unit}",
+        format_quantity(*meant, *dimension), format_number(*meant)
     )]
     BareNumber {
         name: String,
         si_name: String,
         si_unit: &'static str,
-        value: f64,
-        example: &'static str,
+        dimension: Dimension,
+        /// What the number most likely means, in SI units (`50` for a time: 50ns).
+        meant: f64,
     },
     #[error(
         "`{si_name}` takes a plain number in {si_unit}; for a unit string write `{name} = \
@@ -105,7 +113,10 @@ pub enum ErrorKind {
         expected: String,
         found: &'static str,
     },
-    #[error("unknown value `{value}`; expected one of {}{}", choices.join(", "), hint(suggestion))]
+    #[error(
+        "unknown value `{}`; expected one of {}{}",
+        shorten(value), choices.join(", "), hint(suggestion)
+    )]
     UnknownChoice {
         value: String,
         choices: Vec<String>,
@@ -115,7 +126,10 @@ pub enum ErrorKind {
     Type { message: String },
     #[error("{message}")]
     Invalid { message: String },
-    #[error("no device preset `{name}`; available: {}{}", available.join(", "), hint(suggestion))]
+    #[error(
+        "no device preset `{}`; available: {}{}",
+        shorten(name), available.join(", "), hint(suggestion)
+    )]
     UnknownPreset {
         name: String,
         available: Vec<String>,
@@ -123,7 +137,7 @@ pub enum ErrorKind {
     },
     #[error(
         "this design needs about {} ({detail}) but the machine has {}",
-        gib(*needed_bytes), gib(*available_bytes)
+        format_bytes(*needed_bytes), format_bytes(*available_bytes)
     )]
     TooLarge {
         needed_bytes: f64,
@@ -151,13 +165,25 @@ fn hint(suggestion: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
-/// Bytes as GiB with one decimal ("745.1 GiB").
-pub fn gib(bytes: f64) -> String {
-    let g = bytes / (1u64 << 30) as f64;
-    if g >= 1e6 {
-        format!("{g:.2e} GiB")
+/// A size in bytes with a binary prefix and one decimal ("745.1 GiB", "12.0 KiB"); beyond
+/// the pebibytes in scientific notation.
+pub fn format_bytes(bytes: f64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = bytes;
+    for unit in &UNITS[..UNITS.len() - 1] {
+        if value.abs() < 1024.0 {
+            return if *unit == "B" {
+                format!("{value:.0} B")
+            } else {
+                format!("{value:.1} {unit}")
+            };
+        }
+        value /= 1024.0;
+    }
+    if value.abs() < 1024.0 {
+        format!("{value:.1} PiB")
     } else {
-        format!("{g:.1} GiB")
+        format!("{value:.2e} PiB")
     }
 }
 
@@ -178,7 +204,7 @@ impl fmt::Display for ConfigError {
         if self.key.is_empty() {
             write!(f, "{}: {kind}", self.location)
         } else {
-            write!(f, "{}: {}: {kind}", self.location, self.key)
+            write!(f, "{}: {}: {kind}", self.location, shorten(&self.key))
         }
     }
 }

@@ -34,39 +34,29 @@
 
 pub mod circuit;
 pub mod document;
+mod echo;
 pub mod error;
+pub mod footprint;
+mod options;
 pub mod presets;
 mod raw;
 pub mod resolve;
 pub mod schema;
+mod source;
 pub mod units;
 
 #[cfg(test)]
 mod tests;
 
-pub use circuit::{Circuit, DataSource, DataSpec, Dynamics, ResolvedConfig, RunParams, SolverKind};
+pub use circuit::{
+    max_stable_step, Circuit, DataSource, DataSpec, Dynamics, ResolvedConfig, RunParams, SolverKind,
+};
 pub use document::{apply_override, Document};
 pub use error::{ConfigError, ErrorKind, Location, Origin};
+pub use options::LoadOptions;
+pub use source::MAX_FILE_BYTES;
 
 use std::path::Path;
-
-/// How a design is loaded.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LoadOptions {
-    /// The most memory a design may need, in bytes; `None`: the machine's physical memory.
-    pub memory_limit_bytes: Option<f64>,
-    /// Whether files the design names (preset files, HDF5 data) may be read. Off for fuzzing.
-    pub read_files: bool,
-}
-
-impl Default for LoadOptions {
-    fn default() -> Self {
-        LoadOptions {
-            memory_limit_bytes: None,
-            read_files: true,
-        }
-    }
-}
 
 /// Loads a design file, applies `--set` overrides in order, and resolves it.
 pub fn load(
@@ -90,7 +80,7 @@ impl DesignText {
     /// Reads the design at `path`; relative paths in it are taken from its folder.
     pub fn read(path: &Path, opts: &LoadOptions) -> Result<DesignText, ConfigError> {
         let name = path.display().to_string();
-        let bytes = document::read_bytes(path, opts).map_err(|message| ConfigError {
+        let bytes = source::read_bytes(path, opts).map_err(|message| ConfigError {
             location: Location {
                 origin: Origin::File(name.clone()),
                 line: 0,
@@ -140,6 +130,15 @@ fn load_with_base(
         doc.apply_override(o.as_ref())?;
     }
     doc.resolve(opts)
+}
+
+impl Document<'_> {
+    /// Resolves the document into a checked circuit.
+    pub fn resolve(self, opts: &LoadOptions) -> Result<Circuit, ConfigError> {
+        let name = self.file_name();
+        let (raw, ctx) = self.canonicalise(opts)?;
+        resolve::resolve(raw, &ctx, opts, name)
+    }
 }
 
 /// The annotated reference of every key, printed by `apcsim schema`.

@@ -7,6 +7,7 @@
 //! that `apcsim schema` renders; a test holds the field names here equal to its keys, so the
 //! two cannot drift. Field names are the plain spellings (`g_max`): the values are already SI.
 
+use super::echo::shorten;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use std::fmt;
@@ -28,7 +29,7 @@ impl<'de> Deserialize<'de> for Si {
             fn visit_str<E: de::Error>(self, s: &str) -> Result<Si, E> {
                 s.parse()
                     .map(Si)
-                    .map_err(|_| E::custom(format!("expected a quantity, found `{s}`")))
+                    .map_err(|_| E::custom(format!("expected a quantity, found `{}`", shorten(s))))
             }
         }
         d.deserialize_str(V)
@@ -110,7 +111,8 @@ impl<'de> Deserialize<'de> for Levels {
                     Ok(Levels::Continuous)
                 } else {
                     Err(E::custom(format!(
-                        "expected an integer >= 2 or \"continuous\", found \"{s}\""
+                        "expected an integer >= 2 or \"continuous\", found \"{}\"",
+                        shorten(s)
                     )))
                 }
             }

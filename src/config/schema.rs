@@ -107,6 +107,16 @@ impl Key {
             v => number(v).map(|x| vec![x]),
         }
     }
+
+    /// A typical magnitude of a quantity key, in SI units: its default when that is a finite
+    /// non-zero value, else its dimension's example.
+    pub fn typical(&self) -> Option<f64> {
+        let dim = self.dimension()?;
+        self.default_numbers()
+            .and_then(|v| v.first().copied())
+            .filter(|x| x.is_finite() && *x != 0.0)
+            .or_else(|| super::units::parse_expecting(dim.example(), dim).ok())
+    }
 }
 
 /// The sections, in file order, with what each describes.
@@ -543,7 +553,8 @@ pub static KEYS: &[Key] = &[
         name: "dt",
         kind: Kind::Quantity(D::Time),
         default: Derived("min(tau_e / 4, tau_z / 100); tau_z / 100 when tau_e = 0"),
-        doc: "Step of the fixed-step solvers (euler, heun, rk4).",
+        doc: "Step of the fixed-step solvers (euler, heun, rk4). At most 2 tau_e and 2 tau_z: a \
+              longer explicit step is unstable, and the design is refused.",
     },
     Key {
         section: "dynamics",
@@ -574,7 +585,8 @@ pub static KEYS: &[Key] = &[
         kind: Kind::Quantity(D::Time),
         default: Derived("10 tau_z"),
         doc: "Trailing window of a noisy run: its mean is the final state, and a noisy run \
-              stops once two consecutive windows' means agree within settle_tol.",
+              stops once two consecutive windows' means agree within settle_tol. Shorter than \
+              t_max.",
     },
     Key {
         section: "dynamics",
@@ -679,7 +691,10 @@ pub static KEYS: &[Key] = &[
         name: "trace_points",
         kind: Kind::Integer,
         default: Value("1000"),
-        doc: "Most output points of the recorded traces (every k-th solver step).",
+        doc: "Most output points of the recorded traces (every k-th solver step). A run also \
+              keeps every value node of every sample at these points to find the settling \
+              times, so memory grows with trace_points x nodes x batch; `check` refuses a \
+              design that cannot fit.",
     },
 ];
 
@@ -754,6 +769,8 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// The candidate nearest to `written`, if it is near enough to be a plausible misspelling.
+/// A candidate that contains what was written (`rram` in `rram_hfo2`) is preferred to one a
+/// few edits away; of those, one that starts with it, then the shortest.
 pub fn nearest<'a>(
     written: &str,
     candidates: impl IntoIterator<Item = &'a str>,
@@ -763,6 +780,17 @@ pub fn nearest<'a>(
         return None;
     }
     let lower = written.to_lowercase();
+    let candidates: Vec<&str> = candidates.into_iter().collect();
+    // Two letters are contained in too many names to say which was meant.
+    if lower.chars().count() >= 3 {
+        let containing = candidates
+            .iter()
+            .filter(|c| c.to_lowercase().contains(&lower))
+            .min_by_key(|c| (!c.to_lowercase().starts_with(&lower), c.len()));
+        if let Some(c) = containing {
+            return Some(c);
+        }
+    }
     candidates
         .into_iter()
         .map(|c| (edit_distance(&lower, &c.to_lowercase()), c))
@@ -894,6 +922,15 @@ mod tests {
         assert_eq!(near("stuck_of_fraction"), Some("stuck_off_fraction"));
         assert_eq!(near("completely_unrelated"), None);
         assert_eq!(near("x"), None);
+        // What was written is part of a name: that name, before any a few edits away.
+        let presets = ["ideal", "rram_hfo2", "pcm", "pcm_hermes", "ecram"];
+        let preset = |w: &str| nearest(w, presets);
+        assert_eq!(preset("rram"), Some("rram_hfo2"));
+        assert_eq!(preset("hfo2"), Some("rram_hfo2"));
+        assert_eq!(preset("hermes"), Some("pcm_hermes"));
+        assert_eq!(preset("PCM"), Some("pcm"));
+        assert_eq!(preset("ecrm"), Some("ecram"));
+        assert_eq!(near("temp"), Some("temperature"));
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("ab", "ba"), 1);
     }

@@ -515,7 +515,7 @@ fn an_hdf5_source_supplies_the_network() {
 #[test]
 fn the_memory_estimate_uses_the_given_limit() {
     let small = LoadOptions {
-        memory_limit_bytes: Some(1e6),
+        memory_limit_bytes: Some((64u64 << 20) as f64),
         ..opts()
     };
     let e = load_str("m.toml", "[network]\nwidth = 256", &[] as &[&str], &small).unwrap_err();
@@ -533,6 +533,55 @@ fn the_memory_estimate_uses_the_given_limit() {
     assert_eq!(e.key, "network.width");
 }
 
+/// The traces, the settling checkpoints and the per-step records of a run count: designs whose
+/// run needed tens of gigabytes passed `check`. With a limit of 16 GiB, each is refused at the
+/// key that was changed.
+#[test]
+fn the_memory_estimate_counts_what_a_run_records() {
+    let tiny = std::fs::read_to_string(root().join("circuits/tiny.toml")).unwrap();
+    let limit = LoadOptions {
+        memory_limit_bytes: Some((16u64 << 30) as f64),
+        ..opts()
+    };
+    let load = |sets: &[&str]| load_with_base("tiny.toml", &tiny, Some(root()), sets, &limit);
+    for (sets, key, term) in [
+        (
+            &["network.hidden=[1000000]"][..],
+            "network.hidden",
+            "traces",
+        ),
+        (
+            &["run.batch=20000", "network.hidden=[1000]"][..],
+            "run.batch",
+            "settling checkpoints",
+        ),
+        (
+            &["dynamics.t_max=100ms"][..],
+            "dynamics.t_max",
+            "power record",
+        ),
+    ] {
+        let e = load(sets).unwrap_err();
+        assert!(matches!(*e.kind, ErrorKind::TooLarge { .. }), "{e}");
+        assert_eq!(e.key, key, "{e}");
+        assert!(matches!(e.location.origin, Origin::Override(_)), "{e}");
+        let message = e.to_string();
+        let detail = message.split_once("GiB (").map_or("", |(_, d)| d);
+        assert!(
+            detail.starts_with(term),
+            "{sets:?}: the largest part is not {term}: {e}"
+        );
+    }
+    // The terms in closed form for tiny.toml itself: 4 inputs, hidden 3 and 3, 2 outputs, a
+    // batch of 4 all traced, 1000 trace points, 5us in steps of 0.1ns.
+    let f = load(&[]).unwrap().footprint();
+    let (points, hidden, errors, batch) = (1000.0, 6.0, 8.0, 4.0);
+    assert_eq!(f.checkpoints, points * hidden * batch * 8.0);
+    assert_eq!(f.traces, points * batch * (hidden + 2.0 * errors) * 8.0);
+    let steps = (5e-6_f64 / 0.1e-9).ceil();
+    assert_eq!(f.power_record, 2.0 * (steps + 1.0) * (3.0 * 72.0 + 72.0));
+}
+
 #[test]
 fn errors_prefer_the_value_the_user_wrote() {
     // The preset's g_min is fine on its own; the user's g_max is what breaks the window.
@@ -546,6 +595,54 @@ fn errors_prefer_the_value_the_user_wrote() {
     let e = err("[device]\ng_min = \"30uS\"", &[]);
     assert_eq!(e.key, "device.g_min");
     assert_eq!((e.location.line, e.location.column), (2, 9));
+    // Of two values the user wrote, the override is the more recent change; the message says
+    // where the other is set.
+    let e = err("[device]\ng_min = \"5uS\"\n", &["device.g_max=1uS"]);
+    assert_eq!(e.key, "device.g_max");
+    assert!(
+        e.to_string()
+            .ends_with("; device.g_min is set at t.toml:2:9"),
+        "{e}"
+    );
+    // A relation that a derived value breaks names the key it was derived from: the settle
+    // window is 10 tau_z.
+    let e = err("[dynamics]\ntau_z = \"50ms\"\nt_max = \"5us\"\n", &[]);
+    assert_eq!(e.key, "dynamics.tau_z");
+    assert!(
+        e.to_string()
+            .contains("dynamics.t_max is set at t.toml:3:9"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_step_too_long_for_a_time_constant_is_refused() {
+    let design = "[dynamics]\nsolver = \"euler\"\ndt = \"0.1ns\"\nt_max = \"5us\"\n";
+    // 2 tau_e: the bandwidth that sets tau_e is the value changed.
+    let e = err(design, &["periphery.error_amp_bandwidth=10GHz"]);
+    assert_eq!(e.key, "periphery.error_amp_bandwidth");
+    assert!(
+        e.to_string().contains("dynamics.dt is set at t.toml:3:6"),
+        "{e}"
+    );
+    // At the limit itself the step is accepted.
+    let tau_e = 0.05e-9;
+    let c = ok(design, &[&format!("dynamics.tau_e_seconds={tau_e:e}")]);
+    assert_eq!(c.dynamics.dt_seconds, max_stable_step(tau_e));
+    // 2 tau_z, with algebraic error nodes.
+    let e = err(design, &["dynamics.tau_e=0", "dynamics.tau_z=40ps"]);
+    assert_eq!(e.key, "dynamics.tau_z");
+    assert!(
+        e.to_string()
+            .contains("the explicit step of the value nodes"),
+        "{e}"
+    );
+    assert!(
+        ok(design, &["dynamics.tau_e=0", "dynamics.tau_z=50ps"])
+            .dynamics
+            .tau_e_seconds
+            == 0.0
+    );
 }
 
 #[test]

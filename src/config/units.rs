@@ -7,6 +7,7 @@
 //! computed by one correctly rounded decimal conversion ("25uS" is exactly the f64 nearest to
 //! 25e-6), not by multiplying by an inexact power of ten.
 
+use super::echo::shorten;
 use std::fmt;
 
 /// The dimensions a circuit file uses.
@@ -143,11 +144,17 @@ pub struct Quantity {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum UnitError {
-    #[error("`{text}` is not a quantity: expected a number and a unit, such as \"{example}\"")]
+    #[error(
+        "`{}` is not a quantity: expected a number and a unit, such as \"{example}\"",
+        shorten(text)
+    )]
     NotANumber { text: String, example: &'static str },
-    #[error("`{text}` has no unit: write it with one, such as \"{example}\"")]
+    #[error(
+        "`{}` has no unit: write it with one, such as \"{example}\"",
+        shorten(text)
+    )]
     NoUnit { text: String, example: &'static str },
-    #[error("unknown unit `{unit}` in `{text}`{hint}")]
+    #[error("unknown unit `{}` in `{}`{hint}", shorten(unit), shorten(text))]
     UnknownUnit {
         text: String,
         unit: String,
@@ -155,15 +162,15 @@ pub enum UnitError {
         hint: String,
     },
     #[error(
-        "`{text}` is {} ({}), but this key takes {} ({}, e.g. \"{}\")",
-        found.noun(), found.symbol(), expected.noun(), expected.symbol(), expected.example()
+        "`{}` is {} ({}), but this key takes {} ({}, e.g. \"{}\")",
+        shorten(text), found.noun(), found.symbol(), expected.noun(), expected.symbol(), expected.example()
     )]
     WrongDimension {
         text: String,
         found: Dimension,
         expected: Dimension,
     },
-    #[error("`{text}` is out of the range of a 64-bit float")]
+    #[error("`{}` is out of the range of a 64-bit float", shorten(text))]
     OutOfRange { text: String },
 }
 
@@ -269,7 +276,10 @@ fn parse_inner(text: &str, expected: Option<Dimension>) -> Result<Quantity, Unit
                 .filter(|s| s.eq_ignore_ascii_case(unit))
                 .collect();
             let hint = match candidates.as_slice() {
-                [one] => format!("; units are case-sensitive: did you mean `{number}{one}`?"),
+                [one] => format!(
+                    "; units are case-sensitive: did you mean `{}{one}`?",
+                    shorten(number)
+                ),
                 [] => String::new(),
                 many => format!(
                     "; units are case-sensitive: one of {}",
@@ -325,10 +335,14 @@ fn parse_inner(text: &str, expected: Option<Dimension>) -> Result<Quantity, Unit
     Ok(Quantity { value, dimension })
 }
 
-/// Prints an SI value with an engineering prefix and five significant digits ("3.1831ns").
+/// Prints an SI value with an engineering prefix and five significant digits ("3.1831ns");
+/// values beyond the prefixes (below 1f or from 1000G) in scientific notation ("1e-300s").
 pub fn format_quantity(value: f64, dim: Dimension) -> String {
     format!("{}{}", format_prefixed(value), dim.symbol())
 }
+
+/// The smallest and the first too large magnitude printed with a prefix (femto to giga).
+const PREFIXED_RANGE: std::ops::Range<f64> = 1e-15..1e12;
 
 /// An SI value with an engineering prefix and no unit ("3.183n").
 fn format_prefixed(value: f64) -> String {
@@ -338,19 +352,61 @@ fn format_prefixed(value: f64) -> String {
     if !value.is_finite() {
         return format!("{value}");
     }
+    if !PREFIXED_RANGE.contains(&value.abs()) {
+        return format_scientific(value);
+    }
     let (scaled, prefix) = engineering(value, -15, 9);
     let int_digits = scaled.abs().log10().floor().max(0.0) as usize;
-    let mut s = format!("{:.*}", 4usize.saturating_sub(int_digits), scaled);
-    // Five significant digits, then trailing zeros dropped: 25.000 -> 25, 318.31 -> 318.31.
-    if s.contains('.') {
-        while s.ends_with('0') {
-            s.pop();
-        }
-        if s.ends_with('.') {
-            s.pop();
-        }
+    let s = format!("{:.*}", 4usize.saturating_sub(int_digits), scaled);
+    format!("{}{prefix}", trim_zeros(&s))
+}
+
+/// Five significant digits in scientific notation, trailing zeros dropped ("1.5e-300").
+fn format_scientific(value: f64) -> String {
+    let s = format!("{value:.4e}");
+    match s.split_once('e') {
+        Some((mantissa, exponent)) => format!("{}e{exponent}", trim_zeros(mantissa)),
+        None => s,
     }
-    format!("{s}{prefix}")
+}
+
+/// The SI value a bare number most likely means: `x` with the prefix that brings it nearest
+/// (in orders of magnitude) to `typical` (50 for a time near 100ns: 50ns, 5e-8).
+pub fn likely_meaning(x: f64, typical: f64) -> f64 {
+    let target = typical.abs().log10();
+    let off = |p: i32| (x.abs().log10() + f64::from(p) - target).abs();
+    let power = [-15, -12, -9, -6, -3, 0, 3, 6, 9]
+        .into_iter()
+        .min_by(|a, b| off(*a).total_cmp(&off(*b)))
+        .unwrap_or(0);
+    // Shift the decimal exponent, so that 50 with -9 is exactly 5e-8, not 50 * 1e-9.
+    format!("{x:e}")
+        .split_once('e')
+        .and_then(|(m, e)| {
+            format!("{m}e{}", e.parse::<i32>().ok()? + power)
+                .parse()
+                .ok()
+        })
+        .unwrap_or(x)
+}
+
+/// A plain number in its shortest form that reads back exactly ("0.25", "1e300"): beyond
+/// 1e-4..1e15 in scientific notation, so that no value prints as hundreds of digits.
+pub fn format_number(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() || (1e-4..1e15).contains(&x.abs()) {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
+    }
+}
+
+/// Trailing zeros of a decimal fraction dropped: 25.000 -> 25, 318.310 -> 318.31.
+fn trim_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
 }
 
 #[cfg(test)]
@@ -520,5 +576,50 @@ mod tests {
             "263.48nS"
         );
         assert_eq!(format_quantity(0.0, Dimension::Time), "0s");
+    }
+
+    #[test]
+    fn quantities_beyond_the_prefixes_print_in_scientific_notation() {
+        let cases = [
+            (1e-300, "1e-300s"),
+            (-1e-300, "-1e-300s"),
+            (1e300, "1e300s"),
+            (1.5e-16, "1.5e-16s"),
+            (1e12, "1e12s"),
+            (2.3456789e15, "2.3457e15s"),
+            (1e308, "1e308s"),
+            (f64::MIN_POSITIVE, "2.2251e-308s"),
+            (5e-324, "4.9407e-324s"),
+            // The edges of the prefixed range keep their prefix.
+            (1e-15, "1fs"),
+            (999.99e9, "999.99Gs"),
+        ];
+        for (value, printed) in cases {
+            let s = format_quantity(value, Dimension::Time);
+            assert_eq!(s, printed, "{value:e}");
+            // What is printed reads back as the value, to the five digits printed.
+            let back = parse_expecting(&s, Dimension::Time).unwrap();
+            assert!(
+                (back - value).abs() <= 5e-5 * value.abs(),
+                "{value:e} -> {s} -> {back:e}"
+            );
+        }
+        for (value, printed) in [
+            (1e300, "1e300"),
+            (-2.5e-7, "-2.5e-7"),
+            (0.25, "0.25"),
+            (1e4, "10000"),
+        ] {
+            assert_eq!(format_number(value), printed);
+            assert_eq!(printed.parse::<f64>(), Ok(value));
+        }
+        // A bare number is read with the prefix nearest to the key's typical magnitude.
+        assert_eq!(likely_meaning(50.0, 100e-9), 5e-8);
+        assert_eq!(likely_meaning(25.0, 25e-6), 25e-6);
+        assert_eq!(likely_meaning(2.5e-5, 25e-6), 2.5e-5);
+        assert_eq!(likely_meaning(300.0, 300.0), 300.0);
+        assert_eq!(likely_meaning(-4.0, 1e9), -4e9);
+        // The largest value rounds up past the range when printed to five digits.
+        assert_eq!(format_quantity(f64::MAX, Dimension::Time), "1.7977e308s");
     }
 }
