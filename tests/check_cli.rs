@@ -2,6 +2,7 @@
 
 use common::{apcsim, text};
 use std::path::Path;
+use std::process::Output;
 
 mod common;
 
@@ -100,7 +101,7 @@ fn a_huge_value_is_not_echoed_whole() {
     for (name, text) in cases {
         let path = dir.path().join(format!("{name}.toml"));
         std::fs::write(&path, text).unwrap();
-        let out = apcsim(&["check", path.to_str().unwrap()]);
+        let out = apcsim(["check", path.to_str().unwrap()]).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         let head: String = err.chars().take(300).collect();
         assert_eq!(out.status.code(), Some(2), "{name}: {head}");
@@ -115,10 +116,12 @@ fn a_huge_value_is_not_echoed_whole() {
 fn check_then_run(design: &[&str]) -> (String, Output, bool) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let check = apcsim(&[&["check"], design].concat());
+    let check = apcsim([&["check"], design].concat()).output().unwrap();
     let line = String::from_utf8_lossy(&check.stderr).into_owned();
     assert_eq!(check.status.code(), Some(2), "{line}");
-    let run = apcsim(&[&["run"], design, &["--out", out.to_str().unwrap()]].concat());
+    let run = apcsim([&["run"], design, &["--out", out.to_str().unwrap()]].concat())
+        .output()
+        .unwrap();
     (line, run, out.exists())
 }
 

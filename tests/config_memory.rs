@@ -65,14 +65,14 @@ fn measure(sets: &[&str]) -> (f64, f64) {
     let dir = tempfile::tempdir().unwrap();
     let before = NOW.load(Ordering::SeqCst);
     PEAK.store(before, Ordering::SeqCst);
-    let result = apcsim::study::run::run(&circuit, &|_, _| {}).unwrap();
+    let result = apcsim::measure::run(&circuit, &|_, _| {}).unwrap();
     let steps = circuit.dynamics.t_max_seconds / circuit.dynamics.dt_seconds;
     assert_eq!(
         result.sim.steps as f64,
         steps.round(),
         "{sets:?}: the run must go on to t_max"
     );
-    apcsim::study::run::write_outputs(&circuit, &result, dir.path()).unwrap();
+    apcsim::report::write_run_report(&circuit, &result, dir.path()).unwrap();
     drop(result);
     (estimate, (PEAK.load(Ordering::SeqCst) - before) as f64)
 }
@@ -133,12 +133,4 @@ fn the_estimate_bounds_the_allocation_of_a_run() {
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
-}
-
-#[test]
-fn the_estimate_counts_the_chunks_of_the_simulator() {
-    assert_eq!(
-        apcsim::config::footprint::SAMPLES_PER_CHUNK,
-        apcsim::analog::sim::CHUNK as f64
-    );
 }

@@ -1,8 +1,8 @@
 //! A circuit file as a spanned TOML document, and its canonical form.
 //!
 //! Every piece of text that contributes a value — the design file, each `--set` override, the
-//! device preset, each schema default — is registered in one [`Sources`] map (see
-//! [`super::source`]). Canonicalisation then checks keys against the schema (suggesting the
+//! device preset, each schema default — is registered in one `Sources` map (see
+//! `config::source`). Canonicalisation then checks keys against the schema (suggesting the
 //! nearest), resolves the two spellings of quantities (`g_max = "25uS"` or
 //! `g_max_siemens = 2.5e-5`) into SI values, merges the preset under the design, fills literal
 //! defaults, and deserialises the result with serde (`deny_unknown_fields`).

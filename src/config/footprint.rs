@@ -1,7 +1,7 @@
 //! The memory `apcsim run` needs for a design, counted before anything is built so that a
 //! design that cannot fit is refused by `check` and `run` alike.
 //!
-//! The count follows what a run allocates, buffer by buffer (see `analog::sim`, `study::run`,
+//! The count follows what a run allocates, buffer by buffer (see `analog::sim`, `measure::run`,
 //! `hardware::mapping`, `io::h5`), every buffer at its largest and the run going on to t_max,
 //! in the two phases where memory peaks: while the circuit is integrated (every chunk's
 //! workspaces, checkpoints and per-step records) and while the outputs are written (what the
@@ -15,9 +15,9 @@ use crate::hardware::params::{Backward, CrossbarParams, DeviceParams};
 /// Bytes of an f64.
 const WORD: f64 = 8.0;
 
-/// Samples the simulator integrates together (`analog::sim::CHUNK`; a test holds them equal):
-/// each chunk keeps its own workspaces and its own record of every step.
-pub const SAMPLES_PER_CHUNK: f64 = 16.0;
+/// Samples the simulator integrates together: each chunk keeps its own workspaces and its own
+/// record of every step.
+pub const SAMPLES_PER_CHUNK: f64 = crate::numeric::chunks::CHUNK as f64;
 
 /// Words per weight while the circuit is integrated: the network's W; the programmed forward
 /// pair, four matrices of G+ and of G- (target, programmed, drift exponent, read) and their

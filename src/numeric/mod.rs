@@ -4,6 +4,7 @@
 //! ([`seeds`]) and the printing of quantities with engineering prefixes
 //! ([`format`](mod@format)). It imports nothing from the rest of the crate.
 
+pub mod chunks;
 pub mod format;
 pub mod packed;
 pub mod real;

@@ -2,7 +2,7 @@
 //! relations between keys, the data source's widths, and a memory estimate. Every rejection
 //! points at the value responsible, preferring one the user wrote over a preset's or a default.
 //!
-//! One module per section of the design; [`resolver`] holds what they share. The sections are
+//! One module per section of the design; `resolver` holds what they share. The sections are
 //! resolved in an order that lets each use what it needs: the data source first (an HDF5 file
 //! fixes the network and the batch), the sizes of the network and the memory they need before
 //! any width vector is built.
