@@ -5,26 +5,24 @@
 //! energy every 10 steps: 301 values).
 
 use apcsim::io::h5::{Attr, H5Reader};
+use common::{apcsim, reference_case, text};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
 
 fn input() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("circuits/reference/tanh_mupc_skips.h5")
+    reference_case("tanh_mupc_skips")
 }
 
 fn reference(out: &Path, extra: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_apcsim"))
-        .arg("reference")
+    apcsim(["reference"])
         .arg(input())
         .arg("--out")
         .arg(out)
         .args(extra)
         .output()
         .expect("running apcsim")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 /// The summary line of `dataset` (the table's first column), if there is one.

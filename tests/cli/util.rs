@@ -1,12 +1,12 @@
 //! What the command-line tests share.
 
+pub use crate::common::text;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// `apcsim ARGS` run in `cwd`.
 pub fn apcsim(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_apcsim"))
-        .args(args)
+    crate::common::apcsim(args)
         .current_dir(cwd)
         .output()
         .expect("apcsim runs")
@@ -14,14 +14,7 @@ pub fn apcsim(args: &[&str], cwd: &Path) -> Output {
 
 /// A file of the repository.
 pub fn repo(path: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(path)
-        .display()
-        .to_string()
-}
-
-pub fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    crate::common::repo_path(path).display().to_string()
 }
 
 /// Asserts success, showing stderr otherwise.
