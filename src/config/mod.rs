@@ -117,6 +117,31 @@ pub fn load_str(
     load_with_base(name, text, None, overrides, opts)
 }
 
+/// Loads what a device option names (`--device`): a shipped preset (`rram_hfo2`), a preset
+/// file (device keys at the top level), or a whole design file (one with a table of the
+/// design's sections, `[device]`, `[network]` ...), which is loaded as it is. A preset alone is
+/// loaded into a design of defaults, so that it gets the default tiles and ideal converters.
+/// Errors are the loader's, with file, line and key.
+pub fn load_device(spec: &str, opts: &LoadOptions) -> Result<Circuit, ConfigError> {
+    let path = std::path::Path::new(spec);
+    let is_design = presets::find(spec).is_none()
+        && path.is_file()
+        && std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| t.parse::<toml::Table>().ok())
+            .is_some_and(|t| {
+                schema::SECTIONS
+                    .iter()
+                    .any(|(s, _)| t.get(*s).is_some_and(toml::Value::is_table))
+            });
+    if is_design {
+        load(path, &[] as &[&str], opts)
+    } else {
+        let text = format!("device = {}\n", toml::Value::String(spec.to_string()));
+        load_str("--device", &text, &[] as &[&str], opts)
+    }
+}
+
 fn load_with_base(
     name: &str,
     text: &str,

@@ -15,41 +15,12 @@ pub struct DeviceSetup {
     pub adc: Converter,
 }
 
-/// Top-level tables that make a TOML file a whole design rather than a device preset.
-pub(super) const DESIGN_SECTIONS: [&str; 7] = [
-    "network",
-    "device",
-    "crossbar",
-    "periphery",
-    "dynamics",
-    "data",
-    "run",
-];
-
 impl DeviceSetup {
-    /// Resolves `spec`: a shipped preset name (`rram_hfo2`), a preset file (device keys at the
-    /// top level), or a whole design file, whose `[device]`, `[crossbar]` and `[periphery]`
-    /// (DAC and ADC) are taken and whose network is ignored. A preset alone gets the default
-    /// tiles and ideal converters. Errors are the config loader's, with file, line and key.
+    /// Resolves `spec` ([`config::load_device`]: a preset name, a preset file or a design file)
+    /// and takes its `[device]`, `[crossbar]` and `[periphery]` (DAC and ADC); a design's
+    /// network is ignored.
     pub fn load(spec: &str) -> Result<Self, ConfigError> {
-        let opts = LoadOptions::default();
-        let path = Path::new(spec);
-        let is_design = presets::find(spec).is_none()
-            && path.is_file()
-            && std::fs::read_to_string(path)
-                .ok()
-                .and_then(|t| t.parse::<toml::Table>().ok())
-                .is_some_and(|t| {
-                    DESIGN_SECTIONS
-                        .iter()
-                        .any(|s| t.get(*s).is_some_and(toml::Value::is_table))
-                });
-        let circuit = if is_design {
-            config::load(path, &[] as &[&str], &opts)?
-        } else {
-            let text = format!("device = {}\n", toml::Value::String(spec.to_string()));
-            config::load_str("--device", &text, &[] as &[&str], &opts)?
-        };
+        let circuit = config::load_device(spec, &LoadOptions::default())?;
         Ok(DeviceSetup {
             name: spec.to_string(),
             device: circuit.device,

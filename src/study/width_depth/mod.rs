@@ -76,7 +76,7 @@
 //! `plot_width_vs_depth_results.py`: the theory plane (L - 1) / (gamma0^2 N)); JPC's
 //! `linear_equilib_energy` for S. Kingma & Ba, "Adam", ICLR 2015, with optax's defaults.
 
-use crate::config::{self, presets, ConfigError, LoadOptions};
+use crate::config::{self, ConfigError, LoadOptions};
 use crate::design::hardware::{hardware_network, hardware_pc_update};
 use crate::dynamics::{infer, InferenceError, InferenceOptions, Solver, Stop};
 use crate::hardware::mapping::{map_network, wire_model, MappingError};
@@ -91,7 +91,6 @@ use crate::report::CsvTable;
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 use std::fmt::Write as _;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
