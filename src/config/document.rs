@@ -7,7 +7,7 @@
 //! `g_max_siemens = 2.5e-5`) into SI values, merges the preset under the design, fills literal
 //! defaults, and deserialises the result with serde (`deny_unknown_fields`).
 
-use super::echo::shorten;
+use super::echo::{shorten, shorten_path};
 use super::error::{ConfigError, ErrorKind, Origin};
 use super::options::LoadOptions;
 use super::presets;
@@ -851,7 +851,7 @@ fn load_preset(
             ErrorKind::Io {
                 message: format!(
                     "preset file {}: {message}",
-                    shorten(&path.display().to_string())
+                    shorten_path(&path.display().to_string())
                 ),
             },
         )

@@ -24,6 +24,20 @@ pub fn shorten(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// Longest file path echoed whole, in characters: a path the system accepts (4096 bytes on
+/// Linux) is shown as it is; only a value far beyond that is cut.
+pub const ECHO_PATH_WHOLE: usize = 4096;
+
+/// A file path as a message quotes it: whole up to [`ECHO_PATH_WHOLE`] characters, else as
+/// [`shorten`] quotes any text. The end of a path (the file name) is what a reader needs, so a
+/// path is not cut at [`ECHO_WHOLE`].
+pub fn shorten_path(path: &str) -> Cow<'_, str> {
+    match path.char_indices().nth(ECHO_PATH_WHOLE) {
+        None => Cow::Borrowed(path),
+        Some(_) => shorten(path),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -35,5 +49,13 @@ mod tests {
         let long = "µ".repeat(1000);
         let s = shorten(&long);
         assert_eq!(s, format!("{}… (2000 bytes)", "µ".repeat(ECHO_KEPT)));
+    }
+
+    #[test]
+    fn a_long_path_keeps_its_file_name() {
+        let path = format!("/tmp/{}/bad_designs/no_such_file.h5", "d".repeat(100));
+        assert_eq!(shorten_path(&path), path.as_str());
+        let huge = "d".repeat(10_000_000);
+        assert_eq!(shorten_path(&huge), shorten(&huge));
     }
 }

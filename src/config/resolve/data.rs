@@ -3,7 +3,7 @@
 
 use super::resolver::{opt_sp, usize_of, Resolver, Result};
 use crate::config::circuit::{DataSource, DataSpec, OPTDIGITS_SAMPLES};
-use crate::config::echo::shorten;
+use crate::config::echo::shorten_path;
 use crate::config::error::ErrorKind;
 use crate::config::options::LoadOptions;
 use crate::config::raw::RawData;
@@ -61,7 +61,7 @@ fn read_hdf5(
 ) -> Result<FileNetwork> {
     let fail = |message: String| ctx.error(span, ErrorKind::Data { message });
     let shown = path.display().to_string();
-    let shown = shorten(&shown);
+    let shown = shorten_path(&shown);
     if !opts.read_files {
         return Err(fail(format!("{shown}: reading files is disabled")));
     }
