@@ -68,87 +68,65 @@ pub trait Real:
     );
 }
 
-impl Real for f64 {
-    const NAME: &'static str = "f64";
-    const PANEL_ROWS: usize = 8;
-    fn panel_tile(tile: Tile<'_, Self>) {
-        tile::tile_f64(tile)
-    }
-    fn apply_kernel(k: Kernel, x: &[Self], out: &mut [Self], dout: &mut [Self]) {
-        vmath::apply_slice_f64(k, x, out, dout)
-    }
-    fn of_f64(x: f64) -> Self {
-        x
-    }
-    fn to_f64(self) -> f64 {
-        self
-    }
-    fn is_nan(self) -> bool {
-        f64::is_nan(self)
-    }
-    unsafe fn gemm_raw(
-        m: usize,
-        k: usize,
-        n: usize,
-        alpha: Self,
-        a: *const Self,
-        rsa: isize,
-        csa: isize,
-        b: *const Self,
-        rsb: isize,
-        csb: isize,
-        beta: Self,
-        c: *mut Self,
-        rsc: isize,
-        csc: isize,
-    ) {
-        // SAFETY: forwarded contract of `gemm_raw`.
-        unsafe {
-            matrixmultiply::dgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+/// The `Real` implementation of one precision: its panel height, tile kernel, activation
+/// kernels and matrixmultiply's GEMM of that precision.
+macro_rules! impl_real {
+    ($t:ty, $rows:expr, $tile:path, $apply:path, $gemm:path) => {
+        impl Real for $t {
+            const NAME: &'static str = stringify!($t);
+            const PANEL_ROWS: usize = $rows;
+            fn panel_tile(tile: Tile<'_, Self>) {
+                $tile(tile)
+            }
+            fn apply_kernel(k: Kernel, x: &[Self], out: &mut [Self], dout: &mut [Self]) {
+                $apply(k, x, out, dout)
+            }
+            fn of_f64(x: f64) -> Self {
+                x as $t
+            }
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            fn is_nan(self) -> bool {
+                <$t>::is_nan(self)
+            }
+            unsafe fn gemm_raw(
+                m: usize,
+                k: usize,
+                n: usize,
+                alpha: Self,
+                a: *const Self,
+                rsa: isize,
+                csa: isize,
+                b: *const Self,
+                rsb: isize,
+                csb: isize,
+                beta: Self,
+                c: *mut Self,
+                rsc: isize,
+                csc: isize,
+            ) {
+                // SAFETY: forwarded contract of `gemm_raw`.
+                unsafe { $gemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
+            }
         }
-    }
+    };
 }
 
-impl Real for f32 {
-    const NAME: &'static str = "f32";
-    const PANEL_ROWS: usize = 16;
-    fn panel_tile(tile: Tile<'_, Self>) {
-        tile::tile_f32(tile)
-    }
-    fn apply_kernel(k: Kernel, x: &[Self], out: &mut [Self], dout: &mut [Self]) {
-        vmath::apply_slice_f32(k, x, out, dout)
-    }
-    fn of_f64(x: f64) -> Self {
-        x as f32
-    }
-    fn to_f64(self) -> f64 {
-        self as f64
-    }
-    fn is_nan(self) -> bool {
-        f32::is_nan(self)
-    }
-    unsafe fn gemm_raw(
-        m: usize,
-        k: usize,
-        n: usize,
-        alpha: Self,
-        a: *const Self,
-        rsa: isize,
-        csa: isize,
-        b: *const Self,
-        rsb: isize,
-        csb: isize,
-        beta: Self,
-        c: *mut Self,
-        rsc: isize,
-        csc: isize,
-    ) {
-        // SAFETY: forwarded contract of `gemm_raw`.
-        unsafe {
-            matrixmultiply::sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
-        }
-    }
-}
+impl_real!(
+    f64,
+    8,
+    tile::tile_f64,
+    vmath::apply_slice_f64,
+    matrixmultiply::dgemm
+);
+impl_real!(
+    f32,
+    16,
+    tile::tile_f32,
+    vmath::apply_slice_f32,
+    matrixmultiply::sgemm
+);
 
 /// Shorthand for a constant in the working precision.
 #[inline]
