@@ -17,8 +17,7 @@ use crate::numeric::{gemm, gemm_packed, MatMut, MatRef, PackedMat, Real};
 use nalgebra::DMatrix;
 use std::sync::Arc;
 
-/// Boltzmann's constant (J/K), exact in the 2019 SI.
-pub const BOLTZMANN: f64 = 1.380_649e-23;
+pub use crate::hardware::params::BOLTZMANN;
 
 /// One weight layer l (1-based) of the circuit, with everything its periphery adds.
 #[derive(Clone, Debug)]
@@ -757,13 +756,15 @@ impl DesignPeriphery {
     ) -> LayerCircuit<T> {
         let (n_in, n_out) = (m.inputs, m.outputs);
         let r_f = m.feedback_resistance_ohms;
+        let r_b = m.backward_feedback_resistance_ohms;
         let noise_gain_f: Vec<f64> = sums.col_fwd.iter().map(|g| 1.0 + r_f * g).collect();
-        let noise_gain_b: Vec<f64> = sums.bwd_tia.iter().map(|g| 1.0 + r_f * g).collect();
+        let noise_gain_b: Vec<f64> = sums.bwd_tia.iter().map(|g| 1.0 + r_b * g).collect();
         let forward = self.scaled_forward(m.w_forward.clone() * a, &noise_gain_f);
         let backward =
             (l >= 2).then(|| self.scaled_backward(m.w_backward.clone() * (a * lam), &noise_gain_b));
         let v = self.v_read;
         let rel = r_f * r_f * self.rho * self.rho / self.error_amp_bandwidth_hertz;
+        let rel_b = r_b * r_b * self.rho * self.rho / self.error_amp_bandwidth_hertz;
         LayerCircuit {
             noise_error: (0..n_out)
                 .map(|j| {
@@ -778,14 +779,14 @@ impl DesignPeriphery {
             },
             noise_backward: if l >= 2 {
                 (0..n_in)
-                    .map(|i| self.tia_noise(r_f, sums.bwd_tia[i], noise_gain_b[i]))
+                    .map(|i| self.tia_noise(r_b, sums.bwd_tia[i], noise_gain_b[i]))
                     .collect()
             } else {
                 Vec::new()
             },
             relative_forward: (self.rho > 0.0).then(|| cast(&(&sums.fwd_sq * rel))),
             // Backward drive is v_read lambda e on the output lines.
-            relative_backward: (self.rho > 0.0 && l >= 2).then(|| cast(&(&sums.bwd_sq * rel))),
+            relative_backward: (self.rho > 0.0 && l >= 2).then(|| cast(&(&sums.bwd_sq * rel_b))),
             row_conductance_forward: sums.row_fwd.clone(),
             line_conductance_backward: sums.bwd_driven.clone(),
             ..self.with_offsets(

@@ -206,6 +206,7 @@ pub struct RawPeriphery {
     pub supply: S<Si>,
     pub ktc_noise: S<bool>,
     pub digital_mac_energy: S<Si>,
+    pub drift_compensation: S<String>,
     pub dac_bits: S<Count>,
     pub dac_range: S<Real>,
     pub dac_energy: S<Si>,

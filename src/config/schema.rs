@@ -6,6 +6,7 @@
 //! test also checks that the table and the serde structures accept exactly the same keys.
 
 use super::units::Dimension;
+use crate::hardware::drift_compensation::DriftCompensation;
 
 /// What a key holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -482,6 +483,16 @@ pub static KEYS: &[Key] = &[
         doc: "Energy of one multiply-accumulate of a digital reference (fp32 at 45 nm: 3.7 pJ \
               multiply + 0.9 pJ add, Horowitz, ISSCC 2014), priced for one BP step to compare \
               the circuit's energy against.",
+    },
+    Key {
+        section: "periphery",
+        name: "drift_compensation",
+        kind: Kind::Choice(DriftCompensation::NAMES),
+        default: Value("\"none\""),
+        doc: "Drift compensation: none, or global (each layer's array read after programming \
+              and again at the read time with one row at a time driven; its TIAs' gain is \
+              multiplied by the ratio of the summed absolute read-outs, as aihwkit's \
+              GlobalDriftCompensation; docs/circuit-model.md).",
     },
     Key {
         section: "periphery",

@@ -3,9 +3,8 @@
 //! crossbar tiles. The one place where config, data and hardware meet.
 
 use crate::config::{Circuit, DataSource};
-use crate::hardware::mapping::{
-    map_network, relative_frobenius, wire_model, MappedNetwork, MappingError,
-};
+use crate::hardware::drift_compensation::{map_compensated, Compensation, ReadoutNoise};
+use crate::hardware::mapping::{relative_frobenius, wire_model, MappedNetwork, MappingError};
 use crate::io::data::{self, DataError};
 use crate::io::h5::H5Error;
 use crate::io::reference::read_reference;
@@ -77,10 +76,11 @@ pub fn build(circuit: &Circuit) -> Result<Built, BuildError> {
             (net, batch)
         }
     };
-    let mapped = map_network(
+    let mapped = map_compensated(
         &network,
         &circuit.device,
         &circuit.crossbar,
+        &compensation(circuit),
         seed,
         &wire_model(&circuit.crossbar),
     )?;
@@ -89,6 +89,23 @@ pub fn build(circuit: &Circuit) -> Result<Built, BuildError> {
         batch,
         mapped,
     })
+}
+
+/// The drift compensation of `circuit`: its mode, and its calibration reads noisy with the
+/// device's read noise over the error amplifiers' bandwidth when the design's noise is on.
+pub fn compensation(circuit: &Circuit) -> Compensation {
+    Compensation {
+        mode: circuit.periphery.drift_compensation,
+        noise: if circuit.dynamics.noisy {
+            ReadoutNoise::of(
+                &circuit.device,
+                circuit.crossbar.v_read_volts,
+                circuit.periphery.error_amp_bandwidth_hertz,
+            )
+        } else {
+            ReadoutNoise::NONE
+        },
+    }
 }
 
 /// The mapping as `apcsim check` prints it: per layer the tile grid, devices, utilisation,
@@ -165,5 +182,34 @@ pub fn mapping_report(circuit: &Circuit, built: &Built) -> String {
         "total: {tiles} tiles, {devices} devices, utilisation {:.1}%",
         100.0 * weights as f64 / (tiles * xb.rows * xb.cols) as f64
     );
+    write_drift_gains(&mut s, &built.mapped);
     s
+}
+
+/// One line of the drift compensation's gains per layer (forward, and backward when the
+/// backward array is separate), when the mapping has them.
+fn write_drift_gains(s: &mut String, mapped: &MappedNetwork) {
+    let gains: Vec<String> = mapped
+        .layers
+        .iter()
+        .filter_map(|l| {
+            let c = l.drift_calibration?;
+            Some(match c.backward {
+                Some(b) => format!("{}: {:.4}/{:.4}", l.layer, c.forward.alpha, b.alpha),
+                None => format!("{}: {:.4}", l.layer, c.forward.alpha),
+            })
+        })
+        .collect();
+    if !gains.is_empty() {
+        let _ = writeln!(
+            s,
+            "drift compensation (global), gain alpha per layer{}: {}",
+            if mapped.layers.iter().any(|l| l.backward.is_some()) {
+                " (forward/backward)"
+            } else {
+                ""
+            },
+            gains.join(", ")
+        );
+    }
 }

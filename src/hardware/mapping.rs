@@ -37,6 +37,7 @@
 //!   theorem for short-circuit transfer admittances.
 
 use super::device::ProgrammedArray;
+use super::drift_compensation::LayerCalibration;
 use super::params::{Backward, CrossbarParams, DeviceParams};
 use crate::network::Network;
 use nalgebra::DMatrix;
@@ -74,8 +75,14 @@ pub struct LayerMapping {
     pub tile_grid: (usize, usize),
     /// Conductance per unit of a_l W (siemens).
     pub kappa_siemens: f64,
-    /// The TIA gain that restores a_l W (ohms).
+    /// The forward TIAs' feedback resistance (ohms): 1 / kappa, which restores a_l W, times the
+    /// drift compensation's gain when there is one.
     pub feedback_resistance_ohms: f64,
+    /// The backward TIAs' feedback resistance (ohms), as the forward one.
+    pub backward_feedback_resistance_ohms: f64,
+    /// The drift compensation's calibration of this layer's arrays, if the design has one
+    /// ([`super::drift_compensation`]).
+    pub drift_calibration: Option<LayerCalibration>,
     /// The forward arrays (`in x out`).
     pub forward: DifferentialArray,
     /// The separate backward arrays (`out x in`), if the design has them.
@@ -140,7 +147,7 @@ pub fn relative_frobenius(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
 }
 
 /// Applies `model` tile by tile to an array of `rows x cols` tiles and reassembles it.
-fn tiled(
+pub(crate) fn tiled(
     g: &DMatrix<f64>,
     rows: usize,
     cols: usize,
@@ -244,6 +251,8 @@ pub fn map_network(
             ),
             kappa_siemens: kappa,
             feedback_resistance_ohms: 1.0 / kappa,
+            backward_feedback_resistance_ohms: 1.0 / kappa,
+            drift_calibration: None,
             forward,
             backward,
             w_forward,

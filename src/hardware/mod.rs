@@ -2,6 +2,7 @@
 //! IR drop and periphery (docs/design.md §2, docs/circuit-model.md).
 
 pub mod device;
+pub mod drift_compensation;
 pub mod irdrop;
 pub mod mapping;
 pub mod params;

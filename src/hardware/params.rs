@@ -2,6 +2,11 @@
 //! preset, a crossbar tile and the periphery are. The config stage fills these; the mapping and
 //! the dynamics read them. Every field is in the unit its name says.
 
+use super::drift_compensation::DriftCompensation;
+
+/// Boltzmann's constant (J/K), exact since the 2019 SI redefinition.
+pub const BOLTZMANN: f64 = 1.380_649e-23;
+
 /// How far a programmed conductance lands from its target (device-to-device, fixed per device).
 #[derive(Clone, Debug, PartialEq)]
 pub enum ProgrammingError {
@@ -102,6 +107,8 @@ pub struct PeripheryParams {
     pub amplifier_noise_volts_per_root_hertz: f64,
     /// Energy of one digital multiply-accumulate, for the digital reference.
     pub digital_mac_energy_joules: f64,
+    /// Whether each array's gain is calibrated against drift at read time.
+    pub drift_compensation: DriftCompensation,
     pub dac: Converter,
     pub adc: Converter,
 }

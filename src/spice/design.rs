@@ -105,8 +105,12 @@ pub struct SpiceLayer {
     pub skip: bool,
     /// `lambda_l`: the output precision on the last layer, 1 elsewhere.
     pub precision: f64,
-    /// The TIA feedback resistance `R_f` of both reads of this layer (ohms).
+    /// The TIA feedback resistance `R_f` of the forward read of this layer (ohms), drift
+    /// compensation's gain included.
     pub feedback_resistance_ohms: f64,
+    /// The backward read's `R_f` (ohms): the forward one unless a separate backward array has
+    /// a drift compensation gain of its own.
+    pub backward_feedback_resistance_ohms: f64,
     /// Forward arrays, `inputs x outputs`: row `i` driven at `v_read phi(z_{l-1,i})`, column `j`
     /// summed by the forward TIA of output `j`.
     pub forward: ArrayPair,
@@ -242,6 +246,7 @@ fn spice_layer(
 ) -> Result<(SpiceLayer, DMatrix<f64>, DMatrix<f64>), SpiceError> {
     let l = m.layer;
     let r_f = m.feedback_resistance_ohms;
+    let r_b = m.backward_feedback_resistance_ohms;
     let forward = ArrayPair {
         plus: m.forward.plus.read.clone(),
         minus: m.forward.minus.read.clone(),
@@ -266,7 +271,7 @@ fn spice_layer(
     let gain_backward: Vec<f64> = backward.as_ref().map_or(Vec::new(), |b| {
         b.sensed_sums()
             .iter()
-            .map(|&g| tia.factor(r_f, g))
+            .map(|&g| tia.factor(r_b, g))
             .collect()
     });
     let mut wf = m.w_forward.clone();
@@ -288,6 +293,7 @@ fn spice_layer(
             1.0
         },
         feedback_resistance_ohms: r_f,
+        backward_feedback_resistance_ohms: r_b,
         forward,
         backward,
         gain_forward,
@@ -323,7 +329,11 @@ fn offsets_in_volts(analog: &AnalogCircuit<f64>, layers: &[SpiceLayer], v: f64) 
             .error
             .push(lc.offset_error.iter().map(|o| o * v / 2.0).collect());
         if let Some(b) = &sl.backward {
-            let n_b = noise_gain(r_f, b.sensed_sums(), &sl.gain_backward);
+            let n_b = noise_gain(
+                sl.backward_feedback_resistance_ohms,
+                b.sensed_sums(),
+                &sl.gain_backward,
+            );
             offsets.tia_backward.push(volts(&lc.offset_backward, &n_b));
         }
         if sl.layer < n_layers {

@@ -445,7 +445,7 @@ impl Writer {
         };
         self.array(&format!("b{l}"), pair, &dp, &dm, &sum_b, read, d);
         for i in 0..layer.inputs {
-            let r_f = layer.feedback_resistance_ohms;
+            let r_f = layer.backward_feedback_resistance_ohms;
             let vos = d.offsets.tia_backward[h - 1][i];
             self.tia(&format!("b{h}_{i}"), r_f, d.tia_gain, vos);
         }

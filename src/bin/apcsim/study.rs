@@ -5,6 +5,7 @@
 
 use crate::exit::Failure;
 use apcsim::config::Origin;
+use apcsim::hardware::drift_compensation::DriftCompensation;
 use apcsim::io::outdir;
 use apcsim::network::{Activation, Parameterisation};
 use apcsim::study::width_depth::{self, DeviceSetup, StudyPlan, DEFAULT_STEPS};
@@ -66,6 +67,12 @@ pub struct WidthDepthArgs {
     /// design file whose [device], [crossbar] and [periphery] are used.
     #[arg(long, value_name = "FILE_OR_PRESET")]
     device: Option<String>,
+    /// Drift compensation after every mapping on the device: none or global (a gain per
+    /// array calibrated at read time, as aihwkit's GlobalDriftCompensation); default: what
+    /// the --device design says (none for a preset).
+    #[arg(long, requires = "device", value_name = "MODE",
+          value_parser = clap::builder::PossibleValuesParser::new(DriftCompensation::NAMES))]
+    drift_compensation: Option<String>,
     /// Samples B of the batch.
     #[arg(long, default_value_t = 32)]
     batch: usize,
@@ -105,6 +112,16 @@ impl WidthDepthArgs {
                 }
             })?),
         };
+        let device = device.map(|mut d| {
+            if let Some(mode) = self
+                .drift_compensation
+                .as_deref()
+                .and_then(DriftCompensation::from_name)
+            {
+                d.compensation.mode = mode;
+            }
+            d
+        });
         Ok(StudyPlan {
             parameterisation: self.param,
             skips: self.skips,

@@ -4,6 +4,7 @@ use super::resolver::{finite_json, sp, Resolver, Result};
 use crate::config::error::ConfigError;
 use crate::config::raw::{Count, RawPeriphery, Real, Si};
 use crate::config::units::format_number;
+use crate::hardware::drift_compensation::DriftCompensation;
 use crate::hardware::params::{Converter, PeripheryParams};
 use serde_json::json;
 use toml::Spanned;
@@ -42,6 +43,9 @@ pub(super) fn periphery(r: &mut Resolver, p: &RawPeriphery) -> Result<PeripheryP
         node_capacitance_farads: r.positive(&p.node_capacitance, "the node capacitance")?,
         supply_volts: r.positive(&p.supply, "the supply voltage")?,
         ktc_noise: *p.ktc_noise.get_ref(),
+        // The loader admits only the schema's choices.
+        drift_compensation: DriftCompensation::from_name(p.drift_compensation.get_ref())
+            .unwrap_or_default(),
         dac: converter(r, &p.dac_bits, &p.dac_range, &p.dac_energy, "a DAC")?,
         adc: converter(r, &p.adc_bits, &p.adc_range, &p.adc_energy, "an ADC")?,
     };
@@ -108,6 +112,11 @@ fn put_periphery(r: &mut Resolver, p: &RawPeriphery, q: &PeripheryParams) {
                 "digital_mac_energy_joules",
                 json!(q.digital_mac_energy_joules),
                 sp(&p.digital_mac_energy),
+            ),
+            (
+                "drift_compensation",
+                json!(q.drift_compensation.name()),
+                sp(&p.drift_compensation),
             ),
             ("dac_bits", json!(p.dac_bits.get_ref().0), sp(&p.dac_bits)),
             ("dac_range", json!(q.dac.range), sp(&p.dac_range)),

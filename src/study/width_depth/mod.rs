@@ -79,7 +79,8 @@
 use crate::config::{self, ConfigError, LoadOptions};
 use crate::design::hardware::{hardware_network, hardware_pc_update};
 use crate::dynamics::{infer, InferenceError, InferenceOptions, Solver, Stop};
-use crate::hardware::mapping::{map_network, wire_model, MappingError};
+use crate::hardware::drift_compensation::map_compensated;
+use crate::hardware::mapping::{wire_model, MappingError};
 use crate::hardware::params::{Converter, CrossbarParams, DeviceParams};
 use crate::io::data::gaussian_batch;
 use crate::network::closed_form::{self, ClosedFormError};
@@ -475,7 +476,9 @@ impl StudyPlan {
                 (_, false) => "scaled by 1/sqrt(N)",
                 (_, true) => "scaled by 1/sqrt(N L)",
             },
-            self.device.as_ref().map_or("ideal", |d| d.name.as_str())
+            self.device
+                .as_ref()
+                .map_or_else(|| "ideal".to_string(), DeviceSetup::label)
         )
     }
 }

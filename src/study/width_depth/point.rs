@@ -155,10 +155,11 @@ impl PointRun<'_> {
             stream_seed(stream_seed(self.seed, DEVICE_STREAM), trajectory),
             step as u64,
         );
-        let mapped = map_network(
+        let mapped = map_compensated(
             net,
             &dev.device,
             &dev.crossbar,
+            &dev.compensation,
             map_seed,
             &wire_model(&dev.crossbar),
         )

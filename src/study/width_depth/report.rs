@@ -7,7 +7,7 @@
 //! s - 1 against N / L (the latter with the theory), and cos sim along training for the corners
 //! of the grid.
 
-use super::{Figures, Heatmap, Series, StudyPlan, StudyResults};
+use super::{DeviceSetup, Figures, Heatmap, Series, StudyPlan, StudyResults};
 use crate::network::Parameterisation;
 use crate::report::{self, heatmap, line_chart_with_bands, Axis, Figure, PlotError, Report};
 use std::path::Path;
@@ -74,7 +74,9 @@ fn short_name(results: &StudyResults) -> String {
         "{param}{}, {}, {}",
         if plan.skips { " + skips" } else { "" },
         plan.activation,
-        plan.device.as_ref().map_or("ideal", |d| d.name.as_str())
+        plan.device
+            .as_ref()
+            .map_or_else(|| "ideal".to_string(), DeviceSetup::label)
     )
 }
 

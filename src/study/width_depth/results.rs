@@ -180,7 +180,10 @@ impl StudyResults {
     /// point's width and depth).
     fn plan_fields(&self) -> Vec<String> {
         let plan = &self.plan;
-        let device = plan.device.as_ref().map_or("ideal", |d| d.name.as_str());
+        let device = plan
+            .device
+            .as_ref()
+            .map_or_else(|| "ideal".to_string(), DeviceSetup::label);
         vec![
             plan.parameterisation.to_string(),
             plan.skips.to_string(),
@@ -272,7 +275,7 @@ impl StudyResults {
             plan.activation,
             plan.device
                 .as_ref()
-                .map_or(String::new(), |d| format!(", on {}", d.name))
+                .map_or(String::new(), |d| format!(", on {}", d.label()))
         );
         let cos_t0 = |step: usize, when: &str| {
             self.heatmap(
