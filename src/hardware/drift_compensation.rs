@@ -29,41 +29,14 @@
 //! memory", Nature Communications 11, 2473 (2020), §"Global drift compensation".
 
 use super::mapping::{map_network, tiled, DifferentialArray, MappedNetwork, MappingError};
-use super::mapping::{LayerMapping, TileModel};
+use super::mapping::{ArrayCalibration, LayerCalibration, LayerMapping, TileModel};
+pub use super::params::DriftCompensation;
 use super::params::{CrossbarParams, DeviceParams, BOLTZMANN};
 use crate::numeric::seeds::stream_seed;
 use nalgebra::DMatrix;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
-
-/// Whether and how the periphery compensates drift.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum DriftCompensation {
-    /// The arrays are read as they are.
-    #[default]
-    None,
-    /// One gain per array, calibrated at read time against a reference read after programming.
-    Global,
-}
-
-impl DriftCompensation {
-    /// The names a design file and `--drift-compensation` take, in the order of the variants.
-    pub const NAMES: &'static [&'static str] = &["none", "global"];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            DriftCompensation::None => "none",
-            DriftCompensation::Global => "global",
-        }
-    }
-
-    pub fn from_name(s: &str) -> Option<Self> {
-        [DriftCompensation::None, DriftCompensation::Global]
-            .into_iter()
-            .find(|c| c.name() == s)
-    }
-}
 
 /// The noise of one calibration read of one device (conductance units): variance
 /// `(relative G)^2 + thermal_siemens G`.
@@ -115,25 +88,6 @@ impl ReadoutNoise {
 pub struct Compensation {
     pub mode: DriftCompensation,
     pub noise: ReadoutNoise,
-}
-
-/// One array's calibration.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ArrayCalibration {
-    /// Summed absolute read-out right after programming (siemens).
-    pub reference_siemens: f64,
-    /// The same read-out at the read time (siemens).
-    pub current_siemens: f64,
-    /// reference / current: the gain applied to the array's outputs (1 for an empty array).
-    pub alpha: f64,
-}
-
-/// The calibrations of one layer.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct LayerCalibration {
-    pub forward: ArrayCalibration,
-    /// The separate backward array's (`None`: a shared read takes the forward gain).
-    pub backward: Option<ArrayCalibration>,
 }
 
 /// Streams of the calibration reads, apart from the devices' (seed, array) streams.

@@ -37,7 +37,6 @@
 //!   theorem for short-circuit transfer admittances.
 
 use super::device::ProgrammedArray;
-use super::drift_compensation::LayerCalibration;
 use super::params::{Backward, CrossbarParams, DeviceParams};
 use crate::network::Network;
 use nalgebra::DMatrix;
@@ -62,6 +61,25 @@ pub enum MappingError {
 pub struct DifferentialArray {
     pub plus: ProgrammedArray,
     pub minus: ProgrammedArray,
+}
+
+/// One array's drift calibration ([`super::drift_compensation`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ArrayCalibration {
+    /// Summed absolute read-out right after programming (siemens).
+    pub reference_siemens: f64,
+    /// The same read-out at the read time (siemens).
+    pub current_siemens: f64,
+    /// reference / current: the gain applied to the array's outputs (1 for an empty array).
+    pub alpha: f64,
+}
+
+/// The calibrations of one layer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LayerCalibration {
+    pub forward: ArrayCalibration,
+    /// The separate backward array's (`None`: a shared read takes the forward gain).
+    pub backward: Option<ArrayCalibration>,
 }
 
 /// One layer on hardware.

@@ -2,10 +2,36 @@
 //! preset, a crossbar tile and the periphery are. The config stage fills these; the mapping and
 //! the dynamics read them. Every field is in the unit its name says.
 
-use super::drift_compensation::DriftCompensation;
-
 /// Boltzmann's constant (J/K), exact since the 2019 SI redefinition.
 pub const BOLTZMANN: f64 = 1.380_649e-23;
+
+/// Whether and how the periphery compensates drift.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DriftCompensation {
+    /// The arrays are read as they are.
+    #[default]
+    None,
+    /// One gain per array, calibrated at read time against a reference read after programming.
+    Global,
+}
+
+impl DriftCompensation {
+    /// The names a design file and `--drift-compensation` take, in the order of the variants.
+    pub const NAMES: &'static [&'static str] = &["none", "global"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DriftCompensation::None => "none",
+            DriftCompensation::Global => "global",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Self> {
+        [DriftCompensation::None, DriftCompensation::Global]
+            .into_iter()
+            .find(|c| c.name() == s)
+    }
+}
 
 /// How far a programmed conductance lands from its target (device-to-device, fixed per device).
 #[derive(Clone, Debug, PartialEq)]
