@@ -249,4 +249,6 @@ pub struct RawRun {
     pub seed: S<Count>,
     pub trace_samples: S<Count>,
     pub trace_points: S<Count>,
+    pub precision: S<String>,
+    pub record_weights: S<bool>,
 }
