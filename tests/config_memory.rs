@@ -83,7 +83,7 @@ fn measure(sets: &[&str]) -> (f64, f64) {
 /// below half of it. Each case makes another term large.
 #[test]
 fn the_estimate_bounds_the_allocation_of_a_run() {
-    let cases: [(&str, &[&str]); 10] = [
+    let cases: [(&str, &[&str]); 12] = [
         ("small", &[]),
         ("batch", &["run.batch=256"]),
         (
@@ -96,6 +96,24 @@ fn the_estimate_bounds_the_allocation_of_a_run() {
                 "network.hidden=[512, 512]",
                 "run.batch=1",
                 "run.trace_points=4",
+            ],
+        ),
+        (
+            "weights in f32",
+            &[
+                "network.hidden=[512, 512]",
+                "run.batch=1",
+                "run.trace_points=4",
+                "run.precision=f32",
+            ],
+        ),
+        (
+            "weights not recorded",
+            &[
+                "network.hidden=[512, 512]",
+                "run.batch=1",
+                "run.trace_points=4",
+                "run.record_weights=false",
             ],
         ),
         (

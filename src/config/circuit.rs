@@ -140,6 +140,27 @@ pub struct RunParams {
     pub trace_samples: usize,
     /// Most output points of the recorded traces.
     pub trace_points: usize,
+    /// The floating-point type the analog circuit is integrated in.
+    pub precision: Precision,
+    /// Whether traces.h5 holds the read conductances and the weight gradients.
+    pub record_weights: bool,
+}
+
+/// The floating-point type of the analog circuit's integration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    F64,
+    F32,
+}
+
+impl Precision {
+    /// Bytes of one number.
+    pub fn bytes(self) -> f64 {
+        match self {
+            Precision::F64 => 8.0,
+            Precision::F32 => 4.0,
+        }
+    }
 }
 
 /// Every key of the design with its resolved value (quantities in SI units under their SI

@@ -19,23 +19,30 @@ const WORD: f64 = 8.0;
 /// record of every step.
 pub const SAMPLES_PER_CHUNK: f64 = crate::numeric::chunks::CHUNK as f64;
 
-/// Words per weight while the circuit is integrated: the network's W; the programmed forward
-/// pair, four matrices of G+ and of G- (target, programmed, drift exponent, read) and their
-/// stuck-fault maps; the effective forward and backward weights; the circuit's forward and
-/// backward products, and those packed twice (the run's, and the final errors').
-const SIMULATION_WORDS_PER_WEIGHT: f64 = 1.0 + 2.0 * (4.0 + 1.0 / 8.0) + 2.0 + 2.0 + 2.0 * 2.0;
+/// Words (f64) per weight while the circuit is integrated: the network's W; the programmed
+/// forward pair, four matrices of G+ and of G- (target, programmed, drift exponent, read) and
+/// their stuck-fault maps; the effective forward and backward weights.
+const SIMULATION_WORDS_PER_WEIGHT: f64 = 1.0 + 2.0 * (4.0 + 1.0 / 8.0) + 2.0;
+/// Numbers per weight of the circuit, in its own precision: its forward and backward products,
+/// and those packed twice (the run's, and the final errors').
+const CIRCUIT_NUMBERS_PER_WEIGHT: f64 = 2.0 + 2.0 * 2.0;
 /// Words per weight while the outputs are written: what the run keeps (the network's W and
 /// its packed forward and backward products, the programmed forward pair, the effective
-/// weights, four gradients), and the conductances and gradients of traces.h5 three times over
-/// (its datasets, the file being built, its bytes).
-const WRITING_WORDS_PER_WEIGHT: f64 = 3.0 + 2.0 * (4.0 + 1.0 / 8.0) + 2.0 + 4.0 + 3.0 * (2.0 + 4.0);
-/// Words per weight of a separate backward pair of arrays: the pair, and its two conductance
-/// matrices written three times over.
-const SEPARATE_WORDS_PER_WEIGHT: [f64; 2] =
-    [2.0 * (4.0 + 1.0 / 8.0), 2.0 * (4.0 + 1.0 / 8.0) + 6.0];
-/// Words per weight of relative read noise while integrating: its density products, packed
-/// twice.
-const NOISE_WORDS_PER_WEIGHT: f64 = 2.0 + 2.0 * 2.0;
+/// weights, four gradients).
+const WRITING_WORDS_PER_WEIGHT: f64 = 3.0 + 2.0 * (4.0 + 1.0 / 8.0) + 2.0 + 4.0;
+/// Words per weight of the effective forward network (its W and packed products), built beside
+/// what the run keeps while BP's gradients of the hardware's weights are formed.
+const EFFECTIVE_NETWORK_WORDS: f64 = 3.0;
+/// Words per weight of traces.h5's conductances and gradients (`run.record_weights`), three
+/// times over (its datasets, the file being built, its bytes).
+const RECORDED_WEIGHT_WORDS: f64 = 3.0 * (2.0 + 4.0);
+/// Words per weight of a separate backward pair of arrays: the pair, and (when recorded) its
+/// two conductance matrices written three times over.
+const SEPARATE_WORDS_PER_WEIGHT: f64 = 2.0 * (4.0 + 1.0 / 8.0);
+const SEPARATE_RECORDED_WORDS: f64 = 6.0;
+/// Numbers per weight (in the circuit's precision) of relative read noise while integrating:
+/// its density products, packed twice.
+const NOISE_NUMBERS_PER_WEIGHT: f64 = 2.0 + 2.0 * 2.0;
 /// Bytes of what is written beside traces.h5 whatever the design's size: report.json, the
 /// figures and the page (a few hundred kilobytes for the trace lengths of the examples).
 const REPORT_BYTES: f64 = (1u64 << 20) as f64;
@@ -67,6 +74,10 @@ pub struct RunSize {
     pub dynamic_errors: bool,
     pub noisy: bool,
     pub separate_backward: bool,
+    /// Bytes of one number of the circuit (`run.precision`).
+    pub circuit_word: f64,
+    /// Whether traces.h5 holds the conductances and gradients (`run.record_weights`).
+    pub record_weights: bool,
     /// Whether relative read noise is integrated (products of its own).
     pub relative_noise: bool,
     /// Nodes of a tile's IR-drop system (0 without wire resistance).
@@ -158,11 +169,10 @@ pub fn footprint(s: &RunSize) -> Footprint {
     }
 }
 
-/// Words per weight of a phase (`phase` 0: integrating, 1: writing): `base`, and the separate
-/// backward pair's when there is one.
-fn words_per_weight(s: &RunSize, base: f64, phase: usize) -> f64 {
+/// Words per weight `base`, and the separate backward pair's when there is one.
+fn words_per_weight(s: &RunSize, base: f64) -> f64 {
     if s.separate_backward {
-        base + SEPARATE_WORDS_PER_WEIGHT[phase]
+        base + SEPARATE_WORDS_PER_WEIGHT
     } else {
         base
     }
@@ -171,11 +181,12 @@ fn words_per_weight(s: &RunSize, base: f64, phase: usize) -> f64 {
 fn while_integrating(s: &RunSize) -> Footprint {
     let error_nodes = s.hidden_nodes + s.outputs;
     let noise = if s.relative_noise {
-        NOISE_WORDS_PER_WEIGHT
+        NOISE_NUMBERS_PER_WEIGHT
     } else {
         0.0
     };
-    let per_weight = words_per_weight(s, SIMULATION_WORDS_PER_WEIGHT, 0) + noise;
+    let circuit_words = (CIRCUIT_NUMBERS_PER_WEIGHT + noise) * s.circuit_word / WORD;
+    let per_weight = words_per_weight(s, SIMULATION_WORDS_PER_WEIGHT) + circuit_words;
     let (z, e, io) = words_per_node_sample(s);
     let chunks = (s.batch / SAMPLES_PER_CHUNK).ceil();
     // Both records (power per state, capacitor energy per step) of every step of every chunk.
@@ -195,7 +206,15 @@ fn while_integrating(s: &RunSize) -> Footprint {
 
 fn while_writing(s: &RunSize) -> Footprint {
     let error_nodes = s.hidden_nodes + s.outputs;
-    let per_weight = words_per_weight(s, WRITING_WORDS_PER_WEIGHT, 1);
+    // After the simulation, beside what the run keeps: the effective network while the
+    // gradients are formed, then (if recorded) traces.h5's conductances and gradients.
+    let recorded = match (s.record_weights, s.separate_backward) {
+        (false, _) => 0.0,
+        (true, false) => RECORDED_WEIGHT_WORDS,
+        (true, true) => RECORDED_WEIGHT_WORDS + SEPARATE_RECORDED_WORDS,
+    };
+    let per_weight =
+        words_per_weight(s, WRITING_WORDS_PER_WEIGHT) + recorded.max(EFFECTIVE_NETWORK_WORDS);
     Footprint {
         weights: s.weights * per_weight * WORD,
         // The final values, deviations and errors; the batch and its converted copy.
@@ -280,6 +299,8 @@ impl RunSize {
             dynamic_errors: dynamics.tau_e_seconds > 0.0,
             noisy: dynamics.noisy,
             separate_backward: crossbar.backward == Backward::Separate,
+            circuit_word: run.precision.bytes(),
+            record_weights: run.record_weights,
             relative_noise: dynamics.noisy && device.read_noise.relative > 0.0,
             tile_nodes: if crossbar.wire_resistance_ohms > 0.0 {
                 2.0 * crossbar.rows as f64 * crossbar.cols as f64

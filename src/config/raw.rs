@@ -250,4 +250,6 @@ pub struct RawRun {
     pub seed: S<Count>,
     pub trace_samples: S<Count>,
     pub trace_points: S<Count>,
+    pub precision: S<String>,
+    pub record_weights: S<bool>,
 }

@@ -152,6 +152,7 @@ const ACTIVATIONS: &[&str] = &["linear", "tanh", "sigmoid", "relu", "hard_tanh",
 const PARAMETERISATIONS: &[&str] = &["sp", "mupc", "ntp"];
 const PROGRAMMING: &[&str] = &["none", "constant", "polynomial"];
 const BACKWARD: &[&str] = &["shared", "separate"];
+const PRECISIONS: &[&str] = &["f64", "f32"];
 pub const SOLVERS: &[&str] = &["euler", "heun", "rk4", "dopri5", "dop853"];
 
 use DefaultValue::{Derived, Value};
@@ -706,6 +707,25 @@ pub static KEYS: &[Key] = &[
               keeps every value node of every sample at these points to find the settling \
               times, so memory grows with trace_points x nodes x batch; `check` refuses a \
               design that cannot fit.",
+    },
+    Key {
+        section: "run",
+        name: "precision",
+        kind: Kind::Choice(PRECISIONS),
+        default: Value("\"f64\""),
+        doc: "The floating-point type the analog circuit is integrated in: f64, or f32 (half \
+              the memory of the circuit's products, about twice the arithmetic rate). The \
+              mapping, the gradients and the reports stay in f64.",
+    },
+    Key {
+        section: "run",
+        name: "record_weights",
+        kind: Kind::Bool,
+        default: Value("true"),
+        doc: "Write every array's read conductances and the four weight gradients into \
+              traces.h5. traces.h5 is built in memory, so these cost about 18 words per weight \
+              while the outputs are written; turn off for designs of tens of millions of \
+              weights (report.json keeps the per-layer alignment either way).",
     },
 ];
 

@@ -8,11 +8,12 @@ use crate::analog::{
     simulate_recorded, AnalogCircuit, EnergyModel, Scheme, SimError, SimFailure, SimOptions,
     Simulation, Traces,
 };
-use crate::config::{Circuit, SolverKind};
+use crate::config::{Circuit, Precision, SolverKind};
 use crate::design::build::{build, BuildError, Built};
 use crate::dynamics::{infer, InferenceError, InferenceOptions, Solver, Stop};
 use crate::io::h5::H5Error;
-use crate::network::{alignment, Activation, Alignment, Network, NetworkError};
+use crate::network::{alignment, Activation, Alignment, Batch, Network, NetworkError};
+use crate::numeric::Real;
 use nalgebra::DMatrix;
 use std::time::Instant;
 
@@ -183,19 +184,12 @@ pub fn run(
     let start = Instant::now();
     let opts = sim_options(circuit)?;
     let built = build(circuit)?;
-    let net = &built.network;
     let mut hw_batch = built.batch.clone();
     circuit.periphery.dac.convert_all(hw_batch.x.as_mut_slice());
-    let circ: AnalogCircuit<f64> = AnalogCircuit::from_design(circuit, net, &built.mapped);
-    let b = hw_batch.size();
-    let simulated = simulate_recorded(
-        &circ,
-        hw_batch.x.as_slice(),
-        hw_batch.y.as_slice(),
-        b,
-        &opts,
-        progress,
-    );
+    let simulated = match circuit.run.precision {
+        Precision::F64 => simulate_in::<f64>(circuit, &built, &hw_batch, &opts, progress),
+        Precision::F32 => simulate_in::<f32>(circuit, &built, &hw_batch, &opts, progress),
+    };
     let sim = match simulated {
         Ok(sim) => sim,
         Err(failure) => {
@@ -215,6 +209,21 @@ pub fn run(
         wall_seconds,
         report,
     })
+}
+
+/// The design's circuit in precision `T`, integrated on the converted batch. The circuit (its
+/// products are the run's largest buffers) is dropped before the gradients are formed.
+fn simulate_in<T: Real>(
+    circuit: &Circuit,
+    built: &Built,
+    hw_batch: &Batch<f64>,
+    opts: &SimOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Simulation, Box<SimFailure>> {
+    let circ = AnalogCircuit::<T>::from_design(circuit, &built.network, &built.mapped);
+    let convert = |m: &DMatrix<f64>| -> Vec<T> { m.iter().map(|&v| T::of_f64(v)).collect() };
+    let (x, y) = (convert(&hw_batch.x), convert(&hw_batch.y));
+    simulate_recorded(&circ, &x, &y, hw_batch.size(), opts, progress)
 }
 
 /// The error of a failed simulation: a divergence with its report and traces, or the refusal.
@@ -311,6 +320,36 @@ mod tests {
     fn tiny() -> Circuit {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("circuits/tiny.toml");
         crate::config::load(&path, &[] as &[&str], &Default::default()).unwrap()
+    }
+
+    /// The circuit integrated in f32 reaches the f64 run's equilibrium to f32's rounding: an
+    /// error committed in one step decays over tau_z, so the rounding of the tau_z / dt steps
+    /// of one relaxation time bounds the difference (relative to the largest value node).
+    #[test]
+    fn an_f32_run_reaches_the_f64_equilibrium_to_its_rounding() {
+        let c64 = tiny();
+        let c32 = crate::config::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("circuits/tiny.toml"),
+            &["run.precision=f32"],
+            &Default::default(),
+        )
+        .unwrap();
+        assert_eq!(c32.run.precision, Precision::F32);
+        let (r64, r32) = (
+            run(&c64, &|_, _| {}).unwrap(),
+            run(&c32, &|_, _| {}).unwrap(),
+        );
+        let scale = r64.sim.final_z.iter().fold(0.0f64, |m, z| m.max(z.abs()));
+        let steps_per_tau = c64.dynamics.tau_z_seconds / c64.dynamics.dt_seconds;
+        let bound = 2.0 * steps_per_tau * f32::EPSILON as f64 * scale;
+        let worst = r64
+            .sim
+            .final_z
+            .iter()
+            .zip(&r32.sim.final_z)
+            .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+        assert!(worst > 0.0, "the f32 run must really run in f32");
+        assert!(worst <= bound, "max |z32 - z64| {worst:e} > {bound:e}");
     }
 
     /// report.json reads back as the report it was written from; a field missing from it is an

@@ -3,7 +3,7 @@
 //! each sample's settling time. A diverged run's file holds the points recorded before the
 //! divergence and the conductances.
 
-use super::run::{DivergedRun, RunResult};
+use super::run::{DivergedRun, GradientCheck, RunResult};
 use crate::analog::{Component, Traces};
 use crate::config::Circuit;
 use crate::design::Built;
@@ -13,7 +13,18 @@ use crate::io::reference::from_matrix;
 /// traces.h5 of a completed run.
 pub fn traces_h5(circuit: &Circuit, res: &RunResult) -> H5Writer {
     let mut h = recorded(circuit, &res.sim.traces, res.sim.dt_seconds, &res.built);
-    let g = &res.gradients;
+    if circuit.run.record_weights {
+        gradients(&mut h, &res.gradients);
+    }
+    h.dataset(
+        "final/settling_seconds",
+        Array::vector(res.sim.settling.iter().map(|s| s.time_seconds).collect()),
+    );
+    h
+}
+
+/// The four gradients of every weight matrix.
+fn gradients(h: &mut H5Writer, g: &GradientCheck) {
     for (name, set) in [
         ("pc_hardware", &g.pc_hardware),
         ("pc_ideal", &g.pc_ideal),
@@ -24,11 +35,6 @@ pub fn traces_h5(circuit: &Circuit, res: &RunResult) -> H5Writer {
             h.dataset(&format!("grads/{name}/W{i}"), from_matrix(m));
         }
     }
-    h.dataset(
-        "final/settling_seconds",
-        Array::vector(res.sim.settling.iter().map(|s| s.time_seconds).collect()),
-    );
-    h
 }
 
 /// traces.h5 of a diverged run: the points recorded before the divergence.
@@ -105,7 +111,9 @@ fn recorded(circuit: &Circuit, t: &Traces, dt_seconds: f64, built: &Built) -> H5
             .collect();
         h.dataset("energy/by_layer_joules", Array::matrix(p, l_out, data));
     }
-    conductances(&mut h, built);
+    if circuit.run.record_weights {
+        conductances(&mut h, built);
+    }
     h
 }
 

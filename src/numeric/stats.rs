@@ -1,5 +1,5 @@
-//! Summary statistics of measured values: the median, the mean and the sample standard
-//! deviation. Sums run in the order of the values, so that a summary rounds the same way
+//! Summary statistics of measured values: the median, the mean, the sample standard
+//! deviation and the least-squares line. Sums run in the order of the values, so that a summary rounds the same way
 //! every time.
 
 use super::real::Real;
@@ -51,9 +51,62 @@ impl MeanStd {
     }
 }
 
+/// The least-squares line y = intercept + slope x through points, and its coefficient of
+/// determination R^2 = 1 - SS_res / SS_tot.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LinearFit {
+    pub intercept: f64,
+    pub slope: f64,
+    pub r_squared: f64,
+}
+
+impl LinearFit {
+    /// The fit of `y` against `x` (paired); `None` for fewer than two points or all x equal.
+    pub fn of(x: &[f64], y: &[f64]) -> Option<Self> {
+        if x.len() != y.len() || x.len() < 2 {
+            return None;
+        }
+        let (mx, my) = (mean(x), mean(y));
+        let sxx: f64 = x.iter().map(|a| (a - mx).powi(2)).sum();
+        let sxy: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
+        if sxx == 0.0 {
+            return None;
+        }
+        let slope = sxy / sxx;
+        let intercept = my - slope * mx;
+        let ss_res: f64 = x
+            .iter()
+            .zip(y)
+            .map(|(a, b)| (b - intercept - slope * a).powi(2))
+            .sum();
+        let ss_tot: f64 = y.iter().map(|b| (b - my).powi(2)).sum();
+        Some(LinearFit {
+            intercept,
+            slope,
+            r_squared: 1.0 - ss_res / ss_tot,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn least_squares_line_and_its_r_squared() {
+        // Points on y = 1 + 2x recover the line with R^2 = 1.
+        let exact = LinearFit::of(&[0.0, 1.0, 2.0, 3.0], &[1.0, 3.0, 5.0, 7.0]).unwrap();
+        assert_eq!(
+            (exact.intercept, exact.slope, exact.r_squared),
+            (1.0, 2.0, 1.0)
+        );
+        // x = 0, 1, 2 with y = 0, 2, 1: slope 1/2, intercept 1/2, residuals -1/2, 1, -1/2
+        // (SS_res 3/2) around a mean of 1 (SS_tot 2), so R^2 = 1/4.
+        let f = LinearFit::of(&[0.0, 1.0, 2.0], &[0.0, 2.0, 1.0]).unwrap();
+        assert_eq!((f.intercept, f.slope, f.r_squared), (0.5, 0.5, 0.25));
+        assert!(LinearFit::of(&[1.0], &[1.0]).is_none());
+        assert!(LinearFit::of(&[2.0, 2.0], &[1.0, 3.0]).is_none());
+    }
 
     #[test]
     fn median_of_odd_even_and_empty_lists() {

@@ -2,7 +2,7 @@
 
 use super::data::FileNetwork;
 use super::resolver::{usize_of, Resolver, Result};
-use crate::config::circuit::RunParams;
+use crate::config::circuit::{Precision, RunParams};
 use crate::config::raw::RawRun;
 use serde_json::json;
 use std::ops::Range;
@@ -16,6 +16,8 @@ pub(super) struct RunSection {
     pub trace_points: u64,
     pub trace_samples_span: Range<usize>,
     pub trace_points_span: Range<usize>,
+    pub precision: Precision,
+    pub record_weights: bool,
 }
 
 impl RunSection {
@@ -25,6 +27,8 @@ impl RunSection {
             seed: self.seed,
             trace_samples: usize_of(self.trace_samples),
             trace_points: usize_of(self.trace_points),
+            precision: self.precision,
+            record_weights: self.record_weights,
         }
     }
 }
@@ -63,6 +67,16 @@ pub(super) fn run(
                 json!(trace_points),
                 Some(run.trace_points.span()),
             ),
+            (
+                "precision",
+                json!(run.precision.get_ref()),
+                Some(run.precision.span()),
+            ),
+            (
+                "record_weights",
+                json!(run.record_weights.get_ref()),
+                Some(run.record_weights.span()),
+            ),
         ],
     );
     Ok(RunSection {
@@ -73,5 +87,11 @@ pub(super) fn run(
         trace_points,
         trace_samples_span: run.trace_samples.span(),
         trace_points_span: run.trace_points.span(),
+        precision: if run.precision.get_ref() == "f32" {
+            Precision::F32
+        } else {
+            Precision::F64
+        },
+        record_weights: *run.record_weights.get_ref(),
     })
 }
