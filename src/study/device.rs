@@ -154,6 +154,7 @@ impl DeviceResults {
                 let (m, s) = moments(&reads[k]);
                 let _ = write!(out, "  {:>9.4} ± {:<7.4}", us(m), us(s));
             }
+            out.truncate(out.trim_end().len());
             out.push('\n');
         }
         out

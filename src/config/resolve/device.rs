@@ -316,7 +316,7 @@ fn put_device(r: &mut Resolver, d: &RawDevice, device: &DeviceParams) {
                 sp(&d.read_noise_thermal),
             ),
             (
-                "read_noise_white_per_root_hertz",
+                "read_noise_white",
                 json!(device.read_noise.white_per_root_hertz),
                 sp(&d.read_noise_white),
             ),
