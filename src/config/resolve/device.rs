@@ -1,7 +1,7 @@
 //! [device]: the conductance window, levels, programming error, faults, drift and read noise
 //! (the preset's values under the design's).
 
-use super::resolver::{sp, Resolver, Result};
+use super::resolver::{sp, Entry, Resolver, Result};
 use crate::config::presets;
 use crate::config::raw::{Levels, RawDevice};
 use crate::config::units::{format_number, format_quantity, Dimension};
@@ -284,52 +284,59 @@ fn put_device(r: &mut Resolver, d: &RawDevice, device: &DeviceParams) {
                 json!(device.devices_per_weight),
                 sp(&d.devices_per_weight),
             ),
-            ("drift", json!(device.drift.is_some()), sp(&d.drift)),
-            (
-                "drift_nu_fit",
-                json!(d.drift_nu_fit.get_ref()),
-                sp(&d.drift_nu_fit),
-            ),
-            (
-                "drift_nu_mean",
-                json!(d.drift_nu_mean.get_ref().0),
-                sp(&d.drift_nu_mean),
-            ),
-            (
-                "drift_nu_std",
-                json!(d.drift_nu_std.get_ref().0),
-                sp(&d.drift_nu_std),
-            ),
-            (
-                "drift_t0_seconds",
-                json!(d.drift_t0.get_ref().0),
-                sp(&d.drift_t0),
-            ),
-            (
-                "drift_t_read_seconds",
-                json!(d.drift_t_read.get_ref().0),
-                sp(&d.drift_t_read),
-            ),
-            (
-                "read_noise_thermal",
-                json!(device.read_noise.thermal),
-                sp(&d.read_noise_thermal),
-            ),
-            (
-                "read_noise_white",
-                json!(device.read_noise.white_per_root_hertz),
-                sp(&d.read_noise_white),
-            ),
-            (
-                "read_noise_flicker",
-                json!(d.read_noise_flicker.get_ref()),
-                sp(&d.read_noise_flicker),
-            ),
-            (
-                "temperature_kelvin",
-                json!(device.read_noise.temperature_kelvin),
-                sp(&d.temperature),
-            ),
         ],
     );
+    r.put_all("device", drift_and_noise_entries(d, device));
+}
+
+/// The resolved drift and read-noise keys of [`put_device`].
+fn drift_and_noise_entries<'a>(d: &'a RawDevice, device: &DeviceParams) -> Vec<Entry<'a>> {
+    vec![
+        ("drift", json!(device.drift.is_some()), sp(&d.drift)),
+        (
+            "drift_nu_fit",
+            json!(d.drift_nu_fit.get_ref()),
+            sp(&d.drift_nu_fit),
+        ),
+        (
+            "drift_nu_mean",
+            json!(d.drift_nu_mean.get_ref().0),
+            sp(&d.drift_nu_mean),
+        ),
+        (
+            "drift_nu_std",
+            json!(d.drift_nu_std.get_ref().0),
+            sp(&d.drift_nu_std),
+        ),
+        (
+            "drift_t0_seconds",
+            json!(d.drift_t0.get_ref().0),
+            sp(&d.drift_t0),
+        ),
+        (
+            "drift_t_read_seconds",
+            json!(d.drift_t_read.get_ref().0),
+            sp(&d.drift_t_read),
+        ),
+        (
+            "read_noise_thermal",
+            json!(device.read_noise.thermal),
+            sp(&d.read_noise_thermal),
+        ),
+        (
+            "read_noise_white",
+            json!(device.read_noise.white_per_root_hertz),
+            sp(&d.read_noise_white),
+        ),
+        (
+            "read_noise_flicker",
+            json!(d.read_noise_flicker.get_ref()),
+            sp(&d.read_noise_flicker),
+        ),
+        (
+            "temperature_kelvin",
+            json!(device.read_noise.temperature_kelvin),
+            sp(&d.temperature),
+        ),
+    ]
 }
