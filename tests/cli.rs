@@ -113,3 +113,6 @@ mod progress;
 
 #[path = "cli/version.rs"]
 mod version;
+
+#[path = "cli/device.rs"]
+mod device;

@@ -134,7 +134,7 @@ fn the_estimate_bounds_the_allocation_of_a_run() {
         (
             "relative noise",
             &[
-                "device.read_noise_relative=0.01",
+                "device.read_noise_white=1.4e-6",
                 "crossbar.backward=separate",
             ],
         ),

@@ -4,7 +4,7 @@
 use apcsim::hardware::device::Stuck;
 use apcsim::hardware::mapping::{ideal_wires, map_network, relative_frobenius, wire_model};
 use apcsim::hardware::params::{
-    Backward, CrossbarParams, DeviceParams, Drift, ProgrammingError, ReadNoise,
+    Backward, CrossbarParams, DeviceParams, Drift, Flicker, NuFit, ProgrammingError, ReadNoise,
 };
 use apcsim::network::{Activation, Architecture, Network, Parameterisation};
 use nalgebra::DMatrix;
@@ -18,12 +18,15 @@ fn ideal() -> DeviceParams {
         g_max_siemens: 25.0 * US,
         levels: None,
         programming: ProgrammingError::None,
+        step_dtod: 0.0,
+        devices_per_weight: 1,
         stuck_off_fraction: 0.0,
         stuck_on_fraction: 0.0,
         drift: None,
         read_noise: ReadNoise {
             thermal: false,
-            relative: 0.0,
+            white_per_root_hertz: 0.0,
+            flicker: Flicker::None,
             temperature_kelvin: 300.0,
         },
     }
@@ -127,7 +130,7 @@ fn programming_error_has_the_configured_spread() {
     };
     let poly = DeviceParams {
         programming: ProgrammingError::Polynomial {
-            coefficients_siemens: [0.26348 * US, 1.9650 * US, -1.1731 * US],
+            coefficients_siemens: vec![0.26348 * US, 1.9650 * US, -1.1731 * US],
             g_ref_siemens: 25.0 * US,
         },
         ..ideal()
@@ -188,8 +191,10 @@ fn stuck_fractions_match_the_binomial() {
 #[test]
 fn drift_follows_the_power_law_for_each_device() {
     let drift = Drift {
-        nu_mean: 0.05,
-        nu_std: 0.02,
+        nu: NuFit::Constant {
+            mean: 0.05,
+            std: 0.02,
+        },
         t0_seconds: 20.0,
         t_read_seconds: 3600.0,
     };
@@ -200,12 +205,86 @@ fn drift_follows_the_power_law_for_each_device() {
     let t = spread_targets(100, &dev);
     let p = dev.program(&t, 4, 2);
     for ((g0, g), nu) in p.programmed.iter().zip(p.read.iter()).zip(p.nu.iter()) {
-        let expect = g0 * (3600.0f64 / 20.0).powf(-nu);
+        // aihwkit's clock: t = 3600 s after programming is t + t0 on the drift law's.
+        let expect = g0 * (3620.0f64 / 20.0).powf(-nu);
         assert!(((g - expect) / expect).abs() <= 2.0 * f64::EPSILON);
     }
+    // nu = |N(0.05, 0.02)| (aihwkit folds it at zero): never negative, and its mean is the
+    // folded normal's, s sqrt(2/pi) exp(-m^2 / 2 s^2) + m (1 - 2 Phi(-m / s)) = 0.050080.
+    assert!(
+        p.nu.iter().all(|&nu| nu >= 0.0),
+        "a device gains conductance"
+    );
     let n = p.nu.len() as f64;
     let mean = p.nu.iter().sum::<f64>() / n;
-    assert!((mean - 0.05).abs() < 3.0 * 0.02 / n.sqrt());
+    assert!((mean - 0.050080).abs() < 3.0 * 0.02 / n.sqrt(), "{mean}");
+}
+
+#[test]
+fn two_devices_per_weight_sum_two_independent_devices() {
+    // Each of the two devices holds G / 2 with its own error: sigma = sqrt(2) sigma(G / 2).
+    let dev = DeviceParams {
+        programming: ProgrammingError::Polynomial {
+            coefficients_siemens: vec![0.26348 * US, 1.9650 * US, -1.1731 * US],
+            g_ref_siemens: 25.0 * US,
+        },
+        devices_per_weight: 2,
+        ..ideal()
+    };
+    let g = 20.0 * US;
+    let t = DMatrix::from_element(300, 300, g);
+    let p = dev.program(&t, 5, 1);
+    let n = t.len() as f64;
+    let mean = p.programmed.mean();
+    let sd = (p.programmed.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    let expect = 2f64.sqrt() * dev.programming_sigma(g / 2.0);
+    // The sample std of 9e4 normals is within 0.24% (1 sigma) of the truth.
+    assert!(
+        ((sd - expect) / expect).abs() < 0.01,
+        "{sd:e} vs {expect:e}"
+    );
+    assert!((mean - g).abs() < 4.0 * expect / n.sqrt());
+}
+
+#[test]
+fn ecram_step_spread_scales_with_the_distance_from_g_min() {
+    // G = g_min + (G_t - g_min)(1 + s z): sigma = s (G_t - g_min) and nothing at g_min.
+    let dev = DeviceParams {
+        step_dtod: 0.1,
+        ..ideal()
+    };
+    for g in [dev.g_min_siemens, 13.0 * US, 25.0 * US] {
+        let p = dev.program(&DMatrix::from_element(200, 200, g), 6, 0);
+        let n = p.programmed.len() as f64;
+        let mean = p.programmed.mean();
+        let sd = (p.programmed.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+        let expect = 0.1 * (g - dev.g_min_siemens);
+        assert!(
+            (sd - expect).abs() <= 0.015 * expect + 1e-18,
+            "{sd:e} vs {expect:e}"
+        );
+    }
+}
+
+#[test]
+fn programming_clamps_at_zero_only() {
+    // aihwkit clamps a programmed conductance at 0, not at g_max: at g_max the mean stays at
+    // g_max and the spread is the full sigma.
+    let dev = DeviceParams {
+        programming: ProgrammingError::Constant {
+            fraction_of_g_max: 0.04,
+        },
+        ..ideal()
+    };
+    let g = dev.g_max_siemens;
+    let p = dev.program(&DMatrix::from_element(300, 300, g), 7, 0);
+    let n = p.programmed.len() as f64;
+    let mean = p.programmed.mean();
+    let sd = (p.programmed.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    let sigma = 0.04 * g;
+    assert!((mean - g).abs() < 4.0 * sigma / n.sqrt(), "mean {mean:e}");
+    assert!(((sd - sigma) / sigma).abs() < 0.01, "sd {sd:e}");
+    assert!(p.programmed.iter().all(|&x| x >= 0.0));
 }
 
 #[test]

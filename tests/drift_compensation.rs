@@ -74,7 +74,7 @@ fn rel_diff(a: &nalgebra::DMatrix<f64>, b: &nalgebra::DMatrix<f64>) -> f64 {
 fn a_uniform_drift_is_removed_exactly() {
     const GLOBAL: &str = "drift_compensation = \"global\"";
     let nu = 0.05;
-    let alpha = (3600.0f64 / 20.0).powf(nu);
+    let alpha = (3620.0f64 / 20.0).powf(nu);
     for backward in ["shared", "separate"] {
         let (_, fresh) = built(&design("[20, 12]", (nu, 0.0), "20s", backward, ""), &[]);
         let (_, drifted) = built(&design("[20, 12]", (nu, 0.0), "3600s", backward, ""), &[]);
@@ -120,7 +120,7 @@ fn a_uniform_drift_is_removed_exactly() {
 #[test]
 fn the_circuit_and_the_netlist_take_the_gain() {
     let nu = 0.05;
-    let alpha = (3600.0f64 / 20.0).powf(nu);
+    let alpha = (3620.0f64 / 20.0).powf(nu);
     let text = |t: &str, extra: &str| design("[20, 12]", (nu, 0.0), t, "separate", extra);
     let (c0, fresh) = built(&text("20s", ""), &[]);
     let (c1, comp) = built(&text("3600s", "drift_compensation = \"global\""), &[]);
@@ -152,7 +152,7 @@ fn the_circuit_and_the_netlist_take_the_gain() {
 #[test]
 fn a_random_drift_is_removed_on_average() {
     let (mu, s) = (0.1, 0.03);
-    let t = (3600.0f64 / 20.0).ln();
+    let t = (3620.0f64 / 20.0).ln();
     let mean_f = (-mu * t + 0.5 * s * s * t * t).exp();
     let sd_f = ((s * s * t * t).exp() - 1.0).sqrt() * mean_f;
     let text = design(
@@ -205,7 +205,7 @@ fn a_random_drift_is_removed_on_average() {
 #[test]
 fn a_noisy_calibration_read_is_noisy_and_reproducible() {
     let nu = 0.05;
-    let f = (3600.0f64 / 20.0).powf(-nu);
+    let f = (3620.0f64 / 20.0).powf(-nu);
     let rho = 0.05;
     let text = design(
         "[20, 12]",
@@ -217,7 +217,11 @@ fn a_noisy_calibration_read_is_noisy_and_reproducible() {
     .replace("noise = false", "noise = true\nsolver = \"heun\"")
     .replace(
         "drift_t_read = \"3600s\"",
-        &format!("drift_t_read = \"3600s\"\nread_noise_relative = {rho}"),
+        // A white density w over the error amplifiers' 50 MHz gives a read of relative sigma rho.
+        &format!(
+            "drift_t_read = \"3600s\"\nread_noise_white = {}",
+            rho / 50e6f64.sqrt()
+        ),
     );
     let alphas = |seed: &str| -> Vec<f64> {
         let (c, b) = built(&text, &[seed]);

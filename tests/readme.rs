@@ -492,6 +492,10 @@ fn writes(args: &[String]) -> Writes {
             parent: "studies",
             prefix: "width-depth-".into(),
         }),
+        ["device", ..] => out.unwrap_or_else(|| Writes::NewFolder {
+            parent: "devices",
+            prefix: "device-".into(),
+        }),
         ["merge" | "export-spice" | "reference", ..] => out.unwrap_or(Writes::Nothing),
         ["spice-check", ..] => value_of(args, "--keep")
             .map(|k| Writes::At(PathBuf::from(k)))
@@ -729,6 +733,11 @@ fn check_contents(args: &[String], out: &Path, promises: &Promises) -> Vec<Strin
         ["study", "width-depth"] => missing_files(
             out,
             &["study.csv", "summary.csv", "report.html", "*.svg"].map(String::from),
+        ),
+        // The README: "writes DIR/device.h5, the figures as SVG files and DIR/report.html".
+        ["device", ..] => missing_files(
+            out,
+            &["device.h5", "report.html", "*.svg"].map(String::from),
         ),
         ["export-spice" | "reference", ..] if fs::metadata(out).map_or(true, |m| m.len() == 0) => {
             vec![format!("{}: missing or empty", out.display())]

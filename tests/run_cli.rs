@@ -108,7 +108,7 @@ fn the_same_seed_gives_the_same_report() {
             "--seed",
             "9",
             "--set",
-            "device.read_noise_relative=0.02",
+            "device.read_noise_white=3e-6",
             "--set",
             "dynamics.solver=heun",
             "--out",

@@ -237,7 +237,8 @@ fn uniform_drift_damps_s_by_c_squared_per_layer() {
          drift_t_read = \"3600s\"\n",
     )
     .unwrap();
-    let c = (3600.0f64 / 20.0).powf(-0.05);
+    // Read 3600 s after programming: t + t0 = 3620 s on the drift clock.
+    let c = (3620.0f64 / 20.0).powf(-0.05);
     let (n, l) = (1024, 6);
     let plan = StudyPlan {
         device: Some(DeviceSetup::load(preset.to_str().unwrap()).unwrap()),

@@ -659,11 +659,10 @@ struct DesignPeriphery {
     kt: f64,
     /// Whether the devices' thermal noise is integrated.
     thermal: bool,
-    /// Relative read noise (0: none).
+    /// Relative white current-noise density of a device (1/sqrt(Hz), 0: none).
     rho: f64,
     /// Amplifier input noise density (V / sqrt(Hz), 0: none).
     e_n: f64,
-    error_amp_bandwidth_hertz: f64,
     finite_gain: Option<f64>,
     offset_sigma_volts: f64,
     seed: u64,
@@ -685,7 +684,7 @@ impl DesignPeriphery {
             kt,
             thermal: noise_on && dev.read_noise.thermal,
             rho: if noise_on {
-                dev.read_noise.relative
+                dev.read_noise.white_per_root_hertz
             } else {
                 0.0
             },
@@ -694,7 +693,6 @@ impl DesignPeriphery {
             } else {
                 0.0
             },
-            error_amp_bandwidth_hertz: per.error_amp_bandwidth_hertz,
             finite_gain: per.finite_gain,
             offset_sigma_volts: per.offset_sigma_volts,
             seed: circuit.run.seed,
@@ -763,8 +761,9 @@ impl DesignPeriphery {
         let backward =
             (l >= 2).then(|| self.scaled_backward(m.w_backward.clone() * (a * lam), &noise_gain_b));
         let v = self.v_read;
-        let rel = r_f * r_f * self.rho * self.rho / self.error_amp_bandwidth_hertz;
-        let rel_b = r_b * r_b * self.rho * self.rho / self.error_amp_bandwidth_hertz;
+        // A device density: S_I = rho^2 I^2, whatever the amplifiers' bandwidth.
+        let rel = r_f * r_f * self.rho * self.rho;
+        let rel_b = r_b * r_b * self.rho * self.rho;
         LayerCircuit {
             noise_error: (0..n_out)
                 .map(|j| {

@@ -2,7 +2,7 @@
 //! applied and every value checked. The later stages (mapping, dynamics, data) read only this.
 
 use crate::hardware::params::{
-    Backward, CrossbarParams, DeviceParams, PeripheryParams, ProgrammingError,
+    Backward, CrossbarParams, DeviceParams, Flicker, NuFit, PeripheryParams, ProgrammingError,
 };
 use crate::network::model::Architecture;
 use serde::Serialize;
@@ -259,16 +259,15 @@ fn device_line(d: &DeviceParams) -> String {
         .map_or("continuous".to_string(), |l| format!("{l} levels"));
     let drift = d.drift.as_ref().map_or("none".to_string(), |x| {
         format!(
-            "nu {} +- {}, t0 {}, read at {}",
-            n(x.nu_mean),
-            n(x.nu_std),
+            "nu {}, t0 {}, read {} after programming",
+            nu_text(&x.nu),
             q(x.t0_seconds, Dimension::Time),
             q(x.t_read_seconds, Dimension::Time)
         )
     });
     format!(
         "{}: window {}..{}, {levels}; programming error {}; stuck off {} on {}; drift {drift}; \
-         read noise {}{:.2}% relative at {}",
+         read noise {}white {} /rtHz{} at {}",
         d.name,
         q(d.g_min_siemens, Dimension::Conductance),
         q(d.g_max_siemens, Dimension::Conductance),
@@ -280,9 +279,22 @@ fn device_line(d: &DeviceParams) -> String {
         } else {
             ""
         },
-        100.0 * d.read_noise.relative,
+        n(d.read_noise.white_per_root_hertz),
+        match d.read_noise.flicker {
+            Flicker::None => "",
+            Flicker::AihwkitPcm => " + accumulated 1/f (aihwkit PCM)",
+            Flicker::AihwkitHermes => " + accumulated 1/f (aihwkit HERMES)",
+        },
         q(d.read_noise.temperature_kelvin, Dimension::Temperature)
     )
+}
+
+fn nu_text(fit: &NuFit) -> String {
+    match fit {
+        NuFit::Constant { mean, std } => format!("|N({}, {})|", n(*mean), n(*std)),
+        NuFit::AihwkitPcm => "aihwkit PCM fit".to_string(),
+        NuFit::AihwkitHermes => "aihwkit HERMES fit".to_string(),
+    }
 }
 
 fn programming_text(p: &ProgrammingError) -> String {
@@ -295,15 +307,26 @@ fn programming_text(p: &ProgrammingError) -> String {
             coefficients_siemens: c,
             g_ref_siemens,
         } => {
-            let term = |x: f64| {
-                let sign = if x < 0.0 { "-" } else { "+" };
-                format!("{sign} {}", q(x.abs(), Dimension::Conductance))
-            };
+            let terms: String = c
+                .iter()
+                .enumerate()
+                .map(|(k, &x)| {
+                    let power = match k {
+                        0 => String::new(),
+                        1 => " g".to_string(),
+                        _ => format!(" g^{k}"),
+                    };
+                    let sign = match (k, x < 0.0) {
+                        (0, true) => "-",
+                        (0, false) => "",
+                        (_, true) => " - ",
+                        (_, false) => " + ",
+                    };
+                    format!("{sign}{}{power}", q(x.abs(), Dimension::Conductance))
+                })
+                .collect();
             format!(
-                "sigma {} {} g {} g^2, g = G/{}",
-                q(c[0], Dimension::Conductance),
-                term(c[1]),
-                term(c[2]),
+                "sigma {terms}, g = G/{}",
                 q(*g_ref_siemens, Dimension::Conductance)
             )
         }

@@ -301,7 +301,7 @@ impl RunSize {
             separate_backward: crossbar.backward == Backward::Separate,
             circuit_word: run.precision.bytes(),
             record_weights: run.record_weights,
-            relative_noise: dynamics.noisy && device.read_noise.relative > 0.0,
+            relative_noise: dynamics.noisy && device.read_noise.white_per_root_hertz > 0.0,
             tile_nodes: if crossbar.wire_resistance_ohms > 0.0 {
                 2.0 * crossbar.rows as f64 * crossbar.cols as f64
             } else {

@@ -124,6 +124,15 @@ pub fn load_str(
 /// loaded into a design of defaults, so that it gets the default tiles and ideal converters.
 /// Errors are the loader's, with file, line and key.
 pub fn load_device(spec: &str, opts: &LoadOptions) -> Result<Circuit, ConfigError> {
+    load_device_with(spec, &[] as &[&str], opts)
+}
+
+/// [`load_device`] with `--set` overrides applied (`device.levels=continuous`).
+pub fn load_device_with(
+    spec: &str,
+    overrides: &[impl AsRef<str>],
+    opts: &LoadOptions,
+) -> Result<Circuit, ConfigError> {
     let path = std::path::Path::new(spec);
     let is_design = presets::find(spec).is_none()
         && path.is_file()
@@ -136,10 +145,10 @@ pub fn load_device(spec: &str, opts: &LoadOptions) -> Result<Circuit, ConfigErro
                     .any(|(s, _)| t.get(*s).is_some_and(toml::Value::is_table))
             });
     if is_design {
-        load(path, &[] as &[&str], opts)
+        load(path, overrides, opts)
     } else {
         let text = format!("device = {}\n", toml::Value::String(spec.to_string()));
-        load_str("--device", &text, &[] as &[&str], opts)
+        load_str("--device", &text, overrides, opts)
     }
 }
 

@@ -151,6 +151,8 @@ pub const SECTIONS: [(&str, &str); 7] = [
 const ACTIVATIONS: &[&str] = &["linear", "tanh", "sigmoid", "relu", "hard_tanh", "silu"];
 const PARAMETERISATIONS: &[&str] = &["sp", "mupc", "ntp"];
 const PROGRAMMING: &[&str] = &["none", "constant", "polynomial"];
+const NU_FITS: &[&str] = &["constant", "aihwkit_pcm", "aihwkit_hermes"];
+const FLICKER_FITS: &[&str] = &["none", "aihwkit_pcm", "aihwkit_hermes"];
 const BACKWARD: &[&str] = &["shared", "separate"];
 const PRECISIONS: &[&str] = &["f64", "f32"];
 pub const SOLVERS: &[&str] = &["euler", "heun", "rk4", "dopri5", "dop853"];
@@ -276,7 +278,7 @@ pub static KEYS: &[Key] = &[
         kind: Kind::Choice(PROGRAMMING),
         default: Value("\"none\""),
         doc: "Programming error model: none; constant (sigma = programming_fraction x g_max); \
-              polynomial (sigma = c0 + c1 g + c2 g^2 with g = G / programming_g_ref).",
+              polynomial (sigma = sum_k c_k g^k with g = G / programming_g_ref).",
     },
     Key {
         section: "device",
@@ -290,8 +292,8 @@ pub static KEYS: &[Key] = &[
         name: "programming_coefficients",
         kind: Kind::QuantityList(D::Conductance),
         default: Value("[\"0.26348uS\", \"1.9650uS\", \"-1.1731uS\"]"),
-        doc: "Coefficients c0, c1, c2 of the sigma polynomial (programming = \"polynomial\"); \
-              the default is aihwkit's PCM fit.",
+        doc: "Coefficients c0, c1, ... of the sigma polynomial, any order (programming = \
+              \"polynomial\"); the default is aihwkit's PCM fit.",
     },
     Key {
         section: "device",
@@ -299,6 +301,22 @@ pub static KEYS: &[Key] = &[
         kind: Kind::Quantity(D::Conductance),
         default: Value("\"25uS\""),
         doc: "Reference conductance of the sigma polynomial: g = G / programming_g_ref.",
+    },
+    Key {
+        section: "device",
+        name: "programming_step_dtod",
+        kind: Kind::Float,
+        default: Value("0.0"),
+        doc: "Device-to-device spread of the programming step of an open-loop device: it lands at \
+              g_min + (G - g_min)(1 + s z), z ~ N(0, 1) per device.",
+    },
+    Key {
+        section: "device",
+        name: "devices_per_weight",
+        kind: Kind::Integer,
+        default: Value("1"),
+        doc: "Devices in parallel per conductance, each programmed to G / n with its own \
+              errors, drift and noise; a read sums them.",
     },
     Key {
         section: "device",
@@ -319,22 +337,30 @@ pub static KEYS: &[Key] = &[
         name: "drift",
         kind: Kind::Bool,
         default: Value("false"),
-        doc: "Conductance drift G (t / t0)^-nu, nu ~ N(drift_nu_mean, drift_nu_std) per device, \
-              read at t = drift_t_read.",
+        doc: "Conductance drift G ((t + t0) / t0)^-nu, t the time since programming and \
+              nu = |N(mean, std)| per device (drift_nu_fit), read at t = drift_t_read.",
+    },
+    Key {
+        section: "device",
+        name: "drift_nu_fit",
+        kind: Kind::Choice(NU_FITS),
+        default: Value("\"constant\""),
+        doc: "Mean and spread of nu: constant (drift_nu_mean, drift_nu_std), or aihwkit's \
+              conductance-dependent fits of PCMLikeNoiseModel or HermesNoiseModel (drift = true).",
     },
     Key {
         section: "device",
         name: "drift_nu_mean",
         kind: Kind::Float,
         default: Value("0.0"),
-        doc: "Mean drift exponent nu (drift = true).",
+        doc: "Mean drift exponent nu (drift_nu_fit = \"constant\").",
     },
     Key {
         section: "device",
         name: "drift_nu_std",
         kind: Kind::Float,
         default: Value("0.0"),
-        doc: "Device-to-device standard deviation of nu (drift = true).",
+        doc: "Device-to-device standard deviation of nu (drift_nu_fit = \"constant\").",
     },
     Key {
         section: "device",
@@ -348,7 +374,8 @@ pub static KEYS: &[Key] = &[
         name: "drift_t_read",
         kind: Kind::Quantity(D::Time),
         default: Value("\"20s\""),
-        doc: "Time after programming at which the array is read (drift = true).",
+        doc: "Time after programming at which the array is read (drift = true); 0 reads \
+              right after programming.",
     },
     Key {
         section: "device",
@@ -359,10 +386,20 @@ pub static KEYS: &[Key] = &[
     },
     Key {
         section: "device",
-        name: "read_noise_relative",
+        name: "read_noise_white",
         kind: Kind::Float,
         default: Value("0.0"),
-        doc: "Relative white current noise of every device (a fraction of its current).",
+        doc: "Relative white current-noise density w of every device, in 1/sqrt(Hz): \
+              S_I = w^2 I^2, whatever the amplifiers' bandwidth.",
+    },
+    Key {
+        section: "device",
+        name: "read_noise_flicker",
+        kind: Kind::Choice(FLICKER_FITS),
+        default: Value("\"none\""),
+        doc: "The 1/f noise accumulated since programming, a fixed relative error per read \
+              Q_s(g) sqrt(ln((t + t0 + t_r) / (2 t_r))): none, or aihwkit's fit of \
+              PCMLikeNoiseModel or HermesNoiseModel (needs drift = true, its clock).",
     },
     Key {
         section: "device",

@@ -42,13 +42,22 @@ fn every_shipped_preset_loads_and_is_embedded() {
     assert_eq!(
         pcm.programming,
         ProgrammingError::Polynomial {
-            coefficients_siemens: [0.26348e-6, 1.9650e-6, -1.1731e-6],
+            coefficients_siemens: vec![0.26348e-6, 1.9650e-6, -1.1731e-6],
             g_ref_siemens: 25e-6
         }
     );
     assert_eq!(pcm.drift.as_ref().map(|d| d.t0_seconds), Some(20.0));
     let ecram = ok("device = \"ecram\"", &[]).device;
     assert_eq!(ecram.levels, Some(1000));
+    assert_eq!(ecram.step_dtod, 0.1);
+    // aihwkit's ReRAM fit is a quartic: all five coefficients reach the device.
+    match &rram.programming {
+        ProgrammingError::Polynomial {
+            coefficients_siemens: c,
+            ..
+        } => assert_eq!(c.len(), 5),
+        other => panic!("rram_hfo2 programming {other:?}"),
+    }
 }
 
 #[test]
@@ -95,7 +104,11 @@ fn the_ideal_preset_is_the_schema_defaults() {
     let dev = &ideal.device;
     assert_eq!(dev.levels, None);
     assert_eq!(dev.programming, ProgrammingError::None);
-    assert!(dev.drift.is_none() && !dev.read_noise.thermal && dev.read_noise.relative == 0.0);
+    assert!(
+        dev.drift.is_none()
+            && !dev.read_noise.thermal
+            && dev.read_noise.white_per_root_hertz == 0.0
+    );
     assert_eq!(dev.stuck_off_fraction + dev.stuck_on_fraction, 0.0);
 }
 

@@ -6,7 +6,7 @@
 //! summed absolute output as the array's reference. At read time (after the devices drifted)
 //! it reads the same inputs again; alpha = reference / current, and every output of the array
 //! is multiplied by alpha. Drift that scales every device by the same factor f is removed
-//! exactly (alpha = 1 / f = (t_read / t0)^nu); drift with a per-device exponent is removed on
+//! exactly (alpha = 1 / f = ((t_read + t0) / t0)^nu, aihwkit's drift clock); drift with a per-device exponent is removed on
 //! average (alpha = sum |W| / sum |W f_ij|, close to 1 / E[f]), its spread stays.
 //!
 //! What one calibration is: a layer's forward array (the differential pair holding a_l W, all
@@ -15,7 +15,7 @@
 //! tiles sharing a TIA cannot take different gains). A separate backward array (W^T) is
 //! calibrated on its own and scales the backward TIAs; a shared backward read uses the same
 //! devices, whose read-out sum is the same in both directions, so its TIAs take the forward
-//! alpha. Each read of the calibration sees the device read noise (relative and thermal, over
+//! alpha. Each read of the calibration sees the device read noise (white and thermal, over
 //! the error amplifiers' bandwidth) when the design's noise is on, as aihwkit's calibration
 //! forward pass sees its forward noise; each entry of the read-out draws its own noise, on
 //! streams of its own.
@@ -57,8 +57,8 @@ impl ReadoutNoise {
     };
 
     /// The read noise of `device` read at `v_read_volts` through a bandwidth of
-    /// `bandwidth_hertz`: the circuit's relative noise density rho^2 / B integrated over B is
-    /// rho^2 (docs/circuit-model.md), the thermal one 4 k T G B.
+    /// `bandwidth_hertz`: the device's relative white density w^2 integrated over B is w^2 B
+    /// (docs/circuit-model.md), the thermal one 4 k T G B.
     pub fn of(device: &DeviceParams, v_read_volts: f64, bandwidth_hertz: f64) -> Self {
         let rn = &device.read_noise;
         let thermal = if rn.thermal {
@@ -68,7 +68,7 @@ impl ReadoutNoise {
             0.0
         };
         ReadoutNoise {
-            relative: rn.relative,
+            relative: rn.white_per_root_hertz * bandwidth_hertz.sqrt(),
             thermal_siemens: thermal,
         }
     }

@@ -40,31 +40,58 @@ pub enum ProgrammingError {
     None,
     /// sigma = fraction x g_max.
     Constant { fraction_of_g_max: f64 },
-    /// sigma = c0 + c1 g + c2 g^2 (in siemens), with g = G / g_ref (aihwkit's PCM fit uses
-    /// c = (0.26348, 1.9650, -1.1731) uS and g_ref = 25 uS).
+    /// sigma = sum_k c_k g^k (in siemens), with g = G / g_ref, of any order (aihwkit's PCM fit
+    /// is the quadratic c = (0.26348, 1.9650, -1.1731) uS with g_ref = 25 uS, its ReRAM fit a
+    /// quartic).
     Polynomial {
-        coefficients_siemens: [f64; 3],
+        coefficients_siemens: Vec<f64>,
         g_ref_siemens: f64,
     },
 }
 
-/// Conductance drift G(t) = G (t / t0)^-nu, nu ~ N(nu_mean, nu_std) per device.
+/// How the drift exponent of a device is drawn: nu = |N(mean(g), std(g))| (folded at zero, as
+/// aihwkit does), g = G_target / g_max.
+#[derive(Clone, Debug, PartialEq)]
+pub enum NuFit {
+    /// The same mean and spread at every conductance.
+    Constant { mean: f64, std: f64 },
+    /// IBM aihwkit's `PCMLikeNoiseModel` fit (Nandakumar et al., ICECS 2019).
+    AihwkitPcm,
+    /// IBM aihwkit's `HermesNoiseModel` fit for one device per cell (Le Gallo et al., Nature
+    /// Electronics 2023).
+    AihwkitHermes,
+}
+
+/// Conductance drift G(t) = G ((t + t0) / t0)^-nu with t the time since programming (aihwkit's
+/// clock: its `t_inference` counts from the end of programming, the drift law from t0 before).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Drift {
-    pub nu_mean: f64,
-    pub nu_std: f64,
+    pub nu: NuFit,
     pub t0_seconds: f64,
     /// The time after programming at which the array is read.
     pub t_read_seconds: f64,
 }
 
-/// Read noise in time (used by the dynamics): thermal 4kTG per device and a relative term.
+/// The 1/f noise a device accumulates from programming to a read, as a fixed relative error per
+/// read: sigma = Q_s(g) sqrt(ln((t + t_r) / (2 t_r))), t on the drift clock (IBM aihwkit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flicker {
+    None,
+    /// `PCMLikeNoiseModel`: Q_s = min(0.0088 / max(g^0.65, 1e-3), 0.2), t_r = 250 ns.
+    AihwkitPcm,
+    /// `HermesNoiseModel`, one device: a log branch below g = 0.1591, a cubic above; t_r = 512 ns.
+    AihwkitHermes,
+}
+
+/// Read noise of a device, as densities of the device itself (independent of the periphery).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReadNoise {
     /// Include the thermal current noise sqrt(4 k T G df).
     pub thermal: bool,
-    /// Relative current-noise amplitude per device (fraction of the device current).
-    pub relative: f64,
+    /// Relative white current-noise density w (1/sqrt(Hz)): S_I = w^2 I^2.
+    pub white_per_root_hertz: f64,
+    /// The 1/f noise accumulated since programming (needs a drift clock).
+    pub flicker: Flicker,
     pub temperature_kelvin: f64,
 }
 
@@ -77,6 +104,11 @@ pub struct DeviceParams {
     /// Number of programmable states between g_min and g_max; `None`: continuous.
     pub levels: Option<u32>,
     pub programming: ProgrammingError,
+    /// Relative device-to-device spread of the programming step (open-loop devices): a device
+    /// lands at g_min + (G - g_min)(1 + s z), z ~ N(0, 1) fixed per device.
+    pub step_dtod: f64,
+    /// Devices in parallel per conductance, each programmed to G / n with its own errors.
+    pub devices_per_weight: u32,
     pub stuck_off_fraction: f64,
     pub stuck_on_fraction: f64,
     pub drift: Option<Drift>,

@@ -49,6 +49,8 @@ pub enum Attr {
     F64(f64),
     I64(i64),
     Str(String),
+    /// A one-dimensional array of reals (e.g. the targets of `apcsim device`).
+    F64s(Vec<f64>),
 }
 
 impl Attr {
@@ -56,7 +58,7 @@ impl Attr {
         match self {
             Attr::F64(v) => Some(*v),
             Attr::I64(v) => Some(*v as f64),
-            Attr::Str(_) => None,
+            Attr::Str(_) | Attr::F64s(_) => None,
         }
     }
 
@@ -82,6 +84,7 @@ impl fmt::Display for Attr {
             Attr::F64(v) => write!(f, "{v}"),
             Attr::I64(v) => write!(f, "{v}"),
             Attr::Str(s) => write!(f, "'{s}'"),
+            Attr::F64s(v) => write!(f, "{v:?}"),
         }
     }
 }
@@ -444,6 +447,7 @@ impl H5Reader {
         };
         let a = match v {
             AttrValue::F64(x) => Attr::F64(*x),
+            AttrValue::F64Array(v) => Attr::F64s(v.clone()),
             AttrValue::F32(x) => Attr::F64(*x as f64),
             AttrValue::I8(x) => Attr::I64(*x as i64),
             AttrValue::I16(x) => Attr::I64(*x as i64),
@@ -551,6 +555,7 @@ fn attr_value(a: &Attr) -> AttrValue {
         Attr::I64(v) => AttrValue::I64(*v),
         // Variable-length, as h5py writes strings: h5py then reads them back as `str`.
         Attr::Str(s) => AttrValue::VarLenString(s.clone()),
+        Attr::F64s(v) => AttrValue::F64Array(v.clone()),
     }
 }
 

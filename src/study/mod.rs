@@ -1,5 +1,6 @@
 //! Studies built on the network and its solvers.
 
+pub mod device;
 pub mod reference;
 pub mod sweep;
 pub mod width_depth;

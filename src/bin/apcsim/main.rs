@@ -11,6 +11,7 @@ mod output;
 mod args;
 mod check;
 mod completions;
+mod device;
 mod exit;
 mod progress;
 mod reference;
@@ -63,6 +64,11 @@ enum Command {
     /// Combine the folders of a sharded sweep (`apcsim sweep --shard K/N`) into one, identical
     /// to an unsharded run.
     Merge(sweep::MergeArgs),
+    /// A device on its own: N devices programmed to each target, drifted and read at each time
+    /// after programming; writes DIR/device.h5 (programmed_siemens, conductance_siemens, nu),
+    /// sigma vs G and G vs time as SVG and DIR/report.html, and prints mean ± std per target
+    /// and time.
+    Device(device::DeviceArgs),
     /// Studies over many networks (see `apcsim study --help`).
     #[command(subcommand)]
     Study(study::StudyCommand),
@@ -89,6 +95,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         Command::SpiceCheck(args) => spice::check(args),
         Command::Sweep(args) => sweep::sweep(args),
         Command::Merge(args) => sweep::merge(args),
+        Command::Device(args) => device::device(args),
         Command::Study(cmd) => study::run(cmd),
         Command::Completions(args) => completions::completions(args),
     }

@@ -1,11 +1,11 @@
 //! [device]: the conductance window, levels, programming error, faults, drift and read noise
 //! (the preset's values under the design's).
 
-use super::resolver::{sp, Resolver, Result};
+use super::resolver::{sp, Entry, Resolver, Result};
 use crate::config::presets;
 use crate::config::raw::{Levels, RawDevice};
 use crate::config::units::{format_number, format_quantity, Dimension};
-use crate::hardware::params::{DeviceParams, Drift, ProgrammingError, ReadNoise};
+use crate::hardware::params::{DeviceParams, Drift, Flicker, NuFit, ProgrammingError, ReadNoise};
 use serde_json::json;
 
 pub(super) fn device(r: &mut Resolver, d: &RawDevice) -> Result<DeviceParams> {
@@ -26,7 +26,16 @@ pub(super) fn device(r: &mut Resolver, d: &RawDevice) -> Result<DeviceParams> {
         },
     )?;
     let drift = drift(r, d)?;
-    let relative = r.fraction(&d.read_noise_relative, "read_noise_relative")?;
+    let white = r.non_negative(&d.read_noise_white, "read_noise_white")?;
+    let flicker = flicker(r, d, drift.is_some())?;
+    let step_dtod = r.non_negative(&d.programming_step_dtod, "programming_step_dtod")?;
+    let devices_per_weight = r.at_least(&d.devices_per_weight, 1, "devices_per_weight")?;
+    let devices_per_weight = u32::try_from(devices_per_weight).map_err(|_| {
+        r.err(
+            &d.devices_per_weight.span(),
+            format!("{devices_per_weight} devices per weight is more than 2^32"),
+        )
+    })?;
     let temperature = r.positive(&d.temperature, "the temperature")?;
     let preset_name = d.preset.get_ref().clone();
     let device = DeviceParams {
@@ -41,12 +50,15 @@ pub(super) fn device(r: &mut Resolver, d: &RawDevice) -> Result<DeviceParams> {
         g_max_siemens: g_max,
         levels,
         programming,
+        step_dtod,
+        devices_per_weight,
         stuck_off_fraction: stuck_off,
         stuck_on_fraction: stuck_on,
         drift,
         read_noise: ReadNoise {
             thermal: *d.read_noise_thermal.get_ref(),
-            relative,
+            white_per_root_hertz: white,
+            flicker,
             temperature_kelvin: temperature,
         },
     };
@@ -89,12 +101,9 @@ fn programming(r: &Resolver, d: &RawDevice) -> Result<ProgrammingError> {
     let fraction = r.fraction(&d.programming_fraction, "programming_fraction")?;
     let coeffs = coefficients(d);
     let coeffs_span = d.programming_coefficients.span();
-    r.ensure(coeffs.len() == 3, &coeffs_span, || {
-        format!(
-            "the sigma polynomial takes 3 coefficients (c0, c1, c2), found {}",
-            coeffs.len()
-        )
-    })?;
+    if mode == "polynomial" {
+        sigma_polynomial(r, d, &coeffs)?;
+    }
     let g_ref = r.positive(&d.programming_g_ref, "programming_g_ref")?;
     r.unused_unless(
         &d.programming_fraction.span(),
@@ -118,7 +127,7 @@ fn programming(r: &Resolver, d: &RawDevice) -> Result<ProgrammingError> {
             fraction_of_g_max: fraction,
         },
         "polynomial" => ProgrammingError::Polynomial {
-            coefficients_siemens: [coeffs[0], coeffs[1], coeffs[2]],
+            coefficients_siemens: coeffs,
             g_ref_siemens: g_ref,
         },
         _ => ProgrammingError::None,
@@ -139,33 +148,83 @@ fn drift(r: &Resolver, d: &RawDevice) -> Result<Option<Drift>> {
     let nu_mean = r.non_negative(&d.drift_nu_mean, "drift_nu_mean")?;
     let nu_std = r.non_negative(&d.drift_nu_std, "drift_nu_std")?;
     let t0 = r.positive(&d.drift_t0, "drift_t0")?;
-    let t_read = r.positive(&d.drift_t_read, "drift_t_read")?;
-    r.ensure_relation(
-        t_read >= t0,
-        &d.drift_t_read.span(),
-        &d.drift_t0.span(),
-        || {
-            format!(
-                "drift_t_read ({}) is before drift_t0 ({}), where the drift law starts",
-                format_quantity(t_read, Dimension::Time),
-                format_quantity(t0, Dimension::Time)
-            )
-        },
-    )?;
+    let t_read = r.non_negative(&d.drift_t_read, "drift_t_read (a time after programming)")?;
+    let fit = d.drift_nu_fit.get_ref().as_str();
     for (span, value) in [
         (d.drift_nu_mean.span(), nu_mean),
         (d.drift_nu_std.span(), nu_std),
-        (d.drift_t0.span(), t0),
-        (d.drift_t_read.span(), t_read),
     ] {
+        r.unused_unless(
+            &span,
+            &[value],
+            on && fit == "constant",
+            "device.drift = true and drift_nu_fit = \"constant\"",
+        )?;
+    }
+    for (span, value) in [(d.drift_t0.span(), t0), (d.drift_t_read.span(), t_read)] {
         r.unused_unless(&span, &[value], on, "device.drift = true")?;
     }
+    let nu = match fit {
+        "aihwkit_pcm" => NuFit::AihwkitPcm,
+        "aihwkit_hermes" => NuFit::AihwkitHermes,
+        _ => NuFit::Constant {
+            mean: nu_mean,
+            std: nu_std,
+        },
+    };
     Ok(on.then_some(Drift {
-        nu_mean,
-        nu_std,
+        nu,
         t0_seconds: t0,
         t_read_seconds: t_read,
     }))
+}
+
+/// The sigma polynomial: at least one coefficient, each finite, and sigma >= 0 over the window
+/// (a fit with negative terms, like aihwkit's, is fine where its sum stays positive).
+fn sigma_polynomial(r: &Resolver, d: &RawDevice, coeffs: &[f64]) -> Result<()> {
+    let list = d.programming_coefficients.get_ref();
+    r.ensure(
+        !coeffs.is_empty(),
+        &d.programming_coefficients.span(),
+        || "the sigma polynomial needs at least one coefficient (c0)".to_string(),
+    )?;
+    for c in list {
+        r.ensure(c.get_ref().0.is_finite(), &c.span(), || {
+            format!(
+                "a coefficient of the sigma polynomial must be finite, found {}",
+                c.get_ref().0
+            )
+        })?;
+    }
+    let (g_max, g_ref) = (d.g_max.get_ref().0, d.programming_g_ref.get_ref().0);
+    let grid = 1000;
+    let low = (0..=grid)
+        .map(|k| g_max / g_ref * k as f64 / grid as f64)
+        .map(|x| (x, coeffs.iter().rev().fold(0.0, |acc, &c| acc * x + c)))
+        .find(|&(_, sigma)| sigma < 0.0);
+    r.ensure(low.is_none(), &d.programming_coefficients.span(), || {
+        let (x, sigma) = low.unwrap_or_default();
+        format!(
+            "the sigma polynomial is negative in the window: {} at G = {}",
+            format_quantity(sigma, Dimension::Conductance),
+            format_quantity(x * g_ref, Dimension::Conductance)
+        )
+    })
+}
+
+/// The accumulated 1/f noise; it reads the drift clock, so it needs drift on.
+fn flicker(r: &Resolver, d: &RawDevice, drift: bool) -> Result<Flicker> {
+    let fit = match d.read_noise_flicker.get_ref().as_str() {
+        "aihwkit_pcm" => Flicker::AihwkitPcm,
+        "aihwkit_hermes" => Flicker::AihwkitHermes,
+        _ => Flicker::None,
+    };
+    r.ensure(
+        fit == Flicker::None || drift,
+        &d.read_noise_flicker.span(),
+        || "the accumulated 1/f noise needs device.drift = true (its clock)".to_string(),
+    )?;
+    Ok(fit)
 }
 
 fn put_device(r: &mut Resolver, d: &RawDevice, device: &DeviceParams) {
@@ -215,42 +274,69 @@ fn put_device(r: &mut Resolver, d: &RawDevice, device: &DeviceParams) {
                 json!(device.stuck_on_fraction),
                 sp(&d.stuck_on_fraction),
             ),
-            ("drift", json!(device.drift.is_some()), sp(&d.drift)),
             (
-                "drift_nu_mean",
-                json!(d.drift_nu_mean.get_ref().0),
-                sp(&d.drift_nu_mean),
+                "programming_step_dtod",
+                json!(device.step_dtod),
+                sp(&d.programming_step_dtod),
             ),
             (
-                "drift_nu_std",
-                json!(d.drift_nu_std.get_ref().0),
-                sp(&d.drift_nu_std),
-            ),
-            (
-                "drift_t0_seconds",
-                json!(d.drift_t0.get_ref().0),
-                sp(&d.drift_t0),
-            ),
-            (
-                "drift_t_read_seconds",
-                json!(d.drift_t_read.get_ref().0),
-                sp(&d.drift_t_read),
-            ),
-            (
-                "read_noise_thermal",
-                json!(device.read_noise.thermal),
-                sp(&d.read_noise_thermal),
-            ),
-            (
-                "read_noise_relative",
-                json!(device.read_noise.relative),
-                sp(&d.read_noise_relative),
-            ),
-            (
-                "temperature_kelvin",
-                json!(device.read_noise.temperature_kelvin),
-                sp(&d.temperature),
+                "devices_per_weight",
+                json!(device.devices_per_weight),
+                sp(&d.devices_per_weight),
             ),
         ],
     );
+    r.put_all("device", drift_and_noise_entries(d, device));
+}
+
+/// The resolved drift and read-noise keys of [`put_device`].
+fn drift_and_noise_entries<'a>(d: &'a RawDevice, device: &DeviceParams) -> Vec<Entry<'a>> {
+    vec![
+        ("drift", json!(device.drift.is_some()), sp(&d.drift)),
+        (
+            "drift_nu_fit",
+            json!(d.drift_nu_fit.get_ref()),
+            sp(&d.drift_nu_fit),
+        ),
+        (
+            "drift_nu_mean",
+            json!(d.drift_nu_mean.get_ref().0),
+            sp(&d.drift_nu_mean),
+        ),
+        (
+            "drift_nu_std",
+            json!(d.drift_nu_std.get_ref().0),
+            sp(&d.drift_nu_std),
+        ),
+        (
+            "drift_t0_seconds",
+            json!(d.drift_t0.get_ref().0),
+            sp(&d.drift_t0),
+        ),
+        (
+            "drift_t_read_seconds",
+            json!(d.drift_t_read.get_ref().0),
+            sp(&d.drift_t_read),
+        ),
+        (
+            "read_noise_thermal",
+            json!(device.read_noise.thermal),
+            sp(&d.read_noise_thermal),
+        ),
+        (
+            "read_noise_white",
+            json!(device.read_noise.white_per_root_hertz),
+            sp(&d.read_noise_white),
+        ),
+        (
+            "read_noise_flicker",
+            json!(d.read_noise_flicker.get_ref()),
+            sp(&d.read_noise_flicker),
+        ),
+        (
+            "temperature_kelvin",
+            json!(device.read_noise.temperature_kelvin),
+            sp(&d.temperature),
+        ),
+    ]
 }

@@ -219,7 +219,10 @@ fn noisy(
 ) -> Result<bool> {
     let sources: Vec<&str> = [
         (device.read_noise.thermal, "thermal read noise"),
-        (device.read_noise.relative > 0.0, "relative read noise"),
+        (
+            device.read_noise.white_per_root_hertz > 0.0,
+            "white read noise",
+        ),
         (periphery.ktc_noise, "kT/C noise"),
         (
             periphery.amplifier_noise_volts_per_root_hertz > 0.0,
