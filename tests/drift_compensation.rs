@@ -76,7 +76,7 @@ fn a_uniform_drift_is_removed_exactly() {
     let nu = 0.05;
     let alpha = (3620.0f64 / 20.0).powf(nu);
     for backward in ["shared", "separate"] {
-        let (_, fresh) = built(&design("[20, 12]", (nu, 0.0), "20s", backward, ""), &[]);
+        let (_, fresh) = built(&design("[20, 12]", (nu, 0.0), "0s", backward, ""), &[]);
         let (_, drifted) = built(&design("[20, 12]", (nu, 0.0), "3600s", backward, ""), &[]);
         let (c, comp) = built(
             &design("[20, 12]", (nu, 0.0), "3600s", backward, GLOBAL),
@@ -122,7 +122,7 @@ fn the_circuit_and_the_netlist_take_the_gain() {
     let nu = 0.05;
     let alpha = (3620.0f64 / 20.0).powf(nu);
     let text = |t: &str, extra: &str| design("[20, 12]", (nu, 0.0), t, "separate", extra);
-    let (c0, fresh) = built(&text("20s", ""), &[]);
+    let (c0, fresh) = built(&text("0s", ""), &[]);
     let (c1, comp) = built(&text("3600s", "drift_compensation = \"global\""), &[]);
     let a0: AnalogCircuit<f64> = AnalogCircuit::from_design(&c0, &fresh.network, &fresh.mapped);
     let a1: AnalogCircuit<f64> = AnalogCircuit::from_design(&c1, &comp.network, &comp.mapped);
@@ -252,8 +252,10 @@ fn a_noisy_calibration_read_is_noisy_and_reproducible() {
 
 #[test]
 fn off_by_default_changes_nothing() {
-    let text = design("[20, 12]", (0.05, 0.02), "3600s", "separate", "")
-        .replace("preset = \"ideal\"", "preset = \"pcm\"");
+    let text = design("[20, 12]", (0.05, 0.02), "3600s", "separate", "").replace(
+        "preset = \"ideal\"",
+        "preset = \"pcm\"\ndrift_nu_fit = \"constant\"",
+    );
     let (c, absent) = built(&text, &[]);
     assert_eq!(c.periphery.drift_compensation, DriftCompensation::None);
     let (_, none) = built(&text, &["periphery.drift_compensation=none"]);
