@@ -6,8 +6,9 @@
 //! Quantities are in SI units. A value that is not a finite number (a ratio of two zeros) is
 //! written as JSON `null` and read back as NaN.
 
+use super::ppa::PpaReport;
 use crate::analog::energy::{component_total, layer_total, total, ByLayer};
-use crate::analog::{Component, SimError, Simulation};
+use crate::analog::{Component, EnergyModel, SimError, Simulation};
 use crate::config::Circuit;
 use crate::design::Built;
 use crate::hardware::mapping::relative_frobenius;
@@ -51,6 +52,7 @@ pub struct Measurements {
     pub dynamics: DynamicsReport,
     pub settling: SettlingReport,
     pub energy: EnergyReport,
+    pub ppa: PpaReport,
     pub gradients: GradientsReport,
 }
 
@@ -363,7 +365,7 @@ impl<'de> Deserialize<'de> for ByComponent {
 }
 
 /// A number that may have been written as `null` (not finite), read back as NaN.
-fn number<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+pub(crate) fn number<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
@@ -379,8 +381,7 @@ impl RunReport {
     /// The report of a completed run: its design, mapping and simulation, and the gradient
     /// check.
     pub fn completed(
-        circuit: &Circuit,
-        built: &Built,
+        (circuit, built, model): (&Circuit, &Built, &EnergyModel),
         sim: &Simulation,
         gradients: GradientsReport,
         wall_seconds: f64,
@@ -389,6 +390,7 @@ impl RunReport {
             dynamics: DynamicsReport::of(circuit, sim),
             settling: SettlingReport::of(circuit, sim),
             energy: EnergyReport::of(circuit, sim),
+            ppa: PpaReport::of(circuit, built, sim, model),
             gradients,
         };
         RunReport::new(
@@ -505,6 +507,7 @@ impl RunReport {
         );
         settling_lines(&mut s, m, t_max_seconds, steady_tol);
         energy_lines(&mut s, &m.energy, self.batch);
+        ppa_lines(&mut s, &m.ppa);
         gradient_lines(&mut s, &m.gradients);
         s
     }
@@ -564,6 +567,18 @@ fn energy_lines(s: &mut String, e: &EnergyReport, batch: usize) {
             let _ = write!(s, "{:>11}", si(layer.get(c) / b, "J"));
         }
         let _ = writeln!(s, "{:>11}", si(t / b, "J"));
+    }
+}
+
+fn ppa_lines(s: &mut String, p: &PpaReport) {
+    let _ = writeln!(
+        s,
+        "ppa        per inference, {} periphery, {} cells; 2 ops per MAC per weight per read; \
+         latency = settling",
+        p.technology, p.cell
+    );
+    for [name, value] in p.rows(false) {
+        let _ = writeln!(s, "  {name:<18} {value:>12}");
     }
 }
 
