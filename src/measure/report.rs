@@ -562,7 +562,13 @@ fn energy_lines(s: &mut String, e: &EnergyReport, batch: usize) {
         if t == 0.0 {
             continue;
         }
-        let _ = write!(s, "  {:<18}", c.name());
+        // The device heat is a part of the drivers' energy, not a supply term: in parentheses.
+        let name = if c.is_supply() {
+            c.name().to_string()
+        } else {
+            format!("({})", c.name())
+        };
+        let _ = write!(s, "  {name:<18}");
         for layer in layers {
             let _ = write!(s, "{:>11}", si(layer.get(c) / b, "J"));
         }
