@@ -893,6 +893,8 @@ impl<'a, T: Real> ChunkRunner<'a, T> {
         window_len: usize,
     ) -> ChunkOutcome<'a, T> {
         let mut r = if self.noisy {
+            // The first pass is dropped here, all but its capacitor charge.
+            let first = first;
             let samples = first.chunk.s0..first.chunk.s0 + first.chunk.b;
             let mut fresh = self.start(samples, self.opts);
             fresh.window = Some(Window::new(fresh.z0.len(), window_len));
