@@ -888,19 +888,20 @@ impl<'a, T: Real> ChunkRunner<'a, T> {
     /// state is observed with one more evaluation without noise.
     fn recorded(
         &self,
-        first: ChunkRun<'a, T>,
+        mut first: ChunkRun<'a, T>,
         n_end: usize,
         window_len: usize,
     ) -> ChunkOutcome<'a, T> {
         let mut r = if self.noisy {
-            // The first pass is dropped here, all but its capacitor charge.
-            let first = first;
             let samples = first.chunk.s0..first.chunk.s0 + first.chunk.b;
             let mut fresh = self.start(samples, self.opts);
             fresh.window = Some(Window::new(fresh.z0.len(), window_len));
             fresh.steady = first.steady;
             fresh.residual = first.residual;
-            fresh.rec.capacitor = noise_free_charge(first.rec.capacitor, n_end);
+            let charge = std::mem::take(&mut first.rec.capacitor);
+            fresh.rec.capacitor = noise_free_charge(charge, n_end);
+            // The first pass is dropped here, before the second records.
+            drop(first);
             fresh
         } else {
             first

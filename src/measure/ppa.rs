@@ -9,31 +9,17 @@
 //! window), as apcsim measures it today: not an end-to-end figure (no conversion, readout or
 //! feedforward time), and one inference at a time (no pipelining).
 
-use super::report::{number, ByComponent};
+use super::report::{circuit_macs, AreaParts, ByComponent, PpaReport};
 use crate::analog::energy::{component_total, total, ByLayer};
 use crate::analog::{Component, EnergyModel, Simulation};
 use crate::config::Circuit;
 use crate::design::Built;
 use crate::hardware::area::{layer_area, LayerHardware};
-use serde::{Deserialize, Serialize};
 
 /// What the ops are and what the latency is, as report.json states it.
 pub const CONVENTION: &str = "2 ops per multiply-accumulate, one multiply-accumulate per weight \
                               per read (forward and backward reads), as HERMES counts; latency \
                               = settling time of the slowest sample, one inference at a time";
-
-/// Area of one layer, or of the whole design, by part (square meters).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AreaParts {
-    #[serde(deserialize_with = "number")]
-    pub cells: f64,
-    #[serde(deserialize_with = "number")]
-    pub adc: f64,
-    #[serde(deserialize_with = "number")]
-    pub dac: f64,
-    #[serde(deserialize_with = "number")]
-    pub total: f64,
-}
 
 impl AreaParts {
     fn of(a: [f64; 3]) -> Self {
@@ -46,33 +32,6 @@ impl AreaParts {
     }
 }
 
-/// The PPA of one run, per inference (one sample).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PpaReport {
-    pub convention: String,
-    pub technology: String,
-    pub cell: String,
-    pub ops_per_inference: usize,
-    #[serde(deserialize_with = "number")]
-    pub latency_seconds: f64,
-    #[serde(deserialize_with = "number")]
-    pub energy_per_inference_joules: f64,
-    /// Per inference, by component (supply side; the device Joule heat is a part of the
-    /// drivers').
-    pub energy_by_component_joules: ByComponent,
-    pub area_square_meters: AreaParts,
-    pub area_by_layer_square_meters: Vec<AreaParts>,
-    /// Operations per second of one inference at a time, in 10^12.
-    #[serde(deserialize_with = "number")]
-    pub tops: f64,
-    #[serde(deserialize_with = "number")]
-    pub tops_per_watt: f64,
-    #[serde(deserialize_with = "number")]
-    pub tops_per_square_millimeter: f64,
-    #[serde(deserialize_with = "number")]
-    pub energy_delay_product_joule_seconds: f64,
-}
-
 impl PpaReport {
     /// The PPA of `sim` on the design `circuit` as `built`, with the counts of `model`.
     pub fn of(circuit: &Circuit, built: &Built, sim: &Simulation, model: &EnergyModel) -> Self {
@@ -80,7 +39,7 @@ impl PpaReport {
         let energy = sim.energy.as_ref().unwrap_or(&empty);
         let b = sim.batch as f64;
         let e = total(energy) / b;
-        let ops = 2 * super::report::circuit_macs(&circuit.architecture.widths);
+        let ops = 2 * circuit_macs(&circuit.architecture.widths);
         let by_layer: Vec<AreaParts> = built
             .mapped
             .layers

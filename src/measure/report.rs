@@ -6,7 +6,6 @@
 //! Quantities are in SI units. A value that is not a finite number (a ratio of two zeros) is
 //! written as JSON `null` and read back as NaN.
 
-use super::ppa::PpaReport;
 use crate::analog::energy::{component_total, layer_total, total, ByLayer};
 use crate::analog::{Component, EnergyModel, SimError, Simulation};
 use crate::config::Circuit;
@@ -136,6 +135,46 @@ pub struct EnergyReport {
     #[serde(deserialize_with = "number")]
     pub ops_per_joule: f64,
     pub digital_reference: DigitalReference,
+}
+
+/// The PPA of one run, per inference (one sample): [`super::ppa`] computes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PpaReport {
+    pub convention: String,
+    pub technology: String,
+    pub cell: String,
+    pub ops_per_inference: usize,
+    #[serde(deserialize_with = "number")]
+    pub latency_seconds: f64,
+    #[serde(deserialize_with = "number")]
+    pub energy_per_inference_joules: f64,
+    /// Per inference, by component (supply side; the device Joule heat is a part of the
+    /// drivers').
+    pub energy_by_component_joules: ByComponent,
+    pub area_square_meters: AreaParts,
+    pub area_by_layer_square_meters: Vec<AreaParts>,
+    /// Operations per second of one inference at a time, in 10^12.
+    #[serde(deserialize_with = "number")]
+    pub tops: f64,
+    #[serde(deserialize_with = "number")]
+    pub tops_per_watt: f64,
+    #[serde(deserialize_with = "number")]
+    pub tops_per_square_millimeter: f64,
+    #[serde(deserialize_with = "number")]
+    pub energy_delay_product_joule_seconds: f64,
+}
+
+/// Area of one layer, or of the whole design, by part (square meters).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AreaParts {
+    #[serde(deserialize_with = "number")]
+    pub cells: f64,
+    #[serde(deserialize_with = "number")]
+    pub adc: f64,
+    #[serde(deserialize_with = "number")]
+    pub dac: f64,
+    #[serde(deserialize_with = "number")]
+    pub total: f64,
 }
 
 /// A digital BP step of the same network, for comparison.
@@ -365,7 +404,7 @@ impl<'de> Deserialize<'de> for ByComponent {
 }
 
 /// A number that may have been written as `null` (not finite), read back as NaN.
-pub(crate) fn number<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+fn number<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
