@@ -1410,18 +1410,22 @@ batch = 5
 seed = 2
 "#;
 
-/// Energy with a closed form: the targets are set to the circuit's own feedforward output, so
-/// every error is zero and nothing moves; the run never comes to rest by rule (steady_tol = 0),
-/// so its window is t_max. Each crossbar then dissipates sum_ij (G+_ij + G-_ij) V_i^2 for the
-/// whole window, with G the mapping's programmed conductances (read back unchanged: no drift)
-/// and V_i = v_read x_i on layer 1, v_read tanh(z_1,i) on layer 2.
-#[test]
-fn crossbar_energy_of_fixed_inputs_is_sum_g_v_squared_t() {
+/// The fixed-input design of [`ENERGY_DESIGN`], run to its t_max with targets at the circuit's
+/// own feedforward output (every error zero, nothing moves): the design, its mapping, the
+/// inputs of each layer's forward read (x, tanh(z_1)) and the run.
+struct FixedInputs {
+    circuit: apcsim::config::Circuit,
+    built: apcsim::design::Built,
+    inputs: [DMatrix<f64>; 2],
+    sim: Simulation,
+}
+
+fn fixed_inputs(overrides: &[&str]) -> FixedInputs {
     use apcsim::config::{load_str, LoadOptions};
     let circuit = load_str(
         "energy.toml",
         ENERGY_DESIGN,
-        &[] as &[&str],
+        overrides,
         &LoadOptions::default(),
     )
     .unwrap();
@@ -1438,38 +1442,178 @@ fn crossbar_energy_of_fixed_inputs_is_sum_g_v_squared_t() {
     let sim = simulate(&circ, x.as_slice(), y.as_slice(), b, &o, &|_, _| {}).unwrap();
     assert!(!sim.steady);
     assert_eq!(sim.window_seconds, sim.t_end_seconds);
-    let window = sim.window_seconds;
-    let energy = sim.energy.as_ref().unwrap();
-    let v = circuit.crossbar.v_read_volts;
-    for (l, u) in [(1, &x), (2, &u1)] {
-        let m = &built.mapped.layers[l - 1];
-        assert_eq!(m.tile_grid, (1, 1));
-        let (gp, gm) = (&m.forward.plus.programmed, &m.forward.minus.programmed);
-        assert_eq!(gp, &m.forward.plus.read);
-        assert_eq!(gm, &m.forward.minus.read);
-        let mut expected = 0.0;
-        for s in 0..b {
-            for i in 0..m.inputs {
-                for j in 0..m.outputs {
-                    expected += (gp[(i, j)] + gm[(i, j)]) * (v * u[(i, s)]).powi(2) * window;
-                }
+    FixedInputs {
+        circuit,
+        built,
+        inputs: [x, u1],
+        sim,
+    }
+}
+
+/// Per element of one fixed read (layer `l`, all samples), from the programmed conductances
+/// alone: each row driver's current |I_i| = |V_i| (G+_i. + G-_i.) (the G- rows driven
+/// inverted), each device's heat G V^2, each column's current I_j = sum_i (G+_ij - G-_ij) V_i
+/// (Kirchhoff at the virtual ground).
+struct ReadElements {
+    driver_currents: Vec<f64>,
+    row_voltages: Vec<f64>,
+    device_heat: f64,
+    column_currents: Vec<f64>,
+}
+
+fn read_elements(f: &FixedInputs, l: usize) -> ReadElements {
+    let m = &f.built.mapped.layers[l - 1];
+    assert_eq!(m.tile_grid, (1, 1));
+    let (gp, gm) = (&m.forward.plus.programmed, &m.forward.minus.programmed);
+    assert_eq!(gp, &m.forward.plus.read);
+    assert_eq!(gm, &m.forward.minus.read);
+    let v = f.circuit.crossbar.v_read_volts;
+    let u = &f.inputs[l - 1];
+    let mut e = ReadElements {
+        driver_currents: Vec::new(),
+        row_voltages: Vec::new(),
+        device_heat: 0.0,
+        column_currents: Vec::new(),
+    };
+    for s in 0..u.ncols() {
+        for i in 0..m.inputs {
+            let vi = v * u[(i, s)];
+            let mut g_row = 0.0;
+            for j in 0..m.outputs {
+                g_row += gp[(i, j)] + gm[(i, j)];
+                e.device_heat += (gp[(i, j)] + gm[(i, j)]) * vi * vi;
             }
+            e.driver_currents.push(vi.abs() * g_row);
+            e.row_voltages.push(vi);
         }
+        for j in 0..m.outputs {
+            e.column_currents.push(
+                (0..m.inputs)
+                    .map(|i| (gp[(i, j)] - gm[(i, j)]) * v * u[(i, s)])
+                    .sum(),
+            );
+        }
+    }
+    e
+}
+
+/// Supply-side energy with a closed form: with every error zero and nothing moving, each row
+/// driver draws V_dd |I_i| for the whole window t, both polarities (V_dd |V_i| (G+ + G-) t),
+/// the devices dissipate sum (G+ + G-) V_i^2 t of it, and the backward drivers, at zero, draw
+/// nothing.
+#[test]
+fn supply_energy_of_fixed_inputs_is_v_dd_i_t_and_joule_heat_g_v_squared_t() {
+    let f = fixed_inputs(&[]);
+    let window = f.sim.window_seconds;
+    let energy = f.sim.energy.as_ref().unwrap();
+    let vdd = f.circuit.periphery.supply_volts;
+    for l in [1, 2] {
+        let e = read_elements(&f, l);
+        let supply = vdd * e.driver_currents.iter().sum::<f64>() * window;
+        let heat = e.device_heat * window;
         let got = energy[l - 1][Component::CrossbarForward.index()];
-        // The reported energy is a trapezoid sum over 100 steps of a constant power: rounding
-        // ~1e-14 relative; the nodes move by rounding only (errors ~1e-16), 1e-16 relative.
+        let got_heat = energy[l - 1][Component::DeviceJouleHeat.index()];
+        // A trapezoid sum over 100 steps of a constant power: rounding ~1e-14 relative; the
+        // nodes move by rounding only (errors ~1e-16), 1e-16 relative.
         eprintln!(
-            "crossbar energy, layer {l}: {got:.6e} J, sum (G+ + G-) V^2 t = {expected:.6e} J \
-             ({:.1e})",
-            rel(got, expected)
+            "layer {l}: drivers {got:.6e} J, V_dd sum |I| t = {supply:.6e} J ({:.1e}); Joule heat \
+             {got_heat:.6e} J, sum (G+ + G-) V^2 t = {heat:.6e} J ({:.1e})",
+            rel(got, supply),
+            rel(got_heat, heat)
         );
-        assert!(rel(got, expected) <= 1e-9);
+        assert!(rel(got, supply) <= 1e-9);
+        assert!(rel(got_heat, heat) <= 1e-9);
+        assert!(got_heat < got, "the heat is a part of the drivers' energy");
         let back = energy[l - 1][Component::CrossbarBackward.index()];
+        // The errors are rounding, ~1e-16 of the signals, and the drivers' current is linear
+        // in them.
         assert!(
-            back <= 1e-20 * expected,
+            back <= 1e-12 * supply,
             "backward read with zero errors: {back:e}"
         );
     }
+}
+
+/// Conservation on the fixed-input run: what the supply delivers to the reads and the
+/// amplifiers equals, element by element, the devices' Joule heat, the drivers' output stages
+/// ((V_dd - |V_i|) |I_i|), the TIAs' feedback resistors (R_f I_j^2) and output stages
+/// ((V_dd - R_f |I_j|) |I_j|), and the amplifiers' bias, all over the window; the column
+/// currents I_j come from Kirchhoff's law on the programmed conductances, not from the circuit.
+#[test]
+fn supply_energy_is_conserved_element_by_element() {
+    let f = fixed_inputs(&[]);
+    let window = f.sim.window_seconds;
+    let energy = f.sim.energy.as_ref().unwrap();
+    let vdd = f.circuit.periphery.supply_volts;
+    let model = apcsim::measure::sim_options(&f.circuit)
+        .unwrap()
+        .energy
+        .unwrap();
+    let bias = model.static_power();
+    for l in [1, 2] {
+        let e = read_elements(&f, l);
+        let r_f = f.built.mapped.layers[l - 1].feedback_resistance_ohms;
+        let drivers: f64 = e
+            .driver_currents
+            .iter()
+            .zip(&e.row_voltages)
+            .map(|(i, v)| (vdd - v.abs()) * i)
+            .sum();
+        let tias: f64 = e
+            .column_currents
+            .iter()
+            .map(|i| r_f * i * i + (vdd - r_f * i.abs()) * i.abs())
+            .sum();
+        let biases: f64 = Component::SUPPLY
+            .iter()
+            .map(|c| bias[l - 1][c.index()])
+            .sum();
+        let b = f.inputs[0].ncols() as f64;
+        let dissipated = (e.device_heat + drivers + tias + biases * b) * window;
+        let row = &energy[l - 1];
+        // Everything but the node capacitors (which do not move) and the conversions (events).
+        let events = [Component::Capacitors, Component::Dac, Component::Adc];
+        let supplied: f64 = Component::SUPPLY
+            .iter()
+            .filter(|c| !events.contains(c))
+            .map(|c| row[c.index()])
+            .sum();
+        eprintln!(
+            "layer {l}: supplied {supplied:.9e} J, dissipated {dissipated:.9e} J ({:.1e})",
+            rel(supplied, dissipated)
+        );
+        assert!(rel(supplied, dissipated) <= 1e-9);
+        assert!(tias > 0.0 && drivers > 0.0);
+    }
+}
+
+/// The capacitor charge of a noisy run is counted on the noise-free trajectory: dividing dt by
+/// 10 changes it by the integrator's error only (it grew by 37% when the Brownian path's total
+/// variation was counted).
+#[test]
+fn noisy_capacitor_energy_does_not_grow_as_dt_shrinks() {
+    use apcsim::config::{load, LoadOptions};
+    let path = common::repo_path("circuits/tiny.toml");
+    let energy = |dt: &str| -> f64 {
+        let set = [
+            "dynamics.noise=true",
+            "periphery.ktc_noise=true",
+            "device.read_noise_thermal=true",
+            "dynamics.solver=heun",
+            dt,
+        ];
+        let circuit = load(&path, &set, &LoadOptions::default()).unwrap();
+        let res = apcsim::measure::run(&circuit, &|_, _| {}).unwrap();
+        assert!(res.report.measurements().unwrap().dynamics.noisy);
+        component_total(res.sim.energy.as_ref().unwrap(), Component::Capacitors)
+    };
+    let (coarse, fine) = (energy("dynamics.dt=0.1ns"), energy("dynamics.dt=0.01ns"));
+    eprintln!(
+        "capacitor energy of a noisy run: dt = 0.1 ns {coarse:.6e} J, dt = 0.01 ns {fine:.6e} J \
+         ({:+.2e})",
+        fine / coarse - 1.0
+    );
+    assert!(rel(fine, coarse) <= 0.01);
 }
 
 /// The energy in report.json equals the power recorded in traces.h5 integrated with the
@@ -1562,7 +1706,7 @@ fn reported_energy_is_the_integral_of_the_traced_power_and_adds_up() {
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs().max(1e-300);
     let mut all = 0.0;
     for (l, row) in by_lc.iter().enumerate() {
-        let s: f64 = Component::ALL
+        let s: f64 = Component::SUPPLY
             .iter()
             .map(|c| row[c.name()].as_f64().unwrap())
             .sum();
@@ -1583,7 +1727,7 @@ fn reported_energy_is_the_integral_of_the_traced_power_and_adds_up() {
         total_e
     ));
     assert!(close(
-        Component::ALL
+        Component::SUPPLY
             .iter()
             .map(|&c| component_total(e, c))
             .sum::<f64>(),
@@ -1619,7 +1763,7 @@ fn noisy_simulation_is_identical_on_one_and_two_threads() {
         v_read_volts: 0.2,
         supply_volts: 1.0,
         node_capacitance_farads: 1e-13,
-        amplifier_power_watts: 2e-5,
+        amplifier_power_watts: [2e-5; 4],
         dac_energy_joules: 1e-13,
         adc_energy_joules: 1e-13,
         amplifiers: (1..w.len()).map(|l| [w[l], w[l], w[l], w[l]]).collect(),
@@ -1657,7 +1801,7 @@ fn noisy_simulation_is_identical_on_one_and_two_threads() {
         let times =
             |s: &Simulation| -> Vec<f64> { s.settling.iter().map(|v| v.time_seconds).collect() };
         assert_eq!(bits(&times(&a)), bits(&times(&b)));
-        let flat = |e: &Option<Vec<[f64; 9]>>| -> Vec<f64> {
+        let flat = |e: &Option<Vec<[f64; Component::COUNT]>>| -> Vec<f64> {
             e.as_ref().unwrap().iter().flatten().cloned().collect()
         };
         assert_eq!(bits(&flat(&a.energy)), bits(&flat(&b.energy)));

@@ -39,6 +39,7 @@ fn crossbar(rows: usize, cols: usize, backward: Backward) -> CrossbarParams {
         v_read_volts: 0.2,
         wire_resistance_ohms: 0.0,
         backward,
+        cell: apcsim::hardware::technology::CELLS[0],
     }
 }
 

@@ -53,6 +53,8 @@ pub struct LayerCircuit<T: Real> {
     /// and backward lines (length `outputs`), for the Joule heat.
     pub row_conductance_forward: Vec<f64>,
     pub line_conductance_backward: Vec<f64>,
+    /// The TIAs' feedback resistance R_f (infinite for an ideal circuit: no line current).
+    pub feedback_resistance_ohms: f64,
 }
 
 impl<T: Real> LayerCircuit<T> {
@@ -87,6 +89,7 @@ impl<T: Real> LayerCircuit<T> {
             relative_backward: None,
             row_conductance_forward: vec![0.0; n_in],
             line_conductance_backward: vec![0.0; n_out],
+            feedback_resistance_ohms: f64::INFINITY,
         }
     }
 }
@@ -369,6 +372,10 @@ impl<T: Real> AnalogCircuit<T> {
             let n = lc.outputs;
             match self.rail {
                 None => {
+                    // pred keeps the TIA outputs (the energy accounting reads them): eps
+                    // before the product minus eps after it.
+                    let pred = &mut ws.pred[l - 1];
+                    pred.copy_from_slice(eps);
                     gemm_packed(
                         -T::one(),
                         &ws.products.forward[l - 1],
@@ -376,6 +383,9 @@ impl<T: Real> AnalogCircuit<T> {
                         T::one(),
                         MatMut::col_major(eps, n, b),
                     );
+                    for (p, &e) in pred.iter_mut().zip(eps.iter()) {
+                        *p -= e;
+                    }
                     for col in eps.chunks_exact_mut(n) {
                         for ((e, &oe), &of) in
                             col.iter_mut().zip(&lc.offset_error).zip(&lc.offset_forward)
@@ -788,6 +798,7 @@ impl DesignPeriphery {
             relative_backward: (self.rho > 0.0 && l >= 2).then(|| cast(&(&sums.bwd_sq * rel_b))),
             row_conductance_forward: sums.row_fwd.clone(),
             line_conductance_backward: sums.bwd_driven.clone(),
+            feedback_resistance_ohms: r_f,
             ..self.with_offsets(
                 LayerCircuit::bare(
                     (n_in, n_out),
@@ -962,7 +973,7 @@ pub struct CircuitWorkspace<T: Real> {
     pub dphi: Vec<Vec<T>>,
     /// eps_l, then (after `rhs`) the error node outputs e_l, l = 1..L (index l-1).
     pub eps: Vec<Vec<T>>,
-    /// TIA outputs (used with rails), l = 1..L.
+    /// TIA outputs before their offsets, l = 1..L.
     pub pred: Vec<Vec<T>>,
     /// Backward products, hidden l.
     pub back: Vec<Vec<T>>,

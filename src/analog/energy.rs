@@ -1,44 +1,69 @@
-//! The energy model of one inference (docs/design.md §2, docs/circuit-model.md): what every component
-//! of every layer draws, as power at a state of the circuit (crossbar Joule heat, static
-//! amplifier power, capacitor charging) and as energy per event (DAC and ADC conversions).
+//! The supply-side energy of one inference (docs/circuit-model.md, "Supply-side energy"): every
+//! driver and amplifier draws its current from a rail at V_dd, so a component's energy is the
+//! integral of V_dd |I| over the inference; the bias of every amplifier; the charge the
+//! integrators put on the node capacitors; and every DAC and ADC conversion. The device Joule
+//! heat sum G V^2 is reported beside them as the part of the drivers' energy the arrays
+//! dissipate, not added to the total.
 //!
 //! # Reference
 //! Joule heat of a crossbar read with columns at virtual ground: sum_ij G_ij V_i^2 (e.g.
-//! NeuroSim, Chen et al., IEEE TCAD 37 (2018), the array read energy); conversion energies per
-//! sample as in NeuroSim and ISAAC (Shafiee et al., ISCA 2016).
+//! NeuroSim, Chen et al., IEEE TCAD 37 (2018), the array read energy); a class-AB output stage
+//! between +-V_dd draws V_dd |I_out| from its supplies whichever way the current flows (Sansen,
+//! "Analog Design Essentials", Springer 2006, ch. 7); conversion energies per sample as in
+//! NeuroSim and ISAAC (Shafiee et al., ISCA 2016), priced by the periphery table
+//! ([`crate::hardware::technology`]).
 
 use super::circuit::AnalogCircuit;
 use crate::hardware::params::PeripheryParams;
+use crate::hardware::technology::{AmplifierBias, AmplifierNeeds};
 use crate::network::Activation;
 use crate::numeric::Real;
 use serde::Serialize;
 
-/// What draws energy.
+/// What draws energy from the supply, and (last) the part of it the devices dissipate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Component {
-    /// Joule heat of the forward reads (rows driven at v_read phi(z)).
+    /// Row drivers of the forward reads, both polarities (rows of G+ at +v_read phi(z), rows of
+    /// G- at -v_read phi(z)): V_dd |V_i| (G+ + G-) on each row.
     CrossbarForward,
-    /// Joule heat of the backward reads (output lines driven at v_read lambda e).
+    /// Line drivers of the backward reads (output lines at v_read lambda e), both polarities.
     CrossbarBackward,
-    /// Trans-impedance amplifiers of both directions (static power).
+    /// Trans-impedance amplifiers of both directions: bias, and the output stage sourcing the
+    /// line current through R_f, V_dd |I_line|.
     Tia,
-    /// Error amplifiers (static power).
+    /// Error amplifiers (bias).
     ErrorAmplifiers,
-    /// Value-node integrators (static power).
+    /// Value-node integrators (bias).
     Integrators,
-    /// Activation, derivative and multiplier circuits (static power).
+    /// Activation, derivative and multiplier circuits (bias).
     Activation,
-    /// Charge drawn from the supply by the node capacitors.
+    /// The integrators' output stages charging the node capacitors, V_dd C_z |dV| along the
+    /// noise-free trajectory.
     Capacitors,
     /// Input and target conversions.
     Dac,
     /// Read-out conversions for the weight update.
     Adc,
+    /// Joule heat of the devices, sum G V^2 of both reads: a part of the drivers' energy, not
+    /// a supply term.
+    DeviceJouleHeat,
 }
 
 impl Component {
-    pub const ALL: [Component; 9] = [
+    /// Every component: the supply's, then the device Joule heat.
+    pub const ALL: [Component; Self::COUNT] = {
+        let mut all = [Component::DeviceJouleHeat; Self::COUNT];
+        let mut i = 0;
+        while i < Self::SUPPLY.len() {
+            all[i] = Self::SUPPLY[i];
+            i += 1;
+        }
+        all
+    };
+    pub const COUNT: usize = 10;
+    /// The components that draw from the supply: their sum is the energy.
+    pub const SUPPLY: [Component; 9] = [
         Component::CrossbarForward,
         Component::CrossbarBackward,
         Component::Tia,
@@ -49,7 +74,6 @@ impl Component {
         Component::Dac,
         Component::Adc,
     ];
-    pub const COUNT: usize = 9;
 
     pub fn name(self) -> &'static str {
         match self {
@@ -62,16 +86,27 @@ impl Component {
             Component::Capacitors => "capacitors",
             Component::Dac => "dac",
             Component::Adc => "adc",
+            Component::DeviceJouleHeat => "device_joule_heat",
         }
     }
 
     pub fn index(self) -> usize {
         self as usize
     }
+
+    /// Whether the component draws from the supply (all but the device Joule heat).
+    pub fn is_supply(self) -> bool {
+        self != Component::DeviceJouleHeat
+    }
 }
 
 /// Per layer, per component: index `[layer - 1][component]`.
 pub type ByLayer = Vec<[f64; Component::COUNT]>;
+
+/// The supply-side sum of one layer's (or one step's) components.
+pub fn supply_sum(e: &[f64; Component::COUNT]) -> f64 {
+    Component::SUPPLY.iter().map(|c| e[c.index()]).sum()
+}
 
 /// Prices and counts of one design.
 #[derive(Clone, Debug, PartialEq)]
@@ -79,7 +114,8 @@ pub struct EnergyModel {
     pub v_read_volts: f64,
     pub supply_volts: f64,
     pub node_capacitance_farads: f64,
-    pub amplifier_power_watts: f64,
+    /// Bias power of one amplifier of each kind: TIA, error amplifier, integrator, activation.
+    pub amplifier_power_watts: [f64; 4],
     pub dac_energy_joules: f64,
     pub adc_energy_joules: f64,
     /// Amplifiers per layer: (TIAs, error amplifiers, integrators, activation circuits).
@@ -89,12 +125,15 @@ pub struct EnergyModel {
 }
 
 impl EnergyModel {
-    /// Counts every amplifier and conversion of a network of `widths` with `activation`.
+    /// Counts every amplifier and conversion of a network of `widths` with `activation`; the
+    /// amplifiers' bias is the design's, or the periphery table's for value nodes of time
+    /// constant `tau_z_seconds` and devices at `temperature_kelvin`.
     pub fn new(
         widths: &[usize],
         activation: Activation,
         v_read_volts: f64,
         p: &PeripheryParams,
+        (tau_z_seconds, temperature_kelvin): (f64, f64),
     ) -> Self {
         let l_out = widths.len() - 1;
         let nonlinear = activation != Activation::Linear;
@@ -124,7 +163,7 @@ impl EnergyModel {
             v_read_volts,
             supply_volts: p.supply_volts,
             node_capacitance_farads: p.node_capacitance_farads,
-            amplifier_power_watts: p.amplifier_power_watts,
+            amplifier_power_watts: amplifier_bias(p, tau_z_seconds, temperature_kelvin).watts,
             dac_energy_joules: p.dac.energy_joules,
             adc_energy_joules: p.adc.energy_joules,
             amplifiers,
@@ -138,10 +177,11 @@ impl EnergyModel {
             .iter()
             .map(|c| {
                 let mut p = [0.0; Component::COUNT];
-                p[Component::Tia.index()] = c[0] as f64 * self.amplifier_power_watts;
-                p[Component::ErrorAmplifiers.index()] = c[1] as f64 * self.amplifier_power_watts;
-                p[Component::Integrators.index()] = c[2] as f64 * self.amplifier_power_watts;
-                p[Component::Activation.index()] = c[3] as f64 * self.amplifier_power_watts;
+                let a = &self.amplifier_power_watts;
+                p[Component::Tia.index()] = c[0] as f64 * a[0];
+                p[Component::ErrorAmplifiers.index()] = c[1] as f64 * a[1];
+                p[Component::Integrators.index()] = c[2] as f64 * a[2];
+                p[Component::Activation.index()] = c[3] as f64 * a[3];
                 p
             })
             .collect()
@@ -160,39 +200,34 @@ impl EnergyModel {
             .collect()
     }
 
-    /// Adds the crossbar Joule heat (watts, summed over the `b` samples) of the state whose
-    /// activations and error-node outputs are `phi` (hidden layers) and `err` (layers 1..L),
-    /// with inputs `x`, into `out`.
-    pub fn add_crossbar_power<T: Real>(
+    /// Adds the supply power of the reads (watts, summed over the `b` samples) of the state
+    /// whose activations and error-node outputs are `phi` (hidden layers) and `err` (layers
+    /// 1..L), with inputs `x`, TIA outputs `pred` (layers 1..L) and backward products `back`
+    /// (hidden layers), into `out`: the drivers' V_dd |I|, the TIAs' output stages V_dd |I_line|
+    /// and the devices' Joule heat G V^2.
+    pub fn add_read_power<T: Real>(
         &self,
         circ: &AnalogCircuit<T>,
-        x: &[T],
-        phi: &[Vec<T>],
-        err: &[Vec<T>],
+        s: ReadState<'_, T>,
         out: &mut ByLayer,
     ) {
-        let v2 = self.v_read_volts * self.v_read_volts;
+        let (vdd, v) = (self.supply_volts, self.v_read_volts);
         for (idx, lc) in circ.layers.iter().enumerate() {
-            let input: &[T] = if idx == 0 { x } else { &phi[idx - 1] };
-            let mut fwd = 0.0;
-            for col in input.chunks_exact(lc.inputs) {
-                for (&u, &g) in col.iter().zip(&lc.row_conductance_forward) {
-                    let u = u.to_f64();
-                    fwd += g * u * u;
-                }
-            }
-            out[idx][Component::CrossbarForward.index()] += v2 * fwd;
+            let input: &[T] = if idx == 0 { s.x } else { &s.phi[idx - 1] };
+            let fwd = line_sums(input, &lc.row_conductance_forward, 1.0);
+            let o = &mut out[idx];
+            o[Component::CrossbarForward.index()] += vdd * v * fwd.abs_sum;
+            o[Component::DeviceJouleHeat.index()] += v * v * fwd.square_sum;
+            // The TIA's output sources the line current I = v_read p / R_f through R_f.
+            let g_f = 1.0 / lc.feedback_resistance_ohms;
+            o[Component::Tia.index()] += vdd * v * g_f * abs_sum(&s.pred[idx]);
             // Layer 1 has no backward read: its inputs are clamped.
             if idx >= 1 {
                 let lam = lc.precision.to_f64();
-                let mut bwd = 0.0;
-                for col in err[idx].chunks_exact(lc.outputs) {
-                    for (&e, &g) in col.iter().zip(&lc.line_conductance_backward) {
-                        let u = lam * e.to_f64();
-                        bwd += g * u * u;
-                    }
-                }
-                out[idx][Component::CrossbarBackward.index()] += v2 * bwd;
+                let bwd = line_sums(&s.err[idx], &lc.line_conductance_backward, lam);
+                o[Component::CrossbarBackward.index()] += vdd * v * bwd.abs_sum;
+                o[Component::DeviceJouleHeat.index()] += v * v * bwd.square_sum;
+                o[Component::Tia.index()] += vdd * v * g_f * abs_sum(&s.back[idx - 1]);
             }
         }
     }
@@ -223,12 +258,68 @@ pub fn component_total(e: &ByLayer, c: Component) -> f64 {
     e.iter().map(|l| l[c.index()]).sum()
 }
 
-/// Sum over components of one layer.
+/// Supply-side sum over components of one layer.
 pub fn layer_total(e: &ByLayer, layer: usize) -> f64 {
-    e[layer - 1].iter().sum()
+    supply_sum(&e[layer - 1])
 }
 
-/// Sum of everything.
+/// The supply-side energy of everything (the device Joule heat is a part of it, not added).
 pub fn total(e: &ByLayer) -> f64 {
-    e.iter().flat_map(|l| l.iter()).sum()
+    e.iter().map(supply_sum).sum()
+}
+
+/// The state a read's power is evaluated at: inputs, activations (hidden layers), error-node
+/// outputs and TIA outputs (layers 1..L), backward products (hidden layers).
+#[derive(Clone, Copy)]
+pub struct ReadState<'a, T: Real> {
+    pub x: &'a [T],
+    pub phi: &'a [Vec<T>],
+    pub err: &'a [Vec<T>],
+    pub pred: &'a [Vec<T>],
+    pub back: &'a [Vec<T>],
+}
+
+/// sum |u| G and sum u^2 G over the columns of `values` (lines fastest), u = `gain` x value.
+struct LineSums {
+    abs_sum: f64,
+    square_sum: f64,
+}
+
+fn line_sums<T: Real>(values: &[T], conductance: &[f64], gain: f64) -> LineSums {
+    let (mut abs_sum, mut square_sum) = (0.0, 0.0);
+    for col in values.chunks_exact(conductance.len().max(1)) {
+        for (&u, &g) in col.iter().zip(conductance) {
+            let u = gain * u.to_f64();
+            abs_sum += g * u.abs();
+            square_sum += g * u * u;
+        }
+    }
+    LineSums {
+        abs_sum,
+        square_sum,
+    }
+}
+
+fn abs_sum<T: Real>(v: &[T]) -> f64 {
+    v.iter().map(|u| u.to_f64().abs()).sum()
+}
+
+/// Bias power per amplifier kind: the design's, or the periphery table's gm/I_D model with the
+/// node capacitance as the load.
+fn amplifier_bias(
+    p: &PeripheryParams,
+    tau_z_seconds: f64,
+    temperature_kelvin: f64,
+) -> AmplifierBias {
+    match p.amplifier_power_watts {
+        Some(w) => AmplifierBias::uniform(w),
+        None => AmplifierBias::from_needs(&AmplifierNeeds {
+            supply_volts: p.supply_volts,
+            load_farads: p.node_capacitance_farads,
+            bandwidth_hertz: p.error_amp_bandwidth_hertz,
+            tau_z_seconds,
+            noise_volts_per_root_hertz: p.amplifier_noise_volts_per_root_hertz,
+            temperature_kelvin,
+        }),
+    }
 }

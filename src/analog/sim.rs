@@ -12,7 +12,7 @@
 //! depend on the threads.
 
 use super::circuit::{AnalogCircuit, CircuitWorkspace, NoiseSample, PackedProducts};
-use super::energy::{ByLayer, Component, EnergyModel};
+use super::energy::{supply_sum, ByLayer, Component, EnergyModel, ReadState};
 use crate::dynamics::{chunk_ranges, Integrator, Stage, Stepper, System};
 pub use crate::dynamics::{Scheme, CHUNK};
 use crate::numeric::seeds::stream_seed;
@@ -569,9 +569,18 @@ impl Recorder {
         let l_out = circ.n_layers();
         if let Some(model) = model {
             let mut p = vec![[0.0; Component::COUNT]; l_out];
-            model.add_crossbar_power(circ, x, &ws.phi, &ws.eps, &mut p);
+            let read = ReadState {
+                x,
+                phi: &ws.phi,
+                err: &ws.eps,
+                pred: &ws.pred,
+                back: &ws.back,
+            };
+            model.add_read_power(circ, read, &mut p);
             self.power.push(p);
-            if let Some(zn) = z_next {
+            // The capacitor charge is counted on the noise-free trajectory only (a noisy run
+            // takes the first pass's).
+            if let (Some(zn), None) = (z_next, &chunk.flow.noise) {
                 let mut c = vec![[0.0; Component::COUNT]; l_out];
                 model.add_capacitor_energy(&chunk.layer_ranges, z, zn, &mut c);
                 self.capacitor.push(c);
@@ -862,11 +871,7 @@ impl<'a, T: Real> ChunkRunner<'a, T> {
             if let Err(e) = r.chunk.check_divergence(dt) {
                 return Err(Box::new((e, r)));
             }
-            if self.noisy {
-                r.chunk.step(self.h);
-            } else {
-                self.advance(&mut r);
-            }
+            self.advance(&mut r);
             ticks.tick();
             r.residual = r.chunk.max_drive();
             if r.residual < self.opts.steady_tol {
@@ -883,7 +888,7 @@ impl<'a, T: Real> ChunkRunner<'a, T> {
     /// state is observed with one more evaluation without noise.
     fn recorded(
         &self,
-        first: ChunkRun<'a, T>,
+        mut first: ChunkRun<'a, T>,
         n_end: usize,
         window_len: usize,
     ) -> ChunkOutcome<'a, T> {
@@ -893,6 +898,10 @@ impl<'a, T: Real> ChunkRunner<'a, T> {
             fresh.window = Some(Window::new(fresh.z0.len(), window_len));
             fresh.steady = first.steady;
             fresh.residual = first.residual;
+            let charge = std::mem::take(&mut first.rec.capacitor);
+            fresh.rec.capacitor = noise_free_charge(charge, n_end);
+            // The first pass is dropped here, before the second records.
+            drop(first);
             fresh
         } else {
             first
@@ -914,6 +923,18 @@ impl<'a, T: Real> ChunkRunner<'a, T> {
         r.rec.observe(&r.chunk, model, n_end, &r.z_prev, None);
         Ok(r)
     }
+}
+
+/// The capacitor charge of the noise-free pass's steps, padded with zeros to `n_end` steps (the
+/// noise-free circuit is steady after its pass).
+fn noise_free_charge(mut charge: Vec<ByLayer>, n_end: usize) -> Vec<ByLayer> {
+    let zeros = charge
+        .first()
+        .map(|c| vec![[0.0; Component::COUNT]; c.len()]);
+    if let Some(z) = zeros {
+        charge.resize(n_end.max(charge.len()), z);
+    }
+    charge
 }
 
 /// A chunk's run, or the error that stopped it and the run up to there.
@@ -1302,8 +1323,8 @@ fn power_traces<T: Real>(
             for r in runs {
                 let (p, c) = (&r.rec.power, &r.rec.capacitor);
                 for l in 0..l_out {
-                    let a: f64 = p[j][l].iter().sum();
-                    let b: f64 = p[j + 1][l].iter().sum();
+                    let a = supply_sum(&p[j][l]);
+                    let b = supply_sum(&p[j + 1][l]);
                     cumulative[l] += 0.5 * dt * (a + b) + c[j][l].iter().sum::<f64>();
                 }
             }

@@ -350,9 +350,13 @@ fn crossbar_line(c: &CrossbarParams) -> String {
 fn periphery_line(p: &PeripheryParams) -> String {
     let bits = |b: Option<u32>| b.map_or("ideal".to_string(), |b| format!("{b}-bit"));
     format!(
-        "amplifiers {} each, error-amp bandwidth {}, offset sigma {}, rails {}, gain {}; C_z {}, \
-         V_dd {}, kT/C noise {}; DAC {} +-{} ({}), ADC {} +-{} ({})",
-        q(p.amplifier_power_watts, Dimension::Power),
+        "{} periphery, amplifiers {}, error-amp bandwidth {}, offset sigma {}, rails {}, gain {}; \
+         C_z {}, V_dd {}, kT/C noise {}; DAC {} +-{} ({}), ADC {} +-{} ({})",
+        p.technology.name,
+        p.amplifier_power_watts
+            .map_or("biased by gm/I_D".to_string(), |w| {
+                format!("{} each", q(w, Dimension::Power))
+            }),
         q(p.error_amp_bandwidth_hertz, Dimension::Frequency),
         q(p.offset_sigma_volts, Dimension::Voltage),
         p.rail_volts

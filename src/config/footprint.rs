@@ -50,7 +50,7 @@ const REPORT_BYTES: f64 = (1u64 << 20) as f64;
 const BYTES_PER_TILE_NODE: f64 = 200.0;
 /// Bytes per step and chunk of one power record (per layer, one value per energy component;
 /// `analog::energy::Component::COUNT`), beside the record's own entry in its growing list.
-const RECORD_BYTES_PER_LAYER: f64 = 9.0 * WORD;
+const RECORD_BYTES_PER_LAYER: f64 = 10.0 * WORD;
 const RECORD_ENTRY_BYTES: f64 = 3.0 * 24.0;
 
 /// What sets the memory of a run, as floats: a design can be absurd.

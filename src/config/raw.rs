@@ -195,28 +195,30 @@ pub struct RawCrossbar {
     pub v_read: S<Si>,
     pub wire_resistance: S<Si>,
     pub backward: S<String>,
+    pub cell: S<String>,
 }
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct RawPeriphery {
-    pub amplifier_power: S<Si>,
+    pub technology: S<String>,
+    pub amplifier_power: Option<S<Si>>,
     pub error_amp_bandwidth: S<Si>,
     pub offset_sigma: S<Si>,
     pub rail: S<Si>,
     pub open_loop_gain: S<Real>,
     pub amplifier_noise: S<Si>,
     pub node_capacitance: S<Si>,
-    pub supply: S<Si>,
+    pub supply: Option<S<Si>>,
     pub ktc_noise: S<bool>,
     pub digital_mac_energy: S<Si>,
     pub drift_compensation: S<String>,
     pub dac_bits: S<Count>,
     pub dac_range: S<Real>,
-    pub dac_energy: S<Si>,
+    pub dac_energy: Option<S<Si>>,
     pub adc_bits: S<Count>,
     pub adc_range: S<Real>,
-    pub adc_energy: S<Si>,
+    pub adc_energy: Option<S<Si>>,
 }
 
 #[derive(Deserialize, Debug)]

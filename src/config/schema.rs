@@ -446,13 +446,33 @@ pub static KEYS: &[Key] = &[
         doc: "The W^T e read: shared (the same devices, read transposed) or separate (a second \
               array holding W^T, with its own device errors).",
     },
+    Key {
+        section: "crossbar",
+        name: "cell",
+        kind: Kind::Choice(crate::hardware::technology::CELL_NAMES),
+        default: Value("\"1t1r\""),
+        doc: "The kind of cell, for the area: 1t1r (48 F^2) or crosspoint (4 F^2), NeuroSim's \
+              cells (Chen et al., IEEE TCAD 2018).",
+    },
     // ---------------------------------------------------------------- [periphery]
+    Key {
+        section: "periphery",
+        name: "technology",
+        kind: Kind::Choice(crate::hardware::technology::NODE_NAMES),
+        default: Value("\"28nm\""),
+        doc: "Technology node of the periphery table (src/hardware/technology.rs): ADC and DAC \
+              energy and area, the supply; each node's figures name their source.",
+    },
     Key {
         section: "periphery",
         name: "amplifier_power",
         kind: Kind::Quantity(D::Power),
-        default: Value("\"20uW\""),
-        doc: "Static power of one amplifier (TIA, error amplifier, integrator).",
+        default: Derived(
+            "V_dd 2 g_m / (g_m/I_D), g_m/I_D = 15 S/A, g_m = C_z / tau_z (integrators), \
+             2 pi f_c C_z (the others), at least 4 kT / e_n^2",
+        ),
+        doc: "Bias power of one amplifier (TIA, error amplifier, integrator, activation); when \
+              given, every amplifier draws it.",
     },
     Key {
         section: "periphery",
@@ -503,8 +523,8 @@ pub static KEYS: &[Key] = &[
         section: "periphery",
         name: "supply",
         kind: Kind::Quantity(D::Voltage),
-        default: Value("\"1V\""),
-        doc: "Supply voltage V_dd of the node capacitors' charging energy.",
+        default: Derived("the technology node's supply"),
+        doc: "Supply voltage V_dd of the drivers, amplifiers and node capacitors.",
     },
     Key {
         section: "periphery",
@@ -550,7 +570,7 @@ pub static KEYS: &[Key] = &[
         section: "periphery",
         name: "dac_energy",
         kind: Kind::Quantity(D::Energy),
-        default: Value("\"0J\""),
+        default: Derived("ISAAC's DAC, 2^(bits-1) x 3.05 fJ x F / 32 nm (8 bits when ideal)"),
         doc: "Energy of one DAC conversion.",
     },
     Key {
@@ -571,8 +591,8 @@ pub static KEYS: &[Key] = &[
         section: "periphery",
         name: "adc_energy",
         kind: Kind::Quantity(D::Energy),
-        default: Value("\"78fJ\""),
-        doc: "Energy of one ADC conversion (default: NeuroSim's 8-bit SAR ADC at 22 nm).",
+        default: Derived("FOM_W 2^bits of the node's survey ADC (8 bits when ideal)"),
+        doc: "Energy of one ADC conversion.",
     },
     // ---------------------------------------------------------------- [dynamics]
     Key {

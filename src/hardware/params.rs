@@ -133,6 +133,8 @@ pub struct CrossbarParams {
     /// Resistance of one wire segment between adjacent cells, on rows and columns.
     pub wire_resistance_ohms: f64,
     pub backward: Backward,
+    /// The kind of cell, for the area.
+    pub cell: super::technology::CellKind,
 }
 
 /// A converter: bits and full-scale range (symmetric, +-range).
@@ -147,7 +149,11 @@ pub struct Converter {
 /// Amplifiers, converters and their imperfections.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PeripheryParams {
-    pub amplifier_power_watts: f64,
+    /// The technology node of the periphery table.
+    pub technology: super::technology::TechnologyNode,
+    /// Bias power of every amplifier when the design states it; `None`: from the node's
+    /// gm/I_D model ([`super::technology::AmplifierBias::from_needs`]).
+    pub amplifier_power_watts: Option<f64>,
     pub error_amp_bandwidth_hertz: f64,
     /// Standard deviation of the fixed input offset of each amplifier.
     pub offset_sigma_volts: f64,

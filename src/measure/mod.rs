@@ -3,10 +3,11 @@
 //! sweep's records), and the traces ([`traces`]: traces.h5), written by [`output`].
 
 pub mod output;
+pub mod ppa;
 pub mod report;
 pub mod run;
 pub mod traces;
 
 pub use output::{write_diverged, write_measurements, REPORT_JSON, TRACES_H5};
-pub use report::{Outcome, RunReport};
+pub use report::{Outcome, PpaReport, RunReport};
 pub use run::{run, sim_options, DivergedRun, RunError, RunResult};

@@ -7,7 +7,7 @@
 //! written as JSON `null` and read back as NaN.
 
 use crate::analog::energy::{component_total, layer_total, total, ByLayer};
-use crate::analog::{Component, SimError, Simulation};
+use crate::analog::{Component, EnergyModel, SimError, Simulation};
 use crate::config::Circuit;
 use crate::design::Built;
 use crate::hardware::mapping::relative_frobenius;
@@ -51,6 +51,7 @@ pub struct Measurements {
     pub dynamics: DynamicsReport,
     pub settling: SettlingReport,
     pub energy: EnergyReport,
+    pub ppa: PpaReport,
     pub gradients: GradientsReport,
 }
 
@@ -134,6 +135,46 @@ pub struct EnergyReport {
     #[serde(deserialize_with = "number")]
     pub ops_per_joule: f64,
     pub digital_reference: DigitalReference,
+}
+
+/// The PPA of one run, per inference (one sample): [`super::ppa`] computes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PpaReport {
+    pub convention: String,
+    pub technology: String,
+    pub cell: String,
+    pub ops_per_inference: usize,
+    #[serde(deserialize_with = "number")]
+    pub latency_seconds: f64,
+    #[serde(deserialize_with = "number")]
+    pub energy_per_inference_joules: f64,
+    /// Per inference, by component (supply side; the device Joule heat is a part of the
+    /// drivers').
+    pub energy_by_component_joules: ByComponent,
+    pub area_square_meters: AreaParts,
+    pub area_by_layer_square_meters: Vec<AreaParts>,
+    /// Operations per second of one inference at a time, in 10^12.
+    #[serde(deserialize_with = "number")]
+    pub tops: f64,
+    #[serde(deserialize_with = "number")]
+    pub tops_per_watt: f64,
+    #[serde(deserialize_with = "number")]
+    pub tops_per_square_millimeter: f64,
+    #[serde(deserialize_with = "number")]
+    pub energy_delay_product_joule_seconds: f64,
+}
+
+/// Area of one layer, or of the whole design, by part (square meters).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AreaParts {
+    #[serde(deserialize_with = "number")]
+    pub cells: f64,
+    #[serde(deserialize_with = "number")]
+    pub adc: f64,
+    #[serde(deserialize_with = "number")]
+    pub dac: f64,
+    #[serde(deserialize_with = "number")]
+    pub total: f64,
 }
 
 /// A digital BP step of the same network, for comparison.
@@ -379,8 +420,7 @@ impl RunReport {
     /// The report of a completed run: its design, mapping and simulation, and the gradient
     /// check.
     pub fn completed(
-        circuit: &Circuit,
-        built: &Built,
+        (circuit, built, model): (&Circuit, &Built, &EnergyModel),
         sim: &Simulation,
         gradients: GradientsReport,
         wall_seconds: f64,
@@ -389,6 +429,7 @@ impl RunReport {
             dynamics: DynamicsReport::of(circuit, sim),
             settling: SettlingReport::of(circuit, sim),
             energy: EnergyReport::of(circuit, sim),
+            ppa: PpaReport::of(circuit, built, sim, model),
             gradients,
         };
         RunReport::new(
@@ -505,6 +546,7 @@ impl RunReport {
         );
         settling_lines(&mut s, m, t_max_seconds, steady_tol);
         energy_lines(&mut s, &m.energy, self.batch);
+        ppa_lines(&mut s, &m.ppa);
         gradient_lines(&mut s, &m.gradients);
         s
     }
@@ -559,11 +601,29 @@ fn energy_lines(s: &mut String, e: &EnergyReport, batch: usize) {
         if t == 0.0 {
             continue;
         }
-        let _ = write!(s, "  {:<18}", c.name());
+        // The device heat is a part of the drivers' energy, not a supply term: in parentheses.
+        let name = if c.is_supply() {
+            c.name().to_string()
+        } else {
+            format!("({})", c.name())
+        };
+        let _ = write!(s, "  {name:<18}");
         for layer in layers {
             let _ = write!(s, "{:>11}", si(layer.get(c) / b, "J"));
         }
         let _ = writeln!(s, "{:>11}", si(t / b, "J"));
+    }
+}
+
+fn ppa_lines(s: &mut String, p: &PpaReport) {
+    let _ = writeln!(
+        s,
+        "ppa        per inference, {} periphery, {} cells; 2 ops per MAC per weight per read; \
+         latency = settling",
+        p.technology, p.cell
+    );
+    for [name, value] in p.rows(false) {
+        let _ = writeln!(s, "  {name:<18} {value:>12}");
     }
 }
 

@@ -169,6 +169,10 @@ pub fn sim_options(circuit: &Circuit) -> Result<SimOptions, RunError> {
             circuit.architecture.activation,
             circuit.crossbar.v_read_volts,
             &circuit.periphery,
+            (
+                d.tau_z_seconds,
+                circuit.device.read_noise.temperature_kelvin,
+            ),
         )),
     };
     // Refused here, before anything is built or run (a sweep checks every point with this).
@@ -200,7 +204,12 @@ pub fn run(
     let gradients = gradient_check(circuit, &built, &hw_batch, &sim)?;
     let energy_model = opts.energy.clone().expect("run options account for energy");
     let wall_seconds = start.elapsed().as_secs_f64();
-    let report = RunReport::completed(circuit, &built, &sim, gradients.report(), wall_seconds);
+    let report = RunReport::completed(
+        (circuit, &built, &energy_model),
+        &sim,
+        gradients.report(),
+        wall_seconds,
+    );
     Ok(RunResult {
         built,
         sim,

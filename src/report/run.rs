@@ -26,6 +26,17 @@ pub fn write_run_report(circuit: &Circuit, res: &RunResult, dir: &Path) -> Resul
     ));
     report.heading(2, "Summary");
     report.preformatted(&run_summary(circuit, res));
+    if let Some(m) = res.report.measurements() {
+        report.heading(2, "Power, performance and area");
+        report.paragraph(&format!(
+            "Per inference, {} periphery, {} cells. {}.",
+            m.ppa.technology,
+            m.ppa.cell,
+            crate::measure::ppa::CONVENTION
+        ));
+        let rows: Vec<Vec<String>> = m.ppa.rows(true).into_iter().map(Vec::from).collect();
+        report.table(&["quantity", "value"], &rows);
+    }
     report.heading(2, "Design");
     report.preformatted(&circuit.summary());
     report.heading(2, "Figures");

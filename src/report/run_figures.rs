@@ -186,7 +186,8 @@ fn node_figures(circuit: &Circuit, sim: &Simulation) -> Vec<Figure> {
 
 fn power_figure(sim: &Simulation) -> Figure {
     let power = &sim.traces.power_watts;
-    let comps: Vec<(String, Vec<f64>)> = Component::ALL
+    // Stacked: the supply's components (the device Joule heat is a part of the drivers').
+    let comps: Vec<(String, Vec<f64>)> = Component::SUPPLY
         .iter()
         .filter(|c| power.iter().any(|p| p[c.index()] > 0.0))
         .map(|c| {
@@ -213,7 +214,7 @@ fn power_figure(sim: &Simulation) -> Figure {
 fn energy_figure(sim: &Simulation, energy: &ByLayer) -> Figure {
     let b = sim.batch as f64;
     let cats: Vec<String> = (1..=energy.len()).map(|l| format!("layer {l}")).collect();
-    let groups: Vec<(String, Vec<f64>)> = Component::ALL
+    let groups: Vec<(String, Vec<f64>)> = Component::SUPPLY
         .iter()
         .filter(|c| component_total(energy, **c) > 0.0)
         .map(|c| {

@@ -3,6 +3,7 @@
 use super::resolver::{sp, usize_of, Resolver, Result};
 use crate::config::raw::RawCrossbar;
 use crate::hardware::params::{Backward, CrossbarParams};
+use crate::hardware::technology::{CellKind, CELLS};
 use serde_json::json;
 
 /// Largest tile side: the largest fabricated crossbars have a few thousand rows.
@@ -51,6 +52,7 @@ pub(super) fn crossbar(r: &mut Resolver, c: &RawCrossbar, t: &Tiles) -> Result<C
                 sp(&c.wire_resistance),
             ),
             ("backward", json!(c.backward.get_ref()), sp(&c.backward)),
+            ("cell", json!(c.cell.get_ref()), sp(&c.cell)),
         ],
     );
     Ok(CrossbarParams {
@@ -63,5 +65,7 @@ pub(super) fn crossbar(r: &mut Resolver, c: &RawCrossbar, t: &Tiles) -> Result<C
         } else {
             Backward::Shared
         },
+        // The schema admits only the table's names (Kind::Choice of CELL_NAMES).
+        cell: CellKind::named(c.cell.get_ref()).unwrap_or(CELLS[0]),
     })
 }

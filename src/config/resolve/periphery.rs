@@ -1,11 +1,12 @@
 //! [periphery]: amplifiers, node capacitors and converters.
 
-use super::resolver::{finite_json, sp, Resolver, Result};
+use super::resolver::{finite_json, opt_sp, sp, Resolver, Result};
 use crate::config::error::ConfigError;
-use crate::config::raw::{Count, RawPeriphery, Real, Si};
+use crate::config::raw::{Count, RawPeriphery, Real};
 use crate::config::units::format_number;
 use crate::hardware::drift_compensation::DriftCompensation;
 use crate::hardware::params::{Converter, PeripheryParams};
+use crate::hardware::technology::{TechnologyNode, NODES};
 use serde_json::json;
 use toml::Spanned;
 
@@ -13,7 +14,12 @@ use toml::Spanned;
 pub const MAX_BITS: u64 = 32;
 
 pub(super) fn periphery(r: &mut Resolver, p: &RawPeriphery) -> Result<PeripheryParams> {
-    let amp_power = r.non_negative(&p.amplifier_power, "the amplifier power")?;
+    // The schema admits only the table's names (Kind::Choice of NODE_NAMES).
+    let node = TechnologyNode::named(p.technology.get_ref()).unwrap_or(NODES[0]);
+    let amp_power = match &p.amplifier_power {
+        Some(v) => Some(r.non_negative(v, "the amplifier power")?),
+        None => None,
+    };
     let bandwidth = r.positive(&p.error_amp_bandwidth, "the error-amplifier bandwidth")?;
     let offset_sigma = r.non_negative(&p.offset_sigma, "the offset sigma")?;
     let rail = p.rail.get_ref().0;
@@ -30,7 +36,22 @@ pub(super) fn periphery(r: &mut Resolver, p: &RawPeriphery) -> Result<PeripheryP
             format_number(gain)
         )
     })?;
+    let mut dac = converter(r, &p.dac_bits, &p.dac_range, "a DAC")?;
+    dac.energy_joules = match &p.dac_energy {
+        Some(v) => r.non_negative(v, "the DAC energy")?,
+        None => node.dac_energy_joules(dac.bits),
+    };
+    let mut adc = converter(r, &p.adc_bits, &p.adc_range, "an ADC")?;
+    adc.energy_joules = match &p.adc_energy {
+        Some(v) => r.non_negative(v, "the ADC energy")?,
+        None => node.adc_energy_joules(adc.bits),
+    };
+    let supply_volts = match &p.supply {
+        Some(v) => r.positive(v, "the supply voltage")?,
+        None => node.supply_volts,
+    };
     let periphery = PeripheryParams {
+        technology: node,
         amplifier_power_watts: amp_power,
         error_amp_bandwidth_hertz: bandwidth,
         offset_sigma_volts: offset_sigma,
@@ -41,13 +62,13 @@ pub(super) fn periphery(r: &mut Resolver, p: &RawPeriphery) -> Result<PeripheryP
         digital_mac_energy_joules: r
             .non_negative(&p.digital_mac_energy, "the digital MAC energy")?,
         node_capacitance_farads: r.positive(&p.node_capacitance, "the node capacitance")?,
-        supply_volts: r.positive(&p.supply, "the supply voltage")?,
+        supply_volts,
         ktc_noise: *p.ktc_noise.get_ref(),
         // The loader admits only the schema's choices.
         drift_compensation: DriftCompensation::from_name(p.drift_compensation.get_ref())
             .unwrap_or_default(),
-        dac: converter(r, &p.dac_bits, &p.dac_range, &p.dac_energy, "a DAC")?,
-        adc: converter(r, &p.adc_bits, &p.adc_range, &p.adc_energy, "an ADC")?,
+        dac,
+        adc,
     };
     put_periphery(r, p, &periphery);
     Ok(periphery)
@@ -57,7 +78,6 @@ fn converter(
     r: &Resolver,
     bits: &Spanned<Count>,
     range: &Spanned<Real>,
-    energy: &Spanned<Si>,
     what: &str,
 ) -> std::result::Result<Converter, ConfigError> {
     let b = bits.get_ref().0;
@@ -67,7 +87,7 @@ fn converter(
     Ok(Converter {
         bits: (b > 0).then_some(b as u32),
         range: r.positive(range, &format!("the {what} range"))?,
-        energy_joules: r.non_negative(energy, &format!("the {what} energy"))?,
+        energy_joules: 0.0,
     })
 }
 
@@ -75,10 +95,11 @@ fn put_periphery(r: &mut Resolver, p: &RawPeriphery, q: &PeripheryParams) {
     r.put_all(
         "periphery",
         vec![
+            ("technology", json!(q.technology.name), sp(&p.technology)),
             (
                 "amplifier_power_watts",
                 json!(q.amplifier_power_watts),
-                sp(&p.amplifier_power),
+                opt_sp(&p.amplifier_power),
             ),
             (
                 "error_amp_bandwidth_hertz",
@@ -101,7 +122,7 @@ fn put_periphery(r: &mut Resolver, p: &RawPeriphery, q: &PeripheryParams) {
                 json!(q.node_capacitance_farads),
                 sp(&p.node_capacitance),
             ),
-            ("supply_volts", json!(q.supply_volts), sp(&p.supply)),
+            ("supply_volts", json!(q.supply_volts), opt_sp(&p.supply)),
             ("ktc_noise", json!(q.ktc_noise), sp(&p.ktc_noise)),
             (
                 "amplifier_noise_volts_per_root_hertz",
@@ -123,14 +144,14 @@ fn put_periphery(r: &mut Resolver, p: &RawPeriphery, q: &PeripheryParams) {
             (
                 "dac_energy_joules",
                 json!(q.dac.energy_joules),
-                sp(&p.dac_energy),
+                opt_sp(&p.dac_energy),
             ),
             ("adc_bits", json!(p.adc_bits.get_ref().0), sp(&p.adc_bits)),
             ("adc_range", json!(q.adc.range), sp(&p.adc_range)),
             (
                 "adc_energy_joules",
                 json!(q.adc.energy_joules),
-                sp(&p.adc_energy),
+                opt_sp(&p.adc_energy),
             ),
         ],
     );

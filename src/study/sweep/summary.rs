@@ -536,7 +536,8 @@ fn components_along(
     let axis = &plan.axes[a];
     let cats: Vec<String> = (0..axis.values.len()).map(|v| axis.tick(v)).collect();
     let mut groups: Vec<(String, Vec<f64>)> = Vec::new();
-    for comp in Component::ALL {
+    // Stacked: the supply's components (the device Joule heat is a part of the drivers').
+    for comp in Component::SUPPLY {
         let i = comp.index();
         let mut means = vec![f64::NAN; cats.len()];
         let mut sums = vec![(0.0, 0usize); cats.len()];
