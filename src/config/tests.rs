@@ -592,7 +592,8 @@ fn the_memory_estimate_counts_what_a_run_records() {
     assert_eq!(f.checkpoints, points * hidden * batch * 8.0);
     assert_eq!(f.traces, points * batch * (hidden + 2.0 * errors) * 8.0);
     let steps = (5e-6_f64 / 0.1e-9).ceil();
-    assert_eq!(f.power_record, 2.0 * (steps + 1.0) * (3.0 * 72.0 + 72.0));
+    // Per step and record: 3 layers of 10 energy components (8 bytes each), and the entry.
+    assert_eq!(f.power_record, 2.0 * (steps + 1.0) * (3.0 * 80.0 + 72.0));
 }
 
 #[test]
