@@ -129,6 +129,7 @@ pub(super) fn run<T: Real>(
         converged: converged || max_dzdt < tol,
         time,
         energy_trace: Vec::new(),
+        newton: None,
     })
 }
 

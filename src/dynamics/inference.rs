@@ -18,6 +18,15 @@ pub enum Solver {
     Dop853 { rtol: f64, atol: f64 },
     /// The exact equilibrium of a linear network.
     ClosedForm,
+    /// Newton on grad_z F = 0, each linear step by a Krylov method on Jacobian-vector
+    /// products, with a line search; at most `max_iterations` Newton iterations, after which
+    /// (or when the line search fails) the samples concerned go on with Dop853 at `rtol` and
+    /// `atol` (see [`super::newton`]).
+    Newton {
+        max_iterations: usize,
+        rtol: f64,
+        atol: f64,
+    },
 }
 
 impl Solver {
@@ -28,6 +37,17 @@ impl Solver {
             Solver::Dopri5 { .. } => "dopri5",
             Solver::Dop853 { .. } => "dop853",
             Solver::ClosedForm => "closed-form",
+            Solver::Newton { .. } => "newton",
+        }
+    }
+
+    /// Newton-Krylov with its default budget, falling back to Dop853 at the tolerances the
+    /// reference runs use.
+    pub fn newton() -> Self {
+        Solver::Newton {
+            max_iterations: super::newton::MAX_ITERATIONS,
+            rtol: 1e-13,
+            atol: 1e-15,
         }
     }
 }
@@ -105,6 +125,46 @@ pub struct Inference<T> {
     /// F at steps 0, k, 2k, ... when recording was asked for; a chunk that stopped early
     /// contributes its final energy to the later entries.
     pub energy_trace: Vec<f64>,
+    /// What Newton-Krylov did ([`Solver::Newton`] only).
+    pub newton: Option<NewtonStats>,
+}
+
+/// The statistics of a Newton-Krylov equilibrium. `steps` of its [`Inference`] is the Newton
+/// iterations and `rhs_evals` the gradient evaluations plus the Jacobian-vector products (each
+/// costs about one), both including the fallback's.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewtonStats {
+    /// Newton iterations (the largest over chunks).
+    pub iterations: usize,
+    /// Krylov iterations, summed over chunks.
+    pub krylov_iterations: usize,
+    /// Gradient evaluations (line-search trials included), summed over chunks.
+    pub gradient_evals: usize,
+    /// Jacobian-vector products, summed over chunks.
+    pub jacobian_products: usize,
+    /// The Krylov method: "cg" (symmetric Jacobian), "bicgstab" (backward reads of their own).
+    pub krylov: &'static str,
+    /// Set when some samples did not converge by Newton and were handed to Dop853.
+    pub fallback: Option<Fallback>,
+}
+
+/// Samples Newton left to the ODE solver, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fallback {
+    /// How many samples (whole chunks of [`InferenceOptions::chunk`]) Dop853 finished.
+    pub samples: usize,
+    /// Why Newton stopped on the first of them.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Fallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "newton fell back to dop853 on {} samples: {}",
+            self.samples, self.reason
+        )
+    }
 }
 
 /// Why inference failed.

@@ -9,6 +9,7 @@
 use super::adaptive;
 use super::inference::{chunk_ranges, Inference, InferenceError, InferenceOptions, Solver};
 use super::integrators::{Euler, Integrator, Rk4};
+use super::newton;
 use super::system::{GradientFlow, System};
 use crate::network::closed_form;
 use crate::network::{Batch, Layout, Network};
@@ -60,6 +61,11 @@ fn solve<T: Real>(
             atol,
             &opts.stop,
         ),
+        Solver::Newton {
+            max_iterations,
+            rtol,
+            atol,
+        } => newton::run(net, batch, z0, max_iterations, (rtol, atol), opts),
         Solver::ClosedForm => {
             // Backward reads with weights of their own make the system non-symmetric: the
             // output-space reduction solves it, the block Cholesky of `equilibrium` cannot.
@@ -77,6 +83,7 @@ fn solve<T: Real>(
                 converged: true,
                 time: f64::INFINITY,
                 energy_trace: Vec::new(),
+                newton: None,
             })
         }
     }
@@ -94,13 +101,16 @@ fn check_options(opts: &InferenceOptions) -> Result<(), InferenceError> {
     };
     match opts.solver {
         Solver::Euler { dt } | Solver::Rk4 { dt } => positive("dt", dt)?,
-        Solver::Dopri5 { rtol, atol } | Solver::Dop853 { rtol, atol } => {
+        Solver::Dopri5 { rtol, atol }
+        | Solver::Dop853 { rtol, atol }
+        | Solver::Newton { rtol, atol, .. } => {
             positive("rtol", rtol)?;
             positive("atol", atol)?;
             if opts.stop.tol.is_none() {
-                return Err(InferenceError::Options(
-                    "adaptive solvers stop on a steady-state tolerance; give one".into(),
-                ));
+                return Err(InferenceError::Options(format!(
+                    "{} stops on a steady-state tolerance; give one",
+                    opts.solver.name()
+                )));
             }
         }
         Solver::ClosedForm => {}
@@ -172,6 +182,7 @@ fn fixed_step<T: Real, I: Integrator<T>>(
         converged: true,
         time: 0.0,
         energy_trace: Vec::new(),
+        newton: None,
     };
     let mut records: Vec<Vec<Vec<f64>>> = Vec::new();
     for (c, r) in chunks.iter().zip(results) {
@@ -313,7 +324,7 @@ fn non_finite<T: Real>(sys: &GradientFlow<'_, T>, z: &[T], time: f64) -> Inferen
 }
 
 /// Copies the columns `s0..` of every layer of `full` into a chunk-local buffer.
-fn gather<T: Real>(full: &Layout, chunk: &Layout, z: &[T], s0: usize) -> Vec<T> {
+pub(super) fn gather<T: Real>(full: &Layout, chunk: &Layout, z: &[T], s0: usize) -> Vec<T> {
     let mut out = Vec::with_capacity(chunk.len());
     for l in 1..=full.n_free() {
         let n = full.width(l);
@@ -324,7 +335,7 @@ fn gather<T: Real>(full: &Layout, chunk: &Layout, z: &[T], s0: usize) -> Vec<T> 
 }
 
 /// The inverse of [`gather`].
-fn scatter<T: Real>(full: &Layout, chunk: &Layout, part: &[T], z: &mut [T], s0: usize) {
+pub(super) fn scatter<T: Real>(full: &Layout, chunk: &Layout, part: &[T], z: &mut [T], s0: usize) {
     for l in 1..=full.n_free() {
         let n = full.width(l);
         let r = full.range(l);
