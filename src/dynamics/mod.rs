@@ -10,6 +10,7 @@
 //! [`CHUNK`] samples.
 
 mod adaptive;
+mod anderson;
 mod inference;
 mod integrators;
 mod jacobian;

@@ -78,6 +78,21 @@ pub(super) fn run<T: Real>(
             let x = &batch.x.as_slice()[c.start * d..c.end * d];
             let y = &batch.y.as_slice()[c.start * o..c.end * o];
             let z = gather(&full, &net.layout(c.len()), &z0, c.start);
+            if let Ok(v) = std::env::var("APCSIM_ANDERSON") {
+                let mut it = v.split(',').map(|t| t.parse::<f64>().unwrap());
+                let (beta, depth) = (it.next().unwrap(), it.next().unwrap() as usize);
+                return super::anderson::Anderson {
+                    net: &net,
+                    x,
+                    y,
+                    ws: net.workspace(c.len()),
+                    samples: Samples::new(&net.layout(c.len())),
+                    tol,
+                    beta,
+                    depth,
+                }
+                .solve(z, 100_000);
+            }
             Newton::new(&net, &weights, x, y, c.len(), tol).solve(z, max_iterations)
         })
         .collect();
@@ -138,14 +153,14 @@ fn offset_sample(mut e: InferenceError, s0: usize) -> InferenceError {
 }
 
 /// What Newton did on one chunk.
-struct ChunkNewton {
-    z: Vec<f64>,
-    iterations: usize,
-    krylov_iterations: usize,
-    gradient_evals: usize,
-    jacobian_products: usize,
+pub(super) struct ChunkNewton {
+    pub z: Vec<f64>,
+    pub iterations: usize,
+    pub krylov_iterations: usize,
+    pub gradient_evals: usize,
+    pub jacobian_products: usize,
     /// Why the chunk needs the fallback, if it does.
-    failure: Option<String>,
+    pub failure: Option<String>,
 }
 
 /// Per-sample arithmetic on flat activity buffers: sample s owns column s of every layer.
