@@ -21,6 +21,8 @@ fn main() -> anyhow::Result<()> {
     let (net, batch) = network::benchmark_network::<f64>(n, l);
     println!("tanh muPC residual, D = 64, N = {n}, L = {l}, O = 10, B = 64, f64");
     let stop = Stop::steady(1e-10, 10_000_000);
+    let dt = largest_stable_euler_step(&net, &batch)?;
+    println!("euler dt = {dt:.4} (0.98 x 2 / lambda_max of the Hessian at the equilibrium)");
     for name in solvers {
         let solver = match name {
             "newton" => Solver::newton(),
@@ -28,7 +30,7 @@ fn main() -> anyhow::Result<()> {
                 rtol: 1e-11,
                 atol: 1e-13,
             },
-            "euler" => Solver::Euler { dt: 0.5 },
+            "euler" => Solver::Euler { dt },
             other => anyhow::bail!("unknown solver {other}"),
         };
         let t0 = Instant::now();
@@ -43,4 +45,37 @@ fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// 0.98 x 2 / lambda_max, lambda_max the largest eigenvalue of the activity Hessian at the
+/// equilibrium over every sample (power iteration on finite differences of the gradient):
+/// Euler multiplies the error along an eigenvector by 1 - dt lambda, so any longer step
+/// diverges.
+fn largest_stable_euler_step(
+    net: &apcsim::network::Network<f64>,
+    batch: &apcsim::network::Batch<f64>,
+) -> anyhow::Result<f64> {
+    let stop = Stop::steady(1e-10, 10_000_000);
+    let z = infer(net, batch, &InferenceOptions::new(Solver::newton(), stop))?.z;
+    let b = batch.size();
+    let (x, y) = (batch.x.as_slice(), batch.y.as_slice());
+    let mut ws = net.workspace(b);
+    let mut grad = |zz: &[f64]| {
+        let mut g = vec![0.0; zz.len()];
+        net.activity_gradient(x, y, zz, &mut ws, &mut g);
+        g
+    };
+    let g0 = grad(&z);
+    let mut v: Vec<f64> = (0..z.len()).map(|k| (0.7 * k as f64).sin()).collect();
+    let mut lambda = 0.0;
+    for _ in 0..300 {
+        let norm = v.iter().map(|a| a * a).sum::<f64>().sqrt();
+        v.iter_mut().for_each(|a| *a /= norm);
+        let h = 1e-6;
+        let zh: Vec<f64> = z.iter().zip(&v).map(|(a, b)| a + h * b).collect();
+        let hv: Vec<f64> = grad(&zh).iter().zip(&g0).map(|(a, b)| (a - b) / h).collect();
+        lambda = hv.iter().zip(&v).map(|(a, b)| a * b).sum::<f64>();
+        v = hv;
+    }
+    Ok(0.98 * 2.0 / lambda)
 }

@@ -10,7 +10,6 @@
 //! [`CHUNK`] samples.
 
 mod adaptive;
-mod anderson;
 mod inference;
 mod integrators;
 mod jacobian;

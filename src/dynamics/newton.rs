@@ -78,21 +78,6 @@ pub(super) fn run<T: Real>(
             let x = &batch.x.as_slice()[c.start * d..c.end * d];
             let y = &batch.y.as_slice()[c.start * o..c.end * o];
             let z = gather(&full, &net.layout(c.len()), &z0, c.start);
-            if let Ok(v) = std::env::var("APCSIM_ANDERSON") {
-                let mut it = v.split(',').map(|t| t.parse::<f64>().unwrap());
-                let (beta, depth) = (it.next().unwrap(), it.next().unwrap() as usize);
-                return super::anderson::Anderson {
-                    net: &net,
-                    x,
-                    y,
-                    ws: net.workspace(c.len()),
-                    samples: Samples::new(&net.layout(c.len())),
-                    tol,
-                    beta,
-                    depth,
-                }
-                .solve(z, 100_000);
-            }
             Newton::new(&net, &weights, x, y, c.len(), tol).solve(z, max_iterations)
         })
         .collect();
@@ -153,25 +138,25 @@ fn offset_sample(mut e: InferenceError, s0: usize) -> InferenceError {
 }
 
 /// What Newton did on one chunk.
-pub(super) struct ChunkNewton {
-    pub z: Vec<f64>,
-    pub iterations: usize,
-    pub krylov_iterations: usize,
-    pub gradient_evals: usize,
-    pub jacobian_products: usize,
+struct ChunkNewton {
+    z: Vec<f64>,
+    iterations: usize,
+    krylov_iterations: usize,
+    gradient_evals: usize,
+    jacobian_products: usize,
     /// Why the chunk needs the fallback, if it does.
-    pub failure: Option<String>,
+    failure: Option<String>,
 }
 
 /// Per-sample arithmetic on flat activity buffers: sample s owns column s of every layer.
-pub(super) struct Samples {
+struct Samples {
     batch: usize,
     /// (sample, index range) of every column of every free layer.
     segments: Vec<(usize, Range<usize>)>,
 }
 
 impl Samples {
-    pub fn new(lay: &Layout) -> Self {
+    fn new(lay: &Layout) -> Self {
         let mut segments = Vec::new();
         for l in 1..=lay.n_free() {
             let (n, r) = (lay.width(l), lay.range(l));
@@ -186,7 +171,7 @@ impl Samples {
     }
 
     /// a_s . b_s for every sample s.
-    pub fn dots(&self, a: &[f64], b: &[f64]) -> Vec<f64> {
+    fn dots(&self, a: &[f64], b: &[f64]) -> Vec<f64> {
         let mut out = vec![0.0; self.batch];
         for (s, r) in &self.segments {
             out[*s] += a[r.clone()]
@@ -199,7 +184,7 @@ impl Samples {
     }
 
     /// max|a_s| for every sample s (NaN if a_s holds one).
-    pub fn max_abs(&self, a: &[f64]) -> Vec<f64> {
+    fn max_abs(&self, a: &[f64]) -> Vec<f64> {
         let mut out = vec![0.0f64; self.batch];
         for (s, r) in &self.segments {
             let m = crate::network::model::max_abs(&a[r.clone()]);
@@ -209,7 +194,7 @@ impl Samples {
     }
 
     /// y_s += c_s x_s for every sample with c_s != 0.
-    pub fn axpy(&self, c: &[f64], x: &[f64], y: &mut [f64]) {
+    fn axpy(&self, c: &[f64], x: &[f64], y: &mut [f64]) {
         for (s, r) in &self.segments {
             if c[*s] != 0.0 {
                 for (y, &x) in y[r.clone()].iter_mut().zip(&x[r.clone()]) {
@@ -220,7 +205,7 @@ impl Samples {
     }
 
     /// y_s = x_s + c_s y_s where `keep[s]`, y_s = 0 elsewhere.
-    pub fn xpby(&self, x: &[f64], c: &[f64], y: &mut [f64], keep: &[bool]) {
+    fn xpby(&self, x: &[f64], c: &[f64], y: &mut [f64], keep: &[bool]) {
         for (s, r) in &self.segments {
             for (y, &x) in y[r.clone()].iter_mut().zip(&x[r.clone()]) {
                 *y = if keep[*s] { x + c[*s] * *y } else { 0.0 };
@@ -229,7 +214,7 @@ impl Samples {
     }
 
     /// y_s = x_s for every sample with `which[s]`.
-    pub fn copy(&self, x: &[f64], y: &mut [f64], which: &[bool]) {
+    fn copy(&self, x: &[f64], y: &mut [f64], which: &[bool]) {
         for (s, r) in &self.segments {
             if which[*s] {
                 y[r.clone()].copy_from_slice(&x[r.clone()]);
