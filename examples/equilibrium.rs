@@ -73,7 +73,11 @@ fn largest_stable_euler_step(
         v.iter_mut().for_each(|a| *a /= norm);
         let h = 1e-6;
         let zh: Vec<f64> = z.iter().zip(&v).map(|(a, b)| a + h * b).collect();
-        let hv: Vec<f64> = grad(&zh).iter().zip(&g0).map(|(a, b)| (a - b) / h).collect();
+        let hv: Vec<f64> = grad(&zh)
+            .iter()
+            .zip(&g0)
+            .map(|(a, b)| (a - b) / h)
+            .collect();
         lambda = hv.iter().zip(&v).map(|(a, b)| a * b).sum::<f64>();
         v = hv;
     }
