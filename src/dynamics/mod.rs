@@ -13,13 +13,13 @@ mod adaptive;
 mod inference;
 mod integrators;
 mod jacobian;
-pub mod newton;
+mod newton;
 mod runner;
 mod system;
 
 pub use inference::{
     chunk_ranges, Fallback, Inference, InferenceError, InferenceOptions, NewtonStats, Solver, Stop,
-    CHUNK,
+    CHUNK, NEWTON_MAX_ITERATIONS,
 };
 pub use integrators::{Euler, Heun, Integrator, Rk4, Scheme, Stepper};
 pub use runner::infer;

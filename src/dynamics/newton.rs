@@ -33,18 +33,15 @@
 
 use super::adaptive;
 use super::inference::{
-    chunk_ranges, Fallback, Inference, InferenceError, InferenceOptions, NewtonStats,
+    chunk_ranges, gather, scatter, Fallback, Inference, InferenceError, InferenceOptions,
+    NewtonStats,
 };
 use super::jacobian::{Jacobian, JacobianWeights};
-use super::runner::{gather, scatter};
 use crate::network::{Batch, Layout, Network, Workspace};
 use crate::numeric::Real;
 use rayon::prelude::*;
 use std::ops::Range;
 
-/// Newton iterations before a chunk falls back: from the feedforward pass the benchmark
-/// network converges in about 5, the deepest networks measured in about 10.
-pub const MAX_ITERATIONS: usize = 50;
 /// Krylov iterations per Newton step.
 const MAX_KRYLOV: usize = 2000;
 /// Step halvings before the line search gives up.

@@ -7,12 +7,14 @@
 //! thread count.
 
 use super::adaptive;
-use super::inference::{chunk_ranges, Inference, InferenceError, InferenceOptions, Solver};
+use super::inference::{
+    chunk_ranges, gather, scatter, Inference, InferenceError, InferenceOptions, Solver,
+};
 use super::integrators::{Euler, Integrator, Rk4};
 use super::newton;
 use super::system::{GradientFlow, System};
 use crate::network::closed_form;
-use crate::network::{Batch, Layout, Network};
+use crate::network::{Batch, Network};
 use crate::numeric::Real;
 use rayon::prelude::*;
 use std::ops::Range;
@@ -320,26 +322,5 @@ fn non_finite<T: Real>(sys: &GradientFlow<'_, T>, z: &[T], time: f64) -> Inferen
         sample,
         value,
         time,
-    }
-}
-
-/// Copies the columns `s0..` of every layer of `full` into a chunk-local buffer.
-pub(super) fn gather<T: Real>(full: &Layout, chunk: &Layout, z: &[T], s0: usize) -> Vec<T> {
-    let mut out = Vec::with_capacity(chunk.len());
-    for l in 1..=full.n_free() {
-        let n = full.width(l);
-        let r = full.range(l);
-        out.extend_from_slice(&z[r.start + s0 * n..r.start + (s0 + chunk.batch()) * n]);
-    }
-    out
-}
-
-/// The inverse of [`gather`].
-pub(super) fn scatter<T: Real>(full: &Layout, chunk: &Layout, part: &[T], z: &mut [T], s0: usize) {
-    for l in 1..=full.n_free() {
-        let n = full.width(l);
-        let r = full.range(l);
-        let rc = chunk.range(l);
-        z[r.start + s0 * n..r.start + (s0 + chunk.batch()) * n].copy_from_slice(&part[rc]);
     }
 }

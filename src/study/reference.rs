@@ -302,7 +302,7 @@ fn equilibrium_solver(opts: &ReferenceOptions, linear: bool, dt: f64) -> (Solver
         EquilibriumSolver::ClosedForm => (Solver::ClosedForm, steady),
         EquilibriumSolver::Newton => (
             Solver::Newton {
-                max_iterations: crate::dynamics::newton::MAX_ITERATIONS,
+                max_iterations: crate::dynamics::NEWTON_MAX_ITERATIONS,
                 rtol: opts.rtol,
                 atol: opts.atol,
             },

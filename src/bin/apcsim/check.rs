@@ -52,7 +52,7 @@ fn gradient_report(circuit: &Circuit, built: &Built) -> Result<String, CheckErro
     use apcsim::dynamics::{InferenceOptions, Solver, Stop};
     let opts = InferenceOptions::new(
         Solver::Newton {
-            max_iterations: apcsim::dynamics::newton::MAX_ITERATIONS,
+            max_iterations: apcsim::dynamics::NEWTON_MAX_ITERATIONS,
             rtol: 1e-11,
             atol: 1e-13,
         },

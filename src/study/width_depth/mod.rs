@@ -9,7 +9,7 @@
 //! same weights: cosine similarity over all layers and per layer, and the norm ratio
 //! |g_PC| / |g_BP|. The equilibrium is exact: the output-space closed form of
 //! [`closed_form::equilibrium_output_space`] for linear networks, Newton-Krylov (Dop853 where
-//! Newton fails; [`crate::dynamics::newton`]) to max|dz/dt| below
+//! Newton fails; docs/design.md §8) to max|dz/dt| below
 //! [`OdeTolerances::steady_tol`] otherwise; its residual max|dE/dz| is recorded (for the closed
 //! form at the first and last steps only: it costs as much as a gradient and is ~1e-15).
 //!

@@ -113,7 +113,7 @@ impl PointRun<'_> {
             let o = &self.plan.ode;
             let opts = InferenceOptions::new(
                 Solver::Newton {
-                    max_iterations: crate::dynamics::newton::MAX_ITERATIONS,
+                    max_iterations: crate::dynamics::NEWTON_MAX_ITERATIONS,
                     rtol: o.rtol,
                     atol: o.atol,
                 },
