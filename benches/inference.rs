@@ -6,41 +6,15 @@
 //! `APCSIM_BENCH_QUICK=1` runs a short variant (50 steps) for CI.
 
 use apcsim::dynamics::{infer, InferenceOptions, Solver, Stop};
-use apcsim::network::{Activation, Architecture, Batch, Network, Parameterisation};
+use apcsim::network::{Batch, Network};
 use apcsim::Real;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use nalgebra::DMatrix;
-use rand::SeedableRng;
-use rand_distr::{Distribution, StandardNormal};
+
+#[path = "common/network.rs"]
+mod network;
 
 fn setup<T: Real>() -> (Network<T>, Batch<T>) {
-    let (d, n, l, o, b) = (64, 256, 8, 10, 64);
-    let mut widths = vec![d];
-    widths.extend(std::iter::repeat_n(n, l - 1));
-    widths.push(o);
-    let arch = Architecture {
-        widths,
-        activation: Activation::Tanh,
-        parameterisation: Parameterisation::Mupc,
-        skips: true,
-        gamma0: 1.0,
-        output_precision: 1.0,
-    };
-    let net = Network::<T>::init(arch, 1).expect("valid architecture");
-    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(2);
-    let mut draw = |r, c| {
-        DMatrix::<T>::from_fn(r, c, |_, _| {
-            T::of_f64(<StandardNormal as Distribution<f64>>::sample(
-                &StandardNormal,
-                &mut rng,
-            ))
-        })
-    };
-    let batch = Batch {
-        x: draw(d, b),
-        y: draw(o, b),
-    };
-    (net, batch)
+    network::benchmark_network(256, 8)
 }
 
 fn flops_per_step<T: Real>(net: &Network<T>, b: usize) -> u64 {

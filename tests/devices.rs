@@ -468,4 +468,49 @@ mod gradient_check {
         let p0 = check(&ideal(), Backward::Separate);
         assert!((s0.vs_bp_effective.overall - p0.vs_bp_effective.overall).abs() < 1e-12);
     }
+
+    /// On the effective network of separate, mis-programmed backward arrays (a Jacobian that
+    /// is not symmetric), Newton-Krylov (BiCGSTAB) lands on Dop853's equilibrium without
+    /// falling back: both within max|dz/dt| < 1e-12 of it.
+    #[test]
+    fn newton_finds_the_equilibrium_of_a_mapped_network() {
+        let network = net(vec![32, 64, 64, 64, 8], 6);
+        let batch = gaussian_batch(32, 8, 16, 2);
+        let noisy = DeviceParams {
+            programming: ProgrammingError::Constant {
+                fraction_of_g_max: 0.05,
+            },
+            ..ideal()
+        };
+        let m = map_network(
+            &network,
+            &noisy,
+            &crossbar(64, 64, Backward::Separate),
+            3,
+            &ideal_wires,
+        )
+        .unwrap();
+        let newton = InferenceOptions::new(
+            Solver::Newton {
+                max_iterations: 50,
+                rtol: 1e-13,
+                atol: 1e-15,
+            },
+            Stop::steady(1e-12, 1_000_000),
+        );
+        let conv = ideal_converter();
+        let a = gradient_check(&network, &m, &batch, &conv, &conv, &opts()).unwrap();
+        let b = gradient_check(&network, &m, &batch, &conv, &conv, &newton).unwrap();
+        let stats = b
+            .hardware_inference
+            .newton
+            .clone()
+            .expect("newton statistics");
+        assert_eq!(stats.krylov, "bicgstab");
+        assert_eq!(stats.fallback, None);
+        assert!(b.hardware_inference.max_dzdt < 1e-12);
+        for (x, y) in a.hardware_inference.z.iter().zip(&b.hardware_inference.z) {
+            assert!((x - y).abs() < 1e-9, "{x} vs {y}");
+        }
+    }
 }

@@ -150,6 +150,7 @@ fn every_solver_reaches_the_reference_equilibrium() {
             EquilibriumSolver::Rk4,
             EquilibriumSolver::Dopri5,
             EquilibriumSolver::Dop853,
+            EquilibriumSolver::Newton,
         ];
         if linear {
             solvers.push(EquilibriumSolver::ClosedForm);

@@ -138,3 +138,28 @@ fn an_out_that_cannot_be_a_file_is_refused_before_computing() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert!(out.is_file());
 }
+
+/// `--solver newton` runs Newton-Krylov for the equilibrium, prints its statistics under the
+/// solver's row, records the solver in the output, and lands on the file's equilibrium.
+#[test]
+fn solver_newton_prints_its_iterations_and_reaches_the_equilibrium() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.h5");
+    let o = reference(&out, &["--solver", "newton"]);
+    let stdout = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}{}", text(&o.stderr));
+    let eq = row(&stdout, "equilibrium").expect(&stdout);
+    assert_eq!(eq.split_whitespace().nth(1), Some("newton"), "{eq}");
+    assert!(stdout.contains("Newton iterations"), "{stdout}");
+    assert!(stdout.contains("cg iterations"), "{stdout}");
+    assert!(!stdout.contains("fell back"), "{stdout}");
+    for l in 1..4 {
+        let line = row(&stdout, &format!("equilibrium/z{l}")).expect(&stdout);
+        assert!(max_rel(line) <= 1e-8, "{line}");
+    }
+    let written = H5Reader::open(&out).unwrap();
+    assert_eq!(
+        written.attr("equilibrium", "solver").unwrap(),
+        Some(Attr::Str("newton".into()))
+    );
+}

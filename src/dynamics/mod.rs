@@ -12,11 +12,14 @@
 mod adaptive;
 mod inference;
 mod integrators;
+mod jacobian;
+mod newton;
 mod runner;
 mod system;
 
 pub use inference::{
-    chunk_ranges, Inference, InferenceError, InferenceOptions, Solver, Stop, CHUNK,
+    chunk_ranges, Fallback, Inference, InferenceError, InferenceOptions, NewtonStats, Solver, Stop,
+    CHUNK, NEWTON_MAX_ITERATIONS,
 };
 pub use integrators::{Euler, Heun, Integrator, Rk4, Scheme, Stepper};
 pub use runner::infer;

@@ -7,11 +7,14 @@
 //! thread count.
 
 use super::adaptive;
-use super::inference::{chunk_ranges, Inference, InferenceError, InferenceOptions, Solver};
+use super::inference::{
+    chunk_ranges, gather, scatter, Inference, InferenceError, InferenceOptions, Solver,
+};
 use super::integrators::{Euler, Integrator, Rk4};
+use super::newton;
 use super::system::{GradientFlow, System};
 use crate::network::closed_form;
-use crate::network::{Batch, Layout, Network};
+use crate::network::{Batch, Network};
 use crate::numeric::Real;
 use rayon::prelude::*;
 use std::ops::Range;
@@ -60,6 +63,11 @@ fn solve<T: Real>(
             atol,
             &opts.stop,
         ),
+        Solver::Newton {
+            max_iterations,
+            rtol,
+            atol,
+        } => newton::run(net, batch, z0, max_iterations, (rtol, atol), opts),
         Solver::ClosedForm => {
             // Backward reads with weights of their own make the system non-symmetric: the
             // output-space reduction solves it, the block Cholesky of `equilibrium` cannot.
@@ -77,6 +85,7 @@ fn solve<T: Real>(
                 converged: true,
                 time: f64::INFINITY,
                 energy_trace: Vec::new(),
+                newton: None,
             })
         }
     }
@@ -94,13 +103,16 @@ fn check_options(opts: &InferenceOptions) -> Result<(), InferenceError> {
     };
     match opts.solver {
         Solver::Euler { dt } | Solver::Rk4 { dt } => positive("dt", dt)?,
-        Solver::Dopri5 { rtol, atol } | Solver::Dop853 { rtol, atol } => {
+        Solver::Dopri5 { rtol, atol }
+        | Solver::Dop853 { rtol, atol }
+        | Solver::Newton { rtol, atol, .. } => {
             positive("rtol", rtol)?;
             positive("atol", atol)?;
             if opts.stop.tol.is_none() {
-                return Err(InferenceError::Options(
-                    "adaptive solvers stop on a steady-state tolerance; give one".into(),
-                ));
+                return Err(InferenceError::Options(format!(
+                    "{} stops on a steady-state tolerance; give one",
+                    opts.solver.name()
+                )));
             }
         }
         Solver::ClosedForm => {}
@@ -172,6 +184,7 @@ fn fixed_step<T: Real, I: Integrator<T>>(
         converged: true,
         time: 0.0,
         energy_trace: Vec::new(),
+        newton: None,
     };
     let mut records: Vec<Vec<Vec<f64>>> = Vec::new();
     for (c, r) in chunks.iter().zip(results) {
@@ -309,26 +322,5 @@ fn non_finite<T: Real>(sys: &GradientFlow<'_, T>, z: &[T], time: f64) -> Inferen
         sample,
         value,
         time,
-    }
-}
-
-/// Copies the columns `s0..` of every layer of `full` into a chunk-local buffer.
-fn gather<T: Real>(full: &Layout, chunk: &Layout, z: &[T], s0: usize) -> Vec<T> {
-    let mut out = Vec::with_capacity(chunk.len());
-    for l in 1..=full.n_free() {
-        let n = full.width(l);
-        let r = full.range(l);
-        out.extend_from_slice(&z[r.start + s0 * n..r.start + (s0 + chunk.batch()) * n]);
-    }
-    out
-}
-
-/// The inverse of [`gather`].
-fn scatter<T: Real>(full: &Layout, chunk: &Layout, part: &[T], z: &mut [T], s0: usize) {
-    for l in 1..=full.n_free() {
-        let n = full.width(l);
-        let r = full.range(l);
-        let rc = chunk.range(l);
-        z[r.start + s0 * n..r.start + (s0 + chunk.batch()) * n].copy_from_slice(&part[rc]);
     }
 }

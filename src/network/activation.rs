@@ -97,6 +97,29 @@ impl Activation {
         }
     }
 
+    /// phi''(x), from phi and phi' (tanh'' = -2 phi phi', sigmoid'' = phi' (1 - 2 phi),
+    /// silu'' = s (1 - s) (2 + x (1 - 2 s)) with s the sigmoid); 0 for the piecewise-linear
+    /// activations, whose second derivative vanishes wherever it exists.
+    #[inline]
+    pub fn second_derivative<T: Real>(self, x: T) -> T {
+        let two = c::<T>(2.0);
+        match self {
+            Activation::Tanh => {
+                let (v, d) = self.value_and_derivative(x);
+                -two * v * d
+            }
+            Activation::Sigmoid => {
+                let (v, d) = self.value_and_derivative(x);
+                d * (T::one() - two * v)
+            }
+            Activation::Silu => {
+                let (s, ds) = Activation::Sigmoid.value_and_derivative(x);
+                ds * (two + x * (T::one() - two * s))
+            }
+            Activation::Linear | Activation::Relu | Activation::HardTanh => T::zero(),
+        }
+    }
+
     /// Writes phi(x) into `out` and, when given, phi'(x) into `dout`.
     pub fn apply<T: Real>(self, x: &[T], out: &mut [T], dout: Option<&mut [T]>) {
         if let Some(k) = self.kernel() {
@@ -168,6 +191,18 @@ mod tests {
                 let fd = finite_difference(act, x, 1e-6);
                 let d = act.derivative(x);
                 assert!((fd - d).abs() < 1e-8, "{act} at {x}: {d} vs {fd}");
+            }
+        }
+    }
+
+    #[test]
+    fn second_derivatives_match_finite_differences_of_the_first() {
+        for act in Activation::ALL {
+            for &x in &[-2.3f64, -0.7, -0.05, 0.3, 0.9, 1.7, 4.0] {
+                let h = 1e-5;
+                let fd = (act.derivative(x + h) - act.derivative(x - h)) / (2.0 * h);
+                let d2 = act.second_derivative(x);
+                assert!((fd - d2).abs() < 1e-8, "{act} at {x}: {d2} vs {fd}");
             }
         }
     }

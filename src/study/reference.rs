@@ -21,6 +21,8 @@ pub enum EquilibriumSolver {
     Dopri5,
     Dop853,
     ClosedForm,
+    /// Newton-Krylov, falling back to Dop853 (at `rtol`, `atol`) where it fails.
+    Newton,
 }
 
 /// Options of the reference run.
@@ -68,6 +70,8 @@ pub struct SolverReport {
     pub max_dzdt: f64,
     pub converged: bool,
     pub seconds: f64,
+    /// Newton-Krylov's statistics, when it ran.
+    pub newton: Option<crate::dynamics::NewtonStats>,
 }
 
 /// Everything a reference run produced.
@@ -106,6 +110,7 @@ fn report(role: &'static str, name: &'static str, r: &Inference<f64>, t: Instant
         max_dzdt: r.max_dzdt,
         converged: r.converged,
         seconds: t.elapsed().as_secs_f64(),
+        newton: r.newton.clone(),
     }
 }
 
@@ -295,6 +300,14 @@ fn equilibrium_solver(opts: &ReferenceOptions, linear: bool, dt: f64) -> (Solver
         EquilibriumSolver::Euler => (Solver::Euler { dt }, fixed),
         EquilibriumSolver::Rk4 => (Solver::Rk4 { dt }, fixed),
         EquilibriumSolver::ClosedForm => (Solver::ClosedForm, steady),
+        EquilibriumSolver::Newton => (
+            Solver::Newton {
+                max_iterations: crate::dynamics::NEWTON_MAX_ITERATIONS,
+                rtol: opts.rtol,
+                atol: opts.atol,
+            },
+            steady,
+        ),
     }
 }
 

@@ -19,8 +19,9 @@ pub struct CheckArgs {
     /// came from) instead of the summary.
     #[arg(long)]
     json: bool,
-    /// Also run the gradient check: PC inference (ideal time, Dop853 to max|dz/dt| < 1e-10)
-    /// on the effective hardware weights, the update read through the ADC, against BP.
+    /// Also run the gradient check: PC inference (the equilibrium by Newton-Krylov to
+    /// max|dz/dt| < 1e-10, Dop853 where Newton fails) on the effective hardware weights, the
+    /// update read through the ADC, against BP.
     #[arg(long)]
     gradient: bool,
 }
@@ -50,7 +51,8 @@ pub fn check(args: CheckArgs) -> Result<(), Failure> {
 fn gradient_report(circuit: &Circuit, built: &Built) -> Result<String, CheckError> {
     use apcsim::dynamics::{InferenceOptions, Solver, Stop};
     let opts = InferenceOptions::new(
-        Solver::Dop853 {
+        Solver::Newton {
+            max_iterations: apcsim::dynamics::NEWTON_MAX_ITERATIONS,
             rtol: 1e-11,
             atol: 1e-13,
         },
@@ -77,6 +79,14 @@ fn gradient_report(circuit: &Circuit, built: &Built) -> Result<String, CheckErro
             per.join(", ")
         )
     };
+    for (name, inf) in [
+        ("ideal", &c.ideal_inference),
+        ("hardware", &c.hardware_inference),
+    ] {
+        if let Some(f) = inf.newton.as_ref().and_then(|n| n.fallback.as_ref()) {
+            s.push_str(&format!("  {name} network: {f}\n"));
+        }
+    }
     s.push_str(&row("ideal circuit: PC vs BP", &c.ideal));
     s.push_str(&row("hardware PC vs BP (ideal weights)", &c.vs_bp_ideal));
     s.push_str(&row(

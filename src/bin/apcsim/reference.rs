@@ -29,7 +29,8 @@ pub struct ReferenceArgs {
     /// Steady-state tolerance on max|dz/dt| for the equilibrium.
     #[arg(long, default_value_t = Real(ReferenceOptions::default().tol), allow_negative_numbers = true)]
     tol: Real,
-    /// Relative error tolerance of the adaptive solvers (dopri5, dop853).
+    /// Relative error tolerance of the adaptive solvers (dopri5, dop853, and newton's Dop853
+    /// fallback).
     #[arg(long, default_value_t = Real(ReferenceOptions::default().rtol), allow_negative_numbers = true)]
     rtol: Real,
     /// Absolute error tolerance of the adaptive solvers.
@@ -45,6 +46,7 @@ enum SolverArg {
     Dopri5,
     Dop853,
     ClosedForm,
+    Newton,
 }
 
 impl ReferenceArgs {
@@ -58,6 +60,7 @@ impl ReferenceArgs {
                 SolverArg::Dopri5 => EquilibriumSolver::Dopri5,
                 SolverArg::Dop853 => EquilibriumSolver::Dop853,
                 SolverArg::ClosedForm => EquilibriumSolver::ClosedForm,
+                SolverArg::Newton => EquilibriumSolver::Newton,
             },
             dt: self.dt.map(|v| positive("--dt", v)).transpose()?,
             steps: self.steps,
@@ -119,6 +122,21 @@ fn print_outcome(input: &apcsim::io::reference::ReferenceInput, outcome: &Refere
             s.converged,
             s.seconds
         );
+        if let Some(n) = &s.newton {
+            sayln!(
+                "{:<12} {} Newton iterations, {} {} iterations, {} gradient evaluations, {} \
+                 Jacobian-vector products",
+                "",
+                n.iterations,
+                n.krylov_iterations,
+                n.krylov,
+                n.gradient_evals,
+                n.jacobian_products
+            );
+            if let Some(f) = &n.fallback {
+                sayln!("{:<12} {f}", "");
+            }
+        }
     }
     sayln!("cos sim (PC vs BP, all layers): {:.12}", outcome.cos_sim);
     if outcome.comparisons.is_empty() && outcome.not_compared.is_empty() {

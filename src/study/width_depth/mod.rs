@@ -8,7 +8,8 @@
 //! y ~ N(0, I_O). At step 0 PC's gradient at the exact equilibrium is compared with BP's on the
 //! same weights: cosine similarity over all layers and per layer, and the norm ratio
 //! |g_PC| / |g_BP|. The equilibrium is exact: the output-space closed form of
-//! [`closed_form::equilibrium_output_space`] for linear networks, Dop853 to max|dz/dt| below
+//! [`closed_form::equilibrium_output_space`] for linear networks, Newton-Krylov (Dop853 where
+//! Newton fails; docs/design.md §8) to max|dz/dt| below
 //! [`OdeTolerances::steady_tol`] otherwise; its residual max|dE/dz| is recorded (for the closed
 //! form at the first and last steps only: it costs as much as a gradient and is ~1e-15).
 //!
@@ -109,7 +110,8 @@ pub use device::DeviceSetup;
 pub use point::{run, run_point, PointResult, StepRecord};
 pub use results::{Figures, Heatmap, MeanStd, Series, StudyResults, SummaryRow};
 
-/// Tolerances of the Dop853 equilibrium of nonlinear networks.
+/// Tolerances of the equilibrium of nonlinear networks (rtol and atol are those of the Dop853
+/// fallback of Newton-Krylov).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct OdeTolerances {
     pub rtol: f64,

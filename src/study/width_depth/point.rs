@@ -112,7 +112,8 @@ impl PointRun<'_> {
         } else {
             let o = &self.plan.ode;
             let opts = InferenceOptions::new(
-                Solver::Dop853 {
+                Solver::Newton {
+                    max_iterations: crate::dynamics::NEWTON_MAX_ITERATIONS,
                     rtol: o.rtol,
                     atol: o.atol,
                 },
