@@ -151,7 +151,7 @@ const ACTIVATIONS: &[&str] = &["linear", "tanh", "sigmoid", "relu", "hard_tanh",
 const PARAMETERISATIONS: &[&str] = &["sp", "mupc", "ntp"];
 const PROGRAMMING: &[&str] = &["none", "constant", "polynomial"];
 const BACKWARD: &[&str] = &["shared", "separate"];
-pub const SOLVERS: &[&str] = &["euler", "heun", "rk4", "dopri5", "dop853"];
+pub const SOLVERS: &[&str] = &["euler", "heun", "rk4", "dopri5", "dop853", "exponential"];
 
 use DefaultValue::{Derived, Value};
 use Dimension as D;
@@ -544,17 +544,23 @@ pub static KEYS: &[Key] = &[
         section: "dynamics",
         name: "solver",
         kind: Kind::Choice(SOLVERS),
-        default: Value("\"heun\""),
-        doc: "Integrator: euler (Euler-Maruyama with noise), heun (stochastic Heun with noise), \
-              rk4, dopri5, dop853 (adaptive; deterministic only).",
+        default: Value("\"exponential\""),
+        doc: "Integrator: exponential (error nodes exact over a step, value nodes second \
+              order; exponential Euler-Maruyama with noise; error-controlled steps when \
+              noise-free), euler (Euler-Maruyama with noise), heun (stochastic Heun with \
+              noise), rk4, dopri5, dop853 (adaptive; deterministic only).",
     },
     Key {
         section: "dynamics",
         name: "dt",
         kind: Kind::Quantity(D::Time),
-        default: Derived("min(tau_e / 4, tau_z / 100); tau_z / 100 when tau_e = 0"),
-        doc: "Step of the fixed-step solvers (euler, heun, rk4). At most 2 tau_e and 2 tau_z: a \
-              longer explicit step is unstable, and the design is refused.",
+        default: Derived(
+            "exponential: tau_z / 20; else min(tau_e / 4, tau_z / 100), tau_z / 100 when tau_e = 0",
+        ),
+        doc: "Step of the fixed-step solvers (euler, heun, rk4, exponential with noise) and the \
+              first step of the error-controlled exponential one. At most 2 tau_z, and 2 tau_e \
+              except for exponential (which advances the error nodes exactly): a longer \
+              explicit step is unstable, and the design is refused.",
     },
     Key {
         section: "dynamics",
@@ -578,6 +584,14 @@ pub static KEYS: &[Key] = &[
         default: Derived("settle_tol / 100"),
         doc: "A deterministic run stops once max|dz/dt| tau_z falls below steady_tol on every \
               sample (the nodes then move less than steady_tol per tau_z).",
+    },
+    Key {
+        section: "dynamics",
+        name: "step_tol",
+        kind: Kind::Float,
+        default: Derived("settle_tol / 100"),
+        doc: "Local error tolerance (relative, and absolute in node units) of each \
+              error-controlled step of the exponential solver (noise-free runs).",
     },
     Key {
         section: "dynamics",
