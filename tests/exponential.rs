@@ -81,6 +81,127 @@ fn exponential_scheme_is_second_order_whatever_tau_e() {
                 )
             })
             .collect();
-        eprintln!("rho {rho}: errors {errs:?}");
+        let slope = (errs[0] / errs[3]).ln() / (hs[0] / hs[3]).ln();
+        eprintln!("rho {rho}: errors {errs:?} at h = {hs:?}, slope {slope:.3}");
+        // Second order: the slope over a decade of h; the reference's own error (Heun at
+        // h = 2^-11, O(h^2) = 2e-7 relative) is below 1/5 of the smallest error measured.
+        assert!(slope > 1.7 && slope < 2.6, "rho {rho}: slope {slope}");
     }
+}
+
+/// One step of any length advances a linear node exactly: de/ds = r (u - e) from e_0 gives
+/// u + (e_0 - u) exp(-r h), and its mean over the step u + (e_0 - u) (1 - exp(-r h)) / (r h),
+/// here from the closed form and by Simpson's rule on exp.
+#[test]
+fn exact_part_is_the_closed_form_step_response() {
+    let (u, e0) = (0.7, -1.3);
+    for x in [1e-6, 1e-3, 0.5, 3.0, 40.0] {
+        let c = ExactLinear::new(x);
+        let end = c.decay * e0 + (1.0 - c.decay) * u;
+        let exact = u + (e0 - u) * (-x).exp();
+        assert!(
+            (end - exact).abs() <= 1e-12 * exact.abs(),
+            "x {x}: {end} vs {exact}"
+        );
+        let mean = u + c.phi1 * (e0 - u);
+        let n = 20_000;
+        let f = |s: f64| u + (e0 - u) * (-x * s).exp();
+        let simpson = (0..n)
+            .map(|k| {
+                let (a, b) = (k as f64 / n as f64, (k + 1) as f64 / n as f64);
+                (f(a) + 4.0 * f(0.5 * (a + b)) + f(b)) / 6.0 / n as f64
+            })
+            .sum::<f64>();
+        assert!(
+            (mean - simpson).abs() <= 1e-12,
+            "x {x}: mean {mean} vs {simpson}"
+        );
+    }
+}
+
+/// The Ornstein–Uhlenbeck moments over a step against their defining integrals (Simpson):
+/// with unit white-noise density per step, Var end = (x/h) int_0^h x e^{-2 x s} ds, etc.; in
+/// units of the step, Var end = x^2 int_0^1 e^{-2 x s} ds, Cov = x int_0^1 e^{-x s}
+/// (1 - e^{-x s}) ds, Var mean = int_0^1 (1 - e^{-x s})^2 ds.
+#[test]
+fn ornstein_uhlenbeck_moments_over_a_step_match_their_integrals() {
+    for x in [1e-4, 0.1, 0.9, 1.1, 5.0, 60.0] {
+        let simpson = |f: &dyn Fn(f64) -> f64| {
+            let n = 20_000;
+            (0..n)
+                .map(|k| {
+                    let (a, b) = (k as f64 / n as f64, (k + 1) as f64 / n as f64);
+                    (f(a) + 4.0 * f(0.5 * (a + b)) + f(b)) / 6.0 / n as f64
+                })
+                .sum::<f64>()
+        };
+        let end = x * x * simpson(&|s| (-2.0 * x * s).exp());
+        let cov = x * simpson(&|s| (-x * s).exp() * (1.0 - (-x * s).exp()));
+        let mean = simpson(&|s| (1.0 - (-x * s).exp()).powi(2));
+        let (ve, c, vm) = ou_moments(x);
+        for (got, want) in [(ve, end), (c, cov), (vm, mean)] {
+            assert!(
+                (got - want).abs() <= 1e-9 * want.abs(),
+                "x {x}: {got} vs {want}"
+            );
+        }
+    }
+}
+
+/// An error-controlled run meets its tolerance: its final state is the equilibrium a fine
+/// fixed-step run reaches (within the steady tolerance), and its trajectory stays close.
+#[test]
+fn error_controlled_run_agrees_with_a_fine_fixed_step_run() {
+    let (circ, batch) = small(0.1);
+    let base = SimOptions {
+        scheme: Scheme::Heun,
+        dt_seconds: TAU_Z / 400.0,
+        t_max_seconds: 200.0 * TAU_Z,
+        settle_tol: 1e-3,
+        steady_tol: 1e-7,
+        settle_window_seconds: TAU_Z,
+        seed: 1,
+        noise: false,
+        trace_samples: 0,
+        trace_points: 4096,
+        energy: None,
+    };
+    let run = |o: &SimOptions| {
+        simulate(
+            &circ,
+            batch.x.as_slice(),
+            batch.y.as_slice(),
+            batch.size(),
+            o,
+            &|_, _| {},
+        )
+        .unwrap()
+    };
+    let fine = run(&base);
+    let tol = Tolerance {
+        rtol: 1e-7,
+        atol: 1e-7,
+    };
+    let adaptive = run(&SimOptions {
+        scheme: Scheme::Exponential(Some(tol)),
+        dt_seconds: TAU_Z / 20.0,
+        ..base.clone()
+    });
+    let d = max_diff(&adaptive.final_z, &fine.final_z);
+    let worst = |s: &apcsim::analog::Simulation| {
+        s.settling
+            .iter()
+            .map(|v| v.time_seconds)
+            .fold(0.0, f64::max)
+    };
+    let (ta, tf) = (worst(&adaptive), worst(&fine));
+    eprintln!(
+        "adaptive: {} steps, {} evaluations; fine Heun: {} steps; final state differs by {d:.2e}; \
+         settling {ta:.4e} s vs {tf:.4e} s",
+        adaptive.steps, adaptive.evaluations, fine.steps
+    );
+    assert!(adaptive.steady && fine.steady);
+    // Both stop once max|dz/ds| < 1e-7: within 1e-7 / lambda_min of the equilibrium.
+    assert!(d <= 1e-5, "final states differ by {d}");
+    assert!((ta - tf).abs() <= 5e-3 * tf, "settling {ta} vs {tf}");
 }

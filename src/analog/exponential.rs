@@ -116,7 +116,7 @@ pub fn ou_moments(x: f64) -> (f64, f64, f64) {
     let one_minus_e2 = -(-2.0 * x).exp_m1();
     let var_mean = if x < 1.0 {
         // sum_{k>=2} (-1)^k (2^k - 2) x^k / (k+1)!: the closed form cancels to x^2 / 3.
-        let (mut sum, mut pow2, mut term) = (0.0, 2.0, x / 2.0);
+        let (mut sum, mut pow2, mut term) = (0.0, 2.0, -x / 2.0);
         for k in 2..40 {
             pow2 *= 2.0;
             term *= -x / (k + 1) as f64;
@@ -146,6 +146,10 @@ pub struct Exponential<T: Real> {
     z_pred: Vec<T>,
     /// The last step's local error in the weighted max norm (see [`Exponential::step`]).
     pub error: f64,
+    /// The last step's estimate of the value nodes' largest rate (units of 1 / tau_z):
+    /// max|d_2 - d_1| / (h max|d_1|), the Jacobian along the step (Shampine's stiffness
+    /// estimate). The explicit value-node part is stable for h times the rate below 2.
+    pub stiffness: f64,
 }
 
 /// Weights of the local error: |err_i| / (atol + rtol |x_i|).
@@ -172,6 +176,7 @@ impl<T: Real> Exponential<T> {
             d2: vec![T::zero(); nz],
             z_pred: vec![T::zero(); nz],
             error: 0.0,
+            stiffness: 0.0,
         }
     }
 
@@ -207,6 +212,16 @@ impl<T: Real> Exponential<T> {
         circ.clamp(&mut self.z_pred);
         self.stage_end(flow, e);
         let half = T::of_f64(h / 2.0);
+        let norm = |v: &mut dyn Iterator<Item = f64>| v.fold(0.0f64, |a, x| a.max(x.abs()));
+        let dd = norm(
+            &mut self
+                .d1
+                .iter()
+                .zip(&self.d2)
+                .map(|(a, b)| (*b - *a).to_f64()),
+        );
+        let d1 = norm(&mut self.d1.iter().map(|a| a.to_f64()));
+        self.stiffness = if d1 > 0.0 { dd / (h * d1) } else { 0.0 };
         let mut err = 0.0f64;
         for (((zi, &p), &d1), &d2) in z.iter_mut().zip(&self.z_pred).zip(&self.d1).zip(&self.d2) {
             *zi += half * (d1 + d2);
