@@ -26,7 +26,10 @@
 //! Second order in h whatever x (with A constant it integrates the mean exactly; the
 //! variation of A over the step costs O(h^3) locally). With algebraic error nodes (tau_e = 0,
 //! x = inf) it is Heun's method. `z~` is the embedded first-order solution: their difference
-//! (and the error nodes' `(1 - phi_1) delta`) estimates the local error of an adaptive step.
+//! estimates the local error of an adaptive step. The error nodes need no estimate: they are
+//! exact for the input's linear course, and the error that course leaves is the value nodes'
+//! (`(1 - phi_1) delta`, the input's change over the step, is not an error, and controlling
+//! on it held steps far below what the value nodes needed).
 //!
 //! Noise: an error node's white input noise (density S) makes it an Ornstein–Uhlenbeck
 //! process; over a step of Delta seconds its end value and its step mean are jointly Gaussian,
@@ -230,9 +233,6 @@ impl<T: Real> Exponential<T> {
                 err = err.max((zi.to_f64() - p.to_f64()).abs() / w);
             }
         }
-        if let Some(t) = tol {
-            err = err.max(self.error_nodes_error(flow, e, t));
-        }
         self.error = err;
         circ.clamp(state);
         flow.evals += 2;
@@ -335,27 +335,6 @@ impl<T: Real> Exponential<T> {
             &mut self.d2,
             drive_scratch,
         );
-    }
-
-    /// The error nodes' local error: |e_{n+1} - e_low| weighted, e_low the exact step with
-    /// the input frozen at u_0 (the first-order solution).
-    fn error_nodes_error(&self, flow: &ChunkFlow<'_, T>, e: &[T], t: Tolerance) -> f64 {
-        let circ = flow.circ;
-        if !circ.dynamic_errors() {
-            return 0.0;
-        }
-        let c = self.coef;
-        let el = circ.error_layout(flow.ws.batch);
-        let mut err = 0.0f64;
-        for l in 1..=circ.n_layers() {
-            let (u0, start) = (&self.u0[l - 1], &flow.ws.eps[l - 1]);
-            for (i, &v) in e[el.range(l)].iter().enumerate() {
-                let low = c.decay * start[i].to_f64() + (1.0 - c.decay) * u0[i].to_f64();
-                let w = t.atol + t.rtol * v.to_f64().abs().max(low.abs());
-                err = err.max((v.to_f64() - low).abs() / w);
-            }
-        }
-        err
     }
 }
 

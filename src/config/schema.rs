@@ -558,7 +558,7 @@ pub static KEYS: &[Key] = &[
             "exponential: tau_z / 20; else min(tau_e / 4, tau_z / 100), tau_z / 100 when tau_e = 0",
         ),
         doc: "Step of the fixed-step solvers (euler, heun, rk4, exponential with noise) and the \
-              first step of the error-controlled exponential one. At most 2 tau_z, and 2 tau_e \
+              first and longest step of the error-controlled exponential one. At most 2 tau_z, and 2 tau_e \
               except for exponential (which advances the error nodes exactly): a longer \
               explicit step is unstable, and the design is refused.",
     },
@@ -590,8 +590,8 @@ pub static KEYS: &[Key] = &[
         name: "step_tol",
         kind: Kind::Float,
         default: Derived("settle_tol / 100"),
-        doc: "Local error tolerance (relative, and absolute in node units) of each \
-              error-controlled step of the exponential solver (noise-free runs).",
+        doc: "Local error tolerance (relative, and absolute in node units) of the value nodes \
+              over each error-controlled step of the exponential solver (noise-free runs).",
     },
     Key {
         section: "dynamics",
