@@ -997,7 +997,7 @@ impl<'a, T: Real> ChunkRunner<'a, T> {
         let mut saved: Vec<Vec<T>> = runs.iter().map(|r| r.chunk.state.clone()).collect();
         let (tz, t_max) = (self.circ.tau_z_seconds, self.opts.t_max_seconds);
         let (mut h, h_min) = (self.h, self.h * 1e-3);
-        let mut ticks = Ticks::new(self.progress, 1);
+        let (mut ticks, mut told) = (Ticks::new(self.progress, 1), 0);
         while runs[0].chunk.time < t_max * (1.0 - 1e-9) {
             if runs.iter().any(|r| r.chunk.check_divergence().is_err()) {
                 break;
@@ -1027,7 +1027,11 @@ impl<'a, T: Real> ChunkRunner<'a, T> {
                 self.observe_step(r, at);
                 r.residual = r.chunk.max_drive();
             }
-            ticks.tick();
+            // The progress counts chunk-steps of dt, as a fixed-step pass does.
+            let done = (runs[0].chunk.time / self.opts.dt_seconds * (1.0 + 1e-9)).floor();
+            let done = done as usize * runs.len();
+            ticks.add(done - told);
+            told = done;
             if err.is_finite() {
                 h *= (0.9 / err.max(1e-10).sqrt()).clamp(0.2, 5.0);
             }
@@ -1210,8 +1214,13 @@ impl<'a> Ticks<'a> {
     }
 
     fn tick(&mut self) {
-        self.unreported += 1;
-        if self.unreported == Self::EVERY {
+        self.add(1);
+    }
+
+    /// Counts `n` steps at once.
+    fn add(&mut self, n: usize) {
+        self.unreported += n;
+        if self.unreported >= Self::EVERY {
             self.flush();
         }
     }

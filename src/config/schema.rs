@@ -544,7 +544,7 @@ pub static KEYS: &[Key] = &[
         section: "dynamics",
         name: "solver",
         kind: Kind::Choice(SOLVERS),
-        default: Value("\"heun\""),
+        default: Value("\"exponential\""),
         doc: "Integrator: exponential (error nodes exact over a step, value nodes second \
               order; exponential Euler-Maruyama with noise; error-controlled steps when \
               noise-free), euler (Euler-Maruyama with noise), heun (stochastic Heun with \
