@@ -244,6 +244,8 @@ struct Chunk<'a, T: Real> {
     scheme: Scheme,
     /// Simulated time of the state (seconds).
     time: f64,
+    /// The fixed step (seconds): a fixed-step run's time is its step count times this.
+    dt_seconds: f64,
     /// Per (sample, layer) noise stream, `s * L + l - 1` (empty for a noise-free run).
     rngs: Vec<Xoshiro256PlusPlus>,
     s0: usize,
@@ -306,6 +308,7 @@ impl<'a, T: Real> Chunk<'a, T> {
             flow,
             scheme: opts.scheme,
             time: 0.0,
+            dt_seconds: opts.dt_seconds,
             rngs,
             s0,
             b,
@@ -363,7 +366,10 @@ impl<'a, T: Real> Chunk<'a, T> {
             }
             ChunkStepper::Exponential(s) => s.step(&mut self.flow, h, &mut self.state, None),
         }
-        self.accept(h);
+        // Steps of dt: the time is the step count times dt, not a running sum (whose rounding
+        // would put the end of N steps short of N dt).
+        self.steps += 1;
+        self.time = self.steps as f64 * self.dt_seconds;
     }
 
     /// Counts a step of `h` taken.
