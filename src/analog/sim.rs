@@ -1534,8 +1534,9 @@ fn power_traces<T: Real>(
                 for c in 0..Component::COUNT {
                     pw[c] += r.rec.power[n][l][c];
                 }
-                if let Some(cap) = r.rec.capacitor.get(n) {
-                    let dt = times[n + 1] - times[n];
+                // A run stopped by a divergence has no time after its last state.
+                if let (Some(cap), Some(&t1)) = (r.rec.capacitor.get(n), times.get(n + 1)) {
+                    let dt = t1 - times[n];
                     pw[Component::Capacitors.index()] += cap[l][Component::Capacitors.index()] / dt;
                 }
             }
