@@ -3,8 +3,16 @@
 //! in f64 and f32, deterministic and with white noise (kT/C and amplifier noise on every node)
 //! at the same steps. Heun with dt = tau_z / 20 (20 steps per tau_z), algebraic error nodes.
 //! `APCSIM_BENCH_QUICK=1` runs a short variant (width 128) for CI.
+//!
+//! `default_design_to_settling`: the default design (circuits/digits_rram.toml, B = 32) noise-free
+//! until steady, Heun at dt = tau_e / 4 = 796 ps against the exponential scheme (error-controlled
+//! steps of at most tau_z / 20, step_tol = settle_tol / 100); each run's right-hand-side
+//! evaluations and worst settling time are printed beside the times.
 
-use apcsim::analog::{integrate, AnalogCircuit, IdealPeriphery, Scheme, SimOptions};
+use apcsim::analog::{integrate, simulate, AnalogCircuit, IdealPeriphery, Scheme, SimOptions};
+use apcsim::config::{load, LoadOptions};
+use apcsim::design::build;
+use apcsim::measure::sim_options;
 use apcsim::network::{Activation, Architecture, Network, Parameterisation};
 use apcsim::Real;
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -99,5 +107,49 @@ fn benches(c: &mut Criterion) {
     }
 }
 
-criterion_group!(analog, benches);
+/// The default design noise-free to settling with Heun (dt = 796 ps) and the exponential scheme.
+fn default_design(c: &mut Criterion) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("circuits/digits_rram.toml");
+    let load_with = |solver: &str| {
+        let sets = [
+            "dynamics.noise = false".to_string(),
+            format!("dynamics.solver = \"{solver}\""),
+        ];
+        load(&path, &sets, &LoadOptions::default()).expect("the default design loads")
+    };
+    let design = load_with("heun");
+    let built = build(&design).expect("the default design builds");
+    let mut batch = built.batch.clone();
+    design.periphery.dac.convert_all(batch.x.as_mut_slice());
+    let circ = AnalogCircuit::<f64>::from_design(&design, &built.network, &built.mapped);
+    let b = batch.size();
+    let mut g = c.benchmark_group("default_design_to_settling");
+    g.sample_size(10);
+    for solver in ["heun", "exponential"] {
+        let opts = SimOptions {
+            energy: None,
+            trace_samples: 0,
+            ..sim_options(&load_with(solver)).expect("runnable options")
+        };
+        let run = || {
+            let (x, y) = (batch.x.as_slice(), batch.y.as_slice());
+            simulate(&circ, x, y, b, &opts, &|_, _| {}).expect("the design settles")
+        };
+        let sim = run();
+        let worst = sim
+            .settling
+            .iter()
+            .map(|s| s.time_seconds)
+            .fold(0.0, f64::max);
+        println!(
+            "default_design_to_settling/{solver}: {} steps (dt {:.3e} s), {} right-hand-side \
+             evaluations, worst settling {worst:.6e} s, t_end {:.4e} s",
+            sim.steps, opts.dt_seconds, sim.evaluations, sim.t_end_seconds
+        );
+        g.bench_function(solver, |bch| bch.iter(run));
+    }
+    g.finish();
+}
+
+criterion_group!(analog, benches, default_design);
 criterion_main!(analog);

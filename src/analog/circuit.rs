@@ -426,6 +426,8 @@ impl<T: Real> AnalogCircuit<T> {
             let lc = &self.layers[l - 1];
             let n = lc.outputs;
             let xi = &mut ns.e[l - 1];
+            // The second draw of a paired sample (empty unless paired) shares the amplitudes.
+            let xi2 = &mut ns.e_mean[l - 1];
             match &ws.products.relative_forward[l - 1] {
                 Some(rel) => {
                     let input: &[T] = if l == 1 { x } else { &ws.phi[l - 2] };
@@ -438,9 +440,12 @@ impl<T: Real> AnalogCircuit<T> {
                         T::zero(),
                         MatMut::col_major(dens, n, b),
                     );
-                    for (col, dc) in xi.chunks_exact_mut(n).zip(dens.chunks_exact(n)) {
-                        for ((v, &s0), &d) in col.iter_mut().zip(&lc.noise_error).zip(dc) {
-                            *v *= T::of_f64(((s0 + d.to_f64()) / two_dt).sqrt());
+                    for (k, v) in xi.iter_mut().enumerate() {
+                        let s = lc.noise_error[k % n] + dens[k].to_f64();
+                        let a = T::of_f64((s / two_dt).sqrt());
+                        *v *= a;
+                        if let Some(v2) = xi2.get_mut(k) {
+                            *v2 *= a;
                         }
                     }
                 }
@@ -452,7 +457,7 @@ impl<T: Real> AnalogCircuit<T> {
                             .map(|&s| T::of_f64((s / two_dt).sqrt()))
                             .collect()
                     });
-                    for col in xi.chunks_exact_mut(n) {
+                    for col in xi.chunks_exact_mut(n).chain(xi2.chunks_exact_mut(n)) {
                         for (v, &a) in col.iter_mut().zip(amp.iter()) {
                             *v *= a;
                         }
@@ -544,7 +549,6 @@ impl<T: Real> AnalogCircuit<T> {
         let nz = lay.len();
         let (z, e_state) = state.split_at(nz);
         self.errors(ws, x, y, z, noise.as_deref_mut());
-        let l_out = self.n_layers();
         let (dz, de) = out.split_at_mut(nz);
         self.error_outputs(ws, e_state, de);
         if let Some(ns) = noise.as_deref_mut() {
@@ -552,6 +556,36 @@ impl<T: Real> AnalogCircuit<T> {
                 self.scale_value_noise(ws, ns);
             }
         }
+        self.drive(ws, z, noise.as_deref(), dz, max_drive);
+    }
+
+    /// Scales a step's standard normals to the densities at the state whose activations are
+    /// in `ws` (after [`Self::errors`] without noise) and whose error-node outputs are in
+    /// `ws.eps`: the error nodes' (both draws of a paired sample) and the value nodes'.
+    pub fn scale_noise(&self, ws: &mut CircuitWorkspace<T>, x: &[T], ns: &mut NoiseSample<T>) {
+        if !ns.scaled_e {
+            self.scale_error_noise(ws, x, ns);
+        }
+        if !ns.scaled_z {
+            self.scale_value_noise(ws, ns);
+        }
+    }
+
+    /// The value nodes' derivatives dz/ds at value nodes `z`, with the error-node outputs in
+    /// `ws.eps` and the activations of `z` in `ws` (as [`Self::errors`] leaves them), plus the
+    /// value nodes' noise when given (already scaled); `max_drive` receives max |dz/ds| per
+    /// sample. The drive is linear in the error outputs.
+    pub fn drive(
+        &self,
+        ws: &mut CircuitWorkspace<T>,
+        z: &[T],
+        noise: Option<&NoiseSample<T>>,
+        dz: &mut [T],
+        max_drive: &mut [T],
+    ) {
+        let b = ws.batch;
+        let lay = self.value_layout(b);
+        let l_out = self.n_layers();
         for m in max_drive.iter_mut() {
             *m = T::zero();
         }
@@ -577,7 +611,7 @@ impl<T: Real> AnalogCircuit<T> {
             let ob = &next.offset_backward;
             let dzl = &mut dz[lay.range(l)];
             let zl = &z[lay.range(l)];
-            let xi = noise.as_deref().map(|ns| &ns.z[l - 1][..]);
+            let xi = noise.map(|ns| &ns.z[l - 1][..]);
             for s in 0..b {
                 let c = s * n..(s + 1) * n;
                 let (bk, e_l, dp) = (&bk[c.clone()], &e_l[c.clone()], &dp[c.clone()]);
@@ -930,6 +964,10 @@ pub struct NoiseSample<T: Real> {
     pub e: Vec<Vec<T>>,
     /// Per hidden layer: added to the value nodes' drive.
     pub z: Vec<Vec<T>>,
+    /// A paired sample's second standard normals of the error nodes (same layout as `e`;
+    /// empty per layer unless [`NoiseSample::paired`]): the exponential scheme draws the
+    /// end value and the step mean of each error node's Ornstein–Uhlenbeck noise jointly.
+    pub e_mean: Vec<Vec<T>>,
     pub scaled_e: bool,
     pub scaled_z: bool,
     pub dt_seconds: f64,
@@ -951,6 +989,7 @@ impl<T: Real> NoiseSample<T> {
             .map(|l| vec![T::zero(); widths[l] * batch])
             .collect();
         NoiseSample {
+            e_mean: vec![Vec::new(); e.len()],
             amp_e: vec![None; e.len()],
             amp_z: vec![None; z.len()],
             tmp_e: e.clone(),
@@ -961,6 +1000,15 @@ impl<T: Real> NoiseSample<T> {
             scaled_z: false,
             dt_seconds,
         }
+    }
+}
+
+impl<T: Real> NoiseSample<T> {
+    /// A sample with a second draw per error node ([`NoiseSample::e_mean`]).
+    pub fn paired(widths: &[usize], batch: usize, dt_seconds: f64) -> Self {
+        let mut ns = Self::new(widths, batch, dt_seconds);
+        ns.e_mean = ns.e.clone();
+        ns
     }
 }
 

@@ -5,10 +5,12 @@
 
 pub mod circuit;
 pub mod energy;
+pub mod exponential;
 pub mod sim;
 
 pub use circuit::{AnalogCircuit, IdealPeriphery, PackedProducts};
 pub use energy::{Component, EnergyModel};
+pub use exponential::Tolerance;
 pub use sim::{
     check_step, integrate, simulate, simulate_recorded, Scheme, SimError, SimFailure, SimOptions,
     Simulation, Traces,

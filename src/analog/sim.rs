@@ -13,8 +13,9 @@
 
 use super::circuit::{AnalogCircuit, CircuitWorkspace, NoiseSample, PackedProducts};
 use super::energy::{supply_sum, ByLayer, Component, EnergyModel, ReadState};
+use super::exponential::{Exponential, Tolerance};
+pub use crate::dynamics::CHUNK;
 use crate::dynamics::{chunk_ranges, Integrator, Stage, Stepper, System};
-pub use crate::dynamics::{Scheme, CHUNK};
 use crate::numeric::seeds::stream_seed;
 use crate::numeric::Real;
 use rand::SeedableRng;
@@ -30,6 +31,36 @@ pub const DIVERGENCE_BOUND: f64 = 1e6;
 pub const NOISE_BAND_SIGMAS: f64 = 5.0;
 /// Stream offset of the noise generators, apart from devices and offsets.
 const NOISE_STREAM: u64 = 2 << 40;
+
+/// How the circuit is integrated.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Scheme {
+    /// Euler; Euler–Maruyama with noise.
+    Euler,
+    /// Heun; stochastic Heun with noise.
+    Heun,
+    /// Classical Runge–Kutta 4 (deterministic only).
+    Rk4,
+    /// The exponential scheme ([`super::exponential`]): the error nodes exact over a step, the
+    /// value nodes second order. With a tolerance, a noise-free run takes error-controlled steps
+    /// of at most dt (the first of dt); a noisy run always takes steps of dt.
+    Exponential(Option<Tolerance>),
+}
+
+impl Scheme {
+    /// The scheme of [`crate::dynamics`] that steps a fixed-step run, if it is one.
+    fn fixed(self) -> Option<crate::dynamics::Scheme> {
+        match self {
+            Scheme::Euler => Some(crate::dynamics::Scheme::Euler),
+            Scheme::Heun => Some(crate::dynamics::Scheme::Heun),
+            Scheme::Rk4 => Some(crate::dynamics::Scheme::Rk4),
+            Scheme::Exponential(_) => None,
+        }
+    }
+}
+
+/// An error-controlled step times the stiffness estimate stays below this.
+const STABLE_STEP_RATE: f64 = 1.0;
 
 /// How to run.
 #[derive(Clone, Debug)]
@@ -148,22 +179,28 @@ pub struct Simulation {
 }
 
 /// The circuit's right-hand side on one chunk of samples, as the stepper evaluates it.
-struct ChunkFlow<'a, T: Real> {
-    circ: &'a AnalogCircuit<T>,
-    x: Vec<T>,
-    y: Vec<T>,
+pub(super) struct ChunkFlow<'a, T: Real> {
+    pub(super) circ: &'a AnalogCircuit<T>,
+    pub(super) x: Vec<T>,
+    pub(super) y: Vec<T>,
     /// The start stage's buffers: after a step, the activations and errors of the state the
     /// step started from.
-    ws: CircuitWorkspace<T>,
+    pub(super) ws: CircuitWorkspace<T>,
     /// Later stages' buffers.
-    ws2: CircuitWorkspace<T>,
+    pub(super) ws2: CircuitWorkspace<T>,
     /// The step's noise (a noisy run): standard normals, scaled to the densities at the start
     /// stage and reused by Heun's corrector.
-    noise: Option<NoiseSample<T>>,
+    pub(super) noise: Option<NoiseSample<T>>,
     /// max|dz/ds| per sample at the last start-stage (or noise-free) evaluation.
-    drive: Vec<T>,
-    drive_scratch: Vec<T>,
-    evals: usize,
+    pub(super) drive: Vec<T>,
+    pub(super) drive_scratch: Vec<T>,
+    pub(super) evals: usize,
+}
+
+/// What takes a chunk's steps.
+enum ChunkStepper<T: Real> {
+    Fixed(Stepper<T>),
+    Exponential(Box<Exponential<T>>),
 }
 
 impl<T: Real> System<T> for ChunkFlow<'_, T> {
@@ -203,7 +240,12 @@ impl<T: Real> System<T> for ChunkFlow<'_, T> {
 /// One chunk of samples being integrated.
 struct Chunk<'a, T: Real> {
     flow: ChunkFlow<'a, T>,
-    stepper: Stepper<T>,
+    stepper: ChunkStepper<T>,
+    scheme: Scheme,
+    /// Simulated time of the state (seconds).
+    time: f64,
+    /// The fixed step (seconds): a fixed-step run's time is its step count times this.
+    dt_seconds: f64,
     /// Per (sample, layer) noise stream, `s * L + l - 1` (empty for a noise-free run).
     rngs: Vec<Xoshiro256PlusPlus>,
     s0: usize,
@@ -253,14 +295,20 @@ impl<'a, T: Real> Chunk<'a, T> {
             y: ys,
             ws: circ.workspace_with(b, Arc::clone(products)),
             ws2: circ.workspace_with(b, Arc::clone(products)),
-            noise: noisy.then(|| NoiseSample::new(&circ.widths, b, opts.dt_seconds)),
+            noise: noisy.then(|| match opts.scheme {
+                Scheme::Exponential(_) => NoiseSample::paired(&circ.widths, b, opts.dt_seconds),
+                _ => NoiseSample::new(&circ.widths, b, opts.dt_seconds),
+            }),
             drive: vec![T::zero(); b],
             drive_scratch: vec![T::zero(); b],
             evals: 0,
         };
         Chunk {
+            stepper: chunk_stepper(opts.scheme, circ, b, state.len()),
             flow,
-            stepper: Stepper::new(opts.scheme, state.len()),
+            scheme: opts.scheme,
+            time: 0.0,
+            dt_seconds: opts.dt_seconds,
             rngs,
             s0,
             b,
@@ -286,6 +334,11 @@ impl<'a, T: Real> Chunk<'a, T> {
                 for v in &mut ns.e[l - 1][s * n..(s + 1) * n] {
                     *v = T::of_f64(StandardNormal.sample(rng));
                 }
+                if let Some(pair) = ns.e_mean[l - 1].get_mut(s * n..(s + 1) * n) {
+                    for v in pair {
+                        *v = T::of_f64(StandardNormal.sample(rng));
+                    }
+                }
                 if l < l_out {
                     for v in &mut ns.z[l - 1][s * n..(s + 1) * n] {
                         *v = T::of_f64(StandardNormal.sample(rng));
@@ -299,17 +352,49 @@ impl<'a, T: Real> Chunk<'a, T> {
 
     /// One step of `h` (in units of tau_z), in place. Leaves in `drive` max|dz/ds| per sample
     /// and in `ws` the activations and errors, both of the state before the step.
-    fn step(&mut self, h: T) {
+    fn step(&mut self, h: f64) {
         self.draw();
         self.integrate(h);
     }
 
     /// The step itself, on the standard normals already in the noise sample. The circuit is
     /// autonomous: the time passed to the stepper is never read.
-    fn integrate(&mut self, h: T) {
-        self.stepper
-            .step(&mut self.flow, T::zero(), h, &mut self.state);
+    fn integrate(&mut self, h: f64) {
+        match &mut self.stepper {
+            ChunkStepper::Fixed(s) => {
+                s.step(&mut self.flow, T::zero(), T::of_f64(h), &mut self.state);
+            }
+            ChunkStepper::Exponential(s) => s.step(&mut self.flow, h, &mut self.state, None),
+        }
+        // Steps of dt: the time is the step count times dt, not a running sum (whose rounding
+        // would put the end of N steps short of N dt).
         self.steps += 1;
+        self.time = self.steps as f64 * self.dt_seconds;
+    }
+
+    /// Counts a step of `h` taken.
+    fn accept(&mut self, h: f64) {
+        self.time += h * self.flow.circ.tau_z_seconds;
+        self.steps += 1;
+    }
+
+    /// An error-controlled step of `h` (noise-free), not yet counted: returns its local error
+    /// relative to `tol` (accept it at most 1 with [`Chunk::accept`]) and the stiffness
+    /// estimate ([`Exponential::stiffness`]); `saved` receives the state before it, for
+    /// [`Chunk::undo`].
+    fn attempt(&mut self, h: f64, tol: Tolerance, saved: &mut [T]) -> (f64, f64) {
+        saved.copy_from_slice(&self.state);
+        match &mut self.stepper {
+            ChunkStepper::Exponential(s) => {
+                s.step(&mut self.flow, h, &mut self.state, Some(tol));
+                (s.error, s.stiffness)
+            }
+            ChunkStepper::Fixed(_) => unreachable!("only the exponential scheme controls its step"),
+        }
+    }
+
+    fn undo(&mut self, saved: &[T]) {
+        self.state.copy_from_slice(saved);
     }
 
     /// Evaluates the current state without stepping or noise (fills `ws` and `drive`).
@@ -319,7 +404,7 @@ impl<'a, T: Real> Chunk<'a, T> {
     }
 
     /// The first value node beyond the divergence bound or not finite, as an error.
-    fn check_divergence(&self, dt: f64) -> Result<(), SimError> {
+    fn check_divergence(&self) -> Result<(), SimError> {
         let z = self.value_nodes();
         match z
             .iter()
@@ -329,7 +414,7 @@ impl<'a, T: Real> Chunk<'a, T> {
             Some(k) => {
                 let circ = self.flow.circ;
                 let (layer, node, sample) = locate(&circ.widths, self.b, k);
-                let t = self.steps as f64 * dt;
+                let t = self.time;
                 Err(SimError::Diverged {
                     layer,
                     node,
@@ -374,7 +459,7 @@ impl<'a, T: Real> Chunk<'a, T> {
 #[doc(hidden)]
 pub struct ManualStepper<'a, T: Real> {
     chunk: Chunk<'a, T>,
-    h: T,
+    h: f64,
 }
 
 impl<'a, T: Real> ManualStepper<'a, T> {
@@ -402,7 +487,7 @@ impl<'a, T: Real> ManualStepper<'a, T> {
         };
         ManualStepper {
             chunk: Chunk::new(circ, &circ.pack(), x, y, 0, batch, &opts),
-            h: T::of_f64(dt_seconds / circ.tau_z_seconds),
+            h: dt_seconds / circ.tau_z_seconds,
         }
     }
 
@@ -419,8 +504,10 @@ impl<'a, T: Real> ManualStepper<'a, T> {
             ns.scaled_e = false;
             ns.scaled_z = false;
         }
-        if self.chunk.stepper.scheme() != scheme {
-            self.chunk.stepper = Stepper::new(scheme, self.chunk.state.len());
+        if self.chunk.scheme != scheme {
+            let c = &mut self.chunk;
+            c.stepper = chunk_stepper(scheme, c.flow.circ, c.b, c.state.len());
+            c.scheme = scheme;
         }
         self.chunk.integrate(self.h);
     }
@@ -429,6 +516,19 @@ impl<'a, T: Real> ManualStepper<'a, T> {
     /// nodes when they are dynamic.
     pub fn state(&self) -> &[T] {
         &self.chunk.state
+    }
+}
+
+/// The stepper of `scheme` for a chunk of `b` samples and state length `dim`.
+fn chunk_stepper<T: Real>(
+    scheme: Scheme,
+    circ: &AnalogCircuit<T>,
+    b: usize,
+    dim: usize,
+) -> ChunkStepper<T> {
+    match scheme.fixed() {
+        Some(s) => ChunkStepper::Fixed(Stepper::new(s, dim)),
+        None => ChunkStepper::Exponential(Box::new(Exponential::new(circ, b))),
     }
 }
 
@@ -535,6 +635,8 @@ struct Recorder {
     /// Per checkpoint, per layer: the traced samples' error-node outputs.
     e: Vec<Vec<Vec<f64>>>,
     traced: usize,
+    /// Per state n: its time (seconds).
+    times: Vec<f64>,
     /// Per state n: crossbar power (watts, summed over the chunk).
     power: Vec<ByLayer>,
     /// Per step n -> n + 1: capacitor energy (joules, summed over the chunk).
@@ -550,23 +652,26 @@ impl Recorder {
             z: Vec::new(),
             e: Vec::new(),
             traced,
+            times: Vec::new(),
             power: Vec::new(),
             capacitor: Vec::new(),
         }
     }
 
-    /// Records state `n` (`z`) of `chunk`, whose activations and errors are in the chunk's
-    /// start-stage buffers; `z_next` is the state after the step (`None` at the end).
+    /// Records state `n` (`z`, at time `t`) of `chunk`, whose activations and errors are in
+    /// the chunk's start-stage buffers; `z_next` is the state after the step (`None` at the end).
     fn observe<T: Real>(
         &mut self,
         chunk: &Chunk<'_, T>,
         model: Option<&EnergyModel>,
-        n: usize,
+        (n, t): (usize, f64),
         z: &[T],
         z_next: Option<&[T]>,
     ) {
         let ChunkFlow { circ, x, ws, .. } = &chunk.flow;
         let l_out = circ.n_layers();
+        self.times.truncate(n);
+        self.times.push(t);
         if let Some(model) = model {
             let mut p = vec![[0.0; Component::COUNT]; l_out];
             let read = ReadState {
@@ -656,7 +761,11 @@ pub fn check_step(opts: &SimOptions, tau_e_seconds: f64) -> Result<(), SimError>
             opts.dt_seconds, opts.t_max_seconds
         )));
     }
-    let limit = crate::config::max_stable_step(tau_e_seconds);
+    let limit = match opts.scheme {
+        // The exponential scheme advances the error nodes exactly.
+        Scheme::Exponential(_) => f64::INFINITY,
+        _ => crate::config::max_stable_step(tau_e_seconds),
+    };
     if opts.dt_seconds > limit {
         return Err(SimError::Options(format!(
             "dt = {:e} s is more than 2 tau_e = {limit:e} s: the explicit step of the error nodes \
@@ -698,37 +807,23 @@ pub fn simulate_recorded<T: Real>(
         })
     })?;
     let run = ChunkRunner::new(circ, x, y, batch, opts, noisy, progress);
-    let dt = opts.dt_seconds;
-    let window_steps = ((opts.settle_window_seconds / dt).round() as usize).max(1);
-
-    // Deterministic: one recorded run until steady; noisy: the noise-free circuit until steady
-    // fixes the length, then the recorded SDE run.
-    let settled: Vec<ChunkOutcome<T>> = chunk_ranges(batch, CHUNK)
-        .into_par_iter()
-        .map(|c| run.until_steady(c))
-        .collect();
-    let runs = all_or_earliest(circ, opts, batch, dt, settled)?;
-    let n_steady = runs.iter().map(|r| r.chunk.steps).max().unwrap_or(0);
+    let runs = match opts.scheme {
+        Scheme::Exponential(Some(tol)) if !noisy => {
+            all_or_earliest(circ, opts, batch, run.adaptive(batch, tol, opts))?
+        }
+        _ => run.fixed_steps(batch)?,
+    };
     let steady = runs.iter().all(|r| r.steady);
     let residual = runs.iter().map(|r| r.residual).fold(0.0, f64::max);
-    // A noisy run goes on for one trailing window after the noise-free circuit is steady.
-    let n_end = if noisy {
-        (n_steady + window_steps).min(run.n_max)
-    } else {
-        n_steady
-    };
-    let window_len = window_steps.min(n_end).max(1);
-    let recorded: Vec<ChunkOutcome<T>> = runs
-        .into_par_iter()
-        .map(|r| run.recorded(r, n_end, window_len))
-        .collect();
-    let runs = all_or_earliest(circ, opts, batch, dt, recorded)?;
+    let (n_end, t_end) = runs
+        .first()
+        .map_or((0, 0.0), |r| (r.chunk.steps, r.chunk.time));
 
     let finals: Vec<Final> = runs.iter().map(ChunkRun::final_values).collect();
-    check_rails(circ, &runs, &finals, n_end as f64 * dt).map_err(|error| {
+    check_rails(circ, &runs, &finals, t_end).map_err(|error| {
         Box::new(SimFailure {
             error,
-            traces: assemble_traces(circ, opts, batch, dt, &runs),
+            traces: assemble_traces(circ, opts, batch, &runs),
         })
     })?;
     let mut settling = Vec::with_capacity(batch);
@@ -736,22 +831,22 @@ pub fn simulate_recorded<T: Real>(
         let b = r.chunk.b;
         let rg = ranges(&circ.widths, b, &r.z0, &f.z);
         let band = bands(&circ.widths, b, &rg, &f.std, opts.settle_tol, noisy);
-        settling.extend(settle_times(&circ.widths, b, &r.rec, &f.z, &band, dt));
+        settling.extend(settle_times(&circ.widths, b, &r.rec, &f.z, &band));
     }
     let worst = settling.iter().map(|s| s.time_seconds).fold(0.0, f64::max);
-    let window_seconds = if steady { worst } else { n_end as f64 * dt };
+    let window_seconds = if steady { worst } else { t_end };
     let (final_z, final_z_std) = merge_finals(circ, batch, &runs, &finals);
     let final_e = final_errors(circ, x, y, batch, &final_z);
     let energy = opts
         .energy
         .as_ref()
-        .map(|model| window_energy(model, &runs, batch, circ.n_layers(), dt, window_seconds));
-    let traces = assemble_traces(circ, opts, batch, dt, &runs);
+        .map(|model| window_energy(model, &runs, batch, circ.n_layers(), window_seconds));
+    let traces = assemble_traces(circ, opts, batch, &runs);
     Ok(Simulation {
         batch,
         steps: n_end,
-        t_end_seconds: n_end as f64 * dt,
-        dt_seconds: dt,
+        t_end_seconds: t_end,
+        dt_seconds: opts.dt_seconds,
         evaluations: runs.iter().map(|r| r.chunk.flow.evals).sum(),
         steady,
         residual,
@@ -792,8 +887,8 @@ struct ChunkRunner<'a, T: Real> {
     quiet: SimOptions,
     noisy: bool,
     products: Arc<PackedProducts<T>>,
-    /// The step in units of tau_z.
-    h: T,
+    /// The step in units of tau_z (the first step of an error-controlled run).
+    h: f64,
     /// The most steps, t_max / dt.
     n_max: usize,
     /// Samples `0..traced_upto` of the batch are traced.
@@ -823,7 +918,7 @@ impl<'a, T: Real> ChunkRunner<'a, T> {
             },
             noisy,
             products: circ.pack(),
-            h: T::of_f64(dt / circ.tau_z_seconds),
+            h: dt / circ.tau_z_seconds,
             // t_max / dt can round to just below an integer (12000 steps of 2.5e-11 s give
             // 11999.999999999998): a relative slack of 1e-9 keeps a t_max of N steps at N.
             n_max: (opts.t_max_seconds / dt * (1.0 + 1e-9)).floor() as usize,
@@ -853,22 +948,140 @@ impl<'a, T: Real> ChunkRunner<'a, T> {
     /// One step of a recorded run: the state before it is observed with the step's own first
     /// evaluation.
     fn advance(&self, r: &mut ChunkRun<'_, T>) {
-        let n = r.chunk.steps;
+        let at = (r.chunk.steps, r.chunk.time);
         r.chunk.step(self.h);
+        self.observe_step(r, at);
+    }
+
+    /// Records the state `at` = (step, time) the chunk's last step started from.
+    fn observe_step(&self, r: &mut ChunkRun<'_, T>, at: (usize, f64)) {
         let model = self.opts.energy.as_ref();
         let next = Some(r.chunk.value_nodes());
-        r.rec.observe(&r.chunk, model, n, &r.z_prev, next);
+        r.rec.observe(&r.chunk, model, at, &r.z_prev, next);
         r.z_prev.copy_from_slice(r.chunk.value_nodes());
+    }
+
+    /// Both passes of a fixed-step run (one when deterministic): every chunk steps until it is
+    /// steady or t_max; a noisy run then integrates the SDE for that long plus one trailing
+    /// window.
+    fn fixed_steps(&self, batch: usize) -> Result<Vec<ChunkRun<'a, T>>, Box<SimFailure>> {
+        let (circ, opts) = (self.circ, self.opts);
+        let dt = opts.dt_seconds;
+        let window_steps = ((opts.settle_window_seconds / dt).round() as usize).max(1);
+        let settled: Vec<ChunkOutcome<T>> = match opts.scheme {
+            // The noise-free pass of a noisy run, error-controlled: it only fixes the length.
+            Scheme::Exponential(Some(tol)) if self.noisy => self.adaptive(batch, tol, &self.quiet),
+            _ => chunk_ranges(batch, CHUNK)
+                .into_par_iter()
+                .map(|c| self.until_steady(c))
+                .collect(),
+        };
+        let runs = all_or_earliest(circ, opts, batch, settled)?;
+        let n_steady = runs
+            .iter()
+            .map(|r| ((r.chunk.time / dt) * (1.0 - 1e-9)).ceil() as usize)
+            .max()
+            .unwrap_or(0);
+        // A noisy run goes on for one trailing window after the noise-free circuit is steady.
+        let n_end = if self.noisy {
+            (n_steady + window_steps).min(self.n_max)
+        } else {
+            n_steady
+        };
+        let window_len = window_steps.min(n_end).max(1);
+        let recorded: Vec<ChunkOutcome<T>> = runs
+            .into_par_iter()
+            .map(|r| self.recorded(r, n_end, window_len))
+            .collect();
+        all_or_earliest(circ, opts, batch, recorded)
+    }
+
+    /// A noise-free run with error-controlled steps of the exponential scheme, recorded, until
+    /// every chunk is steady or t_max. Every chunk takes the same steps (the largest local error
+    /// over the batch decides), so the checkpoints line up and nothing depends on the threads.
+    fn adaptive(
+        &self,
+        batch: usize,
+        tol: Tolerance,
+        opts: &SimOptions,
+    ) -> Vec<ChunkOutcome<'a, T>> {
+        let mut runs: Vec<ChunkRun<'a, T>> = chunk_ranges(batch, CHUNK)
+            .into_iter()
+            .map(|c| self.start(c, opts))
+            .collect();
+        let mut saved: Vec<Vec<T>> = runs.iter().map(|r| r.chunk.state.clone()).collect();
+        let (tz, t_max) = (self.circ.tau_z_seconds, self.opts.t_max_seconds);
+        let (mut h, h_min) = (self.h, self.h * 1e-3);
+        let (mut ticks, mut told) = (Ticks::new(self.progress, 1), 0);
+        while runs[0].chunk.time < t_max * (1.0 - 1e-9) {
+            if runs.iter().any(|r| r.chunk.check_divergence().is_err()) {
+                break;
+            }
+            let at = (runs[0].chunk.steps, runs[0].chunk.time);
+            // No step longer than dt: a settling time is the re-entry into a band of settle_tol
+            // around the state the run stops at, interpolated between steps, so both the
+            // crossing and the stopping point need steps as fine as dt (longer steps within the
+            // local tolerance moved the default design's settling times by 2 %).
+            h = h.min(self.h).min((t_max - at.1) / tz);
+            let (err, stiffness) = loop {
+                let (err, stiffness) = runs
+                    .par_iter_mut()
+                    .zip(saved.par_iter_mut())
+                    .map(|(r, s)| r.chunk.attempt(h, tol, s))
+                    .reduce(|| (0.0, 0.0), |a, b| (a.0.max(b.0), a.1.max(b.1)));
+                if err <= 1.0 || !err.is_finite() || h <= h_min {
+                    break (err, stiffness);
+                }
+                runs.iter_mut()
+                    .zip(&saved)
+                    .for_each(|(r, s)| r.chunk.undo(s));
+                h = (h * (0.9 / err.sqrt()).clamp(0.2, 0.9)).max(h_min);
+            };
+            for r in runs.iter_mut() {
+                r.chunk.accept(h);
+                self.observe_step(r, at);
+                r.residual = r.chunk.max_drive();
+            }
+            // The progress counts chunk-steps of dt, as a fixed-step pass does.
+            let done = (runs[0].chunk.time / self.opts.dt_seconds * (1.0 + 1e-9)).floor();
+            let done = done as usize * runs.len();
+            ticks.add(done - told);
+            told = done;
+            if err.is_finite() {
+                h *= (0.9 / err.max(1e-10).sqrt()).clamp(0.2, 5.0);
+            }
+            // Near steady state the error estimate lets the step grow to the edge of the
+            // explicit part's stability, where the fastest value-node modes ring at the
+            // tolerance instead of decaying: h <= 1 / rate keeps them damped (a factor of at
+            // most 1/2 per step on the real axis).
+            if stiffness > 0.0 {
+                h = h.min(STABLE_STEP_RATE / stiffness);
+            }
+            if runs.iter().all(|r| r.residual < self.opts.steady_tol) {
+                runs.iter_mut().for_each(|r| r.steady = true);
+                break;
+            }
+        }
+        ticks.flush();
+        runs.into_iter()
+            .map(|r| {
+                let mut r = checked(r)?;
+                r.chunk.evaluate();
+                let at = (r.chunk.steps, r.chunk.time);
+                r.rec
+                    .observe(&r.chunk, self.opts.energy.as_ref(), at, &r.z_prev, None);
+                Ok(r)
+            })
+            .collect()
     }
 
     /// The first pass over the chunk `samples`: the noise-free circuit until the chunk is
     /// steady or t_max, recorded unless the run is noisy (then the second pass records).
     fn until_steady(&self, samples: Range<usize>) -> ChunkOutcome<'a, T> {
-        let dt = self.opts.dt_seconds;
         let mut r = self.start(samples, &self.quiet);
         let mut ticks = Ticks::new(self.progress, 1);
         while r.chunk.steps < self.n_max {
-            if let Err(e) = r.chunk.check_divergence(dt) {
+            if let Err(e) = r.chunk.check_divergence() {
                 return Err(Box::new((e, r)));
             }
             self.advance(&mut r);
@@ -880,7 +1093,7 @@ impl<'a, T: Real> ChunkRunner<'a, T> {
             }
         }
         ticks.flush();
-        checked(r, dt)
+        checked(r)
     }
 
     /// The recorded pass up to step `n_end`: the first pass's run continued (deterministic),
@@ -917,10 +1130,11 @@ impl<'a, T: Real> ChunkRunner<'a, T> {
             ticks.tick();
         }
         ticks.flush();
-        let mut r = checked(r, self.opts.dt_seconds)?;
+        let mut r = checked(r)?;
         r.chunk.evaluate();
         let model = self.opts.energy.as_ref();
-        r.rec.observe(&r.chunk, model, n_end, &r.z_prev, None);
+        let at = (n_end, r.chunk.time);
+        r.rec.observe(&r.chunk, model, at, &r.z_prev, None);
         Ok(r)
     }
 }
@@ -941,8 +1155,8 @@ fn noise_free_charge(mut charge: Vec<ByLayer>, n_end: usize) -> Vec<ByLayer> {
 type ChunkOutcome<'a, T> = Result<ChunkRun<'a, T>, Box<(SimError, ChunkRun<'a, T>)>>;
 
 /// `r`, or the divergence of its current state.
-fn checked<T: Real>(r: ChunkRun<'_, T>, dt: f64) -> ChunkOutcome<'_, T> {
-    match r.chunk.check_divergence(dt) {
+fn checked<T: Real>(r: ChunkRun<'_, T>) -> ChunkOutcome<'_, T> {
+    match r.chunk.check_divergence() {
         Ok(()) => Ok(r),
         Err(e) => Err(Box::new((e, r))),
     }
@@ -955,7 +1169,6 @@ fn all_or_earliest<'a, T: Real>(
     circ: &AnalogCircuit<T>,
     opts: &SimOptions,
     batch: usize,
-    dt: f64,
     outcomes: Vec<ChunkOutcome<'a, T>>,
 ) -> Result<Vec<ChunkRun<'a, T>>, Box<SimFailure>> {
     let when = |e: &SimError| match e {
@@ -986,7 +1199,7 @@ fn all_or_earliest<'a, T: Real>(
     for r in &mut runs {
         r.rec.keep_only(&common);
     }
-    let traces = assemble_traces(circ, opts, batch, dt, &runs);
+    let traces = assemble_traces(circ, opts, batch, &runs);
     Err(Box::new(SimFailure { error, traces }))
 }
 
@@ -1028,8 +1241,13 @@ impl<'a> Ticks<'a> {
     }
 
     fn tick(&mut self) {
-        self.unreported += 1;
-        if self.unreported == Self::EVERY {
+        self.add(1);
+    }
+
+    /// Counts `n` steps at once.
+    fn add(&mut self, n: usize) {
+        self.unreported += n;
+        if self.unreported >= Self::EVERY {
             self.flush();
         }
     }
@@ -1153,7 +1371,6 @@ fn settle_times(
     rec: &Recorder,
     zf: &[f64],
     band: &[f64],
-    dt: f64,
 ) -> Vec<SampleSettling> {
     let mut last: Vec<Option<usize>> = vec![None; b];
     for (c, z) in rec.z.iter().enumerate() {
@@ -1163,8 +1380,7 @@ fn settle_times(
             }
         }
     }
-    let hidden_len = zf.len() / b.max(1);
-    let _ = hidden_len;
+    let time = |n: usize| rec.times[n];
     (0..b)
         .map(|s| match last[s] {
             None => SampleSettling {
@@ -1174,15 +1390,15 @@ fn settle_times(
             Some(c) if c + 1 >= rec.steps.len() => {
                 let n = rec.steps[c];
                 SampleSettling {
-                    time_seconds: n as f64 * dt,
+                    time_seconds: time(n),
                     steps: n,
                 }
             }
             Some(c) => {
                 // The latest re-entry, over the sample's nodes outside at checkpoint c.
                 let (z0, z1) = (&rec.z[c], &rec.z[c + 1]);
-                let (t0, t1) = (rec.steps[c] as f64, rec.steps[c + 1] as f64);
-                let mut t = t0;
+                let (n0, n1) = (rec.steps[c], rec.steps[c + 1]);
+                let mut frac_max: f64 = 0.0;
                 for k in 0..zf.len() {
                     if locate(widths, b, k).2 != s {
                         continue;
@@ -1193,11 +1409,14 @@ fn settle_times(
                     }
                     let d1 = (z1[k] - zf[k]).abs() - band[k];
                     let frac = if d1 < 0.0 { d0 / (d0 - d1) } else { 1.0 };
-                    t = t.max(t0 + frac * (t1 - t0));
+                    frac_max = frac_max.max(frac);
                 }
+                // Linear in the state index between the checkpoints, and so in time on a
+                // uniform grid; on an error-controlled one, linear in time over the span.
+                let (t0, t1) = (time(n0), time(n1));
                 SampleSettling {
-                    time_seconds: t * dt,
-                    steps: t.ceil() as usize,
+                    time_seconds: t0 + frac_max * (t1 - t0),
+                    steps: (n0 as f64 + frac_max * (n1 - n0) as f64).ceil() as usize,
                 }
             }
         })
@@ -1212,29 +1431,23 @@ fn window_energy(
     runs: &[ChunkRun<'_, impl Real>],
     batch: usize,
     l_out: usize,
-    dt: f64,
     window: f64,
 ) -> ByLayer {
     let mut e = vec![[0.0; Component::COUNT]; l_out];
-    let steps = window / dt;
-    let whole = steps.floor() as usize;
-    let frac = steps - whole as f64;
     for r in runs {
-        let p = &r.rec.power;
-        let cap = &r.rec.capacitor;
-        for n in 0..whole.min(cap.len()) {
-            for l in 0..l_out {
-                for c in 0..Component::COUNT {
-                    e[l][c] += 0.5 * dt * (p[n][l][c] + p[n + 1][l][c]) + cap[n][l][c];
-                }
+        let (p, cap, t) = (&r.rec.power, &r.rec.capacitor, &r.rec.times);
+        for n in 0..cap.len() {
+            let (t0, t1) = (t[n], t[n + 1]);
+            if t0 >= window {
+                break;
             }
-        }
-        if frac > 0.0 && whole < cap.len() {
+            // The part of the step inside the window, and the power at its end (interpolated
+            // along a partial step).
+            let frac = ((window - t0) / (t1 - t0)).min(1.0);
             for l in 0..l_out {
                 for c in 0..Component::COUNT {
-                    // Power at the window's end, interpolated along the partial step.
-                    let pe = p[whole][l][c] + frac * (p[whole + 1][l][c] - p[whole][l][c]);
-                    e[l][c] += 0.5 * frac * dt * (p[whole][l][c] + pe) + frac * cap[whole][l][c];
+                    let pe = p[n][l][c] + frac * (p[n + 1][l][c] - p[n][l][c]);
+                    e[l][c] += 0.5 * frac * (t1 - t0) * (p[n][l][c] + pe) + frac * cap[n][l][c];
                 }
             }
         }
@@ -1258,13 +1471,13 @@ fn assemble_traces<T: Real>(
     circ: &AnalogCircuit<T>,
     opts: &SimOptions,
     batch: usize,
-    dt: f64,
     runs: &[ChunkRun<'_, T>],
 ) -> Traces {
     let l_out = circ.n_layers();
-    let steps = runs
+    // Every chunk took the same steps (fixed, or error-controlled together).
+    let (steps, times) = runs
         .first()
-        .map(|r| r.rec.steps.clone())
+        .map(|r| (r.rec.steps.clone(), r.rec.times.clone()))
         .unwrap_or_default();
     let traced: Vec<&ChunkRun<T>> = runs.iter().filter(|r| r.rec.traced > 0).collect();
     let samples: Vec<usize> = traced
@@ -1272,7 +1485,7 @@ fn assemble_traces<T: Real>(
         .flat_map(|r| r.chunk.s0..r.chunk.s0 + r.rec.traced)
         .collect();
     let mut t = Traces {
-        time_seconds: steps.iter().map(|&n| n as f64 * dt).collect(),
+        time_seconds: steps.iter().map(|&n| times[n]).collect(),
         samples,
         ..Traces::default()
     };
@@ -1298,7 +1511,7 @@ fn assemble_traces<T: Real>(
         t.e.push(v);
     }
     if let Some(model) = &opts.energy {
-        (t.power_watts, t.energy_joules) = power_traces(model, l_out, batch, dt, &steps, runs);
+        (t.power_watts, t.energy_joules) = power_traces(model, l_out, batch, &steps, runs);
     }
     t
 }
@@ -1309,7 +1522,6 @@ fn power_traces<T: Real>(
     model: &EnergyModel,
     l_out: usize,
     batch: usize,
-    dt: f64,
     steps: &[usize],
     runs: &[ChunkRun<'_, T>],
 ) -> (Vec<[f64; Component::COUNT]>, Vec<Vec<f64>>) {
@@ -1318,8 +1530,12 @@ fn power_traces<T: Real>(
     let stat_total: Vec<f64> = stat.iter().map(|l| l.iter().sum::<f64>()).collect();
     let mut cumulative = vec![0.0; l_out];
     let mut last = 0usize;
+    let Some(times) = runs.first().map(|r| &r.rec.times) else {
+        return (power, energy);
+    };
     for &n in steps {
         for j in last..n {
+            let dt = times[j + 1] - times[j];
             for r in runs {
                 let (p, c) = (&r.rec.power, &r.rec.capacitor);
                 for l in 0..l_out {
@@ -1339,7 +1555,9 @@ fn power_traces<T: Real>(
                 for c in 0..Component::COUNT {
                     pw[c] += r.rec.power[n][l][c];
                 }
-                if let Some(cap) = r.rec.capacitor.get(n) {
+                // A run stopped by a divergence has no time after its last state.
+                if let (Some(cap), Some(&t1)) = (r.rec.capacitor.get(n), times.get(n + 1)) {
+                    let dt = t1 - times[n];
                     pw[Component::Capacitors.index()] += cap[l][Component::Capacitors.index()] / dt;
                 }
             }
@@ -1369,7 +1587,7 @@ pub fn integrate<T: Real>(
     opts: &SimOptions,
     steps: usize,
 ) -> (Vec<Vec<T>>, usize) {
-    let h = T::of_f64(opts.dt_seconds / circ.tau_z_seconds);
+    let h = opts.dt_seconds / circ.tau_z_seconds;
     let products = circ.pack();
     let out: Vec<(Vec<T>, usize)> = chunk_ranges(batch, CHUNK)
         .par_iter()

@@ -32,6 +32,10 @@ pub enum SolverKind {
     Dopri5,
     /// Adaptive Dormand–Prince 8(5,3) (deterministic).
     Dop853,
+    /// The exponential scheme of the analog circuit (error nodes exact over a step, value
+    /// nodes second order; exponential Euler–Maruyama with noise), with error-controlled steps
+    /// when noise-free.
+    Exponential,
 }
 
 impl SolverKind {
@@ -42,6 +46,7 @@ impl SolverKind {
             SolverKind::Rk4 => "rk4",
             SolverKind::Dopri5 => "dopri5",
             SolverKind::Dop853 => "dop853",
+            SolverKind::Exponential => "exponential",
         }
     }
 
@@ -52,6 +57,7 @@ impl SolverKind {
             SolverKind::Rk4,
             SolverKind::Dopri5,
             SolverKind::Dop853,
+            SolverKind::Exponential,
         ]
         .into_iter()
         .find(|k| k.name() == s)
@@ -64,7 +70,16 @@ impl SolverKind {
 
     /// Solvers that integrate an SDE when noise is on.
     pub fn handles_noise(self) -> bool {
-        matches!(self, SolverKind::Euler | SolverKind::Heun)
+        matches!(
+            self,
+            SolverKind::Euler | SolverKind::Heun | SolverKind::Exponential
+        )
+    }
+
+    /// Solvers whose step is not bound by the error nodes' time constant (they advance the
+    /// error nodes exactly).
+    pub fn exact_error_nodes(self) -> bool {
+        self == SolverKind::Exponential
     }
 }
 
@@ -94,6 +109,9 @@ pub struct Dynamics {
     pub settle_tol: f64,
     /// A deterministic run stops once max|dz/dt| tau_z < steady_tol.
     pub steady_tol: f64,
+    /// Local error tolerance (node units, relative and absolute) of the exponential scheme's
+    /// error-controlled steps.
+    pub step_tol: f64,
     /// Trailing window of a noisy run (final state = its mean).
     pub settle_window_seconds: f64,
     pub rtol: f64,

@@ -231,6 +231,7 @@ pub struct RawDynamics {
     pub t_max: S<Si>,
     pub settle_tol: S<Real>,
     pub steady_tol: Option<S<Real>>,
+    pub step_tol: Option<S<Real>>,
     pub settle_window: Option<S<Si>>,
     pub rtol: S<Real>,
     pub atol: S<Real>,

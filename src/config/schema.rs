@@ -155,7 +155,7 @@ const NU_FITS: &[&str] = &["constant", "aihwkit_pcm", "aihwkit_hermes"];
 const FLICKER_FITS: &[&str] = &["none", "aihwkit_pcm", "aihwkit_hermes"];
 const BACKWARD: &[&str] = &["shared", "separate"];
 const PRECISIONS: &[&str] = &["f64", "f32"];
-pub const SOLVERS: &[&str] = &["euler", "heun", "rk4", "dopri5", "dop853"];
+pub const SOLVERS: &[&str] = &["euler", "heun", "rk4", "dopri5", "dop853", "exponential"];
 
 use DefaultValue::{Derived, Value};
 use Dimension as D;
@@ -613,17 +613,23 @@ pub static KEYS: &[Key] = &[
         section: "dynamics",
         name: "solver",
         kind: Kind::Choice(SOLVERS),
-        default: Value("\"heun\""),
-        doc: "Integrator: euler (Euler-Maruyama with noise), heun (stochastic Heun with noise), \
-              rk4, dopri5, dop853 (adaptive; deterministic only).",
+        default: Value("\"exponential\""),
+        doc: "Integrator: exponential (error nodes exact over a step, value nodes second \
+              order; exponential Euler-Maruyama with noise; error-controlled steps when \
+              noise-free), euler (Euler-Maruyama with noise), heun (stochastic Heun with \
+              noise), rk4, dopri5, dop853 (adaptive; deterministic only).",
     },
     Key {
         section: "dynamics",
         name: "dt",
         kind: Kind::Quantity(D::Time),
-        default: Derived("min(tau_e / 4, tau_z / 100); tau_z / 100 when tau_e = 0"),
-        doc: "Step of the fixed-step solvers (euler, heun, rk4). At most 2 tau_e and 2 tau_z: a \
-              longer explicit step is unstable, and the design is refused.",
+        default: Derived(
+            "exponential: tau_z / 20; else min(tau_e / 4, tau_z / 100), tau_z / 100 when tau_e = 0",
+        ),
+        doc: "Step of the fixed-step solvers (euler, heun, rk4, exponential with noise) and the \
+              first and longest step of the error-controlled exponential one. At most 2 tau_z, and 2 tau_e \
+              except for exponential (which advances the error nodes exactly): a longer \
+              explicit step is unstable, and the design is refused.",
     },
     Key {
         section: "dynamics",
@@ -647,6 +653,14 @@ pub static KEYS: &[Key] = &[
         default: Derived("settle_tol / 100"),
         doc: "A deterministic run stops once max|dz/dt| tau_z falls below steady_tol on every \
               sample (the nodes then move less than steady_tol per tau_z).",
+    },
+    Key {
+        section: "dynamics",
+        name: "step_tol",
+        kind: Kind::Float,
+        default: Derived("settle_tol / 100"),
+        doc: "Local error tolerance (relative, and absolute in node units) of the value nodes \
+              over each error-controlled step of the exponential solver (noise-free runs).",
     },
     Key {
         section: "dynamics",

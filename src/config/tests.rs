@@ -235,7 +235,11 @@ fn defaults_are_documented_values() {
     assert_eq!(c.dynamics.tau_z_seconds, 100e-9);
     let tau_e = 1.0 / (2.0 * std::f64::consts::PI * 50e6);
     assert_eq!(c.dynamics.tau_e_seconds, tau_e);
-    assert_eq!(c.dynamics.dt_seconds, (tau_e / 4.0).min(100e-9 / 100.0));
+    // The exponential scheme (the default) advances the error nodes exactly: tau_z / 20.
+    assert_eq!(c.dynamics.solver, SolverKind::Exponential);
+    assert_eq!(c.dynamics.dt_seconds, 100e-9 / 20.0);
+    let heun = ok("[dynamics]\nsolver = \"heun\"", &[]);
+    assert_eq!(heun.dynamics.dt_seconds, (tau_e / 4.0).min(100e-9 / 100.0));
     assert_eq!(c.run.batch, 32);
     assert_eq!(c.data.samples, 32);
     assert_eq!(c.periphery.rail_volts, None);
@@ -245,7 +249,7 @@ fn defaults_are_documented_values() {
     assert_eq!(c.config.origins["dynamics.tau_e_seconds"], "derived");
     assert_eq!(c.config.origins["run.batch"], "default");
     // Algebraic error nodes: the step follows tau_z.
-    let a = ok("[dynamics]\ntau_e = 0", &[]);
+    let a = ok("[dynamics]\nsolver = \"heun\"\ntau_e = 0", &[]);
     assert_eq!(a.dynamics.tau_e_seconds, 0.0);
     assert_eq!(a.dynamics.dt_seconds, 100e-9 / 100.0);
 }

@@ -529,9 +529,19 @@ impl RunReport {
         };
         let mut s = String::new();
         let d = &m.dynamics;
+        // A noise-free exponential run takes error-controlled steps of at most dt.
+        let steps = if d.solver == "exponential" && !d.noisy {
+            format!(
+                "{} error-controlled steps of at most {}",
+                d.steps,
+                si(d.dt_seconds, "s")
+            )
+        } else {
+            format!("{} steps of {}", d.steps, si(d.dt_seconds, "s"))
+        };
         let _ = writeln!(
             s,
-            "{}: {} samples, {} ({}), {} steps of {}, {:.2} s wall",
+            "{}: {} samples, {} ({}), {steps}, {:.2} s wall",
             self.design,
             self.batch,
             d.solver,
@@ -540,8 +550,6 @@ impl RunReport {
             } else {
                 "deterministic"
             },
-            d.steps,
-            si(d.dt_seconds, "s"),
             self.wall_seconds
         );
         settling_lines(&mut s, m, t_max_seconds, steady_tol);

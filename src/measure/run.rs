@@ -6,7 +6,7 @@
 use super::report::{GradientComparison, GradientsReport, RunReport};
 use crate::analog::{
     simulate_recorded, AnalogCircuit, EnergyModel, Scheme, SimError, SimFailure, SimOptions,
-    Simulation, Traces,
+    Simulation, Tolerance, Traces,
 };
 use crate::config::{Circuit, Precision, SolverKind};
 use crate::design::build::{build, BuildError, Built};
@@ -134,11 +134,16 @@ pub struct RunResult {
     pub report: RunReport,
 }
 
-fn scheme(kind: SolverKind) -> Result<Scheme, RunError> {
+/// The scheme of `kind`; `step_tol` bounds an error-controlled step's local error.
+fn scheme(kind: SolverKind, step_tol: f64) -> Result<Scheme, RunError> {
     match kind {
         SolverKind::Euler => Ok(Scheme::Euler),
         SolverKind::Heun => Ok(Scheme::Heun),
         SolverKind::Rk4 => Ok(Scheme::Rk4),
+        SolverKind::Exponential => Ok(Scheme::Exponential(Some(Tolerance {
+            rtol: step_tol,
+            atol: step_tol,
+        }))),
         SolverKind::Dopri5 | SolverKind::Dop853 => Err(RunError::Unsupported(format!(
             "dynamics.solver = \"{}\": `apcsim run` integrates the circuit with the fixed-step \
              schemes euler, heun and rk4 (adaptive solvers serve `apcsim reference` and `check \
@@ -154,7 +159,7 @@ pub fn sim_options(circuit: &Circuit) -> Result<SimOptions, RunError> {
     let d = &circuit.dynamics;
     let w = &circuit.architecture.widths;
     let opts = SimOptions {
-        scheme: scheme(d.solver)?,
+        scheme: scheme(d.solver, d.step_tol)?,
         dt_seconds: d.dt_seconds,
         t_max_seconds: d.t_max_seconds,
         settle_tol: d.settle_tol,

@@ -18,7 +18,7 @@
 use super::design::SpiceDesign;
 use super::trajectory::{cubic_weights, NodeKind, Series, Trajectory};
 use super::SpiceError;
-use crate::analog::{simulate, SimError, SimOptions};
+use crate::analog::{simulate, Scheme, SimError, SimOptions};
 use crate::dynamics::{infer, GradientFlow, InferenceOptions, Solver, Stop, System};
 use crate::network::Workspace;
 use crate::network::{Batch, Network};
@@ -382,6 +382,11 @@ pub fn analog(design: &SpiceDesign) -> Result<AnalogReference, SpiceError> {
         trace_samples: 1,
         trace_points: points(stride),
         energy: None,
+        // Every step of dt: the recording stride above counts steps.
+        scheme: match base.scheme {
+            Scheme::Exponential(_) => Scheme::Exponential(None),
+            s => s,
+        },
         ..base
     };
     let sim = simulate(&design.analog, &design.x, &design.y, 1, &opts, &|_, _| {}).map_err(

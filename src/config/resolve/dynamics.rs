@@ -41,6 +41,10 @@ pub(super) fn dynamics(
         Some(v) => r.positive(v, "steady_tol")?,
         None => settle_tol / 100.0,
     };
+    let step_tol = match &y.step_tol {
+        Some(v) => r.positive(v, "step_tol")?,
+        None => settle_tol / 100.0,
+    };
     let settle_window = settle_window(r, y, &tau, t_max)?;
     let dynamics = Dynamics {
         tau_z_seconds: tau.z,
@@ -50,6 +54,7 @@ pub(super) fn dynamics(
         t_max_seconds: t_max,
         settle_tol,
         steady_tol,
+        step_tol,
         settle_window_seconds: settle_window,
         rtol: r.positive(&y.rtol, "rtol")?,
         atol: r.positive(&y.atol, "atol")?,
@@ -140,6 +145,11 @@ fn step(
             let dt = r.positive(v, "dt")?;
             (dt, v.span(), format_quantity(dt, Dimension::Time))
         }
+        None if solver.exact_error_nodes() => {
+            let dt = tau.z / 20.0;
+            let text = format!("tau_z / 20 = {}", format_quantity(dt, Dimension::Time));
+            (dt, tau.z_span.clone(), text)
+        }
         None if tau.e > 0.0 && tau.e / 4.0 < tau.z / 100.0 => {
             let dt = tau.e / 4.0;
             let text = format!("tau_e / 4 = {}", format_quantity(dt, Dimension::Time));
@@ -174,7 +184,11 @@ fn step(
             time(limit)
         )
     };
-    let e_limit = max_stable_step(tau.e);
+    let e_limit = if solver.exact_error_nodes() {
+        f64::INFINITY
+    } else {
+        max_stable_step(tau.e)
+    };
     r.ensure_relation(dt <= e_limit, &dt_span, &tau.e_span, || {
         unstable("tau_e", &tau.e_text, "error", tau.e_fix, e_limit)
     })?;
@@ -254,6 +268,7 @@ fn put_dynamics(r: &mut Resolver, y: &RawDynamics, d: &Dynamics) {
             ("t_max_seconds", json!(d.t_max_seconds), sp(&y.t_max)),
             ("settle_tol", json!(d.settle_tol), sp(&y.settle_tol)),
             ("steady_tol", json!(d.steady_tol), opt_sp(&y.steady_tol)),
+            ("step_tol", json!(d.step_tol), opt_sp(&y.step_tol)),
             (
                 "settle_window_seconds",
                 json!(d.settle_window_seconds),
