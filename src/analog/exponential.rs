@@ -54,7 +54,7 @@
 //! 4th ed., §3.8.4 (the Ornstein–Uhlenbeck process and its integral).
 
 use super::circuit::AnalogCircuit;
-use super::sim::ChunkFlow;
+use super::flow::ChunkFlow;
 use crate::numeric::Real;
 
 /// The coefficients that advance a linear state of rate r exactly over a step h, x = r h

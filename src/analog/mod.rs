@@ -6,6 +6,7 @@
 pub mod circuit;
 pub mod energy;
 pub mod exponential;
+mod flow;
 pub mod sim;
 
 pub use circuit::{AnalogCircuit, IdealPeriphery, PackedProducts};

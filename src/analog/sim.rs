@@ -11,11 +11,12 @@
 //! parallel; every random draw comes from a stream of its own (sample, layer), so results do not
 //! depend on the threads.
 
-use super::circuit::{AnalogCircuit, CircuitWorkspace, NoiseSample, PackedProducts};
+use super::circuit::{AnalogCircuit, NoiseSample, PackedProducts};
 use super::energy::{supply_sum, ByLayer, Component, EnergyModel, ReadState};
 use super::exponential::{Exponential, Tolerance};
+pub(super) use super::flow::ChunkFlow;
 pub use crate::dynamics::CHUNK;
-use crate::dynamics::{chunk_ranges, Integrator, Stage, Stepper, System};
+use crate::dynamics::{chunk_ranges, Integrator, Stepper, System};
 use crate::numeric::seeds::stream_seed;
 use crate::numeric::Real;
 use rand::SeedableRng;
@@ -178,63 +179,10 @@ pub struct Simulation {
     pub traces: Traces,
 }
 
-/// The circuit's right-hand side on one chunk of samples, as the stepper evaluates it.
-pub(super) struct ChunkFlow<'a, T: Real> {
-    pub(super) circ: &'a AnalogCircuit<T>,
-    pub(super) x: Vec<T>,
-    pub(super) y: Vec<T>,
-    /// The start stage's buffers: after a step, the activations and errors of the state the
-    /// step started from.
-    pub(super) ws: CircuitWorkspace<T>,
-    /// Later stages' buffers.
-    pub(super) ws2: CircuitWorkspace<T>,
-    /// The step's noise (a noisy run): standard normals, scaled to the densities at the start
-    /// stage and reused by Heun's corrector.
-    pub(super) noise: Option<NoiseSample<T>>,
-    /// max|dz/ds| per sample at the last start-stage (or noise-free) evaluation.
-    pub(super) drive: Vec<T>,
-    pub(super) drive_scratch: Vec<T>,
-    pub(super) evals: usize,
-}
-
 /// What takes a chunk's steps.
 enum ChunkStepper<T: Real> {
     Fixed(Stepper<T>),
     Exponential(Box<Exponential<T>>),
-}
-
-impl<T: Real> System<T> for ChunkFlow<'_, T> {
-    fn dim(&self) -> usize {
-        self.circ.state_len(self.drive.len())
-    }
-
-    /// The noise-free derivative, into the start stage's buffers.
-    fn rhs(&mut self, _t: T, z: &[T], dz: &mut [T]) {
-        let (x, y) = (&self.x[..], &self.y[..]);
-        self.circ
-            .rhs(&mut self.ws, x, y, z, None, dz, &mut self.drive);
-        self.evals += 1;
-    }
-
-    fn rhs_stage(&mut self, stage: Stage, _t: T, z: &[T], dz: &mut [T]) {
-        let (x, y) = (&self.x[..], &self.y[..]);
-        let noise = self.noise.as_mut();
-        let (ws, noise, drive) = match stage {
-            Stage::Start => (&mut self.ws, noise, &mut self.drive),
-            Stage::Corrector => (&mut self.ws2, noise, &mut self.drive_scratch),
-            Stage::Inner => (&mut self.ws2, None, &mut self.drive_scratch),
-        };
-        self.circ.rhs(ws, x, y, z, noise, dz, drive);
-        self.evals += 1;
-    }
-
-    fn evaluations(&self) -> usize {
-        self.evals
-    }
-
-    fn constrain(&self, z: &mut [T]) {
-        self.circ.clamp(z);
-    }
 }
 
 /// One chunk of samples being integrated.
