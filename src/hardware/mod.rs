@@ -7,3 +7,4 @@ pub mod irdrop;
 pub mod mapping;
 pub mod params;
 pub mod periphery;
+pub mod update;
