@@ -78,17 +78,13 @@ impl Family {
                 gamma_down,
                 gamma_dtod,
                 ..
-            } => {
-                if !(gamma_up.is_finite() && gamma_down.is_finite() && *gamma_dtod >= 0.0) {
-                    return err("gamma_up", "gammas must be finite, gamma_dtod >= 0".into());
-                }
+            } if !(gamma_up.is_finite() && gamma_down.is_finite() && *gamma_dtod >= 0.0) => {
+                return err("gamma_up", "gammas must be finite, gamma_dtod >= 0".into());
             }
             Family::PowStep {
                 gamma, gamma_dtod, ..
-            } => {
-                if !(*gamma > 0.0 && *gamma_dtod >= 0.0) {
-                    return err("pow_gamma", format!("must be positive, got {gamma}"));
-                }
+            } if !(*gamma > 0.0 && *gamma_dtod >= 0.0) => {
+                return err("pow_gamma", format!("must be positive, got {gamma}"));
             }
             Family::PiecewiseStep { up, down } => {
                 if up.is_empty() || up.len() != down.len() {

@@ -59,7 +59,7 @@ mod refresh;
 pub mod scheme;
 
 pub use family::{DeviceResponse, Family};
-pub use scheme::{PairDevices, PulsedPair, Scheme, UpdateStats};
+pub use scheme::{PairDevices, PulsedPair, Scheme, UpdateSetup, UpdateStats};
 
 /// Why a set of update parameters is unusable: the key at fault and what is wrong.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

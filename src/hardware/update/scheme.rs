@@ -68,6 +68,16 @@ pub struct UpdateStats {
     pub bl: u32,
 }
 
+/// What an update needs besides its inputs: the devices' response, the scheme, the
+/// programming model (for refreshes) and the run's seed.
+#[derive(Clone, Copy, Debug)]
+pub struct UpdateSetup<'a> {
+    pub params: &'a UpdateParams,
+    pub scheme: Scheme,
+    pub device: &'a DeviceParams,
+    pub seed: u64,
+}
+
 /// A differential pair array under update: conductances row-major (`rows x cols`), each
 /// device's hidden response, and which devices are stuck.
 #[derive(Clone, Debug, PartialEq)]
@@ -167,20 +177,21 @@ impl PulsedPair {
     }
 
     /// Writes dG = lr x d^T (x: one value per row, d: per column; lr in siemens per unit of
-    /// x d) by `scheme`. `step` numbers the update (its streams); `device` reprograms refreshed
-    /// pairs.
-    #[allow(clippy::too_many_arguments)]
+    /// x d) as `setup` says. `step` numbers the update (it seeds the update's streams).
     pub fn update(
         &mut self,
-        params: &UpdateParams,
-        scheme: Scheme,
+        setup: &UpdateSetup<'_>,
         x: &[f64],
         d: &[f64],
         lr: f64,
-        seed: u64,
         step: u64,
-        device: &DeviceParams,
     ) -> UpdateStats {
+        let UpdateSetup {
+            params,
+            scheme,
+            device,
+            seed,
+        } = *setup;
         assert_eq!((x.len(), d.len()), (self.rows, self.cols), "x, d vs array");
         let base = stream_seed(
             stream_seed(stream_seed(seed, UPDATE_DOMAIN + 1), self.array_id),
