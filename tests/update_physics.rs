@@ -517,3 +517,69 @@ fn same_seed_bit_identical_at_one_and_two_threads() {
         assert!(s1.iter().all(|s| s.pulses > 0), "{s1:?}");
     }
 }
+
+/// Every shipped preset resolves an update model, and its numbers are the ones its file cites.
+#[test]
+fn presets_carry_their_update_models() {
+    use apcsim::config::{load_str, LoadOptions};
+    let load = |preset: &str| {
+        load_str(
+            "t.toml",
+            &format!("device = \"{preset}\"\n"),
+            &[] as &[&str],
+            &LoadOptions::default(),
+        )
+        .unwrap()
+        .update
+    };
+    let ideal = load("ideal");
+    assert_eq!(
+        (ideal.params.family.clone(), ideal.scheme),
+        (Family::Ideal, Scheme::Ideal)
+    );
+    let ecram = load("ecram");
+    // aihwkit EcRamPresetDevice: dw_min 0.002 of a w range of 2, on a 15 uS window.
+    assert!((ecram.params.dw_min_siemens - 0.002 / 2.0 * 15.0 * US).abs() < 1e-15);
+    assert!(
+        matches!(ecram.params.family, Family::LinearStep { gamma_up, .. } if gamma_up == 0.1153)
+    );
+    let pcm = load("pcm");
+    assert!(pcm.params.single_sided.is_some());
+    assert_eq!(pcm.params.g_zero_siemens, 0.0);
+    assert!(matches!(pcm.scheme, Scheme::Stochastic { bl: 31, .. }));
+    for preset in ["rram_hfo2", "pcm_hermes"] {
+        assert!(load(preset).params.dw_min_siemens > 0.0);
+    }
+}
+
+/// Bad update keys: exit-2 errors naming the file, line, column and key.
+#[test]
+fn bad_update_keys_name_file_line_column_and_key() {
+    use apcsim::config::{load_str, LoadOptions};
+    for (text, key, line, column) in [
+        ("[update]\ndw_min = \"-1uS\"\n", "update.dw_min", 2, 10),
+        ("[update]\ndw_min = \"30uS\"\n", "update.dw_min", 2, 10),
+        (
+            "[update]\nfamily = \"softbounds\"\n",
+            "update.family",
+            2,
+            10,
+        ),
+        (
+            "[update]\nscheme = \"stochastic\"\nbl = 0\n",
+            "update.bl",
+            3,
+            6,
+        ),
+        ("[update]\nup_down = 1.5\n", "update.up_down", 2, 11),
+    ] {
+        let e = load_str("t.toml", text, &[] as &[&str], &LoadOptions::default()).unwrap_err();
+        assert_eq!(e.key, key, "{text}");
+        assert_eq!(
+            (e.location.line, e.location.column),
+            (line, column),
+            "{text}"
+        );
+        assert!(e.to_string().starts_with("t.toml:"), "{e}");
+    }
+}

@@ -78,6 +78,13 @@ pub struct Refresh {
     pub lower: f64,
 }
 
+/// A design's update: the devices' response and the scheme that writes with it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UpdateDesign {
+    pub params: UpdateParams,
+    pub scheme: Scheme,
+}
+
 /// How a device responds to programming pulses (siemens, seconds, joules).
 #[derive(Clone, Debug, PartialEq)]
 pub struct UpdateParams {
