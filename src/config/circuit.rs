@@ -210,6 +210,8 @@ pub struct Circuit {
     pub dynamics: Dynamics,
     pub data: DataSpec,
     pub run: RunParams,
+    /// How weight updates are written into the devices.
+    pub update: crate::hardware::update::UpdateDesign,
     pub config: ResolvedConfig,
 }
 

@@ -132,7 +132,7 @@ impl<'a> Document<'a> {
         let sections = design_sections(&mut ctx, root)?;
         let (origin, text) = preset_source(&ctx, &sections, opts)?;
         let preset = preset_table(&mut ctx, origin, &text)?;
-        let root = assemble(&mut ctx, sections, preset)?;
+        let root = assemble(&mut ctx, sections, &preset)?;
         let de = toml::de::Deserializer::from(Spanned::new(root_span, root));
         let raw = RawDesign::deserialize(de).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
@@ -231,13 +231,16 @@ fn preset_source(
     load_preset(ctx, &preset_name, preset_span.as_ref(), opts)
 }
 
+/// A preset's tables, by section: its top-level [device] keys and its [update] table.
+type PresetTables<'p> = Vec<(&'static str, DeTable<'p>)>;
+
 /// The preset's keys, parsed from `text` (registered as coming from `origin`), checked and
-/// converted as [device] keys.
+/// converted as [device] keys, and its [update] table, if any, as [update] keys.
 fn preset_table<'p>(
     ctx: &mut Context<'_>,
     origin: String,
     text: &'p str,
-) -> Result<DeTable<'p>, ConfigError> {
+) -> Result<PresetTables<'p>, ConfigError> {
     let base = ctx
         .sources
         .add(Origin::Preset(origin), Cow::Owned(text.to_string()));
@@ -251,19 +254,24 @@ fn preset_table<'p>(
             }),
         }
     })?;
-    let table = match shift(table.map_table(), base).into_inner() {
+    let mut table = match shift(table.map_table(), base).into_inner() {
         DeValue::Table(t) => t,
         _ => DeTable::new(),
     };
-    normalise_table(ctx, "device", table, TableKind::Preset)
+    let update = match table.remove("update").map(Spanned::into_inner) {
+        Some(DeValue::Table(t)) => normalise_table(ctx, "update", t, TableKind::Preset)?,
+        _ => DeTable::new(),
+    };
+    let device = normalise_table(ctx, "device", table, TableKind::Preset)?;
+    Ok(vec![("device", device), ("update", update)])
 }
 
-/// Every section of the schema present: the design's keys over the preset's (in [device])
-/// over the literal defaults.
+/// Every section of the schema present: the design's keys over the preset's (in [device] and
+/// [update]) over the literal defaults.
 fn assemble<'a>(
     ctx: &mut Context<'_>,
     mut sections: Vec<Section<'a>>,
-    preset: DeTable<'a>,
+    preset: &PresetTables<'a>,
 ) -> Result<DeTable<'a>, ConfigError> {
     let mut root: DeTable<'_> = DeTable::new();
     for (section, _) in schema::SECTIONS {
@@ -274,8 +282,8 @@ fn assemble<'a>(
             }
             None => (0..0, DeTable::new()),
         };
-        if section == "device" {
-            for (k, v) in preset.clone() {
+        for (_, keys) in preset.iter().filter(|(s, _)| *s == section) {
+            for (k, v) in keys.clone() {
                 if !table.contains_key(k.get_ref().as_ref()) {
                     table.insert(k, v);
                 }

@@ -143,6 +143,7 @@ pub struct RawDesign {
     pub dynamics: S<RawDynamics>,
     pub data: S<RawData>,
     pub run: S<RawRun>,
+    pub update: S<RawUpdate>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -259,4 +260,41 @@ pub struct RawRun {
     pub trace_points: S<Count>,
     pub precision: S<String>,
     pub record_weights: S<bool>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpdate {
+    pub family: S<String>,
+    pub dw_min: S<Si>,
+    pub zero_point: S<Real>,
+    pub dw_min_dtod: S<Real>,
+    pub dw_min_dtod_log_normal: S<bool>,
+    pub dw_min_std: S<Real>,
+    pub up_down: S<Real>,
+    pub up_down_dtod: S<Real>,
+    pub g_max_dtod: S<Real>,
+    pub g_min_dtod: S<Real>,
+    pub gamma_up: S<Real>,
+    pub gamma_down: S<Real>,
+    pub gamma_dtod: S<Real>,
+    pub mult_noise: S<bool>,
+    pub exp_a: S<Real>,
+    pub exp_b: S<Real>,
+    pub exp_a_up: S<Real>,
+    pub exp_a_down: S<Real>,
+    pub exp_gamma_up: S<Real>,
+    pub exp_gamma_down: S<Real>,
+    pub pow_gamma: S<Real>,
+    pub pow_gamma_dtod: S<Real>,
+    pub pow_up_down: S<Real>,
+    pub single_sided: S<bool>,
+    pub refresh_upper: S<Real>,
+    pub refresh_lower: S<Real>,
+    pub pulse_width: S<Si>,
+    pub pulse_energy: S<Si>,
+    pub scheme: S<String>,
+    pub bl: S<Count>,
+    pub bl_management: S<bool>,
+    pub update_management: S<bool>,
 }

@@ -121,7 +121,7 @@ impl Key {
 }
 
 /// The sections, in file order, with what each describes.
-pub const SECTIONS: [(&str, &str); 7] = [
+pub const SECTIONS: [(&str, &str); 8] = [
     (
         "network",
         "The PC network mapped onto the crossbars (docs/design.md §1).",
@@ -146,6 +146,13 @@ pub const SECTIONS: [(&str, &str); 7] = [
     ),
     ("data", "Where the input batch and targets come from."),
     ("run", "Batch size and the seed of every random draw."),
+    (
+        "update",
+        "How a weight update is written into the devices by programming pulses: the pulsed \
+         update family with IBM aihwkit's meanings, its spreads and noise, and the scheme \
+         (docs/circuit-model.md, Weight updates). A preset may hold an [update] table; the \
+         design's keys override it. Defaults are the exact (ideal) update.",
+    ),
 ];
 
 const ACTIVATIONS: &[&str] = &["linear", "tanh", "sigmoid", "relu", "hard_tanh", "silu"];
@@ -797,6 +804,231 @@ pub static KEYS: &[Key] = &[
               traces.h5. traces.h5 is built in memory, so these cost about 18 words per weight \
               while the outputs are written; turn off for designs of tens of millions of \
               weights (report.json keeps the per-layer alignment either way).",
+    },
+    // ---------------------------------------------------------------- [update]
+    Key {
+        section: "update",
+        name: "family",
+        kind: Kind::Choice(crate::hardware::update::family::FAMILY_NAMES),
+        default: Value("\"ideal\""),
+        doc: "Pulsed-update family (aihwkit's devices): ideal (exact), constant_step, linear_step, soft_bounds, exp_step, pow_step, piecewise_step (library only).",
+    },
+    Key {
+        section: "update",
+        name: "dw_min",
+        kind: Kind::Quantity(D::Conductance),
+        default: Value("\"0.025uS\""),
+        doc: "Mean step of one pulse at the zero point (aihwkit's dw_min, at w = 0). Default: 1000 states of the default 25 uS window.",
+    },
+    Key {
+        section: "update",
+        name: "zero_point",
+        kind: Kind::Float,
+        default: Value("0.5"),
+        doc: "Where aihwkit's w = 0 lies in the window [g_min, g_max], as a fraction: -w_min / (w_max - w_min) of the aihwkit preset (0 for one-sided devices).",
+    },
+    Key {
+        section: "update",
+        name: "dw_min_dtod",
+        kind: Kind::Float,
+        default: Value("0.0"),
+        doc: "Device-to-device std of the step, relative to dw_min.",
+    },
+    Key {
+        section: "update",
+        name: "dw_min_dtod_log_normal",
+        kind: Kind::Bool,
+        default: Value("false"),
+        doc: "Draw the step spread log-normally (exp(dw_min_dtod xi)).",
+    },
+    Key {
+        section: "update",
+        name: "dw_min_std",
+        kind: Kind::Float,
+        default: Value("0.0"),
+        doc: "Cycle-to-cycle std of every pulse, relative to its mean step (multiplicative).",
+    },
+    Key {
+        section: "update",
+        name: "up_down",
+        kind: Kind::Float,
+        default: Value("0.0"),
+        doc: "Up/down asymmetry beta in (-1, 1): > 0 makes the down steps smaller by (1 - beta), < 0 the up steps.",
+    },
+    Key {
+        section: "update",
+        name: "up_down_dtod",
+        kind: Kind::Float,
+        default: Value("0.0"),
+        doc: "Device-to-device std of the asymmetry, relative to dw_min.",
+    },
+    Key {
+        section: "update",
+        name: "g_max_dtod",
+        kind: Kind::Float,
+        default: Value("0.0"),
+        doc: "Device-to-device relative spread of the upper bound about the zero point.",
+    },
+    Key {
+        section: "update",
+        name: "g_min_dtod",
+        kind: Kind::Float,
+        default: Value("0.0"),
+        doc: "Device-to-device relative spread of the lower bound about the zero point.",
+    },
+    Key {
+        section: "update",
+        name: "gamma_up",
+        kind: Kind::Float,
+        default: Value("0.0"),
+        doc: "linear_step: relative decrease of the up step from the zero point to g_max.",
+    },
+    Key {
+        section: "update",
+        name: "gamma_down",
+        kind: Kind::Float,
+        default: Value("0.0"),
+        doc: "linear_step: relative decrease of the down step from the zero point to g_min.",
+    },
+    Key {
+        section: "update",
+        name: "gamma_dtod",
+        kind: Kind::Float,
+        default: Value("0.0"),
+        doc: "linear_step: device-to-device std of gamma_up and gamma_down.",
+    },
+    Key {
+        section: "update",
+        name: "mult_noise",
+        kind: Kind::Bool,
+        default: Value("true"),
+        doc: "linear_step: cycle-to-cycle noise multiplies the whole step (else only its constant part).",
+    },
+    Key {
+        section: "update",
+        name: "exp_a",
+        kind: Kind::Float,
+        default: Value("0.244"),
+        doc: "exp_step: a (aihwkit ExpStepDevice default).",
+    },
+    Key {
+        section: "update",
+        name: "exp_b",
+        kind: Kind::Float,
+        default: Value("0.2425"),
+        doc: "exp_step: b (aihwkit default).",
+    },
+    Key {
+        section: "update",
+        name: "exp_a_up",
+        kind: Kind::Float,
+        default: Value("0.00081"),
+        doc: "exp_step: A_up (aihwkit default).",
+    },
+    Key {
+        section: "update",
+        name: "exp_a_down",
+        kind: Kind::Float,
+        default: Value("0.36833"),
+        doc: "exp_step: A_down (aihwkit default).",
+    },
+    Key {
+        section: "update",
+        name: "exp_gamma_up",
+        kind: Kind::Float,
+        default: Value("12.44625"),
+        doc: "exp_step: gamma_up (aihwkit default).",
+    },
+    Key {
+        section: "update",
+        name: "exp_gamma_down",
+        kind: Kind::Float,
+        default: Value("12.78785"),
+        doc: "exp_step: gamma_down (aihwkit default).",
+    },
+    Key {
+        section: "update",
+        name: "pow_gamma",
+        kind: Kind::Float,
+        default: Value("1.0"),
+        doc: "pow_step: exponent (aihwkit PowStepDevice default).",
+    },
+    Key {
+        section: "update",
+        name: "pow_gamma_dtod",
+        kind: Kind::Float,
+        default: Value("0.1"),
+        doc: "pow_step: device-to-device relative std of the exponent (aihwkit default).",
+    },
+    Key {
+        section: "update",
+        name: "pow_up_down",
+        kind: Kind::Float,
+        default: Value("0.0"),
+        doc: "pow_step: up/down asymmetry of the exponent (aihwkit default).",
+    },
+    Key {
+        section: "update",
+        name: "single_sided",
+        kind: Kind::Bool,
+        default: Value("false"),
+        doc: "Single-sided (potentiation-only) devices: an update potentiates G+ or G-, and a saturating pair is refreshed (aihwkit's OneSidedUnitCell).",
+    },
+    Key {
+        section: "update",
+        name: "refresh_upper",
+        kind: Kind::Float,
+        default: Value("0.75"),
+        doc: "Refresh when one side is past this fraction of its range (aihwkit refresh_upper_thres)...",
+    },
+    Key {
+        section: "update",
+        name: "refresh_lower",
+        kind: Kind::Float,
+        default: Value("0.25"),
+        doc: "...and the other past this one (aihwkit refresh_lower_thres).",
+    },
+    Key {
+        section: "update",
+        name: "pulse_width",
+        kind: Kind::Quantity(D::Time),
+        default: Value("0"),
+        doc: "Duration of one programming pulse (one slot of the stochastic bit streams).",
+    },
+    Key {
+        section: "update",
+        name: "pulse_energy",
+        kind: Kind::Quantity(D::Energy),
+        default: Value("0"),
+        doc: "Energy one pulse dissipates in a device.",
+    },
+    Key {
+        section: "update",
+        name: "scheme",
+        kind: Kind::Choice(crate::hardware::update::scheme::SCHEME_NAMES),
+        default: Value("\"ideal\""),
+        doc: "How an update becomes pulses: ideal (exact), deterministic (round(dW / dw_min) pulses per device) or stochastic (pulse coincidences of row and column bit streams).",
+    },
+    Key {
+        section: "update",
+        name: "bl",
+        kind: Kind::Integer,
+        default: Value("31"),
+        doc: "stochastic: bit-stream length BL (the most under BL management; aihwkit desired_bl).",
+    },
+    Key {
+        section: "update",
+        name: "bl_management",
+        kind: Kind::Bool,
+        default: Value("true"),
+        doc: "stochastic: BL = min(ceil(lr max|x| max|d| / dw), bl) (aihwkit update_bl_management).",
+    },
+    Key {
+        section: "update",
+        name: "update_management",
+        kind: Kind::Bool,
+        default: Value("true"),
+        doc: "stochastic: balance the row and column probabilities (aihwkit update_management).",
     },
 ];
 

@@ -9,3 +9,4 @@ pub mod mapping;
 pub mod params;
 pub mod periphery;
 pub mod technology;
+pub mod update;

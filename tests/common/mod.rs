@@ -98,3 +98,26 @@ pub fn h5py_available() -> bool {
     let probe = runs(Command::new(python()).args(["-c", "import h5py, numpy"]));
     tool_available("h5py", "APCSIM_REQUIRE_INTEROP", probe).is_some()
 }
+
+/// A device with the window [g_min, g_max] and no non-ideality: programming lands on target.
+pub fn exact_device(g_min: f64, g_max: f64) -> apcsim::hardware::params::DeviceParams {
+    use apcsim::hardware::params::{DeviceParams, Flicker, ProgrammingError, ReadNoise};
+    DeviceParams {
+        name: "exact".into(),
+        g_min_siemens: g_min,
+        g_max_siemens: g_max,
+        levels: None,
+        programming: ProgrammingError::None,
+        step_dtod: 0.0,
+        devices_per_weight: 1,
+        stuck_off_fraction: 0.0,
+        stuck_on_fraction: 0.0,
+        drift: None,
+        read_noise: ReadNoise {
+            thermal: false,
+            white_per_root_hertz: 0.0,
+            flicker: Flicker::None,
+            temperature_kelvin: 300.0,
+        },
+    }
+}

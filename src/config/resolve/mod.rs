@@ -16,6 +16,7 @@ mod network;
 mod periphery;
 mod resolver;
 mod run;
+mod update;
 
 pub use super::footprint::physical_memory_bytes;
 pub use crossbar::MAX_TILE_SIDE;
@@ -45,6 +46,7 @@ pub(crate) fn resolve(
     let c = raw.crossbar.into_inner();
     let tiles = crossbar::tiles(&r, &c)?;
     let device = device::device(&mut r, &raw.device.into_inner())?;
+    let update = update::update(&mut r, &raw.update.into_inner(), &device)?;
     let crossbar = crossbar::crossbar(&mut r, &c, &tiles)?;
     let p = raw.periphery.into_inner();
     let periphery = periphery::periphery(&mut r, &p)?;
@@ -72,6 +74,7 @@ pub(crate) fn resolve(
         dynamics,
         data,
         run: run.params(),
+        update,
         config: r.config,
     })
 }
