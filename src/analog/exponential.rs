@@ -147,7 +147,7 @@ pub struct Exponential<T: Real> {
     d1: Vec<T>,
     d2: Vec<T>,
     z_pred: Vec<T>,
-    /// The last step's local error in the weighted max norm (see [`Exponential::step`]).
+    /// The last step's local error in the weighted max norm (see `Exponential::step`).
     pub error: f64,
     /// The last step's estimate of the value nodes' largest rate (units of 1 / tau_z):
     /// max|d_2 - d_1| / (h max|d_1|), the Jacobian along the step (Shampine's stiffness

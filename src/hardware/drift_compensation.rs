@@ -7,7 +7,7 @@
 //! it reads the same inputs again; alpha = reference / current, and every output of the array
 //! is multiplied by alpha. Drift that scales every device by the same factor f is removed
 //! exactly (alpha = 1 / f = ((t_read + t0) / t0)^nu, aihwkit's drift clock); drift with a per-device exponent is removed on
-//! average (alpha = sum |W| / sum |W f_ij|, close to 1 / E[f]), its spread stays.
+//! average (alpha = sum |W| / sum |W f_ij|, close to 1 / E(f)), its spread stays.
 //!
 //! What one calibration is: a layer's forward array (the differential pair holding a_l W, all
 //! its tiles) is one array with one alpha, applied at its TIAs as a feedback resistance alpha

@@ -4,7 +4,7 @@
 //! - Stochastic pulse coincidence (Gokmen & Vlasov 2016, aihwkit's `STOCHASTIC_COMPRESSED`):
 //!   in each of BL slots row i fires with p_i = min(B |x_i|, 1) and column j with
 //!   q_j = min(A |d_j|, 1); a device pulses when both fire, with polarity sign(x_i d_j). So
-//!   n_ij ~ Binomial(BL, p_i q_j) and E[n_ij] g = lr |x_i d_j| with A B = lr / (g BL), g the
+//!   n_ij ~ Binomial(BL, p_i q_j) and E(n_ij) g = lr |x_i d_j| with A B = lr / (g BL), g the
 //!   pair's step ([`UpdateParams::pair_step_siemens`]). BL management takes
 //!   BL = min(ceil(k), BL_max), k = lr max|x| max|d| / g; update management rescales A and B
 //!   by sqrt(max|x| / max|d|) so that both streams use their range (aihwkit's
