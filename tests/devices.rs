@@ -4,32 +4,18 @@
 use apcsim::hardware::device::Stuck;
 use apcsim::hardware::mapping::{ideal_wires, map_network, relative_frobenius, wire_model};
 use apcsim::hardware::params::{
-    Backward, CrossbarParams, DeviceParams, Drift, Flicker, NuFit, ProgrammingError, ReadNoise,
+    Backward, CrossbarParams, DeviceParams, Drift, NuFit, ProgrammingError,
 };
 use apcsim::network::{Activation, Architecture, Network, Parameterisation};
 use nalgebra::DMatrix;
 
+mod common;
+
 const US: f64 = 1e-6;
 
+/// The exact device on a 1-25 uS window.
 fn ideal() -> DeviceParams {
-    DeviceParams {
-        name: "test".into(),
-        g_min_siemens: 1.0 * US,
-        g_max_siemens: 25.0 * US,
-        levels: None,
-        programming: ProgrammingError::None,
-        step_dtod: 0.0,
-        devices_per_weight: 1,
-        stuck_off_fraction: 0.0,
-        stuck_on_fraction: 0.0,
-        drift: None,
-        read_noise: ReadNoise {
-            thermal: false,
-            white_per_root_hertz: 0.0,
-            flicker: Flicker::None,
-            temperature_kelvin: 300.0,
-        },
-    }
+    common::exact_device(1.0 * US, 25.0 * US)
 }
 
 fn crossbar(rows: usize, cols: usize, backward: Backward) -> CrossbarParams {
