@@ -12,18 +12,19 @@
 
 use apcsim::analog::{integrate, AnalogCircuit, IdealPeriphery, Scheme, SimOptions};
 use apcsim::dynamics::{infer, InferenceOptions, Solver, Stop};
-use apcsim::network::{Activation, Architecture, Batch, Network, Parameterisation};
+#[path = "common/network.rs"]
+#[allow(dead_code)] // the fixed-batch form is the other benchmarks'
+mod network;
 use apcsim::numeric::stats::{median, LinearFit};
 use apcsim::report::{line_chart, Axis, Series};
 use apcsim::Real;
 use criterion::Criterion;
-use nalgebra::DMatrix;
-use rand::SeedableRng;
-use rand_distr::{Distribution, StandardNormal};
+use network::benchmark_network_of_batch;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// The benchmark network's input and output widths (benches/common/network.rs).
 const INPUTS: usize = 64;
 const OUTPUTS: usize = 10;
 /// Euler steps per timed inference (the time reported is per step).
@@ -91,34 +92,6 @@ fn grid(quick: bool) -> Vec<Size> {
     sizes
 }
 
-fn network(size: Size) -> Network<f64> {
-    let arch = Architecture {
-        widths: size.widths(),
-        activation: Activation::Tanh,
-        parameterisation: Parameterisation::Mupc,
-        skips: true,
-        gamma0: 1.0,
-        output_precision: 1.0,
-    };
-    Network::init(arch, 1).expect("valid architecture")
-}
-
-fn batch<T: Real>(size: Size) -> Batch<T> {
-    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(2);
-    let mut draw = |r, c| {
-        DMatrix::<T>::from_fn(r, c, |_, _| {
-            T::of_f64(<StandardNormal as Distribution<f64>>::sample(
-                &StandardNormal,
-                &mut rng,
-            ))
-        })
-    };
-    Batch {
-        x: draw(INPUTS, size.batch),
-        y: draw(OUTPUTS, size.batch),
-    }
-}
-
 /// Seconds per timed unit of every benchmark, as measured: (kind, precision, size) -> samples.
 type Timings = Mutex<BTreeMap<(&'static str, &'static str, Size), Vec<f64>>>;
 
@@ -155,9 +128,8 @@ fn time(
 }
 
 fn bench_size<T: Real>(c: &mut Criterion, size: Size, timings: &Timings) {
-    let net64 = network(size);
-    let net = net64.cast::<T>();
-    let data = batch::<T>(size);
+    let (net64, data64) = benchmark_network_of_batch::<f64>(size.width, size.depth, size.batch);
+    let (net, data) = (net64.cast::<T>(), data64.cast::<T>());
     let opts = InferenceOptions::new(Solver::Euler { dt: 0.1 }, Stop::steps(INFERENCE_STEPS));
     time(
         c,

@@ -9,7 +9,12 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
 pub fn benchmark_network<T: Real>(n: usize, l: usize) -> (Network<T>, Batch<T>) {
-    let (d, o, b) = (64, 10, 64);
+    benchmark_network_of_batch(n, l, 64)
+}
+
+/// [`benchmark_network`] with a batch of `b` samples.
+pub fn benchmark_network_of_batch<T: Real>(n: usize, l: usize, b: usize) -> (Network<T>, Batch<T>) {
+    let (d, o) = (64, 10);
     let mut widths = vec![d];
     widths.extend(std::iter::repeat_n(n, l - 1));
     widths.push(o);
