@@ -11,20 +11,38 @@ fn rel(a: f64, b: f64) -> f64 {
     (a - b).abs() / b.abs()
 }
 
+/// One period of ISAAC's 1.28 GS/s DAC; one period of the 28 nm survey ADC (VLSI 2020 CD1.3,
+/// 1 GS/s); a single-pole TIA of 50 MHz settling to half an LSB of 8 bits, (8 + 1) ln 2 tau.
+const T_DAC: f64 = 1.0 / 1.28e9;
+const T_ADC_28NM: f64 = 1.0 / 1e9;
+
+fn t_read(bandwidth_hertz: f64, bits: u32) -> f64 {
+    (bits as f64 + 1.0) * std::f64::consts::LN_2 / (2.0 * std::f64::consts::PI * bandwidth_hertz)
+}
+
+/// Bias of an amplifier of bandwidth f_c into C_z by gm/I_D = 15 S/A: V_dd 2 (2 pi f_c C_z) / 15.
+fn bias_watts(supply: f64, bandwidth: f64, load: f64) -> f64 {
+    supply * 2.0 * (2.0 * std::f64::consts::PI * bandwidth * load) / 15.0
+}
+
+fn tiny(set: &[&str]) -> apcsim::config::Circuit {
+    let path = common::repo_path("circuits/tiny.toml");
+    apcsim::config::load(&path, set, &apcsim::config::LoadOptions::default()).unwrap()
+}
+
 /// circuits/tiny.toml at the 28 nm node: widths 4-3-3-2 on 2 x 2 tiles, separate backward
-/// arrays, 8-bit converters.
+/// arrays, 8-bit converters; both columns of its PPA.
 #[test]
 fn ppa_of_tiny_matches_the_table_and_the_conventions() {
-    let path = common::repo_path("circuits/tiny.toml");
-    let circuit = apcsim::config::load(
-        &path,
-        &["periphery.technology=28nm"],
-        &apcsim::config::LoadOptions::default(),
-    )
-    .unwrap();
+    let circuit = tiny(&["periphery.technology=28nm"]);
     let res = run(&circuit, &|_, _| {}).unwrap();
     let m = res.report.measurements().unwrap();
     let p = &m.ppa;
+    let pc = p
+        .relaxation
+        .as_ref()
+        .expect("a PC run has the relaxation column");
+    let ff = &p.feedforward;
     // Murmann's survey, VLSI 2020 CD1.3 (28 nm SAR): 16.64 fJ/conv-step, 0.002 mm^2.
     let adc_energy = 16.64e-15 * 256.0;
     // ISAAC's one-bit DAC (4 mW / (1024 x 1.28 GS/s), 0.00017 mm^2 / 1024 at 32 nm), 2^7 units,
@@ -32,20 +50,16 @@ fn ppa_of_tiny_matches_the_table_and_the_conventions() {
     let dac_unit = 4e-3 / (1024.0 * 1.28e9);
     let dac_energy = dac_unit * 128.0 * 28.0 / 32.0;
     let dac_area = 0.00017e-6 / 1024.0 * 128.0 * (28.0f64 / 32.0).powi(2);
-    // One ADC per value read out: e_1 (3); e_2, phi(z_1) (3 + 3); e_3, phi(z_2) (2 + 3).
-    let adcs = 14.0;
-    // One DAC per input (4) and per target (2).
-    let dacs = 6.0;
-    let e = &p.energy_by_component_joules;
-    eprintln!(
-        "adc {:.6e} J (expect {:.6e}), dac {:.6e} J (expect {:.6e})",
-        e.get(Component::Adc),
-        adcs * adc_energy,
-        e.get(Component::Dac),
-        dacs * dac_energy
-    );
+    // PC reads out e_1 (3); e_2, phi(z_1) (3 + 3); e_3, phi(z_2) (2 + 3): 14 conversions, and
+    // converts the inputs (4) and targets (2). Feedforward converts the inputs and reads out
+    // the outputs (2).
+    let (adcs, dacs) = (14.0, 6.0);
+    let e = &pc.energy_by_component_joules;
     assert!(rel(e.get(Component::Adc), adcs * adc_energy) < 1e-12);
     assert!(rel(e.get(Component::Dac), dacs * dac_energy) < 1e-12);
+    let e = &ff.energy_by_component_joules;
+    assert!(rel(e.get(Component::Adc), 2.0 * adc_energy) < 1e-12);
+    assert!(rel(e.get(Component::Dac), 4.0 * dac_energy) < 1e-12);
     // Tiles of 2 x 2: every layer holds its forward arrays and (backward = "separate") a
     // transposed copy: layer 1 (4 x 3) 4 + 4, layer 2 (3 x 3) 4 + 4, layer 3 (3 x 2) 2 + 2,
     // 20 tiles of 2 x 2 pairs of 48 F^2 cells at F = 28 nm.
@@ -65,21 +79,112 @@ fn ppa_of_tiny_matches_the_table_and_the_conventions() {
     assert!(rel(a.total, cells + adcs * 0.002e-6 + dacs * dac_area) < 1e-12);
     let layers: f64 = p.area_by_layer_square_meters.iter().map(|l| l.total).sum();
     assert!(rel(layers, a.total) < 1e-12);
-    // Ops: 2 x (forward 12 + 9 + 6, backward 9 + 6) per inference.
-    assert_eq!(p.ops_per_inference, 84);
-    let latency = m.settling.window_seconds;
-    assert_eq!(p.latency_seconds, latency);
-    let energy = m.energy.per_sample_joules;
-    assert_eq!(p.energy_per_inference_joules, energy);
-    assert!(rel(p.tops, 84.0 / latency / 1e12) < 1e-12);
-    assert!(rel(p.tops_per_watt, 84.0 / energy / 1e12) < 1e-12);
-    assert!(rel(p.tops_per_square_millimeter, p.tops / (a.total * 1e6)) < 1e-12);
-    assert!(rel(p.energy_delay_product_joule_seconds, energy * latency) < 1e-12);
+    // Latency: DAC, three reads, the relaxation (the settling window), ADC.
+    let read = t_read(50e6, 8);
+    let window = m.settling.window_seconds;
+    let ph = &pc.latency_by_phase_seconds;
+    assert!(rel(ph.dac, T_DAC) < 1e-12 && rel(ph.adc, T_ADC_28NM) < 1e-12);
+    assert!(rel(ph.feedforward, 3.0 * read) < 1e-12 && ph.relaxation == window);
+    let latency = T_DAC + 3.0 * read + window + T_ADC_28NM;
+    assert!(rel(pc.latency_seconds, latency) < 1e-12);
+    let interval = (T_DAC + 3.0 * read + window).max(T_ADC_28NM);
+    assert!(rel(pc.pipeline_interval_seconds, interval) < 1e-12);
+    let ff_latency = T_DAC + 3.0 * read + T_ADC_28NM;
+    assert!(rel(ff.latency_seconds, ff_latency) < 1e-12);
+    assert_eq!(ff.latency_by_phase_seconds.relaxation, 0.0);
+    let ff_interval = (T_DAC + read).max(T_ADC_28NM);
+    assert!(rel(ff.pipeline_interval_seconds, ff_interval) < 1e-12);
+    // The error amplifiers (3 + 3 + 2) are biased over the feedforward phase and the
+    // relaxation; the activation circuits (phi, phi', the multiplier of 3 + 3 nodes) too. In
+    // feedforward mode only phi is on, while its layer reads (layer 1 from the DAC on).
+    let bias = bias_watts(1.1, 50e6, circuit.periphery.node_capacitance_farads);
+    let on = T_DAC + 3.0 * read + window;
+    let e = &pc.energy_by_component_joules;
+    assert!(rel(e.get(Component::ErrorAmplifiers), 8.0 * bias * on) < 1e-9);
+    assert!(rel(e.get(Component::Activation), 18.0 * bias * on) < 1e-9);
+    let e = &ff.energy_by_component_joules;
+    assert_eq!(e.get(Component::ErrorAmplifiers), 0.0);
+    assert_eq!(e.get(Component::Integrators), 0.0);
+    let phi = 3.0 * bias * (T_DAC + read) + 3.0 * bias * read;
+    assert!(rel(e.get(Component::Activation), phi) < 1e-9);
+    // The relaxation's energy is the run's plus that of its feedforward phase.
+    assert!(pc.energy_per_inference_joules > m.energy.per_sample_joules);
+    // Ops: 2 x (forward 12 + 9 + 6, backward 9 + 6) for PC, 2 x 27 for feedforward.
+    assert_eq!((pc.ops_per_inference, ff.ops_per_inference), (84, 54));
+    for (mode, ops, interval) in [(pc, 84.0, interval), (ff, 54.0, ff_interval)] {
+        let energy = mode.energy_per_inference_joules;
+        assert!(rel(mode.tops, ops / interval / 1e12) < 1e-12);
+        assert!(rel(mode.tops_per_watt, ops / energy / 1e12) < 1e-12);
+        assert!(rel(mode.tops_per_square_millimeter, mode.tops / (a.total * 1e6)) < 1e-12);
+        let edp = energy * mode.latency_seconds;
+        assert!(rel(mode.energy_delay_product_joule_seconds, edp) < 1e-12);
+    }
     assert_eq!(p.technology, "28nm");
     assert_eq!(p.cell, "1t1r");
     // report.json reads back to the same report.
     let back = RunReport::from_json(&res.report.to_json_pretty()).unwrap();
     assert_eq!(back.measurements().unwrap().ppa, *p);
+}
+
+/// Feedforward mode on a linear tiny without wire resistance or rails: the first layer's row
+/// drivers draw V_dd v_read |x_i| G_i on each row (G_i the row's device conductance, both
+/// polarities, read from the mapped arrays) while the DAC converts and the read settles, and
+/// the devices dissipate v_read^2 x_i^2 G_i; the run is the feedforward column of the same
+/// design's PC run.
+#[test]
+fn feedforward_mode_reads_each_layer_once() {
+    let set = [
+        "network.activation=linear",
+        "crossbar.wire_resistance=0ohm",
+        "periphery.rail=inf",
+        "periphery.technology=28nm",
+    ];
+    let ff_run = run(
+        &tiny(&[&set[..], &["run.mode=feedforward"]].concat()),
+        &|_, _| {},
+    )
+    .unwrap();
+    let pc_run = run(&tiny(&set), &|_, _| {}).unwrap();
+    let m = ff_run.report.measurements().unwrap();
+    assert!(m.ppa.relaxation.is_none());
+    assert_eq!(
+        m.ppa.feedforward,
+        pc_run.report.measurements().unwrap().ppa.feedforward
+    );
+    let ff = &m.ppa.feedforward;
+    assert!(rel(m.energy.per_sample_joules, ff.energy_per_inference_joules) < 1e-12);
+    assert_eq!(m.settling.worst_seconds, 0.0);
+    assert_eq!(m.dynamics.steps, 0);
+    assert!(rel(m.settling.window_seconds, ff.latency_seconds) < 1e-12);
+    let circuit = tiny(&set);
+    let mut x = ff_run.built.batch.x.clone();
+    circuit.periphery.dac.convert_all(x.as_mut_slice());
+    let layer = &ff_run.built.mapped.layers[0];
+    let g = &layer.forward.plus.read + &layer.forward.minus.read;
+    let (mut drive, mut heat) = (0.0, 0.0);
+    for s in 0..x.ncols() {
+        for i in 0..x.nrows() {
+            let gi: f64 = g.row(i).sum();
+            drive += x[(i, s)].abs() * gi;
+            heat += x[(i, s)].powi(2) * gi;
+        }
+    }
+    let (v, t) = (0.2, T_DAC + t_read(50e6, 8));
+    let b = x.ncols() as f64;
+    let by = &m.energy.by_layer_component_joules[0];
+    let expect = 1.1 * v * drive * t;
+    let got = by.get(Component::CrossbarForward);
+    assert!(rel(got, expect) < 1e-12, "{got:e} vs {expect:e}");
+    let got = by.get(Component::DeviceJouleHeat);
+    assert!(rel(got, v * v * heat * t) < 1e-12);
+    assert!(
+        rel(
+            ff.energy_by_component_joules
+                .get(Component::DeviceJouleHeat)
+                * b,
+            m.energy.by_component_joules.get(Component::DeviceJouleHeat)
+        ) < 1e-12
+    );
 }
 
 /// The node changes what the table prices: at 14 nm (VLSI 2017 21.1: 12.78 fJ/conv-step,

@@ -6,6 +6,7 @@
 pub mod circuit;
 pub mod energy;
 pub mod exponential;
+pub mod feedforward;
 mod flow;
 pub mod sim;
 

@@ -160,8 +160,31 @@ pub struct RunParams {
     pub trace_points: usize,
     /// The floating-point type the analog circuit is integrated in.
     pub precision: Precision,
+    /// PC relaxation, or one feedforward read per layer.
+    pub mode: RunMode,
     /// Whether traces.h5 holds the read conductances and the weight gradients.
     pub record_weights: bool,
+}
+
+/// What a run does with the circuit (`run.mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum RunMode {
+    /// Feedforward, then relaxation to equilibrium: PC's inference.
+    #[default]
+    Pc,
+    /// One read per layer and no relaxation, as an inference chip works.
+    Feedforward,
+}
+
+impl RunMode {
+    /// The mode of its `run.mode` name (one of [`crate::config::schema::MODES`]).
+    pub fn named(name: &str) -> Option<RunMode> {
+        match name {
+            "pc" => Some(RunMode::Pc),
+            "feedforward" => Some(RunMode::Feedforward),
+            _ => None,
+        }
+    }
 }
 
 /// The floating-point type of the analog circuit's integration.

@@ -217,9 +217,11 @@ pub struct RawPeriphery {
     pub dac_bits: S<Count>,
     pub dac_range: S<Real>,
     pub dac_energy: Option<S<Si>>,
+    pub dac_time: Option<S<Si>>,
     pub adc_bits: S<Count>,
     pub adc_range: S<Real>,
     pub adc_energy: Option<S<Si>>,
+    pub adc_time: Option<S<Si>>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -259,6 +261,7 @@ pub struct RawRun {
     pub trace_samples: S<Count>,
     pub trace_points: S<Count>,
     pub precision: S<String>,
+    pub mode: S<String>,
     pub record_weights: S<bool>,
 }
 

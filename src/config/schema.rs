@@ -162,6 +162,8 @@ const NU_FITS: &[&str] = &["constant", "aihwkit_pcm", "aihwkit_hermes"];
 const FLICKER_FITS: &[&str] = &["none", "aihwkit_pcm", "aihwkit_hermes"];
 const BACKWARD: &[&str] = &["shared", "separate"];
 const PRECISIONS: &[&str] = &["f64", "f32"];
+/// `run.mode`: the names of [`crate::config::RunMode`].
+pub const MODES: &[&str] = &["pc", "feedforward"];
 pub const SOLVERS: &[&str] = &["euler", "heun", "rk4", "dopri5", "dop853", "exponential"];
 
 use DefaultValue::{Derived, Value};
@@ -582,6 +584,14 @@ pub static KEYS: &[Key] = &[
     },
     Key {
         section: "periphery",
+        name: "dac_time",
+        kind: Kind::Quantity(D::Time),
+        default: Derived("ISAAC's DAC, one conversion at 1.28 GS/s (781 ps)"),
+        doc: "Time of one DAC conversion (all inputs convert in parallel); a pulse-width DAC's \
+              longest pulse.",
+    },
+    Key {
+        section: "periphery",
         name: "adc_bits",
         kind: Kind::Integer,
         default: Value("0"),
@@ -600,6 +610,14 @@ pub static KEYS: &[Key] = &[
         kind: Kind::Quantity(D::Energy),
         default: Derived("FOM_W 2^bits of the node's survey ADC (8 bits when ideal)"),
         doc: "Energy of one ADC conversion.",
+    },
+    Key {
+        section: "periphery",
+        name: "adc_time",
+        kind: Kind::Quantity(D::Time),
+        default: Derived("one sample period of the node's survey ADC"),
+        doc: "Time of one ADC conversion and its readout (one converter per value read out, all \
+              in parallel).",
     },
     // ---------------------------------------------------------------- [dynamics]
     Key {
@@ -794,6 +812,15 @@ pub static KEYS: &[Key] = &[
         doc: "The floating-point type the analog circuit is integrated in: f64, or f32 (half \
               the memory of the circuit's products, about twice the arithmetic rate). The \
               mapping, the gradients and the reports stay in f64.",
+    },
+    Key {
+        section: "run",
+        name: "mode",
+        kind: Kind::Choice(MODES),
+        default: Value("\"pc\""),
+        doc: "pc: feedforward, then relaxation to equilibrium (the PC inference); feedforward: \
+              one read per layer and no relaxation, as an inference chip works, on the same \
+              hardware (docs/circuit-model.md, \"Latency and throughput\").",
     },
     Key {
         section: "run",

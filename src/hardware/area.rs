@@ -65,6 +65,8 @@ mod tests {
             drift_compensation: Default::default(),
             dac: conv.clone(),
             adc: conv,
+            dac_time_seconds: 1e-9,
+            adc_time_seconds: 1e-9,
         };
         let hw = LayerHardware {
             tiles: 1,

@@ -5,6 +5,7 @@ pub mod area;
 pub mod device;
 pub mod drift_compensation;
 pub mod irdrop;
+pub mod latency;
 pub mod mapping;
 pub mod params;
 pub mod periphery;

@@ -175,4 +175,7 @@ pub struct PeripheryParams {
     pub drift_compensation: DriftCompensation,
     pub dac: Converter,
     pub adc: Converter,
+    /// Time of one DAC conversion, and of one ADC conversion with its readout (seconds).
+    pub dac_time_seconds: f64,
+    pub adc_time_seconds: f64,
 }

@@ -9,11 +9,13 @@
 //!   high-frequency Walden figure of merit FOM_W = P / (2^ENOB f_s), area and supply are copied
 //!   from its survey row. The energy of one conversion of b bits is FOM_W 2^b (the nominal bits
 //!   stand in for the ENOB, which errs on the expensive side).
+//!   The time of one conversion is one period of the survey converter's sample rate.
 //! - DACs: ISAAC (Shafiee et al., ISCA 2016, Table 6): 8 x 128 one-bit DACs draw 4 mW at
 //!   1.28 GS/s and take 0.00017 mm^2 at 32 nm, i.e. 3.05 fJ and 0.166 um^2 per one-bit
 //!   conversion. A b-bit capacitive DAC switches 2^(b-1) times the unit (Saberi et al., IEEE TCAS-I
 //!   58 (2011), the switching energy of a binary-weighted array); energy scales with the feature
-//!   size F (capacitance per unit ~ F) and area with F^2 from ISAAC's 32 nm.
+//!   size F (capacitance per unit ~ F) and area with F^2 from ISAAC's 32 nm. A conversion takes
+//!   one period of ISAAC's 1.28 GS/s, whatever the node.
 //! - Amplifiers (gm/I_D design, Jespers and Murmann, "Systematic Design of Analog CMOS Circuits",
 //!   Cambridge University Press 2017, ch. 2-3): an amplifier of transconductance g_m biased in
 //!   moderate inversion at g_m / I_D = 15 S/A draws 2 I_D through its differential input pair,
@@ -34,6 +36,8 @@ pub struct SurveyAdc {
     /// Walden figure of merit at high input frequency, joules per conversion step.
     pub walden_fom_joules: f64,
     pub area_square_meters: f64,
+    /// Sample rate at which the survey measured it (one conversion per period).
+    pub sample_rate_hertz: f64,
     /// Where the figures come from: the survey sheet, year, paper and first author.
     pub source: &'static str,
 }
@@ -60,6 +64,7 @@ pub const NODES: [TechnologyNode; 4] = [
         adc: SurveyAdc {
             walden_fom_joules: 12.78e-15,
             area_square_meters: 0.006e-6,
+            sample_rate_hertz: 300e6,
             source: "Murmann ADC survey, VLSI 2017 21.1 (Luu et al., 14 nm SAR)",
         },
     },
@@ -72,6 +77,7 @@ pub const NODES: [TechnologyNode; 4] = [
         adc: SurveyAdc {
             walden_fom_joules: 16.64e-15,
             area_square_meters: 0.002e-6,
+            sample_rate_hertz: 1e9,
             source: "Murmann ADC survey, VLSI 2020 CD1.3 (Oh et al., 28 nm SAR)",
         },
     },
@@ -84,6 +90,7 @@ pub const NODES: [TechnologyNode; 4] = [
         adc: SurveyAdc {
             walden_fom_joules: 16.77e-15,
             area_square_meters: 0.0058e-6,
+            sample_rate_hertz: 24.6e6,
             source: "Murmann ADC survey, VLSI 2013 21.4 (Yoshioka et al., 40 nm SAR)",
         },
     },
@@ -96,6 +103,7 @@ pub const NODES: [TechnologyNode; 4] = [
         adc: SurveyAdc {
             walden_fom_joules: 33.89e-15,
             area_square_meters: 0.013e-6,
+            sample_rate_hertz: 1e9,
             source: "Murmann ADC survey, VLSI 2012 11.2 (Chan et al., 65 nm SAR)",
         },
     },
@@ -109,6 +117,8 @@ const ISAAC_DAC_JOULES: f64 = 4e-3 / (8.0 * 128.0 * 1.28e9);
 /// ISAAC's one-bit DAC area at 32 nm: 0.00017 mm^2 / (8 x 128).
 const ISAAC_DAC_SQUARE_METERS: f64 = 0.00017e-6 / (8.0 * 128.0);
 const ISAAC_FEATURE_METERS: f64 = 32e-9;
+/// ISAAC's DAC rate (Table 6: 1.28 GS/s).
+const ISAAC_DAC_HERTZ: f64 = 1.28e9;
 /// Bits of a converter treated as ideal (no quantisation) when it is priced.
 pub const NOMINAL_BITS: u32 = 8;
 /// Moderate inversion (Jespers and Murmann 2017, ch. 2).
@@ -133,6 +143,16 @@ impl TechnologyNode {
     /// Area of one ADC (the survey converter's; a converter of other bits is not rescaled).
     pub fn adc_area_square_meters(&self) -> f64 {
         self.adc.area_square_meters
+    }
+
+    /// Time of one ADC conversion: one period of the survey converter's sample rate.
+    pub fn adc_time_seconds(&self) -> f64 {
+        1.0 / self.adc.sample_rate_hertz
+    }
+
+    /// Time of one DAC conversion: one period of ISAAC's 1.28 GS/s.
+    pub fn dac_time_seconds(&self) -> f64 {
+        1.0 / ISAAC_DAC_HERTZ
     }
 
     /// Energy of one conversion of a `bits`-bit DAC: ISAAC's unit x 2^(bits-1), x F / 32 nm.

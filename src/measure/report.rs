@@ -7,6 +7,7 @@
 //! written as JSON `null` and read back as NaN.
 
 use crate::analog::energy::{component_total, layer_total, total, ByLayer};
+use crate::analog::feedforward::FeedforwardPass;
 use crate::analog::{Component, EnergyModel, SimError, Simulation};
 use crate::config::Circuit;
 use crate::design::Built;
@@ -137,31 +138,59 @@ pub struct EnergyReport {
     pub digital_reference: DigitalReference,
 }
 
-/// The PPA of one run, per inference (one sample): [`super::ppa`] computes it.
+/// The PPA of one run, per inference (one sample), for PC relaxation and for feedforward mode
+/// on the same hardware: [`super::ppa`] computes it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PpaReport {
     pub convention: String,
     pub technology: String,
     pub cell: String,
-    pub ops_per_inference: usize,
-    #[serde(deserialize_with = "number")]
-    pub latency_seconds: f64,
-    #[serde(deserialize_with = "number")]
-    pub energy_per_inference_joules: f64,
-    /// Per inference, by component (supply side; the device Joule heat is a part of the
-    /// drivers').
-    pub energy_by_component_joules: ByComponent,
     pub area_square_meters: AreaParts,
     pub area_by_layer_square_meters: Vec<AreaParts>,
-    /// Operations per second of one inference at a time, in 10^12.
+    /// PC relaxation (`null` in a feedforward-mode run, which does not relax).
+    pub relaxation: Option<ModePpa>,
+    /// One read per layer, no relaxation.
+    pub feedforward: ModePpa,
+}
+
+/// The PPA of one mode of inference.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModePpa {
+    pub ops_per_inference: usize,
+    /// End to end: the sum of the phases.
+    #[serde(deserialize_with = "number")]
+    pub latency_seconds: f64,
+    pub latency_by_phase_seconds: LatencyPhases,
+    /// Time between inferences when inputs stream (pipelined).
+    #[serde(deserialize_with = "number")]
+    pub pipeline_interval_seconds: f64,
+    #[serde(deserialize_with = "number")]
+    pub energy_per_inference_joules: f64,
+    /// By component (supply side; the device Joule heat is a part of the drivers').
+    pub energy_by_component_joules: ByComponent,
+    /// Pipelined: ops per inference / pipeline interval, in 10^12 per second.
     #[serde(deserialize_with = "number")]
     pub tops: f64,
     #[serde(deserialize_with = "number")]
     pub tops_per_watt: f64,
     #[serde(deserialize_with = "number")]
     pub tops_per_square_millimeter: f64,
+    /// Energy per inference x latency.
     #[serde(deserialize_with = "number")]
     pub energy_delay_product_joule_seconds: f64,
+}
+
+/// The phases of one inference (seconds).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LatencyPhases {
+    #[serde(deserialize_with = "number")]
+    pub dac: f64,
+    #[serde(deserialize_with = "number")]
+    pub feedforward: f64,
+    #[serde(deserialize_with = "number")]
+    pub relaxation: f64,
+    #[serde(deserialize_with = "number")]
+    pub adc: f64,
 }
 
 /// Area of one layer, or of the whole design, by part (square meters).
@@ -420,7 +449,7 @@ impl RunReport {
     /// The report of a completed run: its design, mapping and simulation, and the gradient
     /// check.
     pub fn completed(
-        (circuit, built, model): (&Circuit, &Built, &EnergyModel),
+        (circuit, built, model, pass): (&Circuit, &Built, &EnergyModel, &FeedforwardPass),
         sim: &Simulation,
         gradients: GradientsReport,
         wall_seconds: f64,
@@ -429,7 +458,7 @@ impl RunReport {
             dynamics: DynamicsReport::of(circuit, sim),
             settling: SettlingReport::of(circuit, sim),
             energy: EnergyReport::of(circuit, sim),
-            ppa: PpaReport::of(circuit, built, sim, model),
+            ppa: PpaReport::of(circuit, built, sim, (model, pass)),
             gradients,
         };
         RunReport::new(
@@ -552,7 +581,14 @@ impl RunReport {
             },
             self.wall_seconds
         );
-        settling_lines(&mut s, m, t_max_seconds, steady_tol);
+        if m.ppa.relaxation.is_some() {
+            settling_lines(&mut s, m, t_max_seconds, steady_tol);
+        } else {
+            let _ = writeln!(
+                s,
+                "settling   none: run.mode = \"feedforward\" reads each layer once"
+            );
+        }
         energy_lines(&mut s, &m.energy, self.batch);
         ppa_lines(&mut s, &m.ppa);
         gradient_lines(&mut s, &m.gradients);
@@ -627,11 +663,13 @@ fn ppa_lines(s: &mut String, p: &PpaReport) {
     let _ = writeln!(
         s,
         "ppa        per inference, {} periphery, {} cells; 2 ops per MAC per weight per read; \
-         latency = settling",
+         TOPS pipelined",
         p.technology, p.cell
     );
-    for [name, value] in p.rows(false) {
-        let _ = writeln!(s, "  {name:<18} {value:>12}");
+    let [_, a, b] = super::ppa::COLUMNS;
+    let _ = writeln!(s, "  {:<20} {a:>15} {b:>15}", "");
+    for [name, pc, ff] in p.rows(false) {
+        let _ = writeln!(s, "  {name:<20} {pc:>15} {ff:>15}");
     }
 }
 

@@ -4,13 +4,17 @@
 //! error carries the report of what diverged and the traces recorded before.
 
 use super::report::{GradientComparison, GradientsReport, RunReport};
+use crate::analog::feedforward::{
+    feedforward_energy, feedforward_pass, feedforward_simulation, FeedforwardPass,
+};
 use crate::analog::{
     simulate_recorded, AnalogCircuit, EnergyModel, Scheme, SimError, SimFailure, SimOptions,
     Simulation, Tolerance, Traces,
 };
-use crate::config::{Circuit, Precision, SolverKind};
+use crate::config::{Circuit, Precision, RunMode, SolverKind};
 use crate::design::build::{build, BuildError, Built};
 use crate::dynamics::{infer, InferenceError, InferenceOptions, Solver, Stop};
+use crate::hardware::latency::StageTimes;
 use crate::io::h5::H5Error;
 use crate::network::{alignment, Activation, Alignment, Batch, Network, NetworkError};
 use crate::numeric::Real;
@@ -199,8 +203,8 @@ pub fn run(
         Precision::F64 => simulate_in::<f64>(circuit, &built, &hw_batch, &opts, progress),
         Precision::F32 => simulate_in::<f32>(circuit, &built, &hw_batch, &opts, progress),
     };
-    let sim = match simulated {
-        Ok(sim) => sim,
+    let (sim, pass) = match simulated {
+        Ok(done) => done,
         Err(failure) => {
             let wall_seconds = start.elapsed().as_secs_f64();
             return Err(diverged(circuit, built, *failure, &opts, wall_seconds));
@@ -210,7 +214,7 @@ pub fn run(
     let energy_model = opts.energy.clone().expect("run options account for energy");
     let wall_seconds = start.elapsed().as_secs_f64();
     let report = RunReport::completed(
-        (circuit, &built, &energy_model),
+        (circuit, &built, &energy_model, &pass),
         &sim,
         gradients.report(),
         wall_seconds,
@@ -225,19 +229,37 @@ pub fn run(
     })
 }
 
-/// The design's circuit in precision `T`, integrated on the converted batch. The circuit (its
-/// products are the run's largest buffers) is dropped before the gradients are formed.
+/// The design's circuit in precision `T` on the converted batch: its feedforward pass, then
+/// (PC) its relaxation integrated, or (feedforward mode) the pass as the run's record. The
+/// circuit (its products are the run's largest buffers) is dropped before the gradients are
+/// formed.
 fn simulate_in<T: Real>(
     circuit: &Circuit,
     built: &Built,
     hw_batch: &Batch<f64>,
     opts: &SimOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
-) -> Result<Simulation, Box<SimFailure>> {
+) -> Result<(Simulation, FeedforwardPass), Box<SimFailure>> {
     let circ = AnalogCircuit::<T>::from_design(circuit, &built.network, &built.mapped);
     let convert = |m: &DMatrix<f64>| -> Vec<T> { m.iter().map(|&v| T::of_f64(v)).collect() };
     let (x, y) = (convert(&hw_batch.x), convert(&hw_batch.y));
-    simulate_recorded(&circ, &x, &y, hw_batch.size(), opts, progress)
+    let b = hw_batch.size();
+    let model = opts
+        .energy
+        .as_ref()
+        .expect("run options account for energy");
+    let pass = feedforward_pass(&circ, model, &x, &y, b);
+    let sim = match circuit.run.mode {
+        RunMode::Pc => simulate_recorded(&circ, &x, &y, b, opts, progress)?,
+        RunMode::Feedforward => {
+            let t = StageTimes::of(&circuit.periphery);
+            let energy = feedforward_energy(model, &pass, circuit.architecture.activation, &t);
+            let layers = circuit.architecture.widths.len() - 1;
+            let latency = crate::measure::ppa::latency_phases(&t, layers, 0.0).total();
+            feedforward_simulation(&pass, opts.dt_seconds, latency, energy)
+        }
+    };
+    Ok((sim, pass))
 }
 
 /// The error of a failed simulation: a divergence with its report and traces, or the refusal.

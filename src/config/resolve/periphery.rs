@@ -46,6 +46,14 @@ pub(super) fn periphery(r: &mut Resolver, p: &RawPeriphery) -> Result<PeripheryP
         Some(v) => r.non_negative(v, "the ADC energy")?,
         None => node.adc_energy_joules(adc.bits),
     };
+    let dac_time_seconds = match &p.dac_time {
+        Some(v) => r.positive(v, "the DAC conversion time")?,
+        None => node.dac_time_seconds(),
+    };
+    let adc_time_seconds = match &p.adc_time {
+        Some(v) => r.positive(v, "the ADC conversion time")?,
+        None => node.adc_time_seconds(),
+    };
     let supply_volts = match &p.supply {
         Some(v) => r.positive(v, "the supply voltage")?,
         None => node.supply_volts,
@@ -69,6 +77,8 @@ pub(super) fn periphery(r: &mut Resolver, p: &RawPeriphery) -> Result<PeripheryP
             .unwrap_or_default(),
         dac,
         adc,
+        dac_time_seconds,
+        adc_time_seconds,
     };
     put_periphery(r, p, &periphery);
     Ok(periphery)
@@ -146,12 +156,22 @@ fn put_periphery(r: &mut Resolver, p: &RawPeriphery, q: &PeripheryParams) {
                 json!(q.dac.energy_joules),
                 opt_sp(&p.dac_energy),
             ),
+            (
+                "dac_time_seconds",
+                json!(q.dac_time_seconds),
+                opt_sp(&p.dac_time),
+            ),
             ("adc_bits", json!(p.adc_bits.get_ref().0), sp(&p.adc_bits)),
             ("adc_range", json!(q.adc.range), sp(&p.adc_range)),
             (
                 "adc_energy_joules",
                 json!(q.adc.energy_joules),
                 opt_sp(&p.adc_energy),
+            ),
+            (
+                "adc_time_seconds",
+                json!(q.adc_time_seconds),
+                opt_sp(&p.adc_time),
             ),
         ],
     );

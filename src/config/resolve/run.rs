@@ -2,7 +2,7 @@
 
 use super::data::FileNetwork;
 use super::resolver::{usize_of, Resolver, Result};
-use crate::config::circuit::{Precision, RunParams};
+use crate::config::circuit::{Precision, RunMode, RunParams};
 use crate::config::raw::RawRun;
 use serde_json::json;
 use std::ops::Range;
@@ -17,6 +17,7 @@ pub(super) struct RunSection {
     pub trace_samples_span: Range<usize>,
     pub trace_points_span: Range<usize>,
     pub precision: Precision,
+    pub mode: RunMode,
     pub record_weights: bool,
 }
 
@@ -28,6 +29,7 @@ impl RunSection {
             trace_samples: usize_of(self.trace_samples),
             trace_points: usize_of(self.trace_points),
             precision: self.precision,
+            mode: self.mode,
             record_weights: self.record_weights,
         }
     }
@@ -72,6 +74,7 @@ pub(super) fn run(
                 json!(run.precision.get_ref()),
                 Some(run.precision.span()),
             ),
+            ("mode", json!(run.mode.get_ref()), Some(run.mode.span())),
             (
                 "record_weights",
                 json!(run.record_weights.get_ref()),
@@ -92,6 +95,8 @@ pub(super) fn run(
         } else {
             Precision::F64
         },
+        // The loader admits only the schema's choices.
+        mode: RunMode::named(run.mode.get_ref()).unwrap_or_default(),
         record_weights: *run.record_weights.get_ref(),
     })
 }
