@@ -1,17 +1,20 @@
 //! One feedforward read per layer, as an inference chip works (docs/circuit-model.md,
-//! "Latency and throughput"): the DACs convert the inputs, each layer's arrays are read in
-//! turn through their TIAs (and on hidden layers the activation circuits), and the ADCs
-//! convert the outputs; nothing relaxes. PC's inference starts from the same pass, so its
-//! cost is priced here for both modes.
+//! "Latency and throughput"): each layer's DACs convert its inputs, its arrays are read through
+//! the TIAs, and its ADCs convert the outputs, which the next layer's DACs take (the
+//! activation applied on the digital side, as HERMES's and NeuRRAM's cores do); nothing
+//! relaxes. PC's inference starts from the same pass read through the analog chain (the
+//! activation circuits between layers, one DAC conversion at the input), so both modes are
+//! priced here.
 //!
 //! Energy of a read: the supply power of the forward drivers and TIA output stages at the
-//! feedforward state ([`EnergyModel::add_read_power`]) over the time the layer is driven.
+//! feedforward state ([`EnergyModel::add_read_power`]) over the time the layer is driven. The
+//! reads are priced at the analog pass's values; the conversions between layers move them by
+//! at most half an LSB.
 
 use super::circuit::AnalogCircuit;
 use super::energy::{ByLayer, Component, EnergyModel, ReadState};
 use super::sim::{SampleSettling, Simulation, Traces};
 use crate::hardware::latency::StageTimes;
-use crate::network::Activation;
 use crate::numeric::Real;
 
 /// The circuit at its feedforward pass.
@@ -63,50 +66,27 @@ pub fn feedforward_pass<T: Real>(
     }
 }
 
-/// How long each layer's arrays are driven, from the start of the inference to the end of the
-/// feedforward phase: in feedforward mode only its own stage (the DAC conversion and the read
-/// for layer 1, the read for the others: the next layer holds what it read); before PC's
-/// relaxation, from its read to the end of the last layer's (the relaxation goes on driving
-/// them).
-fn driven_seconds(layers: usize, t: &StageTimes, pc: bool) -> Vec<f64> {
+/// How long each layer's arrays are driven before PC's relaxation: from its read to the end
+/// of the last layer's (the relaxation goes on driving them), layer 1 from the DAC conversion.
+fn pc_driven_seconds(layers: usize, t: &StageTimes) -> Vec<f64> {
     (1..=layers)
-        .map(|l| {
-            let reads = if pc { (layers - l + 1) as f64 } else { 1.0 };
-            reads * t.read + if l == 1 { t.dac } else { 0.0 }
-        })
+        .map(|l| (layers - l + 1) as f64 * t.read + if l == 1 { t.dac } else { 0.0 })
         .collect()
 }
 
 /// Energy of one feedforward inference of the batch, per layer and component (joules): each
-/// layer's reads over the time it is driven, with the bias of its forward TIAs and activation
-/// circuits (phi only) over the same time, the DAC conversions of the inputs and the ADC
+/// layer's read and the bias of its forward TIAs while its DACs convert and the read settles
+/// (the ADCs sample and hold the result), its DAC conversions of the inputs and its ADC
 /// conversions of the outputs.
-pub fn feedforward_energy(
-    model: &EnergyModel,
-    pass: &FeedforwardPass,
-    activation: Activation,
-    t: &StageTimes,
-) -> ByLayer {
+pub fn feedforward_energy(model: &EnergyModel, pass: &FeedforwardPass, t: &StageTimes) -> ByLayer {
     let (w, b) = (&pass.widths, pass.batch as f64);
-    let l_out = w.len() - 1;
-    let a = &model.amplifier_power_watts;
-    let driven = driven_seconds(l_out, t, false);
-    (1..=l_out)
+    let driven = t.dac + t.read;
+    (1..w.len())
         .map(|l| {
-            let mut e = pass.read_power[l - 1].map(|p| p * driven[l - 1]);
-            let phi = if l < l_out && activation != Activation::Linear {
-                w[l]
-            } else {
-                0
-            };
-            e[Component::Tia.index()] += b * w[l] as f64 * a[0] * driven[l - 1];
-            e[Component::Activation.index()] += b * phi as f64 * a[3] * driven[l - 1];
-            if l == 1 {
-                e[Component::Dac.index()] += b * w[0] as f64 * model.dac_energy_joules;
-            }
-            if l == l_out {
-                e[Component::Adc.index()] += b * w[l] as f64 * model.adc_energy_joules;
-            }
+            let mut e = pass.read_power[l - 1].map(|p| p * driven);
+            e[Component::Tia.index()] += b * w[l] as f64 * model.amplifier_power_watts[0] * driven;
+            e[Component::Dac.index()] += b * w[l - 1] as f64 * model.dac_energy_joules;
+            e[Component::Adc.index()] += b * w[l] as f64 * model.adc_energy_joules;
             e
         })
         .collect()
@@ -122,7 +102,7 @@ pub fn pc_feedforward_phase_energy(
 ) -> ByLayer {
     let l_out = pass.widths.len() - 1;
     let phase = t.dac + l_out as f64 * t.read;
-    let driven = driven_seconds(l_out, t, true);
+    let driven = pc_driven_seconds(l_out, t);
     model
         .static_power()
         .iter()
@@ -138,12 +118,42 @@ pub fn pc_feedforward_phase_energy(
         .collect()
 }
 
+/// The feedforward pass as traces of one output point at t = 0, of the first `samples`
+/// samples.
+fn one_point(pass: &FeedforwardPass, samples: usize) -> Traces {
+    let (w, b) = (&pass.widths, pass.batch);
+    let k = samples.min(b);
+    let first = |v: &[f64], n: usize| v[..n * k].to_vec();
+    let mut start = 0;
+    let z = (1..w.len() - 1)
+        .map(|l| {
+            let layer = &pass.z[start..start + w[l] * b];
+            start += w[l] * b;
+            first(layer, w[l])
+        })
+        .collect();
+    Traces {
+        time_seconds: vec![0.0],
+        samples: (0..k).collect(),
+        z,
+        e: pass
+            .e
+            .iter()
+            .zip(&w[1..])
+            .map(|(e, &n)| first(e, n))
+            .collect(),
+        power_watts: Vec::new(),
+        energy_joules: Vec::new(),
+    }
+}
+
 /// The feedforward mode's record, in the form of a simulation that did not relax: the state
-/// and errors of the feedforward pass, every sample settled at 0 s, the inference window the
-/// feedforward latency (`window_seconds`) and its `energy`.
+/// and errors of the feedforward pass (traced for the first `trace_samples` samples), every
+/// sample settled at 0 s, the inference window the feedforward latency (`window_seconds`) and
+/// its `energy`.
 pub fn feedforward_simulation(
     pass: &FeedforwardPass,
-    dt_seconds: f64,
+    (dt_seconds, trace_samples): (f64, usize),
     window_seconds: f64,
     energy: ByLayer,
 ) -> Simulation {
@@ -168,6 +178,6 @@ pub fn feedforward_simulation(
         ],
         window_seconds,
         energy: Some(energy),
-        traces: Traces::default(),
+        traces: one_point(pass, trace_samples),
     }
 }

@@ -9,5 +9,5 @@ pub mod run;
 pub mod traces;
 
 pub use output::{write_diverged, write_measurements, REPORT_JSON, TRACES_H5};
-pub use report::{Outcome, PpaReport, RunReport};
+pub use report::{LatencyPhases, ModePpa, Outcome, PpaReport, RunReport};
 pub use run::{run, sim_options, DivergedRun, RunError, RunResult};

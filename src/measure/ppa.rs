@@ -9,11 +9,12 @@
 //! weight per read. PC reads every layer forward and every layer but the first backward once;
 //! feedforward reads every layer forward once.
 //!
-//! Latency: the DACs convert (all inputs in parallel), the layers are read in turn, PC relaxes
-//! (the settling window of the slowest sample), and the ADCs convert and read out. When inputs
-//! stream, every stage that holds its result (the DACs' input registers, each layer's value
-//! nodes, the ADCs' sample-and-hold) works on another inference: feedforward takes a new input
-//! every max(DAC + first read, read, ADC); PC's relaxation holds every layer, so it takes one
+//! Latency. PC: the DACs convert the inputs (all in parallel), the layers are read in turn
+//! through the analog chain, the circuit relaxes (the settling window of the slowest sample),
+//! and the ADCs convert and read out. Feedforward: each layer converts its inputs, is read and
+//! converts its outputs. When inputs stream, every stage that holds its result (the DACs'
+//! input registers, the ADCs' sample-and-hold) works on another inference: feedforward takes
+//! a new input every max(DAC + read, ADC); PC's relaxation holds every layer, so it takes one
 //! every max(DAC + reads + relaxation, ADC).
 
 use super::report::{circuit_macs, AreaParts, ByComponent, LatencyPhases, ModePpa, PpaReport};
@@ -53,14 +54,25 @@ pub fn forward_macs(widths: &[usize]) -> usize {
     widths.windows(2).map(|p| p[0] * p[1]).sum()
 }
 
-/// The end-to-end latency of a network of `layers` weight layers that relaxes for
-/// `relaxation_seconds` (0: feedforward).
-pub fn latency_phases(t: &StageTimes, layers: usize, relaxation_seconds: f64) -> LatencyPhases {
+/// PC's end-to-end latency on `layers` weight layers that relax for `relaxation_seconds`.
+pub fn pc_phases(t: &StageTimes, layers: usize, relaxation_seconds: f64) -> LatencyPhases {
     LatencyPhases {
         dac: t.dac,
         feedforward: layers as f64 * t.read,
         relaxation: relaxation_seconds,
         adc: t.adc,
+    }
+}
+
+/// The feedforward mode's end-to-end latency on `layers` weight layers: each converts, is
+/// read and converts.
+pub fn feedforward_phases(t: &StageTimes, layers: usize) -> LatencyPhases {
+    let l = layers as f64;
+    LatencyPhases {
+        dac: l * t.dac,
+        feedforward: l * t.read,
+        relaxation: 0.0,
+        adc: l * t.adc,
     }
 }
 
@@ -121,9 +133,9 @@ impl PpaReport {
         let sum = |f: fn(&AreaParts) -> f64| by_layer.iter().map(f).sum::<f64>();
         let area = AreaParts::of([sum(|a| a.cells), sum(|a| a.adc), sum(|a| a.dac)]);
         let t = StageTimes::of(&circuit.periphery);
-        let ff_energy = feedforward_energy(model, pass, circuit.architecture.activation, &t);
+        let ff_energy = feedforward_energy(model, pass, &t);
         let feedforward = mode_ppa(
-            latency_phases(&t, layers, 0.0),
+            feedforward_phases(&t, layers),
             (t.dac + t.read).max(t.adc),
             (&ff_energy, pass.batch),
             2 * forward_macs(widths),
@@ -133,7 +145,7 @@ impl PpaReport {
             let empty = ByLayer::new();
             let relaxed = sim.energy.as_ref().unwrap_or(&empty);
             let energy = add(relaxed, &pc_feedforward_phase_energy(model, pass, &t));
-            let phases = latency_phases(&t, layers, sim.window_seconds);
+            let phases = pc_phases(&t, layers, sim.window_seconds);
             let interval = (phases.dac + phases.feedforward + phases.relaxation).max(t.adc);
             let ops = 2 * circuit_macs(widths);
             mode_ppa(phases, interval, (&energy, sim.batch), ops, area.total)

@@ -253,10 +253,15 @@ fn simulate_in<T: Real>(
         RunMode::Pc => simulate_recorded(&circ, &x, &y, b, opts, progress)?,
         RunMode::Feedforward => {
             let t = StageTimes::of(&circuit.periphery);
-            let energy = feedforward_energy(model, &pass, circuit.architecture.activation, &t);
+            let energy = feedforward_energy(model, &pass, &t);
             let layers = circuit.architecture.widths.len() - 1;
-            let latency = crate::measure::ppa::latency_phases(&t, layers, 0.0).total();
-            feedforward_simulation(&pass, opts.dt_seconds, latency, energy)
+            let latency = super::ppa::feedforward_phases(&t, layers).total();
+            feedforward_simulation(
+                &pass,
+                (opts.dt_seconds, opts.trace_samples),
+                latency,
+                energy,
+            )
         }
     };
     Ok((sim, pass))
