@@ -35,9 +35,6 @@ pub const CONVENTION: &str = "2 ops per multiply-accumulate, one multiply-accumu
                               reads, relaxation, ADC conversion and readout); TOPS when inputs \
                               stream (pipelined)";
 
-/// The table's columns.
-pub const COLUMNS: [&str; 3] = ["quantity", "PC relaxation", "feedforward"];
-
 impl AreaParts {
     fn of(a: [f64; 3]) -> Self {
         AreaParts {

@@ -153,6 +153,11 @@ pub struct PpaReport {
     pub feedforward: ModePpa,
 }
 
+impl PpaReport {
+    /// The columns of its table ([`PpaReport::rows`]).
+    pub const COLUMNS: [&'static str; 3] = ["quantity", "PC relaxation", "feedforward"];
+}
+
 /// The PPA of one mode of inference.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModePpa {
@@ -666,7 +671,7 @@ fn ppa_lines(s: &mut String, p: &PpaReport) {
          TOPS pipelined",
         p.technology, p.cell
     );
-    let [_, a, b] = super::ppa::COLUMNS;
+    let [_, a, b] = PpaReport::COLUMNS;
     let _ = writeln!(s, "  {:<20} {a:>15} {b:>15}", "");
     for [name, pc, ff] in p.rows(false) {
         let _ = writeln!(s, "  {name:<20} {pc:>15} {ff:>15}");

@@ -35,7 +35,7 @@ pub fn write_run_report(circuit: &Circuit, res: &RunResult, dir: &Path) -> Resul
             crate::measure::ppa::CONVENTION
         ));
         let rows: Vec<Vec<String>> = m.ppa.rows(true).into_iter().map(Vec::from).collect();
-        report.table(&crate::measure::ppa::COLUMNS, &rows);
+        report.table(&crate::measure::PpaReport::COLUMNS, &rows);
     }
     report.heading(2, "Design");
     report.preformatted(&circuit.summary());
