@@ -162,6 +162,7 @@ const NU_FITS: &[&str] = &["constant", "aihwkit_pcm", "aihwkit_hermes"];
 const FLICKER_FITS: &[&str] = &["none", "aihwkit_pcm", "aihwkit_hermes"];
 const BACKWARD: &[&str] = &["shared", "separate"];
 const PRECISIONS: &[&str] = &["f64", "f32"];
+const ERROR_RANGING: &[&str] = &["none", "per_layer"];
 pub const SOLVERS: &[&str] = &["euler", "heun", "rk4", "dopri5", "dop853", "exponential"];
 
 use DefaultValue::{Derived, Value};
@@ -600,6 +601,26 @@ pub static KEYS: &[Key] = &[
         kind: Kind::Quantity(D::Energy),
         default: Derived("FOM_W 2^bits of the node's survey ADC (8 bits when ideal)"),
         doc: "Energy of one ADC conversion.",
+    },
+    Key {
+        section: "periphery",
+        name: "error_ranging",
+        kind: Kind::Choice(ERROR_RANGING),
+        default: Value("\"none\""),
+        doc: "Full scale of the ADCs reading the errors: none (adc_range for every layer), or \
+              per_layer (a programmable gain of 2^k ahead of each layer's ADCs, the smallest \
+              full scale adc_range / 2^k that holds the layer's largest error at the ideal \
+              network's equilibrium; the digital side shifts the code back).",
+    },
+    Key {
+        section: "periphery",
+        name: "readout_band",
+        kind: Kind::Float,
+        default: Value("0.5"),
+        doc: "Settling referred to the readout: a sample has settled when every phi(z) and \
+              error read out for the update stays within this many LSBs of its converter \
+              (an ideal ADC counted at 8 bits) of its final value. In (0, 2^(adc_bits-1)]: a \
+              wider band is wider than the converter's full scale.",
     },
     // ---------------------------------------------------------------- [dynamics]
     Key {

@@ -65,6 +65,8 @@ mod tests {
             drift_compensation: Default::default(),
             dac: conv.clone(),
             adc: conv,
+            error_ranging: false,
+            readout_band_lsb: 0.5,
         };
         let hw = LayerHardware {
             tiles: 1,

@@ -175,4 +175,8 @@ pub struct PeripheryParams {
     pub drift_compensation: DriftCompensation,
     pub dac: Converter,
     pub adc: Converter,
+    /// Whether each layer's error ADCs get a full scale of their own (a programmable gain).
+    pub error_ranging: bool,
+    /// The settling band at the readout, in LSBs of the converter.
+    pub readout_band_lsb: f64,
 }

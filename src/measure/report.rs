@@ -6,6 +6,7 @@
 //! Quantities are in SI units. A value that is not a finite number (a ratio of two zeros) is
 //! written as JSON `null` and read back as NaN.
 
+pub use super::readout::ReadoutReport;
 use crate::analog::energy::{component_total, layer_total, total, ByLayer};
 use crate::analog::{Component, EnergyModel, SimError, Simulation};
 use crate::config::Circuit;
@@ -52,6 +53,7 @@ pub struct Measurements {
     pub settling: SettlingReport,
     pub energy: EnergyReport,
     pub ppa: PpaReport,
+    pub readout: ReadoutReport,
     pub gradients: GradientsReport,
 }
 
@@ -404,12 +406,12 @@ impl<'de> Deserialize<'de> for ByComponent {
 }
 
 /// A number that may have been written as `null` (not finite), read back as NaN.
-fn number<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+pub(super) fn number<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// A list of [`number`]s.
-fn numbers<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+pub(super) fn numbers<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
     Ok(Vec::<Option<f64>>::deserialize(d)?
         .into_iter()
         .map(|v| v.unwrap_or(f64::NAN))
@@ -422,7 +424,7 @@ impl RunReport {
     pub fn completed(
         (circuit, built, model): (&Circuit, &Built, &EnergyModel),
         sim: &Simulation,
-        gradients: GradientsReport,
+        (gradients, readout): (GradientsReport, ReadoutReport),
         wall_seconds: f64,
     ) -> RunReport {
         let measured = Measurements {
@@ -430,6 +432,7 @@ impl RunReport {
             settling: SettlingReport::of(circuit, sim),
             energy: EnergyReport::of(circuit, sim),
             ppa: PpaReport::of(circuit, built, sim, model),
+            readout,
             gradients,
         };
         RunReport::new(
@@ -553,6 +556,7 @@ impl RunReport {
             self.wall_seconds
         );
         settling_lines(&mut s, m, t_max_seconds, steady_tol);
+        m.readout.summary_lines(&mut s);
         energy_lines(&mut s, &m.energy, self.batch);
         ppa_lines(&mut s, &m.ppa);
         gradient_lines(&mut s, &m.gradients);
