@@ -12,7 +12,7 @@
 //! depend on the threads.
 
 use super::circuit::{AnalogCircuit, NoiseSample, PackedProducts};
-use super::energy::{supply_sum, ByLayer, Component, EnergyModel, ReadState};
+use super::energy::{charge_on_grid, supply_sum, ByLayer, Component, EnergyModel, ReadState};
 use super::exponential::{Exponential, Tolerance};
 pub(super) use super::flow::ChunkFlow;
 use super::readout::{readout_settling, Checkpoints, ReadoutBands, ReadoutSettling};
@@ -178,8 +178,8 @@ pub struct Simulation {
     /// Per sample, settling referred to the readout ([`super::readout`]; empty without
     /// [`SimOptions::readout`]).
     pub readout_settling: Vec<ReadoutSettling>,
-    /// The inference window: the latest settling time of the batch (t_end if it never
-    /// settled), and the energy spent in it, summed over the batch, per layer and component.
+    /// The inference window: the latest settling time of the batch, referred to the readout
+    /// when measured (t_end if it never settled), and the energy spent in it, summed over the batch, per layer and component.
     pub window_seconds: f64,
     pub energy: Option<ByLayer>,
     pub traces: Traces,
@@ -800,7 +800,14 @@ pub fn simulate_recorded<T: Real>(
             .collect(),
         None => Vec::new(),
     };
-    let worst = settling.iter().map(|s| s.time_seconds).fold(0.0, f64::max);
+    // The inference ends when the chip can read it: at the readout's settling when measured.
+    let worst = match readout_settling.is_empty() {
+        true => settling.iter().map(|s| s.time_seconds).fold(0.0, f64::max),
+        false => readout_settling
+            .iter()
+            .map(|s| s.time_seconds)
+            .fold(0.0, f64::max),
+    };
     let window_seconds = if steady { worst } else { t_end };
     let (final_z, final_z_std) = merge_finals(circ, batch, &runs, &finals);
     let final_e = final_errors(circ, x, y, batch, &final_z);
@@ -1095,12 +1102,14 @@ impl<'a, T: Real> ChunkRunner<'a, T> {
             fresh.window = Some(Window::new(fresh.z0.len(), window_len));
             fresh.steady = first.steady;
             fresh.residual = first.residual;
-            let charge = std::mem::take(&mut first.rec.capacitor);
-            fresh.rec.capacitor = noise_free_charge(charge, n_end);
-            fresh.readout = self.opts.readout.as_ref().map(|bands| {
-                self.observe_end(&mut first);
-                first.readout_settling(bands)
-            });
+            self.observe_end(&mut first);
+            let (charge, times) = (&first.rec.capacitor, &first.rec.times);
+            fresh.rec.capacitor = charge_on_grid(charge, times, self.opts.dt_seconds, n_end);
+            fresh.readout = self
+                .opts
+                .readout
+                .as_ref()
+                .map(|b| first.readout_settling(b));
             // The first pass is dropped here, before the second records.
             drop(first);
             fresh
@@ -1125,18 +1134,6 @@ impl<'a, T: Real> ChunkRunner<'a, T> {
         r.rec.observe(&r.chunk, model, at, &r.z_prev, None);
         Ok(r)
     }
-}
-
-/// The capacitor charge of the noise-free pass's steps, padded with zeros to `n_end` steps (the
-/// noise-free circuit is steady after its pass).
-fn noise_free_charge(mut charge: Vec<ByLayer>, n_end: usize) -> Vec<ByLayer> {
-    let zeros = charge
-        .first()
-        .map(|c| vec![[0.0; Component::COUNT]; c.len()]);
-    if let Some(z) = zeros {
-        charge.resize(n_end.max(charge.len()), z);
-    }
-    charge
 }
 
 /// A chunk's run, or the error that stopped it and the run up to there.
