@@ -83,15 +83,14 @@ pub(super) fn readout_settling(
         band.extend(std::iter::repeat_n(bands.error[l - 1], n * b));
     }
     let is_error = |k: usize| k >= hidden;
-    let trajectory: Vec<Vec<f64>> = (0..cp.times.len()).map(read).collect();
     let q = Quantities {
         sample: &sample,
         band: &band,
-        trajectory: &trajectory,
+        read: &read,
         times: &cp.times,
     };
-    let act = q.last_exit(b, |k| !is_error(k));
-    let err = q.last_exit(b, is_error);
+    let act = q.last_exit(b, &|k| !is_error(k));
+    let err = q.last_exit(b, &is_error);
     act.into_iter()
         .zip(err)
         .map(|(a, e)| ReadoutSettling {
@@ -106,38 +105,49 @@ pub(super) fn readout_settling(
 struct Quantities<'a> {
     sample: &'a [usize],
     band: &'a [f64],
-    /// Per checkpoint, every quantity; the last checkpoint holds the final values.
-    trajectory: &'a [Vec<f64>],
+    /// Every quantity at a checkpoint (formed one checkpoint at a time: the trajectory of all
+    /// of them would double the checkpoints' memory); the last one holds the final values.
+    read: &'a dyn Fn(usize) -> Vec<f64>,
     times: &'a [f64],
 }
 
 impl Quantities<'_> {
     /// Per sample, the time the quantities `which` last re-entered their bands: the last
     /// checkpoint where one is outside, refined by linear interpolation to where it re-enters.
-    fn last_exit(&self, b: usize, which: impl Fn(usize) -> bool) -> Vec<f64> {
-        let Some(last) = self.trajectory.last() else {
+    fn last_exit(&self, b: usize, which: &dyn Fn(usize) -> bool) -> Vec<f64> {
+        let n = self.times.len();
+        if n == 0 {
             return vec![0.0; b];
-        };
-        let outside = |c: usize, k: usize| (self.trajectory[c][k] - last[k]).abs() - self.band[k];
+        }
+        let last = (self.read)(n - 1);
+        let outside = |v: &[f64], k: usize| (v[k] - last[k]).abs() - self.band[k];
         let mut exit: Vec<Option<usize>> = vec![None; b];
-        for c in 0..self.trajectory.len() {
+        for c in 0..n {
+            let v = (self.read)(c);
             for k in (0..self.band.len()).filter(|&k| which(k)) {
-                if outside(c, k) > 0.0 {
+                if outside(&v, k) > 0.0 {
                     exit[self.sample[k]] = Some(c);
                 }
             }
         }
         let mut frac = vec![0.0f64; b];
-        for k in (0..self.band.len()).filter(|&k| which(k)) {
-            let s = self.sample[k];
-            let Some(c) = exit[s] else { continue };
-            let Some(next) = (c + 1 < self.trajectory.len()).then_some(c + 1) else {
-                continue;
-            };
-            let (d0, d1) = (outside(c, k), outside(next, k));
-            if d0 > 0.0 {
-                let f = if d1 < 0.0 { d0 / (d0 - d1) } else { 1.0 };
-                frac[s] = frac[s].max(f);
+        let mut at: Vec<usize> = exit
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|&c| c + 1 < n)
+            .collect();
+        at.sort_unstable();
+        at.dedup();
+        for c in at {
+            let (v0, v1) = ((self.read)(c), (self.read)(c + 1));
+            for k in (0..self.band.len()).filter(|&k| which(k) && exit[self.sample[k]] == Some(c)) {
+                let (d0, d1) = (outside(&v0, k), outside(&v1, k));
+                if d0 > 0.0 {
+                    let f = if d1 < 0.0 { d0 / (d0 - d1) } else { 1.0 };
+                    let s = self.sample[k];
+                    frac[s] = frac[s].max(f);
+                }
             }
         }
         (0..b)

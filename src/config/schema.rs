@@ -803,7 +803,7 @@ pub static KEYS: &[Key] = &[
         kind: Kind::Integer,
         default: Value("1000"),
         doc: "Most output points of the recorded traces (every k-th solver step). A run also \
-              keeps every value node of every sample at these points to find the settling \
+              keeps every value and error node of every sample at these points to find the settling \
               times, so memory grows with trace_points x nodes x batch; `check` refuses a \
               design that cannot fit.",
     },

@@ -184,7 +184,7 @@ fn put_periphery(r: &mut Resolver, p: &RawPeriphery, q: &PeripheryParams) {
                 sp(&p.error_ranging),
             ),
             (
-                "readout_band_lsb",
+                "readout_band",
                 json!(q.readout_band_lsb),
                 sp(&p.readout_band),
             ),
