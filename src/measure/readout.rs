@@ -3,7 +3,7 @@
 //! the ideal network's equilibrium), and how many effective bits each layer's error readout has
 //! (report.json's `readout`).
 
-use super::report::number;
+use super::report::{ReadoutReport, ReadoutSettlingReport};
 use crate::analog::Simulation;
 use crate::config::Circuit;
 use crate::hardware::params::Converter;
@@ -11,54 +11,12 @@ use crate::hardware::periphery::{effective_bits, gain_ranged_full_scales};
 use crate::network::{Batch, Network};
 use crate::numeric::format::si;
 use crate::numeric::stats::median;
-use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
 /// Largest gain of the programmable amplifier ahead of an error ADC, 2^7 = 128 V/V (42 dB): the
 /// largest binary gain of a PGA for ADC front ends (TI PGA281 datasheet, gains 1/8 to 128 V/V
 /// in binary steps).
 pub const MAX_GAIN_SHIFT: u32 = 7;
-
-/// The readout of a run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ReadoutReport {
-    /// The settling band, in LSBs of each quantity's converter.
-    #[serde(deserialize_with = "number")]
-    pub band_lsb: f64,
-    /// Settling referred to the readout, on the noise-free trajectory.
-    pub settling: ReadoutSettlingReport,
-    /// "none" or "per_layer".
-    pub error_ranging: String,
-    /// Per layer l = 1..L, the full scale (+-, node units) of the ADCs reading e_l.
-    #[serde(deserialize_with = "super::report::numbers")]
-    pub error_full_scale: Vec<f64>,
-    /// Per layer, the effective bits of the settled errors read at that full scale, and at the
-    /// ADC's own range (without ranging) for comparison.
-    #[serde(deserialize_with = "super::report::numbers")]
-    pub error_effective_bits: Vec<f64>,
-    #[serde(deserialize_with = "super::report::numbers")]
-    pub error_effective_bits_unranged: Vec<f64>,
-}
-
-/// When every phi(z) and e read out stayed within the band of its final value.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ReadoutSettlingReport {
-    #[serde(deserialize_with = "number")]
-    pub median_seconds: f64,
-    #[serde(deserialize_with = "number")]
-    pub worst_seconds: f64,
-    #[serde(deserialize_with = "number")]
-    pub median_tau_z: f64,
-    #[serde(deserialize_with = "number")]
-    pub worst_tau_z: f64,
-    /// The latest of the activations alone, and of the errors alone.
-    #[serde(deserialize_with = "number")]
-    pub activation_worst_seconds: f64,
-    #[serde(deserialize_with = "number")]
-    pub error_worst_seconds: f64,
-    #[serde(deserialize_with = "super::report::numbers")]
-    pub per_sample_seconds: Vec<f64>,
-}
 
 /// Per layer, the error ADCs' full scale: the ADC's range, or with `periphery.error_ranging =
 /// "per_layer"` the gain-ranged one that holds the layer's largest |e_l| at the ideal network's

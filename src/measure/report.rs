@@ -6,7 +6,6 @@
 //! Quantities are in SI units. A value that is not a finite number (a ratio of two zeros) is
 //! written as JSON `null` and read back as NaN.
 
-pub use super::readout::ReadoutReport;
 use crate::analog::energy::{component_total, layer_total, total, ByLayer};
 use crate::analog::{Component, EnergyModel, SimError, Simulation};
 use crate::config::Circuit;
@@ -117,6 +116,47 @@ pub struct SettlingReport {
     /// The inference window: the latest settling time (t_end if the batch never settled).
     #[serde(deserialize_with = "number")]
     pub window_seconds: f64,
+}
+
+/// The readout of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReadoutReport {
+    /// The settling band, in LSBs of each quantity's converter.
+    #[serde(deserialize_with = "number")]
+    pub band_lsb: f64,
+    /// Settling referred to the readout, on the noise-free trajectory.
+    pub settling: ReadoutSettlingReport,
+    /// "none" or "per_layer".
+    pub error_ranging: String,
+    /// Per layer l = 1..L, the full scale (+-, node units) of the ADCs reading e_l.
+    #[serde(deserialize_with = "numbers")]
+    pub error_full_scale: Vec<f64>,
+    /// Per layer, the effective bits of the settled errors read at that full scale, and at the
+    /// ADC's own range (without ranging) for comparison.
+    #[serde(deserialize_with = "numbers")]
+    pub error_effective_bits: Vec<f64>,
+    #[serde(deserialize_with = "numbers")]
+    pub error_effective_bits_unranged: Vec<f64>,
+}
+
+/// When every phi(z) and e read out stayed within the band of its final value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReadoutSettlingReport {
+    #[serde(deserialize_with = "number")]
+    pub median_seconds: f64,
+    #[serde(deserialize_with = "number")]
+    pub worst_seconds: f64,
+    #[serde(deserialize_with = "number")]
+    pub median_tau_z: f64,
+    #[serde(deserialize_with = "number")]
+    pub worst_tau_z: f64,
+    /// The latest of the activations alone, and of the errors alone.
+    #[serde(deserialize_with = "number")]
+    pub activation_worst_seconds: f64,
+    #[serde(deserialize_with = "number")]
+    pub error_worst_seconds: f64,
+    #[serde(deserialize_with = "numbers")]
+    pub per_sample_seconds: Vec<f64>,
 }
 
 /// Energy over the inference window; `by_*` and `per_inference` for the whole batch.
@@ -406,12 +446,12 @@ impl<'de> Deserialize<'de> for ByComponent {
 }
 
 /// A number that may have been written as `null` (not finite), read back as NaN.
-pub(super) fn number<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+fn number<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// A list of [`number`]s.
-pub(super) fn numbers<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+fn numbers<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
     Ok(Vec::<Option<f64>>::deserialize(d)?
         .into_iter()
         .map(|v| v.unwrap_or(f64::NAN))

@@ -3,8 +3,8 @@
 //! BP, and report ([`super::report::RunReport`]). A circuit that diverges is a result too: the
 //! error carries the report of what diverged and the traces recorded before.
 
-use super::readout::{error_converters, error_full_scales, ReadoutReport};
-use super::report::{GradientComparison, GradientsReport, RunReport};
+use super::readout::{error_converters, error_full_scales};
+use super::report::{GradientComparison, GradientsReport, ReadoutReport, RunReport};
 use crate::analog::{
     simulate_recorded, AnalogCircuit, EnergyModel, ReadoutBands, Scheme, SimError, SimFailure,
     SimOptions, Simulation, Tolerance, Traces,
