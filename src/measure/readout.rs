@@ -118,9 +118,9 @@ impl ReadoutReport {
             .collect();
         let _ = writeln!(
             s,
-            "readout    error ADCs ({} ranging), per layer full scale, effective bits (at the \
+            "readout    error ADCs (ranging: {}), per layer full scale, effective bits (at the \
              ADC's range): {}",
-            self.error_ranging.replace('_', "-"),
+            self.error_ranging,
             per.join(", ")
         );
     }
