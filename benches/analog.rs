@@ -84,6 +84,7 @@ fn bench_one<T: Real>(c: &mut Criterion, n: usize, noisy: bool) {
         trace_samples: 0,
         trace_points: 4,
         energy: None,
+        readout: None,
     };
     let mut g = c.benchmark_group("analog_per_tau_z");
     g.sample_size(10);
@@ -128,6 +129,7 @@ fn default_design(c: &mut Criterion) {
     for solver in ["heun", "exponential"] {
         let opts = SimOptions {
             energy: None,
+            readout: None,
             trace_samples: 0,
             ..sim_options(&load_with(solver)).expect("runnable options")
         };

@@ -162,6 +162,7 @@ fn bench_size<T: Real>(c: &mut Criterion, size: Size, timings: &Timings) {
         trace_samples: 0,
         trace_points: 4,
         energy: None,
+        readout: None,
     };
     let (x, y) = (data.x.as_slice(), data.y.as_slice());
     time(c, ("analog_tau_z", T::NAME, size), 1.0, timings, || {

@@ -72,6 +72,7 @@ fn heun_options(dt: f64, t_max: f64, settle_tol: f64, steady_tol: f64) -> SimOpt
         trace_samples: 0,
         trace_points: 4096,
         energy: None,
+        readout: None,
     }
 }
 

@@ -253,6 +253,38 @@ impl EnergyModel {
     }
 }
 
+/// The capacitor charge of a noise-free pass, `charge[i]` drawn over the step from `times[i]`
+/// to `times[i + 1]` (steps of any length), moved onto `n_end` steps of `dt` from t = 0 (a noisy
+/// pass's grid): each step's charge spread over the grid steps it overlaps, in proportion to
+/// the overlap; what lies beyond the grid goes to its last step, and the grid's steps after the
+/// pass (steady) draw none.
+pub fn charge_on_grid(charge: &[ByLayer], times: &[f64], dt: f64, n_end: usize) -> Vec<ByLayer> {
+    let Some(first) = charge.first() else {
+        return Vec::new();
+    };
+    let mut out = vec![vec![[0.0; Component::COUNT]; first.len()]; n_end.max(1)];
+    let last = out.len() - 1;
+    for (i, q) in charge.iter().enumerate() {
+        let (a, b) = (times[i], times[i + 1]);
+        let k0 = ((a / dt) as usize).min(last);
+        let k1 = (((b / dt).ceil() as usize).max(k0 + 1)).min(last + 1);
+        for (k, slot) in out.iter_mut().enumerate().take(k1).skip(k0) {
+            let (lo, hi) = (a.max(k as f64 * dt), b.min((k + 1) as f64 * dt));
+            let share = match (k, b > a) {
+                (_, false) => 1.0 / (k1 - k0) as f64,
+                (k, true) if k == last => (b - lo) / (b - a),
+                _ => ((hi - lo) / (b - a)).max(0.0),
+            };
+            for (o, v) in slot.iter_mut().zip(q) {
+                for (oc, vc) in o.iter_mut().zip(v) {
+                    *oc += share * vc;
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Sum over layers of one component.
 pub fn component_total(e: &ByLayer, c: Component) -> f64 {
     e.iter().map(|l| l[c.index()]).sum()
@@ -321,5 +353,38 @@ fn amplifier_bias(
             noise_volts_per_root_hertz: p.amplifier_noise_volts_per_root_hertz,
             temperature_kelvin,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Steps [0, 0.3], [0.3, 1], [1, 2.5] drawing 1, 2 and 3 onto a grid of 1: the first two
+    /// fall in grid step 0; the third spreads 2/3 and 1/3 over steps 1 and 2; nothing after.
+    /// A grid that ends at 2 takes the part beyond into its last step.
+    #[test]
+    fn charge_moves_onto_the_grid_by_time() {
+        let c = Component::Capacitors.index();
+        let step = |q: f64| {
+            let mut e = [0.0; Component::COUNT];
+            e[c] = q;
+            vec![e]
+        };
+        let charge = [step(1.0), step(2.0), step(3.0)];
+        let times = [0.0, 0.3, 1.0, 2.5];
+        let got: Vec<f64> = charge_on_grid(&charge, &times, 1.0, 4)
+            .iter()
+            .map(|s| s[0][c])
+            .collect();
+        let want = [3.0, 2.0, 1.0, 0.0];
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 1e-12, "{got:?}");
+        }
+        let short: Vec<f64> = charge_on_grid(&charge, &times, 1.0, 2)
+            .iter()
+            .map(|s| s[0][c])
+            .collect();
+        assert!((short[0] - 3.0).abs() < 1e-12 && (short[1] - 3.0).abs() < 1e-12);
     }
 }

@@ -8,11 +8,13 @@ pub mod energy;
 pub mod exponential;
 pub mod feedforward;
 mod flow;
+pub mod readout;
 pub mod sim;
 
 pub use circuit::{AnalogCircuit, IdealPeriphery, PackedProducts};
 pub use energy::{Component, EnergyModel};
 pub use exponential::Tolerance;
+pub use readout::{ReadoutBands, ReadoutSettling};
 pub use sim::{
     check_step, integrate, simulate, simulate_recorded, Scheme, SimError, SimFailure, SimOptions,
     Simulation, Traces,

@@ -12,9 +12,10 @@
 //! depend on the threads.
 
 use super::circuit::{AnalogCircuit, NoiseSample, PackedProducts};
-use super::energy::{supply_sum, ByLayer, Component, EnergyModel, ReadState};
+use super::energy::{charge_on_grid, supply_sum, ByLayer, Component, EnergyModel, ReadState};
 use super::exponential::{Exponential, Tolerance};
 pub(super) use super::flow::ChunkFlow;
+use super::readout::{readout_settling, Checkpoints, ReadoutBands, ReadoutSettling};
 pub use crate::dynamics::CHUNK;
 use crate::dynamics::{chunk_ranges, Integrator, Stepper, System};
 use crate::numeric::seeds::stream_seed;
@@ -82,6 +83,8 @@ pub struct SimOptions {
     pub trace_points: usize,
     /// Energy accounting (`None`: none).
     pub energy: Option<EnergyModel>,
+    /// The converters' bands for settling referred to the readout (`None`: not measured).
+    pub readout: Option<ReadoutBands>,
 }
 
 /// Why a run failed.
@@ -172,8 +175,11 @@ pub struct Simulation {
     /// Per-node standard deviation over the trailing window (noisy runs; zeros otherwise).
     pub final_z_std: Vec<f64>,
     pub settling: Vec<SampleSettling>,
-    /// The inference window: the latest settling time of the batch (t_end if it never
-    /// settled), and the energy spent in it, summed over the batch, per layer and component.
+    /// Per sample, settling referred to the readout ([`super::readout`]; empty without
+    /// [`SimOptions::readout`]).
+    pub readout_settling: Vec<ReadoutSettling>,
+    /// The inference window: the latest settling time of the batch, referred to the readout
+    /// when measured (t_end if it never settled), and the energy spent in it, summed over the batch, per layer and component.
     pub window_seconds: f64,
     pub energy: Option<ByLayer>,
     pub traces: Traces,
@@ -432,6 +438,7 @@ impl<'a, T: Real> ManualStepper<'a, T> {
             trace_samples: 0,
             trace_points: 4,
             energy: None,
+            readout: None,
         };
         ManualStepper {
             chunk: Chunk::new(circ, &circ.pack(), x, y, 0, batch, &opts),
@@ -580,8 +587,10 @@ struct Recorder {
     stride: usize,
     steps: Vec<usize>,
     z: Vec<Vec<f64>>,
-    /// Per checkpoint, per layer: the traced samples' error-node outputs.
+    /// Per checkpoint, per layer: the error-node outputs of the first `e_samples` samples (the
+    /// traced ones, or all for the readout's settling).
     e: Vec<Vec<Vec<f64>>>,
+    e_samples: usize,
     traced: usize,
     /// Per state n: its time (seconds).
     times: Vec<f64>,
@@ -592,8 +601,9 @@ struct Recorder {
 }
 
 impl Recorder {
-    fn new(cap: usize, traced: usize) -> Self {
+    fn new(cap: usize, traced: usize, e_samples: usize) -> Self {
         Recorder {
+            e_samples,
             cap: cap.max(4),
             stride: 1,
             steps: Vec::new(),
@@ -652,7 +662,7 @@ impl Recorder {
             (1..=l_out)
                 .map(|l| {
                     let w = circ.widths[l];
-                    ws.eps[l - 1][..w * self.traced]
+                    ws.eps[l - 1][..w * self.e_samples]
                         .iter()
                         .map(|v| v.to_f64())
                         .collect()
@@ -698,6 +708,8 @@ struct ChunkRun<'a, T: Real> {
     window: Option<Window>,
     steady: bool,
     residual: f64,
+    /// A noisy run's readout settling, from its noise-free first pass.
+    readout: Option<Vec<ReadoutSettling>>,
 }
 
 /// Checks the step of `opts` against the window and, with error nodes of time constant
@@ -781,7 +793,21 @@ pub fn simulate_recorded<T: Real>(
         let band = bands(&circ.widths, b, &rg, &f.std, opts.settle_tol, noisy);
         settling.extend(settle_times(&circ.widths, b, &r.rec, &f.z, &band));
     }
-    let worst = settling.iter().map(|s| s.time_seconds).fold(0.0, f64::max);
+    let readout_settling = match &opts.readout {
+        Some(bands) => runs
+            .iter()
+            .flat_map(|r| r.readout_settling(bands))
+            .collect(),
+        None => Vec::new(),
+    };
+    // The inference ends when the chip can read it: at the readout's settling when measured.
+    let worst = match readout_settling.is_empty() {
+        true => settling.iter().map(|s| s.time_seconds).fold(0.0, f64::max),
+        false => readout_settling
+            .iter()
+            .map(|s| s.time_seconds)
+            .fold(0.0, f64::max),
+    };
     let window_seconds = if steady { worst } else { t_end };
     let (final_z, final_z_std) = merge_finals(circ, batch, &runs, &finals);
     let final_e = final_errors(circ, x, y, batch, &final_z);
@@ -802,6 +828,7 @@ pub fn simulate_recorded<T: Real>(
         final_e,
         final_z_std,
         settling,
+        readout_settling,
         window_seconds,
         energy,
         traces,
@@ -882,14 +909,20 @@ impl<'a, T: Real> ChunkRunner<'a, T> {
         let z_prev = chunk.value_nodes().to_vec();
         let z0 = z_prev.iter().map(|v| v.to_f64()).collect();
         let traced = self.traced_upto.saturating_sub(s0).min(b);
+        let e_samples = if self.opts.readout.is_some() {
+            b
+        } else {
+            traced
+        };
         ChunkRun {
             chunk,
-            rec: Recorder::new(self.opts.trace_points.max(4), traced),
+            rec: Recorder::new(self.opts.trace_points.max(4), traced, e_samples),
             z_prev,
             z0,
             window: None,
             steady: false,
             residual: f64::INFINITY,
+            readout: None,
         }
     }
 
@@ -907,6 +940,16 @@ impl<'a, T: Real> ChunkRunner<'a, T> {
         let next = Some(r.chunk.value_nodes());
         r.rec.observe(&r.chunk, model, at, &r.z_prev, next);
         r.z_prev.copy_from_slice(r.chunk.value_nodes());
+    }
+
+    /// Observes the chunk's current state as its last checkpoint, unless it already is.
+    fn observe_end(&self, r: &mut ChunkRun<'_, T>) {
+        let at = (r.chunk.steps, r.chunk.time);
+        if r.rec.steps.last() != Some(&at.0) {
+            r.chunk.evaluate();
+            let model = self.opts.energy.as_ref();
+            r.rec.observe(&r.chunk, model, at, &r.z_prev, None);
+        }
     }
 
     /// Both passes of a fixed-step run (one when deterministic): every chunk steps until it is
@@ -1059,8 +1102,14 @@ impl<'a, T: Real> ChunkRunner<'a, T> {
             fresh.window = Some(Window::new(fresh.z0.len(), window_len));
             fresh.steady = first.steady;
             fresh.residual = first.residual;
-            let charge = std::mem::take(&mut first.rec.capacitor);
-            fresh.rec.capacitor = noise_free_charge(charge, n_end);
+            self.observe_end(&mut first);
+            let (charge, times) = (&first.rec.capacitor, &first.rec.times);
+            fresh.rec.capacitor = charge_on_grid(charge, times, self.opts.dt_seconds, n_end);
+            fresh.readout = self
+                .opts
+                .readout
+                .as_ref()
+                .map(|b| first.readout_settling(b));
             // The first pass is dropped here, before the second records.
             drop(first);
             fresh
@@ -1085,18 +1134,6 @@ impl<'a, T: Real> ChunkRunner<'a, T> {
         r.rec.observe(&r.chunk, model, at, &r.z_prev, None);
         Ok(r)
     }
-}
-
-/// The capacitor charge of the noise-free pass's steps, padded with zeros to `n_end` steps (the
-/// noise-free circuit is steady after its pass).
-fn noise_free_charge(mut charge: Vec<ByLayer>, n_end: usize) -> Vec<ByLayer> {
-    let zeros = charge
-        .first()
-        .map(|c| vec![[0.0; Component::COUNT]; c.len()]);
-    if let Some(z) = zeros {
-        charge.resize(n_end.max(charge.len()), z);
-    }
-    charge
 }
 
 /// A chunk's run, or the error that stopped it and the run up to there.
@@ -1214,6 +1251,22 @@ struct Final {
 }
 
 impl<T: Real> ChunkRun<'_, T> {
+    /// Each sample's readout settling: a noisy run's from its first pass, else from the
+    /// checkpoints, whose last is the final state.
+    fn readout_settling(&self, bands: &ReadoutBands) -> Vec<ReadoutSettling> {
+        if let Some(r) = &self.readout {
+            return r.clone();
+        }
+        let rec = &self.rec;
+        let cp = Checkpoints {
+            times: rec.steps.iter().map(|&n| rec.times[n]).collect(),
+            z: &rec.z,
+            e: &rec.e,
+        };
+        let circ = self.chunk.flow.circ;
+        readout_settling(&circ.widths, circ.activation, self.chunk.b, &cp, bands)
+    }
+
     /// The trailing window's mean and deviation (noisy), or the end state and zeros.
     fn final_values(&self) -> Final {
         match &self.window {
@@ -1453,7 +1506,8 @@ fn assemble_traces<T: Real>(
         let mut v = Vec::new();
         for p in 0..steps.len() {
             for r in &traced {
-                v.extend_from_slice(&r.rec.e[p][l - 1]);
+                let w = circ.widths[l];
+                v.extend_from_slice(&r.rec.e[p][l - 1][..w * r.rec.traced]);
             }
         }
         t.e.push(v);

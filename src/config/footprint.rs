@@ -92,8 +92,8 @@ pub struct Footprint {
     /// The nodes of every sample: states, solver stages, workspaces, final values (grows with
     /// nodes x batch).
     pub nodes: f64,
-    /// Every value node of every sample at each trace point, for the settling times (grows with
-    /// trace points x nodes x batch).
+    /// Every value and error node of every sample at each trace point, for the settling times
+    /// (grows with trace points x nodes x batch).
     pub checkpoints: f64,
     /// The traced samples' nodes at each trace point, assembled and written (grows with trace
     /// points x traced samples x nodes).
@@ -196,7 +196,8 @@ fn while_integrating(s: &RunSize) -> Footprint {
         nodes: s.batch
             * (s.hidden_nodes * z + error_nodes * e + (s.inputs + s.outputs) * io)
             * WORD,
-        checkpoints: s.trace_points * s.hidden_nodes * s.batch * WORD,
+        // Value and error nodes, for the settling times at the nodes and at the readout.
+        checkpoints: s.trace_points * (s.hidden_nodes + error_nodes) * s.batch * WORD,
         // The traced samples' error nodes recorded, then the value and error traces assembled.
         traces: s.trace_points * s.traced_samples * (s.hidden_nodes + 2.0 * error_nodes) * WORD,
         power_record: 2.0 * (s.steps + 1.0) * chunks * record,

@@ -164,6 +164,7 @@ const BACKWARD: &[&str] = &["shared", "separate"];
 const PRECISIONS: &[&str] = &["f64", "f32"];
 /// `run.mode`: the names of [`crate::config::RunMode`].
 pub const MODES: &[&str] = &["pc", "feedforward"];
+const ERROR_RANGING: &[&str] = &["none", "per_layer"];
 pub const SOLVERS: &[&str] = &["euler", "heun", "rk4", "dopri5", "dop853", "exponential"];
 
 use DefaultValue::{Derived, Value};
@@ -618,6 +619,23 @@ pub static KEYS: &[Key] = &[
         default: Derived("one sample period of the node's survey ADC"),
         doc: "Time of one ADC conversion and its readout (one converter per value read out, all \
               in parallel).",
+        name: "error_ranging",
+        kind: Kind::Choice(ERROR_RANGING),
+        default: Value("\"none\""),
+        doc: "Full scale of the ADCs reading the errors: none (adc_range for every layer), or \
+              per_layer (a programmable gain of 2^k ahead of each layer's ADCs, the smallest \
+              full scale adc_range / 2^k that holds the layer's largest error at the ideal \
+              network's equilibrium; the digital side shifts the code back).",
+    },
+    Key {
+        section: "periphery",
+        name: "readout_band",
+        kind: Kind::Float,
+        default: Value("0.5"),
+        doc: "Settling referred to the readout: a sample has settled when every phi(z) and \
+              error read out for the update stays within this many LSBs of its converter \
+              (an ideal ADC counted at 8 bits) of its final value. In (0, 2^(adc_bits-1)]: a \
+              wider band is wider than the converter's full scale.",
     },
     // ---------------------------------------------------------------- [dynamics]
     Key {
@@ -800,7 +818,7 @@ pub static KEYS: &[Key] = &[
         kind: Kind::Integer,
         default: Value("1000"),
         doc: "Most output points of the recorded traces (every k-th solver step). A run also \
-              keeps every value node of every sample at these points to find the settling \
+              keeps every value and error node of every sample at these points to find the settling \
               times, so memory grows with trace_points x nodes x batch; `check` refuses a \
               design that cannot fit.",
     },

@@ -593,7 +593,7 @@ fn the_memory_estimate_counts_what_a_run_records() {
     // batch of 4 all traced, 1000 trace points, 5us in steps of 0.1ns.
     let f = load(&[]).unwrap().footprint();
     let (points, hidden, errors, batch) = (1000.0, 6.0, 8.0, 4.0);
-    assert_eq!(f.checkpoints, points * hidden * batch * 8.0);
+    assert_eq!(f.checkpoints, points * (hidden + errors) * batch * 8.0);
     assert_eq!(f.traces, points * batch * (hidden + 2.0 * errors) * 8.0);
     let steps = (5e-6_f64 / 0.1e-9).ceil();
     // Per step and record: 3 layers of 10 energy components (8 bytes each), and the entry.

@@ -67,6 +67,8 @@ mod tests {
             adc: conv,
             dac_time_seconds: 1e-9,
             adc_time_seconds: 1e-9,
+            error_ranging: false,
+            readout_band_lsb: 0.5,
         };
         let hw = LayerHardware {
             tiles: 1,

@@ -178,4 +178,8 @@ pub struct PeripheryParams {
     /// Time of one DAC conversion, and of one ADC conversion with its readout (seconds).
     pub dac_time_seconds: f64,
     pub adc_time_seconds: f64,
+    /// Whether each layer's error ADCs get a full scale of their own (a programmable gain).
+    pub error_ranging: bool,
+    /// The settling band at the readout, in LSBs of the converter.
+    pub readout_band_lsb: f64,
 }

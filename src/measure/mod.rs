@@ -4,6 +4,7 @@
 
 pub mod output;
 pub mod ppa;
+pub mod readout;
 pub mod report;
 pub mod run;
 pub mod traces;

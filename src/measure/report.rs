@@ -53,6 +53,7 @@ pub struct Measurements {
     pub settling: SettlingReport,
     pub energy: EnergyReport,
     pub ppa: PpaReport,
+    pub readout: ReadoutReport,
     pub gradients: GradientsReport,
 }
 
@@ -116,6 +117,47 @@ pub struct SettlingReport {
     /// The inference window: the latest settling time (t_end if the batch never settled).
     #[serde(deserialize_with = "number")]
     pub window_seconds: f64,
+}
+
+/// The readout of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReadoutReport {
+    /// The settling band, in LSBs of each quantity's converter.
+    #[serde(deserialize_with = "number")]
+    pub band_lsb: f64,
+    /// Settling referred to the readout, on the noise-free trajectory.
+    pub settling: ReadoutSettlingReport,
+    /// "none" or "per_layer".
+    pub error_ranging: String,
+    /// Per layer l = 1..L, the full scale (+-, node units) of the ADCs reading e_l.
+    #[serde(deserialize_with = "numbers")]
+    pub error_full_scale: Vec<f64>,
+    /// Per layer, the effective bits of the settled errors read at that full scale, and at the
+    /// ADC's own range (without ranging) for comparison.
+    #[serde(deserialize_with = "numbers")]
+    pub error_effective_bits: Vec<f64>,
+    #[serde(deserialize_with = "numbers")]
+    pub error_effective_bits_unranged: Vec<f64>,
+}
+
+/// When every phi(z) and e read out stayed within the band of its final value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReadoutSettlingReport {
+    #[serde(deserialize_with = "number")]
+    pub median_seconds: f64,
+    #[serde(deserialize_with = "number")]
+    pub worst_seconds: f64,
+    #[serde(deserialize_with = "number")]
+    pub median_tau_z: f64,
+    #[serde(deserialize_with = "number")]
+    pub worst_tau_z: f64,
+    /// The latest of the activations alone, and of the errors alone.
+    #[serde(deserialize_with = "number")]
+    pub activation_worst_seconds: f64,
+    #[serde(deserialize_with = "number")]
+    pub error_worst_seconds: f64,
+    #[serde(deserialize_with = "numbers")]
+    pub per_sample_seconds: Vec<f64>,
 }
 
 /// Energy over the inference window; `by_*` and `per_inference` for the whole batch.
@@ -456,7 +498,7 @@ impl RunReport {
     pub fn completed(
         (circuit, built, model, pass): (&Circuit, &Built, &EnergyModel, &FeedforwardPass),
         sim: &Simulation,
-        gradients: GradientsReport,
+        (gradients, readout): (GradientsReport, ReadoutReport),
         wall_seconds: f64,
     ) -> RunReport {
         let measured = Measurements {
@@ -464,6 +506,7 @@ impl RunReport {
             settling: SettlingReport::of(circuit, sim),
             energy: EnergyReport::of(circuit, sim),
             ppa: PpaReport::of(circuit, built, sim, (model, pass)),
+            readout,
             gradients,
         };
         RunReport::new(
@@ -594,6 +637,7 @@ impl RunReport {
                 "settling   none: run.mode = \"feedforward\" reads each layer once"
             );
         }
+        m.readout.summary_lines(&mut s);
         energy_lines(&mut s, &m.energy, self.batch);
         ppa_lines(&mut s, &m.ppa);
         gradient_lines(&mut s, &m.gradients);

@@ -3,13 +3,14 @@
 //! BP, and report ([`super::report::RunReport`]). A circuit that diverges is a result too: the
 //! error carries the report of what diverged and the traces recorded before.
 
-use super::report::{GradientComparison, GradientsReport, RunReport};
 use crate::analog::feedforward::{
     feedforward_energy, feedforward_pass, feedforward_simulation, FeedforwardPass,
 };
+use super::readout::{error_converters, error_full_scales};
+use super::report::{GradientComparison, GradientsReport, ReadoutReport, RunReport};
 use crate::analog::{
-    simulate_recorded, AnalogCircuit, EnergyModel, Scheme, SimError, SimFailure, SimOptions,
-    Simulation, Tolerance, Traces,
+    simulate_recorded, AnalogCircuit, EnergyModel, ReadoutBands, Scheme, SimError, SimFailure,
+    SimOptions, Simulation, Tolerance, Traces,
 };
 use crate::config::{Circuit, Precision, RunMode, SolverKind};
 use crate::design::build::{build, BuildError, Built};
@@ -183,6 +184,12 @@ pub fn sim_options(circuit: &Circuit) -> Result<SimOptions, RunError> {
                 circuit.device.read_noise.temperature_kelvin,
             ),
         )),
+        // The ADC's own range on every layer; a run with gain ranging sets its own.
+        readout: Some(ReadoutBands::new(
+            &circuit.periphery.adc,
+            &vec![circuit.periphery.adc.range; w.len() - 1],
+            circuit.periphery.readout_band_lsb,
+        )),
     };
     // Refused here, before anything is built or run (a sweep checks every point with this).
     crate::analog::check_step(&opts, d.tau_e_seconds)?;
@@ -195,8 +202,12 @@ pub fn run(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<RunResult, RunError> {
     let start = Instant::now();
-    let opts = sim_options(circuit)?;
+    let mut opts = sim_options(circuit)?;
     let built = build(circuit)?;
+    let ideal = ideal_equilibrium(&built)?;
+    let full_scale = error_full_scales(circuit, &built.network, &built.batch, &ideal);
+    let p = &circuit.periphery;
+    opts.readout = Some(ReadoutBands::new(&p.adc, &full_scale, p.readout_band_lsb));
     let mut hw_batch = built.batch.clone();
     circuit.periphery.dac.convert_all(hw_batch.x.as_mut_slice());
     let simulated = match circuit.run.precision {
@@ -210,13 +221,16 @@ pub fn run(
             return Err(diverged(circuit, built, *failure, &opts, wall_seconds));
         }
     };
-    let gradients = gradient_check(circuit, &built, &hw_batch, &sim)?;
+    let gradients = gradient_check(circuit, &built, &hw_batch, &sim, (&ideal, &full_scale))?;
     let energy_model = opts.energy.clone().expect("run options account for energy");
     let wall_seconds = start.elapsed().as_secs_f64();
     let report = RunReport::completed(
         (circuit, &built, &energy_model, &pass),
         &sim,
-        gradients.report(),
+        (
+            gradients.report(),
+            ReadoutReport::of(circuit, &sim, &full_scale),
+        ),
         wall_seconds,
     );
     Ok(RunResult {
@@ -287,12 +301,31 @@ fn diverged(
     }
 }
 
-/// The circuit's PC update from its settled state, read through the ADC, against BP.
+/// The ideal network's equilibrium on the batch (value nodes, the network's layout): the
+/// theory value of the gradient check, and the signal range the error ADCs are ranged to.
+fn ideal_equilibrium(built: &Built) -> Result<Vec<f64>, RunError> {
+    let net = &built.network;
+    let solver = if net.architecture().activation == Activation::Linear {
+        Solver::ClosedForm
+    } else {
+        Solver::Dop853 {
+            rtol: 1e-11,
+            atol: 1e-13,
+        }
+    };
+    let opts = InferenceOptions::new(solver, Stop::steady(1e-10, 1_000_000));
+    Ok(infer(net, &built.batch, &opts)?.z)
+}
+
+/// The circuit's PC update from its settled state, read through the ADCs (the errors of layer l
+/// at the full scale `full_scale[l-1]`), against BP and against the ideal circuit at its
+/// equilibrium `z_ideal`.
 fn gradient_check(
     circuit: &Circuit,
     built: &Built,
     hw_batch: &crate::network::Batch<f64>,
     sim: &Simulation,
+    (z_ideal, full_scale): (&[f64], &[f64]),
 ) -> Result<GradientCheck, RunError> {
     let net = &built.network;
     let arch = net.architecture();
@@ -300,6 +333,7 @@ fn gradient_check(
     let l_out = net.n_layers();
     let b = hw_batch.size();
     let adc = &circuit.periphery.adc;
+    let error_adcs = error_converters(adc, full_scale);
     let lay = net.layout(b);
     let mut pc_hardware = Vec::with_capacity(l_out);
     for l in 1..=l_out {
@@ -310,7 +344,7 @@ fn gradient_check(
             1.0
         };
         let mut e = sim.final_e[l - 1].clone();
-        adc.convert_all(&mut e);
+        error_adcs[l - 1].convert_all(&mut e);
         let input: Vec<f64> = if l == 1 {
             hw_batch.x.as_slice().to_vec()
         } else {
@@ -325,20 +359,7 @@ fn gradient_check(
         pc_hardware.push(em * pm.transpose() * (-a * lam / b as f64));
     }
     let batch = &built.batch;
-    let solver = if arch.activation == Activation::Linear {
-        Solver::ClosedForm
-    } else {
-        Solver::Dop853 {
-            rtol: 1e-11,
-            atol: 1e-13,
-        }
-    };
-    let ideal = infer(
-        net,
-        batch,
-        &InferenceOptions::new(solver, Stop::steady(1e-10, 1_000_000)),
-    )?;
-    let pc_ideal = net.pc_weight_gradients(batch, &ideal.z);
+    let pc_ideal = net.pc_weight_gradients(batch, z_ideal);
     let (_, bp_ideal) = net.bp_gradients(batch);
     let hw_fwd = Network::new(arch.clone(), built.mapped.forward_weights())?;
     let (_, bp_effective) = hw_fwd.bp_gradients(hw_batch);

@@ -382,6 +382,7 @@ pub fn analog(design: &SpiceDesign) -> Result<AnalogReference, SpiceError> {
         trace_samples: 1,
         trace_points: points(stride),
         energy: None,
+        readout: None,
         // Every step of dt: the recording stride above counts steps.
         scheme: match base.scheme {
             Scheme::Exponential(_) => Scheme::Exponential(None),

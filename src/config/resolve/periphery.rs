@@ -54,6 +54,7 @@ pub(super) fn periphery(r: &mut Resolver, p: &RawPeriphery) -> Result<PeripheryP
         Some(v) => r.positive(v, "the ADC conversion time")?,
         None => node.adc_time_seconds(),
     };
+    let readout_band_lsb = readout_band(r, p, &adc)?;
     let supply_volts = match &p.supply {
         Some(v) => r.positive(v, "the supply voltage")?,
         None => node.supply_volts,
@@ -79,6 +80,8 @@ pub(super) fn periphery(r: &mut Resolver, p: &RawPeriphery) -> Result<PeripheryP
         adc,
         dac_time_seconds,
         adc_time_seconds,
+        error_ranging: p.error_ranging.get_ref() == "per_layer",
+        readout_band_lsb,
     };
     put_periphery(r, p, &periphery);
     Ok(periphery)
@@ -99,6 +102,28 @@ fn converter(
         range: r.positive(range, &format!("the {what} range"))?,
         energy_joules: 0.0,
     })
+}
+
+/// The readout's settling band in LSBs: positive, and no wider than the ADC's full scale.
+fn readout_band(r: &Resolver, p: &RawPeriphery, adc: &Converter) -> Result<f64> {
+    let band = r.positive(&p.readout_band, "the readout band")?;
+    let widest = adc.codes_either_side();
+    r.ensure_relation(
+        band <= widest,
+        &p.readout_band.span(),
+        &p.adc_bits.span(),
+        || {
+            format!(
+                "a readout band of {} LSB is wider than the ADC's full scale ({} LSB either side \
+             at {} bits)",
+                format_number(band),
+                format_number(widest),
+                adc.bits
+                    .unwrap_or(crate::hardware::technology::NOMINAL_BITS)
+            )
+        },
+    )?;
+    Ok(band)
 }
 
 fn put_periphery(r: &mut Resolver, p: &RawPeriphery, q: &PeripheryParams) {
@@ -172,6 +197,14 @@ fn put_periphery(r: &mut Resolver, p: &RawPeriphery, q: &PeripheryParams) {
                 "adc_time_seconds",
                 json!(q.adc_time_seconds),
                 opt_sp(&p.adc_time),
+                "error_ranging",
+                json!(p.error_ranging.get_ref()),
+                sp(&p.error_ranging),
+            ),
+            (
+                "readout_band",
+                json!(q.readout_band_lsb),
+                sp(&p.readout_band),
             ),
         ],
     );
