@@ -3,9 +3,11 @@
 //! ([`energy`]) and the runner that integrates it, detects settling and accounts for energy
 //! ([`sim`]).
 
+pub mod amplifier;
 pub mod circuit;
 pub mod energy;
 pub mod exponential;
+pub mod flicker;
 mod flow;
 pub mod sim;
 
