@@ -490,11 +490,12 @@ impl Writer {
             error_node(h, i)
         ));
         self.line(&format!("Rzi{h}_{i} zd{h}_{i} zn{h}_{i} {}", num(r_in)));
-        // The capacitor holds V(zn) - V(z) = -v_read z0 (the input sits at virtual ground).
+        // The capacitor holds V(zn) - V(z) = -v_read z0 (1 + 1/A): the op-amp's input sits at
+        // -V(z) / A.
         self.line(&format!(
             "Cz{h}_{i} zn{h}_{i} {z} {} IC={}",
             num(d.node_capacitance_farads),
-            num(-v * d.z0[h - 1][i])
+            num(-v * d.z0[h - 1][i] * (1.0 + 1.0 / d.tia_gain))
         ));
         // The design's open-loop gain: its leak is the model's (crate::analog::amplifier).
         self.line(&format!("Ez{h}_{i} {z} 0 0 zn{h}_{i} {}", num(d.tia_gain)));
