@@ -19,6 +19,7 @@
 
 use apcsim::analog::circuit::BOLTZMANN;
 use apcsim::analog::energy::{component_total, layer_total, total};
+use apcsim::analog::flicker::FlickerCoefficients;
 use apcsim::analog::sim::ManualStepper;
 use apcsim::analog::{
     simulate, AnalogCircuit, Component, EnergyModel, IdealPeriphery, Scheme, SimError, SimOptions,
@@ -1825,6 +1826,12 @@ fn noisy_simulation_is_identical_on_one_and_two_threads() {
         lc.noise_integrator.iter_mut().for_each(|s| *s = 1e-13);
         lc.noise_error.iter_mut().for_each(|s| *s = 2e-13);
         lc.noise_backward.iter_mut().for_each(|s| *s = 5e-14);
+        // 1/f noise with a 100 kHz corner on every amplifier (its own streams).
+        lc.flicker = Some(FlickerCoefficients {
+            error: vec![2e-8; lc.noise_error.len()],
+            backward: vec![5e-9; lc.noise_backward.len()],
+            integrator: vec![1e-8; lc.noise_integrator.len()],
+        });
         lc.relative_forward = Some(DMatrix::from_element(lc.outputs, lc.inputs, 1e-14));
         lc.relative_backward = lc
             .backward
