@@ -13,7 +13,6 @@
 //! `f_lo = 1 / t_max` (slower noise is an offset over the run) to the step's Nyquist frequency
 //! `f_hi = 1 / (2 dt)`.
 
-use super::circuit::AnalogCircuit;
 use crate::numeric::seeds::stream_seed;
 use crate::numeric::Real;
 use rand::SeedableRng;
@@ -159,22 +158,23 @@ pub struct FlickerInputs<T: Real> {
 const FLICKER_STREAM: u64 = 0x0f1c << 48;
 
 impl<T: Real> FlickerInputs<T> {
-    /// The inputs of samples `s0..s0 + batch` of `circ` (none when no amplifier has 1/f noise),
-    /// over the band of a run of `t_max` in steps of `dt`.
+    /// The inputs of samples `s0..s0 + batch` of a circuit of widths `w` whose layer l has the
+    /// coefficients `layers[l - 1]` (none when no amplifier has 1/f noise), over the band of a
+    /// run of `t_max` in steps of `dt`.
     pub fn new(
-        circ: &AnalogCircuit<T>,
+        w: &[usize],
+        layers: &[Option<&FlickerCoefficients>],
         (s0, batch): (usize, usize),
         (dt_seconds, t_max_seconds): (f64, f64),
         seed: u64,
     ) -> Option<Self> {
-        if circ.layers.iter().all(|lc| lc.flicker.is_none()) {
+        if layers.iter().all(Option::is_none) {
             return None;
         }
         let band = FlickerBand::of_run(dt_seconds, t_max_seconds);
-        let l_out = circ.n_layers();
-        let w = &circ.widths;
+        let l_out = layers.len();
         let none = FlickerCoefficients::default();
-        let coef = |l: usize| circ.layers[l - 1].flicker.as_ref().unwrap_or(&none);
+        let coef = |l: usize| layers[l - 1].unwrap_or(&none);
         let sources = (s0..s0 + batch)
             .flat_map(|s| (1..=l_out).map(move |l| (s, l)))
             .map(|(s, l)| {
@@ -192,7 +192,7 @@ impl<T: Real> FlickerInputs<T> {
         };
         Some(FlickerInputs {
             sources,
-            widths: w.clone(),
+            widths: w.to_vec(),
             e: per_layer(1..l_out + 1),
             q: per_layer(1..l_out),
             z: per_layer(1..l_out),

@@ -250,7 +250,8 @@ impl<'a, T: Real> Chunk<'a, T> {
                     _ => NoiseSample::new(&circ.widths, b, opts.dt_seconds),
                 };
                 let run = (opts.dt_seconds, opts.t_max_seconds);
-                ns.flicker = FlickerInputs::new(circ, (s0, b), run, opts.seed);
+                let coef: Vec<_> = circ.layers.iter().map(|lc| lc.flicker.as_ref()).collect();
+                ns.flicker = FlickerInputs::new(&circ.widths, &coef, (s0, b), run, opts.seed);
                 ns
             }),
             drive: vec![T::zero(); b],
