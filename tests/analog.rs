@@ -19,6 +19,7 @@
 
 use apcsim::analog::circuit::BOLTZMANN;
 use apcsim::analog::energy::{component_total, layer_total, total};
+use apcsim::analog::flicker::FlickerCoefficients;
 use apcsim::analog::sim::ManualStepper;
 use apcsim::analog::{
     simulate, AnalogCircuit, Component, EnergyModel, IdealPeriphery, Scheme, SimError, SimOptions,
@@ -940,7 +941,17 @@ fn normalised(a: &DMatrix<f64>, p: &DMatrix<f64>) -> f64 {
 /// and a trailing window of `window` tau_z of `scheme` at steps `h`, against the Lyapunov
 /// solution.
 fn check_stationary_covariance(scheme: Scheme, rho: f64, h: f64, batch_size: usize, window: f64) {
-    let (net, circ) = noisy_linear(rho);
+    check_stationary_covariance_of(noisy_linear(rho), scheme, rho, h, (batch_size, window));
+}
+
+/// [`check_stationary_covariance`] of a given linear case.
+fn check_stationary_covariance_of(
+    (net, circ): Case,
+    scheme: Scheme,
+    rho: f64,
+    h: f64,
+    (batch_size, window): (usize, f64),
+) {
     let lin = Linear::new(&net);
     let w = circ.widths.clone();
     let nz = lin.nz();
@@ -1061,6 +1072,50 @@ fn stationary_covariance_matches_lyapunov_exponential_scheme() {
         atol: 1e-5,
     };
     check_stationary_covariance(Scheme::Exponential(Some(tol)), 0.005, 0.03, 64, 800.0);
+}
+
+/// The TIAs' feedback resistors: a design with `periphery.feedback_noise` as its only noise
+/// gives every forward TIA's error node the density 4 k T R_f / v_read^2 and every backward
+/// TIA 4 k T R_b / v_read^2 (the resistor's current density 4 k T / R through R), nothing
+/// else; a linear circuit driven by exactly these densities (the backward TIAs' reach the
+/// value nodes with gain phi' = 1) has the Lyapunov equation's stationary covariance.
+#[test]
+fn feedback_resistor_noise_is_4kt_r_f_and_matches_lyapunov() {
+    use apcsim::config::{load_str, LoadOptions};
+    let over = [
+        "periphery.feedback_noise=true",
+        "dynamics.noise=true",
+        "dynamics.solver=heun",
+    ];
+    let circuit = load_str("fb.toml", ENERGY_DESIGN, &over, &LoadOptions::default()).unwrap();
+    assert!(circuit.dynamics.noisy);
+    let built = apcsim::design::build::build(&circuit).unwrap();
+    let design: AnalogCircuit<f64> =
+        AnalogCircuit::from_design(&circuit, &built.network, &built.mapped);
+    let kt = BOLTZMANN * circuit.device.read_noise.temperature_kelvin;
+    let v2 = circuit.crossbar.v_read_volts.powi(2);
+    let (mut s_f, mut s_b) = (0.0, 0.0);
+    for (lc, m) in design.layers.iter().zip(&built.mapped.layers) {
+        s_f = 4.0 * kt * m.feedback_resistance_ohms / v2;
+        s_b = 4.0 * kt * m.backward_feedback_resistance_ohms / v2;
+        assert!(
+            lc.noise_error.iter().all(|&s| rel(s, s_f) < 1e-12),
+            "{lc:?}"
+        );
+        assert!(lc.noise_backward.iter().all(|&s| rel(s, s_b) < 1e-12));
+        assert!(lc.noise_integrator.iter().all(|&s| s == 0.0));
+        assert!(lc.relative_forward.is_none() && lc.flicker.is_none());
+    }
+    assert!(design.noisy && s_f > 0.0 && s_b > 0.0);
+    let (net, mut circ) = noisy_linear(0.0);
+    let l_out = circ.n_layers();
+    for (l, lc) in circ.layers.iter_mut().enumerate() {
+        lc.noise_error.iter_mut().for_each(|s| *s = s_f);
+        // Every hidden node has a backward TIA (the next layer's).
+        let back = if l + 1 < l_out { s_b } else { 0.0 };
+        lc.noise_integrator.iter_mut().for_each(|s| *s = back);
+    }
+    check_stationary_covariance_of((net, circ), Scheme::Heun, 0.0, 0.02, (64, 800.0));
 }
 
 /// Standard normals of one step: per layer the error nodes', per hidden layer the value nodes'.
@@ -1937,6 +1992,12 @@ fn noisy_simulation_is_identical_on_one_and_two_threads() {
         lc.noise_integrator.iter_mut().for_each(|s| *s = 1e-13);
         lc.noise_error.iter_mut().for_each(|s| *s = 2e-13);
         lc.noise_backward.iter_mut().for_each(|s| *s = 5e-14);
+        // 1/f noise with a 100 kHz corner on every amplifier (its own streams).
+        lc.flicker = Some(FlickerCoefficients {
+            error: vec![2e-8; lc.noise_error.len()],
+            backward: vec![5e-9; lc.noise_backward.len()],
+            integrator: vec![1e-8; lc.noise_integrator.len()],
+        });
         lc.relative_forward = Some(DMatrix::from_element(lc.outputs, lc.inputs, 1e-14));
         lc.relative_backward = lc
             .backward

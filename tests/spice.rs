@@ -80,11 +80,14 @@ fn tiny_design_agrees_with_the_gradient_flow() {
         return;
     }
     // tau_e = 0: the netlist against the tolerance-controlled gradient flow, trajectories too.
-    let r = spice_check("circuits/tiny.toml", &["dynamics.tau_e=0"], true);
+    // Ideal amplifiers: a finite open-loop gain makes the integrators leak, which the gradient
+    // flow does not have (`a_leaky_integrator_is_refused_by_the_flow_reference`).
+    let ideal = "periphery.open_loop_gain=inf";
+    let r = spice_check("circuits/tiny.toml", &["dynamics.tau_e=0", ideal], true);
     assert_agrees(&r, "tiny, flow");
     assert!(f(&r, "max_trajectory_rel") <= 1e-4, "{r}");
     // tau_e > 0: the RC error amplifiers change the path, not the equilibrium.
-    let r = spice_check("circuits/tiny.toml", &[], true);
+    let r = spice_check("circuits/tiny.toml", &[ideal], true);
     assert!(r["trajectory_skipped"].is_string(), "{r}");
     assert_agrees(&r, "tiny, tau_e > 0, flow");
 }
@@ -323,7 +326,11 @@ fn apcsim_reference_is_converged() {
     // Tightening Dop853 a hundredfold moves the trajectory by less than 1e-7 of the range.
     let d = design(
         "circuits/digits_small.toml",
-        &["dynamics.tau_e=0", "crossbar.wire_resistance=0"],
+        &[
+            "dynamics.tau_e=0",
+            "crossbar.wire_resistance=0",
+            "periphery.open_loop_gain=inf",
+        ],
     );
     let times: Vec<f64> = (1..=997)
         .map(|k| k as f64 * d.window_seconds / 997.0)
@@ -379,7 +386,11 @@ fn a_long_window_keeps_its_last_output_point() {
     }
     let r = spice_check(
         "circuits/tiny.toml",
-        &["dynamics.t_max=100us", "dynamics.tau_e=0"],
+        &[
+            "dynamics.t_max=100us",
+            "dynamics.tau_e=0",
+            "periphery.open_loop_gain=inf",
+        ],
         true,
     );
     assert_agrees(&r, "tiny, 100 us window, flow reference");
@@ -687,4 +698,29 @@ fn a_data_file_cut_short_says_it_ends_early() {
         let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
         assert!(left.is_empty(), "{left:?}");
     }
+}
+
+/// The integrators' leak from a finite open-loop gain (A = 100, a leak of 1% per tau_z): the
+/// netlist's Miller integrators of gain A against the analog circuit's leaky integrators
+/// (crate::analog::amplifier), trajectories and end states; the leak moves the equilibrium by
+/// ~1/A, far beyond the tolerances, so the comparison tells. The gradient flow, which has no
+/// leak, is refused as the reference.
+#[test]
+fn a_leaky_integrator_agrees_with_ngspice() {
+    if !ngspice_available() {
+        return;
+    }
+    let sets = ["periphery.open_loop_gain=100", "crossbar.wire_resistance=0"];
+    let r = spice_check("circuits/tiny.toml", &sets, false);
+    assert_agrees(&r, "tiny, open-loop gain 100");
+    assert!(f(&r, "max_equilibrium_rel") < 1e-6, "{r}");
+    assert!(r["equilibrium_reference"]
+        .as_str()
+        .unwrap()
+        .contains("analog run"));
+    let mut args = vec!["circuits/tiny.toml", "--reference", "flow"];
+    args.extend(["--set", sets[0]]);
+    let o = spice_check_raw(&args, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("leak"), "{}", text(&o.stderr));
 }

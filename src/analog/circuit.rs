@@ -8,6 +8,8 @@
 //! nodes de/ds = (tau_z / tau_e) (eps - e). With tau_e = 0 and no offsets, noise, rails or
 //! finite gain, dz/ds is exactly the core's gradient flow -dE/dz.
 
+use super::amplifier::IntegratorLeak;
+use super::flicker::{FlickerCoefficients, FlickerInputs};
 use crate::config::Circuit;
 use crate::hardware::mapping::{LayerMapping, MappedNetwork};
 use crate::hardware::params::Backward;
@@ -55,6 +57,8 @@ pub struct LayerCircuit<T: Real> {
     pub line_conductance_backward: Vec<f64>,
     /// The TIAs' feedback resistance R_f (infinite for an ideal circuit: no line current).
     pub feedback_resistance_ohms: f64,
+    /// The amplifiers' 1/f noise, when they have any.
+    pub flicker: Option<FlickerCoefficients>,
 }
 
 impl<T: Real> LayerCircuit<T> {
@@ -90,6 +94,7 @@ impl<T: Real> LayerCircuit<T> {
             row_conductance_forward: vec![0.0; n_in],
             line_conductance_backward: vec![0.0; n_out],
             feedback_resistance_ohms: f64::INFINITY,
+            flicker: None,
         }
     }
 }
@@ -108,6 +113,8 @@ pub struct AnalogCircuit<T: Real> {
     pub rail: Option<T>,
     /// Whether any noise density is non-zero.
     pub noisy: bool,
+    /// The integrators' open-loop gain (`None`: ideal, no leak; [`IntegratorLeak`]).
+    pub integrator_gain: Option<f64>,
 }
 
 /// How the periphery of an ideal circuit is built from a network alone (tests and benches).
@@ -153,6 +160,7 @@ impl<T: Real> AnalogCircuit<T> {
             v_read_volts: p.v_read_volts,
             rail: None,
             noisy: false,
+            integrator_gain: None,
         }
     }
 
@@ -192,6 +200,7 @@ impl<T: Real> AnalogCircuit<T> {
             v_read_volts: v,
             rail: circuit.periphery.rail_volts.map(|r| T::of_f64(r / v)),
             noisy,
+            integrator_gain: circuit.periphery.finite_gain,
         }
     }
 
@@ -414,6 +423,9 @@ impl<T: Real> AnalogCircuit<T> {
                 for (e, &v) in eps.iter_mut().zip(&ns.e[l - 1]) {
                     *e += v;
                 }
+                if let Some(f) = &ns.flicker {
+                    f.add_to_errors(eps, l);
+                }
             }
         }
     }
@@ -586,6 +598,7 @@ impl<T: Real> AnalogCircuit<T> {
         let b = ws.batch;
         let lay = self.value_layout(b);
         let l_out = self.n_layers();
+        let leak = self.integrator_gain.map(IntegratorLeak::of_gain);
         for m in max_drive.iter_mut() {
             *m = T::zero();
         }
@@ -612,6 +625,8 @@ impl<T: Real> AnalogCircuit<T> {
             let dzl = &mut dz[lay.range(l)];
             let zl = &z[lay.range(l)];
             let xi = noise.map(|ns| &ns.z[l - 1][..]);
+            let flicker = noise.and_then(|ns| ns.flicker.as_ref());
+            let (fq, fz) = (flicker.map(|f| &f.q[l - 1]), flicker.map(|f| &f.z[l - 1]));
             for s in 0..b {
                 let c = s * n..(s + 1) * n;
                 let (bk, e_l, dp) = (&bk[c.clone()], &e_l[c.clone()], &dp[c.clone()]);
@@ -619,9 +634,13 @@ impl<T: Real> AnalogCircuit<T> {
                 let e_next = next.skip.then(|| &e_next[c.clone()]);
                 let (dzl, zl) = (&mut dzl[c.clone()], &zl[c.clone()]);
                 let xi = xi.map(|v| &v[c.clone()]);
+                let (fq, fz) = (fq.map(|v| &v[c.clone()]), fz.map(|v| &v[c.clone()]));
                 let mut m = T::zero();
                 for i in 0..n {
                     let mut q = bk[i] + ob[i];
+                    if let Some(f) = fq {
+                        q += f[i];
+                    }
                     if let Some(r) = self.rail {
                         q = clip(q, r);
                     }
@@ -631,6 +650,12 @@ impl<T: Real> AnalogCircuit<T> {
                     }
                     if let Some(xi) = xi {
                         d += xi[i];
+                    }
+                    if let Some(f) = fz {
+                        d += f[i];
+                    }
+                    if let Some(k) = leak {
+                        d = k.drive(d, zl[i]);
                     }
                     if let Some(r) = self.rail {
                         // An integrator at its rail cannot move further out.
@@ -712,6 +737,10 @@ struct DesignPeriphery {
     seed: u64,
     /// kT/C noise density of an integrator (node units^2 / Hz, 0: none).
     ktc: f64,
+    /// Whether each TIA adds its feedback resistor's 4 k T / R_f.
+    feedback: bool,
+    /// The amplifiers' 1/f corner (hertz), when their noise has one and is on.
+    corner: Option<f64>,
 }
 
 impl DesignPeriphery {
@@ -745,6 +774,10 @@ impl DesignPeriphery {
             } else {
                 0.0
             },
+            feedback: noise_on && per.feedback_noise,
+            corner: per
+                .amplifier_noise_corner_hertz
+                .filter(|_| noise_on && per.amplifier_noise_volts_per_root_hertz > 0.0),
         }
     }
 
@@ -774,7 +807,9 @@ impl DesignPeriphery {
     }
 
     /// Output noise density of a TIA (node units^2 / Hz) with feedback resistance `r_f`,
-    /// total input conductance `g_sum` and noise gain `noise_gain`.
+    /// total input conductance `g_sum` and noise gain `noise_gain`: its devices' thermal
+    /// current `4 k T G_sum` and its feedback resistor's `4 k T / R_f` through `R_f`, and its
+    /// amplifier's input noise times the noise gain.
     fn tia_noise(&self, r_f: f64, g_sum: f64, noise_gain: f64) -> f64 {
         let v = self.v_read;
         let th = if self.thermal {
@@ -782,7 +817,36 @@ impl DesignPeriphery {
         } else {
             0.0
         };
-        (th + noise_gain * noise_gain * self.e_n * self.e_n) / (v * v)
+        let feedback = if self.feedback && r_f.is_finite() {
+            4.0 * self.kt * r_f
+        } else {
+            0.0
+        };
+        (th + feedback + noise_gain * noise_gain * self.e_n * self.e_n) / (v * v)
+    }
+
+    /// The 1/f coefficients of a layer whose TIAs have noise gains `noise_gain_f` (forward)
+    /// and `noise_gain_b` (backward, l >= 2), the white amplifier densities times the corner.
+    fn flicker(
+        &self,
+        noise_gain_f: &[f64],
+        noise_gain_b: &[f64],
+        (l, l_out): (usize, usize),
+    ) -> Option<FlickerCoefficients> {
+        let c = self.corner? * self.e_n * self.e_n / (self.v_read * self.v_read);
+        Some(FlickerCoefficients {
+            error: noise_gain_f.iter().map(|n| c * (n * n + 4.0)).collect(),
+            backward: if l >= 2 {
+                noise_gain_b.iter().map(|n| c * n * n).collect()
+            } else {
+                Vec::new()
+            },
+            integrator: if l < l_out {
+                vec![c; noise_gain_f.len()]
+            } else {
+                Vec::new()
+            },
+        })
     }
 
     /// Layer `l` of `l_out` of the circuit, from its mapping `m` and the line sums of its
@@ -833,6 +897,7 @@ impl DesignPeriphery {
             row_conductance_forward: sums.row_fwd.clone(),
             line_conductance_backward: sums.bwd_driven.clone(),
             feedback_resistance_ohms: r_f,
+            flicker: self.flicker(&noise_gain_f, &noise_gain_b, (l, l_out)),
             ..self.with_offsets(
                 LayerCircuit::bare(
                     (n_in, n_out),
@@ -971,6 +1036,8 @@ pub struct NoiseSample<T: Real> {
     pub scaled_e: bool,
     pub scaled_z: bool,
     pub dt_seconds: f64,
+    /// The amplifiers' 1/f noise, when they have any: inputs held over the step.
+    pub flicker: Option<FlickerInputs<T>>,
     tmp_e: Vec<Vec<T>>,
     tmp_z: Vec<Vec<T>>,
     /// Amplitudes sqrt(S / (2 dt)) of the layers whose noise does not depend on the state,
@@ -999,6 +1066,7 @@ impl<T: Real> NoiseSample<T> {
             scaled_e: false,
             scaled_z: false,
             dt_seconds,
+            flicker: None,
         }
     }
 }

@@ -251,6 +251,9 @@ impl<T: Real> Exponential<T> {
             ..
         } = flow;
         circ.errors(ws, x, y, z, None);
+        if let Some(f) = noise.as_ref().and_then(|ns| ns.flicker.as_ref()) {
+            f.add_to_all_errors(&mut ws.eps);
+        }
         for (u, eps) in self.u0.iter_mut().zip(&ws.eps) {
             u.copy_from_slice(eps);
         }
@@ -296,6 +299,9 @@ impl<T: Real> Exponential<T> {
             ..
         } = flow;
         circ.errors(ws2, x, y, &self.z_pred, None);
+        if let Some(f) = noise.as_ref().and_then(|ns| ns.flicker.as_ref()) {
+            f.add_to_all_errors(&mut ws2.eps);
+        }
         let c = self.coef;
         let el = circ.error_layout(ws2.batch);
         for l in 1..=circ.n_layers() {

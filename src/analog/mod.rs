@@ -3,10 +3,12 @@
 //! ([`energy`]) and the runner that integrates it, detects settling and accounts for energy
 //! ([`sim`]).
 
+pub mod amplifier;
 pub mod circuit;
 pub mod energy;
 pub mod exponential;
 pub mod feedforward;
+pub mod flicker;
 mod flow;
 pub mod readout;
 pub mod sim;

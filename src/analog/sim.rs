@@ -14,6 +14,7 @@
 use super::circuit::{AnalogCircuit, NoiseSample, PackedProducts};
 use super::energy::{charge_on_grid, supply_sum, ByLayer, Component, EnergyModel, ReadState};
 use super::exponential::{Exponential, Tolerance};
+use super::flicker::FlickerInputs;
 pub(super) use super::flow::ChunkFlow;
 use super::readout::{readout_settling, Checkpoints, ReadoutBands, ReadoutSettling};
 pub use crate::dynamics::CHUNK;
@@ -249,9 +250,15 @@ impl<'a, T: Real> Chunk<'a, T> {
             y: ys,
             ws: circ.workspace_with(b, Arc::clone(products)),
             ws2: circ.workspace_with(b, Arc::clone(products)),
-            noise: noisy.then(|| match opts.scheme {
-                Scheme::Exponential(_) => NoiseSample::paired(&circ.widths, b, opts.dt_seconds),
-                _ => NoiseSample::new(&circ.widths, b, opts.dt_seconds),
+            noise: noisy.then(|| {
+                let mut ns = match opts.scheme {
+                    Scheme::Exponential(_) => NoiseSample::paired(&circ.widths, b, opts.dt_seconds),
+                    _ => NoiseSample::new(&circ.widths, b, opts.dt_seconds),
+                };
+                let run = (opts.dt_seconds, opts.t_max_seconds);
+                let coef: Vec<_> = circ.layers.iter().map(|lc| lc.flicker.as_ref()).collect();
+                ns.flicker = FlickerInputs::new(&circ.widths, &coef, (s0, b), run, opts.seed);
+                ns
             }),
             drive: vec![T::zero(); b],
             drive_scratch: vec![T::zero(); b],
@@ -302,6 +309,9 @@ impl<'a, T: Real> Chunk<'a, T> {
         }
         ns.scaled_e = false;
         ns.scaled_z = false;
+        if let Some(f) = ns.flicker.as_mut() {
+            f.advance();
+        }
     }
 
     /// One step of `h` (in units of tau_z), in place. Leaves in `drive` max|dz/ds| per sample

@@ -209,6 +209,8 @@ pub struct RawPeriphery {
     pub rail: S<Si>,
     pub open_loop_gain: S<Real>,
     pub amplifier_noise: S<Si>,
+    pub amplifier_noise_corner: Option<S<Si>>,
+    pub feedback_noise: S<bool>,
     pub node_capacitance: S<Si>,
     pub supply: Option<S<Si>>,
     pub ktc_noise: S<bool>,

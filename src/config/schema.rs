@@ -523,6 +523,24 @@ pub static KEYS: &[Key] = &[
     },
     Key {
         section: "periphery",
+        name: "amplifier_noise_corner",
+        kind: Kind::Quantity(D::Frequency),
+        default: Derived("none: the amplifier noise is white"),
+        doc: "1/f corner frequency f_c of every amplifier's input noise: density \
+              e_n^2 (1 + f_c / f), the 1/f part a sum of Ornstein-Uhlenbeck sources over the \
+              run's band (docs/circuit-model.md; the op-amp noise model of Analog Devices \
+              tutorial MT-048). Must be positive.",
+    },
+    Key {
+        section: "periphery",
+        name: "feedback_noise",
+        kind: Kind::Bool,
+        default: Value("false"),
+        doc: "Add the thermal noise of every TIA's feedback resistor, current density \
+              4 k T / R_f (Johnson-Nyquist), at the device temperature.",
+    },
+    Key {
+        section: "periphery",
         name: "node_capacitance",
         kind: Kind::Quantity(D::Capacitance),
         default: Value("\"100fF\""),

@@ -61,6 +61,8 @@ mod tests {
             supply_volts: 0.85,
             ktc_noise: false,
             amplifier_noise_volts_per_root_hertz: 0.0,
+            amplifier_noise_corner_hertz: None,
+            feedback_noise: false,
             digital_mac_energy_joules: 0.0,
             drift_compensation: Default::default(),
             dac: conv.clone(),

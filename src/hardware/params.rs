@@ -169,6 +169,11 @@ pub struct PeripheryParams {
     pub ktc_noise: bool,
     /// White input voltage noise density of every amplifier.
     pub amplifier_noise_volts_per_root_hertz: f64,
+    /// The amplifiers' 1/f corner: their input noise density is e_n^2 (1 + f_c / f);
+    /// `None`: white only.
+    pub amplifier_noise_corner_hertz: Option<f64>,
+    /// Whether every TIA adds the thermal noise 4 k T / R_f of its feedback resistor.
+    pub feedback_noise: bool,
     /// Energy of one digital multiply-accumulate, for the digital reference.
     pub digital_mac_energy_joules: f64,
     /// Whether each array's gain is calibrated against drift at read time.

@@ -663,7 +663,8 @@ fn equilibrium_side(
     let (eq, reference) = match (flow, apcsim_end) {
         (Capability::Nothing(_), Some(end)) => (
             end,
-            "the analog run's end state (offsets move the equilibrium off the gradient flow's)"
+            "the analog run's end state (offsets or the integrators' leak move the equilibrium \
+             off the gradient flow's)"
                 .to_string(),
         ),
         (Capability::Nothing(why), None) => return Err(SpiceError::Unsupported(why.clone())),

@@ -21,10 +21,9 @@ use crate::network::{Activation, Architecture, Network};
 use nalgebra::DMatrix;
 
 /// The op-amp gain the netlist gives an amplifier that the design calls ideal
-/// (`periphery.open_loop_gain = inf`), and every integrator. The circuit model has no
-/// finite-gain term for integrators (their leak `z / A` would shift an equilibrium by `1/A`
-/// relative), so their op-amps always get this gain. With it, `1 - c <= N / 10^9`: below 10^-7
-/// for lines of up to 100 devices' worth of full-window conductance.
+/// (`periphery.open_loop_gain = inf`). With it, `1 - c <= N / 10^9`: below 10^-7 for lines of
+/// up to 100 devices' worth of full-window conductance, and an integrator's leak
+/// (`crate::analog::amplifier`), which the ideal model does not have, is `10^-9` per tau_z.
 pub const IDEAL_OPEN_LOOP_GAIN: f64 = 1e9;
 
 /// One differential pair of arrays as the netlist lays it out: rows are driven, columns sensed.

@@ -36,9 +36,10 @@
 //!   [`crate::hardware::mapping`] uses for a shared read.
 //! - **Multiplier**: a B source `v_read phi'(z) q`.
 //! - **Integrators**: a Miller integrator — input resistor `1/g_m` (`g_m = C_z / tau_z`) into
-//!   the inverting input of an op-amp VCVS of gain [`super::design::IDEAL_OPEN_LOOP_GAIN`], `C_z`
-//!   from output to input — driven by a B source at minus the model's drive, so that
-//!   `tau_z dz/dt = -e_l + s_{l+1} lambda_{l+1} e_{l+1} + phi'(z_l) q_l + o^z`.
+//!   the inverting input of an op-amp VCVS of gain `A` (as the TIAs'), `C_z` from output to
+//!   input — driven by a B source at minus the model's drive `d`, so that
+//!   `tau_z (1 + 1/A) dz/dt = d - z / A` with `d = -e_l + s_{l+1} lambda_{l+1} e_{l+1} +
+//!   phi'(z_l) q_l + o^z`: the model's leaky integrator ([`crate::analog::amplifier`]).
 //! - **Offsets**: a DC source in series with the non-inverting input of each TIA (sign chosen
 //!   so that `p` gains `+o^f`, which the noise gain `N` multiplies); the error amplifier's
 //!   (doubled) and the integrator's enter their B sources, as the model writes them. (An
@@ -61,7 +62,7 @@
 //! options `RELTOL`, `ABSTOL`, `VNTOL`, `CHGTOL`, `TRTOL`, `METHOD`), §15.3.9 (`.tran ... uic`),
 //! §17.5.98 (`wrdata`) and §17.7 (`wr_singlescale`, `wr_vecnames`, `numdgt`).
 
-use super::design::{ArrayPair, BackwardArrays, SpiceDesign, SpiceLayer, IDEAL_OPEN_LOOP_GAIN};
+use super::design::{ArrayPair, BackwardArrays, SpiceDesign, SpiceLayer};
 use super::trajectory::NodeKind;
 use crate::network::Activation;
 use nalgebra::DMatrix;
@@ -489,16 +490,15 @@ impl Writer {
             error_node(h, i)
         ));
         self.line(&format!("Rzi{h}_{i} zd{h}_{i} zn{h}_{i} {}", num(r_in)));
-        // The capacitor holds V(zn) - V(z) = -v_read z0 (the input sits at virtual ground).
+        // The capacitor holds V(zn) - V(z) = -v_read z0 (1 + 1/A): the op-amp's input sits at
+        // -V(z) / A.
         self.line(&format!(
             "Cz{h}_{i} zn{h}_{i} {z} {} IC={}",
             num(d.node_capacitance_farads),
-            num(-v * d.z0[h - 1][i])
+            num(-v * d.z0[h - 1][i] * (1.0 + 1.0 / d.tia_gain))
         ));
-        self.line(&format!(
-            "Ez{h}_{i} {z} 0 0 zn{h}_{i} {}",
-            num(IDEAL_OPEN_LOOP_GAIN)
-        ));
+        // The design's open-loop gain: its leak is the model's (crate::analog::amplifier).
+        self.line(&format!("Ez{h}_{i} {z} 0 0 zn{h}_{i} {}", num(d.tia_gain)));
     }
 
     /// The transient options and the `.tran` line.

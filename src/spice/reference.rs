@@ -58,6 +58,14 @@ pub fn capability(design: &SpiceDesign) -> Capability {
                 .into(),
         );
     }
+    if !design.ideal_tias {
+        return Capability::Nothing(format!(
+            "the integrators' leak (open-loop gain {:e}) moves the trajectory and the \
+             equilibrium off the gradient flow's; compare them with --reference analog (the \
+             default), or set periphery.open_loop_gain = inf",
+            design.tia_gain
+        ));
+    }
     if design.tau_e_seconds > 0.0 {
         return Capability::EquilibriumOnly(format!(
             "tau_e = {:e} s: the gradient flow has no error-node bandwidth, so only the \

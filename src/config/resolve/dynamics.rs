@@ -238,6 +238,7 @@ fn noisy(
             "white read noise",
         ),
         (periphery.ktc_noise, "kT/C noise"),
+        (periphery.feedback_noise, "TIA feedback noise"),
         (
             periphery.amplifier_noise_volts_per_root_hertz > 0.0,
             "amplifier noise",

@@ -73,6 +73,11 @@ pub(super) fn periphery(r: &mut Resolver, p: &RawPeriphery) -> Result<PeripheryP
         node_capacitance_farads: r.positive(&p.node_capacitance, "the node capacitance")?,
         supply_volts,
         ktc_noise: *p.ktc_noise.get_ref(),
+        amplifier_noise_corner_hertz: match &p.amplifier_noise_corner {
+            Some(v) => Some(r.positive(v, "the amplifier noise corner")?),
+            None => None,
+        },
+        feedback_noise: *p.feedback_noise.get_ref(),
         // The loader admits only the schema's choices.
         drift_compensation: DriftCompensation::from_name(p.drift_compensation.get_ref())
             .unwrap_or_default(),
@@ -163,6 +168,16 @@ fn put_periphery(r: &mut Resolver, p: &RawPeriphery, q: &PeripheryParams) {
                 "amplifier_noise_volts_per_root_hertz",
                 json!(q.amplifier_noise_volts_per_root_hertz),
                 sp(&p.amplifier_noise),
+            ),
+            (
+                "amplifier_noise_corner_hertz",
+                json!(q.amplifier_noise_corner_hertz),
+                opt_sp(&p.amplifier_noise_corner),
+            ),
+            (
+                "feedback_noise",
+                json!(q.feedback_noise),
+                sp(&p.feedback_noise),
             ),
             (
                 "digital_mac_energy_joules",
