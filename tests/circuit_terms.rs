@@ -141,6 +141,7 @@ fn integrator_leak_follows_the_exact_exponential() {
             trace_samples: 1,
             trace_points: 200,
             energy: None,
+            readout: None,
         };
         let sim = simulate(&circ, &[x], &[y], 1, &o, &|_, _| {}).unwrap();
         let mut worst = 0.0f64;

@@ -176,6 +176,8 @@ pub fn feedforward_simulation(
             };
             pass.batch
         ],
+        // Nothing relaxes, so nothing settles at the readout either.
+        readout_settling: Vec::new(),
         window_seconds,
         energy: Some(energy),
         traces: one_point(pass, trace_samples),

@@ -637,6 +637,9 @@ pub static KEYS: &[Key] = &[
         default: Derived("one sample period of the node's survey ADC"),
         doc: "Time of one ADC conversion and its readout (one converter per value read out, all \
               in parallel).",
+    },
+    Key {
+        section: "periphery",
         name: "error_ranging",
         kind: Kind::Choice(ERROR_RANGING),
         default: Value("\"none\""),

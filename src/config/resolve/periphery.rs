@@ -212,6 +212,8 @@ fn put_periphery(r: &mut Resolver, p: &RawPeriphery, q: &PeripheryParams) {
                 "adc_time_seconds",
                 json!(q.adc_time_seconds),
                 opt_sp(&p.adc_time),
+            ),
+            (
                 "error_ranging",
                 json!(p.error_ranging.get_ref()),
                 sp(&p.error_ranging),
