@@ -288,7 +288,7 @@ impl Learner for HardwareLearner {
         let mut hw_batch = batch.clone();
         self.sub.dac.convert_all(hw_batch.x.as_mut_slice());
         let (loss, bp) = self.net.bp_gradients(&hw_batch);
-        let loss = finite_loss(loss, step, self.name())?;
+        let loss = finite_loss(loss, &self.net, step, self.name())?;
         let (edges, energy, inference_steps) = match self.rule {
             Rule::Pc => {
                 let inf = infer(&self.net, &hw_batch, &self.inference)

@@ -50,7 +50,7 @@ impl Learner for PcIdeal {
 
     fn step(&mut self, batch: &Batch<f64>, step: usize) -> Result<StepReport, StepError> {
         let (loss, bp) = self.net.bp_gradients(batch);
-        let loss = finite_loss(loss, step, "PC")?;
+        let loss = finite_loss(loss, &self.net, step, "PC")?;
         let g = pc_gradient(&self.net, batch, &self.inference)
             .map_err(|source| StepError::Inference { step, source })?;
         let report = StepReport {
@@ -82,7 +82,7 @@ impl Learner for BpFloat {
 
     fn step(&mut self, batch: &Batch<f64>, step: usize) -> Result<StepReport, StepError> {
         let (loss, bp) = self.net.bp_gradients(batch);
-        let loss = finite_loss(loss, step, "BP")?;
+        let loss = finite_loss(loss, &self.net, step, "BP")?;
         let report = StepReport {
             loss,
             energy: f64::NAN,

@@ -33,15 +33,33 @@ pub enum StepError {
     },
 }
 
-/// The BP loss `loss` of `rule`'s weights at `step`, or the divergence it shows.
-pub fn finite_loss(loss: f64, step: usize, rule: &'static str) -> Result<f64, StepError> {
+/// The BP loss `loss` of `net`, `rule`'s weights at `step`, or the divergence it shows, naming
+/// the layer whose weights ran furthest.
+pub fn finite_loss(
+    loss: f64,
+    net: &Network<f64>,
+    step: usize,
+    rule: &'static str,
+) -> Result<f64, StepError> {
     if loss.is_finite() {
         return Ok(loss);
     }
+    let (l, m) = net
+        .weights()
+        .iter()
+        .map(|w| w.iter().fold(0.0, |m: f64, v| m.max(v.abs())))
+        .enumerate()
+        .fold(
+            (0, 0.0),
+            |best, (l, m)| if m > best.1 { (l, m) } else { best },
+        );
     Err(StepError::Diverged {
         step,
         rule,
-        what: format!("the loss of its weights is {loss}"),
+        what: format!(
+            "the loss of its weights is {loss}; the largest are layer {}'s, max |W| = {m:e}",
+            l + 1
+        ),
     })
 }
 
