@@ -10,6 +10,9 @@ use apcsim::study::train::data::TrainData;
 use apcsim::study::train::plan::{digital_learners, equilibrium};
 use apcsim::study::train::{full_batch_descent, train, Schedule};
 use nalgebra::DMatrix;
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::Output;
 
 mod common;
 
@@ -216,22 +219,33 @@ fn unusable_update_physics_are_refused() {
     );
 }
 
-/// Runs `apcsim train circuits/digits_small.toml` with `extra`, expects exit 2 with one stderr
-/// line naming `key`, and no output.
-fn refused(extra: &[&str], key: &str) -> std::process::Output {
+/// Runs `apcsim train circuits/digits_small.toml` with `extra` into `out`.
+fn train_small(extra: &[&str], out: &Path) -> Output {
+    let design = common::repo_path("circuits/digits_small.toml");
+    let mut args: Vec<OsString> = vec!["train".into(), design.into()];
+    args.extend(extra.iter().map(OsString::from));
+    args.extend(["--out".into(), out.as_os_str().to_owned()]);
+    common::apcsim(&args).output().unwrap()
+}
+
+/// Runs `train_small` with `extra`, expects exit `code` with one stderr line holding every
+/// one of `needles`, and no output.
+fn fails(extra: &[&str], code: i32, needles: &[&str]) -> Output {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let design = common::repo_path("circuits/digits_small.toml");
-    let mut args: Vec<std::ffi::OsString> = vec!["train".into(), design.into()];
-    args.extend(extra.iter().map(std::ffi::OsString::from));
-    args.extend(["--out".into(), out.clone().into()]);
-    let o = common::apcsim(&args).output().unwrap();
+    let o = train_small(extra, &out);
     let stderr = common::text(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{extra:?}: {stderr}");
+    assert_eq!(o.status.code(), Some(code), "{extra:?}: {stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
-    assert!(stderr.contains(key), "{extra:?}: {stderr}");
+    for n in needles {
+        assert!(stderr.contains(n), "{extra:?}: no {n:?} in {stderr}");
+    }
     assert!(!out.join("train.h5").exists() && !out.join("report.json").exists());
     o
+}
+
+fn refused(extra: &[&str], key: &str) -> Output {
+    fails(extra, 2, &[key])
 }
 
 /// One short epoch of the small digits design on its RRAM: every rule trains and is evaluated,
@@ -240,22 +254,17 @@ fn refused(extra: &[&str], key: &str) -> std::process::Output {
 fn the_command_trains_all_four_rules_on_digits() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let o = common::apcsim([
-        "train",
-        common::repo_path("circuits/digits_small.toml")
-            .to_str()
-            .unwrap(),
-        "--set",
-        "train.epochs=1",
-        "--set",
-        "train.train_samples=200",
-        "--set",
-        "train.test_samples=100",
-        "--out",
-        out.to_str().unwrap(),
-    ])
-    .output()
-    .unwrap();
+    let o = train_small(
+        &[
+            "--set",
+            "train.epochs=1",
+            "--set",
+            "train.train_samples=200",
+            "--set",
+            "train.test_samples=100",
+        ],
+        &out,
+    );
     common::assert_ok(&o);
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
@@ -283,29 +292,13 @@ fn the_command_trains_all_four_rules_on_digits() {
 /// rule and the layer that ran away; no output left half-written.
 #[test]
 fn a_diverging_learning_rate_exits_3_naming_step_and_layer() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let o = common::apcsim([
-        "train",
-        common::repo_path("circuits/digits_small.toml")
-            .to_str()
-            .unwrap(),
+    let extra = [
         "--set",
         "train.lr=1e300",
         "--set",
         "train.train_samples=64",
         "--set",
         "train.test_samples=10",
-        "--out",
-        out.to_str().unwrap(),
-    ])
-    .output()
-    .unwrap();
-    let stderr = common::text(&o.stderr);
-    assert_eq!(o.status.code(), Some(3), "{stderr}");
-    assert!(
-        stderr.contains("step 1: ") && stderr.contains("diverged") && stderr.contains("layer"),
-        "{stderr}"
-    );
-    assert!(!out.join("train.h5").exists() && !out.join("report.json").exists());
+    ];
+    fails(&extra, 3, &["step 1: ", "diverged", "layer"]);
 }
