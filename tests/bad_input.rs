@@ -558,6 +558,68 @@ fn output_precision_is_zero() {
     rejects(&s, &["output_precision"]);
 }
 
+// --- the training group -------------------------------------------------------------------------
+
+/// The valid input with a short full-batch training schedule.
+fn with_training() -> Spec {
+    let mut s = Spec::valid();
+    s.set_attr("training", "optimizer", Attr::Str("sgd".into()))
+        .set_attr("training", "lr", Attr::F64(0.1))
+        .set_attr("training", "steps", Attr::I64(3));
+    s
+}
+
+#[test]
+fn valid_training_schedule_is_run() {
+    let case = Case::with_spec(&with_training());
+    let o = case.run(&[]);
+    assert_eq!(o.status.code(), Some(0), "stderr:\n{}", text(&o.stderr));
+    let r = H5Reader::open(&case.out).unwrap();
+    assert_eq!(r.array("training/pc/W1").unwrap().shape, vec![4, N, N]);
+}
+
+#[test]
+fn training_optimizer_is_not_sgd() {
+    let mut s = with_training();
+    s.set_attr("training", "optimizer", Attr::Str("adam".into()));
+    rejects(&s, &["training@optimizer", "adam"]);
+}
+
+#[test]
+fn training_without_lr() {
+    let mut s = with_training();
+    s.remove_attr("training", "lr");
+    rejects(&s, &["training@lr", "missing"]);
+}
+
+#[test]
+fn training_lr_is_zero() {
+    let mut s = with_training();
+    s.set_attr("training", "lr", Attr::F64(0.0));
+    rejects(&s, &["training@lr"]);
+}
+
+#[test]
+fn training_steps_is_negative() {
+    let mut s = with_training();
+    s.set_attr("training", "steps", Attr::I64(-1));
+    rejects(&s, &["training@steps", "-1"]);
+}
+
+/// A learning rate that throws the weights to ~1e300 makes the next step's activities or
+/// weights overflow: exit 3, one line naming the step, no output file.
+#[test]
+fn training_that_diverges_exits_3_naming_the_step() {
+    let mut s = with_training();
+    s.set_attr("training", "lr", Attr::F64(1e300));
+    let case = Case::with_spec(&s);
+    let o = case.run(&[]);
+    let stderr = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "stderr:\n{stderr}");
+    assert!(stderr.contains("training step 1: PC diverged"), "{stderr}");
+    assert!(case.leftovers().is_empty(), "{:?}", case.leftovers());
+}
+
 // --- the euler group ----------------------------------------------------------------------------
 
 #[test]

@@ -496,6 +496,10 @@ fn writes(args: &[String]) -> Writes {
             parent: "devices",
             prefix: "device-".into(),
         }),
+        ["train", ..] => out.unwrap_or_else(|| Writes::NewFolder {
+            parent: "runs",
+            prefix: format!("train-{}-", design_name(args)),
+        }),
         ["merge" | "export-spice" | "reference", ..] => out.unwrap_or(Writes::Nothing),
         ["spice-check", ..] => value_of(args, "--keep")
             .map(|k| Writes::At(PathBuf::from(k)))

@@ -22,14 +22,7 @@ const CASES: [&str; 4] = [
 /// Every reference file in the repository is one of the cases the tests run.
 #[test]
 fn every_reference_file_of_the_repository_is_a_case() {
-    let mut found: Vec<String> = ["circuits/reference", "tests/data/reference"]
-        .iter()
-        .flat_map(|dir| std::fs::read_dir(common::repo_path(dir)).unwrap())
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "h5"))
-        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
-        .collect();
-    found.sort();
+    let found = common::h5_stems(&["circuits/reference", "tests/data/reference"]);
     assert_eq!(found, CASES);
 }
 

@@ -150,6 +150,20 @@ pub struct DataSpec {
     pub samples: usize,
 }
 
+/// `apcsim train`'s data split and schedule ([train]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainParams {
+    pub epochs: usize,
+    /// Samples of one mini-batch.
+    pub batch: usize,
+    pub lr: f64,
+    /// Sizes of the stratified optdigits split.
+    pub train_samples: usize,
+    pub test_samples: usize,
+    /// Reshuffle the training set every epoch.
+    pub shuffle: bool,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunParams {
     pub batch: usize,
@@ -235,6 +249,8 @@ pub struct Circuit {
     pub run: RunParams,
     /// How weight updates are written into the devices.
     pub update: crate::hardware::update::UpdateDesign,
+    /// The training schedule of `apcsim train`.
+    pub train: TrainParams,
     pub config: ResolvedConfig,
 }
 

@@ -144,6 +144,7 @@ pub struct RawDesign {
     pub data: S<RawData>,
     pub run: S<RawRun>,
     pub update: S<RawUpdate>,
+    pub train: S<RawTrain>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -304,4 +305,15 @@ pub struct RawUpdate {
     pub bl: S<Count>,
     pub bl_management: S<bool>,
     pub update_management: S<bool>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawTrain {
+    pub epochs: S<Count>,
+    pub batch: S<Count>,
+    pub lr: S<Real>,
+    pub train_samples: S<Count>,
+    pub test_samples: S<Count>,
+    pub shuffle: S<bool>,
 }

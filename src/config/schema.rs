@@ -121,7 +121,7 @@ impl Key {
 }
 
 /// The sections, in file order, with what each describes.
-pub const SECTIONS: [(&str, &str); 8] = [
+pub const SECTIONS: [(&str, &str); 9] = [
     (
         "network",
         "The PC network mapped onto the crossbars (docs/design.md §1).",
@@ -152,6 +152,11 @@ pub const SECTIONS: [(&str, &str); 8] = [
          update family with IBM aihwkit's meanings, its spreads and noise, and the scheme \
          (docs/circuit-model.md, Weight updates). A preset may hold an [update] table; the \
          design's keys override it. Defaults are the exact (ideal) update.",
+    ),
+    (
+        "train",
+        "`apcsim train`: the optdigits split, mini-batches, epochs and learning rate of on-chip \
+         PC learning, run beside digital PC, digital BP and BP on the same devices.",
     ),
 ];
 
@@ -1095,6 +1100,50 @@ pub static KEYS: &[Key] = &[
         kind: Kind::Bool,
         default: Value("true"),
         doc: "stochastic: balance the row and column probabilities (aihwkit update_management).",
+    },
+    // ---------------------------------------------------------------- [train]
+    Key {
+        section: "train",
+        name: "epochs",
+        kind: Kind::Integer,
+        default: Value("20"),
+        doc: "Passes over the training set.",
+    },
+    Key {
+        section: "train",
+        name: "batch",
+        kind: Kind::Integer,
+        default: Value("32"),
+        doc: "Samples of one mini-batch (one gradient step); the last of an epoch may be smaller.",
+    },
+    Key {
+        section: "train",
+        name: "lr",
+        kind: Kind::Float,
+        default: Value("0.1"),
+        doc: "Learning rate of plain SGD, W <- W - lr dW, for every rule (PC and BP).",
+    },
+    Key {
+        section: "train",
+        name: "train_samples",
+        kind: Kind::Integer,
+        default: Value("1437"),
+        doc: "optdigits samples of the training set (80 % of the 1797 by default); the split \
+              is stratified by class and drawn from run.seed. hdf5 data: its batch is both sets.",
+    },
+    Key {
+        section: "train",
+        name: "test_samples",
+        kind: Kind::Integer,
+        default: Value("360"),
+        doc: "optdigits samples of the test set, disjoint from the training set.",
+    },
+    Key {
+        section: "train",
+        name: "shuffle",
+        kind: Kind::Bool,
+        default: Value("true"),
+        doc: "Reshuffle the training set every epoch (seeded by run.seed and the epoch).",
     },
 ];
 

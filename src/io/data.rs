@@ -82,7 +82,10 @@ pub fn parse_optdigits(text: &str) -> Result<Digits, DataError> {
     Ok(Digits { pixels, labels })
 }
 
-/// The embedded optdigits test set (1797 samples).
+/// Samples of the embedded optdigits set.
+pub const OPTDIGITS_SAMPLES: usize = 1797;
+
+/// The embedded optdigits test set ([`OPTDIGITS_SAMPLES`] samples).
 pub fn optdigits() -> Digits {
     // The embedded file is part of the source tree and is checked by a test.
     parse_optdigits(OPTDIGITS).unwrap_or_else(|e| panic!("embedded optdigits is corrupt: {e}"))
@@ -168,7 +171,7 @@ mod tests {
     #[test]
     fn embedded_digits_are_the_uci_test_set() {
         let d = optdigits();
-        assert_eq!(d.labels.len(), 1797);
+        assert_eq!(d.labels.len(), OPTDIGITS_SAMPLES);
         // UCI's documented class counts of optdigits.tes.
         let mut counts = [0usize; 10];
         for &l in &d.labels {

@@ -29,9 +29,24 @@ pub struct ReferenceInput {
     pub euler_steps: usize,
     /// Whether `euler_dt`/`euler_steps` came from the file.
     pub euler_from_file: bool,
+    /// The `training` group's schedule of full-batch gradient descent, when the file has one.
+    pub training: Option<TrainingSchedule>,
     /// The open file, for comparisons against its optional datasets.
     pub reader: H5Reader,
 }
+
+/// Full-batch gradient descent from the file's weights (the `training` group's attributes
+/// `optimizer = "sgd"`, `lr` and `steps`): `W <- W - lr dF/dW` for PC, `W <- W - lr dLoss/dW`
+/// for BP, `steps` times.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TrainingSchedule {
+    pub lr: f64,
+    pub steps: usize,
+}
+
+/// Training steps a reference file may ask for: each recomputes an equilibrium, and the JPC
+/// training cases take about ten; 10^5 is far beyond any case and still bounded.
+pub const MAX_TRAINING_STEPS: i64 = 100_000;
 
 /// A row-major HDF5 array as a column-major matrix (`rows x cols` as stored).
 pub fn to_matrix(a: &Array) -> DMatrix<f64> {
@@ -250,6 +265,42 @@ fn read_euler(r: &H5Reader, network: &Network<f64>, batch: usize) -> Result<(f64
     Ok((dt, steps))
 }
 
+/// The `training` group's schedule, if the file has that group.
+fn read_training(r: &H5Reader) -> Result<Option<TrainingSchedule>, H5Error> {
+    if !r.has_group("training")? {
+        return Ok(None);
+    }
+    match r.attr("training", "optimizer")? {
+        Some(a) if a.as_str() == Some("sgd") => {}
+        Some(a) => {
+            return Err(bad(
+                r,
+                "training@optimizer",
+                format!("apcsim runs \"sgd\" only, found {a}"),
+            ))
+        }
+        None => return Err(bad(r, "training@optimizer", "missing attribute")),
+    }
+    if r.attr("training", "lr")?.is_none() {
+        return Err(bad(r, "training@lr", "missing attribute"));
+    }
+    let lr = positive_attr(r, "training", "lr", 0.0)?;
+    let steps = match r.attr("training", "steps")? {
+        None => return Err(bad(r, "training@steps", "missing attribute")),
+        Some(a) => match a.as_i64() {
+            Some(v) if (0..=MAX_TRAINING_STEPS).contains(&v) => v as usize,
+            _ => {
+                return Err(bad(
+                    r,
+                    "training@steps",
+                    format!("expected an integer from 0 to {MAX_TRAINING_STEPS}, found {a}"),
+                ))
+            }
+        },
+    };
+    Ok(Some(TrainingSchedule { lr, steps }))
+}
+
 /// Reads and validates a reference-layout file.
 pub fn read_reference(path: &Path) -> Result<ReferenceInput, H5Error> {
     let r = H5Reader::open(path)?;
@@ -276,6 +327,7 @@ pub fn read_reference(path: &Path) -> Result<ReferenceInput, H5Error> {
     })?;
     let euler_from_file = r.has_group("euler")?;
     let (euler_dt, euler_steps) = read_euler(&r, &network, batch.size())?;
+    let training = read_training(&r)?;
     Ok(ReferenceInput {
         path: path.to_path_buf(),
         network,
@@ -283,6 +335,7 @@ pub fn read_reference(path: &Path) -> Result<ReferenceInput, H5Error> {
         euler_dt,
         euler_steps,
         euler_from_file,
+        training,
         reader: r,
     })
 }

@@ -3,4 +3,5 @@
 pub mod device;
 pub mod reference;
 pub mod sweep;
+pub mod train;
 pub mod width_depth;

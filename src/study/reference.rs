@@ -6,9 +6,11 @@ use crate::dynamics::{infer, Inference, InferenceError, InferenceOptions, Solver
 use crate::io::h5::{Array, Attr, H5Error, H5Writer};
 use crate::io::reference::{
     check_euler_steps, compare, from_matrix, samples_array, Comparison, Extent, NotCompared,
-    ReferenceInput, FORMAT,
+    ReferenceInput, TrainingSchedule, FORMAT,
 };
 use crate::network::{alignment, closed_form};
+use crate::study::train::{full_batch_descent, StepError};
+use nalgebra::DMatrix;
 use std::time::Instant;
 
 /// Which solver finds the equilibrium.
@@ -99,6 +101,9 @@ pub enum ReferenceError {
         file: String,
         source: InferenceError,
     },
+    /// A step of the `training` group's gradient descent failed.
+    #[error("{file}: training {source}")]
+    Training { file: String, source: StepError },
 }
 
 fn report(role: &'static str, name: &'static str, r: &Inference<f64>, t: Instant) -> SolverReport {
@@ -278,6 +283,67 @@ impl Run<'_> {
             .dataset("metrics/norm_ratio", Array::scalar(al.norm_ratio));
         al.overall
     }
+
+    /// The `training` group's trajectories, PC's equilibria found as `opts` asks (Newton for a
+    /// nonlinear network when no solver was named).
+    fn training(
+        &mut self,
+        schedule: TrainingSchedule,
+        opts: &ReferenceOptions,
+        dt: f64,
+    ) -> Result<(), ReferenceError> {
+        let (net, batch) = (&self.input.network, &self.input.batch);
+        let linear = net.activation().is_linear();
+        let mut chosen = opts.clone();
+        if opts.solver == EquilibriumSolver::Auto && !linear {
+            chosen.solver = EquilibriumSolver::Newton;
+        }
+        let (solver, stop) = equilibrium_solver(&chosen, linear, dt);
+        let t0 = Instant::now();
+        let t = full_batch_descent(net, batch, schedule, &InferenceOptions::new(solver, stop))
+            .map_err(|source| ReferenceError::Training {
+                file: self.input.path.display().to_string(),
+                source,
+            })?;
+        self.solvers.push(SolverReport {
+            role: "training",
+            solver: solver.name(),
+            steps: t.pc_inference_steps.iter().sum(),
+            rhs_evals: 0,
+            max_dzdt: f64::NAN,
+            converged: true,
+            seconds: t0.elapsed().as_secs_f64(),
+            newton: None,
+        });
+        for l in 0..net.n_layers() {
+            self.out
+                .dataset(&format!("training/pc/W{l}"), stacked(&t.pc_weights, l))
+                .dataset(&format!("training/bp/W{l}"), stacked(&t.bp_weights, l));
+        }
+        self.out
+            .dataset("training/pc/loss", Array::vector(t.pc_loss))
+            .dataset("training/pc/energy", Array::vector(t.pc_energy))
+            .dataset("training/pc/cos_sim", Array::vector(t.pc_cos_sim))
+            .dataset("training/bp/loss", Array::vector(t.bp_loss))
+            .attr("training", "optimizer", Attr::Str("sgd".into()))
+            .attr("training", "lr", Attr::F64(schedule.lr))
+            .attr("training", "steps", Attr::I64(schedule.steps as i64))
+            .attr("training", "equilibrium", Attr::Str(solver.name().into()));
+        Ok(())
+    }
+}
+
+/// Layer `l`'s weights along a trajectory as one `(steps + 1, out, in)` array.
+fn stacked(trajectory: &[Vec<DMatrix<f64>>], l: usize) -> Array {
+    let (rows, cols) = trajectory[0][l].shape();
+    let mut data = Vec::with_capacity(trajectory.len() * rows * cols);
+    for weights in trajectory {
+        data.extend(from_matrix(&weights[l]).data);
+    }
+    Array {
+        shape: vec![trajectory.len(), rows, cols],
+        data,
+    }
 }
 
 /// The equilibrium's solver and stop: the steady-state stop, unless a fixed-step solver was
@@ -329,6 +395,11 @@ fn compared_paths(n_layers: usize) -> Vec<String> {
         paths.extend((0..n_layers).map(|l| format!("grads/{g}/W{l}")));
     }
     paths.extend(["loss_bp", "metrics/cos_sim", "metrics/cos_sim_per_layer"].map(String::from));
+    for g in ["pc", "bp"] {
+        paths.extend((0..n_layers).map(|l| format!("training/{g}/W{l}")));
+        paths.push(format!("training/{g}/loss"));
+    }
+    paths.extend(["training/pc/energy", "training/pc/cos_sim"].map(String::from));
     paths
 }
 
@@ -412,6 +483,9 @@ pub fn run_reference(
     run.euler(euler)?;
     let z = run.equilibrium(opts, euler.dt)?;
     let cos_sim = run.gradients(&z);
+    if let Some(schedule) = input.training {
+        run.training(schedule, opts, euler.dt)?;
+    }
     let (comparisons, not_compared) = compare_with_input(input, &run.out, euler)?;
     Ok(ReferenceOutcome {
         output: run.out,

@@ -21,6 +21,20 @@ pub fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
+/// The names (without `.h5`) of the HDF5 files directly in the repository folders `dirs`,
+/// sorted.
+pub fn h5_stems(dirs: &[&str]) -> Vec<String> {
+    let mut found: Vec<String> = dirs
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(repo_path(dir)).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "h5"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    found.sort();
+    found
+}
+
 /// A JPC reference case by name (`lin_sp_noskip`): the shipped one in `circuits/reference/`,
 /// the others in `tests/data/reference/` (see the README there).
 pub fn reference_case(name: &str) -> PathBuf {

@@ -28,6 +28,7 @@ use apcsim::network::NetworkError;
 use apcsim::spice::SpiceError;
 use apcsim::study::reference::ReferenceError;
 use apcsim::study::sweep::SweepError;
+use apcsim::study::train::StepError;
 use apcsim::study::width_depth::StudyError;
 use std::fmt::Display;
 use std::process::ExitCode;
@@ -186,6 +187,16 @@ impl Classify for InferenceError {
     }
 }
 
+impl Classify for StepError {
+    fn kind(&self) -> Kind {
+        match self {
+            StepError::Inference { source, .. } => source.kind(),
+            // Weights or a loss that stopped being finite: training ran away.
+            StepError::Diverged { .. } => Kind::Diverged,
+        }
+    }
+}
+
 impl Classify for SimError {
     fn kind(&self) -> Kind {
         match self {
@@ -243,6 +254,7 @@ impl Classify for ReferenceError {
             // A step count or option the input asks for that apcsim refuses.
             ReferenceError::Options(_) => Kind::Input,
             ReferenceError::Inference { source, .. } => source.kind(),
+            ReferenceError::Training { source, .. } => source.kind(),
         }
     }
 }

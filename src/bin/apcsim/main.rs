@@ -19,6 +19,7 @@ mod run;
 mod spice;
 mod study;
 mod sweep;
+mod train;
 
 use clap::{Parser, Subcommand};
 use exit::Failure;
@@ -69,6 +70,11 @@ enum Command {
     /// sigma vs G and G vs time as SVG and DIR/report.html, and prints mean ± std per target
     /// and time.
     Device(device::DeviceArgs),
+    /// Train the design's network on optdigits (the [train] section: split, mini-batches,
+    /// epochs, learning rate) by PC and BP on its hardware (updates written through
+    /// [update]) and by digital PC and BP, from the same weights and batches;
+    /// test accuracy and loss every epoch; writes DIR/train.h5 and DIR/report.json.
+    Train(train::TrainArgs),
     /// Studies over many networks (see `apcsim study --help`).
     #[command(subcommand)]
     Study(study::StudyCommand),
@@ -97,6 +103,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Merge(args) => sweep::merge(args),
         Command::Device(args) => device::device(args),
         Command::Study(cmd) => study::run(cmd),
+        Command::Train(args) => train::train(args),
         Command::Completions(args) => completions::completions(args),
     }
 }

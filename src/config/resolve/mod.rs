@@ -16,6 +16,7 @@ mod network;
 mod periphery;
 mod resolver;
 mod run;
+mod train;
 mod update;
 
 pub use super::footprint::physical_memory_bytes;
@@ -65,6 +66,7 @@ pub(crate) fn resolve(
     memory::check_memory(&r, &n, &c, &parts, opts)?;
     let architecture = network::architecture(&mut r, &n, &shape, src.file())?;
     let data = data::data_spec(&mut r, &data, src, &samples, run.seed)?;
+    let train = train::train(&mut r, &raw.train.into_inner())?;
     Ok(Circuit {
         name,
         architecture,
@@ -75,6 +77,7 @@ pub(crate) fn resolve(
         data,
         run: run.params(),
         update,
+        train,
         config: r.config,
     })
 }

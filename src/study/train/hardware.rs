@@ -1,0 +1,340 @@
+//! The learners on hardware: the network's weights held as differential conductance pairs,
+//! each step's inference and products read through them, and each update written into them by
+//! the design's update scheme and device physics ([`crate::hardware::update`]).
+//!
+//! Mapping for training: layer l's a_l W is held as G+ - G- = kappa_l a_l W with both devices
+//! about the middle of the window, G± = g_mid ± kappa_l a_l W / 2, and kappa_l maps the
+//! largest initial |a_l W| onto half the window: a weight can double before a device reaches a
+//! bound, and both devices of a pair can be potentiated and depressed from the start (the
+//! inference mapping, which parks the idle device at g_min, would clip every depression of it).
+//! Arrays are held `in x out` (rows driven by the layer's input) forward and `out x in`
+//! (rows driven by the error) for a separate backward read, as in
+//! [`crate::hardware::mapping`]; their effective matrices go through the crossbar's wire model.
+//!
+//! PC's update of layer l, dW = lr (a_l lambda_l / B) sum_i e_{l,i} phi(z_{l-1,i})^T, is
+//! written sample by sample as B outer products of the values at the array's edges (phi
+//! through the rows, e through the columns; both read by the ADC), in conductance
+//! dG = lr kappa_l a_l^2 lambda_l / B phi e^T. BP's, dW = -lr a_l sum_i delta_{l,i} x_i^T,
+//! the same way from the deltas its backward read propagates.
+
+use super::learner::{Learner, StepReport};
+use super::step::{finite_loss, network_at, StepError};
+use crate::dynamics::{infer, InferenceOptions};
+use crate::hardware::mapping::{tiled, DifferentialArray};
+use crate::hardware::params::{Converter, CrossbarParams, DeviceParams};
+use crate::hardware::update::{PulsedPair, UpdateDesign, UpdateSetup, UpdateStats};
+use crate::network::{alignment, Architecture, Batch, Network};
+use nalgebra::DMatrix;
+
+/// Fraction of the window the largest initial |a_l W| spans (see the module documentation).
+pub const INITIAL_SPAN: f64 = 0.5;
+
+/// The hardware a learner runs on.
+#[derive(Clone, Debug)]
+pub struct Substrate {
+    pub device: DeviceParams,
+    pub crossbar: CrossbarParams,
+    pub update: UpdateDesign,
+    pub dac: Converter,
+    pub adc: Converter,
+    pub seed: u64,
+}
+
+/// One layer's arrays.
+#[derive(Clone, Debug)]
+struct HwLayer {
+    /// Conductance per unit of a_l W.
+    kappa: f64,
+    forward: PulsedPair,
+    backward: Option<PulsedPair>,
+}
+
+/// Which rule writes the updates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rule {
+    Pc,
+    Bp,
+}
+
+/// PC or BP on the substrate.
+#[derive(Clone)]
+pub struct HardwareLearner {
+    pub rule: Rule,
+    pub lr: f64,
+    pub inference: InferenceOptions,
+    sub: Substrate,
+    layers: Vec<HwLayer>,
+    /// The effective network (forward and backward reads) of the conductances now held.
+    net: Network<f64>,
+    /// Pulses, refreshes, energy and time of every update so far.
+    pub updates: UpdateStats,
+}
+
+impl HardwareLearner {
+    /// `net` programmed onto the substrate with the training mapping.
+    pub fn new(
+        rule: Rule,
+        net: &Network<f64>,
+        sub: Substrate,
+        lr: f64,
+        inference: InferenceOptions,
+    ) -> Result<Self, StepError> {
+        let (g_min, g_max) = (sub.device.g_min_siemens, sub.device.g_max_siemens);
+        let g_mid = 0.5 * (g_min + g_max);
+        let separate = sub.crossbar.backward == crate::hardware::params::Backward::Separate;
+        let mut layers = Vec::new();
+        for (idx, w) in net.weights().iter().enumerate() {
+            let scaled = w * net.scalings()[idx];
+            let m = scaled.amax();
+            let kappa = if m > 0.0 {
+                INITIAL_SPAN * (g_max - g_min) / m
+            } else {
+                1.0
+            };
+            let pair = |target: &DMatrix<f64>, id: u64| {
+                let d = DifferentialArray {
+                    plus: sub.device.program(
+                        &target.map(|v| g_mid + 0.5 * kappa * v),
+                        sub.seed,
+                        id,
+                    ),
+                    minus: sub.device.program(
+                        &target.map(|v| g_mid - 0.5 * kappa * v),
+                        sub.seed,
+                        id + 1,
+                    ),
+                };
+                PulsedPair::from_differential(&sub.update.params, &d, sub.seed, id / 2)
+            };
+            let id = 4 * idx as u64;
+            layers.push(HwLayer {
+                kappa,
+                forward: pair(&scaled.transpose(), id),
+                backward: separate.then(|| pair(&scaled, id + 2)),
+            });
+        }
+        let net = effective(net.architecture(), net.scalings(), &layers, &sub, 0)?;
+        Ok(HardwareLearner {
+            rule,
+            lr,
+            inference,
+            sub,
+            layers,
+            net,
+            updates: UpdateStats::default(),
+        })
+    }
+}
+
+/// The effective weights of a pair read with its rows driven, in the `rows x cols` layout.
+fn read(p: &PulsedPair, crossbar: &CrossbarParams, scale: f64) -> Result<DMatrix<f64>, String> {
+    let model = crate::hardware::mapping::wire_model(crossbar);
+    let plus = DMatrix::from_row_slice(p.rows, p.cols, &p.plus);
+    let minus = DMatrix::from_row_slice(p.rows, p.cols, &p.minus);
+    let ep = tiled(&plus, crossbar.rows, crossbar.cols, &model)?;
+    let em = tiled(&minus, crossbar.rows, crossbar.cols, &model)?;
+    Ok((ep - em) / scale)
+}
+
+/// The network the conductances apply (forward read, and backward read when separate).
+fn effective(
+    arch: &Architecture,
+    scalings: &[f64],
+    layers: &[HwLayer],
+    sub: &Substrate,
+    step: usize,
+) -> Result<Network<f64>, StepError> {
+    let diverged = |what: String| StepError::Diverged {
+        step,
+        rule: "hardware",
+        what,
+    };
+    let mut fwd = Vec::new();
+    let mut bwd = Vec::new();
+    for (l, (h, &a)) in layers.iter().zip(scalings).enumerate() {
+        let f = read(&h.forward, &sub.crossbar, h.kappa * a)
+            .map_err(|m| diverged(format!("layer {}: {m}", l + 1)))?
+            .transpose();
+        let b = match &h.backward {
+            Some(p) => read(p, &sub.crossbar, h.kappa * a)
+                .map_err(|m| diverged(format!("layer {}: {m}", l + 1)))?,
+            None => f.clone(),
+        };
+        fwd.push(f);
+        bwd.push(b);
+    }
+    let net = network_at(arch, fwd, step, "hardware")?;
+    net.with_feedback(bwd).map_err(|e| diverged(e.to_string()))
+}
+
+/// Per layer l (index l-1): the values driving the rows of the forward array (the layer's
+/// input: x, or phi(z_{l-1})) and its columns (the signal d whose outer product with it is the
+/// change of a_l W, per unit of lr and kappa_l a_l), `n x B` column-major each.
+type EdgeValues = Vec<(Vec<f64>, Vec<f64>)>;
+
+/// PC's edge values at the equilibrium `z` of `net` on `batch`: x or phi(z) and
+/// (a_l lambda_l / B) e_l, errors and activations read by the ADC.
+fn pc_edges(net: &Network<f64>, batch: &Batch<f64>, z: &[f64], adc: &Converter) -> EdgeValues {
+    let b = batch.size();
+    let mut ws = net.workspace(b);
+    net.compute_errors(batch.x.as_slice(), batch.y.as_slice(), z, &mut ws);
+    let lay = net.layout(b);
+    let n_layers = net.n_layers();
+    (1..=n_layers)
+        .map(|l| {
+            let input = if l == 1 {
+                batch.x.as_slice().to_vec()
+            } else {
+                let mut phi = vec![0.0; lay.range(l - 1).len()];
+                net.activation().apply(&z[lay.range(l - 1)], &mut phi, None);
+                adc.convert_all(&mut phi);
+                phi
+            };
+            let lam = if l == n_layers {
+                net.architecture().output_precision
+            } else {
+                1.0
+            };
+            let coef = net.scalings()[l - 1] * lam / b as f64;
+            let mut e = ws.errors()[l - 1].clone();
+            adc.convert_all(&mut e);
+            e.iter_mut().for_each(|v| *v *= coef);
+            (input, e)
+        })
+        .collect()
+}
+
+/// BP's edge values on `net`: the feedforward inputs of each layer and -a_l delta_l, the
+/// deltas propagated through the backward reads.
+fn bp_edges(net: &Network<f64>, batch: &Batch<f64>) -> EdgeValues {
+    let b = batch.size();
+    let (z, yhat) = net.feedforward(batch.x.as_slice(), b);
+    let lay = net.layout(b);
+    let n_layers = net.n_layers();
+    let arch = net.architecture();
+    let col = |v: &[f64], n: usize| DMatrix::from_column_slice(n, b, v);
+    let mut delta =
+        (col(&yhat, arch.widths[n_layers]) - &batch.y) * (arch.output_precision / b as f64);
+    let mut edges = vec![(Vec::new(), Vec::new()); n_layers];
+    for l in (1..=n_layers).rev() {
+        let a = net.scalings()[l - 1];
+        let (input, dphi) = if l == 1 {
+            (batch.x.clone(), None)
+        } else {
+            let zl = &z[lay.range(l - 1)];
+            let (mut phi, mut d) = (vec![0.0; zl.len()], vec![0.0; zl.len()]);
+            net.activation().apply(zl, &mut phi, Some(&mut d));
+            (
+                col(&phi, arch.widths[l - 1]),
+                Some(col(&d, arch.widths[l - 1])),
+            )
+        };
+        edges[l - 1] = (input.as_slice().to_vec(), (&delta * -a).as_slice().to_vec());
+        if let Some(d) = dphi {
+            let back = net.feedback_weights()[l - 1].transpose() * &delta * a;
+            let mut next = back.component_mul(&d);
+            if arch.has_skip(l) {
+                next += &delta;
+            }
+            delta = next;
+        }
+    }
+    edges
+}
+
+impl HardwareLearner {
+    /// Writes lr x d^T of every sample into every array of every layer.
+    fn write(&mut self, edges: &EdgeValues, batch: usize, step: usize) {
+        let setup = UpdateSetup {
+            params: &self.sub.update.params,
+            scheme: self.sub.update.scheme,
+            device: &self.sub.device,
+            seed: self.sub.seed,
+        };
+        for ((h, (input, d)), &a) in self.layers.iter_mut().zip(edges).zip(self.net.scalings()) {
+            let (n_in, n_out) = (h.forward.rows, h.forward.cols);
+            let lr = self.lr * h.kappa * a;
+            for s in 0..batch {
+                let x = &input[s * n_in..(s + 1) * n_in];
+                let e = &d[s * n_out..(s + 1) * n_out];
+                let id = (step as u64) << 24 | s as u64;
+                add(&mut self.updates, h.forward.update(&setup, x, e, lr, id));
+                if let Some(p) = &mut h.backward {
+                    add(&mut self.updates, p.update(&setup, e, x, lr, id));
+                }
+            }
+        }
+    }
+}
+
+fn add(total: &mut UpdateStats, s: UpdateStats) {
+    total.coincidences += s.coincidences;
+    total.pulses += s.pulses;
+    total.refreshes += s.refreshes;
+    total.refresh_pulses += s.refresh_pulses;
+    total.energy_joules += s.energy_joules;
+    total.duration_seconds += s.duration_seconds;
+}
+
+impl Learner for HardwareLearner {
+    fn name(&self) -> &'static str {
+        match self.rule {
+            Rule::Pc => "pc_hardware",
+            Rule::Bp => "bp_hardware",
+        }
+    }
+
+    fn step(&mut self, batch: &Batch<f64>, step: usize) -> Result<StepReport, StepError> {
+        let mut hw_batch = batch.clone();
+        self.sub.dac.convert_all(hw_batch.x.as_mut_slice());
+        let (loss, bp) = self.net.bp_gradients(&hw_batch);
+        let loss = finite_loss(loss, &self.net, step, self.name())?;
+        let (edges, energy, inference_steps) = match self.rule {
+            Rule::Pc => {
+                let inf = infer(&self.net, &hw_batch, &self.inference)
+                    .map_err(|source| StepError::Inference { step, source })?;
+                let energy = self.net.energy(&hw_batch, &inf.z);
+                (
+                    pc_edges(&self.net, &hw_batch, &inf.z, &self.sub.adc),
+                    energy,
+                    inf.steps,
+                )
+            }
+            Rule::Bp => (bp_edges(&self.net, &hw_batch), f64::NAN, 0),
+        };
+        // The update written, per unit lr, as a gradient: -sum_i d_i x_i^T.
+        let applied: Vec<DMatrix<f64>> = edges
+            .iter()
+            .zip(self.net.weights())
+            .map(|((x, d), w)| {
+                let (o, i) = w.shape();
+                let xm = DMatrix::from_column_slice(i, batch.size(), x);
+                let dm = DMatrix::from_column_slice(o, batch.size(), d);
+                -(dm * xm.transpose())
+            })
+            .collect();
+        let report = StepReport {
+            loss,
+            energy,
+            alignment: alignment(&applied, &bp),
+            inference_steps,
+        };
+        self.write(&edges, batch.size(), step);
+        self.net = effective(
+            self.net.architecture(),
+            self.net.scalings(),
+            &self.layers,
+            &self.sub,
+            step + 1,
+        )?;
+        Ok(report)
+    }
+
+    fn network(&self) -> &Network<f64> {
+        &self.net
+    }
+
+    fn update_stats(&self) -> Option<UpdateStats> {
+        Some(self.updates)
+    }
+}

@@ -1,0 +1,304 @@
+//! `apcsim train` on the ideal path: its digital learners take the steps of `reference`'s
+//! training trajectories (one code path), so on a JPC training case (full batch, no shuffle,
+//! the file's learning rate) they reproduce `reference` to 1e-12 and JPC to 1e-8; the command
+//! writes its outputs whole.
+
+use apcsim::io::h5::H5Reader;
+use apcsim::io::reference::{read_reference, to_matrix};
+use apcsim::network::Batch;
+use apcsim::study::train::data::TrainData;
+use apcsim::study::train::plan::{digital_learners, equilibrium};
+use apcsim::study::train::{full_batch_descent, train, Schedule};
+use nalgebra::DMatrix;
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::Output;
+
+mod common;
+
+const CASES: [&str; 2] = ["train_lin_mupc_skips", "train_tanh_mupc_skips"];
+
+fn case_path(name: &str) -> std::path::PathBuf {
+    common::repo_path("tests/data/reference/training").join(format!("{name}.h5"))
+}
+
+/// max |a - b| / max |b|.
+fn rel(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
+    (a - b).amax() / b.amax()
+}
+
+/// Step `k` of the JPC trajectory `training/{rule}/W{l}`.
+fn jpc_weights(r: &H5Reader, rule: &str, l: usize, k: usize) -> DMatrix<f64> {
+    let a = r.array(&format!("training/{rule}/W{l}")).unwrap();
+    let (rows, cols) = (a.shape[1], a.shape[2]);
+    let part = a.data[k * rows * cols..(k + 1) * rows * cols].to_vec();
+    to_matrix(&apcsim::io::h5::Array::matrix(rows, cols, part))
+}
+
+#[test]
+fn ideal_training_equals_the_reference_trajectories() {
+    for case in CASES {
+        let input = read_reference(&case_path(case)).unwrap();
+        let schedule = input.training.unwrap();
+        let batch: Batch<f64> = input.batch.clone();
+        let data = TrainData {
+            train: batch.clone(),
+            test: batch.clone(),
+        };
+        let mut learners = digital_learners(&input.network, schedule.lr);
+        let plan = Schedule {
+            epochs: schedule.steps,
+            batch: batch.size(),
+            shuffle: false,
+            seed: 0,
+        };
+        let rec = train(&mut learners, &data, &plan, &mut |_, _| {}).unwrap();
+        let t = full_batch_descent(&input.network, &batch, schedule, &equilibrium()).unwrap();
+        let steps = schedule.steps;
+        for l in 0..input.network.n_layers() {
+            let (pc, bp) = (
+                &learners[0].network().weights()[l],
+                &learners[1].network().weights()[l],
+            );
+            let e = rel(pc, &t.pc_weights[steps][l]).max(rel(bp, &t.bp_weights[steps][l]));
+            assert!(e <= 1e-12, "{case} W{l}: train vs reference {e:e}");
+            let j = rel(pc, &jpc_weights(&input.reader, "pc", l, steps))
+                .max(rel(bp, &jpc_weights(&input.reader, "bp", l, steps)));
+            assert!(j <= 1e-8, "{case} W{l}: train vs JPC {j:e}");
+        }
+        for k in 0..steps {
+            let (p, b) = (&rec.steps[0][k], &rec.steps[1][k]);
+            assert!((p.loss - t.pc_loss[k]).abs() <= 1e-12, "{case} step {k}");
+            assert!(
+                (p.energy - t.pc_energy[k]).abs() <= 1e-12,
+                "{case} step {k}"
+            );
+            assert!(
+                (p.alignment.overall - t.pc_cos_sim[k]).abs() <= 1e-12,
+                "{case} step {k}"
+            );
+            assert!((b.loss - t.bp_loss[k]).abs() <= 1e-12, "{case} step {k}");
+        }
+    }
+}
+
+/// The command on a JPC case's batch: its final weights are JPC's last step (within 1e-8),
+/// its per-step losses JPC's (within 1e-9); report.json names every rule.
+#[test]
+fn the_command_trains_a_reference_batch_like_jpc() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = case_path(CASES[1]);
+    let design = dir.path().join("design.toml");
+    std::fs::write(
+        &design,
+        format!(
+            "[data]\nsource = \"hdf5:{}\"\n[train]\nepochs = 8\nbatch = 10\nlr = 2.0\nshuffle = false\n",
+            case.display()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let o = common::apcsim([
+        "train".as_ref(),
+        design.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ])
+    .output()
+    .unwrap();
+    common::assert_ok(&o);
+    let ours = H5Reader::open(&out.join("train.h5")).unwrap();
+    let jpc = H5Reader::open(&case).unwrap();
+    for (name, rule) in [("pc_ideal", "pc"), ("bp_float", "bp")] {
+        for l in 0..4 {
+            let w = to_matrix(&ours.array(&format!("final/{name}/W{l}")).unwrap());
+            let e = rel(&w, &jpc_weights(&jpc, rule, l, 8));
+            assert!(e <= 1e-8, "{name} W{l}: {e:e}");
+        }
+        let loss = ours.array(&format!("steps/{name}/loss")).unwrap().data;
+        let theirs = jpc.array(&format!("training/{rule}/loss")).unwrap().data;
+        assert_eq!(loss.len(), 8);
+        for (a, b) in loss.iter().zip(&theirs) {
+            assert!((a - b).abs() <= 1e-9, "{name} loss {a} vs {b}");
+        }
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let acc = &report["final"]["test_accuracy"];
+    assert!(
+        acc["pc_ideal"].is_number() && acc["bp_float"].is_number(),
+        "{report}"
+    );
+    assert!(acc.get("pc_hardware").is_some() && acc.get("bp_hardware").is_some());
+}
+
+/// PC and BP on hardware with an exact device, exact updates, ideal converters and ideal
+/// wires hold the weights as conductances and still take the digital steps: their trajectories
+/// equal `reference`'s to rounding (conductances of ~1e-5 S holding differences of ~1e-6 S
+/// lose about a digit).
+#[test]
+fn hardware_with_exact_devices_and_updates_equals_the_reference() {
+    use apcsim::hardware::update::{Scheme, UpdateDesign, UpdateParams};
+    use apcsim::study::train::hardware::{HardwareLearner, Rule, Substrate};
+    use apcsim::study::train::Learner;
+    let case = case_path(CASES[1]);
+    let input = read_reference(&case).unwrap();
+    let schedule = input.training.unwrap();
+    let text = format!("[data]\nsource = \"hdf5:{}\"\n", case.display());
+    let circuit =
+        apcsim::config::load_str("exact", &text, &[] as &[&str], &Default::default()).unwrap();
+    let (g_min, g_max) = (1e-6, 25e-6);
+    let mut crossbar = circuit.crossbar.clone();
+    crossbar.wire_resistance_ohms = 0.0;
+    let mut ideal_converter = circuit.periphery.dac.clone();
+    ideal_converter.bits = None;
+    let sub = Substrate {
+        device: common::exact_device(g_min, g_max),
+        crossbar,
+        update: UpdateDesign {
+            params: UpdateParams::ideal(g_min, g_max, 1e-9),
+            scheme: Scheme::Ideal,
+        },
+        dac: ideal_converter.clone(),
+        adc: ideal_converter,
+        seed: 1,
+    };
+    let t = full_batch_descent(&input.network, &input.batch, schedule, &equilibrium()).unwrap();
+    for (rule, reference) in [(Rule::Pc, &t.pc_weights), (Rule::Bp, &t.bp_weights)] {
+        let mut hw = HardwareLearner::new(
+            rule,
+            &input.network,
+            sub.clone(),
+            schedule.lr,
+            equilibrium(),
+        )
+        .unwrap();
+        for k in 0..schedule.steps {
+            let r = hw.step(&input.batch, k).unwrap();
+            let want = if rule == Rule::Pc {
+                t.pc_loss[k]
+            } else {
+                t.bp_loss[k]
+            };
+            assert!(
+                (r.loss - want).abs() <= 1e-10,
+                "{rule:?} step {k}: {} vs {want}",
+                r.loss
+            );
+        }
+        let worst = (0..input.network.n_layers())
+            .map(|l| rel(&hw.network().weights()[l], &reference[schedule.steps][l]))
+            .fold(0.0, f64::max);
+        eprintln!("{rule:?}: hardware vs reference, relative {worst:e}");
+        assert!(worst <= 1e-10, "{rule:?}: {worst:e}");
+    }
+}
+
+/// A data source train cannot learn from is refused with exit 2 naming the key, and no output
+/// is left.
+#[test]
+fn a_data_source_train_cannot_learn_is_refused() {
+    let o = refused(&["--set", "data.source=teacher"], "data.source");
+    assert!(common::text(&o.stderr).contains("optdigits"));
+}
+
+/// Update physics a design cannot use are refused before any training: an unknown family, a
+/// step larger than the conductance window, bit streams of length 0.
+#[test]
+fn unusable_update_physics_are_refused() {
+    refused(&["--set", "update.family=\"bogus\""], "family");
+    refused(&["--set", "update.dw_min=\"1S\""], "dw_min");
+    refused(
+        &[
+            "--set",
+            "update.scheme=\"stochastic\"",
+            "--set",
+            "update.bl=0",
+        ],
+        "bl",
+    );
+}
+
+/// Runs `apcsim train circuits/digits_small.toml` with `extra` into `out`.
+fn train_small(extra: &[&str], out: &Path) -> Output {
+    let design = common::repo_path("circuits/digits_small.toml");
+    let mut args: Vec<OsString> = vec!["train".into(), design.into()];
+    args.extend(extra.iter().map(OsString::from));
+    args.extend(["--out".into(), out.as_os_str().to_owned()]);
+    common::apcsim(&args).output().unwrap()
+}
+
+/// Runs `train_small` with `extra`, expects exit `code` with one stderr line holding every
+/// one of `needles`, and no output.
+fn fails(extra: &[&str], code: i32, needles: &[&str]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = train_small(extra, &out);
+    let stderr = common::text(&o.stderr);
+    assert_eq!(o.status.code(), Some(code), "{extra:?}: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    for n in needles {
+        assert!(stderr.contains(n), "{extra:?}: no {n:?} in {stderr}");
+    }
+    assert!(!out.join("train.h5").exists() && !out.join("report.json").exists());
+    o
+}
+
+fn refused(extra: &[&str], key: &str) -> Output {
+    fails(extra, 2, &[key])
+}
+
+/// One short epoch of the small digits design on its RRAM: every rule trains and is evaluated,
+/// report.json holds the four final accuracies and the hardware's update costs.
+#[test]
+fn the_command_trains_all_four_rules_on_digits() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = train_small(
+        &[
+            "--set",
+            "train.epochs=1",
+            "--set",
+            "train.train_samples=200",
+            "--set",
+            "train.test_samples=100",
+        ],
+        &out,
+    );
+    common::assert_ok(&o);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    for rule in ["pc_hardware", "bp_hardware", "pc_ideal", "bp_float"] {
+        let a = report["final"]["test_accuracy"][rule]
+            .as_f64()
+            .unwrap_or(-1.0);
+        assert!((0.0..=1.0).contains(&a), "{rule}: {report}");
+    }
+    // The digits design's RRAM moves 9 uS a pulse (about 4 states): one short epoch of small
+    // updates may fire none, but the costs are reported.
+    for rule in ["pc_hardware", "bp_hardware"] {
+        let pulses = report["updates"][rule]["pulses_per_step"].as_f64();
+        assert!(pulses.is_some_and(|p| p >= 0.0), "{rule}: {report}");
+    }
+    let h = H5Reader::open(&out.join("train.h5")).unwrap();
+    assert_eq!(
+        h.array("epochs/pc_hardware/test_accuracy").unwrap().shape,
+        vec![2]
+    );
+    assert_eq!(h.array("steps/bp_hardware/loss").unwrap().shape, vec![7]);
+}
+
+/// A learning rate that throws the weights out of range: exit 3, one line naming the step, the
+/// rule and the layer that ran away; no output left half-written.
+#[test]
+fn a_diverging_learning_rate_exits_3_naming_step_and_layer() {
+    let extra = [
+        "--set",
+        "train.lr=1e300",
+        "--set",
+        "train.train_samples=64",
+        "--set",
+        "train.test_samples=10",
+    ];
+    fails(&extra, 3, &["step 1: ", "diverged", "layer"]);
+}
