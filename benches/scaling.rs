@@ -18,7 +18,7 @@ mod network;
 use apcsim::numeric::stats::{median, LinearFit};
 use apcsim::report::{line_chart, Axis, Series};
 use apcsim::Real;
-use criterion::Criterion;
+use criterion::{Criterion, SamplingMode};
 use network::benchmark_network_of_batch;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -105,7 +105,12 @@ fn time(
 ) {
     let (kind, precision, s) = key;
     let mut g = c.benchmark_group(format!("scaling_{kind}"));
-    g.sample_size(10).warm_up_time(Duration::from_millis(500));
+    // Flat sampling: ten runs of the routine, not criterion's linear 1 + 2 + ... + 10, so the
+    // seconds-long points at width 4096 take ten runs, not fifty-five.
+    g.sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(1));
     let id = format!("{precision}_w{}_l{}_b{}", s.width, s.depth, s.batch);
     g.bench_function(id, |bch| {
         bch.iter_custom(|iters| {

@@ -3,11 +3,11 @@
 //! BP, and report ([`super::report::RunReport`]). A circuit that diverges is a result too: the
 //! error carries the report of what diverged and the traces recorded before.
 
+use super::readout::{error_converters, error_full_scales};
+use super::report::{GradientComparison, GradientsReport, ReadoutReport, RunReport};
 use crate::analog::feedforward::{
     feedforward_energy, feedforward_pass, feedforward_simulation, FeedforwardPass,
 };
-use super::readout::{error_converters, error_full_scales};
-use super::report::{GradientComparison, GradientsReport, ReadoutReport, RunReport};
 use crate::analog::{
     simulate_recorded, AnalogCircuit, EnergyModel, ReadoutBands, Scheme, SimError, SimFailure,
     SimOptions, Simulation, Tolerance, Traces,
