@@ -10,7 +10,7 @@ use crate::analog::{
 };
 use crate::config::{Circuit, Precision, SolverKind};
 use crate::design::build::{build, BuildError, Built};
-use crate::dynamics::{infer, InferenceError, InferenceOptions, Solver, Stop};
+use crate::dynamics::{infer, Fallback, InferenceError, InferenceOptions, Solver, Stop};
 use crate::io::h5::H5Error;
 use crate::network::{alignment, Activation, Alignment, Batch, Network, NetworkError};
 use crate::numeric::Real;
@@ -111,6 +111,8 @@ pub struct GradientCheck {
     pub pc_ideal: Vec<DMatrix<f64>>,
     pub bp_ideal: Vec<DMatrix<f64>>,
     pub bp_effective: Vec<DMatrix<f64>>,
+    /// Set when Newton-Krylov left samples of the ideal equilibrium to Dop853, and why.
+    pub ideal_fallback: Option<Fallback>,
 }
 
 impl GradientCheck {
@@ -298,10 +300,13 @@ fn gradient_check(
         pc_hardware.push(em * pm.transpose() * (-a * lam / b as f64));
     }
     let batch = &built.batch;
+    // The equilibrium by Newton-Krylov to max|dz/dt| < 1e-10, Dop853 at the tolerances it
+    // used to run alone where Newton fails (docs/design.md §8), as `check --gradient`.
     let solver = if arch.activation == Activation::Linear {
         Solver::ClosedForm
     } else {
-        Solver::Dop853 {
+        Solver::Newton {
+            max_iterations: crate::dynamics::NEWTON_MAX_ITERATIONS,
             rtol: 1e-11,
             atol: 1e-13,
         }
@@ -311,6 +316,7 @@ fn gradient_check(
         batch,
         &InferenceOptions::new(solver, Stop::steady(1e-10, 1_000_000)),
     )?;
+    let ideal_fallback = ideal.newton.and_then(|n| n.fallback);
     let pc_ideal = net.pc_weight_gradients(batch, &ideal.z);
     let (_, bp_ideal) = net.bp_gradients(batch);
     let hw_fwd = Network::new(arch.clone(), built.mapped.forward_weights())?;
@@ -323,6 +329,7 @@ fn gradient_check(
         pc_ideal,
         bp_ideal,
         bp_effective,
+        ideal_fallback,
     })
 }
 
