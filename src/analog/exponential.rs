@@ -215,27 +215,35 @@ impl<T: Real> Exponential<T> {
         circ.clamp(&mut self.z_pred);
         self.stage_end(flow, e);
         let half = T::of_f64(h / 2.0);
-        let norm = |v: &mut dyn Iterator<Item = f64>| v.fold(0.0f64, |a, x| a.max(x.abs()));
-        let dd = norm(
-            &mut self
-                .d1
-                .iter()
-                .zip(&self.d2)
-                .map(|(a, b)| (*b - *a).to_f64()),
-        );
-        let d1 = norm(&mut self.d1.iter().map(|a| a.to_f64()));
-        self.stiffness = if d1 > 0.0 { dd / (h * d1) } else { 0.0 };
-        let mut err = 0.0f64;
-        for (((zi, &p), &d1), &d2) in z.iter_mut().zip(&self.z_pred).zip(&self.d1).zip(&self.d2) {
-            *zi += half * (d1 + d2);
-            if let Some(t) = tol {
-                let w = t.atol + t.rtol * zi.to_f64().abs().max(p.to_f64().abs());
-                err = err.max((zi.to_f64() - p.to_f64()).abs() / w);
+        match tol {
+            Some(t) => self.correct_and_estimate(z, half, h, t),
+            None => {
+                for ((zi, &d1), &d2) in z.iter_mut().zip(&self.d1).zip(&self.d2) {
+                    *zi += half * (d1 + d2);
+                }
             }
         }
-        self.error = err;
         circ.clamp(state);
         flow.evals += 2;
+    }
+
+    /// The corrector `z += h/2 (d_1 + d_2)` with, in the same pass, the local error against the
+    /// embedded `z~` ([`Exponential::error`]) and the stiffness estimate
+    /// ([`Exponential::stiffness`]). The maxima skip NaN (`x > m` is false for it), as
+    /// `f64::max` does, and compile to vector maxima.
+    fn correct_and_estimate(&mut self, z: &mut [T], half: T, h: f64, t: Tolerance) {
+        let larger = |m: f64, x: f64| if x > m { x } else { m };
+        let (mut dd, mut d1_max, mut err) = (0.0f64, 0.0f64, 0.0f64);
+        for (((zi, &p), &d1), &d2) in z.iter_mut().zip(&self.z_pred).zip(&self.d1).zip(&self.d2) {
+            *zi += half * (d1 + d2);
+            dd = larger(dd, (d2 - d1).to_f64().abs());
+            d1_max = larger(d1_max, d1.to_f64().abs());
+            let (zn, pn) = (zi.to_f64(), p.to_f64());
+            let w = t.atol + t.rtol * larger(zn.abs(), pn.abs());
+            err = larger(err, (zn - pn).abs() / w);
+        }
+        self.stiffness = if d1_max > 0.0 { dd / (h * d1_max) } else { 0.0 };
+        self.error = err;
     }
 
     /// Stage 1 at (z_n, e_n): u_0 = eps(z_n), the noise scaled at this state, the mean error
