@@ -964,8 +964,10 @@ impl<'a, T: Real> ChunkRunner<'a, T> {
         // The last accepted step, observed by each chunk in the next parallel attempt (its
         // start-stage buffers still hold that step's), not one chunk after another here.
         let mut pending: Option<(usize, f64)> = None;
+        // Whether a chunk's state has diverged: checked by each chunk after its attempt.
+        let mut diverged = runs.iter().any(|r| r.chunk.check_divergence().is_err());
         while runs[0].chunk.time < t_max * (1.0 - 1e-9) {
-            if runs.iter().any(|r| r.chunk.check_divergence().is_err()) {
+            if diverged {
                 break;
             }
             let at = (runs[0].chunk.steps, runs[0].chunk.time);
@@ -976,17 +978,22 @@ impl<'a, T: Real> ChunkRunner<'a, T> {
             h = h.min(self.h).min((t_max - at.1) / tz);
             let (err, stiffness) = loop {
                 let observe = pending.take();
-                let (err, stiffness) = runs
+                let (err, stiffness, nonfinite) = runs
                     .par_iter_mut()
                     .zip(saved.par_iter_mut())
                     .map(|(r, s)| {
                         if let Some(at) = observe {
                             self.observe_step(r, at);
                         }
-                        r.chunk.attempt(h, tol, s)
+                        let (err, stiffness) = r.chunk.attempt(h, tol, s);
+                        (err, stiffness, r.chunk.check_divergence().is_err())
                     })
-                    .reduce(|| (0.0, 0.0), |a, b| (a.0.max(b.0), a.1.max(b.1)));
+                    .reduce(
+                        || (0.0, 0.0, false),
+                        |a, b| (a.0.max(b.0), a.1.max(b.1), a.2 || b.2),
+                    );
                 if err <= 1.0 || !err.is_finite() || h <= h_min {
+                    diverged = nonfinite;
                     break (err, stiffness);
                 }
                 runs.iter_mut()
