@@ -174,6 +174,27 @@ fn rk4_cannot_integrate_noise() {
     assert!(!tmp.path().join("runs").exists());
 }
 
+/// Newton-Krylov finds an equilibrium; `run` integrates a transient: `--set
+/// dynamics.solver=newton` is refused with one line that says why, and nothing is written.
+#[test]
+fn newton_as_the_run_solver_exits_2_saying_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = apcsim(["run", "--set", "dynamics.solver=\"newton\""])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("dynamics.solver"), "{err}");
+    assert!(
+        err.contains("equilibrium, not the circuit's transient"),
+        "{err}"
+    );
+    assert!(!err.contains("unknown value"), "{err}");
+    assert!(!tmp.path().join("runs").exists());
+}
+
 /// The README's first command: the embedded default design, no flags but the output folder.
 #[test]
 fn the_default_design_runs() {

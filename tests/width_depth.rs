@@ -402,3 +402,42 @@ fn cli_runs_a_small_study_and_rejects_bad_input_with_exit_2() {
     }
     assert!(!dir.path().join("bad").exists());
 }
+
+/// A Newton budget of one iteration cannot reach the study's residual from the feedforward
+/// pass: Dop853 finishes every equilibrium, the study still lands on it, and its report says
+/// that Newton fell back, where and why.
+#[test]
+fn a_newton_fallback_in_the_study_is_reported() {
+    let plan = StudyPlan {
+        ode: OdeTolerances {
+            newton_iterations: 1,
+            ..OdeTolerances::default()
+        },
+        ..small_plan_tanh()
+    };
+    let r = run(&plan, &|_| {}).unwrap();
+    let rec = &r.points[0].steps[0];
+    let said = rec.fallback.as_deref().expect("a fallback");
+    assert!(said.contains("after 1 Newton iterations"), "{said}");
+    assert!(rec.residual.unwrap() < plan.ode.steady_tol);
+    let report = r.report();
+    assert!(
+        report.contains(
+            "Newton-Krylov did not converge alone at 1 steps; the first, width 16, depth 3"
+        ),
+        "{report}"
+    );
+    let full = run(&small_plan_tanh(), &|_| {}).unwrap();
+    assert!(full.points[0].steps[0].fallback.is_none());
+    assert!(!full.report().contains("Newton-Krylov did not converge"));
+}
+
+fn small_plan_tanh() -> StudyPlan {
+    StudyPlan {
+        activation: Activation::Tanh,
+        input: 12,
+        output: 3,
+        batch: 8,
+        ..small_plan(Parameterisation::Mupc, &[16], &[3], 1)
+    }
+}

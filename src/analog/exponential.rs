@@ -136,6 +136,9 @@ pub fn ou_moments(x: f64) -> (f64, f64, f64) {
     )
 }
 
+/// Independent running maxima of the error estimate (one AVX2 vector of f64).
+const LANES: usize = 4;
+
 /// Buffers of the exponential scheme on one chunk.
 pub struct Exponential<T: Real> {
     /// The step the coefficients were computed for, and the error nodes' coefficients.
@@ -215,27 +218,52 @@ impl<T: Real> Exponential<T> {
         circ.clamp(&mut self.z_pred);
         self.stage_end(flow, e);
         let half = T::of_f64(h / 2.0);
-        let norm = |v: &mut dyn Iterator<Item = f64>| v.fold(0.0f64, |a, x| a.max(x.abs()));
-        let dd = norm(
-            &mut self
-                .d1
-                .iter()
-                .zip(&self.d2)
-                .map(|(a, b)| (*b - *a).to_f64()),
-        );
-        let d1 = norm(&mut self.d1.iter().map(|a| a.to_f64()));
-        self.stiffness = if d1 > 0.0 { dd / (h * d1) } else { 0.0 };
-        let mut err = 0.0f64;
-        for (((zi, &p), &d1), &d2) in z.iter_mut().zip(&self.z_pred).zip(&self.d1).zip(&self.d2) {
-            *zi += half * (d1 + d2);
-            if let Some(t) = tol {
-                let w = t.atol + t.rtol * zi.to_f64().abs().max(p.to_f64().abs());
-                err = err.max((zi.to_f64() - p.to_f64()).abs() / w);
+        match tol {
+            Some(t) => self.correct_and_estimate(z, half, h, t),
+            None => {
+                for ((zi, &d1), &d2) in z.iter_mut().zip(&self.d1).zip(&self.d2) {
+                    *zi += half * (d1 + d2);
+                }
             }
         }
-        self.error = err;
         circ.clamp(state);
         flow.evals += 2;
+    }
+
+    /// The corrector `z += h/2 (d_1 + d_2)` with, in the same pass, the local error against the
+    /// embedded `z~` ([`Exponential::error`]) and the stiffness estimate
+    /// ([`Exponential::stiffness`]). The maxima skip NaN (`x > m` is false for it), as
+    /// `f64::max` does; they run in [`LANES`] independent lanes, which compile to vector maxima
+    /// (a single running maximum is a serial chain).
+    fn correct_and_estimate(&mut self, z: &mut [T], half: T, h: f64, t: Tolerance) {
+        let larger = |m: f64, x: f64| if x > m { x } else { m };
+        // Per lane: max|d_2 - d_1|, max|d_1|, the weighted error.
+        let mut acc = [[0.0f64; LANES]; 3];
+        let mut update = |j: usize, zi: &mut T, p: T, d1: T, d2: T| {
+            *zi += half * (d1 + d2);
+            acc[0][j] = larger(acc[0][j], (d2 - d1).to_f64().abs());
+            acc[1][j] = larger(acc[1][j], d1.to_f64().abs());
+            let (zn, pn) = (zi.to_f64(), p.to_f64());
+            let w = t.atol + t.rtol * larger(zn.abs(), pn.abs());
+            acc[2][j] = larger(acc[2][j], (zn - pn).abs() / w);
+        };
+        let mut zc = z.chunks_exact_mut(LANES);
+        let mut pc = self.z_pred.chunks_exact(LANES);
+        let mut ac = self.d1.chunks_exact(LANES);
+        let mut bc = self.d2.chunks_exact(LANES);
+        for (((zs, ps), d1s), d2s) in (&mut zc).zip(&mut pc).zip(&mut ac).zip(&mut bc) {
+            for j in 0..LANES {
+                update(j, &mut zs[j], ps[j], d1s[j], d2s[j]);
+            }
+        }
+        let rest = zc.into_remainder().iter_mut().zip(pc.remainder());
+        for ((zi, &p), (&d1, &d2)) in rest.zip(ac.remainder().iter().zip(bc.remainder())) {
+            update(0, zi, p, d1, d2);
+        }
+        let max = |lanes: &[f64; LANES]| lanes.iter().fold(0.0f64, |m, &x| larger(m, x));
+        let (dd, d1_max) = (max(&acc[0]), max(&acc[1]));
+        self.stiffness = if d1_max > 0.0 { dd / (h * d1_max) } else { 0.0 };
+        self.error = max(&acc[2]);
     }
 
     /// Stage 1 at (z_n, e_n): u_0 = eps(z_n), the noise scaled at this state, the mean error
@@ -271,8 +299,9 @@ impl<T: Real> Exponential<T> {
         let c = self.coef;
         for l in 1..=circ.n_layers() {
             let (m, u0, start) = (&mut self.mean[l - 1], &self.u0[l - 1], &ws.eps[l - 1]);
-            for (i, v) in m.iter_mut().enumerate() {
-                *v = u0[i] + T::of_f64(c.phi1) * (start[i] - u0[i]);
+            let phi1 = T::of_f64(c.phi1);
+            for ((v, &u), &s) in m.iter_mut().zip(u0).zip(start) {
+                *v = u + phi1 * (s - u);
             }
             if let Some(ns) = noise.as_ref() {
                 add_mean_noise(m, &ns.e[l - 1], &ns.e_mean[l - 1], c);
@@ -312,22 +341,24 @@ impl<T: Real> Exponential<T> {
             } else {
                 &mut []
             };
-            for (i, v) in e_l.iter_mut().enumerate() {
-                let delta = u1[i] - u0[i];
-                *v = T::of_f64(c.decay) * *v
-                    + T::of_f64(1.0 - c.decay) * u0[i]
-                    + T::of_f64(1.0 - c.phi1) * delta;
+            let (decay, fill, lag) = (
+                T::of_f64(c.decay),
+                T::of_f64(1.0 - c.decay),
+                T::of_f64(1.0 - c.phi1),
+            );
+            for ((v, &u), &u_end) in e_l.iter_mut().zip(u0).zip(u1.iter()) {
+                let delta = u_end - u;
+                *v = decay * *v + fill * u + lag * delta;
             }
             if let Some(ns) = noise.as_ref() {
                 for (v, &n1) in e_l.iter_mut().zip(&ns.e[l - 1]) {
                     *v += T::of_f64(c.noise_end) * n1;
                 }
             }
-            for (i, v) in u1.iter_mut().enumerate() {
-                let delta = *v - u0[i];
-                *v = u0[i]
-                    + T::of_f64(c.phi1) * (start[i] - u0[i])
-                    + T::of_f64(1.0 - 2.0 * c.phi2) * delta;
+            let (phi1, slope) = (T::of_f64(c.phi1), T::of_f64(1.0 - 2.0 * c.phi2));
+            for ((v, &u), &s) in u1.iter_mut().zip(u0).zip(start) {
+                let delta = *v - u;
+                *v = u + phi1 * (s - u) + slope * delta;
             }
             if let Some(ns) = noise.as_ref() {
                 add_mean_noise(u1, &ns.e[l - 1], &ns.e_mean[l - 1], c);

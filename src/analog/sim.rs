@@ -1014,8 +1014,13 @@ impl<'a, T: Real> ChunkRunner<'a, T> {
         let (tz, t_max) = (self.circ.tau_z_seconds, self.opts.t_max_seconds);
         let (mut h, h_min) = (self.h, self.h * 1e-3);
         let (mut ticks, mut told) = (Ticks::new(self.progress, 1), 0);
+        // The last accepted step, observed by each chunk in the next parallel attempt (its
+        // start-stage buffers still hold that step's), not one chunk after another here.
+        let mut pending: Option<(usize, f64)> = None;
+        // Whether a chunk's state has diverged: checked by each chunk after its attempt.
+        let mut diverged = runs.iter().any(|r| r.chunk.check_divergence().is_err());
         while runs[0].chunk.time < t_max * (1.0 - 1e-9) {
-            if runs.iter().any(|r| r.chunk.check_divergence().is_err()) {
+            if diverged {
                 break;
             }
             let at = (runs[0].chunk.steps, runs[0].chunk.time);
@@ -1025,12 +1030,23 @@ impl<'a, T: Real> ChunkRunner<'a, T> {
             // local tolerance moved the default design's settling times by 2 %).
             h = h.min(self.h).min((t_max - at.1) / tz);
             let (err, stiffness) = loop {
-                let (err, stiffness) = runs
+                let observe = pending.take();
+                let (err, stiffness, nonfinite) = runs
                     .par_iter_mut()
                     .zip(saved.par_iter_mut())
-                    .map(|(r, s)| r.chunk.attempt(h, tol, s))
-                    .reduce(|| (0.0, 0.0), |a, b| (a.0.max(b.0), a.1.max(b.1)));
+                    .map(|(r, s)| {
+                        if let Some(at) = observe {
+                            self.observe_step(r, at);
+                        }
+                        let (err, stiffness) = r.chunk.attempt(h, tol, s);
+                        (err, stiffness, r.chunk.check_divergence().is_err())
+                    })
+                    .reduce(
+                        || (0.0, 0.0, false),
+                        |a, b| (a.0.max(b.0), a.1.max(b.1), a.2 || b.2),
+                    );
                 if err <= 1.0 || !err.is_finite() || h <= h_min {
+                    diverged = nonfinite;
                     break (err, stiffness);
                 }
                 runs.iter_mut()
@@ -1040,9 +1056,9 @@ impl<'a, T: Real> ChunkRunner<'a, T> {
             };
             for r in runs.iter_mut() {
                 r.chunk.accept(h);
-                self.observe_step(r, at);
                 r.residual = r.chunk.max_drive();
             }
+            pending = Some(at);
             // The progress counts chunk-steps of dt, as a fixed-step pass does.
             let done = (runs[0].chunk.time / self.opts.dt_seconds * (1.0 + 1e-9)).floor();
             let done = done as usize * runs.len();
@@ -1064,6 +1080,9 @@ impl<'a, T: Real> ChunkRunner<'a, T> {
             }
         }
         ticks.flush();
+        if let Some(at) = pending {
+            runs.par_iter_mut().for_each(|r| self.observe_step(r, at));
+        }
         runs.into_iter()
             .map(|r| {
                 let mut r = checked(r)?;

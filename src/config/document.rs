@@ -705,10 +705,15 @@ fn convert<'i>(
             DeValue::String(s) if choices.contains(&s.as_ref()) => Ok(v),
             DeValue::String(s) => Err(ctx.error(
                 &span,
-                ErrorKind::UnknownChoice {
-                    value: s.to_string(),
-                    choices: choices.iter().map(|c| c.to_string()).collect(),
-                    suggestion: schema::nearest(s, choices.iter().copied()).map(str::to_string),
+                match schema::inapplicable_choice(key.section, key.name, s) {
+                    Some(why) => ErrorKind::Invalid {
+                        message: why.to_string(),
+                    },
+                    None => ErrorKind::UnknownChoice {
+                        value: s.to_string(),
+                        choices: choices.iter().map(|c| c.to_string()).collect(),
+                        suggestion: schema::nearest(s, choices.iter().copied()).map(str::to_string),
+                    },
                 },
             )),
             other => Err(wrong_type(

@@ -172,6 +172,26 @@ pub const MODES: &[&str] = &["pc", "feedforward"];
 const ERROR_RANGING: &[&str] = &["none", "per_layer"];
 pub const SOLVERS: &[&str] = &["euler", "heun", "rk4", "dopri5", "dop853", "exponential"];
 
+/// Values that name something real but cannot serve a key, with why: (section, key, value,
+/// reason). The loader gives the reason instead of "unknown value".
+const INAPPLICABLE_CHOICES: &[(&str, &str, &str, &str)] = &[(
+    "dynamics",
+    "solver",
+    "newton",
+    "newton finds the network's equilibrium, not the circuit's transient that dynamics.solver \
+     integrates in time (settling, energy and noise need the path); choose one of euler, heun, \
+     rk4, dopri5, dop853, exponential. Newton-Krylov serves `apcsim reference --solver \
+     newton`, and `check --gradient` and `study width-depth` use it already",
+)];
+
+/// Why `value` cannot serve `section.name`, when it names something that exists elsewhere.
+pub fn inapplicable_choice(section: &str, name: &str, value: &str) -> Option<&'static str> {
+    INAPPLICABLE_CHOICES
+        .iter()
+        .find(|c| (c.0, c.1, c.2) == (section, name, value))
+        .map(|c| c.3)
+}
+
 use DefaultValue::{Derived, Value};
 use Dimension as D;
 

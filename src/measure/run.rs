@@ -14,7 +14,7 @@ use crate::analog::{
 };
 use crate::config::{Circuit, Precision, RunMode, SolverKind};
 use crate::design::build::{build, BuildError, Built};
-use crate::dynamics::{infer, InferenceError, InferenceOptions, Solver, Stop};
+use crate::dynamics::{infer, Fallback, InferenceError, InferenceOptions, Solver, Stop};
 use crate::hardware::latency::StageTimes;
 use crate::io::h5::H5Error;
 use crate::network::{alignment, Activation, Alignment, Batch, Network, NetworkError};
@@ -116,6 +116,8 @@ pub struct GradientCheck {
     pub pc_ideal: Vec<DMatrix<f64>>,
     pub bp_ideal: Vec<DMatrix<f64>>,
     pub bp_effective: Vec<DMatrix<f64>>,
+    /// Set when Newton-Krylov left samples of the ideal equilibrium to Dop853, and why.
+    pub ideal_fallback: Option<Fallback>,
 }
 
 impl GradientCheck {
@@ -205,7 +207,7 @@ pub fn run(
     let mut opts = sim_options(circuit)?;
     let built = build(circuit)?;
     let ideal = ideal_equilibrium(&built)?;
-    let full_scale = error_full_scales(circuit, &built.network, &built.batch, &ideal);
+    let full_scale = error_full_scales(circuit, &built.network, &built.batch, &ideal.z);
     let p = &circuit.periphery;
     opts.readout = Some(ReadoutBands::new(&p.adc, &full_scale, p.readout_band_lsb));
     let mut hw_batch = built.batch.clone();
@@ -301,31 +303,45 @@ fn diverged(
     }
 }
 
-/// The ideal network's equilibrium on the batch (value nodes, the network's layout): the
-/// theory value of the gradient check, and the signal range the error ADCs are ranged to.
-fn ideal_equilibrium(built: &Built) -> Result<Vec<f64>, RunError> {
+/// The ideal network's equilibrium on the batch: the theory value of the gradient check, and
+/// the signal range the error ADCs are ranged to.
+struct IdealEquilibrium {
+    /// Value nodes, the network's layout.
+    z: Vec<f64>,
+    /// Set when Newton-Krylov left samples to Dop853, and why.
+    fallback: Option<Fallback>,
+}
+
+/// The equilibrium by Newton-Krylov to max|dz/dt| < 1e-10, Dop853 at the tolerances it used to
+/// run alone where Newton fails (docs/design.md §8), as `check --gradient`.
+fn ideal_equilibrium(built: &Built) -> Result<IdealEquilibrium, RunError> {
     let net = &built.network;
     let solver = if net.architecture().activation == Activation::Linear {
         Solver::ClosedForm
     } else {
-        Solver::Dop853 {
+        Solver::Newton {
+            max_iterations: crate::dynamics::NEWTON_MAX_ITERATIONS,
             rtol: 1e-11,
             atol: 1e-13,
         }
     };
     let opts = InferenceOptions::new(solver, Stop::steady(1e-10, 1_000_000));
-    Ok(infer(net, &built.batch, &opts)?.z)
+    let ideal = infer(net, &built.batch, &opts)?;
+    Ok(IdealEquilibrium {
+        fallback: ideal.newton.and_then(|n| n.fallback),
+        z: ideal.z,
+    })
 }
 
 /// The circuit's PC update from its settled state, read through the ADCs (the errors of layer l
 /// at the full scale `full_scale[l-1]`), against BP and against the ideal circuit at its
-/// equilibrium `z_ideal`.
+/// equilibrium `ideal`.
 fn gradient_check(
     circuit: &Circuit,
     built: &Built,
     hw_batch: &crate::network::Batch<f64>,
     sim: &Simulation,
-    (z_ideal, full_scale): (&[f64], &[f64]),
+    (ideal, full_scale): (&IdealEquilibrium, &[f64]),
 ) -> Result<GradientCheck, RunError> {
     let net = &built.network;
     let arch = net.architecture();
@@ -359,7 +375,7 @@ fn gradient_check(
         pc_hardware.push(em * pm.transpose() * (-a * lam / b as f64));
     }
     let batch = &built.batch;
-    let pc_ideal = net.pc_weight_gradients(batch, z_ideal);
+    let pc_ideal = net.pc_weight_gradients(batch, &ideal.z);
     let (_, bp_ideal) = net.bp_gradients(batch);
     let hw_fwd = Network::new(arch.clone(), built.mapped.forward_weights())?;
     let (_, bp_effective) = hw_fwd.bp_gradients(hw_batch);
@@ -371,6 +387,7 @@ fn gradient_check(
         pc_ideal,
         bp_ideal,
         bp_effective,
+        ideal_fallback: ideal.fallback.clone(),
     })
 }
 

@@ -95,6 +95,9 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     progress.finish();
     write_run_report(&circuit, &res, folder.path())?;
     say!("{}", run_summary(&circuit, &res));
+    if let Some(f) = &res.gradients.ideal_fallback {
+        sayln!("ideal circuit's equilibrium: {f}");
+    }
     sayln!("wrote {}", folder.path().display());
     Ok(())
 }

@@ -119,6 +119,8 @@ pub struct OdeTolerances {
     /// Stop once max|dz/dt| is below this.
     pub steady_tol: f64,
     pub max_steps: usize,
+    /// Newton iterations before a chunk falls back to Dop853.
+    pub newton_iterations: usize,
 }
 
 impl Default for OdeTolerances {
@@ -133,6 +135,7 @@ impl Default for OdeTolerances {
             atol: 1e-14,
             steady_tol: 1e-11,
             max_steps: 1_000_000,
+            newton_iterations: crate::dynamics::NEWTON_MAX_ITERATIONS,
         }
     }
 }

@@ -26,6 +26,9 @@ pub struct StepRecord {
     /// max|dE/dz| at the PC trajectory's equilibrium (how exact it is): every step for the
     /// ODE route, the first and last steps for the closed form.
     pub residual: Option<f64>,
+    /// Set when Newton-Krylov left samples of this step's equilibria (either trajectory) to
+    /// Dop853: what it said.
+    pub fallback: Option<String>,
 }
 
 /// Everything measured at one point.
@@ -43,6 +46,8 @@ pub(super) struct Equilibrium {
     z: Vec<f64>,
     rescaling: Option<DMatrix<f64>>,
     residual: Option<f64>,
+    /// Newton-Krylov's fallback to Dop853, if it fell back.
+    fallback: Option<String>,
 }
 
 /// PC's gradient at one set of weights, with what the equilibrium showed.
@@ -52,6 +57,7 @@ pub(super) struct PcGradient {
     residual: Option<f64>,
     /// Against BP on the hardware's own weights (device runs, when asked for).
     vs_hw_bp: Option<f64>,
+    fallback: Option<String>,
 }
 
 /// Runs one point from initialisation to step T.
@@ -108,12 +114,13 @@ impl PointRun<'_> {
                 z: eq.z,
                 rescaling: Some(eq.rescaling),
                 residual,
+                fallback: None,
             })
         } else {
             let o = &self.plan.ode;
             let opts = InferenceOptions::new(
                 Solver::Newton {
-                    max_iterations: crate::dynamics::NEWTON_MAX_ITERATIONS,
+                    max_iterations: o.newton_iterations,
                     rtol: o.rtol,
                     atol: o.atol,
                 },
@@ -130,6 +137,7 @@ impl PointRun<'_> {
                 z: inf.z,
                 rescaling: None,
                 residual: Some(inf.max_dzdt),
+                fallback: inf.newton.and_then(|n| n.fallback).map(|f| f.to_string()),
             })
         }
     }
@@ -150,6 +158,7 @@ impl PointRun<'_> {
                 rescaling: eq.rescaling,
                 residual: eq.residual,
                 vs_hw_bp: None,
+                fallback: eq.fallback,
             });
         };
         let map_seed = stream_seed(
@@ -183,6 +192,7 @@ impl PointRun<'_> {
             rescaling: eq.rescaling,
             residual: eq.residual,
             vs_hw_bp,
+            fallback: eq.fallback,
         })
     }
 
@@ -210,6 +220,7 @@ impl PointRun<'_> {
             let (loss_pc, bp_at_pc) = net_pc.bp_gradients(&batch);
             let pc_traj = alignment(&pc.grads, &bp_at_pc);
             // At step 0 both trajectories sit at the same weights.
+            let mut fallback = pc.fallback.clone();
             let (bp_traj, loss_bp, bp_grads) = if step == 0 {
                 (pc_traj.clone(), loss_pc, None)
             } else {
@@ -217,6 +228,7 @@ impl PointRun<'_> {
                 let (loss_bp, bp) = net_bp.bp_gradients(&batch);
                 let pc_at_bp = self.pc_gradient(&net_bp, &batch, step, 1, false)?;
                 let a = alignment(&pc_at_bp.grads, &bp);
+                fallback = fallback.or(pc_at_bp.fallback);
                 w_bp = net_bp.into_weights();
                 (a, loss_bp, Some(bp))
             };
@@ -241,6 +253,7 @@ impl PointRun<'_> {
                 loss_pc_traj: loss_pc,
                 loss_bp_traj: loss_bp,
                 residual: pc.residual,
+                fallback,
             });
             w_pc = net_pc.into_weights();
             if step < plan.steps {

@@ -401,6 +401,27 @@ impl StudyResults {
             .flat_map(|p| p.steps.iter().filter_map(|r| r.residual))
             .fold(0.0, f64::max);
         let _ = writeln!(s, "\nlargest equilibrium residual max|dE/dz|: {worst:.2e}");
+        let fell_back: Vec<String> = self
+            .points
+            .iter()
+            .flat_map(|p| {
+                let Point { width, depth, seed } = p.point;
+                p.steps.iter().filter_map(move |r| {
+                    let f = r.fallback.as_ref()?;
+                    Some(format!(
+                        "width {width}, depth {depth}, seed {seed}, step {}: {f}",
+                        r.step
+                    ))
+                })
+            })
+            .collect();
+        if let Some(first) = fell_back.first() {
+            let _ = writeln!(
+                s,
+                "Newton-Krylov did not converge alone at {} steps; the first, {first}",
+                fell_back.len()
+            );
+        }
         s
     }
 
