@@ -150,7 +150,7 @@ pub struct DataSpec {
     pub samples: usize,
 }
 
-/// `apcsim train`'s data split and schedule ([train]).
+/// `apcsim train`'s data split and schedule (`[train]`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainParams {
     pub epochs: usize,

@@ -66,7 +66,7 @@ pub fn prepare(circuit: &Circuit) -> Result<(Network<f64>, TrainData), PlanError
     }
 }
 
-/// The schedule of `circuit`'s [train] section.
+/// The schedule of `circuit`'s `[train]` section.
 pub fn schedule(circuit: &Circuit) -> Schedule {
     Schedule {
         epochs: circuit.train.epochs,
