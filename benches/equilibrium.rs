@@ -9,11 +9,11 @@
 //! `APCSIM_BENCH_QUICK=1` runs the same comparison on a small network (N = 64, L = 4) for CI.
 //!
 //! Dop853 takes about 230 s per solve on the benchmark network (and about 37 s on the quick
-//! one, loaded), so criterion's minimum of 10 samples costs it 40 minutes or more: it joins the
+//! one, loaded), so criterion's minimum of 10 samples (one solve each) costs it about 40 minutes: it joins the
 //! group only with `APCSIM_BENCH_DOP853=1`.
 
 use apcsim::dynamics::{infer, InferenceOptions, Solver, Stop};
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
 
 #[path = "common/network.rs"]
 mod network;
@@ -37,7 +37,8 @@ fn benches(c: &mut Criterion) {
         Some(("euler", Solver::Euler { dt: EULER_DT })),
     ];
     let mut g = c.benchmark_group("equilibrium_1e-10");
-    g.sample_size(10);
+    // One solve per sample: linear sampling would run 55 solves of each solver.
+    g.sample_size(10).sampling_mode(SamplingMode::Flat);
     for (name, solver) in solvers.into_iter().flatten() {
         let opts = InferenceOptions::new(solver, stop);
         g.bench_function(format!("{name}_N{n}_L{l}"), |b| {
