@@ -1789,8 +1789,14 @@ fn supply_energy_is_conserved_element_by_element() {
         let b = f.inputs[0].ncols() as f64;
         let dissipated = (e.device_heat + drivers + tias + biases * b) * window;
         let row = &energy[l - 1];
-        // Everything but the node capacitors (which do not move) and the conversions (events).
-        let events = [Component::Capacitors, Component::Dac, Component::Adc];
+        // Everything but the node capacitors (which do not move) and the conversions (events,
+        // with the core's digital side of each).
+        let events = [
+            Component::Capacitors,
+            Component::Dac,
+            Component::Adc,
+            Component::Core,
+        ];
         let supplied: f64 = Component::SUPPLY
             .iter()
             .filter(|c| !events.contains(c))
@@ -1916,7 +1922,7 @@ fn reported_energy_is_the_integral_of_the_traced_power_and_adds_up() {
     };
     let (mut sum_traced, mut sum_reported, mut sum_coarse) = (0.0, 0.0, 0.0);
     for (c, name) in names.iter().enumerate() {
-        if *name == "dac" || *name == "adc" {
+        if ["dac", "adc", "core"].contains(name) {
             continue;
         }
         let traced = integrate(c, 1);
@@ -2019,6 +2025,7 @@ fn noisy_simulation_is_identical_on_one_and_two_threads() {
         amplifier_power_watts: [2e-5; 4],
         dac_energy_joules: 1e-13,
         adc_energy_joules: 1e-13,
+        core_joules: [1e-14, 2e-14],
         amplifiers: (1..w.len()).map(|l| [w[l], w[l], w[l], w[l]]).collect(),
         conversions: (1..w.len()).map(|l| [w[l], w[l]]).collect(),
     };

@@ -205,3 +205,44 @@ fn the_node_sets_the_defaults_and_a_stated_value_wins() {
     assert_eq!(c.periphery.supply_volts, 1.2);
     assert!(rel(c.periphery.adc.energy_joules, 33.89e-15 * 256.0) < 1e-12);
 }
+
+/// The core's digital side (docs/circuit-model.md, "The core's digital side") on tiny at 28 nm
+/// (1.1 V), from Horowitz's 45 nm, 0.9 V figures (ISSCC 2014, Fig. 1.1.9) scaled by
+/// (28/45)(1.1/0.9)^2 and Dally's 100 fJ/bit/mm: an 8-bit register clocked at 1.28 GHz while its
+/// converter converts (one bit 0.03 pJ / 8), a quarter of a 32-bit 8 KB SRAM word (5 pJ) per value
+/// in and out, a 16-bit float multiply and add (1.1 + 0.4 pJ) and 8 bits over one core pitch per
+/// value out. The pitch is the side of a square holding a 2 x 2 tile's 8 cells of 48 F^2, its 2
+/// survey ADCs (0.002 mm^2) and 2 ISAAC DACs of 8 bits.
+#[test]
+fn the_core_prices_each_conversion_from_horowitz_and_dally() {
+    let circuit = tiny(&["periphery.technology=28nm"]);
+    let res = run(&circuit, &|_, _| {}).unwrap();
+    let p = &res.report.measurements().unwrap().ppa;
+    let s = 28.0 / 45.0 * (1.1f64 / 0.9).powi(2);
+    let register_watts = 8.0 * 0.03e-12 / 8.0 * s * 1.28e9;
+    let buffer = 5e-12 * s * 8.0 / 32.0;
+    let dac_area = 0.00017e-6 / 1024.0 * 128.0 * (28.0f64 / 32.0).powi(2);
+    let tile = 8.0 * 48.0 * 28e-9 * 28e-9 + 2.0 * 0.002e-6 + 2.0 * dac_area;
+    let hop = 8.0 * 100e-15 / 1e-3 * tile.sqrt();
+    let per_dac = buffer + register_watts * T_DAC;
+    let per_adc = (1.1e-12 + 0.4e-12) * s + buffer + hop + register_watts * T_ADC_28NM;
+    // The conversions of ppa_of_tiny_matches_the_table_and_the_conventions: PC 6 in, 14 out;
+    // feedforward 10 in, 8 out.
+    let pc = p.relaxation.as_ref().unwrap();
+    let got = pc.energy_by_component_joules.get(Component::Core);
+    let want = 6.0 * per_dac + 14.0 * per_adc;
+    assert!(rel(got, want) < 1e-12, "{got:e} vs {want:e}");
+    let got = p
+        .feedforward
+        .energy_by_component_joules
+        .get(Component::Core);
+    let want = 10.0 * per_dac + 8.0 * per_adc;
+    assert!(rel(got, want) < 1e-12, "{got:e} vs {want:e}");
+    // A stated register energy wins: at zero, the buffers, the scaling and the network remain.
+    let stated = tiny(&["periphery.technology=28nm", "periphery.register_energy=0J"]);
+    let res = run(&stated, &|_, _| {}).unwrap();
+    let ff = &res.report.measurements().unwrap().ppa.feedforward;
+    let got = ff.energy_by_component_joules.get(Component::Core);
+    let want = 10.0 * buffer + 8.0 * (per_adc - register_watts * T_ADC_28NM);
+    assert!(rel(got, want) < 1e-12, "{got:e} vs {want:e}");
+}

@@ -14,7 +14,8 @@
 //! ([`crate::hardware::technology`]).
 
 use super::circuit::AnalogCircuit;
-use crate::hardware::params::PeripheryParams;
+use crate::hardware::digital::CorePrices;
+use crate::hardware::params::{CrossbarParams, PeripheryParams};
 use crate::hardware::technology::{AmplifierBias, AmplifierNeeds};
 use crate::network::Activation;
 use crate::numeric::Real;
@@ -45,6 +46,9 @@ pub enum Component {
     Dac,
     /// Read-out conversions for the weight update.
     Adc,
+    /// The core's digital side (src/hardware/digital.rs): the converters' registers, clocked
+    /// while they convert, and per value the buffer, the local scaling and the network hop.
+    Core,
     /// Joule heat of the devices, sum G V^2 of both reads: a part of the drivers' energy, not
     /// a supply term.
     DeviceJouleHeat,
@@ -61,9 +65,9 @@ impl Component {
         }
         all
     };
-    pub const COUNT: usize = 10;
+    pub const COUNT: usize = 11;
     /// The components that draw from the supply: their sum is the energy.
-    pub const SUPPLY: [Component; 9] = [
+    pub const SUPPLY: [Component; 10] = [
         Component::CrossbarForward,
         Component::CrossbarBackward,
         Component::Tia,
@@ -73,6 +77,7 @@ impl Component {
         Component::Capacitors,
         Component::Dac,
         Component::Adc,
+        Component::Core,
     ];
 
     pub fn name(self) -> &'static str {
@@ -86,6 +91,7 @@ impl Component {
             Component::Capacitors => "capacitors",
             Component::Dac => "dac",
             Component::Adc => "adc",
+            Component::Core => "core",
             Component::DeviceJouleHeat => "device_joule_heat",
         }
     }
@@ -118,6 +124,9 @@ pub struct EnergyModel {
     pub amplifier_power_watts: [f64; 4],
     pub dac_energy_joules: f64,
     pub adc_energy_joules: f64,
+    /// The core's digital side per DAC and per ADC conversion (joules): the register over the
+    /// conversion time, the buffer, the scaling and the network hop.
+    pub core_joules: [f64; 2],
     /// Amplifiers per layer: (TIAs, error amplifiers, integrators, activation circuits).
     pub amplifiers: Vec<[usize; 4]>,
     /// Conversions per sample per layer: (DAC, ADC).
@@ -125,13 +134,13 @@ pub struct EnergyModel {
 }
 
 impl EnergyModel {
-    /// Counts every amplifier and conversion of a network of `widths` with `activation`; the
-    /// amplifiers' bias is the design's, or the periphery table's for value nodes of time
-    /// constant `tau_z_seconds` and devices at `temperature_kelvin`.
+    /// Counts every amplifier and conversion of a network of `widths` with `activation` on
+    /// tiles of `c`; the amplifiers' bias is the design's, or the periphery table's for value
+    /// nodes of time constant `tau_z_seconds` and devices at `temperature_kelvin`.
     pub fn new(
         widths: &[usize],
         activation: Activation,
-        v_read_volts: f64,
+        c: &CrossbarParams,
         p: &PeripheryParams,
         (tau_z_seconds, temperature_kelvin): (f64, f64),
     ) -> Self {
@@ -159,13 +168,15 @@ impl EnergyModel {
                 [dac, adc]
             })
             .collect();
+        let core = CorePrices::of(p, c).per_conversion([p.dac_time_seconds, p.adc_time_seconds]);
         EnergyModel {
-            v_read_volts,
+            v_read_volts: c.v_read_volts,
             supply_volts: p.supply_volts,
             node_capacitance_farads: p.node_capacitance_farads,
             amplifier_power_watts: amplifier_bias(p, tau_z_seconds, temperature_kelvin).watts,
             dac_energy_joules: p.dac.energy_joules,
             adc_energy_joules: p.adc.energy_joules,
+            core_joules: core,
             amplifiers,
             conversions,
         }
@@ -195,9 +206,15 @@ impl EnergyModel {
                 let mut e = [0.0; Component::COUNT];
                 e[Component::Dac.index()] = (c[0] * samples) as f64 * self.dac_energy_joules;
                 e[Component::Adc.index()] = (c[1] * samples) as f64 * self.adc_energy_joules;
+                e[Component::Core.index()] = self.core_energy((c[0] * samples, c[1] * samples));
                 e
             })
             .collect()
+    }
+
+    /// The core's digital side of `dacs` DAC and `adcs` ADC conversions (joules).
+    pub fn core_energy(&self, (dacs, adcs): (usize, usize)) -> f64 {
+        dacs as f64 * self.core_joules[0] + adcs as f64 * self.core_joules[1]
     }
 
     /// Adds the supply power of the reads (watts, summed over the `b` samples) of the state

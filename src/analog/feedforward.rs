@@ -77,7 +77,7 @@ fn pc_driven_seconds(layers: usize, t: &StageTimes) -> Vec<f64> {
 /// Energy of one feedforward inference of the batch, per layer and component (joules): each
 /// layer's read and the bias of its forward TIAs while its DACs convert and the read settles
 /// (the ADCs sample and hold the result), its DAC conversions of the inputs and its ADC
-/// conversions of the outputs.
+/// conversions of the outputs, and the core's digital side of both.
 pub fn feedforward_energy(model: &EnergyModel, pass: &FeedforwardPass, t: &StageTimes) -> ByLayer {
     let (w, b) = (&pass.widths, pass.batch as f64);
     let driven = t.dac + t.read;
@@ -87,6 +87,7 @@ pub fn feedforward_energy(model: &EnergyModel, pass: &FeedforwardPass, t: &Stage
             e[Component::Tia.index()] += b * w[l] as f64 * model.amplifier_power_watts[0] * driven;
             e[Component::Dac.index()] += b * w[l - 1] as f64 * model.dac_energy_joules;
             e[Component::Adc.index()] += b * w[l] as f64 * model.adc_energy_joules;
+            e[Component::Core.index()] += b * model.core_energy((w[l - 1], w[l]));
             e
         })
         .collect()

@@ -225,6 +225,8 @@ pub struct RawPeriphery {
     pub adc_range: S<Real>,
     pub adc_energy: Option<S<Si>>,
     pub adc_time: Option<S<Si>>,
+    pub clock: S<Si>,
+    pub register_energy: Option<S<Si>>,
     pub error_ranging: S<String>,
     pub readout_band: S<Real>,
 }

@@ -665,6 +665,26 @@ pub static KEYS: &[Key] = &[
     },
     Key {
         section: "periphery",
+        name: "clock",
+        kind: Kind::Quantity(D::Frequency),
+        default: Value("\"1.28GHz\""),
+        doc: "Clock of the converters' registers, which draw power for as long as they convert \
+              (src/hardware/digital.rs); the default is the rate of ISAAC's DACs (Shafiee et al., \
+              ISCA 2016: 1.28 GS/s), the default DAC's.",
+    },
+    Key {
+        section: "periphery",
+        name: "register_energy",
+        kind: Kind::Quantity(D::Energy),
+        default: Derived(
+            "one bit of Horowitz's 8-bit add (ISSCC 2014: 0.03 pJ / 8 at 45 nm, 0.9 V) x \
+             (F / 45 nm) (V_dd / 0.9 V)^2",
+        ),
+        doc: "Energy of one register bit of a converter clocked once; a DAC holds a register of \
+              its bits, an ADC one of its bits, each clocked while it converts.",
+    },
+    Key {
+        section: "periphery",
         name: "error_ranging",
         kind: Kind::Choice(ERROR_RANGING),
         default: Value("\"none\""),

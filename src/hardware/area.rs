@@ -27,6 +27,17 @@ pub fn layer_area(hw: &LayerHardware, c: &CrossbarParams, p: &PeripheryParams) -
     [cells, adc, dac]
 }
 
+/// The side of a square holding one tile's cells, an ADC per column and a DAC per row (meters):
+/// how far a value read out travels to the next core.
+pub fn tile_pitch_meters(c: &CrossbarParams, p: &PeripheryParams) -> f64 {
+    let hw = LayerHardware {
+        tiles: 1,
+        adcs: c.cols,
+        dacs: c.rows,
+    };
+    layer_area(&hw, c, p).iter().sum::<f64>().sqrt()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,6 +80,8 @@ mod tests {
             adc: conv,
             dac_time_seconds: 1e-9,
             adc_time_seconds: 1e-9,
+            clock_hertz: 1e9,
+            register_energy_joules: None,
             error_ranging: false,
             readout_band_lsb: 0.5,
         };

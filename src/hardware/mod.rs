@@ -3,6 +3,7 @@
 
 pub mod area;
 pub mod device;
+pub mod digital;
 pub mod drift_compensation;
 pub mod irdrop;
 pub mod latency;

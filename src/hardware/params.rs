@@ -183,6 +183,11 @@ pub struct PeripheryParams {
     /// Time of one DAC conversion, and of one ADC conversion with its readout (seconds).
     pub dac_time_seconds: f64,
     pub adc_time_seconds: f64,
+    /// Clock of the converters' registers ([`super::digital`]).
+    pub clock_hertz: f64,
+    /// Energy of a register bit clocked once when the design states it; `None`: the node's
+    /// ([`super::digital::register_bit_joules`]).
+    pub register_energy_joules: Option<f64>,
     /// Whether each layer's error ADCs get a full scale of their own (a programmable gain).
     pub error_ranging: bool,
     /// The settling band at the readout, in LSBs of the converter.

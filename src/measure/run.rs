@@ -179,7 +179,7 @@ pub fn sim_options(circuit: &Circuit) -> Result<SimOptions, RunError> {
         energy: Some(EnergyModel::new(
             w,
             circuit.architecture.activation,
-            circuit.crossbar.v_read_volts,
+            &circuit.crossbar,
             &circuit.periphery,
             (
                 d.tau_z_seconds,

@@ -54,6 +54,11 @@ pub(super) fn periphery(r: &mut Resolver, p: &RawPeriphery) -> Result<PeripheryP
         Some(v) => r.positive(v, "the ADC conversion time")?,
         None => node.adc_time_seconds(),
     };
+    let clock_hertz = r.positive(&p.clock, "the converters' clock")?;
+    let register_energy_joules = match &p.register_energy {
+        Some(v) => Some(r.non_negative(v, "the register energy")?),
+        None => None,
+    };
     let readout_band_lsb = readout_band(r, p, &adc)?;
     let supply_volts = match &p.supply {
         Some(v) => r.positive(v, "the supply voltage")?,
@@ -85,6 +90,8 @@ pub(super) fn periphery(r: &mut Resolver, p: &RawPeriphery) -> Result<PeripheryP
         adc,
         dac_time_seconds,
         adc_time_seconds,
+        clock_hertz,
+        register_energy_joules,
         error_ranging: p.error_ranging.get_ref() == "per_layer",
         readout_band_lsb,
     };
@@ -212,6 +219,12 @@ fn put_periphery(r: &mut Resolver, p: &RawPeriphery, q: &PeripheryParams) {
                 "adc_time_seconds",
                 json!(q.adc_time_seconds),
                 opt_sp(&p.adc_time),
+            ),
+            ("clock_hertz", json!(q.clock_hertz), sp(&p.clock)),
+            (
+                "register_energy_joules",
+                json!(q.register_energy_joules),
+                opt_sp(&p.register_energy),
             ),
             (
                 "error_ranging",
