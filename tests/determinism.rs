@@ -32,7 +32,7 @@ fn run_with(
         .build()
         .unwrap();
     let mut opts = InferenceOptions::new(solver, Stop::steps(40));
-    opts.chunk = chunk;
+    opts.chunk = Some(chunk);
     opts.record_every = Some(10);
     let r = pool.install(|| infer(net, batch, &opts).unwrap());
     let mut v = r.z;
@@ -102,7 +102,7 @@ fn the_earliest_divergence_names_the_failure_whatever_the_chunks() {
     }
     let fail = |batch: &Batch<f64>, chunk: usize| {
         let mut opts = InferenceOptions::new(Solver::Euler { dt: 2.5 }, Stop::steps(2000));
-        opts.chunk = chunk;
+        opts.chunk = Some(chunk);
         match infer(&net, batch, &opts) {
             Err(InferenceError::NonFinite { time, value, .. }) => {
                 assert!(!value.is_finite());

@@ -7,7 +7,7 @@
 //! final values. A noisy run then integrates the SDE for that long plus one trailing window,
 //! whose mean is its final value. A last pass replays the very same steps (the noise streams
 //! are reseeded) and measures: when each node last left its settling band, the power of every
-//! component, the traces. The batch is cut into chunks of [`CHUNK`] samples that run in
+//! component, the traces. The batch is cut into chunks of [`chunk_samples`] samples that run in
 //! parallel; every random draw comes from a stream of its own (sample, layer), so results do not
 //! depend on the threads.
 
@@ -17,7 +17,7 @@ use super::exponential::{Exponential, Tolerance};
 use super::flicker::FlickerInputs;
 pub(super) use super::flow::ChunkFlow;
 use super::readout::{readout_settling, Checkpoints, ReadoutBands, ReadoutSettling};
-pub use crate::dynamics::CHUNK;
+pub use crate::dynamics::chunk_samples;
 use crate::dynamics::{chunk_ranges, Integrator, Stepper, System};
 use crate::numeric::seeds::stream_seed;
 use crate::numeric::Real;
@@ -972,7 +972,7 @@ impl<'a, T: Real> ChunkRunner<'a, T> {
         let settled: Vec<ChunkOutcome<T>> = match opts.scheme {
             // The noise-free pass of a noisy run, error-controlled: it only fixes the length.
             Scheme::Exponential(Some(tol)) if self.noisy => self.adaptive(batch, tol, &self.quiet),
-            _ => chunk_ranges(batch, CHUNK)
+            _ => chunk_ranges(batch, chunk_samples(batch))
                 .into_par_iter()
                 .map(|c| self.until_steady(c))
                 .collect(),
@@ -1006,7 +1006,7 @@ impl<'a, T: Real> ChunkRunner<'a, T> {
         tol: Tolerance,
         opts: &SimOptions,
     ) -> Vec<ChunkOutcome<'a, T>> {
-        let mut runs: Vec<ChunkRun<'a, T>> = chunk_ranges(batch, CHUNK)
+        let mut runs: Vec<ChunkRun<'a, T>> = chunk_ranges(batch, chunk_samples(batch))
             .into_iter()
             .map(|c| self.start(c, opts))
             .collect();
@@ -1620,7 +1620,7 @@ pub fn integrate<T: Real>(
 ) -> (Vec<Vec<T>>, usize) {
     let h = opts.dt_seconds / circ.tau_z_seconds;
     let products = circ.pack();
-    let out: Vec<(Vec<T>, usize)> = chunk_ranges(batch, CHUNK)
+    let out: Vec<(Vec<T>, usize)> = chunk_ranges(batch, chunk_samples(batch))
         .par_iter()
         .map(|r| {
             let mut c = Chunk::new(circ, &products, x, y, r.start, r.len(), opts);

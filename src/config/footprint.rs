@@ -15,9 +15,11 @@ use crate::hardware::params::{Backward, CrossbarParams, DeviceParams};
 /// Bytes of an f64.
 const WORD: f64 = 8.0;
 
-/// Samples the simulator integrates together: each chunk keeps its own workspaces and its own
-/// record of every step.
-pub const SAMPLES_PER_CHUNK: f64 = crate::numeric::chunks::CHUNK as f64;
+/// Samples the simulator integrates together in a batch of `batch`: each chunk keeps its own
+/// workspaces and its own record of every step.
+pub fn samples_per_chunk(batch: f64) -> f64 {
+    crate::numeric::chunks::chunk_samples(batch as usize) as f64
+}
 
 /// Words (f64) per weight while the circuit is integrated: the network's W; the programmed
 /// forward pair, four matrices of G+ and of G- (target, programmed, drift exponent, read) and
@@ -188,7 +190,7 @@ fn while_integrating(s: &RunSize) -> Footprint {
     let circuit_words = (CIRCUIT_NUMBERS_PER_WEIGHT + noise) * s.circuit_word / WORD;
     let per_weight = words_per_weight(s, SIMULATION_WORDS_PER_WEIGHT) + circuit_words;
     let (z, e, io) = words_per_node_sample(s);
-    let chunks = (s.batch / SAMPLES_PER_CHUNK).ceil();
+    let chunks = (s.batch / samples_per_chunk(s.batch)).ceil();
     // Both records (power per state, capacitor energy per step) of every step of every chunk.
     let record = RECORD_BYTES_PER_LAYER * s.layers + RECORD_ENTRY_BYTES;
     Footprint {

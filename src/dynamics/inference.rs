@@ -4,12 +4,16 @@
 
 use crate::network::closed_form::ClosedFormError;
 use crate::network::Layout;
-pub use crate::numeric::chunks::{chunk_ranges, CHUNK};
+pub use crate::numeric::chunks::{chunk_ranges, chunk_samples};
 use crate::numeric::Real;
 
 /// Newton iterations before a chunk falls back to Dop853 ([`Solver::Newton`]): from the
 /// feedforward pass the benchmark network converges in 7, depth 32 and width 1024 in 8.
 pub const NEWTON_MAX_ITERATIONS: usize = 50;
+
+/// Samples per chunk of a Newton solve (each chunk one system, solved in parallel): the chunk
+/// of the equilibrium benchmark's figures (`benches/runs/2026-12-05-equilibrium.md`).
+pub const NEWTON_CHUNK: usize = 16;
 
 /// Which solver runs inference.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -96,10 +100,12 @@ pub struct InferenceOptions {
     pub stop: Stop,
     /// Record the batch energy F every this many steps (fixed-step solvers), from step 0.
     pub record_every: Option<usize>,
-    /// Samples per parallel chunk for fixed-step solvers ([`CHUNK`] unless set). With a
-    /// fixed number of steps, results do not depend on it (every sample's arithmetic is the
-    /// same in any chunk); a steady-state stop ends each chunk on its own samples' max|dz/dt|.
-    pub chunk: usize,
+    /// Samples per parallel chunk; unset, [`chunk_samples`] of the batch for fixed-step
+    /// solvers and [`NEWTON_CHUNK`] for Newton. With a fixed number of steps, results do not
+    /// depend on it (every sample's arithmetic is the same in any chunk); a steady-state stop
+    /// ends each chunk on its own samples' max|dz/dt|, and Newton solves each chunk as one
+    /// system.
+    pub chunk: Option<usize>,
 }
 
 impl InferenceOptions {
@@ -108,7 +114,7 @@ impl InferenceOptions {
             solver,
             stop,
             record_every: None,
-            chunk: CHUNK,
+            chunk: None,
         }
     }
 }

@@ -7,7 +7,7 @@
 //! integrator ([`Euler`], [`Heun`], [`Rk4`], or a [`Stepper`] of a scheme chosen at run time)
 //! takes one step in place on preallocated buffers; [`infer`] loops, checks the steady state
 //! and counts right-hand-side evaluations. Every time-stepped run cuts its batch into chunks of
-//! [`CHUNK`] samples.
+//! [`chunk_samples`] samples.
 
 mod adaptive;
 mod inference;
@@ -18,8 +18,8 @@ mod runner;
 mod system;
 
 pub use inference::{
-    chunk_ranges, Fallback, Inference, InferenceError, InferenceOptions, NewtonStats, Solver, Stop,
-    CHUNK, NEWTON_MAX_ITERATIONS,
+    chunk_ranges, chunk_samples, Fallback, Inference, InferenceError, InferenceOptions,
+    NewtonStats, Solver, Stop, NEWTON_CHUNK, NEWTON_MAX_ITERATIONS,
 };
 pub use integrators::{Euler, Heun, Integrator, Rk4, Scheme, Stepper};
 pub use runner::infer;

@@ -34,7 +34,7 @@
 use super::adaptive;
 use super::inference::{
     chunk_ranges, gather, scatter, Fallback, Inference, InferenceError, InferenceOptions,
-    NewtonStats,
+    NewtonStats, NEWTON_CHUNK,
 };
 use super::jacobian::{Jacobian, JacobianWeights};
 use crate::network::{Batch, Layout, Network, Workspace};
@@ -67,7 +67,7 @@ pub(super) fn run<T: Real>(
     let weights = JacobianWeights::new(&net);
     let b = batch.size();
     let full = net.layout(b);
-    let chunks = chunk_ranges(b, opts.chunk);
+    let chunks = chunk_ranges(b, opts.chunk.unwrap_or(NEWTON_CHUNK));
     let solved: Vec<ChunkNewton> = chunks
         .par_iter()
         .map(|c| {

@@ -8,7 +8,8 @@
 
 use super::adaptive;
 use super::inference::{
-    chunk_ranges, gather, scatter, Inference, InferenceError, InferenceOptions, Solver,
+    chunk_ranges, chunk_samples, gather, scatter, Inference, InferenceError, InferenceOptions,
+    Solver,
 };
 use super::integrators::{Euler, Integrator, Rk4};
 use super::newton;
@@ -125,7 +126,7 @@ fn check_options(opts: &InferenceOptions) -> Result<(), InferenceError> {
             "give a number of steps, a steady-state tolerance, or both".into(),
         ));
     }
-    if opts.chunk == 0 {
+    if opts.chunk == Some(0) {
         return Err(InferenceError::Options("chunk must be at least 1".into()));
     }
     if opts.record_every == Some(0) {
@@ -158,7 +159,7 @@ fn fixed_step<T: Real, I: Integrator<T>>(
 ) -> Result<Inference<T>, InferenceError> {
     let b = batch.size();
     let full = net.layout(b);
-    let chunks = chunk_ranges(b, opts.chunk);
+    let chunks = chunk_ranges(b, opts.chunk.unwrap_or_else(|| chunk_samples(b)));
     let results: Vec<Result<ChunkResult<T>, InferenceError>> = chunks
         .par_iter()
         .map(|c| {

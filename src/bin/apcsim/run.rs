@@ -2,7 +2,7 @@
 
 use crate::exit::Failure;
 use crate::progress::Progress;
-use apcsim::analog::sim::CHUNK;
+use apcsim::analog::sim::chunk_samples;
 use apcsim::config::{self, Circuit, LoadOptions};
 use apcsim::io::outdir::{self, OutDir};
 use apcsim::measure::{self as job, RunError};
@@ -126,7 +126,11 @@ impl RunProgress {
         let d = &circuit.dynamics;
         RunProgress {
             progress: Progress::new("run"),
-            chunks: circuit.run.batch.div_ceil(CHUNK).max(1) as f64,
+            chunks: circuit
+                .run
+                .batch
+                .div_ceil(chunk_samples(circuit.run.batch))
+                .max(1) as f64,
             dt_seconds: d.dt_seconds,
             max_steps: (d.t_max_seconds / d.dt_seconds).floor().max(1.0),
             window_steps: (d.settle_window_seconds / d.dt_seconds).round().max(1.0),

@@ -7,7 +7,7 @@ use super::run::RunSection;
 use crate::config::circuit::{Dynamics, RunParams};
 use crate::config::error::{format_bytes, ErrorKind};
 use crate::config::footprint::{
-    footprint, physical_memory_bytes, Footprint, NetworkSize, RunSize, SAMPLES_PER_CHUNK,
+    footprint, physical_memory_bytes, samples_per_chunk, Footprint, NetworkSize, RunSize,
 };
 use crate::config::options::LoadOptions;
 use crate::config::raw::{RawCrossbar, RawNetwork};
@@ -118,9 +118,10 @@ fn detail(need: &Footprint, s: &RunSize) -> String {
                     n(2.0 * s.hidden_nodes + s.outputs)
                 ),
                 "power record" => format!(
-                    ": {} steps x {} chunks of {SAMPLES_PER_CHUNK} samples",
+                    ": {} steps x {} chunks of {} samples",
                     n(s.steps),
-                    n((s.batch / SAMPLES_PER_CHUNK).ceil())
+                    n((s.batch / samples_per_chunk(s.batch)).ceil()),
+                    samples_per_chunk(s.batch)
                 ),
                 _ => String::new(),
             };
