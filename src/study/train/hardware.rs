@@ -194,12 +194,10 @@ fn effective(
             bwd.push(m);
         }
     }
-    let net = network_at(arch, fwd, step, "hardware")?;
-    // A shared read applies the forward weights both ways: the network without feedback
-    // weights of its own, whose Jacobian is symmetric (conjugate gradients in Newton-Krylov).
     if !separate {
-        return Ok(net);
+        bwd = fwd.clone();
     }
+    let net = network_at(arch, fwd, step, "hardware")?;
     net.with_feedback(bwd).map_err(|e| diverged(e.to_string()))
 }
 
