@@ -22,7 +22,6 @@
 //!   mini-batch ([`bp_step_macs`]) at `periphery.digital_mac_energy` and
 //!   `train.digital_mac_time` each.
 
-use super::hardware::HwArrays;
 use super::step::StepError;
 use crate::analog::energy::{component_total, ByLayer};
 use crate::analog::feedforward::{feedforward_energy, feedforward_pass};
@@ -40,6 +39,10 @@ use crate::network::{Batch, Network};
 use crate::numeric::seeds::stream_seed;
 use nalgebra::DMatrix;
 use std::sync::Arc;
+
+/// A hardware learner's arrays, per layer: kappa, the forward pair and the separate backward
+/// pair.
+pub type HwArrays<'a> = Vec<(f64, &'a PulsedPair, Option<&'a PulsedPair>)>;
 
 /// One inference of one sample on the hardware, as last measured.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -17,7 +17,7 @@
 //! dG = lr kappa_l a_l^2 lambda_l / B phi e^T. BP's, dW = -lr a_l sum_i delta_{l,i} x_i^T,
 //! the same way from the deltas its backward read propagates.
 
-use super::cost::{step_cost, Measured, Probe, SampleCost, StepCost};
+use super::cost::{step_cost, HwArrays, Measured, Probe, SampleCost, StepCost};
 use super::learner::{Learner, StepReport};
 use super::step::{finite_loss, network_at, StepError};
 use crate::analog::Simulation;
@@ -75,9 +75,6 @@ pub struct HardwareLearner {
     /// Measures the inference by the physical transient (`None`: no energy or time kept).
     pub probe: Option<Probe>,
 }
-
-/// Per layer: kappa, the forward pair and the separate backward pair.
-pub type HwArrays<'a> = Vec<(f64, &'a PulsedPair, Option<&'a PulsedPair>)>;
 
 impl HardwareLearner {
     /// `net` programmed onto the substrate with the training mapping.
