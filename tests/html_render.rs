@@ -1,8 +1,8 @@
 //! The HTML reports as a browser shows them: a report with every chart kind is written to a temp
 //! dir, headless Chromium takes a screenshot, and the picture must hold a chart's worth of ink in
-//! many colours, including the palette's; the reports of a run, a sweep and a study are laid out
-//! at 1280 and 800 px wide and nothing in them may be cut off. And the run's settling figure
-//! draws the tolerance its settling time is measured against.
+//! many colours, including the palette's; the reports of a run, a sweep, a study and a training
+//! run are laid out at 1280 and 800 px wide and nothing in them may be cut off. And the run's
+//! settling figure draws the tolerance its settling time is measured against.
 //!
 //! Chromium is optional on a developer machine: without it the browser tests print
 //! `skipped: ...` and pass. CI sets `APCSIM_REQUIRE_CHROMIUM=1`, which turns a missing browser
@@ -285,8 +285,9 @@ fn cut_off(chromium: &Path, page: &Path, width: u32, scratch: &Path) -> Vec<Stri
 }
 
 /// The reports of a run (a long design summary), a sweep over one axis (line charts with
-/// legends), a sweep over two (the widest table) and a study (text tables) fit a 1280 px and an
-/// 800 px wide window: no block, table, caption or chart label is cut off.
+/// legends), a sweep over two (the widest table), a study (text tables) and a training run
+/// (bar charts of many categories) fit a 1280 px and an 800 px wide window: no block, table,
+/// caption or chart label is cut off.
 #[test]
 fn reports_fit_1280_and_800_px_wide_windows() {
     let Some(chromium) = chromium() else {
@@ -321,8 +322,12 @@ fn reports_fit_1280_and_800_px_wide_windows() {
         ]
         .concat(),
     );
+    common::assert_ok(&common::train_small(
+        &common::SHORT_TRAIN,
+        &dir.path().join("train"),
+    ));
     let mut problems = Vec::new();
-    for report in ["run", "sweep1", "sweep2", "study"] {
+    for report in ["run", "sweep1", "sweep2", "study", "train"] {
         let page = dir.path().join(report).join("report.html");
         for width in [1280, 800] {
             for p in cut_off(&chromium, &page, width, dir.path()) {

@@ -10,11 +10,11 @@ use apcsim::study::train::data::TrainData;
 use apcsim::study::train::plan::{digital_learners, equilibrium};
 use apcsim::study::train::{full_batch_descent, train, Schedule};
 use nalgebra::DMatrix;
-use std::ffi::OsString;
-use std::path::Path;
 use std::process::Output;
 
 mod common;
+
+use common::train_small;
 
 const CASES: [&str; 2] = ["train_lin_mupc_skips", "train_tanh_mupc_skips"];
 
@@ -219,15 +219,6 @@ fn unusable_update_physics_are_refused() {
     );
 }
 
-/// Runs `apcsim train circuits/digits_small.toml` with `extra` into `out`.
-fn train_small(extra: &[&str], out: &Path) -> Output {
-    let design = common::repo_path("circuits/digits_small.toml");
-    let mut args: Vec<OsString> = vec!["train".into(), design.into()];
-    args.extend(extra.iter().map(OsString::from));
-    args.extend(["--out".into(), out.as_os_str().to_owned()]);
-    common::apcsim(&args).output().unwrap()
-}
-
 /// Runs `train_small` with `extra`, expects exit `code` with one stderr line holding every
 /// one of `needles`, and no output.
 fn fails(extra: &[&str], code: i32, needles: &[&str]) -> Output {
@@ -254,17 +245,7 @@ fn refused(extra: &[&str], key: &str) -> Output {
 fn the_command_trains_all_four_rules_on_digits() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let o = train_small(
-        &[
-            "--set",
-            "train.epochs=1",
-            "--set",
-            "train.train_samples=200",
-            "--set",
-            "train.test_samples=100",
-        ],
-        &out,
-    );
+    let o = train_small(&common::SHORT_TRAIN, &out);
     common::assert_ok(&o);
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();

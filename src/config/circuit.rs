@@ -162,6 +162,21 @@ pub struct TrainParams {
     pub test_samples: usize,
     /// Reshuffle the training set every epoch.
     pub shuffle: bool,
+    /// How PC on the hardware finds each step's equilibrium.
+    pub inference: TrainInference,
+    /// Steps between two physical transients of the hardware's inference.
+    pub transient_every: usize,
+    /// Time of one multiply-accumulate of the digital BP reference (seconds).
+    pub digital_mac_time_seconds: f64,
+}
+
+/// `train.inference`: the equilibrium by Newton-Krylov every step (the transient pricing
+/// the inference every `transient_every` steps), or the transient's settled state driving the
+/// update on the steps it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrainInference {
+    Equilibrium,
+    Transient,
 }
 
 #[derive(Clone, Debug, PartialEq)]

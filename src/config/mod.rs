@@ -50,7 +50,7 @@ mod tests;
 
 pub use circuit::{
     max_stable_step, Circuit, DataSource, DataSpec, Dynamics, Precision, ResolvedConfig, RunMode,
-    RunParams, SolverKind, TrainParams,
+    RunParams, SolverKind, TrainInference, TrainParams,
 };
 pub use document::{apply_override, Document};
 pub use error::{ConfigError, ErrorKind, Location, Origin};

@@ -318,4 +318,7 @@ pub struct RawTrain {
     pub train_samples: S<Count>,
     pub test_samples: S<Count>,
     pub shuffle: S<bool>,
+    pub inference: S<String>,
+    pub transient_every: S<Count>,
+    pub digital_mac_time: S<Si>,
 }

@@ -170,6 +170,8 @@ const PRECISIONS: &[&str] = &["f64", "f32"];
 /// `run.mode`: the names of [`crate::config::RunMode`].
 pub const MODES: &[&str] = &["pc", "feedforward"];
 const ERROR_RANGING: &[&str] = &["none", "per_layer"];
+/// `train.inference`: the names of [`crate::config::TrainInference`].
+const TRAIN_INFERENCE: &[&str] = &["equilibrium", "transient"];
 pub const SOLVERS: &[&str] = &["euler", "heun", "rk4", "dopri5", "dop853", "exponential"];
 
 /// Values that name something real but cannot serve a key, with why: (section, key, value,
@@ -1184,6 +1186,34 @@ pub static KEYS: &[Key] = &[
         kind: Kind::Bool,
         default: Value("true"),
         doc: "Reshuffle the training set every epoch (seeded by run.seed and the epoch).",
+    },
+    Key {
+        section: "train",
+        name: "inference",
+        kind: Kind::Choice(TRAIN_INFERENCE),
+        default: Value("\"equilibrium\""),
+        doc: "How PC on the hardware finds each step's equilibrium: equilibrium (Newton-Krylov \
+              on the mapped circuit's network; the physical transient of `apcsim run` every \
+              transient_every steps prices the inference) or transient (that transient's \
+              settled state drives the update on the steps it runs).",
+    },
+    Key {
+        section: "train",
+        name: "transient_every",
+        kind: Kind::Integer,
+        default: Value("100"),
+        doc: "Steps between two physical transients of the hardware's inference (the first \
+              step always runs one; 1: every step). Between them a step's inference energy \
+              and time are the last transient's per sample.",
+    },
+    Key {
+        section: "train",
+        name: "digital_mac_time",
+        kind: Kind::Quantity(D::Time),
+        default: Value("\"0.1026ps\""),
+        doc: "Time of one multiply-accumulate of the digital BP reference: NVIDIA A100's peak \
+              fp32 rate, 19.5 TFLOP/s = 9.75e12 MAC/s (NVIDIA A100 Tensor Core GPU \
+              datasheet, 2020), a lower bound on a digital step's time.",
     },
 ];
 

@@ -286,6 +286,8 @@ pub struct Alignment {
     pub per_layer: Vec<f64>,
     /// |a| / |b| over all layers.
     pub norm_ratio: f64,
+    /// |a_l| / |b_l| per layer.
+    pub norm_ratio_per_layer: Vec<f64>,
 }
 
 impl<T: Real> Network<T> {
@@ -936,6 +938,7 @@ pub fn alignment<T: Real>(a: &[DMatrix<T>], b: &[DMatrix<T>]) -> Alignment {
     let mut dot = 0.0;
     let mut na = 0.0;
     let mut nb = 0.0;
+    let mut norm_ratio_per_layer = Vec::with_capacity(a.len());
     let per_layer = a
         .iter()
         .zip(b)
@@ -950,6 +953,7 @@ pub fn alignment<T: Real>(a: &[DMatrix<T>], b: &[DMatrix<T>]) -> Alignment {
             dot += d;
             na += x;
             nb += y;
+            norm_ratio_per_layer.push((x / y).sqrt());
             cosine(d, x, y)
         })
         .collect();
@@ -957,6 +961,7 @@ pub fn alignment<T: Real>(a: &[DMatrix<T>], b: &[DMatrix<T>]) -> Alignment {
         overall: cosine(dot, na, nb),
         per_layer,
         norm_ratio: (na / nb).sqrt(),
+        norm_ratio_per_layer,
     }
 }
 

@@ -135,3 +135,23 @@ pub fn exact_device(g_min: f64, g_max: f64) -> apcsim::hardware::params::DeviceP
         },
     }
 }
+
+/// One short epoch of the small digits design: 200 training samples (mini-batches of 32: six
+/// of 32 and one of 8) and 100 test samples.
+pub const SHORT_TRAIN: [&str; 6] = [
+    "--set",
+    "train.epochs=1",
+    "--set",
+    "train.train_samples=200",
+    "--set",
+    "train.test_samples=100",
+];
+
+/// `apcsim train circuits/digits_small.toml` with `extra` into `out`.
+pub fn train_small(extra: &[&str], out: &Path) -> Output {
+    let design = repo_path("circuits/digits_small.toml");
+    let mut args: Vec<OsString> = vec!["train".into(), design.into()];
+    args.extend(extra.iter().map(OsString::from));
+    args.extend(["--out".into(), out.as_os_str().to_owned()]);
+    apcsim(&args).output().unwrap()
+}

@@ -5,15 +5,23 @@
 
 use crate::exit::{Classify, Failure, Kind};
 use crate::progress::Progress;
+use apcsim::config::Circuit;
 use apcsim::config::{self, LoadOptions};
 use apcsim::io::outdir;
+use apcsim::study::train::cost_report;
+use apcsim::study::train::html::TrainReport;
 use apcsim::study::train::plan::{self, PlanError};
-use apcsim::study::train::{train as run_training, TrainRecord};
+use apcsim::study::train::{train as run_training, Learner, Schedule, TrainRecord};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// What `apcsim train` writes into its folder (what `--force` replaces).
-const OUTPUTS: &[&str] = &["train.h5", "report.json"];
+const OUTPUTS: &[&str] = &[
+    "train.h5",
+    "report.json",
+    "report.html",
+    apcsim::report::MANIFEST,
+];
 
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
@@ -57,6 +65,7 @@ pub fn train(args: TrainArgs) -> Result<(), Failure> {
     let schedule = plan::schedule(&circuit);
     let mut learners = plan::learners(&circuit, &net)
         .map_err(|e| Failure::from(e).context(args.file.display()))?;
+    let before: Conductances = learners.iter().map(|l| l.conductances()).collect();
     let progress = Progress::new("train");
     let t0 = Instant::now();
     let rec = run_training(&mut learners, &data, &schedule, &mut |step, total| {
@@ -75,35 +84,78 @@ pub fn train(args: TrainArgs) -> Result<(), Failure> {
     };
     progress.finish("trained");
     let seconds = t0.elapsed().as_secs_f64();
-    let dir = folder.path();
-    plan::train_h5(&rec, &learners)
-        .write(&dir.join("train.h5"))
-        .map_err(Failure::io)?;
-    let json = plan::report_json(&circuit, &rec, &learners, seconds);
-    let text = serde_json::to_string_pretty(&json).map_err(Failure::io)?;
-    apcsim::io::write_atomic(&dir.join("report.json"), text.as_bytes())
-        .map_err(|e| Failure::io(format!("{}: {e}", dir.join("report.json").display())))?;
-    print_epochs(&rec);
+    let summary = write_outputs(
+        &circuit,
+        (&rec, &learners, before),
+        (data.train.size(), &schedule),
+        seconds,
+        folder.path(),
+    )?;
+    say!("{summary}");
     sayln!(
-        "trained in {seconds:.1} s; wrote {} and report.json",
-        dir.join("train.h5").display()
+        "trained in {seconds:.1} s; wrote {} with report.json and report.html",
+        folder.path().join("train.h5").display()
     );
     Ok(())
 }
 
+/// Each learner's conductances (`None`: a digital learner).
+type Conductances = Vec<Option<Vec<f64>>>;
+
+/// Writes train.h5, report.json and report.html (with its figures) into `dir`; returns the
+/// terminal's summary. `before`: each learner's conductances before training.
+fn write_outputs(
+    circuit: &Circuit,
+    (rec, learners, before): (&TrainRecord, &[Box<dyn Learner>], Conductances),
+    (n, schedule): (usize, &Schedule),
+    seconds: f64,
+    dir: &Path,
+) -> Result<String, Failure> {
+    let steps = rec.steps.first().map_or(0, |s| s.len());
+    let sizes = cost_report::batch_sizes(n, schedule, steps);
+    let costs = cost_report::Costs::of(rec, circuit, &sizes);
+    let mut h5 = plan::train_h5(rec, learners);
+    costs.write_h5(&mut h5);
+    h5.write(&dir.join("train.h5")).map_err(Failure::io)?;
+    let mut json = plan::report_json(circuit, rec, learners, seconds);
+    if let Some(o) = json.as_object_mut() {
+        o.extend(costs.json());
+    }
+    let text = serde_json::to_string_pretty(&json).map_err(Failure::io)?;
+    apcsim::io::write_atomic(&dir.join("report.json"), text.as_bytes())
+        .map_err(|e| Failure::io(format!("{}: {e}", dir.join("report.json").display())))?;
+    let summary = format!("{}{}", epochs_table(rec), costs.summary());
+    let conductances = learners
+        .iter()
+        .zip(before)
+        .filter_map(|(l, b)| Some((l.name(), b?, l.conductances()?)))
+        .collect();
+    let html = TrainReport {
+        design: &circuit.name,
+        rec,
+        costs: &costs,
+        conductances,
+        summary: summary.clone(),
+    };
+    html.write(dir)
+        .map_err(|e| Failure::io(format!("{}: {}", e.path.display(), e.source)))?;
+    Ok(summary)
+}
+
 /// Test accuracy and loss of every rule, one line per epoch.
-fn print_epochs(rec: &TrainRecord) {
+fn epochs_table(rec: &TrainRecord) -> String {
     let mut head = format!("{:>5}", "epoch");
     for n in &rec.names {
         head += &format!(" {:>14} {:>10}", format!("{n} acc"), "loss");
     }
-    sayln!("{head}");
+    let mut out = format!("{head}\n");
     for e in 0..rec.epochs[0].len() {
         let mut line = format!("{e:>5}");
         for k in 0..rec.names.len() {
             let r = rec.epochs[k][e];
             line += &format!(" {:>13.2}% {:>10.4}", 100.0 * r.test_accuracy, r.test_loss);
         }
-        sayln!("{line}");
+        out += &format!("{line}\n");
     }
+    out
 }

@@ -1,7 +1,7 @@
 //! [train]: the optdigits split and the schedule of `apcsim train`.
 
 use super::resolver::{usize_of, Resolver, Result};
-use crate::config::circuit::TrainParams;
+use crate::config::circuit::{TrainInference, TrainParams};
 use crate::config::raw::RawTrain;
 use crate::io::data::OPTDIGITS_SAMPLES;
 use serde_json::json;
@@ -12,6 +12,8 @@ pub(super) fn train(r: &mut Resolver, t: &RawTrain) -> Result<TrainParams> {
     let lr = r.positive(&t.lr, "the learning rate")?;
     let train_samples = r.at_least(&t.train_samples, 1, "train_samples")?;
     let test_samples = r.at_least(&t.test_samples, 1, "test_samples")?;
+    let transient_every = r.at_least(&t.transient_every, 1, "transient_every")?;
+    let digital_mac_time = r.non_negative(&t.digital_mac_time, "the digital MAC time")?;
     let available = OPTDIGITS_SAMPLES as u64;
     if train_samples.saturating_add(test_samples) > available {
         let span = r
@@ -46,6 +48,21 @@ pub(super) fn train(r: &mut Resolver, t: &RawTrain) -> Result<TrainParams> {
                 json!(t.shuffle.get_ref()),
                 Some(t.shuffle.span()),
             ),
+            (
+                "inference",
+                json!(t.inference.get_ref()),
+                Some(t.inference.span()),
+            ),
+            (
+                "transient_every",
+                json!(transient_every),
+                Some(t.transient_every.span()),
+            ),
+            (
+                "digital_mac_time_seconds",
+                json!(digital_mac_time),
+                Some(t.digital_mac_time.span()),
+            ),
         ],
     );
     Ok(TrainParams {
@@ -55,5 +72,12 @@ pub(super) fn train(r: &mut Resolver, t: &RawTrain) -> Result<TrainParams> {
         train_samples: usize_of(train_samples),
         test_samples: usize_of(test_samples),
         shuffle: *t.shuffle.get_ref(),
+        // The schema's choice checked the name.
+        inference: match t.inference.get_ref().as_str() {
+            "transient" => TrainInference::Transient,
+            _ => TrainInference::Equilibrium,
+        },
+        transient_every: usize_of(transient_every),
+        digital_mac_time_seconds: digital_mac_time,
     })
 }

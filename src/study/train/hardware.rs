@@ -17,14 +17,18 @@
 //! dG = lr kappa_l a_l^2 lambda_l / B phi e^T. BP's, dW = -lr a_l sum_i delta_{l,i} x_i^T,
 //! the same way from the deltas its backward read propagates.
 
+use super::cost::{step_cost, HwArrays, Measured, Probe, SampleCost, StepCost};
 use super::learner::{Learner, StepReport};
 use super::step::{finite_loss, network_at, StepError};
+use crate::analog::Simulation;
+use crate::config::TrainInference;
 use crate::dynamics::{infer, InferenceOptions};
 use crate::hardware::mapping::{tiled, DifferentialArray};
 use crate::hardware::params::{Converter, CrossbarParams, DeviceParams};
 use crate::hardware::update::{PulsedPair, UpdateDesign, UpdateSetup, UpdateStats};
 use crate::network::{alignment, Architecture, Batch, Network};
 use nalgebra::DMatrix;
+use rayon::prelude::*;
 
 /// Fraction of the window the largest initial |a_l W| spans (see the module documentation).
 pub const INITIAL_SPAN: f64 = 0.5;
@@ -68,6 +72,8 @@ pub struct HardwareLearner {
     net: Network<f64>,
     /// Pulses, refreshes, energy and time of every update so far.
     pub updates: UpdateStats,
+    /// Measures the inference by the physical transient (`None`: no energy or time kept).
+    pub probe: Option<Probe>,
 }
 
 impl HardwareLearner {
@@ -122,7 +128,16 @@ impl HardwareLearner {
             layers,
             net,
             updates: UpdateStats::default(),
+            probe: None,
         })
+    }
+
+    /// The arrays held, per layer.
+    pub fn arrays(&self) -> HwArrays<'_> {
+        self.layers
+            .iter()
+            .map(|h| (h.kappa, &h.forward, h.backward.as_ref()))
+            .collect()
     }
 }
 
@@ -131,9 +146,11 @@ fn read(p: &PulsedPair, crossbar: &CrossbarParams, scale: f64) -> Result<DMatrix
     let model = crate::hardware::mapping::wire_model(crossbar);
     let plus = DMatrix::from_row_slice(p.rows, p.cols, &p.plus);
     let minus = DMatrix::from_row_slice(p.rows, p.cols, &p.minus);
-    let ep = tiled(&plus, crossbar.rows, crossbar.cols, &model)?;
-    let em = tiled(&minus, crossbar.rows, crossbar.cols, &model)?;
-    Ok((ep - em) / scale)
+    let (ep, em) = rayon::join(
+        || tiled(&plus, crossbar.rows, crossbar.cols, &model),
+        || tiled(&minus, crossbar.rows, crossbar.cols, &model),
+    );
+    Ok((ep? - em?) / scale)
 }
 
 /// The network the conductances apply (forward read, and backward read when separate).
@@ -149,19 +166,33 @@ fn effective(
         rule: "hardware",
         what,
     };
-    let mut fwd = Vec::new();
-    let mut bwd = Vec::new();
-    for (l, (h, &a)) in layers.iter().zip(scalings).enumerate() {
-        let f = read(&h.forward, &sub.crossbar, h.kappa * a)
-            .map_err(|m| diverged(format!("layer {}: {m}", l + 1)))?
-            .transpose();
-        let b = match &h.backward {
-            Some(p) => read(p, &sub.crossbar, h.kappa * a)
-                .map_err(|m| diverged(format!("layer {}: {m}", l + 1)))?,
-            None => f.clone(),
-        };
-        fwd.push(f);
-        bwd.push(b);
+    let separate = layers.iter().any(|h| h.backward.is_some());
+    // Every array's wire solve at once (each its own network: the order does not matter).
+    let arrays: Vec<(usize, &PulsedPair, f64)> = layers
+        .iter()
+        .zip(scalings)
+        .enumerate()
+        .flat_map(|(l, (h, &a))| {
+            std::iter::once((l, &h.forward, h.kappa * a))
+                .chain(h.backward.as_ref().map(|p| (l, p, h.kappa * a)))
+        })
+        .collect();
+    let reads: Vec<Result<DMatrix<f64>, String>> = arrays
+        .par_iter()
+        .map(|&(_, p, scale)| read(p, &sub.crossbar, scale))
+        .collect();
+    let mut fwd: Vec<DMatrix<f64>> = Vec::new();
+    let mut bwd: Vec<DMatrix<f64>> = Vec::new();
+    for (&(l, p, _), m) in arrays.iter().zip(reads) {
+        let m = m.map_err(|m| diverged(format!("layer {}: {m}", l + 1)))?;
+        if std::ptr::eq(p, &layers[l].forward) {
+            fwd.push(m.transpose());
+        } else {
+            bwd.push(m);
+        }
+    }
+    if !separate {
+        bwd = fwd.clone();
     }
     let net = network_at(arch, fwd, step, "hardware")?;
     net.with_feedback(bwd).map_err(|e| diverged(e.to_string()))
@@ -175,9 +206,19 @@ type EdgeValues = Vec<(Vec<f64>, Vec<f64>)>;
 /// PC's edge values at the equilibrium `z` of `net` on `batch`: x or phi(z) and
 /// (a_l lambda_l / B) e_l, errors and activations read by the ADC.
 fn pc_edges(net: &Network<f64>, batch: &Batch<f64>, z: &[f64], adc: &Converter) -> EdgeValues {
-    let b = batch.size();
-    let mut ws = net.workspace(b);
+    let mut ws = net.workspace(batch.size());
     net.compute_errors(batch.x.as_slice(), batch.y.as_slice(), z, &mut ws);
+    edges_at(net, batch, (z, ws.errors()), adc)
+}
+
+/// PC's edge values at the value nodes `z` with the errors `errors` (per layer, `n_l x B`).
+fn edges_at(
+    net: &Network<f64>,
+    batch: &Batch<f64>,
+    (z, errors): (&[f64], &[Vec<f64>]),
+    adc: &Converter,
+) -> EdgeValues {
+    let b = batch.size();
     let lay = net.layout(b);
     let n_layers = net.n_layers();
     (1..=n_layers)
@@ -196,7 +237,7 @@ fn pc_edges(net: &Network<f64>, batch: &Batch<f64>, z: &[f64], adc: &Converter) 
                 1.0
             };
             let coef = net.scalings()[l - 1] * lam / b as f64;
-            let mut e = ws.errors()[l - 1].clone();
+            let mut e = errors[l - 1].clone();
             adc.convert_all(&mut e);
             e.iter_mut().for_each(|v| *v *= coef);
             (input, e)
@@ -243,14 +284,16 @@ fn bp_edges(net: &Network<f64>, batch: &Batch<f64>) -> EdgeValues {
 }
 
 impl HardwareLearner {
-    /// Writes lr x d^T of every sample into every array of every layer.
-    fn write(&mut self, edges: &EdgeValues, batch: usize, step: usize) {
+    /// Writes lr x d^T of every sample into every array of every layer; returns the writes'
+    /// duration: per sample the longest array's (all are written at once), samples in turn.
+    fn write(&mut self, edges: &EdgeValues, batch: usize, step: usize) -> f64 {
         let setup = UpdateSetup {
             params: &self.sub.update.params,
             scheme: self.sub.update.scheme,
             device: &self.sub.device,
             seed: self.sub.seed,
         };
+        let mut longest = vec![0.0f64; batch];
         for ((h, (input, d)), &a) in self.layers.iter_mut().zip(edges).zip(self.net.scalings()) {
             let (n_in, n_out) = (h.forward.rows, h.forward.cols);
             let lr = self.lr * h.kappa * a;
@@ -258,12 +301,99 @@ impl HardwareLearner {
                 let x = &input[s * n_in..(s + 1) * n_in];
                 let e = &d[s * n_out..(s + 1) * n_out];
                 let id = (step as u64) << 24 | s as u64;
-                add(&mut self.updates, h.forward.update(&setup, x, e, lr, id));
+                let f = h.forward.update(&setup, x, e, lr, id);
+                longest[s] = longest[s].max(f.duration_seconds);
+                add(&mut self.updates, f);
                 if let Some(p) = &mut h.backward {
-                    add(&mut self.updates, p.update(&setup, e, x, lr, id));
+                    let b = p.update(&setup, e, x, lr, id);
+                    longest[s] = longest[s].max(b.duration_seconds);
+                    add(&mut self.updates, b);
                 }
             }
         }
+        longest.iter().sum()
+    }
+
+    /// The transient (PC) or the forward and backward reads (BP) of this step, when the probe
+    /// is due.
+    fn measure(&self, hw_batch: &Batch<f64>, step: usize) -> Result<Option<Measured>, StepError> {
+        match self.probe.as_ref().filter(|p| p.due(step)) {
+            Some(p) => {
+                let relax = self.rule == Rule::Pc;
+                Ok(Some(p.measure(
+                    (&self.net, &self.arrays()),
+                    hw_batch,
+                    step,
+                    relax,
+                )?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The edge values of the step's update, F at PC's equilibrium and the inference's
+    /// iterations: PC from the settled transient `settled` in `transient` mode, else from
+    /// Newton's equilibrium; BP from its feedforward and backward reads.
+    fn edges(
+        &self,
+        hw_batch: &Batch<f64>,
+        step: usize,
+        settled: Option<&Simulation>,
+    ) -> Result<(EdgeValues, f64, usize), StepError> {
+        let transient = self
+            .probe
+            .as_ref()
+            .is_some_and(|p| p.mode == TrainInference::Transient);
+        match (self.rule, settled.filter(|_| transient)) {
+            (Rule::Pc, Some(sim)) => Ok((
+                edges_at(
+                    &self.net,
+                    hw_batch,
+                    (&sim.final_z, &sim.final_e),
+                    &self.sub.adc,
+                ),
+                self.net.energy(hw_batch, &sim.final_z),
+                sim.steps,
+            )),
+            (Rule::Pc, None) => {
+                let inf = infer(&self.net, hw_batch, &self.inference)
+                    .map_err(|source| StepError::Inference { step, source })?;
+                let energy = self.net.energy(hw_batch, &inf.z);
+                Ok((
+                    pc_edges(&self.net, hw_batch, &inf.z, &self.sub.adc),
+                    energy,
+                    inf.steps,
+                ))
+            }
+            (Rule::Bp, _) => Ok((bp_edges(&self.net, hw_batch), f64::NAN, 0)),
+        }
+    }
+
+    /// The step's cost: its inference at the fresh measurement `fresh` or the last one, and
+    /// the update since `before`, written in `write_seconds`.
+    fn cost(
+        &mut self,
+        fresh: Option<SampleCost>,
+        before: UpdateStats,
+        write_seconds: f64,
+        batch: usize,
+    ) -> Option<StepCost> {
+        let p = self.probe.as_mut()?;
+        if fresh.is_some() {
+            p.last = fresh;
+        }
+        let (u, prices) = (&self.updates, &self.sub.update.params);
+        Some(step_cost(
+            p.last?,
+            batch,
+            (
+                u.pulses - before.pulses,
+                u.refresh_pulses - before.refresh_pulses,
+                write_seconds,
+            ),
+            (prices.pulse_energy_joules, prices.pulse_width_seconds),
+            fresh.is_some(),
+        ))
     }
 }
 
@@ -289,19 +419,12 @@ impl Learner for HardwareLearner {
         self.sub.dac.convert_all(hw_batch.x.as_mut_slice());
         let (loss, bp) = self.net.bp_gradients(&hw_batch);
         let loss = finite_loss(loss, &self.net, step, self.name())?;
-        let (edges, energy, inference_steps) = match self.rule {
-            Rule::Pc => {
-                let inf = infer(&self.net, &hw_batch, &self.inference)
-                    .map_err(|source| StepError::Inference { step, source })?;
-                let energy = self.net.energy(&hw_batch, &inf.z);
-                (
-                    pc_edges(&self.net, &hw_batch, &inf.z, &self.sub.adc),
-                    energy,
-                    inf.steps,
-                )
-            }
-            Rule::Bp => (bp_edges(&self.net, &hw_batch), f64::NAN, 0),
-        };
+        let measured = self.measure(&hw_batch, step)?;
+        let (edges, energy, inference_steps) = self.edges(
+            &hw_batch,
+            step,
+            measured.as_ref().and_then(|m| m.sim.as_ref()),
+        )?;
         // The update written, per unit lr, as a gradient: -sum_i d_i x_i^T.
         let applied: Vec<DMatrix<f64>> = edges
             .iter()
@@ -313,13 +436,21 @@ impl Learner for HardwareLearner {
                 -(dm * xm.transpose())
             })
             .collect();
+        let before = self.updates;
+        let write_seconds = self.write(&edges, batch.size(), step);
+        let cost = self.cost(
+            measured.map(|m| m.sample),
+            before,
+            write_seconds,
+            batch.size(),
+        );
         let report = StepReport {
             loss,
             energy,
             alignment: alignment(&applied, &bp),
             inference_steps,
+            cost,
         };
-        self.write(&edges, batch.size(), step);
         self.net = effective(
             self.net.architecture(),
             self.net.scalings(),
@@ -336,5 +467,16 @@ impl Learner for HardwareLearner {
 
     fn update_stats(&self) -> Option<UpdateStats> {
         Some(self.updates)
+    }
+
+    fn conductances(&self) -> Option<Vec<f64>> {
+        let pairs = self.arrays();
+        let all = pairs
+            .iter()
+            .flat_map(|&(_, f, b)| std::iter::once(f).chain(b));
+        Some(
+            all.flat_map(|p| p.plus.iter().chain(&p.minus).copied())
+                .collect(),
+        )
     }
 }

@@ -19,6 +19,9 @@ pub struct StepReport {
     pub alignment: Alignment,
     /// Inference iterations of the step (0 for BP).
     pub inference_steps: usize,
+    /// Energy and time of the step on the hardware (`None`: a digital learner, or a hardware
+    /// learner that keeps no cost).
+    pub cost: Option<super::cost::StepCost>,
 }
 
 /// One rule on one substrate.
@@ -31,6 +34,10 @@ pub trait Learner: Send {
     fn network(&self) -> &Network<f64>;
     /// What writing its updates into devices cost so far (`None`: a digital learner).
     fn update_stats(&self) -> Option<crate::hardware::update::UpdateStats> {
+        None
+    }
+    /// Every conductance it holds, siemens (`None`: a digital learner).
+    fn conductances(&self) -> Option<Vec<f64>> {
         None
     }
 }
@@ -58,6 +65,7 @@ impl Learner for PcIdeal {
             energy: g.energy,
             alignment: alignment(&g.grads, &bp),
             inference_steps: g.inference.steps,
+            cost: None,
         };
         self.net = descended(&self.net, &g.grads, self.lr, step + 1, "PC")?;
         Ok(report)
@@ -88,6 +96,7 @@ impl Learner for BpFloat {
             energy: f64::NAN,
             alignment: alignment(&bp, &bp),
             inference_steps: 0,
+            cost: None,
         };
         self.net = descended(&self.net, &bp, self.lr, step + 1, "BP")?;
         Ok(report)

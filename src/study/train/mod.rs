@@ -3,9 +3,12 @@
 //! ([`data`]), the loop of `apcsim train` ([`session`]) and the full-batch trajectories of a
 //! reference file's `training` group ([`descent`]).
 
+pub mod cost;
+pub mod cost_report;
 pub mod data;
 pub mod descent;
 pub mod hardware;
+pub mod html;
 pub mod learner;
 pub mod plan;
 pub mod session;

@@ -1,6 +1,7 @@
 //! From a resolved design to a training run: the initial network, the training and test sets,
 //! the schedule and the digital learners; and the run's outputs (`train.h5`, `report.json`).
 
+use super::cost::Probe;
 use super::data::{digits_split, TrainData};
 use super::hardware::{HardwareLearner, Rule, Substrate};
 use super::learner::{BpFloat, Learner, PcIdeal};
@@ -37,6 +38,11 @@ pub enum PlanError {
 /// both sets, or the design's initialisation on the stratified optdigits split.
 pub fn prepare(circuit: &Circuit) -> Result<(Network<f64>, TrainData), PlanError> {
     let t = &circuit.train;
+    // The hardware's inference is priced (or run) by the transient of `apcsim run`.
+    Probe::new(circuit).map_err(|message| PlanError::Design {
+        key: "dynamics",
+        message,
+    })?;
     match &circuit.data.source {
         DataSource::Hdf5 { path } => {
             let r = read_reference(path)?;
@@ -95,13 +101,10 @@ pub fn learners(circuit: &Circuit, net: &Network<f64>) -> Result<Vec<Box<dyn Lea
     let lr = circuit.train.lr;
     let mut all: Vec<Box<dyn Learner>> = Vec::new();
     for rule in [Rule::Pc, Rule::Bp] {
-        all.push(Box::new(HardwareLearner::new(
-            rule,
-            net,
-            sub.clone(),
-            lr,
-            equilibrium(),
-        )?));
+        let mut hw = HardwareLearner::new(rule, net, sub.clone(), lr, equilibrium())?;
+        // `prepare` refused a design the probe cannot run.
+        hw.probe = Probe::new(circuit).ok();
+        all.push(Box::new(hw));
     }
     all.extend(digital_learners(net, lr));
     Ok(all)
@@ -149,6 +152,17 @@ pub fn train_h5(rec: &TrainRecord, learners: &[Box<dyn Learner>]) -> H5Writer {
             .dataset(
                 &format!("steps/{name}/cos_sim_per_layer"),
                 Array::matrix(steps.len(), layers, per_layer),
+            )
+            .dataset(
+                &format!("steps/{name}/norm_ratio_per_layer"),
+                Array::matrix(
+                    steps.len(),
+                    layers,
+                    steps
+                        .iter()
+                        .flat_map(|s| s.alignment.norm_ratio_per_layer.clone())
+                        .collect(),
+                ),
             );
         let ep = &rec.epochs[k];
         let ecol =

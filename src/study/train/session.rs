@@ -4,6 +4,7 @@
 use super::data::{columns, epoch_order, TrainData};
 use super::learner::{evaluate, Learner, StepReport};
 use super::step::StepError;
+use rayon::prelude::*;
 
 /// Epochs, mini-batch size, shuffling and its seed.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -71,8 +72,13 @@ pub fn train(
         let order = epoch_order(n, epoch, schedule.shuffle, schedule.seed);
         for idx in order.chunks(schedule.batch) {
             let batch = columns(&data.train, idx);
-            for (k, l) in learners.iter_mut().enumerate() {
-                rec.steps[k].push(l.step(&batch, step)?);
+            // The learners are independent: stepped at once, reported in order.
+            let reports: Vec<_> = learners
+                .par_iter_mut()
+                .map(|l| l.step(&batch, step))
+                .collect();
+            for (k, r) in reports.into_iter().enumerate() {
+                rec.steps[k].push(r?);
             }
             step += 1;
             progress(step, total);
