@@ -10,6 +10,8 @@ pub mod exponential;
 pub mod feedforward;
 pub mod flicker;
 mod flow;
+mod lag_step;
+pub mod poles;
 pub mod readout;
 pub mod sim;
 

@@ -853,6 +853,18 @@ fn check_simulation<T: Real>(circ: &AnalogCircuit<T>, opts: &SimOptions) -> Resu
             "the network has no hidden layer: nothing to integrate".into(),
         ));
     }
+    if let (Some(p), Some(_)) = (&circ.poles, opts.scheme.fixed()) {
+        // An explicit step is stable on a pole of time constant tau for dt < 2 tau.
+        let limit = 2.0 * circ.tau_z_seconds / p.fastest_rate();
+        if opts.dt_seconds > limit {
+            return Err(SimError::Options(format!(
+                "dt = {:e} s is more than 2 tau = {limit:e} s of the fastest amplifier pole \
+                 (periphery.gain_bandwidth, crossbar.wire_capacitance): the explicit step is \
+                 unstable; shorten dynamics.dt or use the exponential solver",
+                opts.dt_seconds
+            )));
+        }
+    }
     let noisy = opts.noise && circ.noisy;
     if noisy && opts.scheme == Scheme::Rk4 {
         return Err(SimError::Options(

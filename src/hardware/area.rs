@@ -42,6 +42,7 @@ mod tests {
             cols: 256,
             v_read_volts: 0.2,
             wire_resistance_ohms: 0.0,
+            wire_capacitance_farads: 0.0,
             backward: Backward::Shared,
             cell: CELLS[0],
         };
@@ -63,6 +64,7 @@ mod tests {
             amplifier_noise_volts_per_root_hertz: 0.0,
             amplifier_noise_corner_hertz: None,
             feedback_noise: false,
+            gain_bandwidth_hertz: None,
             digital_mac_energy_joules: 0.0,
             drift_compensation: Default::default(),
             dac: conv.clone(),
