@@ -280,6 +280,19 @@ impl<T: Real> AnalogCircuit<T> {
         }
     }
 
+    /// Where the integrators' outputs sit in a state of `batch` samples: the value nodes, or
+    /// the pole states' last block when the integrators have a pole.
+    pub fn output_range(&self, batch: usize) -> std::ops::Range<usize> {
+        let nz = self.value_layout(batch).len();
+        match &self.poles {
+            Some(p) if p.integrator.is_finite() => {
+                let end = self.state_len(batch);
+                end - nz..end
+            }
+            _ => 0..nz,
+        }
+    }
+
     /// The derivatives of a circuit with poles (state: value nodes, error nodes when dynamic,
     /// pole states), as [`AnalogCircuit::rhs`].
     pub(super) fn rhs_with_lags(
