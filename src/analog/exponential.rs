@@ -136,6 +136,33 @@ pub fn ou_moments(x: f64) -> (f64, f64, f64) {
     )
 }
 
+/// Buffers and per-entry coefficients of the pole states on one chunk (a circuit with
+/// poles; its step is `Exponential::step_with_lags`).
+pub(super) struct LagStep<T: Real> {
+    /// The step the coefficients are for.
+    pub(super) h: f64,
+    /// Coefficients for the current step: forward TIAs (error layout), backward TIAs (value
+    /// layout), the error amplifiers' stage, the integrators' outputs.
+    pub(super) p: Vec<ExactLinear>,
+    pub(super) q: Vec<ExactLinear>,
+    pub(super) a: ExactLinear,
+    pub(super) zo: ExactLinear,
+    /// Inputs at the step's start: TIAs, error stage, error nodes, backward TIAs.
+    pub(super) up0: Vec<T>,
+    pub(super) ua0: Vec<T>,
+    pub(super) ue0: Vec<T>,
+    pub(super) uq0: Vec<T>,
+    /// Inputs at the predicted end.
+    pub(super) up1: Vec<T>,
+    pub(super) ua1: Vec<T>,
+    /// Stage means of the backward TIAs and the integrators' outputs.
+    pub(super) qm: Vec<T>,
+    pub(super) zom: Vec<T>,
+    /// Scratch for drive evaluations that only fill the backward TIAs' inputs.
+    pub(super) dz: Vec<T>,
+    pub(super) drive: Vec<T>,
+}
+
 /// Independent running maxima of the error estimate (one AVX2 vector of f64).
 const LANES: usize = 4;
 
@@ -151,7 +178,7 @@ pub struct Exponential<T: Real> {
     pub(super) d2: Vec<T>,
     pub(super) z_pred: Vec<T>,
     /// The amplifiers' pole states' buffers (a circuit with poles).
-    pub(super) lags: Option<super::lag_step::LagStep<T>>,
+    pub(super) lags: Option<LagStep<T>>,
     /// The last step's local error in the weighted max norm (see `Exponential::step`).
     pub error: f64,
     /// The last step's estimate of the value nodes' largest rate (units of 1 / tau_z):
@@ -183,10 +210,7 @@ impl<T: Real> Exponential<T> {
             d1: vec![T::zero(); nz],
             d2: vec![T::zero(); nz],
             z_pred: vec![T::zero(); nz],
-            lags: circ
-                .poles
-                .is_some()
-                .then(|| super::lag_step::LagStep::new(circ, batch)),
+            lags: circ.poles.is_some().then(|| LagStep::new(circ, batch)),
             error: 0.0,
             stiffness: 0.0,
         }

@@ -16,36 +16,10 @@
 //! and the integrators' outputs.
 
 use super::circuit::{AnalogCircuit, DriveLags};
-use super::exponential::{add_mean_noise, ExactLinear, Exponential, Tolerance};
+use super::exponential::{add_mean_noise, ExactLinear, Exponential, LagStep, Tolerance};
 use super::flow::ChunkFlow;
 use super::poles::split_mut;
 use crate::numeric::Real;
-
-/// Buffers and per-entry coefficients of the pole states on one chunk.
-pub(super) struct LagStep<T: Real> {
-    /// The step the coefficients are for.
-    h: f64,
-    /// Coefficients for the current step: forward TIAs (error layout), backward TIAs (value
-    /// layout), the error amplifiers' stage, the integrators' outputs.
-    p: Vec<ExactLinear>,
-    q: Vec<ExactLinear>,
-    a: ExactLinear,
-    zo: ExactLinear,
-    /// Inputs at the step's start: TIAs, error stage, error nodes, backward TIAs.
-    up0: Vec<T>,
-    ua0: Vec<T>,
-    ue0: Vec<T>,
-    uq0: Vec<T>,
-    /// Inputs at the predicted end.
-    up1: Vec<T>,
-    ua1: Vec<T>,
-    /// Stage means of the backward TIAs and the integrators' outputs.
-    qm: Vec<T>,
-    zom: Vec<T>,
-    /// Scratch for drive evaluations that only fill the backward TIAs' inputs.
-    dz: Vec<T>,
-    drive: Vec<T>,
-}
 
 /// `(end, stage-2 mean)` of a lag from `y0` with inputs `u0` at the start and `u1` at the end.
 #[inline]

@@ -5,6 +5,7 @@
 
 pub mod amplifier;
 pub mod circuit;
+mod circuit_lags;
 pub mod energy;
 pub mod exponential;
 pub mod feedforward;
