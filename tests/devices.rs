@@ -24,6 +24,7 @@ fn crossbar(rows: usize, cols: usize, backward: Backward) -> CrossbarParams {
         cols,
         v_read_volts: 0.2,
         wire_resistance_ohms: 0.0,
+        wire_capacitance_farads: 0.0,
         backward,
         cell: apcsim::hardware::technology::CELLS[0],
     }

@@ -178,6 +178,30 @@ fn small_digits_design_agrees_with_ngspice() {
 }
 
 #[test]
+fn amplifier_poles_and_line_rc_agree_with_ngspice() {
+    if !ngspice_available() {
+        return;
+    }
+    // Single-pole op-amps of 1 GHz (the TIAs' and integrators' macro-models with their pole,
+    // the error amplifiers' stage as an RC) and a capacitance on every wire node: the analog
+    // run (Euler at 0.02 ns, a tenth of the fastest pole) against ngspice's transient.
+    let poles = "periphery.gain_bandwidth=1GHz";
+    let r = spice_check(
+        "circuits/tiny.toml",
+        &[poles, "crossbar.wire_capacitance=1fF", "dynamics.dt=0.02ns"],
+        false,
+    );
+    assert_agrees(&r, "tiny, poles and line RC");
+    // The digits design without its wires (their mesh is ngspice's slow part, as above).
+    let r = spice_check(
+        "circuits/digits_small.toml",
+        &[poles, "crossbar.wire_resistance=0", "dynamics.dt=0.02ns"],
+        false,
+    );
+    assert_agrees(&r, "digits_small, poles");
+}
+
+#[test]
 fn missing_ngspice_exits_2_naming_the_package() {
     let out = apcsim([
         "spice-check",

@@ -10,6 +10,7 @@
 
 use super::amplifier::IntegratorLeak;
 use super::flicker::{FlickerCoefficients, FlickerInputs};
+use super::poles::{self, AmplifierPoles, LagRates};
 use crate::config::Circuit;
 use crate::hardware::mapping::{LayerMapping, MappedNetwork};
 use crate::hardware::params::Backward;
@@ -59,6 +60,11 @@ pub struct LayerCircuit<T: Real> {
     pub feedback_resistance_ohms: f64,
     /// The amplifiers' 1/f noise, when they have any.
     pub flicker: Option<FlickerCoefficients>,
+    /// Time constants (seconds) of the forward TIAs' poles (one per output) and of the
+    /// backward TIAs' (one per input, l >= 2), line delays included; empty when they respond
+    /// instantly ([`super::poles`]).
+    pub lag_forward_seconds: Vec<f64>,
+    pub lag_backward_seconds: Vec<f64>,
 }
 
 impl<T: Real> LayerCircuit<T> {
@@ -95,6 +101,8 @@ impl<T: Real> LayerCircuit<T> {
             line_conductance_backward: vec![0.0; n_out],
             feedback_resistance_ohms: f64::INFINITY,
             flicker: None,
+            lag_forward_seconds: Vec::new(),
+            lag_backward_seconds: Vec::new(),
         }
     }
 }
@@ -115,6 +123,11 @@ pub struct AnalogCircuit<T: Real> {
     pub noisy: bool,
     /// The integrators' open-loop gain (`None`: ideal, no leak; [`IntegratorLeak`]).
     pub integrator_gain: Option<f64>,
+    /// The error amplifiers' closed-loop gain `A / (A + 2)` (1: ideal).
+    pub error_gain: f64,
+    /// The amplifiers' poles (`None`: every amplifier responds instantly): each adds a state
+    /// per amplifier after the error nodes ([`super::poles`]).
+    pub poles: Option<AmplifierPoles>,
 }
 
 /// How the periphery of an ideal circuit is built from a network alone (tests and benches).
@@ -161,6 +174,8 @@ impl<T: Real> AnalogCircuit<T> {
             rail: None,
             noisy: false,
             integrator_gain: None,
+            error_gain: 1.0,
+            poles: None,
         }
     }
 
@@ -191,6 +206,13 @@ impl<T: Real> AnalogCircuit<T> {
             .collect();
         let noisy = layers.iter().any(LayerCircuit::is_noisy);
         let v = periphery.v_read;
+        let gain = circuit.periphery.finite_gain;
+        let poles = AmplifierPoles::of_layers(
+            &layers,
+            circuit.periphery.gain_bandwidth_hertz,
+            gain,
+            circuit.dynamics.tau_z_seconds,
+        );
         AnalogCircuit {
             widths: arch.widths.clone(),
             activation: arch.activation,
@@ -200,7 +222,9 @@ impl<T: Real> AnalogCircuit<T> {
             v_read_volts: v,
             rail: circuit.periphery.rail_volts.map(|r| T::of_f64(r / v)),
             noisy,
-            integrator_gain: circuit.periphery.finite_gain,
+            integrator_gain: gain,
+            error_gain: poles::error_amplifier_gain(gain),
+            poles,
         }
     }
 
@@ -226,13 +250,27 @@ impl<T: Real> AnalogCircuit<T> {
         self.tau_e_seconds > 0.0
     }
 
-    /// Length of the integrated state: value nodes, then error nodes when they are dynamic.
+    /// Length of the integrated state: value nodes, then error nodes when they are dynamic,
+    /// then the amplifiers' pole states when they have poles ([`super::poles`]).
     pub fn state_len(&self, batch: usize) -> usize {
-        let z = self.value_layout(batch).len();
+        self.value_layout(batch).len() + self.error_state_len(batch) + self.lag_len(batch)
+    }
+
+    /// Length of the error nodes' state (0 when algebraic).
+    pub fn error_state_len(&self, batch: usize) -> usize {
         if self.dynamic_errors() {
-            z + self.error_layout(batch).len()
+            self.error_layout(batch).len()
         } else {
-            z
+            0
+        }
+    }
+
+    /// Length of the pole states (0 without poles).
+    pub fn lag_len(&self, batch: usize) -> usize {
+        if self.poles.is_some() {
+            2 * (self.error_layout(batch).len() + self.value_layout(batch).len())
+        } else {
+            0
         }
     }
 
@@ -281,7 +319,9 @@ impl<T: Real> AnalogCircuit<T> {
             state[lay.range(l)].copy_from_slice(&out);
             prev = out;
         }
-        if self.dynamic_errors() {
+        if self.poles.is_some() {
+            self.initial_lags(x, y, batch, &mut state);
+        } else if self.dynamic_errors() {
             let mut ws = self.workspace(batch);
             let z = state[..lay.len()].to_vec();
             self.errors(&mut ws, x, y, &z, None);
@@ -342,6 +382,12 @@ impl<T: Real> AnalogCircuit<T> {
             pred: (1..=l_out).map(|l| vec![T::zero(); w[l] * batch]).collect(),
             back: (1..l_out).map(|l| vec![T::zero(); w[l] * batch]).collect(),
             products,
+            lags: self.poles.as_ref().map(|p| Arc::new(p.laid_out(batch))),
+            q_ideal: if self.poles.is_some() {
+                vec![T::zero(); self.value_layout(batch).len()]
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -417,6 +463,12 @@ impl<T: Real> AnalogCircuit<T> {
                             *e += lc.offset_error[i] - clip(*p + lc.offset_forward[i], r);
                         }
                     }
+                }
+            }
+            if self.error_gain != 1.0 {
+                let g = T::of_f64(self.error_gain);
+                for e in eps.iter_mut() {
+                    *e *= g;
                 }
             }
             if let Some(ns) = noise.as_deref() {
@@ -557,8 +609,10 @@ impl<T: Real> AnalogCircuit<T> {
         max_drive: &mut [T],
     ) {
         let b = ws.batch;
-        let lay = self.value_layout(b);
-        let nz = lay.len();
+        let nz = self.value_layout(b).len();
+        if self.poles.is_some() {
+            return self.rhs_with_lags(ws, (x, y), state, noise, out, max_drive);
+        }
         let (z, e_state) = state.split_at(nz);
         self.errors(ws, x, y, z, noise.as_deref_mut());
         let (dz, de) = out.split_at_mut(nz);
@@ -568,7 +622,7 @@ impl<T: Real> AnalogCircuit<T> {
                 self.scale_value_noise(ws, ns);
             }
         }
-        self.drive(ws, z, noise.as_deref(), dz, max_drive);
+        self.drive(ws, z, noise.as_deref(), None, dz, max_drive);
     }
 
     /// Scales a step's standard normals to the densities at the state whose activations are
@@ -592,6 +646,7 @@ impl<T: Real> AnalogCircuit<T> {
         ws: &mut CircuitWorkspace<T>,
         z: &[T],
         noise: Option<&NoiseSample<T>>,
+        lags: Option<DriveLags<'_, T>>,
         dz: &mut [T],
         max_drive: &mut [T],
     ) {
@@ -599,6 +654,8 @@ impl<T: Real> AnalogCircuit<T> {
         let lay = self.value_layout(b);
         let l_out = self.n_layers();
         let leak = self.integrator_gain.map(IntegratorLeak::of_gain);
+        // The capacitor's coupling to a lagging output: c_z (z_out - z*) ([`super::poles`]).
+        let c_z = T::of_f64(leak.map_or(1.0, |k| k.gain));
         for m in max_drive.iter_mut() {
             *m = T::zero();
         }
@@ -625,6 +682,9 @@ impl<T: Real> AnalogCircuit<T> {
             let dzl = &mut dz[lay.range(l)];
             let zl = &z[lay.range(l)];
             let xi = noise.map(|ns| &ns.z[l - 1][..]);
+            let mut q_ideal = ws.q_ideal.get_mut(lay.range(l));
+            let lag_q = lags.and_then(|g| g.q).map(|q| &q[lay.range(l)]);
+            let lag_z = lags.and_then(|g| g.zo).map(|zo| &zo[lay.range(l)]);
             let flicker = noise.and_then(|ns| ns.flicker.as_ref());
             let (fq, fz) = (flicker.map(|f| &f.q[l - 1]), flicker.map(|f| &f.z[l - 1]));
             for s in 0..b {
@@ -635,6 +695,8 @@ impl<T: Real> AnalogCircuit<T> {
                 let (dzl, zl) = (&mut dzl[c.clone()], &zl[c.clone()]);
                 let xi = xi.map(|v| &v[c.clone()]);
                 let (fq, fz) = (fq.map(|v| &v[c.clone()]), fz.map(|v| &v[c.clone()]));
+                let (lag_q, lag_z) = (lag_q.map(|v| &v[c.clone()]), lag_z.map(|v| &v[c.clone()]));
+                let mut q_ideal = q_ideal.as_deref_mut().map(|v| &mut v[c.clone()]);
                 let mut m = T::zero();
                 for i in 0..n {
                     let mut q = bk[i] + ob[i];
@@ -643,6 +705,12 @@ impl<T: Real> AnalogCircuit<T> {
                     }
                     if let Some(r) = self.rail {
                         q = clip(q, r);
+                    }
+                    if let Some(qi) = q_ideal.as_deref_mut() {
+                        qi[i] = q;
+                    }
+                    if let Some(lq) = lag_q {
+                        q = lq[i];
                     }
                     let mut d = dp[i] * q - e_l[i] + oz[i];
                     if let Some(en) = e_next {
@@ -656,6 +724,9 @@ impl<T: Real> AnalogCircuit<T> {
                     }
                     if let Some(k) = leak {
                         d = k.drive(d, zl[i]);
+                    }
+                    if let Some(zo) = lag_z {
+                        d += c_z * (zo[i] - zl[i]);
                     }
                     if let Some(r) = self.rail {
                         // An integrator at its rail cannot move further out.
@@ -680,7 +751,7 @@ impl<T: Real> AnalogCircuit<T> {
 
     /// Turns the error signals eps in `ws.eps` into the error nodes' outputs e_l: algebraic
     /// nodes give clip(eps), lagging ones their state `e_state`, whose derivatives go to `de`.
-    fn error_outputs(&self, ws: &mut CircuitWorkspace<T>, e_state: &[T], de: &mut [T]) {
+    pub(super) fn error_outputs(&self, ws: &mut CircuitWorkspace<T>, e_state: &[T], de: &mut [T]) {
         if self.dynamic_errors() {
             let el = self.error_layout(ws.batch);
             let r_e = T::of_f64(self.tau_z_seconds / self.tau_e_seconds);
@@ -741,6 +812,12 @@ struct DesignPeriphery {
     feedback: bool,
     /// The amplifiers' 1/f corner (hertz), when their noise has one and is on.
     corner: Option<f64>,
+    /// The amplifiers' gain-bandwidth product (hertz), when they have a pole.
+    gain_bandwidth: Option<f64>,
+    /// Wire resistance and capacitance per segment, and the tile's rows and columns: the
+    /// lines' RC delay.
+    line: (f64, f64),
+    tile: (usize, usize),
 }
 
 impl DesignPeriphery {
@@ -778,7 +855,32 @@ impl DesignPeriphery {
             corner: per
                 .amplifier_noise_corner_hertz
                 .filter(|_| noise_on && per.amplifier_noise_volts_per_root_hertz > 0.0),
+            gain_bandwidth: per.gain_bandwidth_hertz,
+            line: (
+                circuit.crossbar.wire_resistance_ohms,
+                circuit.crossbar.wire_capacitance_farads,
+            ),
+            tile: (circuit.crossbar.rows, circuit.crossbar.cols),
         }
+    }
+
+    /// The time constants (seconds) of TIAs of noise gains `noise_gain` whose inputs lag by
+    /// `line` ([`poles::line_delays`]): `c N / (2 pi GBW) + tau_line`; empty when they respond
+    /// instantly.
+    fn tia_lags(&self, noise_gain: &[f64], line: Vec<f64>) -> Vec<f64> {
+        if self.gain_bandwidth.is_none() && line.iter().all(|&d| d == 0.0) {
+            return Vec::new();
+        }
+        let amp = |n: f64| {
+            self.gain_bandwidth.map_or(0.0, |g| {
+                poles::closed_loop_time_constant(g, self.finite_gain, n)
+            })
+        };
+        noise_gain
+            .iter()
+            .zip(line)
+            .map(|(&n, d)| amp(n) + d)
+            .collect()
     }
 
     /// The closed-loop gain factor c = A / (A + N) of an amplifier of noise gain N (1 with
@@ -869,6 +971,22 @@ impl DesignPeriphery {
         let backward =
             (l >= 2).then(|| self.scaled_backward(m.w_backward.clone() * (a * lam), &noise_gain_b));
         let v = self.v_read;
+        let (tile_rows, tile_cols) = self.tile;
+        let lag_forward_seconds = self.tia_lags(
+            &noise_gain_f,
+            poles::line_delays(n_out, tile_cols, self.line, false),
+        );
+        // Separate backward arrays are driven on their rows as forward ones; a shared read
+        // drives the forward arrays' columns from their bottom ends.
+        let lag_backward_seconds = if l >= 2 {
+            let line = match m.backward {
+                Some(_) => poles::line_delays(n_in, tile_cols, self.line, false),
+                None => poles::line_delays(n_in, tile_rows, self.line, true),
+            };
+            self.tia_lags(&noise_gain_b, line)
+        } else {
+            Vec::new()
+        };
         // A device density: S_I = rho^2 I^2, whatever the amplifiers' bandwidth.
         let rel = r_f * r_f * self.rho * self.rho;
         let rel_b = r_b * r_b * self.rho * self.rho;
@@ -898,6 +1016,8 @@ impl DesignPeriphery {
             line_conductance_backward: sums.bwd_driven.clone(),
             feedback_resistance_ohms: r_f,
             flicker: self.flicker(&noise_gain_f, &noise_gain_b, (l, l_out)),
+            lag_forward_seconds,
+            lag_backward_seconds,
             ..self.with_offsets(
                 LayerCircuit::bare(
                     (n_in, n_out),
@@ -1021,6 +1141,15 @@ impl LineSums {
     }
 }
 
+/// The lagging outputs the value nodes' drive reads when the amplifiers have poles (value
+/// layout): the backward TIAs' (`None`: their ideal outputs) and the integrators' (`None`: the
+/// value nodes themselves).
+#[derive(Clone, Copy)]
+pub struct DriveLags<'a, T> {
+    pub q: Option<&'a [T]>,
+    pub zo: Option<&'a [T]>,
+}
+
 /// One step's noise: standard normals drawn by the integrator, scaled in place to the
 /// densities at the step's first evaluation and reused by its later stages.
 #[derive(Clone, Debug)]
@@ -1095,6 +1224,11 @@ pub struct CircuitWorkspace<T: Real> {
     pub back: Vec<Vec<T>>,
     /// The circuit's products, packed.
     products: Arc<PackedProducts<T>>,
+    /// The pole states' rates for this batch (a circuit with poles).
+    pub lags: Option<Arc<LagRates>>,
+    /// The backward TIAs' ideal outputs (value layout), which their poles lag (a circuit with
+    /// poles; written by [`AnalogCircuit::drive`]).
+    pub q_ideal: Vec<T>,
 }
 
 /// The products of every layer of an [`AnalogCircuit`] packed for the micro-kernel
@@ -1110,7 +1244,7 @@ pub struct PackedProducts<T: Real> {
     relative_backward_t: Vec<Option<PackedMat<T>>>,
 }
 
-fn clip<T: Real>(v: T, r: T) -> T {
+pub(super) fn clip<T: Real>(v: T, r: T) -> T {
     if v > r {
         r
     } else if v < -r {

@@ -136,20 +136,49 @@ pub fn ou_moments(x: f64) -> (f64, f64, f64) {
     )
 }
 
+/// Buffers and per-entry coefficients of the pole states on one chunk (a circuit with
+/// poles; its step is `Exponential::step_with_lags`).
+pub(super) struct LagStep<T: Real> {
+    /// The step the coefficients are for.
+    pub(super) h: f64,
+    /// Coefficients for the current step: forward TIAs (error layout), backward TIAs (value
+    /// layout), the error amplifiers' stage, the integrators' outputs.
+    pub(super) p: Vec<ExactLinear>,
+    pub(super) q: Vec<ExactLinear>,
+    pub(super) a: ExactLinear,
+    pub(super) zo: ExactLinear,
+    /// Inputs at the step's start: TIAs, error stage, error nodes, backward TIAs.
+    pub(super) up0: Vec<T>,
+    pub(super) ua0: Vec<T>,
+    pub(super) ue0: Vec<T>,
+    pub(super) uq0: Vec<T>,
+    /// Inputs at the predicted end.
+    pub(super) up1: Vec<T>,
+    pub(super) ua1: Vec<T>,
+    /// Stage means of the backward TIAs and the integrators' outputs.
+    pub(super) qm: Vec<T>,
+    pub(super) zom: Vec<T>,
+    /// Scratch for drive evaluations that only fill the backward TIAs' inputs.
+    pub(super) dz: Vec<T>,
+    pub(super) drive: Vec<T>,
+}
+
 /// Independent running maxima of the error estimate (one AVX2 vector of f64).
 const LANES: usize = 4;
 
 /// Buffers of the exponential scheme on one chunk.
 pub struct Exponential<T: Real> {
     /// The step the coefficients were computed for, and the error nodes' coefficients.
-    h: f64,
-    coef: ExactLinear,
+    pub(super) h: f64,
+    pub(super) coef: ExactLinear,
     /// Per layer: the error nodes' inputs u_0 at the step's start, and the step-mean sample.
-    u0: Vec<Vec<T>>,
-    mean: Vec<Vec<T>>,
-    d1: Vec<T>,
-    d2: Vec<T>,
-    z_pred: Vec<T>,
+    pub(super) u0: Vec<Vec<T>>,
+    pub(super) mean: Vec<Vec<T>>,
+    pub(super) d1: Vec<T>,
+    pub(super) d2: Vec<T>,
+    pub(super) z_pred: Vec<T>,
+    /// The amplifiers' pole states' buffers (a circuit with poles).
+    pub(super) lags: Option<LagStep<T>>,
     /// The last step's local error in the weighted max norm (see `Exponential::step`).
     pub error: f64,
     /// The last step's estimate of the value nodes' largest rate (units of 1 / tau_z):
@@ -181,6 +210,7 @@ impl<T: Real> Exponential<T> {
             d1: vec![T::zero(); nz],
             d2: vec![T::zero(); nz],
             z_pred: vec![T::zero(); nz],
+            lags: circ.poles.is_some().then(|| LagStep::new(circ, batch)),
             error: 0.0,
             stiffness: 0.0,
         }
@@ -208,15 +238,30 @@ impl<T: Real> Exponential<T> {
             self.coef = ExactLinear::new(rate * h);
             self.h = h;
         }
+        if self.lags.is_some() {
+            return self.step_with_lags(flow, h, state, tol);
+        }
         let nz = self.d1.len();
         let (z, e) = state.split_at_mut(nz);
         self.stage_start(flow, z, e);
+        self.predict(circ, z, h);
+        self.stage_end(flow, e);
+        self.correct(z, h, tol);
+        circ.clamp(state);
+        flow.evals += 2;
+    }
+
+    /// The predictor `z~ = z_n + h d_1`, within the rails.
+    pub(super) fn predict(&mut self, circ: &AnalogCircuit<T>, z: &[T], h: f64) {
         let ht = T::of_f64(h);
         for ((p, &zi), &d) in self.z_pred.iter_mut().zip(z.iter()).zip(&self.d1) {
             *p = zi + ht * d;
         }
         circ.clamp(&mut self.z_pred);
-        self.stage_end(flow, e);
+    }
+
+    /// The corrector `z += h/2 (d_1 + d_2)`, with the error estimate when `tol` is given.
+    pub(super) fn correct(&mut self, z: &mut [T], h: f64, tol: Option<Tolerance>) {
         let half = T::of_f64(h / 2.0);
         match tol {
             Some(t) => self.correct_and_estimate(z, half, h, t),
@@ -226,8 +271,6 @@ impl<T: Real> Exponential<T> {
                 }
             }
         }
-        circ.clamp(state);
-        flow.evals += 2;
     }
 
     /// The corrector `z += h/2 (d_1 + d_2)` with, in the same pass, the local error against the
@@ -310,7 +353,7 @@ impl<T: Real> Exponential<T> {
         }
         // The drive at the mean outputs; the start outputs return to `ws.eps` afterwards.
         std::mem::swap(&mut ws.eps, &mut self.mean);
-        circ.drive(ws, z, noise.as_ref(), &mut self.d1, drive);
+        circ.drive(ws, z, noise.as_ref(), None, &mut self.d1, drive);
         std::mem::swap(&mut ws.eps, &mut self.mean);
     }
 
@@ -369,6 +412,7 @@ impl<T: Real> Exponential<T> {
             ws2,
             &self.z_pred,
             noise.as_ref(),
+            None,
             &mut self.d2,
             drive_scratch,
         );
@@ -377,7 +421,7 @@ impl<T: Real> Exponential<T> {
 
 /// Adds the step-mean part of a paired Ornstein–Uhlenbeck sample (`n1`, `n2` scaled to the
 /// Euler–Maruyama amplitude) to the mean error outputs `m`.
-fn add_mean_noise<T: Real>(m: &mut [T], n1: &[T], n2: &[T], c: ExactLinear) {
+pub(super) fn add_mean_noise<T: Real>(m: &mut [T], n1: &[T], n2: &[T], c: ExactLinear) {
     let (a, b) = (T::of_f64(c.noise_mean_1), T::of_f64(c.noise_mean_2));
     for (i, v) in m.iter_mut().enumerate() {
         *v += a * n1[i] + b * n2[i];

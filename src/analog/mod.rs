@@ -5,11 +5,14 @@
 
 pub mod amplifier;
 pub mod circuit;
+mod circuit_lags;
 pub mod energy;
 pub mod exponential;
 pub mod feedforward;
 pub mod flicker;
 mod flow;
+mod lag_step;
+pub mod poles;
 pub mod readout;
 pub mod sim;
 

@@ -210,7 +210,9 @@ struct Chunk<'a, T: Real> {
     /// Where each hidden layer's value nodes sit in `state` (computed once: the hot loop
     /// asks for them every step).
     layer_ranges: Vec<std::ops::Range<usize>>,
-    n_values: usize,
+    /// Where the value nodes the run reads sit in `state`: the integrators' outputs (the
+    /// capacitors' values, or their lagging outputs when the integrators have a pole).
+    outputs: std::ops::Range<usize>,
 }
 
 impl<'a, T: Real> Chunk<'a, T> {
@@ -276,7 +278,7 @@ impl<'a, T: Real> Chunk<'a, T> {
             state,
             steps: 0,
             layer_ranges,
-            n_values: lay.len(),
+            outputs: circ.output_range(b),
         }
     }
 
@@ -392,7 +394,7 @@ impl<'a, T: Real> Chunk<'a, T> {
     }
 
     fn value_nodes(&self) -> &[T] {
-        &self.state[..self.n_values]
+        &self.state[self.outputs.clone()]
     }
 
     /// max|dz/ds| over the chunk's samples at the last first-stage evaluation (NaN wins).
@@ -852,6 +854,18 @@ fn check_simulation<T: Real>(circ: &AnalogCircuit<T>, opts: &SimOptions) -> Resu
         return Err(SimError::Options(
             "the network has no hidden layer: nothing to integrate".into(),
         ));
+    }
+    if let (Some(p), Some(_)) = (&circ.poles, opts.scheme.fixed()) {
+        // An explicit step is stable on a pole of time constant tau for dt < 2 tau.
+        let limit = 2.0 * circ.tau_z_seconds / p.fastest_rate();
+        if opts.dt_seconds > limit {
+            return Err(SimError::Options(format!(
+                "dt = {:e} s is more than 2 tau = {limit:e} s of the fastest amplifier pole \
+                 (periphery.gain_bandwidth, crossbar.wire_capacitance): the explicit step is \
+                 unstable; shorten dynamics.dt or use the exponential solver",
+                opts.dt_seconds
+            )));
+        }
     }
     let noisy = opts.noise && circ.noisy;
     if noisy && opts.scheme == Scheme::Rk4 {

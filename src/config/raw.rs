@@ -196,6 +196,7 @@ pub struct RawCrossbar {
     pub cols: S<Count>,
     pub v_read: S<Si>,
     pub wire_resistance: S<Si>,
+    pub wire_capacitance: S<Si>,
     pub backward: S<String>,
     pub cell: S<String>,
 }
@@ -212,6 +213,7 @@ pub struct RawPeriphery {
     pub amplifier_noise: S<Si>,
     pub amplifier_noise_corner: Option<S<Si>>,
     pub feedback_noise: S<bool>,
+    pub gain_bandwidth: Option<S<Si>>,
     pub node_capacitance: S<Si>,
     pub supply: Option<S<Si>>,
     pub ktc_noise: S<bool>,

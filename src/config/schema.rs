@@ -477,6 +477,15 @@ pub static KEYS: &[Key] = &[
     },
     Key {
         section: "crossbar",
+        name: "wire_capacitance",
+        kind: Kind::Quantity(D::Capacitance),
+        default: Value("\"0F\""),
+        doc: "Capacitance to ground of one wire segment (a cell's length of line), rows and \
+              columns: the lines' RC delay, lumped into each TIA's pole (docs/circuit-model.md); \
+              0 = none.",
+    },
+    Key {
+        section: "crossbar",
         name: "backward",
         kind: Kind::Choice(BACKWARD),
         default: Value("\"shared\""),
@@ -565,6 +574,15 @@ pub static KEYS: &[Key] = &[
         default: Value("false"),
         doc: "Add the thermal noise of every TIA's feedback resistor, current density \
               4 k T / R_f (Johnson-Nyquist), at the device temperature.",
+    },
+    Key {
+        section: "periphery",
+        name: "gain_bandwidth",
+        kind: Kind::Quantity(D::Frequency),
+        default: Derived("none: the amplifiers respond instantly"),
+        doc: "Gain-bandwidth product of every amplifier (TIA, error amplifier, integrator): each \
+              is a single-pole op-amp A(s) = A / (1 + s A / (2 pi GBW)), whose output lags its \
+              ideal value (docs/circuit-model.md, \"Amplifier poles\"). Must be positive.",
     },
     Key {
         section: "periphery",

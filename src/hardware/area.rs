@@ -53,6 +53,7 @@ mod tests {
             cols: 256,
             v_read_volts: 0.2,
             wire_resistance_ohms: 0.0,
+            wire_capacitance_farads: 0.0,
             backward: Backward::Shared,
             cell: CELLS[0],
         };
@@ -74,6 +75,7 @@ mod tests {
             amplifier_noise_volts_per_root_hertz: 0.0,
             amplifier_noise_corner_hertz: None,
             feedback_noise: false,
+            gain_bandwidth_hertz: None,
             digital_mac_energy_joules: 0.0,
             drift_compensation: Default::default(),
             dac: conv.clone(),

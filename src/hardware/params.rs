@@ -132,6 +132,9 @@ pub struct CrossbarParams {
     pub v_read_volts: f64,
     /// Resistance of one wire segment between adjacent cells, on rows and columns.
     pub wire_resistance_ohms: f64,
+    /// Capacitance to ground of one wire segment (one cell's length of line), rows and
+    /// columns: the lines' RC delay.
+    pub wire_capacitance_farads: f64,
     pub backward: Backward,
     /// The kind of cell, for the area.
     pub cell: super::technology::CellKind,
@@ -174,6 +177,9 @@ pub struct PeripheryParams {
     pub amplifier_noise_corner_hertz: Option<f64>,
     /// Whether every TIA adds the thermal noise 4 k T / R_f of its feedback resistor.
     pub feedback_noise: bool,
+    /// Gain-bandwidth product of every amplifier (hertz): each is a single-pole op-amp;
+    /// `None`: the amplifiers respond instantly.
+    pub gain_bandwidth_hertz: Option<f64>,
     /// Energy of one digital multiply-accumulate, for the digital reference.
     pub digital_mac_energy_joules: f64,
     /// Whether each array's gain is calibrated against drift at read time.

@@ -175,6 +175,14 @@ pub struct SpiceDesign {
     pub tile_rows: usize,
     pub tile_cols: usize,
     pub wire_resistance_ohms: f64,
+    /// Capacitance to ground of one wire segment (farads): the lines' RC.
+    pub wire_capacitance_farads: f64,
+    /// The amplifiers' gain-bandwidth product (hertz; `None`: no poles).
+    pub gain_bandwidth_hertz: Option<f64>,
+    /// The error amplifiers' closed-loop gain `A / (A + 2)` (1 when ideal).
+    pub error_gain: f64,
+    /// The amplifiers' outputs at t = 0 (node units), for their poles' initial conditions.
+    pub lag0: LagOutputs,
     pub rail_volts: Option<f64>,
     pub layers: Vec<SpiceLayer>,
     /// Which batch sample this is.
@@ -201,6 +209,35 @@ pub struct SpiceDesign {
     /// integrates it (or why it cannot: adaptive solvers).
     pub analog: AnalogCircuit<f64>,
     pub sim: Result<SimOptions, String>,
+}
+
+/// The amplifiers' outputs at rest at t = 0 (node units, offsets included): what the
+/// capacitors of their poles start at. Empty without poles.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LagOutputs {
+    /// Forward TIAs `p_l`, per layer l = 1..L.
+    pub forward: Vec<Vec<f64>>,
+    /// The error amplifiers' stages, per layer l = 1..L.
+    pub error: Vec<Vec<f64>>,
+    /// Backward TIAs `q_h`, per hidden layer h = 1..L-1.
+    pub backward: Vec<Vec<f64>>,
+}
+
+/// The pole states of the analog circuit's initial state, by amplifier and layer.
+fn lag_outputs(analog: &AnalogCircuit<f64>, x: &[f64], y: &[f64]) -> LagOutputs {
+    if analog.poles.is_none() {
+        return LagOutputs::default();
+    }
+    let state = analog.initial_state(x, y, 1);
+    let (el, lay) = (analog.error_layout(1), analog.value_layout(1));
+    let start = lay.len() + analog.error_state_len(1);
+    let g = crate::analog::poles::split(&state[start..], el.len(), lay.len());
+    let n = analog.n_layers();
+    LagOutputs {
+        forward: (1..=n).map(|l| g.p[el.range(l)].to_vec()).collect(),
+        error: (1..=n).map(|l| g.a[el.range(l)].to_vec()).collect(),
+        backward: (1..n).map(|h| g.q[lay.range(h)].to_vec()).collect(),
+    }
 }
 
 /// The TIAs' op-amp: its open-loop gain, and whether the design calls it ideal.
@@ -407,6 +444,7 @@ impl SpiceDesign {
         let analog = AnalogCircuit::from_design(circuit, &built.network, &built.mapped);
         let offsets = offsets_in_volts(&analog, &layers, circuit.crossbar.v_read_volts);
         let (z0, e0) = initial_state(&analog, &network, &x, &y);
+        let lag0 = lag_outputs(&analog, &x, &y);
         let sim = sim_options(circuit).map_err(|e| e.to_string());
         Ok(SpiceDesign {
             name: circuit.name.clone(),
@@ -421,6 +459,10 @@ impl SpiceDesign {
             tile_rows: circuit.crossbar.rows,
             tile_cols: circuit.crossbar.cols,
             wire_resistance_ohms: circuit.crossbar.wire_resistance_ohms,
+            wire_capacitance_farads: circuit.crossbar.wire_capacitance_farads,
+            gain_bandwidth_hertz: p.gain_bandwidth_hertz,
+            error_gain: analog.error_gain,
+            lag0,
             rail_volts: p.rail_volts,
             layers,
             sample,

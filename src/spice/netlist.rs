@@ -40,6 +40,15 @@
 //!   input — driven by a B source at minus the model's drive `d`, so that
 //!   `tau_z (1 + 1/A) dz/dt = d - z / A` with `d = -e_l + s_{l+1} lambda_{l+1} e_{l+1} +
 //!   phi'(z_l) q_l + o^z`: the model's leaky integrator ([`crate::analog::amplifier`]).
+//! - **Poles** (`periphery.gain_bandwidth`): each TIA's and integrator's op-amp is the VCVS of
+//!   gain `A` into a resistor and capacitor of time constant `tau_a = A / (2 pi GBW)`, read
+//!   through a unity buffer; the error amplifier's B source (scaled by its closed-loop gain
+//!   `A / (A + 2)`) drives an RC of its closed-loop time constant `c_e 2 / (2 pi GBW)`, buffered,
+//!   before the `tau_e` low-pass ([`crate::analog::poles`]). Each capacitor starts at its
+//!   amplifier's output at rest.
+//! - **Wire capacitance** (`crossbar.wire_capacitance`, with wires): a capacitor to ground at
+//!   every row and column node of the ladders, starting at the driven line's voltage (the
+//!   sensed lines' at 0).
 //! - **Offsets**: a DC source in series with the non-inverting input of each TIA (sign chosen
 //!   so that `p` gains `+o^f`, which the noise gain `N` multiplies); the error amplifier's
 //!   (doubled) and the integrator's enter their B sources, as the model writes them. (An
@@ -306,6 +315,19 @@ impl Writer {
             if d.ideal_tias { " (ideal)" } else { "" },
             d.devices()
         ));
+        if let Some(gbw) = d.gain_bandwidth_hertz {
+            self.line(&format!(
+                "* single-pole amplifiers, gain-bandwidth {} Hz; error-amplifier gain {}",
+                num(gbw),
+                num(d.error_gain)
+            ));
+        }
+        if d.wire_capacitance_farads > 0.0 {
+            self.line(&format!(
+                "* wire capacitance {} F per segment",
+                num(d.wire_capacitance_farads)
+            ));
+        }
         if let Some(r) = d.rail_volts {
             self.line(&format!("* rails +-{} V are not exported", num(r)));
         }
@@ -378,11 +400,19 @@ impl Writer {
             }
         };
         let sum_f = |j: usize| format!("fs{l}_{j}");
+        // The rows' voltages at t = 0, for the wires' capacitors.
+        let drive_ic = |i: usize| {
+            let u = if l == 1 {
+                d.x[i]
+            } else {
+                d.activation.value(d.z0[l - 2][i])
+            };
+            v * u
+        };
         self.array(
             &format!("f{l}"),
             &layer.forward,
-            &drive_plus,
-            &drive_minus,
+            (&drive_plus, &drive_minus, &drive_ic),
             &sum_f,
             Read::Forward,
             d,
@@ -390,7 +420,8 @@ impl Writer {
         for j in 0..layer.outputs {
             let r_f = layer.feedback_resistance_ohms;
             let vos = d.offsets.tia_forward[l - 1][j];
-            self.tia(&format!("f{l}_{j}"), r_f, d.tia_gain, vos);
+            let out0 = d.lag0.forward.get(l - 1).map_or(0.0, |p| -v * p[j]);
+            self.tia(&format!("f{l}_{j}"), r_f, (d, out0), vos);
         }
     }
 
@@ -408,8 +439,20 @@ impl Writer {
             String::new()
         };
         let os = term(false, 2.0 * d.offsets.error[l - 1][j]);
-        let expr = format!("{target}{skip} + V({}){os}", forward_tia_node(l, j));
+        let mut expr = format!("{target}{skip} + V({}){os}", forward_tia_node(l, j));
+        if d.error_gain != 1.0 {
+            // The difference amplifier's closed loop, A / (A + 2).
+            expr = format!("{}*({expr})", num(d.error_gain));
+        }
         let e = error_node(l, j);
+        if let Some(gbw) = d.gain_bandwidth_hertz {
+            self.error_stage(d, (l, j), &expr, gbw);
+            expr = format!("V(eg{l}_{j})");
+            if d.tau_e_seconds == 0.0 {
+                self.line(&format!("Ee{l}_{j} {e} 0 eg{l}_{j} 0 1"));
+                return;
+            }
+        }
         if d.tau_e_seconds > 0.0 {
             let c_e = ERROR_CAPACITANCE_FARADS;
             self.line(&format!("Bea{l}_{j} ea{l}_{j} 0 V = {expr}"));
@@ -425,6 +468,24 @@ impl Writer {
         } else {
             self.line(&format!("Be{l}_{j} {e} 0 V = {expr}"));
         }
+    }
+
+    /// The error amplifier's stage with its pole (the closed loop's time constant
+    /// `c_e 2 / (2 pi GBW)`, [`crate::analog::poles`]): a B source at its closed-loop output
+    /// `expr` through an RC low-pass to node `eg{l}_{j}`, read through a unity buffer.
+    fn error_stage(&mut self, d: &SpiceDesign, (l, j): (usize, usize), expr: &str, gbw: f64) {
+        let gain = (!d.ideal_tias).then_some(d.tia_gain);
+        let tau = crate::analog::poles::closed_loop_time_constant(gbw, gain, 2.0);
+        let c = ERROR_CAPACITANCE_FARADS;
+        let a0 = d.lag0.error.get(l - 1).map_or(0.0, |a| a[j]);
+        self.line(&format!("Bga{l}_{j} ga{l}_{j} 0 V = {expr}"));
+        self.line(&format!("Rga{l}_{j} ga{l}_{j} gc{l}_{j} {}", num(tau / c)));
+        self.line(&format!(
+            "Cga{l}_{j} gc{l}_{j} 0 {} IC={}",
+            num(c),
+            num(d.v_read_volts * a0)
+        ));
+        self.line(&format!("Ega{l}_{j} eg{l}_{j} 0 gc{l}_{j} 0 1"));
     }
 
     /// The backward read of layer l's errors onto layer l-1: drivers, arrays, TIAs.
@@ -444,11 +505,21 @@ impl Writer {
             BackwardArrays::Separate(pair) => (pair, Read::Forward),
             BackwardArrays::Shared(pair) => (pair, Read::Reverse),
         };
-        self.array(&format!("b{l}"), pair, &dp, &dm, &sum_b, read, d);
+        let v = d.v_read_volts;
+        let drive_ic = |j: usize| v * lam * d.e0[l - 1][j];
+        self.array(
+            &format!("b{l}"),
+            pair,
+            (&dp, &dm, &drive_ic),
+            &sum_b,
+            read,
+            d,
+        );
         for i in 0..layer.inputs {
             let r_f = layer.backward_feedback_resistance_ohms;
             let vos = d.offsets.tia_backward[h - 1][i];
-            self.tia(&format!("b{h}_{i}"), r_f, d.tia_gain, vos);
+            let out0 = d.lag0.backward.get(h - 1).map_or(0.0, |q| -v * q[i]);
+            self.tia(&format!("b{h}_{i}"), r_f, (d, out0), vos);
         }
     }
 
@@ -498,7 +569,39 @@ impl Writer {
             num(-v * d.z0[h - 1][i] * (1.0 + 1.0 / d.tia_gain))
         ));
         // The design's open-loop gain: its leak is the model's (crate::analog::amplifier).
-        self.line(&format!("Ez{h}_{i} {z} 0 0 zn{h}_{i} {}", num(d.tia_gain)));
+        self.opamp(
+            d,
+            &format!("z{h}_{i}"),
+            (&z, "0", &format!("zn{h}_{i}")),
+            v * d.z0[h - 1][i],
+        );
+    }
+
+    /// An op-amp of the design's open-loop gain `A` from `plus - minus` to `out`, named by
+    /// `tag`: a VCVS, or with a gain-bandwidth product a VCVS into the RC of its pole
+    /// (`tau_a = A / (2 pi GBW)`) read through a unity buffer; `out0` is its output at t = 0.
+    fn opamp(
+        &mut self,
+        d: &SpiceDesign,
+        tag: &str,
+        (out, plus, minus): (&str, &str, &str),
+        out0: f64,
+    ) {
+        let a = d.tia_gain;
+        let Some(gbw) = d.gain_bandwidth_hertz else {
+            self.line(&format!("E{tag} {out} 0 {plus} {minus} {}", num(a)));
+            return;
+        };
+        let tau_a = a / (2.0 * std::f64::consts::PI * gbw);
+        let r = OPAMP_POLE_OHMS;
+        self.line(&format!("E{tag} pa{tag} 0 {plus} {minus} {}", num(a)));
+        self.line(&format!("Rp{tag} pa{tag} pc{tag} {}", num(r)));
+        self.line(&format!(
+            "Cp{tag} pc{tag} 0 {} IC={}",
+            num(tau_a / r),
+            num(out0)
+        ));
+        self.line(&format!("Eb{tag} {out} 0 pc{tag} 0 1"));
     }
 
     /// The transient options and the `.tran` line.
@@ -563,14 +666,12 @@ impl Writer {
     /// `{x}{id}`), `R_f` in feedback, and its input offset `vos` in series with the
     /// non-inverting input, with the sign that adds `+o` to the model's `p` or `q` (the output
     /// is `-v_read p`).
-    fn tia(&mut self, tag: &str, r_f: f64, gain: f64, vos: f64) {
+    fn tia(&mut self, tag: &str, r_f: f64, (d, out0): (&SpiceDesign, f64), vos: f64) {
         let (x, id) = tag.split_at(1);
         let plus = self.offset_source(&format!("os{tag}"), -vos);
         self.line(&format!("R{x}f{id} {x}s{id} {x}o{id} {}", num(r_f)));
-        self.line(&format!(
-            "E{x}f{id} {x}o{id} 0 {plus} {x}s{id} {}",
-            num(gain)
-        ));
+        let (out, minus) = (format!("{x}o{id}"), format!("{x}s{id}"));
+        self.opamp(d, &format!("{x}f{id}"), (&out, &plus, &minus), out0);
     }
 
     /// Both arrays of a pair: `tag` names them, `plus`/`minus` give the driver node of each of
@@ -580,17 +681,20 @@ impl Writer {
         &mut self,
         tag: &str,
         pair: &ArrayPair,
-        plus: &dyn Fn(usize) -> String,
-        minus: &dyn Fn(usize) -> String,
+        (plus, minus, ic): DriveLines<'_>,
         sum: &dyn Fn(usize) -> String,
         read: Read,
         d: &SpiceDesign,
     ) {
-        for (half, g, drive) in [("p", &pair.plus, plus), ("m", &pair.minus, minus)] {
+        for (half, g, drive, sign) in [
+            ("p", &pair.plus, plus, 1.0),
+            ("m", &pair.minus, minus, -1.0),
+        ] {
             let tag = format!("{tag}{half}");
+            let ic = |k: usize| sign * ic(k);
             match read {
-                Read::Forward => self.tiles(&tag, g, drive, sum, d),
-                Read::Reverse => self.tiles(&tag, g, sum, drive, d),
+                Read::Forward => self.tiles(&tag, g, (drive, sum), (read, &ic), d),
+                Read::Reverse => self.tiles(&tag, g, (sum, drive), (read, &ic), d),
             }
         }
     }
@@ -602,11 +706,19 @@ impl Writer {
         &mut self,
         tag: &str,
         g: &DMatrix<f64>,
-        row_end: &dyn Fn(usize) -> String,
-        col_end: &dyn Fn(usize) -> String,
+        (row_end, col_end): (&dyn Fn(usize) -> String, &dyn Fn(usize) -> String),
+        (read, ic): (Read, &dyn Fn(usize) -> f64),
         d: &SpiceDesign,
     ) {
         let r = d.wire_resistance_ohms;
+        let c = d.wire_capacitance_farads;
+        // Each wire node's capacitor starts at its driven line's voltage (the sensed lines sit
+        // at the virtual ground).
+        let cap = |w: &mut Self, node: String, volts: f64| {
+            if c > 0.0 {
+                w.line(&format!("C{node} {node} 0 {} IC={}", num(c), num(volts)));
+            }
+        };
         let (n, m) = g.shape();
         let a = |i: usize, j: usize| format!("{tag}r{i}_{j}");
         let b = |i: usize, j: usize| format!("{tag}c{i}_{j}");
@@ -634,6 +746,12 @@ impl Writer {
                         self.line(&format!("R{tag}r{i}_{j} {before} {} {}", a(i, j), num(r)));
                         self.line(&format!("R{tag}c{i}_{j} {} {after} {}", b(i, j), num(r)));
                         self.wires += 2;
+                        let (va, vb) = match read {
+                            Read::Forward => (ic(i), 0.0),
+                            Read::Reverse => (0.0, ic(j)),
+                        };
+                        cap(self, a(i, j), va);
+                        cap(self, b(i, j), vb);
                         if gij > 0.0 {
                             self.line(&format!(
                                 "R{tag}d{i}_{j} {} {} {}",
@@ -649,6 +767,17 @@ impl Writer {
         }
     }
 }
+
+/// The resistance of an op-amp macro-model's pole (its capacitor is `tau_a / R`).
+const OPAMP_POLE_OHMS: f64 = 1e3;
+
+/// The driven lines of a pair: each line's driver node for the G+ and the G- array, and the
+/// G+ line's voltage at t = 0 (the G- line's is its negative).
+type DriveLines<'a> = (
+    &'a dyn Fn(usize) -> String,
+    &'a dyn Fn(usize) -> String,
+    &'a dyn Fn(usize) -> f64,
+);
 
 /// Which lines of an array a read drives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

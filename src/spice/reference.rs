@@ -66,6 +66,14 @@ pub fn capability(design: &SpiceDesign) -> Capability {
             design.tia_gain
         ));
     }
+    if design.analog.poles.is_some() {
+        return Capability::EquilibriumOnly(
+            "the amplifiers' poles and the lines' RC delay the trajectory but not the \
+             equilibrium, so only the equilibrium is compared; --reference analog (the \
+             default) compares the trajectory too"
+                .into(),
+        );
+    }
     if design.tau_e_seconds > 0.0 {
         return Capability::EquilibriumOnly(format!(
             "tau_e = {:e} s: the gradient flow has no error-node bandwidth, so only the \
@@ -274,7 +282,7 @@ pub fn trace_bytes_per_point(design: &SpiceDesign) -> f64 {
 
 /// The circuit's fastest time constant (seconds), which sets how finely the analog reference
 /// is recorded: the error amplifiers' `tau_e` (when positive), or `tau_z / rho`, whichever is
-/// smaller, where `rho` bounds the spectral radius of the gradient flow's Jacobian (time in
+/// smaller (and the amplifiers' fastest pole, when they have poles), where `rho` bounds the spectral radius of the gradient flow's Jacobian (time in
 /// units of tau_z) by its infinity norm, the largest absolute row sum (every eigenvalue lies in
 /// a Gershgorin disc). The Jacobian is taken by central differences at the initial state, the
 /// feedforward pass, where the fast modes are excited; they have decayed by the time the state
@@ -303,6 +311,11 @@ pub fn fastest_time_constant(design: &SpiceDesign) -> f64 {
         design.tau_z_seconds / rho
     } else {
         design.tau_z_seconds
+    };
+    // The amplifiers' poles, when they have any.
+    let tau_flow = match &design.analog.poles {
+        Some(p) if p.fastest_rate() > 0.0 => tau_flow.min(design.tau_z_seconds / p.fastest_rate()),
+        _ => tau_flow,
     };
     if design.tau_e_seconds > 0.0 {
         tau_flow.min(design.tau_e_seconds)

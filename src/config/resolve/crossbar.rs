@@ -14,6 +14,7 @@ pub(super) struct Tiles {
     pub rows: u64,
     pub cols: u64,
     pub wire_ohms: f64,
+    pub wire_farads: f64,
     pub separate: bool,
 }
 
@@ -30,10 +31,12 @@ pub(super) fn tiles(r: &Resolver, c: &RawCrossbar) -> Result<Tiles> {
         })?;
     }
     let wire_ohms = r.non_negative(&c.wire_resistance, "the wire resistance")?;
+    let wire_farads = r.non_negative(&c.wire_capacitance, "the wire capacitance")?;
     Ok(Tiles {
         rows,
         cols,
         wire_ohms,
+        wire_farads,
         separate,
     })
 }
@@ -51,6 +54,11 @@ pub(super) fn crossbar(r: &mut Resolver, c: &RawCrossbar, t: &Tiles) -> Result<C
                 json!(t.wire_ohms),
                 sp(&c.wire_resistance),
             ),
+            (
+                "wire_capacitance_farads",
+                json!(t.wire_farads),
+                sp(&c.wire_capacitance),
+            ),
             ("backward", json!(c.backward.get_ref()), sp(&c.backward)),
             ("cell", json!(c.cell.get_ref()), sp(&c.cell)),
         ],
@@ -60,6 +68,7 @@ pub(super) fn crossbar(r: &mut Resolver, c: &RawCrossbar, t: &Tiles) -> Result<C
         cols: usize_of(t.cols),
         v_read_volts: v_read,
         wire_resistance_ohms: t.wire_ohms,
+        wire_capacitance_farads: t.wire_farads,
         backward: if t.separate {
             Backward::Separate
         } else {

@@ -83,6 +83,10 @@ pub(super) fn periphery(r: &mut Resolver, p: &RawPeriphery) -> Result<PeripheryP
             None => None,
         },
         feedback_noise: *p.feedback_noise.get_ref(),
+        gain_bandwidth_hertz: match &p.gain_bandwidth {
+            Some(v) => Some(r.positive(v, "the gain-bandwidth product")?),
+            None => None,
+        },
         // The loader admits only the schema's choices.
         drift_compensation: DriftCompensation::from_name(p.drift_compensation.get_ref())
             .unwrap_or_default(),
@@ -185,6 +189,11 @@ fn put_periphery(r: &mut Resolver, p: &RawPeriphery, q: &PeripheryParams) {
                 "feedback_noise",
                 json!(q.feedback_noise),
                 sp(&p.feedback_noise),
+            ),
+            (
+                "gain_bandwidth_hertz",
+                json!(q.gain_bandwidth_hertz),
+                opt_sp(&p.gain_bandwidth),
             ),
             (
                 "digital_mac_energy_joules",
