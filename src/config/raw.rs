@@ -316,4 +316,7 @@ pub struct RawTrain {
     pub train_samples: S<Count>,
     pub test_samples: S<Count>,
     pub shuffle: S<bool>,
+    pub checkpoint_every: S<Count>,
+    pub lr_scaling: S<String>,
+    pub step_interval: S<Si>,
 }

@@ -7,13 +7,14 @@ use crate::exit::{Classify, Failure, Kind};
 use crate::progress::Progress;
 use apcsim::config::{self, LoadOptions};
 use apcsim::io::outdir;
+use apcsim::study::train::checkpoint::{self, CHECKPOINT_FILE};
 use apcsim::study::train::plan::{self, PlanError};
-use apcsim::study::train::{train as run_training, TrainRecord};
+use apcsim::study::train::{outcome, train_from, Learner, Stopped, TrainRecord};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// What `apcsim train` writes into its folder (what `--force` replaces).
-const OUTPUTS: &[&str] = &["train.h5", "report.json"];
+const OUTPUTS: &[&str] = &["train.h5", "report.json", CHECKPOINT_FILE];
 
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
@@ -30,6 +31,10 @@ pub struct TrainArgs {
     /// replaced; other files stay.
     #[arg(long, requires = "out")]
     force: bool,
+    /// Go on from the checkpoint in the --out folder (checkpoint.h5) to the results an
+    /// uninterrupted run gives; a design that differs from the checkpoint's is refused.
+    #[arg(long, requires = "out", conflicts_with = "force")]
+    resume: bool,
 }
 
 impl Classify for PlanError {
@@ -45,50 +50,132 @@ pub fn train(args: TrainArgs) -> Result<(), Failure> {
     let circuit = config::load(&args.file, &args.set, &LoadOptions::default())?;
     let (net, data) =
         plan::prepare(&circuit).map_err(|e| Failure::from(e).context(args.file.display()))?;
-    let stem = args
-        .file
-        .file_stem()
-        .map_or("design".into(), |s| s.to_string_lossy().into_owned());
-    let folder = match &args.out {
-        Some(dir) => outdir::claim_fresh(dir, OUTPUTS, args.force),
-        None => outdir::claim_new(Path::new("runs"), &format!("train-{stem}"), OUTPUTS),
-    }
-    .map_err(|e| Failure::from(e).option("--out"))?;
+    let folder = claim_folder(&args)?;
+    let dir = folder.path();
     let schedule = plan::schedule(&circuit);
     let mut learners = plan::learners(&circuit, &net)
         .map_err(|e| Failure::from(e).context(args.file.display()))?;
+    let design = checkpoint::design_text(&circuit);
+    let ckpt_path = dir.join(CHECKPOINT_FILE);
+    let (start, seconds_before) = if args.resume {
+        resumed(&ckpt_path, &design, &mut learners)?
+    } else {
+        (TrainRecord::start(&learners, &data), 0.0)
+    };
+    let total = schedule.steps_per_epoch(data.train.size()) * schedule.epochs;
+    let every = circuit.train.checkpoint_every;
     let progress = Progress::new("train");
     let t0 = Instant::now();
-    let rec = run_training(&mut learners, &data, &schedule, &mut |step, total| {
+    let mut after_step = |rec: &TrainRecord, learners: &[Box<dyn Learner>]| -> Result<(), String> {
+        let done = rec.completed_steps();
         progress.update(
-            step as f64 / total as f64,
-            &format!("step {step}/{total}"),
+            done as f64 / total as f64,
+            &format!("step {done}/{total}"),
             false,
-        )
-    });
-    let rec = match rec {
-        Ok(r) => r,
-        Err(e) => {
+        );
+        if done == total || (every > 0 && done.is_multiple_of(every)) {
+            let seconds = seconds_before + t0.elapsed().as_secs_f64();
+            checkpoint::write(&ckpt_path, &design, rec, learners, seconds)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    };
+    let result = train_from(&mut learners, &data, &schedule, start, &mut after_step);
+    let seconds = seconds_before + t0.elapsed().as_secs_f64();
+    let (rec, diverged) = match result.map_err(|s| *s) {
+        Ok(rec) => {
+            progress.finish("trained");
+            (rec, None)
+        }
+        Err(Stopped::Diverged {
+            record,
+            learner,
+            error,
+        }) => {
             progress.abandon();
-            return Err(Failure::from(e).context(args.file.display()));
+            (record, Some((learner, error)))
+        }
+        Err(Stopped::Halted { message, .. }) => {
+            progress.abandon();
+            return Err(Failure::io(message));
         }
     };
-    progress.finish("trained");
-    let seconds = t0.elapsed().as_secs_f64();
-    let dir = folder.path();
-    plan::train_h5(&rec, &learners)
-        .write(&dir.join("train.h5"))
-        .map_err(Failure::io)?;
-    let json = plan::report_json(&circuit, &rec, &learners, seconds);
-    let text = serde_json::to_string_pretty(&json).map_err(Failure::io)?;
-    apcsim::io::write_atomic(&dir.join("report.json"), text.as_bytes())
-        .map_err(|e| Failure::io(format!("{}: {e}", dir.join("report.json").display())))?;
+    let diverged_ref = diverged.as_ref().map(|(l, e)| (*l, e));
+    let outputs = Outputs {
+        circuit: &circuit,
+        rec: &rec,
+        learners: &learners,
+        seconds,
+    };
+    outputs.write(dir, diverged_ref)?;
+    if let Some((learner, e)) = diverged {
+        let message = outcome::divergence_message(learner, &e);
+        return Err(Failure::new(Failure::from(e).kind, message).context(args.file.display()));
+    }
     print_epochs(&rec);
     sayln!(
         "trained in {seconds:.1} s; wrote {} and report.json",
         dir.join("train.h5").display()
     );
     Ok(())
+}
+
+/// The folder the run writes: `--out` (claimed as it is with `--resume`, else empty or with
+/// `--force`), or a new one under runs/.
+fn claim_folder(args: &TrainArgs) -> Result<outdir::OutDir, Failure> {
+    let stem = args
+        .file
+        .file_stem()
+        .map_or("design".into(), |s| s.to_string_lossy().into_owned());
+    match &args.out {
+        Some(dir) if args.resume => outdir::claim(dir, OUTPUTS),
+        Some(dir) => outdir::claim_fresh(dir, OUTPUTS, args.force),
+        None => outdir::claim_new(Path::new("runs"), &format!("train-{stem}"), OUTPUTS),
+    }
+    .map_err(|e| Failure::from(e).option("--out"))
+}
+
+/// What a run, finished or stopped by a diverging step, writes.
+struct Outputs<'a> {
+    circuit: &'a apcsim::config::Circuit,
+    rec: &'a TrainRecord,
+    learners: &'a [Box<dyn Learner>],
+    seconds: f64,
+}
+
+impl Outputs<'_> {
+    /// DIR/train.h5 and DIR/report.json, each written whole, marked when a step diverged.
+    fn write(
+        &self,
+        dir: &Path,
+        diverged: Option<(&str, &apcsim::study::train::StepError)>,
+    ) -> Result<(), Failure> {
+        let mut h5 = plan::train_h5(self.rec, self.learners);
+        let mut json = plan::report_json(self.circuit, self.rec, self.learners, self.seconds);
+        outcome::mark(&mut h5, &mut json, self.rec, diverged);
+        h5.write(&dir.join("train.h5")).map_err(Failure::io)?;
+        let text = serde_json::to_string_pretty(&json).map_err(Failure::io)?;
+        apcsim::io::write_atomic(&dir.join("report.json"), text.as_bytes())
+            .map_err(|e| Failure::io(format!("{}: {e}", dir.join("report.json").display())))
+    }
+}
+
+/// The learners restored from the checkpoint at `path`, the record to go on from and the
+/// seconds already spent; a missing or damaged checkpoint, or one of another design, refused.
+fn resumed(
+    path: &Path,
+    design: &str,
+    learners: &mut [Box<dyn Learner>],
+) -> Result<(TrainRecord, f64), Failure> {
+    let at = |m: String| Failure::input(format!("{}: {m}", path.display()));
+    if !path.is_file() {
+        return Err(at("no checkpoint to resume from".into()));
+    }
+    let ckpt = checkpoint::read(path).map_err(Failure::input)?;
+    checkpoint::check_design(&ckpt.design, design).map_err(at)?;
+    let seconds = ckpt.seconds;
+    let rec = checkpoint::restore(ckpt, learners).map_err(at)?;
+    Ok((rec, seconds))
 }
 
 /// Test accuracy and loss of every rule, one line per epoch.
