@@ -13,10 +13,10 @@
 
 use super::learner::{Learner, StepReport};
 use super::session::{EpochRecord, TrainRecord};
+use super::state::LearnerState;
 use crate::config::Circuit;
 use crate::io::h5::{Array, Attr, H5Error, H5Reader};
-use crate::network::{Alignment, Network};
-use nalgebra::DMatrix;
+use crate::network::Alignment;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -27,9 +27,6 @@ const FORMAT: &str = "apcsim-train-checkpoint-v1";
 
 /// Keys that do not change what a run computes: a resume may change them.
 const NOT_COMPARED: &[(&str, &str)] = &[("train", "checkpoint_every")];
-
-/// A learner's state: named arrays of numbers.
-pub type LearnerState = Vec<(String, Vec<f64>)>;
 
 /// The values of the resolved design that a resume must find unchanged, section by section.
 type DesignValues = BTreeMap<String, BTreeMap<String, serde_json::Value>>;
@@ -272,36 +269,4 @@ pub fn restore(
             .map_err(|m| format!("state/{}: {m}", l.name()))?;
     }
     Ok(rec)
-}
-
-/// The values of `key` in `state`, which must hold `len` of them.
-pub fn entry<'a>(state: &'a LearnerState, key: &str, len: usize) -> Result<&'a [f64], String> {
-    let v = state
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v)
-        .ok_or_else(|| format!("{key}: missing"))?;
-    if v.len() != len {
-        return Err(format!("{key}: {} values, expected {len}", v.len()));
-    }
-    Ok(v)
-}
-
-/// A network's weights as a state (`W0`, `W1`, ..., column-major).
-pub fn weights_state(net: &Network<f64>) -> LearnerState {
-    net.weights()
-        .iter()
-        .enumerate()
-        .map(|(l, w)| (format!("W{l}"), w.as_slice().to_vec()))
-        .collect()
-}
-
-/// `net` with the weights of `state`.
-pub fn with_weights(net: &Network<f64>, state: &LearnerState) -> Result<Network<f64>, String> {
-    let mut weights = Vec::new();
-    for (l, w) in net.weights().iter().enumerate() {
-        let v = entry(state, &format!("W{l}"), w.len())?;
-        weights.push(DMatrix::from_column_slice(w.nrows(), w.ncols(), v));
-    }
-    Network::new(net.architecture().clone(), weights).map_err(|e| e.to_string())
 }

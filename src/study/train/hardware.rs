@@ -18,8 +18,8 @@
 //! the same way from the deltas its backward read propagates.
 
 use super::aging::{noisy_read, PairDrift};
-use super::checkpoint::{entry, LearnerState};
 use super::learner::{Learner, StepReport};
+use super::state::{entry, LearnerState};
 use super::step::{finite_loss, network_at, StepError};
 use crate::dynamics::{infer, InferenceOptions};
 use crate::hardware::mapping::{tiled, DifferentialArray};

@@ -2,7 +2,7 @@
 //! mini-batches. The digital ones step through [`super::step`], the code path the reference
 //! trajectories take.
 
-use super::checkpoint::{weights_state, with_weights, LearnerState};
+use super::state::{weights_state, with_weights, LearnerState};
 use super::step::{descend, finite_loss, network_at, pc_gradient, StepError};
 use crate::dynamics::InferenceOptions;
 use crate::network::{alignment, Alignment, Batch, Network};
@@ -34,7 +34,7 @@ pub trait Learner: Send {
     fn update_stats(&self) -> Option<crate::hardware::update::UpdateStats> {
         None
     }
-    /// What a checkpoint keeps of it ([`super::checkpoint`]).
+    /// What a checkpoint keeps of it.
     fn state(&self) -> LearnerState {
         weights_state(self.network())
     }

@@ -13,6 +13,7 @@ pub mod outcome;
 pub mod plan;
 pub mod rate;
 pub mod session;
+pub mod state;
 pub mod step;
 
 pub use descent::{full_batch_descent, Trajectories};
