@@ -10,6 +10,7 @@ use apcsim::study::train::data::TrainData;
 use apcsim::study::train::plan::{digital_learners, equilibrium};
 use apcsim::study::train::{full_batch_descent, train, Schedule};
 use nalgebra::DMatrix;
+use std::path::Path;
 use std::process::Output;
 
 mod common;
@@ -269,11 +270,14 @@ fn the_command_trains_all_four_rules_on_digits() {
     assert_eq!(h.array("steps/bp_hardware/loss").unwrap().shape, vec![7]);
 }
 
-/// A learning rate that throws the weights out of range: exit 3, one line naming the step, the
-/// rule and the layer that ran away; no output left half-written.
+/// A learning rate that throws the weights out of range: exit 3, one line naming the learner,
+/// the step, what ran away and the layer; train.h5 and report.json hold every step and epoch
+/// done, marked as diverged at that step. On the design's RRAM the devices' bounds hold the
+/// hardware's weights and digital PC runs away first; with exact updates the hardware's
+/// conductances run out of the physical range first.
 #[test]
 fn a_diverging_learning_rate_exits_3_naming_step_and_layer() {
-    let extra = [
+    let lr = [
         "--set",
         "train.lr=1e300",
         "--set",
@@ -281,5 +285,64 @@ fn a_diverging_learning_rate_exits_3_naming_step_and_layer() {
         "--set",
         "train.test_samples=10",
     ];
-    fails(&extra, 3, &["step 1: ", "diverged", "layer"]);
+    let exact = ["--set", "update.scheme=\"ideal\""];
+    let cases: [(&[&str], &str, &[&str]); 2] = [
+        (
+            &[],
+            "pc_ideal",
+            &["the loss of its weights is inf", "layer 3"],
+        ),
+        (
+            &exact,
+            "pc_hardware",
+            &["layer 1: conductance", "not a finite non-negative"],
+        ),
+    ];
+    for (extra, learner, what) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let o = train_small(&[&lr[..], extra].concat(), &out);
+        let stderr = common::text(&o.stderr);
+        assert_eq!(o.status.code(), Some(3), "{stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        for n in ["step 1: ", "diverged", learner].iter().chain(what) {
+            assert!(stderr.contains(n), "no {n:?} in {stderr}");
+        }
+        diverged_outputs(&out, learner, 1);
+    }
+}
+
+/// train.h5 and report.json of a run whose `learner` diverged at `step`: marked so, with every
+/// learner's steps as taken (the learners before it in the order took the failed step) and the
+/// epochs done.
+fn diverged_outputs(out: &Path, learner: &str, step: u64) {
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let d = &report["diverged"];
+    assert_eq!(d["learner"].as_str(), Some(learner), "{d}");
+    assert_eq!(d["step"].as_u64(), Some(step), "{d}");
+    let done = d["steps_completed"].as_u64().unwrap() as usize;
+    let h = H5Reader::open(&out.join("train.h5")).unwrap();
+    let attr = h.attr("", "diverged").unwrap().unwrap();
+    assert!(attr.as_str().unwrap().contains(learner));
+    let order = ["pc_hardware", "bp_hardware", "pc_ideal", "bp_float"];
+    let failed = order.iter().position(|n| *n == learner).unwrap();
+    for (k, name) in order.iter().enumerate() {
+        let steps = h.array(&format!("steps/{name}/loss")).unwrap().data.len();
+        let want = if k < failed { done + 1 } else { done };
+        assert_eq!(
+            steps, want,
+            "{name}: steps of {learner} diverging after {done}"
+        );
+        let epochs = h.array(&format!("epochs/{name}/test_accuracy")).unwrap();
+        assert_eq!(
+            epochs.data.len(),
+            1,
+            "{name}: only the epoch before training"
+        );
+        assert!(
+            report["final"]["test_accuracy"][name].is_number(),
+            "{report}"
+        );
+    }
 }

@@ -141,6 +141,8 @@ pub enum DataSource {
     },
     /// Weights and a batch in the reference HDF5 layout.
     Hdf5 { path: PathBuf },
+    /// A user's samples and targets in HDF5 ([`crate::io::dataset`]), optionally split.
+    Dataset { path: PathBuf },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -168,6 +170,13 @@ pub struct TrainParams {
     pub transient_every: usize,
     /// Time of one multiply-accumulate of the digital BP reference (seconds).
     pub digital_mac_time_seconds: f64,
+    /// Steps between two checkpoints (0: only the last step's).
+    pub checkpoint_every: usize,
+    /// The learning rate's width scaling.
+    pub lr_scaling: LrScaling,
+    /// Time between two steps on the devices' drift clock (0: no drift or read noise between
+    /// steps).
+    pub step_interval_seconds: f64,
 }
 
 /// `train.inference`: the equilibrium by Newton-Krylov every step (the transient pricing
@@ -177,6 +186,15 @@ pub struct TrainParams {
 pub enum TrainInference {
     Equilibrium,
     Transient,
+}
+
+/// How `train.lr` scales with the network's width (`train.lr_scaling`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LrScaling {
+    /// The learning rate as written.
+    None,
+    /// muPC's SGD scaling: lr gamma0^2 N, N the width feeding the output layer.
+    Mupc,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -497,6 +515,7 @@ fn data_line(data: &DataSpec) -> String {
             n(*target_std)
         ),
         DataSource::Hdf5 { path } => format!("hdf5 {}", path.display()),
+        DataSource::Dataset { path } => format!("dataset {}", path.display()),
     };
     format!("{source}, {} samples", data.samples)
 }

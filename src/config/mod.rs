@@ -49,8 +49,8 @@ pub mod units;
 mod tests;
 
 pub use circuit::{
-    max_stable_step, Circuit, DataSource, DataSpec, Dynamics, Precision, ResolvedConfig, RunMode,
-    RunParams, SolverKind, TrainInference, TrainParams,
+    max_stable_step, Circuit, DataSource, DataSpec, Dynamics, LrScaling, Precision, ResolvedConfig,
+    RunMode, RunParams, SolverKind, TrainInference, TrainParams,
 };
 pub use document::{apply_override, Document};
 pub use error::{ConfigError, ErrorKind, Location, Origin};

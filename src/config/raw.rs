@@ -323,4 +323,7 @@ pub struct RawTrain {
     pub inference: S<String>,
     pub transient_every: S<Count>,
     pub digital_mac_time: S<Si>,
+    pub checkpoint_every: S<Count>,
+    pub lr_scaling: S<String>,
+    pub step_interval: S<Si>,
 }

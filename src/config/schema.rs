@@ -162,6 +162,7 @@ pub const SECTIONS: [(&str, &str); 9] = [
 
 const ACTIVATIONS: &[&str] = &["linear", "tanh", "sigmoid", "relu", "hard_tanh", "silu"];
 const PARAMETERISATIONS: &[&str] = &["sp", "mupc", "ntp"];
+const LR_SCALINGS: &[&str] = &["none", "mupc"];
 const PROGRAMMING: &[&str] = &["none", "constant", "polynomial"];
 const NU_FITS: &[&str] = &["constant", "aihwkit_pcm", "aihwkit_hermes"];
 const FLICKER_FITS: &[&str] = &["none", "aihwkit_pcm", "aihwkit_hermes"];
@@ -830,8 +831,10 @@ pub static KEYS: &[Key] = &[
         default: Value("\"optdigits\""),
         doc: "optdigits (the embedded UCI digits, 64 inputs, 10 one-hot outputs), teacher \
               (targets of a random teacher network of the same architecture), gaussian \
-              (Gaussian inputs and targets), or \"hdf5:PATH\" (weights and a batch in the \
-              reference layout; PATH relative to the design file).",
+              (Gaussian inputs and targets), \"hdf5:PATH\" (weights and a batch in the \
+              reference layout), or \"dataset:PATH\" (a data set: x, samples x features; y, \
+              labels or targets; optionally train/ and test/ groups holding each; README, \
+              Your own data); PATH relative to the design file.",
     },
     Key {
         section: "data",
@@ -1232,6 +1235,31 @@ pub static KEYS: &[Key] = &[
         doc: "Time of one multiply-accumulate of the digital BP reference: NVIDIA A100's peak \
               fp32 rate, 19.5 TFLOP/s = 9.75e12 MAC/s (NVIDIA A100 Tensor Core GPU \
               datasheet, 2020), a lower bound on a digital step's time.",
+    },
+    Key {
+        section: "train",
+        name: "checkpoint_every",
+        kind: Kind::Integer,
+        default: Value("100"),
+        doc: "Steps between two checkpoints (DIR/checkpoint.h5, which --resume continues from); \
+              0: only the last step's. Not part of the design --resume compares.",
+    },
+    Key {
+        section: "train",
+        name: "lr_scaling",
+        kind: Kind::Choice(LR_SCALINGS),
+        default: Value("\"none\""),
+        doc: "none: every rule steps at lr; mupc: at lr gamma0^2 N, N the width of the last \
+              hidden layer (muPC's SGD scaling; needs network.parameterisation = mupc).",
+    },
+    Key {
+        section: "train",
+        name: "step_interval",
+        kind: Kind::Quantity(D::Time),
+        default: Value("0"),
+        doc: "Time between two training steps on the devices' drift clock: the hardware's \
+              conductances drift, and each step's read sees the 1/f noise accumulated, as \
+              [device] says. 0: neither between steps.",
     },
 ];
 

@@ -71,6 +71,14 @@ pub fn build(circuit: &Circuit) -> Result<Built, BuildError> {
                     input_std,
                     target_noise,
                 } => data::teacher_batch(arch.clone(), b, *seed, *input_std, *target_noise)?,
+                DataSource::Dataset { path } => {
+                    let all = crate::io::dataset::read_dataset(path)?.train;
+                    let take = b.min(all.size());
+                    Batch {
+                        x: all.x.columns(0, take).clone_owned(),
+                        y: all.y.columns(0, take).clone_owned(),
+                    }
+                }
                 DataSource::Hdf5 { .. } => unreachable!("handled above"),
             };
             (net, batch)

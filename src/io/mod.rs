@@ -1,6 +1,7 @@
 //! Input and output: HDF5 files (the reference layout of docs/design.md §4) and atomic writes.
 
 pub mod data;
+pub mod dataset;
 pub mod h5;
 pub mod outdir;
 pub mod reference;

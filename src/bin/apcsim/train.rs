@@ -8,10 +8,13 @@ use crate::progress::Progress;
 use apcsim::config::Circuit;
 use apcsim::config::{self, LoadOptions};
 use apcsim::io::outdir;
+use apcsim::study::train::checkpoint::{self, CHECKPOINT_FILE};
 use apcsim::study::train::cost_report;
 use apcsim::study::train::html::TrainReport;
 use apcsim::study::train::plan::{self, PlanError};
-use apcsim::study::train::{train as run_training, Learner, Schedule, TrainRecord};
+use apcsim::study::train::{
+    outcome, train_from, Learner, Schedule, StepError, Stopped, TrainRecord,
+};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -20,6 +23,7 @@ const OUTPUTS: &[&str] = &[
     "train.h5",
     "report.json",
     "report.html",
+    CHECKPOINT_FILE,
     apcsim::report::MANIFEST,
 ];
 
@@ -38,6 +42,10 @@ pub struct TrainArgs {
     /// replaced; other files stay.
     #[arg(long, requires = "out")]
     force: bool,
+    /// Go on from the checkpoint in the --out folder (checkpoint.h5) to the results an
+    /// uninterrupted run gives; a design that differs from the checkpoint's is refused.
+    #[arg(long, requires = "out", conflicts_with = "force")]
+    resume: bool,
 }
 
 impl Classify for PlanError {
@@ -53,44 +61,70 @@ pub fn train(args: TrainArgs) -> Result<(), Failure> {
     let circuit = config::load(&args.file, &args.set, &LoadOptions::default())?;
     let (net, data) =
         plan::prepare(&circuit).map_err(|e| Failure::from(e).context(args.file.display()))?;
-    let stem = args
-        .file
-        .file_stem()
-        .map_or("design".into(), |s| s.to_string_lossy().into_owned());
-    let folder = match &args.out {
-        Some(dir) => outdir::claim_fresh(dir, OUTPUTS, args.force),
-        None => outdir::claim_new(Path::new("runs"), &format!("train-{stem}"), OUTPUTS),
-    }
-    .map_err(|e| Failure::from(e).option("--out"))?;
+    let folder = claim_folder(&args)?;
+    let dir = folder.path();
     let schedule = plan::schedule(&circuit);
     let mut learners = plan::learners(&circuit, &net)
         .map_err(|e| Failure::from(e).context(args.file.display()))?;
+    // The conductances as programmed (a resumed run's learners are rebuilt before restoring).
     let before: Conductances = learners.iter().map(|l| l.conductances()).collect();
+    let design = checkpoint::design_text(&circuit);
+    let ckpt_path = dir.join(CHECKPOINT_FILE);
+    let (start, seconds_before) = if args.resume {
+        resumed(&ckpt_path, &design, &mut learners)?
+    } else {
+        (TrainRecord::start(&learners, &data), 0.0)
+    };
+    let total = schedule.steps_per_epoch(data.train.size()) * schedule.epochs;
+    let every = circuit.train.checkpoint_every;
     let progress = Progress::new("train");
     let t0 = Instant::now();
-    let rec = run_training(&mut learners, &data, &schedule, &mut |step, total| {
+    let mut after_step = |rec: &TrainRecord, learners: &[Box<dyn Learner>]| -> Result<(), String> {
+        let done = rec.completed_steps();
         progress.update(
-            step as f64 / total as f64,
-            &format!("step {step}/{total}"),
+            done as f64 / total as f64,
+            &format!("step {done}/{total}"),
             false,
-        )
-    });
-    let rec = match rec {
-        Ok(r) => r,
-        Err(e) => {
+        );
+        if done == total || (every > 0 && done.is_multiple_of(every)) {
+            let seconds = seconds_before + t0.elapsed().as_secs_f64();
+            checkpoint::write(&ckpt_path, &design, rec, learners, seconds)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    };
+    let result = train_from(&mut learners, &data, &schedule, start, &mut after_step);
+    let seconds = seconds_before + t0.elapsed().as_secs_f64();
+    let (rec, diverged) = match result.map_err(|s| *s) {
+        Ok(rec) => {
+            progress.finish("trained");
+            (rec, None)
+        }
+        Err(Stopped::Diverged {
+            record,
+            learner,
+            error,
+        }) => {
             progress.abandon();
-            return Err(Failure::from(e).context(args.file.display()));
+            (record, Some((learner, error)))
+        }
+        Err(Stopped::Halted { message, .. }) => {
+            progress.abandon();
+            return Err(Failure::io(message));
         }
     };
-    progress.finish("trained");
-    let seconds = t0.elapsed().as_secs_f64();
+    let diverged_ref = diverged.as_ref().map(|(l, e)| (*l, e));
     let summary = write_outputs(
         &circuit,
         (&rec, &learners, before),
         (data.train.size(), &schedule),
-        seconds,
-        folder.path(),
+        (seconds, diverged_ref),
+        dir,
     )?;
+    if let Some((learner, e)) = diverged {
+        let message = outcome::divergence_message(learner, &e);
+        return Err(Failure::new(Failure::from(e).kind, message).context(args.file.display()));
+    }
     say!("{summary}");
     sayln!(
         "trained in {seconds:.1} s; wrote {} with report.json and report.html",
@@ -102,13 +136,14 @@ pub fn train(args: TrainArgs) -> Result<(), Failure> {
 /// Each learner's conductances (`None`: a digital learner).
 type Conductances = Vec<Option<Vec<f64>>>;
 
-/// Writes train.h5, report.json and report.html (with its figures) into `dir`; returns the
-/// terminal's summary. `before`: each learner's conductances before training.
+/// Writes train.h5, report.json and report.html (with its figures) into `dir`, each whole and
+/// marked when a step diverged; returns the terminal's summary. `before`: each learner's
+/// conductances before training.
 fn write_outputs(
     circuit: &Circuit,
     (rec, learners, before): (&TrainRecord, &[Box<dyn Learner>], Conductances),
     (n, schedule): (usize, &Schedule),
-    seconds: f64,
+    (seconds, diverged): (f64, Option<(&str, &StepError)>),
     dir: &Path,
 ) -> Result<String, Failure> {
     let steps = rec.steps.first().map_or(0, |s| s.len());
@@ -116,11 +151,12 @@ fn write_outputs(
     let costs = cost_report::Costs::of(rec, circuit, &sizes);
     let mut h5 = plan::train_h5(rec, learners);
     costs.write_h5(&mut h5);
-    h5.write(&dir.join("train.h5")).map_err(Failure::io)?;
     let mut json = plan::report_json(circuit, rec, learners, seconds);
     if let Some(o) = json.as_object_mut() {
         o.extend(costs.json());
     }
+    outcome::mark(&mut h5, &mut json, rec, diverged);
+    h5.write(&dir.join("train.h5")).map_err(Failure::io)?;
     let text = serde_json::to_string_pretty(&json).map_err(Failure::io)?;
     apcsim::io::write_atomic(&dir.join("report.json"), text.as_bytes())
         .map_err(|e| Failure::io(format!("{}: {e}", dir.join("report.json").display())))?;
@@ -140,6 +176,39 @@ fn write_outputs(
     html.write(dir)
         .map_err(|e| Failure::io(format!("{}: {}", e.path.display(), e.source)))?;
     Ok(summary)
+}
+
+/// The folder the run writes: `--out` (claimed as it is with `--resume`, else empty or with
+/// `--force`), or a new one under runs/.
+fn claim_folder(args: &TrainArgs) -> Result<outdir::OutDir, Failure> {
+    let stem = args
+        .file
+        .file_stem()
+        .map_or("design".into(), |s| s.to_string_lossy().into_owned());
+    match &args.out {
+        Some(dir) if args.resume => outdir::claim(dir, OUTPUTS),
+        Some(dir) => outdir::claim_fresh(dir, OUTPUTS, args.force),
+        None => outdir::claim_new(Path::new("runs"), &format!("train-{stem}"), OUTPUTS),
+    }
+    .map_err(|e| Failure::from(e).option("--out"))
+}
+
+/// The learners restored from the checkpoint at `path`, the record to go on from and the
+/// seconds already spent; a missing or damaged checkpoint, or one of another design, refused.
+fn resumed(
+    path: &Path,
+    design: &str,
+    learners: &mut [Box<dyn Learner>],
+) -> Result<(TrainRecord, f64), Failure> {
+    let at = |m: String| Failure::input(format!("{}: {m}", path.display()));
+    if !path.is_file() {
+        return Err(at("no checkpoint to resume from".into()));
+    }
+    let ckpt = checkpoint::read(path).map_err(Failure::input)?;
+    checkpoint::check_design(&ckpt.design, design).map_err(at)?;
+    let seconds = ckpt.seconds;
+    let rec = checkpoint::restore(ckpt, learners).map_err(at)?;
+    Ok((rec, seconds))
 }
 
 /// Test accuracy and loss of every rule, one line per epoch.

@@ -34,6 +34,16 @@ pub(super) enum Src {
     Teacher,
     Gaussian,
     Hdf5(PathBuf, FileNetwork),
+    /// A user's data set: its features, outputs, and samples when it is not split.
+    Dataset(PathBuf, DatasetShape),
+}
+
+/// What a data set file fixes.
+pub(super) struct DatasetShape {
+    pub inputs: usize,
+    pub outputs: usize,
+    /// Samples to split (`None`: the file holds its own split).
+    pub unsplit: Option<usize>,
 }
 
 impl Src {
@@ -53,12 +63,14 @@ pub(super) struct Samples {
     pub offset: u64,
 }
 
-fn read_hdf5(
+/// The file at `path` read by `read`; refused when reading files is disabled, when it is not a
+/// regular file, or with what `read` says.
+fn read_file<T>(
     ctx: &Context<'_>,
     span: &Range<usize>,
-    path: &Path,
-    opts: &LoadOptions,
-) -> Result<FileNetwork> {
+    (path, opts): (&Path, &LoadOptions),
+    read: impl FnOnce(&Path) -> std::result::Result<T, String>,
+) -> Result<T> {
     let fail = |message: String| ctx.error(span, ErrorKind::Data { message });
     let shown = path.display().to_string();
     let shown = shorten_path(&shown);
@@ -69,10 +81,25 @@ fn read_hdf5(
     if !meta.is_file() {
         return Err(fail(format!("{shown}: not a regular file")));
     }
-    let input = crate::io::reference::read_reference(path).map_err(|e| fail(e.to_string()))?;
+    read(path).map_err(fail)
+}
+
+/// What a weights file in the reference layout fixes.
+fn read_hdf5(path: &Path) -> std::result::Result<FileNetwork, String> {
+    let input = crate::io::reference::read_reference(path).map_err(|e| e.to_string())?;
     Ok(FileNetwork {
         arch: input.network.architecture().clone(),
         batch: input.batch.size(),
+    })
+}
+
+/// What a data set file fixes.
+fn read_dataset(path: &Path) -> std::result::Result<DatasetShape, String> {
+    let d = crate::io::dataset::read_dataset(path).map_err(|e| e.to_string())?;
+    Ok(DatasetShape {
+        inputs: d.inputs(),
+        outputs: d.outputs(),
+        unsplit: d.test.is_none().then(|| d.train.size()),
     })
 }
 
@@ -87,11 +114,22 @@ pub(super) fn source(r: &mut Resolver, data: &RawData, opts: &LoadOptions) -> Re
         "gaussian" => Src::Gaussian,
         s if s.starts_with("hdf5:") && s.len() > "hdf5:".len() => {
             let path = resolve_path(ctx.base_dir.as_deref(), &s["hdf5:".len()..]);
-            let file = read_hdf5(ctx, &span, &path, opts)?;
+            let file = read_file(ctx, &span, (&path, opts), read_hdf5)?;
             Src::Hdf5(path, file)
         }
+        s if s.starts_with("dataset:") && s.len() > "dataset:".len() => {
+            let path = resolve_path(ctx.base_dir.as_deref(), &s["dataset:".len()..]);
+            let shape = read_file(ctx, &span, (&path, opts), read_dataset)?;
+            Src::Dataset(path, shape)
+        }
         other => {
-            let choices = ["optdigits", "teacher", "gaussian", "hdf5:PATH"];
+            let choices = [
+                "optdigits",
+                "teacher",
+                "gaussian",
+                "hdf5:PATH",
+                "dataset:PATH",
+            ];
             return Err(ctx.error(
                 &span,
                 ErrorKind::UnknownChoice {
@@ -105,6 +143,15 @@ pub(super) fn source(r: &mut Resolver, data: &RawData, opts: &LoadOptions) -> Re
     };
     r.put("data", "source", json!(text), Some(&span));
     Ok(src)
+}
+
+/// The samples `apcsim train`'s split draws from and what holds them (`None`: a data set file
+/// with its own split).
+pub(super) fn split_pool(src: &Src) -> Option<(u64, &'static str)> {
+    match src {
+        Src::Dataset(_, d) => d.unsplit.map(|n| (n as u64, "the data set")),
+        _ => Some((OPTDIGITS_SAMPLES as u64, "optdigits")),
+    }
 }
 
 /// `data.samples` and `data.offset`, against the batch (`run.batch`, at `batch_span`) and the
@@ -218,6 +265,7 @@ pub(super) fn data_spec(
             target_std,
         },
         Src::Hdf5(path, _) => DataSource::Hdf5 { path },
+        Src::Dataset(path, _) => DataSource::Dataset { path },
     };
     r.put_all(
         "data",

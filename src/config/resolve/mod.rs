@@ -65,8 +65,9 @@ pub(crate) fn resolve(
     // Before any width vector is built: a depth can be absurd.
     memory::check_memory(&r, &n, &c, &parts, opts)?;
     let architecture = network::architecture(&mut r, &n, &shape, src.file())?;
+    let pool = data::split_pool(&src);
     let data = data::data_spec(&mut r, &data, src, &samples, run.seed)?;
-    let train = train::train(&mut r, &raw.train.into_inner())?;
+    let train = train::train(&mut r, &raw.train.into_inner(), &architecture, pool)?;
     Ok(Circuit {
         name,
         architecture,

@@ -3,7 +3,7 @@
 //! memory estimate can refuse an absurd design before any width vector is built, then the
 //! architecture itself ([`architecture`]).
 
-use super::data::{FileNetwork, Src};
+use super::data::{DatasetShape, FileNetwork, Src};
 use super::resolver::{usize_of, Resolver, Result};
 use crate::config::circuit::{OPTDIGITS_CLASSES, OPTDIGITS_INPUTS};
 use crate::config::error::{ConfigError, ErrorKind};
@@ -120,13 +120,17 @@ pub(super) fn shape(
     source: &Spanned<String>,
 ) -> Result<Shape> {
     let file = src.file();
-    let fixed = |end: fn(&[usize]) -> usize, optdigits: usize| match (src, file) {
-        (Src::Optdigits, _) => Some((optdigits, "optdigits")),
-        (_, Some(f)) => Some((end(&f.arch.widths), "the weights file")),
-        _ => None,
-    };
-    let fixed_in = fixed(|w| w[0], OPTDIGITS_INPUTS);
-    let fixed_out = fixed(|w| w[w.len() - 1], OPTDIGITS_CLASSES);
+    let fixed =
+        |end: fn(&[usize]) -> usize, optdigits: usize, set: fn(&DatasetShape) -> usize| match (
+            src, file,
+        ) {
+            (Src::Optdigits, _) => Some((optdigits, "optdigits")),
+            (Src::Dataset(_, d), _) => Some((set(d), "the data set")),
+            (_, Some(f)) => Some((end(&f.arch.widths), "the weights file")),
+            _ => None,
+        };
+    let fixed_in = fixed(|w| w[0], OPTDIGITS_INPUTS, |d| d.inputs);
+    let fixed_out = fixed(|w| w[w.len() - 1], OPTDIGITS_CLASSES, |d| d.outputs);
     let (input, input_span) = end_width(r, "input", n.input.as_ref(), fixed_in, source)?;
     let (output, output_span) = end_width(r, "output", n.output.as_ref(), fixed_out, source)?;
     let width_span = n.width.span();

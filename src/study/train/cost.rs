@@ -68,7 +68,65 @@ pub struct StepCost {
     pub measured: bool,
 }
 
+/// Numbers in a [`SampleCost`] row of a checkpoint.
+pub const SAMPLE_COST_ROW: usize = Component::COUNT + 1;
+/// Numbers in a [`StepCost`] row of a checkpoint (all NaN: no cost kept).
+pub const STEP_COST_ROW: usize = Component::COUNT + 5;
+
+impl SampleCost {
+    /// The numbers a checkpoint keeps (see [`SampleCost::from_row`]).
+    pub fn to_row(&self) -> Vec<f64> {
+        let mut row = self.joules.to_vec();
+        row.push(self.latency_seconds);
+        row
+    }
+
+    /// Back from [`SampleCost::to_row`].
+    pub fn from_row(row: &[f64]) -> Option<SampleCost> {
+        let (joules, rest) = row.split_at_checked(Component::COUNT)?;
+        Some(SampleCost {
+            joules: joules.try_into().ok()?,
+            latency_seconds: *rest.first()?,
+        })
+    }
+}
+
 impl StepCost {
+    /// The numbers a checkpoint keeps of a step's cost, `None` as NaN (see
+    /// [`StepCost::from_row`]).
+    pub fn to_row(cost: Option<&StepCost>) -> Vec<f64> {
+        match cost {
+            Some(c) => {
+                let mut row = c.inference_joules.to_vec();
+                row.extend([
+                    c.inference_seconds,
+                    c.update_joules,
+                    c.refresh_joules,
+                    c.update_seconds,
+                    f64::from(u8::from(c.measured)),
+                ]);
+                row
+            }
+            None => vec![f64::NAN; STEP_COST_ROW],
+        }
+    }
+
+    /// Back from [`StepCost::to_row`].
+    pub fn from_row(row: &[f64]) -> Option<StepCost> {
+        let (joules, rest) = row.split_at_checked(Component::COUNT)?;
+        match rest {
+            [t, u, r, us, m] if !t.is_nan() => Some(StepCost {
+                inference_joules: joules.try_into().ok()?,
+                inference_seconds: *t,
+                update_joules: *u,
+                refresh_joules: *r,
+                update_seconds: *us,
+                measured: *m != 0.0,
+            }),
+            _ => None,
+        }
+    }
+
     /// Supply-side energy of the step: inference and update.
     pub fn joules(&self) -> f64 {
         Component::SUPPLY

@@ -1,7 +1,7 @@
-//! The data of a training run: optdigits split into a training and a test set, stratified by
-//! class and seeded, and the mini-batches of an epoch (in order, or in a seeded shuffle).
+//! The data of a training run: optdigits (or a data set file without its own split) split into
+//! a training and a test set, stratified by class and seeded, and the mini-batches of an epoch (in order, or in a seeded shuffle).
 
-use crate::io::data::{digits_batch, optdigits, DataError, DIGITS_CLASSES};
+use crate::io::data::{digits_batch, optdigits, DataError};
 use crate::network::Batch;
 use crate::numeric::seeds::stream_seed;
 use nalgebra::DMatrix;
@@ -19,24 +19,25 @@ pub struct TrainData {
     pub test: Batch<f64>,
 }
 
-/// Indices of optdigits' `train` and `test` samples: each class shuffled with `seed`, then
-/// every class contributes in proportion to its size (largest remainders first), the test set
-/// taken from what the training set left.
+/// Indices of the `train` and `test` samples of a set labelled `labels` (classes 0, 1, ...):
+/// each class shuffled with `seed`, then every class contributes in proportion to its size
+/// (largest remainders first), the test set taken from what the training set left.
 pub fn stratified_split(
-    labels: &[u8],
+    labels: &[usize],
     train: usize,
     test: usize,
     seed: u64,
 ) -> (Vec<usize>, Vec<usize>) {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(stream_seed(seed, SPLIT_STREAM));
-    let mut classes: Vec<Vec<usize>> = vec![Vec::new(); DIGITS_CLASSES];
+    let n_classes = labels.iter().max().map_or(0, |&m| m + 1);
+    let mut classes: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
     for (i, &c) in labels.iter().enumerate() {
-        classes[c as usize].push(i);
+        classes[c].push(i);
     }
     for c in &mut classes {
         c.shuffle(&mut rng);
     }
-    let train_counts = proportional(&classes, train, &[0; DIGITS_CLASSES]);
+    let train_counts = proportional(&classes, train, &vec![0; n_classes]);
     let test_counts = proportional(&classes, test, &train_counts);
     let (mut tr, mut te) = (Vec::new(), Vec::new());
     for ((c, &n_tr), &n_te) in classes.iter().zip(&train_counts).zip(&test_counts) {
@@ -93,12 +94,23 @@ pub fn digits_split(
     high: f64,
 ) -> Result<TrainData, DataError> {
     let all = digits_batch(0, optdigits().labels.len(), low, high)?;
-    let labels = optdigits().labels;
-    let (tr, te) = stratified_split(&labels, train, test, seed);
-    Ok(TrainData {
-        train: columns(&all, &tr),
-        test: columns(&all, &te),
-    })
+    let labels: Vec<usize> = optdigits().labels.iter().map(|&c| c as usize).collect();
+    Ok(split(&all, &labels, train, test, seed))
+}
+
+/// `all` split into `train` and `test` samples, stratified by `labels` (one per sample).
+pub fn split(
+    all: &Batch<f64>,
+    labels: &[usize],
+    train: usize,
+    test: usize,
+    seed: u64,
+) -> TrainData {
+    let (tr, te) = stratified_split(labels, train, test, seed);
+    TrainData {
+        train: columns(all, &tr),
+        test: columns(all, &te),
+    }
 }
 
 /// The samples `idx` of `batch`, in that order.
@@ -123,15 +135,16 @@ pub fn epoch_order(n: usize, epoch: usize, shuffle: bool, seed: u64) -> Vec<usiz
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::io::data::DIGITS_CLASSES;
 
     #[test]
     fn the_split_is_disjoint_stratified_and_seeded() {
-        let labels = optdigits().labels;
+        let labels: Vec<usize> = optdigits().labels.iter().map(|&c| c as usize).collect();
         let (tr, te) = stratified_split(&labels, 1437, 360, 7);
         assert_eq!((tr.len(), te.len()), (1437, 360));
         assert!(tr.iter().all(|i| te.binary_search(i).is_err()));
         // Each class's share of the test set within one sample of its share of optdigits.
-        for c in 0..DIGITS_CLASSES as u8 {
+        for c in 0..DIGITS_CLASSES {
             let n = labels.iter().filter(|&&l| l == c).count() as f64;
             let t = te.iter().filter(|&&i| labels[i] == c).count() as f64;
             assert!(

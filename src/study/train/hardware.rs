@@ -17,8 +17,10 @@
 //! dG = lr kappa_l a_l^2 lambda_l / B phi e^T. BP's, dW = -lr a_l sum_i delta_{l,i} x_i^T,
 //! the same way from the deltas its backward read propagates.
 
-use super::cost::{step_cost, HwArrays, Measured, Probe, SampleCost, StepCost};
+use super::aging::{noisy_read, PairDrift};
+use super::cost::{step_cost, HwArrays, Measured, Probe, SampleCost, StepCost, SAMPLE_COST_ROW};
 use super::learner::{Learner, StepReport};
+use super::state::{entry, LearnerState};
 use super::step::{finite_loss, network_at, StepError};
 use crate::analog::Simulation;
 use crate::config::TrainInference;
@@ -51,6 +53,35 @@ struct HwLayer {
     kappa: f64,
     forward: PulsedPair,
     backward: Option<PulsedPair>,
+    /// The drift exponents of the forward and backward arrays' devices.
+    drift: (PairDrift, Option<PairDrift>),
+}
+
+impl HwLayer {
+    /// The layer's arrays, named (`forward`, `backward`), with their devices' drift exponents.
+    fn arrays(&self) -> Vec<(&'static str, &PulsedPair, &PairDrift)> {
+        let mut v = vec![("forward", &self.forward, &self.drift.0)];
+        if let (Some(p), Some(d)) = (&self.backward, &self.drift.1) {
+            v.push(("backward", p, d));
+        }
+        v
+    }
+
+    fn arrays_mut(&mut self) -> Vec<(&'static str, &mut PulsedPair, &PairDrift)> {
+        let mut v = vec![("forward", &mut self.forward, &self.drift.0)];
+        if let (Some(p), Some(d)) = (&mut self.backward, &self.drift.1) {
+            v.push(("backward", p, d));
+        }
+        v
+    }
+}
+
+/// The names of the G+ and G- of array `side` of layer index `l` in a [`LearnerState`].
+fn state_keys(l: usize, side: &str) -> [String; 2] {
+    [
+        format!("layer{l}/{side}/plus"),
+        format!("layer{l}/{side}/minus"),
+    ]
 }
 
 /// Which rule writes the updates.
@@ -74,6 +105,9 @@ pub struct HardwareLearner {
     pub updates: UpdateStats,
     /// Measures the inference by the physical transient (`None`: no energy or time kept).
     pub probe: Option<Probe>,
+    /// Seconds between two steps on the devices' drift clock (0: no drift or read noise
+    /// between steps; [`super::aging`]).
+    pub step_interval: f64,
 }
 
 impl HardwareLearner {
@@ -110,26 +144,35 @@ impl HardwareLearner {
                         id + 1,
                     ),
                 };
-                PulsedPair::from_differential(&sub.update.params, &d, sub.seed, id / 2)
+                let p = PulsedPair::from_differential(&sub.update.params, &d, sub.seed, id / 2);
+                (p, PairDrift::of(&d))
             };
             let id = 4 * idx as u64;
+            let (forward, forward_drift) = pair(&scaled.transpose(), id);
+            let (backward, backward_drift) = match separate.then(|| pair(&scaled, id + 2)) {
+                Some((p, d)) => (Some(p), Some(d)),
+                None => (None, None),
+            };
             layers.push(HwLayer {
                 kappa,
-                forward: pair(&scaled.transpose(), id),
-                backward: separate.then(|| pair(&scaled, id + 2)),
+                forward,
+                backward,
+                drift: (forward_drift, backward_drift),
             });
         }
-        let net = effective(net.architecture(), net.scalings(), &layers, &sub, 0)?;
-        Ok(HardwareLearner {
+        let mut learner = HardwareLearner {
             rule,
             lr,
             inference,
             sub,
             layers,
-            net,
+            net: net.clone(),
             updates: UpdateStats::default(),
             probe: None,
-        })
+            step_interval: 0.0,
+        };
+        learner.net = learner.read_at(net, 0)?;
+        Ok(learner)
     }
 
     /// The arrays held, per layer.
@@ -159,13 +202,15 @@ fn effective(
     scalings: &[f64],
     layers: &[HwLayer],
     sub: &Substrate,
-    step: usize,
+    (step, t_read): (usize, f64),
+    rule: &'static str,
 ) -> Result<Network<f64>, StepError> {
-    let diverged = |what: String| StepError::Diverged {
-        step,
-        rule: "hardware",
-        what,
-    };
+    let diverged = |what: String| StepError::Diverged { step, rule, what };
+    let read_now =
+        |p: &PulsedPair, scale: f64| match noisy_read(p, &sub.device, t_read, sub.seed, step) {
+            Some(noisy) => read(&noisy, &sub.crossbar, scale),
+            None => read(p, &sub.crossbar, scale),
+        };
     let separate = layers.iter().any(|h| h.backward.is_some());
     // Every array's wire solve at once (each its own network: the order does not matter).
     let arrays: Vec<(usize, &PulsedPair, f64)> = layers
@@ -179,7 +224,7 @@ fn effective(
         .collect();
     let reads: Vec<Result<DMatrix<f64>, String>> = arrays
         .par_iter()
-        .map(|&(_, p, scale)| read(p, &sub.crossbar, scale))
+        .map(|&(_, p, scale)| read_now(p, scale))
         .collect();
     let mut fwd: Vec<DMatrix<f64>> = Vec::new();
     let mut bwd: Vec<DMatrix<f64>> = Vec::new();
@@ -194,7 +239,7 @@ fn effective(
     if !separate {
         bwd = fwd.clone();
     }
-    let net = network_at(arch, fwd, step, "hardware")?;
+    let net = network_at(arch, fwd, step, rule)?;
     net.with_feedback(bwd).map_err(|e| diverged(e.to_string()))
 }
 
@@ -284,6 +329,50 @@ fn bp_edges(net: &Network<f64>, batch: &Batch<f64>) -> EdgeValues {
 }
 
 impl HardwareLearner {
+    /// The network the conductances now held apply when step `step` reads them (`net`: one of
+    /// the same architecture).
+    fn read_at(&self, net: &Network<f64>, step: usize) -> Result<Network<f64>, StepError> {
+        let t = step as f64 * self.step_interval;
+        let (arch, scalings) = (net.architecture(), net.scalings());
+        effective(
+            arch,
+            scalings,
+            &self.layers,
+            &self.sub,
+            (step, t),
+            self.name(),
+        )
+    }
+
+    /// The drift of every device from step `step`'s read to the next step's.
+    fn age(&mut self, step: usize) {
+        if self.step_interval <= 0.0 {
+            return;
+        }
+        let (t0, t1) = (
+            step as f64 * self.step_interval,
+            (step + 1) as f64 * self.step_interval,
+        );
+        for h in &mut self.layers {
+            for (_, p, d) in h.arrays_mut() {
+                d.drift(p, &self.sub.device, t0, t1);
+            }
+        }
+    }
+
+    /// The drift exponents of every device, named as [`Learner::state`] names the
+    /// conductances (`layer{l}/{forward,backward}/{plus,minus}`).
+    pub fn drift_exponents(&self) -> LearnerState {
+        let mut out = Vec::new();
+        for (l, h) in self.layers.iter().enumerate() {
+            for (side, _, d) in h.arrays() {
+                let [plus, minus] = state_keys(l, side);
+                out.extend([(plus, d.nu_plus.clone()), (minus, d.nu_minus.clone())]);
+            }
+        }
+        out
+    }
+
     /// Writes lr x d^T of every sample into every array of every layer; returns the writes'
     /// duration: per sample the longest array's (all are written at once), samples in turn.
     fn write(&mut self, edges: &EdgeValues, batch: usize, step: usize) -> f64 {
@@ -451,13 +540,8 @@ impl Learner for HardwareLearner {
             inference_steps,
             cost,
         };
-        self.net = effective(
-            self.net.architecture(),
-            self.net.scalings(),
-            &self.layers,
-            &self.sub,
-            step + 1,
-        )?;
+        self.age(step);
+        self.net = self.read_at(&self.net, step + 1)?;
         Ok(report)
     }
 
@@ -478,5 +562,55 @@ impl Learner for HardwareLearner {
             all.flat_map(|p| p.plus.iter().chain(&p.minus).copied())
                 .collect(),
         )
+    }
+
+    fn state(&self) -> LearnerState {
+        let mut state = Vec::new();
+        for (l, h) in self.layers.iter().enumerate() {
+            for (side, p, _) in h.arrays() {
+                let [plus, minus] = state_keys(l, side);
+                state.extend([(plus, p.plus.clone()), (minus, p.minus.clone())]);
+            }
+        }
+        let u = &self.updates;
+        let counts = [u.coincidences, u.pulses, u.refreshes, u.refresh_pulses];
+        let mut totals: Vec<f64> = counts.iter().map(|&c| c as f64).collect();
+        totals.extend([u.energy_joules, u.duration_seconds, f64::from(u.bl)]);
+        state.push(("updates".into(), totals));
+        // The last transient's per-sample cost, which the steps until the next one carry.
+        if let Some(last) = self.probe.as_ref().and_then(|p| p.last) {
+            state.push(("probe_last".into(), last.to_row()));
+        }
+        state
+    }
+
+    fn restore(&mut self, state: &LearnerState, step: usize) -> Result<(), String> {
+        for (l, h) in self.layers.iter_mut().enumerate() {
+            for (side, p, _) in h.arrays_mut() {
+                let [plus, minus] = state_keys(l, side);
+                let n = p.plus.len();
+                p.plus = entry(state, &plus, n)?.to_vec();
+                p.minus = entry(state, &minus, n)?.to_vec();
+            }
+        }
+        let u = entry(state, "updates", 7)?;
+        self.updates = UpdateStats {
+            coincidences: u[0] as u64,
+            pulses: u[1] as u64,
+            refreshes: u[2] as u64,
+            refresh_pulses: u[3] as u64,
+            energy_joules: u[4],
+            duration_seconds: u[5],
+            bl: u[6] as u32,
+        };
+        if let Some(p) = self.probe.as_mut() {
+            p.last = match state.iter().find(|(k, _)| k == "probe_last") {
+                Some((_, row)) if row.len() == SAMPLE_COST_ROW => SampleCost::from_row(row),
+                Some(_) => return Err("probe_last: not a per-sample cost".into()),
+                None => None,
+            };
+        }
+        self.net = self.read_at(&self.net, step).map_err(|e| e.to_string())?;
+        Ok(())
     }
 }

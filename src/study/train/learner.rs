@@ -2,6 +2,7 @@
 //! mini-batches. The digital ones step through [`super::step`], the code path the reference
 //! trajectories take.
 
+use super::state::{weights_state, with_weights, LearnerState};
 use super::step::{descend, finite_loss, network_at, pc_gradient, StepError};
 use crate::dynamics::InferenceOptions;
 use crate::network::{alignment, Alignment, Batch, Network};
@@ -40,6 +41,12 @@ pub trait Learner: Send {
     fn conductances(&self) -> Option<Vec<f64>> {
         None
     }
+    /// What a checkpoint keeps of it.
+    fn state(&self) -> LearnerState {
+        weights_state(self.network())
+    }
+    /// Back to a `state` it had after `step` steps.
+    fn restore(&mut self, state: &LearnerState, step: usize) -> Result<(), String>;
 }
 
 /// PC on the ideal network, each equilibrium found by `inference`.
@@ -74,6 +81,11 @@ impl Learner for PcIdeal {
     fn network(&self) -> &Network<f64> {
         &self.net
     }
+
+    fn restore(&mut self, state: &LearnerState, _step: usize) -> Result<(), String> {
+        self.net = with_weights(&self.net, state)?;
+        Ok(())
+    }
 }
 
 /// BP by SGD in floating point.
@@ -104,6 +116,11 @@ impl Learner for BpFloat {
 
     fn network(&self) -> &Network<f64> {
         &self.net
+    }
+
+    fn restore(&mut self, state: &LearnerState, _step: usize) -> Result<(), String> {
+        self.net = with_weights(&self.net, state)?;
+        Ok(())
     }
 }
 

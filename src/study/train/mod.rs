@@ -3,6 +3,8 @@
 //! ([`data`]), the loop of `apcsim train` ([`session`]) and the full-batch trajectories of a
 //! reference file's `training` group ([`descent`]).
 
+pub mod aging;
+pub mod checkpoint;
 pub mod cost;
 pub mod cost_report;
 pub mod data;
@@ -10,11 +12,14 @@ pub mod descent;
 pub mod hardware;
 pub mod html;
 pub mod learner;
+pub mod outcome;
 pub mod plan;
+pub mod rate;
 pub mod session;
+pub mod state;
 pub mod step;
 
 pub use descent::{full_batch_descent, Trajectories};
 pub use learner::{evaluate, BpFloat, Learner, PcIdeal, StepReport};
-pub use session::{train, EpochRecord, Schedule, TrainRecord};
+pub use session::{train, train_from, EpochRecord, Schedule, Stopped, TrainRecord};
 pub use step::{descend, pc_gradient, PcGradient, StepError};

@@ -2,7 +2,7 @@
 //! the schedule and the digital learners; and the run's outputs (`train.h5`, `report.json`).
 
 use super::cost::Probe;
-use super::data::{digits_split, TrainData};
+use super::data::{digits_split, split, TrainData};
 use super::hardware::{HardwareLearner, Rule, Substrate};
 use super::learner::{BpFloat, Learner, PcIdeal};
 use super::session::{Schedule, TrainRecord};
@@ -10,6 +10,7 @@ use super::step::StepError;
 use crate::config::{Circuit, DataSource};
 use crate::dynamics::{InferenceOptions, Solver, Stop};
 use crate::io::data::DataError;
+use crate::io::dataset::read_dataset;
 use crate::io::h5::{Array, Attr, H5Error, H5Writer};
 use crate::io::reference::{from_matrix, read_reference};
 use crate::network::{Network, NetworkError};
@@ -65,9 +66,32 @@ pub fn prepare(circuit: &Circuit) -> Result<(Network<f64>, TrainData), PlanError
             )?;
             Ok((Network::init(circuit.architecture.clone(), seed)?, data))
         }
+        DataSource::Dataset { path } => {
+            let d = read_dataset(path)?;
+            let data = match d.test {
+                Some(test) => TrainData {
+                    train: d.train,
+                    test,
+                },
+                None => {
+                    let classes = d.classes();
+                    split(
+                        &d.train,
+                        &classes,
+                        t.train_samples,
+                        t.test_samples,
+                        circuit.run.seed,
+                    )
+                }
+            };
+            Ok((
+                Network::init(circuit.architecture.clone(), circuit.run.seed)?,
+                data,
+            ))
+        }
         _ => Err(PlanError::Design {
             key: "data.source",
-            message: "train learns optdigits or an hdf5 file's batch".into(),
+            message: "train learns optdigits, a data set file or an hdf5 file's batch".into(),
         }),
     }
 }
@@ -98,12 +122,14 @@ pub fn learners(circuit: &Circuit, net: &Network<f64>) -> Result<Vec<Box<dyn Lea
         adc: circuit.periphery.adc.clone(),
         seed: circuit.run.seed,
     };
-    let lr = circuit.train.lr;
+    let t = &circuit.train;
+    let lr = super::rate::learning_rate(t.lr, t.lr_scaling, &circuit.architecture);
     let mut all: Vec<Box<dyn Learner>> = Vec::new();
     for rule in [Rule::Pc, Rule::Bp] {
         let mut hw = HardwareLearner::new(rule, net, sub.clone(), lr, equilibrium())?;
         // `prepare` refused a design the probe cannot run.
         hw.probe = Probe::new(circuit).ok();
+        hw.step_interval = t.step_interval_seconds;
         all.push(Box::new(hw));
     }
     all.extend(digital_learners(net, lr));

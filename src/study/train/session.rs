@@ -41,6 +41,54 @@ pub struct TrainRecord {
     pub epochs: Vec<Vec<EpochRecord>>,
 }
 
+impl TrainRecord {
+    /// A run's record before its first step: every learner's test loss and accuracy at epoch 0.
+    pub fn start(learners: &[Box<dyn Learner>], data: &TrainData) -> TrainRecord {
+        TrainRecord {
+            names: learners.iter().map(|l| l.name()).collect(),
+            steps: vec![Vec::new(); learners.len()],
+            epochs: learners
+                .iter()
+                .map(|l| vec![epoch_record(l.as_ref(), data, f64::NAN)])
+                .collect(),
+        }
+    }
+
+    /// Steps every learner has taken.
+    pub fn completed_steps(&self) -> usize {
+        self.steps.iter().map(Vec::len).min().unwrap_or(0)
+    }
+}
+
+fn epoch_record(l: &dyn Learner, data: &TrainData, train_loss: f64) -> EpochRecord {
+    let (test_loss, test_accuracy) = evaluate(l.network(), &data.test);
+    EpochRecord {
+        test_loss,
+        test_accuracy,
+        train_loss,
+    }
+}
+
+/// Why a run stopped before its last step, with what it recorded until then.
+#[derive(Debug)]
+pub enum Stopped {
+    /// A learner's step failed: the record holds every step taken before (and the failed step
+    /// of the learners before it in the order; every learner took it, at once).
+    Diverged {
+        record: TrainRecord,
+        learner: &'static str,
+        error: StepError,
+    },
+    /// `after_step` refused to go on (its message).
+    Halted {
+        record: TrainRecord,
+        message: String,
+    },
+}
+
+/// What runs after every step: given the record and the learners, it may stop the run.
+pub type AfterStep<'a> = dyn FnMut(&TrainRecord, &[Box<dyn Learner>]) -> Result<(), String> + 'a;
+
 /// Trains every learner on `data` by `schedule`; `progress(step, total)` after every step.
 pub fn train(
     learners: &mut [Box<dyn Learner>],
@@ -48,45 +96,71 @@ pub fn train(
     schedule: &Schedule,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<TrainRecord, StepError> {
+    let total = schedule.steps_per_epoch(data.train.size()) * schedule.epochs;
+    let rec = TrainRecord::start(learners, data);
+    let mut after = |r: &TrainRecord, _: &[Box<dyn Learner>]| -> Result<(), String> {
+        progress(r.completed_steps(), total);
+        Ok(())
+    };
+    train_from(learners, data, schedule, rec, &mut after).map_err(|s| match *s {
+        Stopped::Diverged { error, .. } => error,
+        Stopped::Halted { .. } => unreachable!("this after_step never halts"),
+    })
+}
+
+/// Trains every learner from the steps `rec` holds (their state restored to that step) to the
+/// end of `schedule`; `after_step(record, learners)` after every step, once the epoch's
+/// records are in when the step ends an epoch (a checkpoint is taken there).
+pub fn train_from(
+    learners: &mut [Box<dyn Learner>],
+    data: &TrainData,
+    schedule: &Schedule,
+    mut rec: TrainRecord,
+    after_step: &mut AfterStep<'_>,
+) -> Result<TrainRecord, Box<Stopped>> {
     let n = data.train.size();
     let per_epoch = schedule.steps_per_epoch(n);
     let total = per_epoch * schedule.epochs;
-    let mut rec = TrainRecord {
-        names: learners.iter().map(|l| l.name()).collect(),
-        steps: vec![Vec::with_capacity(total); learners.len()],
-        epochs: vec![Vec::with_capacity(schedule.epochs + 1); learners.len()],
-    };
-    let epoch_record = |l: &dyn Learner, train_loss: f64| {
-        let (test_loss, test_accuracy) = evaluate(l.network(), &data.test);
-        EpochRecord {
-            test_loss,
-            test_accuracy,
-            train_loss,
+    let mut order = (usize::MAX, Vec::new());
+    for step in rec.completed_steps()..total {
+        let (epoch, pos) = (step / per_epoch, step % per_epoch);
+        if order.0 != epoch {
+            order = (
+                epoch,
+                epoch_order(n, epoch, schedule.shuffle, schedule.seed),
+            );
         }
-    };
-    for (k, l) in learners.iter().enumerate() {
-        rec.epochs[k].push(epoch_record(l.as_ref(), f64::NAN));
-    }
-    let mut step = 0;
-    for epoch in 0..schedule.epochs {
-        let order = epoch_order(n, epoch, schedule.shuffle, schedule.seed);
-        for idx in order.chunks(schedule.batch) {
-            let batch = columns(&data.train, idx);
-            // The learners are independent: stepped at once, reported in order.
-            let reports: Vec<_> = learners
-                .par_iter_mut()
-                .map(|l| l.step(&batch, step))
-                .collect();
-            for (k, r) in reports.into_iter().enumerate() {
-                rec.steps[k].push(r?);
+        let idx = &order.1[pos * schedule.batch..((pos + 1) * schedule.batch).min(n)];
+        let batch = columns(&data.train, idx);
+        // The learners are independent: stepped at once, reported in order.
+        let reports: Vec<_> = learners
+            .par_iter_mut()
+            .map(|l| l.step(&batch, step))
+            .collect();
+        for (k, r) in reports.into_iter().enumerate() {
+            match r {
+                Ok(r) => rec.steps[k].push(r),
+                Err(error) => {
+                    return Err(Box::new(Stopped::Diverged {
+                        record: rec,
+                        learner: learners[k].name(),
+                        error,
+                    }))
+                }
             }
-            step += 1;
-            progress(step, total);
         }
-        for (k, l) in learners.iter().enumerate() {
-            let losses = &rec.steps[k][step - per_epoch..step];
-            let mean = losses.iter().map(|r| r.loss).sum::<f64>() / per_epoch as f64;
-            rec.epochs[k].push(epoch_record(l.as_ref(), mean));
+        if pos + 1 == per_epoch {
+            for (k, l) in learners.iter().enumerate() {
+                let losses = &rec.steps[k][step + 1 - per_epoch..=step];
+                let mean = losses.iter().map(|r| r.loss).sum::<f64>() / per_epoch as f64;
+                rec.epochs[k].push(epoch_record(l.as_ref(), data, mean));
+            }
+        }
+        if let Err(message) = after_step(&rec, learners) {
+            return Err(Box::new(Stopped::Halted {
+                record: rec,
+                message,
+            }));
         }
     }
     Ok(rec)
