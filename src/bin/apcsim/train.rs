@@ -3,33 +3,39 @@
 //! the same mini-batches, with the test
 //! accuracy and loss after every epoch; writes DIR/train.h5 and DIR/report.json.
 
+use crate::args::{OutputFolder, Overrides};
 use crate::exit::{Classify, Failure, Kind};
 use crate::progress::Progress;
 use apcsim::config::{self, LoadOptions};
-use apcsim::io::outdir;
 use apcsim::study::train::plan::{self, PlanError};
 use apcsim::study::train::{train as run_training, TrainRecord};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 /// What `apcsim train` writes into its folder (what `--force` replaces).
 const OUTPUTS: &[&str] = &["train.h5", "report.json"];
 
 #[derive(clap::Args, Debug)]
+#[command(
+    mut_arg("set", |a| a.help(
+        "Override a key, e.g. --set train.epochs=5 (repeatable, applied in order)"
+    )),
+    mut_arg("out", |a| a.help(
+        "Output folder (default: a new folder runs/train-<design>-<UTC timestamp>/). It is \
+         created if missing; one that is not empty is refused (exit code 2) unless --force"
+    )),
+    mut_arg("force", |a| a.help(
+        "Write into an --out folder that is not empty: train.h5 and report.json there are \
+         replaced; other files stay"
+    ))
+)]
 pub struct TrainArgs {
     /// The circuit description (TOML) whose [train] section sets the schedule.
     file: PathBuf,
-    /// Override a key, e.g. --set train.epochs=5 (repeatable, applied in order).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    set: Vec<String>,
-    /// Output folder (default: a new folder runs/train-<design>-<UTC timestamp>/). It is
-    /// created if missing; one that is not empty is refused (exit code 2) unless --force.
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Write into an --out folder that is not empty: train.h5 and report.json there are
-    /// replaced; other files stay.
-    #[arg(long, requires = "out")]
-    force: bool,
+    #[command(flatten)]
+    overrides: Overrides,
+    #[command(flatten)]
+    folder: OutputFolder,
 }
 
 impl Classify for PlanError {
@@ -42,18 +48,16 @@ impl Classify for PlanError {
 }
 
 pub fn train(args: TrainArgs) -> Result<(), Failure> {
-    let circuit = config::load(&args.file, &args.set, &LoadOptions::default())?;
+    let circuit = config::load(&args.file, &args.overrides.set, &LoadOptions::default())?;
     let (net, data) =
         plan::prepare(&circuit).map_err(|e| Failure::from(e).context(args.file.display()))?;
     let stem = args
         .file
         .file_stem()
         .map_or("design".into(), |s| s.to_string_lossy().into_owned());
-    let folder = match &args.out {
-        Some(dir) => outdir::claim_fresh(dir, OUTPUTS, args.force),
-        None => outdir::claim_new(Path::new("runs"), &format!("train-{stem}"), OUTPUTS),
-    }
-    .map_err(|e| Failure::from(e).option("--out"))?;
+    let folder = args
+        .folder
+        .claim("runs", &format!("train-{stem}"), OUTPUTS)?;
     let schedule = plan::schedule(&circuit);
     let mut learners = plan::learners(&circuit, &net)
         .map_err(|e| Failure::from(e).context(args.file.display()))?;
