@@ -57,9 +57,11 @@ impl ReadoutReport {
         };
         let med = median(&times);
         let adc = &circuit.periphery.adc;
+        // An ideal converter counted at its nominal bits, as its band is: its exact conversion
+        // would have no error, and no effective bits (NaN).
         let bits = |c: &Converter, e: &[f64]| {
             let mut read = e.to_vec();
-            c.convert_all(&mut read);
+            c.counted().convert_all(&mut read);
             effective_bits(e, &read)
         };
         let convs = error_converters(adc, full_scale);

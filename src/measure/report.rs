@@ -133,7 +133,8 @@ pub struct ReadoutReport {
     #[serde(deserialize_with = "numbers")]
     pub error_full_scale: Vec<f64>,
     /// Per layer, the effective bits of the settled errors read at that full scale, and at the
-    /// ADC's own range (without ranging) for comparison.
+    /// ADC's own range (without ranging) for comparison; an ideal ADC counted at its nominal
+    /// 8 bits, as its readout band is.
     #[serde(deserialize_with = "numbers")]
     pub error_effective_bits: Vec<f64>,
     #[serde(deserialize_with = "numbers")]
