@@ -61,7 +61,10 @@ fn the_readout_settles_on_the_noise_free_trajectory() {
     assert!(times(&quiet).iter().all(|&t| t > 0.0));
     for r in [&quiet, &noisy] {
         let m = r.report.measurements().unwrap();
-        assert_eq!(m.settling.window_seconds, m.readout.settling.worst_seconds);
+        assert_eq!(
+            m.settling.window_seconds,
+            m.readout.settling.times.worst_seconds
+        );
         assert_eq!(m.readout.settling.per_sample_seconds, times(r));
     }
 }
