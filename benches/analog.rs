@@ -72,19 +72,12 @@ fn setup<T: Real>(n: usize, noisy: bool) -> (AnalogCircuit<T>, Vec<T>, Vec<T>, u
 
 fn bench_one<T: Real>(c: &mut Criterion, n: usize, noisy: bool) {
     let (circ, x, y, b) = setup::<T>(n, noisy);
+    let tau_z = circ.tau_z_seconds;
     let opts = SimOptions {
-        scheme: Scheme::Heun,
-        dt_seconds: circ.tau_z_seconds / STEPS_PER_TAU as f64,
-        t_max_seconds: circ.tau_z_seconds,
-        settle_tol: 1e-3,
-        steady_tol: 0.0,
-        settle_window_seconds: circ.tau_z_seconds / 2.0,
+        settle_window_seconds: tau_z / 2.0,
         seed: 5,
         noise: noisy,
-        trace_samples: 0,
-        trace_points: 4,
-        energy: None,
-        readout: None,
+        ..SimOptions::new(Scheme::Heun, tau_z / STEPS_PER_TAU as f64, tau_z)
     };
     let mut g = c.benchmark_group("analog_per_tau_z");
     g.sample_size(10);

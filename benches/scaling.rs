@@ -155,19 +155,11 @@ fn bench_size<T: Real>(c: &mut Criterion, size: Size, timings: &Timings) {
         },
     );
     drop(net64);
+    let tau_z = circ.tau_z_seconds;
     let sim = SimOptions {
-        scheme: Scheme::Heun,
-        dt_seconds: circ.tau_z_seconds / STEPS_PER_TAU as f64,
-        t_max_seconds: circ.tau_z_seconds,
-        settle_tol: 1e-3,
-        steady_tol: 0.0,
-        settle_window_seconds: circ.tau_z_seconds / 2.0,
+        settle_window_seconds: tau_z / 2.0,
         seed: 5,
-        noise: false,
-        trace_samples: 0,
-        trace_points: 4,
-        energy: None,
-        readout: None,
+        ..SimOptions::new(Scheme::Heun, tau_z / STEPS_PER_TAU as f64, tau_z)
     };
     let (x, y) = (data.x.as_slice(), data.y.as_slice());
     time(c, ("analog_tau_z", T::NAME, size), 1.0, timings, || {

@@ -78,20 +78,12 @@ fn linear_net(widths: &[usize], output_precision: f64, seed: u64) -> Network<f64
 }
 
 fn opts(scheme: Scheme, dt: f64, steps: usize) -> SimOptions {
+    // Never steady: run exactly `steps` steps.
     SimOptions {
-        scheme,
-        dt_seconds: dt,
-        t_max_seconds: dt * steps as f64,
-        settle_tol: 1e-3,
-        // Never steady: run exactly `steps` steps.
-        steady_tol: 0.0,
-        settle_window_seconds: dt,
         seed: 1,
-        noise: false,
         trace_samples: 2,
         trace_points: 50,
-        energy: None,
-        readout: None,
+        ..SimOptions::new(scheme, dt, dt * steps as f64)
     }
 }
 

@@ -130,18 +130,10 @@ fn integrator_leak_follows_the_exact_exponential() {
     for scheme in [Scheme::Heun, Scheme::Exponential(Some(tol))] {
         let dt = 1e-3 * p.tau_z_seconds;
         let o = SimOptions {
-            scheme,
-            dt_seconds: dt,
-            t_max_seconds: 5.0 * p.tau_z_seconds,
-            settle_tol: 1e-3,
-            steady_tol: 0.0,
-            settle_window_seconds: dt,
             seed: 1,
-            noise: false,
             trace_samples: 1,
             trace_points: 200,
-            energy: None,
-            readout: None,
+            ..SimOptions::new(scheme, dt, 5.0 * p.tau_z_seconds)
         };
         let sim = simulate(&circ, &[x], &[y], 1, &o, &|_, _| {}).unwrap();
         let mut worst = 0.0f64;

@@ -61,7 +61,7 @@ trace_samples = 4
 fn measure(sets: &[&str]) -> (f64, f64) {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let circuit = load_str("m.toml", BASE, sets, &LoadOptions::default()).unwrap();
-    let estimate = circuit.footprint().total();
+    let estimate = circuit.footprint().live();
     let dir = tempfile::tempdir().unwrap();
     let before = NOW.load(Ordering::SeqCst);
     PEAK.store(before, Ordering::SeqCst);
@@ -77,7 +77,8 @@ fn measure(sets: &[&str]) -> (f64, f64) {
     (estimate, (PEAK.load(Ordering::SeqCst) - before) as f64)
 }
 
-/// The estimate is an upper bound of the peak: within a phase it counts every buffer at its
+/// The estimate of the live buffers ([`apcsim::config::Footprint::live`]) is an upper bound of
+/// the heap's peak: within a phase it counts every buffer at its
 /// largest at once, where a run's chunks halve their checkpoints as they fill and grow their
 /// records by doubling, each at most a factor two. So the peak must not exceed it, nor fall
 /// below half of it. Each case makes another term large.
@@ -147,6 +148,154 @@ fn the_estimate_bounds_the_allocation_of_a_run() {
             failures.push(format!(
                 "{name}: estimate {estimate:.4e} bytes, measured peak {peak:.4e} ({:.2}x)",
                 estimate / peak
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+/// Set in the environment of the test binary started by itself: the child runs the design
+/// (a repository path, then its `--set` overrides, one a line) and prints its peak resident
+/// memory.
+const CHILD: &str = "APCSIM_MEMORY_CHILD";
+
+/// This process's peak resident memory so far (VmHWM of /proc/self/status), in bytes.
+fn resident_peak_bytes() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse::<f64>()
+        .ok()?;
+    Some(kb * 1024.0)
+}
+
+/// The design of a child run: a repository file and its overrides.
+fn child_design(spec: &str) -> apcsim::config::Circuit {
+    let mut lines = spec.lines();
+    let path = repo_path(lines.next().expect("a design path"));
+    let sets: Vec<&str> = lines.collect();
+    apcsim::config::load(&path, &sets, &LoadOptions::default()).unwrap()
+}
+
+/// The child: a whole run as `apcsim run` makes it (the simulation, the gradient check, every
+/// output written), then the process's peak resident memory.
+fn run_as_child(spec: &str) {
+    let circuit = child_design(spec);
+    let dir = tempfile::tempdir().unwrap();
+    let result = apcsim::measure::run(&circuit, &|_, _| {}).unwrap();
+    apcsim::report::write_run_report(&circuit, &result, dir.path()).unwrap();
+    drop(result);
+    let peak = resident_peak_bytes().expect("VmHWM in /proc/self/status");
+    println!("peak resident bytes {peak}");
+    println!("peak heap bytes {}", PEAK.load(Ordering::SeqCst));
+}
+
+fn repo_path(relative: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// The estimate bounds what the operating system counts, not only the heap: the peak resident
+/// memory of a whole run, in a process of its own, with the program, its libraries, its
+/// threads' stacks and what the allocator holds beside the live buffers. Width 4096's run
+/// peaked at 16.7 GiB (benches/runs/2026-12-05-scaling.md); these are the same design at
+/// widths that run in seconds, and designs where other terms lead.
+#[test]
+fn the_estimate_bounds_the_resident_memory_of_a_run() {
+    if let Ok(spec) = std::env::var(CHILD) {
+        run_as_child(&spec);
+        return;
+    }
+    if resident_peak_bytes().is_none() {
+        eprintln!("skipped: no /proc/self/status to read the peak resident memory from");
+        return;
+    }
+    let wide = "circuits/wide_4096.toml";
+    let cases: [(&str, &[&str]); 3] = [
+        (
+            wide,
+            &[
+                "network.width=512",
+                "crossbar.rows=128",
+                "crossbar.cols=128",
+                "dynamics.t_max=250ns",
+            ],
+        ),
+        (
+            wide,
+            &[
+                "network.width=512",
+                "crossbar.rows=128",
+                "crossbar.cols=128",
+                "dynamics.t_max=250ns",
+                "run.precision=f64",
+                "run.record_weights=true",
+            ],
+        ),
+        ("circuits/tiny.toml", &[]),
+    ];
+    let mut failures = Vec::new();
+    // Width 4096's run, measured by /usr/bin/time -v on an idle machine
+    // (benches/runs/2026-12-05-scaling.md): a maximum resident set of 17.56 million kB, kB of
+    // 1024 bytes: 1.798e10 bytes (16.7 GiB).
+    let measured = 17.56e6 * 1024.0;
+    let no_limit = LoadOptions {
+        memory_limit_bytes: Some(f64::INFINITY),
+        ..LoadOptions::default()
+    };
+    let wide4096 = apcsim::config::load(&repo_path(wide), &[] as &[&str], &no_limit)
+        .unwrap()
+        .footprint()
+        .total();
+    eprintln!("{wide}: estimate {wide4096:.4e} bytes, measured peak resident {measured:.4e}");
+    if wide4096 < measured {
+        failures.push(format!(
+            "{wide}: estimate {wide4096:.4e} bytes < measured peak resident {measured:.4e}"
+        ));
+    }
+    for (design, sets) in cases {
+        let spec = std::iter::once(design)
+            .chain(sets.iter().copied())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let estimate = child_design(&spec).footprint().total();
+        let o = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "the_estimate_bounds_the_resident_memory_of_a_run",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD, &spec)
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success(),
+            "{spec}: {out}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let peak: f64 = out
+            .lines()
+            .find_map(|l| l.split("peak resident bytes ").nth(1))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{spec}: no peak in {out}"));
+        let heap: f64 = out
+            .lines()
+            .find_map(|l| l.split("peak heap bytes ").nth(1))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(f64::NAN);
+        eprintln!(
+            "{design} {sets:?}: estimate {estimate:.4e} bytes, peak resident {peak:.4e} \
+             ({:.2}x), peak heap {heap:.4e}",
+            estimate / peak
+        );
+        if peak > estimate {
+            failures.push(format!(
+                "{design} {sets:?}: estimate {estimate:.4e} bytes < peak resident {peak:.4e}"
             ));
         }
     }

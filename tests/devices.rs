@@ -2,7 +2,9 @@
 //! faults and drift, each alone, over populations large enough that the statistics are sharp.
 
 use apcsim::hardware::device::Stuck;
-use apcsim::hardware::mapping::{ideal_wires, map_network, relative_frobenius, wire_model};
+use apcsim::hardware::mapping::{
+    ideal_wires, map_network, relative_frobenius, wire_model, MappedNetwork,
+};
 use apcsim::hardware::params::{
     Backward, CrossbarParams, DeviceParams, Drift, NuFit, ProgrammingError,
 };
@@ -37,6 +39,26 @@ fn spread_targets(n: usize, dev: &DeviceParams) -> DMatrix<f64> {
         let u = ((i * n + j) as f64 * 0.618_033_988_749_894_9).fract();
         lo + (hi - lo) * u
     })
+}
+
+/// The exact device with a constant programming error of `fraction` of g_max.
+fn programming_error(fraction: f64) -> DeviceParams {
+    DeviceParams {
+        programming: ProgrammingError::Constant {
+            fraction_of_g_max: fraction,
+        },
+        ..ideal()
+    }
+}
+
+/// `network` mapped onto `xb`'s tiles of `dev` through ideal wires.
+fn mapped(
+    network: &Network<f64>,
+    dev: &DeviceParams,
+    xb: CrossbarParams,
+    seed: u64,
+) -> MappedNetwork {
+    map_network(network, dev, &xb, seed, &ideal_wires).unwrap()
 }
 
 fn net(widths: Vec<usize>, seed: u64) -> Network<f64> {
@@ -85,14 +107,7 @@ fn quantised_layer_weight_error_matches_delta_over_sqrt12() {
         levels: Some(32),
         ..ideal()
     };
-    let m = map_network(
-        &network,
-        &dev,
-        &crossbar(128, 128, Backward::Shared),
-        5,
-        &ideal_wires,
-    )
-    .unwrap();
+    let m = mapped(&network, &dev, crossbar(128, 128, Backward::Shared), 5);
     let l = &m.layers[1];
     let a = network.scalings()[1];
     let w = &network.weights()[1];
@@ -110,12 +125,7 @@ fn quantised_layer_weight_error_matches_delta_over_sqrt12() {
 fn programming_error_has_the_configured_spread() {
     // Constant sigma, and aihwkit's PCM polynomial; targets mid-window so clipping is rarer
     // than 1e-6 (the window edges are > 4.9 sigma away).
-    let constant = DeviceParams {
-        programming: ProgrammingError::Constant {
-            fraction_of_g_max: 0.02,
-        },
-        ..ideal()
-    };
+    let constant = programming_error(0.02);
     let poly = DeviceParams {
         programming: ProgrammingError::Polynomial {
             coefficients_siemens: vec![0.26348 * US, 1.9650 * US, -1.1731 * US],
@@ -258,12 +268,7 @@ fn ecram_step_spread_scales_with_the_distance_from_g_min() {
 fn programming_clamps_at_zero_only() {
     // aihwkit clamps a programmed conductance at 0, not at g_max: at g_max the mean stays at
     // g_max and the spread is the full sigma.
-    let dev = DeviceParams {
-        programming: ProgrammingError::Constant {
-            fraction_of_g_max: 0.04,
-        },
-        ..ideal()
-    };
+    let dev = programming_error(0.04);
     let g = dev.g_max_siemens;
     let p = dev.program(&DMatrix::from_element(300, 300, g), 7, 0);
     let n = p.programmed.len() as f64;
@@ -279,14 +284,7 @@ fn programming_clamps_at_zero_only() {
 fn ideal_device_round_trips_the_weights() {
     let network = net(vec![20, 33, 33, 7], 8);
     for backward in [Backward::Shared, Backward::Separate] {
-        let m = map_network(
-            &network,
-            &ideal(),
-            &crossbar(16, 8, backward),
-            1,
-            &ideal_wires,
-        )
-        .unwrap();
+        let m = mapped(&network, &ideal(), crossbar(16, 8, backward), 1);
         for (l, w) in m.layers.iter().zip(network.weights()) {
             // Only rounding of g_min + kappa w - g_min: a few ulp of g_max in weight units.
             assert!(relative_frobenius(&l.w_forward, w) < 1e-14);
@@ -312,28 +310,9 @@ fn ideal_device_round_trips_the_weights() {
 #[test]
 fn separate_backward_arrays_have_their_own_errors() {
     let network = net(vec![40, 40, 40, 5], 2);
-    let noisy = DeviceParams {
-        programming: ProgrammingError::Constant {
-            fraction_of_g_max: 0.03,
-        },
-        ..ideal()
-    };
-    let shared = map_network(
-        &network,
-        &noisy,
-        &crossbar(64, 64, Backward::Shared),
-        7,
-        &ideal_wires,
-    )
-    .unwrap();
-    let separate = map_network(
-        &network,
-        &noisy,
-        &crossbar(64, 64, Backward::Separate),
-        7,
-        &ideal_wires,
-    )
-    .unwrap();
+    let noisy = programming_error(0.03);
+    let shared = mapped(&network, &noisy, crossbar(64, 64, Backward::Shared), 7);
+    let separate = mapped(&network, &noisy, crossbar(64, 64, Backward::Separate), 7);
     for (s, p) in shared.layers.iter().zip(&separate.layers) {
         // Same seed, same forward devices; shared backward reads them, separate does not.
         assert_eq!(s.w_forward, p.w_forward);
@@ -394,7 +373,7 @@ mod gradient_check {
         let batch = gaussian_batch(16, 4, 8, 3);
         for backward in [Backward::Shared, Backward::Separate] {
             let xb = crossbar(16, 16, backward);
-            let m = map_network(&network, &ideal(), &xb, 1, &ideal_wires).unwrap();
+            let m = mapped(&network, &ideal(), xb, 1);
             let c = gradient_check(
                 &network,
                 &m,
@@ -419,15 +398,10 @@ mod gradient_check {
     fn separate_backward_arrays_lower_the_alignment() {
         let network = net(vec![32, 64, 64, 64, 8], 6);
         let batch = gaussian_batch(32, 8, 16, 2);
-        let noisy = DeviceParams {
-            programming: ProgrammingError::Constant {
-                fraction_of_g_max: 0.05,
-            },
-            ..ideal()
-        };
+        let noisy = programming_error(0.05);
         let check = |dev: &DeviceParams, backward| {
             let xb = crossbar(64, 64, backward);
-            let m = map_network(&network, dev, &xb, 3, &ideal_wires).unwrap();
+            let m = mapped(&network, dev, xb, 3);
             gradient_check(
                 &network,
                 &m,
@@ -463,20 +437,8 @@ mod gradient_check {
     fn newton_finds_the_equilibrium_of_a_mapped_network() {
         let network = net(vec![32, 64, 64, 64, 8], 6);
         let batch = gaussian_batch(32, 8, 16, 2);
-        let noisy = DeviceParams {
-            programming: ProgrammingError::Constant {
-                fraction_of_g_max: 0.05,
-            },
-            ..ideal()
-        };
-        let m = map_network(
-            &network,
-            &noisy,
-            &crossbar(64, 64, Backward::Separate),
-            3,
-            &ideal_wires,
-        )
-        .unwrap();
+        let noisy = programming_error(0.05);
+        let m = mapped(&network, &noisy, crossbar(64, 64, Backward::Separate), 3);
         let newton = InferenceOptions::new(
             Solver::Newton {
                 max_iterations: 50,

@@ -61,18 +61,12 @@ fn state_after(
 /// Noise-free Heun options with steps of `dt` up to `t_max` (seconds).
 fn heun_options(dt: f64, t_max: f64, settle_tol: f64, steady_tol: f64) -> SimOptions {
     SimOptions {
-        scheme: Scheme::Heun,
-        dt_seconds: dt,
-        t_max_seconds: t_max,
         settle_tol,
         steady_tol,
         settle_window_seconds: TAU_Z,
         seed: 1,
-        noise: false,
-        trace_samples: 0,
         trace_points: 4096,
-        energy: None,
-        readout: None,
+        ..SimOptions::new(Scheme::Heun, dt, t_max)
     }
 }
 

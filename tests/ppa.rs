@@ -153,7 +153,7 @@ fn feedforward_mode_reads_each_layer_once() {
     );
     let ff = &m.ppa.feedforward;
     assert!(rel(m.energy.per_sample_joules, ff.energy_per_inference_joules) < 1e-12);
-    assert_eq!(m.settling.worst_seconds, 0.0);
+    assert_eq!(m.settling.times.worst_seconds, 0.0);
     assert_eq!(m.dynamics.steps, 0);
     assert!(rel(m.settling.window_seconds, ff.latency_seconds) < 1e-12);
     let circuit = tiny(&set);

@@ -61,7 +61,10 @@ fn the_readout_settles_on_the_noise_free_trajectory() {
     assert!(times(&quiet).iter().all(|&t| t > 0.0));
     for r in [&quiet, &noisy] {
         let m = r.report.measurements().unwrap();
-        assert_eq!(m.settling.window_seconds, m.readout.settling.worst_seconds);
+        assert_eq!(
+            m.settling.window_seconds,
+            m.readout.settling.times.worst_seconds
+        );
         assert_eq!(m.readout.settling.per_sample_seconds, times(r));
     }
 }
@@ -115,5 +118,40 @@ fn per_layer_ranging_reads_each_layer_at_its_own_full_scale() {
             let gained = r.error_effective_bits[l] - r.error_effective_bits_unranged[l];
             assert!(gained >= k - 1.0, "layer {}: +{gained} bits", l + 1);
         }
+    }
+}
+
+/// An ideal ADC (`adc_bits = 0`) is counted at its nominal 8 bits for its readout bands and its
+/// price; its effective bits are counted the same way: those of the 8-bit converter, at each
+/// layer's full scale, ranged or not (the run is the same: the ADC only reads the settled
+/// state). Without this they were NaN (an exact conversion has no error).
+#[test]
+fn an_ideal_adc_reads_with_the_bits_it_is_counted_at() {
+    for ranging in ["none", "per_layer"] {
+        let set = |bits: &str| {
+            tiny(&[
+                &format!("periphery.adc_bits={bits}"),
+                &format!("periphery.error_ranging={ranging}"),
+            ])
+        };
+        let (ideal, eight) = (set("0"), set("8"));
+        let r = |run: &RunResult| run.report.measurements().unwrap().readout.clone();
+        let (ri, r8) = (r(&ideal), r(&eight));
+        assert_eq!(ideal.sim.final_e, eight.sim.final_e, "{ranging}");
+        assert_eq!(ri.settling, r8.settling, "{ranging}");
+        assert_eq!(ri.error_full_scale, r8.error_full_scale, "{ranging}");
+        assert!(
+            ri.error_effective_bits.iter().all(|b| b.is_finite()),
+            "{ranging}: {:?}",
+            ri.error_effective_bits
+        );
+        assert_eq!(
+            ri.error_effective_bits, r8.error_effective_bits,
+            "{ranging}"
+        );
+        assert_eq!(
+            ri.error_effective_bits_unranged, r8.error_effective_bits_unranged,
+            "{ranging}"
+        );
     }
 }

@@ -88,6 +88,30 @@ pub struct SimOptions {
     pub readout: Option<ReadoutBands>,
 }
 
+impl SimOptions {
+    /// A noise-free run of `scheme` in steps of `dt_seconds` that goes on to `t_max_seconds`
+    /// (never steady: `steady_tol` 0), with the schema's `settle_tol` of 1e-3, a settling
+    /// window of one step, seed 0, no traced sample and the fewest output points (4), and
+    /// neither energy nor readout measured. Set what a run needs beside it:
+    /// `SimOptions { trace_samples: 2, ..SimOptions::new(Scheme::Heun, dt, t_max) }`.
+    pub fn new(scheme: Scheme, dt_seconds: f64, t_max_seconds: f64) -> Self {
+        SimOptions {
+            scheme,
+            dt_seconds,
+            t_max_seconds,
+            settle_tol: 1e-3,
+            steady_tol: 0.0,
+            settle_window_seconds: dt_seconds,
+            seed: 0,
+            noise: false,
+            trace_samples: 0,
+            trace_points: 4,
+            energy: None,
+            readout: None,
+        }
+    }
+}
+
 /// Why a run failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -439,18 +463,8 @@ impl<'a, T: Real> ManualStepper<'a, T> {
         dt_seconds: f64,
     ) -> Self {
         let opts = SimOptions {
-            scheme: Scheme::Euler,
-            dt_seconds,
-            t_max_seconds: dt_seconds,
-            settle_tol: 1e-3,
-            steady_tol: 0.0,
-            settle_window_seconds: dt_seconds,
-            seed: 0,
             noise: true,
-            trace_samples: 0,
-            trace_points: 4,
-            energy: None,
-            readout: None,
+            ..SimOptions::new(Scheme::Euler, dt_seconds, dt_seconds)
         };
         ManualStepper {
             chunk: Chunk::new(circ, &circ.pack(), x, y, 0, batch, &opts),

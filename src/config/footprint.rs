@@ -2,12 +2,16 @@
 //! design that cannot fit is refused by `check` and `run` alike.
 //!
 //! The count follows what a run allocates, buffer by buffer (see `analog::sim`, `measure::run`,
-//! `hardware::mapping`, `io::h5`), every buffer at its largest and the run going on to t_max,
-//! in the two phases where memory peaks: while the circuit is integrated (every chunk's
-//! workspaces, checkpoints and per-step records) and while the outputs are written (what the
-//! run keeps, and traces.h5 built in memory). The larger phase is the estimate: an upper bound
-//! of the run's peak that `tests/config_memory.rs` holds against a measured one. Each phase is
-//! a sum of terms, one per thing that grows, so that a refusal can say what grew.
+//! `hardware::mapping`, `io::h5`, `dynamics::newton`), every buffer at its largest and the run
+//! going on to t_max, in the three phases where memory peaks: while the ideal equilibrium is
+//! solved by Newton-Krylov (a copy of the network and the Jacobian's packed weights beside the
+//! mapping), while the circuit is integrated (every chunk's workspaces, checkpoints and per-step
+//! records) and while the outputs are written (what the run keeps, and traces.h5 built in
+//! memory). The largest phase, plus what the process holds beside its live buffers, is the
+//! estimate: an upper bound of the run's peak resident memory that `tests/config_memory.rs`
+//! holds against measured ones (the heap's peak, and the resident peak of a run in a process of
+//! its own). Each phase is a sum of terms, one per thing that grows, so that a refusal can say
+//! what grew.
 
 use super::circuit::{Circuit, Dynamics, RunParams};
 use crate::hardware::params::{Backward, CrossbarParams, DeviceParams};
@@ -21,10 +25,28 @@ pub fn samples_per_chunk(batch: f64) -> f64 {
     crate::numeric::chunks::chunk_samples(batch as usize) as f64
 }
 
-/// Words (f64) per weight while the circuit is integrated: the network's W; the programmed
-/// forward pair, four matrices of G+ and of G- (target, programmed, drift exponent, read) and
-/// their stuck-fault maps; the effective forward and backward weights.
-const SIMULATION_WORDS_PER_WEIGHT: f64 = 1.0 + 2.0 * (4.0 + 1.0 / 8.0) + 2.0;
+/// Words (f64) per weight while the circuit is integrated: the network's W and its packed
+/// forward and backward products (packed by the ideal equilibrium's feedforward pass, kept with
+/// the network); the programmed forward pair, four matrices of G+ and of G- (target,
+/// programmed, drift exponent, read) and their stuck-fault maps; the effective forward and
+/// backward weights.
+const SIMULATION_WORDS_PER_WEIGHT: f64 = 3.0 + 2.0 * (4.0 + 1.0 / 8.0) + 2.0;
+/// Words per weight while Newton-Krylov solves the ideal equilibrium, beside the network and
+/// the mapping above: the network's copy in f64 and its packed products, and the Jacobian's
+/// own packed forward and backward weights.
+const NEWTON_WORDS_PER_WEIGHT: f64 = 3.0 + 2.0;
+/// Words per node and sample of Newton-Krylov's buffers: its iterate, gradient and step, the
+/// Krylov method's vectors (BiCGSTAB's eight), the Jacobian's phi', curvature, de and scratch,
+/// and the network's workspace, with room to spare.
+const NEWTON_WORDS_PER_NODE: f64 = 24.0;
+/// Of the live buffers' bytes, what the allocator may hold on top: freed buffers under glibc's
+/// largest mmap threshold (32 MiB) stay in its arenas. Resident peaks measured up to 1.28 times
+/// the heap's peak (a width-512 design in f64 with its weights recorded,
+/// `tests/config_memory.rs`).
+const RETAINED_FRACTION: f64 = 0.3;
+/// Bytes of the process itself: the program, its libraries and its threads' stacks (a run of
+/// circuits/tiny.toml peaks at 14 MB resident with 7.6 MB of heap).
+const PROCESS_BYTES: f64 = (32u64 << 20) as f64;
 /// Numbers per weight of the circuit, in its own precision: its forward and backward products,
 /// and those packed twice (the run's, and the final errors').
 const CIRCUIT_NUMBERS_PER_WEIGHT: f64 = 2.0 + 2.0 * 2.0;
@@ -104,16 +126,33 @@ pub struct Footprint {
     pub power_record: f64,
     /// One tile's nodal system for IR drop.
     pub ir_drop: f64,
+    /// What the process holds beside the live buffers: freed memory the allocator keeps, the
+    /// program and its stacks ([`RETAINED_FRACTION`] of the rest, and [`PROCESS_BYTES`]).
+    pub retained: f64,
 }
 
 impl Footprint {
+    /// The estimate of the peak resident memory.
     pub fn total(&self) -> f64 {
+        self.live() + self.retained
+    }
+
+    /// The live buffers alone: the estimate of the heap's peak.
+    pub fn live(&self) -> f64 {
         self.weights
             + self.nodes
             + self.checkpoints
             + self.traces
             + self.power_record
             + self.ir_drop
+    }
+
+    /// With what the process holds beside the live buffers.
+    fn with_retained(self) -> Footprint {
+        Footprint {
+            retained: RETAINED_FRACTION * self.live() + PROCESS_BYTES,
+            ..self
+        }
     }
 
     /// The terms, named, largest first.
@@ -125,6 +164,7 @@ impl Footprint {
             ("traces", self.traces),
             ("power record", self.power_record),
             ("IR-drop system", self.ir_drop),
+            ("allocator and process", self.retained),
         ];
         t.sort_by(|a, b| b.1.total_cmp(&a.1));
         t
@@ -160,14 +200,28 @@ fn words_per_node_sample(s: &RunSize) -> (f64, f64, f64) {
     (z, e, 4.0)
 }
 
-/// The memory of a run of the design `s`: the larger of its two peaks.
+/// The memory of a run of the design `s`: the largest of its three peaks.
 pub fn footprint(s: &RunSize) -> Footprint {
-    let simulation = while_integrating(s);
-    let writing = while_writing(s);
-    if simulation.total() >= writing.total() {
-        simulation
-    } else {
-        writing
+    [while_solving(s), while_integrating(s), while_writing(s)]
+        .into_iter()
+        .max_by(|a, b| a.live().total_cmp(&b.live()))
+        .expect("three phases")
+        .with_retained()
+}
+
+/// While Newton-Krylov solves the ideal equilibrium: the network and the mapping as while
+/// integrating, the solver's copy of the network and its packed weights, and its buffers.
+fn while_solving(s: &RunSize) -> Footprint {
+    let per_weight = words_per_weight(s, SIMULATION_WORDS_PER_WEIGHT + NEWTON_WORDS_PER_WEIGHT);
+    let nodes = s.hidden_nodes + s.hidden_nodes + s.outputs;
+    Footprint {
+        weights: s.weights * per_weight * WORD,
+        nodes: s.batch * (nodes * NEWTON_WORDS_PER_NODE + 4.0 * (s.inputs + s.outputs)) * WORD,
+        checkpoints: 0.0,
+        traces: 0.0,
+        power_record: 0.0,
+        ir_drop: s.tile_nodes * BYTES_PER_TILE_NODE,
+        retained: 0.0,
     }
 }
 
@@ -204,6 +258,7 @@ fn while_integrating(s: &RunSize) -> Footprint {
         traces: s.trace_points * s.traced_samples * (s.hidden_nodes + 2.0 * error_nodes) * WORD,
         power_record: 2.0 * (s.steps + 1.0) * chunks * record,
         ir_drop: s.tile_nodes * BYTES_PER_TILE_NODE,
+        retained: 0.0,
     }
 }
 
@@ -228,6 +283,7 @@ fn while_writing(s: &RunSize) -> Footprint {
             + REPORT_BYTES,
         power_record: 0.0,
         ir_drop: 0.0,
+        retained: 0.0,
     }
 }
 

@@ -48,6 +48,15 @@ impl Converter {
         2f64.powi(self.bits.unwrap_or(NOMINAL_BITS) as i32 - 1)
     }
 
+    /// The converter as it is counted: an ideal one at [`NOMINAL_BITS`] (as its readout band
+    /// and its price are), any other as it is.
+    pub fn counted(&self) -> Converter {
+        Converter {
+            bits: Some(self.bits.unwrap_or(NOMINAL_BITS)),
+            ..self.clone()
+        }
+    }
+
     /// The same converter behind a programmable gain: full scale +-`range`.
     pub fn with_range(&self, range: f64) -> Converter {
         Converter {

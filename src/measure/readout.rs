@@ -3,14 +3,13 @@
 //! the ideal network's equilibrium), and how many effective bits each layer's error readout has
 //! (report.json's `readout`).
 
-use super::report::{ReadoutReport, ReadoutSettlingReport};
+use super::report::{ReadoutReport, ReadoutSettlingReport, SettlingTimes};
 use crate::analog::Simulation;
 use crate::config::Circuit;
 use crate::hardware::params::Converter;
 use crate::hardware::periphery::{effective_bits, gain_ranged_full_scales};
 use crate::network::{Batch, Network};
 use crate::numeric::format::si;
-use crate::numeric::stats::median;
 use std::fmt::Write as _;
 
 /// Largest gain of the programmable amplifier ahead of an error ADC, 2^7 = 128 V/V (42 dB): the
@@ -55,21 +54,19 @@ impl ReadoutReport {
         let worst = |f: &dyn Fn(&crate::analog::ReadoutSettling) -> f64| {
             r.iter().map(f).fold(0.0, f64::max)
         };
-        let med = median(&times);
         let adc = &circuit.periphery.adc;
+        // An ideal converter counted at its nominal bits, as its band is: its exact conversion
+        // would have no error, and no effective bits (NaN).
         let bits = |c: &Converter, e: &[f64]| {
             let mut read = e.to_vec();
-            c.convert_all(&mut read);
+            c.counted().convert_all(&mut read);
             effective_bits(e, &read)
         };
         let convs = error_converters(adc, full_scale);
         ReadoutReport {
             band_lsb: circuit.periphery.readout_band_lsb,
             settling: ReadoutSettlingReport {
-                median_seconds: med,
-                worst_seconds: worst(&|s| s.time_seconds),
-                median_tau_z: med / tau_z,
-                worst_tau_z: worst(&|s| s.time_seconds) / tau_z,
+                times: SettlingTimes::of(&times, tau_z),
                 activation_worst_seconds: worst(&|s| s.activation_seconds),
                 error_worst_seconds: worst(&|s| s.error_seconds),
                 per_sample_seconds: times,
@@ -94,13 +91,9 @@ impl ReadoutReport {
         let st = &self.settling;
         let _ = writeln!(
             s,
-            "  at the readout ({} LSB): median {} ({:.1} tau_z), worst {} ({:.1} tau_z); \
-             phi(z) {}, errors {}",
+            "  at the readout ({} LSB): {}; phi(z) {}, errors {}",
             self.band_lsb,
-            si(st.median_seconds, "s"),
-            st.median_tau_z,
-            si(st.worst_seconds, "s"),
-            st.worst_tau_z,
+            st.times.summary(),
             si(st.activation_worst_seconds, "s"),
             si(st.error_worst_seconds, "s"),
         );

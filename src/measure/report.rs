@@ -103,14 +103,8 @@ pub struct SettlingReport {
     /// Final max|dz/dt| tau_z.
     #[serde(deserialize_with = "number")]
     pub residual: f64,
-    #[serde(deserialize_with = "number")]
-    pub median_seconds: f64,
-    #[serde(deserialize_with = "number")]
-    pub worst_seconds: f64,
-    #[serde(deserialize_with = "number")]
-    pub median_tau_z: f64,
-    #[serde(deserialize_with = "number")]
-    pub worst_tau_z: f64,
+    #[serde(flatten)]
+    pub times: SettlingTimes,
     pub worst_steps: usize,
     #[serde(deserialize_with = "numbers")]
     pub per_sample_seconds: Vec<f64>,
@@ -133,7 +127,8 @@ pub struct ReadoutReport {
     #[serde(deserialize_with = "numbers")]
     pub error_full_scale: Vec<f64>,
     /// Per layer, the effective bits of the settled errors read at that full scale, and at the
-    /// ADC's own range (without ranging) for comparison.
+    /// ADC's own range (without ranging) for comparison; an ideal ADC counted at its nominal
+    /// 8 bits, as its readout band is.
     #[serde(deserialize_with = "numbers")]
     pub error_effective_bits: Vec<f64>,
     #[serde(deserialize_with = "numbers")]
@@ -143,6 +138,21 @@ pub struct ReadoutReport {
 /// When every phi(z) and e read out stayed within the band of its final value.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReadoutSettlingReport {
+    #[serde(flatten)]
+    pub times: SettlingTimes,
+    /// The latest of the activations alone, and of the errors alone.
+    #[serde(deserialize_with = "number")]
+    pub activation_worst_seconds: f64,
+    #[serde(deserialize_with = "number")]
+    pub error_worst_seconds: f64,
+    #[serde(deserialize_with = "numbers")]
+    pub per_sample_seconds: Vec<f64>,
+}
+
+/// The median and the latest of the samples' settling times, in seconds and in tau_z (the
+/// fields of report.json's `settling` and `readout.settling`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SettlingTimes {
     #[serde(deserialize_with = "number")]
     pub median_seconds: f64,
     #[serde(deserialize_with = "number")]
@@ -151,13 +161,30 @@ pub struct ReadoutSettlingReport {
     pub median_tau_z: f64,
     #[serde(deserialize_with = "number")]
     pub worst_tau_z: f64,
-    /// The latest of the activations alone, and of the errors alone.
-    #[serde(deserialize_with = "number")]
-    pub activation_worst_seconds: f64,
-    #[serde(deserialize_with = "number")]
-    pub error_worst_seconds: f64,
-    #[serde(deserialize_with = "numbers")]
-    pub per_sample_seconds: Vec<f64>,
+}
+
+impl SettlingTimes {
+    /// Of the samples' settling times `times` (seconds); 0 for none.
+    pub fn of(times: &[f64], tau_z: f64) -> Self {
+        let (median, worst) = (median(times), times.iter().cloned().fold(0.0, f64::max));
+        SettlingTimes {
+            median_seconds: median,
+            worst_seconds: worst,
+            median_tau_z: median / tau_z,
+            worst_tau_z: worst / tau_z,
+        }
+    }
+
+    /// "median 6.32 us (63.2 tau_z), worst 6.41 us (64.1 tau_z)".
+    pub fn summary(&self) -> String {
+        format!(
+            "median {} ({:.1} tau_z), worst {} ({:.1} tau_z)",
+            si(self.median_seconds, "s"),
+            self.median_tau_z,
+            si(self.worst_seconds, "s"),
+            self.worst_tau_z
+        )
+    }
 }
 
 /// Energy over the inference window; `by_*` and `per_inference` for the whole batch.
@@ -382,15 +409,10 @@ impl SettlingReport {
     fn of(circuit: &Circuit, sim: &Simulation) -> SettlingReport {
         let tau_z = circuit.dynamics.tau_z_seconds;
         let times: Vec<f64> = sim.settling.iter().map(|s| s.time_seconds).collect();
-        let worst = times.iter().cloned().fold(0.0, f64::max);
-        let median = median(&times);
         SettlingReport {
             settled: sim.steady,
             residual: sim.residual,
-            median_seconds: median,
-            worst_seconds: worst,
-            median_tau_z: median / tau_z,
-            worst_tau_z: worst / tau_z,
+            times: SettlingTimes::of(&times, tau_z),
             worst_steps: sim.settling.iter().map(|s| s.steps).max().unwrap_or(0),
             per_sample_seconds: times,
             window_seconds: sim.window_seconds,
@@ -647,16 +669,8 @@ impl RunReport {
 
 fn settling_lines(s: &mut String, m: &Measurements, t_max_seconds: f64, steady_tol: f64) {
     let st = &m.settling;
-    let tau_z = m.dynamics.tau_z_seconds;
     if st.settled {
-        let _ = writeln!(
-            s,
-            "settling   median {} ({:.1} tau_z), worst {} ({:.1} tau_z)",
-            si(st.median_seconds, "s"),
-            st.median_seconds / tau_z,
-            si(st.worst_seconds, "s"),
-            st.worst_seconds / tau_z
-        );
+        let _ = writeln!(s, "settling   {}", st.times.summary());
     } else {
         let _ = writeln!(
             s,
@@ -665,7 +679,7 @@ fn settling_lines(s: &mut String, m: &Measurements, t_max_seconds: f64, steady_t
             si(t_max_seconds, "s"),
             st.residual,
             steady_tol,
-            si(st.worst_seconds, "s")
+            si(st.times.worst_seconds, "s")
         );
     }
 }

@@ -1,6 +1,45 @@
 //! Argument types shared by the subcommands.
 
-use std::path::Path;
+use crate::exit::Failure;
+use apcsim::io::outdir::{self, OutDir};
+use std::path::{Path, PathBuf};
+
+// `--set KEY=VALUE`: overrides of a design's keys, applied in order. Each command words the
+// help with an example of its own (`#[command(mut_arg("set", ...))]`). (A doc comment here
+// would become the about text of every command that flattens it.)
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Overrides {
+    /// Override a key, e.g. --set device.levels=16 (repeatable, applied in order).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+// `--out DIR` and `--force`: the folder a command writes its outputs into. Each command words
+// the help with its default folder and outputs (`#[command(mut_arg("out", ...))]`, and
+// `"force"`).
+#[derive(clap::Args, Debug)]
+pub struct OutputFolder {
+    /// Output folder (default: a new folder). It is created if missing; one that is not
+    /// empty is refused (exit code 2) unless --force.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write into an --out folder that is not empty: apcsim's outputs there from an earlier
+    /// run are removed first; other files stay.
+    #[arg(long, requires = "out")]
+    pub force: bool,
+}
+
+impl OutputFolder {
+    /// Claims --out (apcsim's `outputs` there removed first with --force), or else a new
+    /// folder `parent/<stem>-<UTC timestamp>`.
+    pub fn claim(&self, parent: &str, stem: &str, outputs: &[&str]) -> Result<OutDir, Failure> {
+        match &self.out {
+            Some(dir) => outdir::claim_fresh(dir, outputs, self.force),
+            None => outdir::claim_new(Path::new(parent), stem, outputs),
+        }
+        .map_err(|e| Failure::from(e).option("--out"))
+    }
+}
 
 /// A real number argument whose default prints in scientific notation when it is small or
 /// large (`--help` shows `1e-12`, not `0.000000000001`).
@@ -27,11 +66,11 @@ impl std::fmt::Display for Real {
 }
 
 /// Refuses a real option that is not a finite positive number.
-pub fn positive(name: &str, v: f64) -> Result<f64, crate::exit::Failure> {
+pub fn positive(name: &str, v: f64) -> Result<f64, Failure> {
     if v.is_finite() && v > 0.0 {
         Ok(v)
     } else {
-        Err(crate::exit::Failure::input(format!(
+        Err(Failure::input(format!(
             "{name} must be a finite positive number, got {v}"
         )))
     }
@@ -39,14 +78,12 @@ pub fn positive(name: &str, v: f64) -> Result<f64, crate::exit::Failure> {
 
 /// Refuses an output file path that cannot be written as a file (a folder, or a path through a
 /// file), before any work is done, and creates its folder.
-pub fn output_file(option: &str, path: &Path) -> Result<(), crate::exit::Failure> {
-    apcsim::io::check_writable_file(path).map_err(|why| {
-        crate::exit::Failure::input(format!("{option} {}: {why}", path.display()))
-    })?;
+pub fn output_file(option: &str, path: &Path) -> Result<(), Failure> {
+    apcsim::io::check_writable_file(path)
+        .map_err(|why| Failure::input(format!("{option} {}: {why}", path.display())))?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            crate::exit::Failure::io(format!("cannot create {}: {e}", dir.display()))
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Failure::io(format!("cannot create {}: {e}", dir.display())))?;
     }
     Ok(())
 }

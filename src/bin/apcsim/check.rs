@@ -1,6 +1,7 @@
 //! `apcsim check`: load a design, check it, print the resolved design, its mapping and, with
 //! `--gradient`, the alignment of the hardware update.
 
+use crate::args::Overrides;
 use crate::exit::Failure;
 use apcsim::config::{self, Circuit, LoadOptions};
 use apcsim::design::build::{build, mapping_report, Built};
@@ -8,13 +9,15 @@ use apcsim::design::hardware::CheckError;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
+#[command(mut_arg("set", |a| a.help(
+    "Override a key, e.g. --set device.levels=16 --set dynamics.tau_z=200ns (repeatable, \
+     applied in order)"
+)))]
 pub struct CheckArgs {
     /// The circuit description (TOML).
     file: PathBuf,
-    /// Override a key, e.g. --set device.levels=16 --set dynamics.tau_z=200ns (repeatable,
-    /// applied in order).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    set: Vec<String>,
+    #[command(flatten)]
+    overrides: Overrides,
     /// Print the resolved configuration as JSON (every key, SI units, and where each value
     /// came from) instead of the summary.
     #[arg(long)]
@@ -27,7 +30,7 @@ pub struct CheckArgs {
 }
 
 pub fn check(args: CheckArgs) -> Result<(), Failure> {
-    let circuit = config::load(&args.file, &args.set, &LoadOptions::default())?;
+    let circuit = config::load(&args.file, &args.overrides.set, &LoadOptions::default())?;
     if args.json {
         sayln!("{}", serde_json::to_string_pretty(&circuit.config)?);
         return Ok(());

@@ -2,12 +2,11 @@
 //! read times (with their units), loads the device, samples it, writes `device.h5`, the SVG
 //! figures and `report.html` into the output folder, and prints the table.
 
+use crate::args::{OutputFolder, Overrides};
 use crate::exit::{Classify, Failure, Kind};
 use apcsim::config::units::{parse_expecting, Dimension};
 use apcsim::config::{self, LoadOptions, Origin};
-use apcsim::io::outdir;
 use apcsim::study::device::{self, DevicePlan, PlanError, WriteError};
-use std::path::{Path, PathBuf};
 
 /// What `apcsim device` writes into its folder (what `--force` replaces).
 const OUTPUTS: &[&str] = &[
@@ -18,6 +17,19 @@ const OUTPUTS: &[&str] = &[
 ];
 
 #[derive(clap::Args, Debug)]
+#[command(
+    mut_arg("set", |a| a.help(
+        "Override a device key, e.g. --set device.levels=continuous (repeatable, in order)"
+    )),
+    mut_arg("out", |a| a.help(
+        "Output folder (default: a new folder devices/device-<UTC timestamp>/). It is created \
+         if missing; one that is not empty is refused (exit code 2) unless --force"
+    )),
+    mut_arg("force", |a| a.help(
+        "Write into an --out folder that is not empty: apcsim's outputs there from an earlier \
+         run (device.h5, report.html, *.svg) are removed first; other files stay"
+    ))
+)]
 pub struct DeviceArgs {
     /// A device preset name (ideal, rram_hfo2, pcm, pcm_hermes, ecram), a preset file, or a
     /// design file whose [device] is used.
@@ -39,17 +51,10 @@ pub struct DeviceArgs {
     /// Seed of every draw.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Override a device key, e.g. --set device.levels=continuous (repeatable, in order).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    set: Vec<String>,
-    /// Output folder (default: a new folder devices/device-<UTC timestamp>/). It is created if
-    /// missing; one that is not empty is refused (exit code 2) unless --force.
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Write into an --out folder that is not empty: apcsim's outputs there from an earlier
-    /// run (device.h5, report.html, *.svg) are removed first; other files stay.
-    #[arg(long, requires = "out")]
-    force: bool,
+    #[command(flatten)]
+    overrides: Overrides,
+    #[command(flatten)]
+    folder: OutputFolder,
 }
 
 impl Classify for PlanError {
@@ -84,7 +89,7 @@ pub fn device(args: DeviceArgs) -> Result<(), Failure> {
     };
     plan.validate()?;
     let circuit =
-        config::load_device_with(&args.device, &args.set, &LoadOptions::default()).map_err(|e| {
+        config::load_device_with(&args.device, &args.overrides.set, &LoadOptions::default()).map_err(|e| {
             let named = matches!(&e.location.origin, Origin::File(f) | Origin::Default { file: f } if f == "--device");
             let f = Failure::from(e);
             if named {
@@ -93,11 +98,7 @@ pub fn device(args: DeviceArgs) -> Result<(), Failure> {
                 f.context(&args.device)
             }
         })?;
-    let folder = match &args.out {
-        Some(dir) => outdir::claim_fresh(dir, OUTPUTS, args.force),
-        None => outdir::claim_new(Path::new("devices"), "device", OUTPUTS),
-    }
-    .map_err(|e| Failure::from(e).option("--out"))?;
+    let folder = args.folder.claim("devices", "device", OUTPUTS)?;
     let results = device::sample(&circuit.device, &plan)?;
     let dir = folder.path();
     results.write(dir)?;

@@ -1,14 +1,14 @@
 //! `apcsim run`: arguments, the output folder and the progress around [`apcsim::measure::run`].
 
+use crate::args::{OutputFolder, Overrides};
 use crate::exit::Failure;
 use crate::progress::Progress;
 use apcsim::analog::sim::chunk_samples;
 use apcsim::config::{self, Circuit, LoadOptions};
-use apcsim::io::outdir::{self, OutDir};
 use apcsim::measure::{self as job, RunError};
 use apcsim::numeric::format::si;
 use apcsim::report::{run_summary, write_run_report};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 /// The design `apcsim run` uses without a file: the digits classifier on RRAM.
@@ -25,21 +25,25 @@ pub const OUTPUTS: &[&str] = &[
 ];
 
 #[derive(clap::Args, Debug)]
+#[command(
+    mut_arg("out", |a| a.help(
+        "Output folder (default: a new folder runs/<design>-<UTC timestamp>/). It is created \
+         if missing; one that is not empty is refused (exit code 2) unless --force"
+    )),
+    mut_arg("force", |a| a.help(
+        "Write into an --out folder that is not empty: apcsim's outputs there from an earlier \
+         run (report.json, report.html, report-figures.txt, traces.h5, *.svg) are removed \
+         first; other files stay"
+    ))
+)]
 pub struct RunArgs {
     /// The circuit description (TOML); without one, the embedded default design
     /// (circuits/digits_rram.toml: a digits classifier on RRAM).
     file: Option<PathBuf>,
-    /// Override a key, e.g. --set device.levels=16 (repeatable, applied in order).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    set: Vec<String>,
-    /// Output folder (default: a new folder runs/<design>-<UTC timestamp>/). It is created if
-    /// missing; one that is not empty is refused (exit code 2) unless --force.
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Write into an --out folder that is not empty: apcsim's outputs there from an earlier run
-    /// (report.json, report.html, report-figures.txt, traces.h5, *.svg) are removed first; other files stay.
-    #[arg(long, requires = "out")]
-    force: bool,
+    #[command(flatten)]
+    overrides: Overrides,
+    #[command(flatten)]
+    folder: OutputFolder,
     /// Seed of every random draw (short for --set run.seed=N).
     #[arg(long)]
     seed: Option<u64>,
@@ -48,7 +52,7 @@ pub struct RunArgs {
 impl RunArgs {
     /// The design with its overrides, and the name of its default folder.
     fn design(&self) -> Result<(Circuit, String), Failure> {
-        let mut sets = self.set.clone();
+        let mut sets = self.overrides.set.clone();
         if let Some(s) = self.seed {
             sets.push(format!("run.seed={s}"));
         }
@@ -69,22 +73,13 @@ impl RunArgs {
             ),
         })
     }
-
-    /// Claims the output folder.
-    fn folder(&self, stem: &str) -> Result<OutDir, Failure> {
-        let claimed = match &self.out {
-            Some(dir) => outdir::claim_fresh(dir, OUTPUTS, self.force),
-            None => outdir::claim_new(Path::new("runs"), stem, OUTPUTS),
-        };
-        claimed.map_err(|e| Failure::from(e).option("--out"))
-    }
 }
 
 pub fn run(args: RunArgs) -> Result<(), Failure> {
     let (circuit, stem) = args.design()?;
     // Unusable options and output folders are refused before the run.
     job::sim_options(&circuit).map_err(|e| Failure::from(e).context(&circuit.name))?;
-    let folder = args.folder(&stem)?;
+    let folder = args.folder.claim("runs", &stem, OUTPUTS)?;
     let progress = RunProgress::new(&circuit);
     let result = job::run(&circuit, &|pass, steps| progress.advance(pass, steps));
     if let Err(RunError::Diverged(run)) = &result {

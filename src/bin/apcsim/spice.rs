@@ -1,6 +1,6 @@
 //! `apcsim export-spice` and `apcsim spice-check`: their arguments and how they run.
 
-use crate::args::{output_file, Real};
+use crate::args::{output_file, Overrides, Real};
 use crate::exit::Failure;
 use apcsim::config::{self, LoadOptions};
 use apcsim::io::outdir;
@@ -19,12 +19,14 @@ const KEPT: &[&str] = &["apcsim.cir", "apcsim_spice.*.txt"];
 
 /// What both commands share: the design, its overrides, the sample and the output grid.
 #[derive(clap::Args, Debug)]
+#[command(mut_arg("set", |a| a.help(
+    "Override a key, e.g. --set dynamics.tau_e=0 (repeatable, applied in order)"
+)))]
 pub struct DesignArgs {
     /// The circuit description (TOML).
     pub file: PathBuf,
-    /// Override a key, e.g. --set dynamics.tau_e=0 (repeatable, applied in order).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
+    #[command(flatten)]
+    pub overrides: Overrides,
     /// The batch sample the netlist holds (one sample per netlist).
     #[arg(long, default_value_t = 0)]
     pub sample: usize,
@@ -97,7 +99,7 @@ fn load(args: &DesignArgs, extra: &[&str]) -> Result<SpiceDesign, Failure> {
     if args.points == 0 {
         return Err(Failure::input("--points must be at least 1"));
     }
-    let mut set = args.set.clone();
+    let mut set = args.overrides.set.clone();
     set.extend(extra.iter().map(|s| s.to_string()));
     let circuit = config::load(&args.file, &set, &LoadOptions::default())?;
     let built = apcsim::design::build::build(&circuit)

@@ -3,16 +3,15 @@
 //! under a progress bar, writes the CSV files, the SVG figures and report.html, and prints the
 //! summary tables.
 
+use crate::args::OutputFolder;
 use crate::exit::Failure;
 use apcsim::config::Origin;
 use apcsim::hardware::drift_compensation::DriftCompensation;
-use apcsim::io::outdir;
 use apcsim::network::{Activation, Parameterisation};
 use apcsim::study::width_depth::{self, DeviceSetup, StudyPlan, DEFAULT_STEPS};
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// What `study width-depth` writes into its folder (what `--force` replaces).
@@ -34,6 +33,17 @@ pub enum StudyCommand {
 }
 
 #[derive(clap::Args, Debug)]
+#[command(
+    mut_arg("out", |a| a.help(
+        "Output folder (default: a new folder studies/width-depth-<UTC timestamp>/). It is \
+         created if missing; one that is not empty is refused (exit code 2) unless --force"
+    )),
+    mut_arg("force", |a| a.help(
+        "Write into an --out folder that is not empty: apcsim's outputs there from an earlier \
+         study (study.csv, summary.csv, report.html, *.svg) are removed first; other files \
+         stay"
+    ))
+)]
 pub struct WidthDepthArgs {
     /// Parameterisation: mupc, sp or ntp.
     #[arg(long, default_value = "mupc")]
@@ -85,14 +95,8 @@ pub struct WidthDepthArgs {
     /// Base seed of every point's derived seeds.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Output folder (default: a new folder studies/width-depth-<UTC timestamp>/). It is
-    /// created if missing; one that is not empty is refused (exit code 2) unless --force.
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Write into an --out folder that is not empty: apcsim's outputs there from an earlier
-    /// study (study.csv, summary.csv, report.html, *.svg) are removed first; other files stay.
-    #[arg(long, requires = "out")]
-    force: bool,
+    #[command(flatten)]
+    folder: OutputFolder,
 }
 
 impl WidthDepthArgs {
@@ -151,11 +155,7 @@ pub fn run(cmd: StudyCommand) -> Result<(), Failure> {
 fn width_depth_cmd(args: &WidthDepthArgs) -> Result<(), Failure> {
     let plan = args.plan()?;
     plan.validate()?;
-    let folder = match &args.out {
-        Some(dir) => outdir::claim_fresh(dir, OUTPUTS, args.force),
-        None => outdir::claim_new(Path::new("studies"), "width-depth", OUTPUTS),
-    }
-    .map_err(|e| Failure::from(e).option("--out"))?;
+    let folder = args.folder.claim("studies", "width-depth", OUTPUTS)?;
     let n_points = plan.points().len() as u64;
     let bar = if std::io::stderr().is_terminal() {
         ProgressBar::with_draw_target(Some(n_points), ProgressDrawTarget::stderr())

@@ -1,6 +1,7 @@
 //! `apcsim sweep` and `apcsim merge`: arguments, the progress bar over points, and Ctrl-C
 //! around [`apcsim::study::sweep`].
 
+use crate::args::Overrides;
 use crate::exit::Failure;
 use apcsim::study::sweep::{self, load_plan, run_sweep, Event, Shard, SweepOptions, SweepSpec};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -9,6 +10,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 #[derive(clap::Args, Debug)]
+#[command(mut_arg("set", |a| a.help(
+    "Override a key of every point, e.g. --set run.batch=16 (repeatable, applied before the \
+     grid)"
+)))]
 pub struct SweepArgs {
     /// The circuit description (TOML) every point starts from.
     pub file: PathBuf,
@@ -53,10 +58,8 @@ pub struct SweepArgs {
     /// shards' folders with `apcsim merge`.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
-    /// Override a key of every point, e.g. --set run.batch=16 (repeatable, applied before the
-    /// grid).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
+    #[command(flatten)]
+    pub overrides: Overrides,
 }
 
 #[derive(clap::Args, Debug)]
@@ -83,7 +86,7 @@ impl SweepArgs {
             seeds: self.seeds as usize,
             common_seeds: self.common_seeds,
             shard: self.shard.as_deref().map(Shard::parse).transpose()?,
-            sets: self.set.clone(),
+            sets: self.overrides.set.clone(),
         })
     }
 

@@ -3,6 +3,7 @@
 //! the same mini-batches, with the test
 //! accuracy and loss after every epoch; writes DIR/train.h5 and DIR/report.json.
 
+use crate::args::{OutputFolder, Overrides};
 use crate::exit::{Classify, Failure, Kind};
 use crate::progress::Progress;
 use apcsim::config::Circuit;
@@ -28,20 +29,26 @@ const OUTPUTS: &[&str] = &[
 ];
 
 #[derive(clap::Args, Debug)]
+#[command(
+    mut_arg("set", |a| a.help(
+        "Override a key, e.g. --set train.epochs=5 (repeatable, applied in order)"
+    )),
+    mut_arg("out", |a| a.help(
+        "Output folder (default: a new folder runs/train-<design>-<UTC timestamp>/). It is \
+         created if missing; one that is not empty is refused (exit code 2) unless --force"
+    )),
+    mut_arg("force", |a| a.help(
+        "Write into an --out folder that is not empty: train.h5, report.json, report.html and \
+         checkpoint.h5 there are replaced; other files stay"
+    ))
+)]
 pub struct TrainArgs {
     /// The circuit description (TOML) whose [train] section sets the schedule.
     file: PathBuf,
-    /// Override a key, e.g. --set train.epochs=5 (repeatable, applied in order).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    set: Vec<String>,
-    /// Output folder (default: a new folder runs/train-<design>-<UTC timestamp>/). It is
-    /// created if missing; one that is not empty is refused (exit code 2) unless --force.
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Write into an --out folder that is not empty: train.h5 and report.json there are
-    /// replaced; other files stay.
-    #[arg(long, requires = "out")]
-    force: bool,
+    #[command(flatten)]
+    overrides: Overrides,
+    #[command(flatten)]
+    folder: OutputFolder,
     /// Go on from the checkpoint in the --out folder (checkpoint.h5) to the results an
     /// uninterrupted run gives; a design that differs from the checkpoint's is refused.
     #[arg(long, requires = "out", conflicts_with = "force")]
@@ -58,7 +65,7 @@ impl Classify for PlanError {
 }
 
 pub fn train(args: TrainArgs) -> Result<(), Failure> {
-    let circuit = config::load(&args.file, &args.set, &LoadOptions::default())?;
+    let circuit = config::load(&args.file, &args.overrides.set, &LoadOptions::default())?;
     let (net, data) =
         plan::prepare(&circuit).map_err(|e| Failure::from(e).context(args.file.display()))?;
     let folder = claim_folder(&args)?;
@@ -181,16 +188,18 @@ fn write_outputs(
 /// The folder the run writes: `--out` (claimed as it is with `--resume`, else empty or with
 /// `--force`), or a new one under runs/.
 fn claim_folder(args: &TrainArgs) -> Result<outdir::OutDir, Failure> {
-    let stem = args
-        .file
-        .file_stem()
-        .map_or("design".into(), |s| s.to_string_lossy().into_owned());
-    match &args.out {
-        Some(dir) if args.resume => outdir::claim(dir, OUTPUTS),
-        Some(dir) => outdir::claim_fresh(dir, OUTPUTS, args.force),
-        None => outdir::claim_new(Path::new("runs"), &format!("train-{stem}"), OUTPUTS),
+    match &args.folder.out {
+        Some(dir) if args.resume => {
+            outdir::claim(dir, OUTPUTS).map_err(|e| Failure::from(e).option("--out"))
+        }
+        _ => {
+            let stem = args
+                .file
+                .file_stem()
+                .map_or("design".into(), |s| s.to_string_lossy().into_owned());
+            args.folder.claim("runs", &format!("train-{stem}"), OUTPUTS)
+        }
     }
-    .map_err(|e| Failure::from(e).option("--out"))
 }
 
 /// The learners restored from the checkpoint at `path`, the record to go on from and the

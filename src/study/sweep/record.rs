@@ -96,8 +96,8 @@ impl Metrics {
             t_end_seconds: m.dynamics.t_end_seconds,
             window_seconds: st.window_seconds,
             settling_per_sample_seconds: st.per_sample_seconds.clone(),
-            settling_median_seconds: st.median_seconds,
-            settling_worst_seconds: st.worst_seconds,
+            settling_median_seconds: st.times.median_seconds,
+            settling_worst_seconds: st.times.worst_seconds,
             energy_per_sample_joules: e.per_sample_joules,
             energy_by_component_joules: Component::ALL
                 .iter()
