@@ -127,7 +127,7 @@ pub struct Footprint {
     /// One tile's nodal system for IR drop.
     pub ir_drop: f64,
     /// What the process holds beside the live buffers: freed memory the allocator keeps, the
-    /// program and its stacks ([`RETAINED_FRACTION`] of the rest, and [`PROCESS_BYTES`]).
+    /// program and its stacks (`RETAINED_FRACTION` of the rest, and `PROCESS_BYTES`).
     pub retained: f64,
 }
 
