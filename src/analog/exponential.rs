@@ -54,7 +54,7 @@
 //! 4th ed., §3.8.4 (the Ornstein–Uhlenbeck process and its integral).
 
 use super::circuit::AnalogCircuit;
-use super::flow::ChunkFlow;
+use super::flow::{noisy_error_inputs, ChunkFlow};
 use crate::numeric::Real;
 
 /// The coefficients that advance a linear state of rate r exactly over a step h, x = r h
@@ -321,10 +321,7 @@ impl<T: Real> Exponential<T> {
             drive,
             ..
         } = flow;
-        circ.errors(ws, x, y, z, None);
-        if let Some(f) = noise.as_ref().and_then(|ns| ns.flicker.as_ref()) {
-            f.add_to_all_errors(&mut ws.eps);
-        }
+        noisy_error_inputs(circ, ws, (x, y), z, noise.as_ref());
         for (u, eps) in self.u0.iter_mut().zip(&ws.eps) {
             u.copy_from_slice(eps);
         }
@@ -370,10 +367,7 @@ impl<T: Real> Exponential<T> {
             drive_scratch,
             ..
         } = flow;
-        circ.errors(ws2, x, y, &self.z_pred, None);
-        if let Some(f) = noise.as_ref().and_then(|ns| ns.flicker.as_ref()) {
-            f.add_to_all_errors(&mut ws2.eps);
-        }
+        noisy_error_inputs(circ, ws2, (x, y), &self.z_pred, noise.as_ref());
         let c = self.coef;
         let el = circ.error_layout(ws2.batch);
         for l in 1..=circ.n_layers() {

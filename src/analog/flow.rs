@@ -57,3 +57,18 @@ impl<T: Real> System<T> for ChunkFlow<'_, T> {
         self.circ.clamp(z);
     }
 }
+
+/// The error amplifiers' inputs at `z` into `ws.eps`, with the amplifiers' 1/f noise of the
+/// step added (a noisy run with a flicker corner): what the exponential scheme's stages read.
+pub(super) fn noisy_error_inputs<T: Real>(
+    circ: &AnalogCircuit<T>,
+    ws: &mut CircuitWorkspace<T>,
+    (x, y): (&[T], &[T]),
+    z: &[T],
+    noise: Option<&NoiseSample<T>>,
+) {
+    circ.errors(ws, x, y, z, None);
+    if let Some(f) = noise.and_then(|ns| ns.flicker.as_ref()) {
+        f.add_to_all_errors(&mut ws.eps);
+    }
+}

@@ -17,7 +17,7 @@
 
 use super::circuit::{AnalogCircuit, DriveLags};
 use super::exponential::{add_mean_noise, ExactLinear, Exponential, LagStep, Tolerance};
-use super::flow::ChunkFlow;
+use super::flow::{noisy_error_inputs, ChunkFlow};
 use super::poles::split_mut;
 use crate::numeric::Real;
 
@@ -132,10 +132,7 @@ impl<T: Real> Exponential<T> {
         let rates = std::sync::Arc::clone(ws.lags.as_ref().expect("poles"));
         let zo_lags = rates.integrator.is_finite();
         let z_out: &[T] = if zo_lags { &g.zo[..] } else { z };
-        circ.errors(ws, x, y, z_out, None);
-        if let Some(f) = noise.as_ref().and_then(|ns| ns.flicker.as_ref()) {
-            f.add_to_all_errors(&mut ws.eps);
-        }
+        noisy_error_inputs(circ, ws, (x, y), z_out, noise.as_ref());
         let lags = (Some(&*g.p), Some(&*g.a));
         circ.forward_lags(ws, &rates, lags, (&mut lg.up0, &mut lg.ua0));
         let el = circ.error_layout(ws.batch);
@@ -219,10 +216,7 @@ impl<T: Real> Exponential<T> {
             lg.zom[k] = mean;
         }
         let z_out: &[T] = if zo_lags { &g.zo[..] } else { &self.z_pred };
-        circ.errors(ws2, x, y, z_out, None);
-        if let Some(f) = noise.as_ref().and_then(|ns| ns.flicker.as_ref()) {
-            f.add_to_all_errors(&mut ws2.eps);
-        }
+        noisy_error_inputs(circ, ws2, (x, y), z_out, noise.as_ref());
         // The TIAs' ideal outputs there, then the error signal at their end values.
         circ.forward_lags(ws2, &rates, (None, None), (&mut lg.up1, &mut lg.ua1));
         let chain = Chain {
