@@ -583,3 +583,40 @@ fn bad_update_keys_name_file_line_column_and_key() {
         assert!(e.to_string().starts_with("t.toml:"), "{e}");
     }
 }
+
+/// The ideal update writes the exact change of the pair's difference without taking either
+/// device below the window's floor: a pair with G- at g_min that must grow its difference moves
+/// G+ up instead of G- down (a conductance below 0 S is no device, and the wire solve rejects
+/// it).
+#[test]
+fn the_ideal_update_keeps_both_devices_above_the_floor() {
+    let g_min = 1e-6;
+    let p = UpdateParams::ideal(g_min, 25e-6, 1e-8);
+    let dev = common::exact_device(g_min, 25e-6);
+    let plus = DMatrix::from_row_slice(1, 3, &[3e-6, g_min, 8e-6]);
+    let minus = DMatrix::from_row_slice(1, 3, &[g_min, 5e-6, 2e-6]);
+    let mut pair = PulsedPair::new(&p, &plus, &minus, 1, 0);
+    let before = pair.difference();
+    let (x, d, lr) = ([1.0], [4e-6, -6e-6, 1e-6], 1.0);
+    let setup = UpdateSetup {
+        params: &p,
+        scheme: Scheme::Ideal,
+        device: &dev,
+        seed: 1,
+    };
+    pair.update(&setup, &x, &d, lr, 0);
+    let after = pair.difference();
+    for j in 0..3 {
+        let (gp, gm) = (pair.plus[j], pair.minus[j]);
+        assert!(
+            gp >= g_min && gm >= g_min,
+            "column {j}: G+ {gp:e}, G- {gm:e}"
+        );
+        // The difference moved by exactly lr x d (to the rounding of a few additions).
+        let want = before[(0, j)] + lr * x[0] * d[j];
+        assert!(
+            (after[(0, j)] - want).abs() < 4.0 * f64::EPSILON * 25e-6,
+            "column {j}"
+        );
+    }
+}

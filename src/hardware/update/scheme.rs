@@ -215,14 +215,22 @@ impl PulsedPair {
         stats
     }
 
+    /// The exact change: half of dG on each side of a bidirectional pair, both sides raised
+    /// together (the difference kept) when that would take one below the window's floor
+    /// g_min; on a single-sided pair, the side whose potentiation makes the change.
     fn ideal(&mut self, params: &UpdateParams, x: &[f64], d: &[f64], lr: f64) {
+        let floor = params.g_min_siemens;
         for i in 0..self.rows {
             for j in 0..self.cols {
                 let k = i * self.cols + j;
                 let dg = lr * x[i] * d[j];
                 let (dp, dm) = match params.single_sided {
                     Some(_) => (dg.max(0.0), (-dg).max(0.0)),
-                    None => (0.5 * dg, -0.5 * dg),
+                    None => {
+                        let (p, m) = (self.plus[k] + 0.5 * dg, self.minus[k] - 0.5 * dg);
+                        let lift = (floor - p.min(m)).max(0.0);
+                        (0.5 * dg + lift, -0.5 * dg + lift)
+                    }
                 };
                 if !self.devices.stuck_plus[k] {
                     self.plus[k] += dp;
