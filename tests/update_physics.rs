@@ -620,3 +620,32 @@ fn the_ideal_update_keeps_both_devices_above_the_floor() {
         );
     }
 }
+
+/// The same, exactly: many updates of random size on pairs at and near a floor of 0 S never
+/// leave a conductance below it, not even by a rounding error.
+#[test]
+fn the_ideal_update_never_rounds_below_the_floor() {
+    use rand::RngExt;
+    let p = UpdateParams::ideal(0.0, 25e-6, 1e-8);
+    let dev = common::exact_device(0.0, 25e-6);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+    let n = 64;
+    let start = DMatrix::from_fn(1, n, |_, _| rng.random_range(0.0..2e-6));
+    let mut pair = PulsedPair::new(&p, &start, &DMatrix::zeros(1, n), 1, 0);
+    let setup = UpdateSetup {
+        params: &p,
+        scheme: Scheme::Ideal,
+        device: &dev,
+        seed: 1,
+    };
+    for step in 0..200 {
+        let d: Vec<f64> = (0..n).map(|_| rng.random_range(-1e-6..1e-6)).collect();
+        pair.update(&setup, &[1.0], &d, 1.0, step);
+        for (k, (&gp, &gm)) in pair.plus.iter().zip(&pair.minus).enumerate() {
+            assert!(
+                gp >= 0.0 && gm >= 0.0,
+                "step {step}, device {k}: {gp:e}, {gm:e}"
+            );
+        }
+    }
+}

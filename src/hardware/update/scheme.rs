@@ -224,19 +224,24 @@ impl PulsedPair {
             for j in 0..self.cols {
                 let k = i * self.cols + j;
                 let dg = lr * x[i] * d[j];
-                let (dp, dm) = match params.single_sided {
-                    Some(_) => (dg.max(0.0), (-dg).max(0.0)),
-                    None => {
-                        let (p, m) = (self.plus[k] + 0.5 * dg, self.minus[k] - 0.5 * dg);
-                        let lift = (floor - p.min(m)).max(0.0);
-                        (0.5 * dg + lift, -0.5 * dg + lift)
-                    }
+                let (gp, gm) = (self.plus[k], self.minus[k]);
+                let (p, m) = match params.single_sided {
+                    Some(_) => (gp + dg.max(0.0), gm + (-dg).max(0.0)),
+                    None => (gp + 0.5 * dg, gm - 0.5 * dg),
+                };
+                // The side below the floor is put exactly on it, the other raised as much.
+                let (p, m) = if p < floor && p <= m {
+                    (floor, m + (floor - p))
+                } else if m < floor {
+                    (p + (floor - m), floor)
+                } else {
+                    (p, m)
                 };
                 if !self.devices.stuck_plus[k] {
-                    self.plus[k] += dp;
+                    self.plus[k] = p;
                 }
                 if !self.devices.stuck_minus[k] {
-                    self.minus[k] += dm;
+                    self.minus[k] = m;
                 }
             }
         }
