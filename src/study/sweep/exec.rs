@@ -404,6 +404,113 @@ fn append_line(file: &mut std::fs::File, path: &Path, line: &str) -> Result<(), 
         .map_err(|e| io_err(path, e))
 }
 
+/// A finished point as a worker hands it over: its record, its JSON line and its wall time.
+type PointResult = Result<(PointRecord, String, f64), SweepError>;
+
+/// What the calling thread keeps while points finish: every record and line so far, the open
+/// `points.jsonl`, and when the summaries were last refreshed (they are refreshed as points
+/// finish, but never take more than about a tenth of the time).
+struct Collector<'a> {
+    dir: &'a Path,
+    plan: &'a SweepPlan,
+    keys: &'a [String],
+    records: Vec<Option<PointRecord>>,
+    lines: BTreeMap<usize, String>,
+    jsonl: (std::fs::File, PathBuf),
+    ran: usize,
+    todo: usize,
+    last_refresh: Instant,
+    refresh_cost: Duration,
+}
+
+impl Collector<'_> {
+    /// Writes a finished point (its group, then its line) and tells `observe`.
+    fn take(
+        &mut self,
+        (rec, line, wall): (PointRecord, String, f64),
+        observe: &mut dyn FnMut(Event),
+    ) -> Result<(), SweepError> {
+        let index = rec.index;
+        let mut w = H5Writer::new();
+        rec.write(&mut w, "", self.keys);
+        w.write(&point_file(self.dir, self.plan, index))?;
+        append_line(&mut self.jsonl.0, &self.jsonl.1, &line)?;
+        self.ran += 1;
+        self.lines.insert(index, line.trim_end().to_string());
+        observe(Event::Done {
+            record: &rec,
+            wall_seconds: wall,
+        });
+        self.records[index] = Some(rec);
+        if self.last_refresh.elapsed() >= self.refresh_cost * 10 && self.ran < self.todo {
+            let t = Instant::now();
+            summary::write_data(self.dir, self.plan, &self.records)?;
+            self.refresh_cost = t.elapsed();
+            self.last_refresh = Instant::now();
+        }
+        Ok(())
+    }
+}
+
+/// One rayon pool of `threads` threads per worker.
+fn worker_pools(
+    workers: usize,
+    threads: usize,
+    dir: &Path,
+) -> Result<Vec<rayon::ThreadPool>, SweepError> {
+    (0..workers)
+        .map(|w| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .thread_name(move |i| format!("sweep-{w}-{i}"))
+                .build()
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|e| io_err(dir, format!("cannot start threads: {e}")))
+}
+
+/// Runs `todo` on `pools` (each worker takes the next point in plan order) and hands each
+/// finished point to `collect` on this thread; the first error stops the workers and is
+/// returned.
+fn run_points(
+    (loaded, todo, keys): (&LoadedPlan, &[&PointJob], &[String]),
+    pools: &[rayon::ThreadPool],
+    collect: &mut dyn FnMut(PointResult) -> Result<(), SweepError>,
+) -> Result<(), SweepError> {
+    let exclusive = pools.first().is_some_and(|p| p.current_num_threads() == 1);
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let mut failure: Option<SweepError> = None;
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::channel::<PointResult>();
+        for pool in pools {
+            let tx = tx.clone();
+            let (next, stop) = (&next, &stop);
+            scope.spawn(move || loop {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(job) = todo.get(i) else { break };
+                let out = pool.install(|| run_point(loaded, job, keys, exclusive));
+                if tx.send(out).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for out in rx {
+            if failure.is_none() {
+                if let Err(e) = collect(out) {
+                    stop.store(true, Ordering::Relaxed);
+                    failure = Some(e);
+                }
+            }
+        }
+    });
+    failure.map_or(Ok(()), Err)
+}
+
 /// Runs (or finishes, with `resume`) the sweep of `loaded` into `dir`, then writes its
 /// summaries. `observe` is called on this thread.
 pub fn run_sweep(
@@ -417,16 +524,16 @@ pub fn run_sweep(
     let (finished, folder, held_a_sweep) = prepare(plan, dir, opts)?;
     let resumed = finished.len();
     let mut records: Vec<Option<PointRecord>> = vec![None; plan.points];
-    let mut done: BTreeMap<usize, String> = BTreeMap::new();
+    let mut lines: BTreeMap<usize, String> = BTreeMap::new();
     for (line, rec) in finished {
-        done.insert(rec.index, line);
+        lines.insert(rec.index, line);
         let i = rec.index;
         records[i] = Some(rec);
     }
     let todo: Vec<&PointJob> = loaded
         .jobs
         .iter()
-        .filter(|j| !done.contains_key(&j.index))
+        .filter(|j| !lines.contains_key(&j.index))
         .collect();
     let jobs = opts.jobs.max(1);
     let workers = jobs.min(todo.len()).max(1);
@@ -438,101 +545,52 @@ pub fn run_sweep(
         threads_per_point,
     });
     let jp = dir.join(POINTS_JSONL);
-    let mut jsonl = std::fs::OpenOptions::new()
+    let jsonl = std::fs::OpenOptions::new()
         .append(true)
         .open(&jp)
         .map_err(|e| io_err(&jp, e))?;
-
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    let mut failure: Option<SweepError> = None;
-    let mut ran = 0;
-    // The summaries are refreshed as points finish, but never take more than about a tenth of
-    // the time.
-    let mut last_refresh = Instant::now();
-    let mut refresh_cost = Duration::ZERO;
-    let pools: Vec<rayon::ThreadPool> = (0..workers)
-        .map(|w| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads_per_point)
-                .thread_name(move |i| format!("sweep-{w}-{i}"))
-                .build()
-        })
-        .collect::<Result<_, _>>()
-        .map_err(|e| io_err(dir, format!("cannot start threads: {e}")))?;
-    std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::channel::<Result<(PointRecord, String, f64), SweepError>>();
-        for pool in &pools {
-            let tx = tx.clone();
-            let (next, stop, todo, keys) = (&next, &stop, &todo, &keys);
-            scope.spawn(move || loop {
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(job) = todo.get(i) else { break };
-                let out = pool.install(|| run_point(loaded, job, keys, threads_per_point == 1));
-                if tx.send(out).is_err() {
-                    break;
-                }
-            });
-        }
-        drop(tx);
-        for out in rx {
-            if failure.is_some() {
-                continue;
-            }
-            let (rec, line, wall) = match out {
-                Ok(done) => done,
-                Err(e) => {
-                    stop.store(true, Ordering::Relaxed);
-                    failure = Some(e);
-                    continue;
-                }
-            };
-            let index = rec.index;
-            let pf = point_file(dir, plan, index);
-            let mut w = H5Writer::new();
-            rec.write(&mut w, "", &keys);
-            let written = w
-                .write(&pf)
-                .map_err(SweepError::from)
-                .and_then(|()| append_line(&mut jsonl, &jp, &line));
-            if let Err(e) = written {
-                stop.store(true, Ordering::Relaxed);
-                failure = Some(e);
-                continue;
-            }
-            ran += 1;
-            done.insert(index, line.trim_end().to_string());
-            observe(Event::Done {
-                record: &rec,
-                wall_seconds: wall,
-            });
-            records[index] = Some(rec);
-            if last_refresh.elapsed() >= refresh_cost * 10 && ran < todo.len() {
-                let t = Instant::now();
-                if let Err(e) = summary::write_data(dir, plan, &records) {
-                    stop.store(true, Ordering::Relaxed);
-                    failure = Some(e);
-                }
-                refresh_cost = t.elapsed();
-                last_refresh = Instant::now();
-            }
-        }
+    let pools = worker_pools(workers, threads_per_point, dir)?;
+    let mut c = Collector {
+        dir,
+        plan,
+        keys: &keys,
+        records,
+        lines,
+        jsonl: (jsonl, jp),
+        ran: 0,
+        todo: todo.len(),
+        last_refresh: Instant::now(),
+        refresh_cost: Duration::ZERO,
+    };
+    let ran = run_points((loaded, &todo, &keys), &pools, &mut |out| {
+        c.take(out?, observe)
     });
-    if let Some(e) = failure {
-        if ran == 0 {
+    if let Err(e) = ran {
+        if c.ran == 0 {
             undo_start(dir, held_a_sweep);
         }
         return Err(e);
     }
-    // Finished: the lines in plan order, then every summary from the plan as the folder holds
-    // it, so that a resumed, a sharded-and-merged and a plain run write the same bytes.
-    let lines: String = done.values().map(|l| format!("{l}\n")).collect();
-    crate::io::write_atomic(&jp, lines.as_bytes()).map_err(|e| io_err(&jp, e))?;
+    let outcome = finish(dir, &c.records, &c.lines, (c.ran, resumed))?;
+    // Done with the folder: its lock file goes (removed while still held).
+    drop(folder);
+    Ok(outcome)
+}
+
+/// The finished sweep's files: the lines in plan order, then every summary from the plan as
+/// the folder holds it, so that a resumed, a sharded-and-merged and a plain run write the same
+/// bytes.
+fn finish(
+    dir: &Path,
+    records: &[Option<PointRecord>],
+    lines: &BTreeMap<usize, String>,
+    (ran, resumed): (usize, usize),
+) -> Result<SweepOutcome, SweepError> {
+    let jp = dir.join(POINTS_JSONL);
+    let text: String = lines.values().map(|l| format!("{l}\n")).collect();
+    crate::io::write_atomic(&jp, text.as_bytes()).map_err(|e| io_err(&jp, e))?;
     let on_disk = read_plan(dir)?.ok_or_else(|| io_err(&dir.join(PLAN_FILE), "vanished"))?;
-    summary::write_all(dir, &on_disk, &records)?;
+    summary::write_all(dir, &on_disk, records)?;
     let count = |s: &str| {
         records
             .iter()
@@ -540,8 +598,6 @@ pub fn run_sweep(
             .filter(|r| r.outcome.status() == s)
             .count()
     };
-    // Done with the folder: its lock file goes (removed while still held).
-    drop(folder);
     Ok(SweepOutcome {
         ran,
         resumed,
