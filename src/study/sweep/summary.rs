@@ -145,6 +145,20 @@ pub fn h5(plan: &SweepPlan, records: &[Option<PointRecord>]) -> H5Writer {
     if let Some(s) = plan.shard {
         w.attr("", "shard", Attr::Str(s.to_string()));
     }
+    write_axes(&mut w, plan);
+    for r in records.iter().flatten() {
+        r.write(
+            &mut w,
+            &format!("points/{}", plan.point_name(r.index)),
+            &keys,
+        );
+    }
+    write_table(&mut w, plan, records);
+    w
+}
+
+/// `axes/{a}` (keys, label, ticks, SI values) and `table/axis{a}_value`, with the table's shape.
+fn write_axes(w: &mut H5Writer, plan: &SweepPlan) {
     let mut shape: Vec<String> = plan
         .axes
         .iter()
@@ -187,46 +201,31 @@ pub fn h5(plan: &SweepPlan, records: &[Option<PointRecord>]) -> H5Writer {
             .collect();
         w.dataset(&format!("table/axis{a}_value"), Array::vector(per_point));
     }
-    for r in records.iter().flatten() {
-        r.write(
-            &mut w,
-            &format!("points/{}", plan.point_name(r.index)),
-            &keys,
-        );
-    }
+}
+
+/// `table/seed`, `table/status_code` and one vector per metric, over all points of the plan.
+fn write_table(w: &mut H5Writer, plan: &SweepPlan, records: &[Option<PointRecord>]) {
     let at = |i: usize| records.get(i).and_then(|r| r.as_ref());
+    let column = |f: &dyn Fn(Option<&PointRecord>) -> f64| {
+        Array::vector((0..plan.points).map(|i| f(at(i))).collect())
+    };
     w.dataset(
         "table/seed",
-        Array::vector(
-            (0..plan.points)
-                .map(|i| at(i).map_or(f64::NAN, |r| r.seed as f64))
-                .collect(),
-        ),
+        column(&|r| r.map_or(f64::NAN, |r| r.seed as f64)),
     );
     w.dataset(
         "table/status_code",
-        Array::vector(
-            (0..plan.points)
-                .map(|i| match at(i).map(|r| r.outcome.status()) {
-                    None => 0.0,
-                    Some("ok") => 1.0,
-                    Some("diverged") => 2.0,
-                    Some(_) => 3.0,
-                })
-                .collect(),
-        ),
+        column(&|r| match r.map(|r| r.outcome.status()) {
+            None => 0.0,
+            Some("ok") => 1.0,
+            Some("diverged") => 2.0,
+            Some(_) => 3.0,
+        }),
     );
     for (name, get) in metric_columns() {
-        let v = (0..plan.points)
-            .map(|i| {
-                at(i)
-                    .and_then(|r| r.outcome.metrics())
-                    .map_or(f64::NAN, &get)
-            })
-            .collect();
-        w.dataset(&format!("table/{name}"), Array::vector(v));
+        let v = column(&|r| r.and_then(|r| r.outcome.metrics()).map_or(f64::NAN, &get));
+        w.dataset(&format!("table/{name}"), v);
     }
-    w
 }
 
 /// Writes sweep.h5 and summary.csv, each whole or not at all.
