@@ -268,15 +268,7 @@ impl StudyResults {
     /// The data of every figure of the study.
     pub fn figures(&self) -> Figures {
         let plan = &self.plan;
-        let what = format!(
-            "{}{}, {}{}",
-            plan.parameterisation,
-            if plan.skips { " + skips" } else { "" },
-            plan.activation,
-            plan.device
-                .as_ref()
-                .map_or(String::new(), |d| format!(", on {}", d.label()))
-        );
+        let what = self.what();
         let cos_t0 = |step: usize, when: &str| {
             self.heatmap(
                 &format!("cos sim PC vs BP {when} ({what})"),
@@ -295,62 +287,17 @@ impl StudyResults {
             std: Vec::new(),
         };
         let rows = self.summary();
-        let along_ratio = |pick: &dyn Fn(&SummaryRow) -> Option<MeanStd>, suffix: &str| {
-            plan.depths
-                .iter()
-                .filter_map(|&depth| {
-                    let pts: Vec<(f64, MeanStd)> = plan
-                        .widths
-                        .iter()
-                        .filter_map(|&width| {
-                            rows.iter()
-                                .find(|r| r.step == 0 && r.width == width && r.depth == depth)
-                                .and_then(pick)
-                                .map(|m| (width as f64 / depth as f64, m))
-                        })
-                        .collect();
-                    (!pts.is_empty()).then(|| Series {
-                        label: format!("L = {depth}{suffix}"),
-                        x: pts.iter().map(|p| p.0).collect(),
-                        mean: pts.iter().map(|p| p.1.mean).collect(),
-                        std: pts.iter().map(|p| p.1.std).collect(),
-                    })
-                })
-                .collect::<Vec<_>>()
-        };
         let theory_vs_ratio = if plan.has_theory() {
-            along_ratio(
-                &|r| r.theory.map(|t| MeanStd { mean: t, std: None }),
-                ", theory",
-            )
-            .into_iter()
-            .map(|mut s| {
-                s.std.clear();
-                s
-            })
-            .collect()
+            let theory = |r: &SummaryRow| r.theory.map(|t| MeanStd { mean: t, std: None });
+            self.along_ratio(&rows, &theory, ", theory")
+                .into_iter()
+                .map(|mut s| {
+                    s.std.clear();
+                    s
+                })
+                .collect()
         } else {
             Vec::new()
-        };
-        let training = if plan.steps == 0 {
-            Vec::new()
-        } else {
-            let mut out = Vec::new();
-            for &width in &plan.widths {
-                for &depth in &plan.depths {
-                    let pts: Vec<&SummaryRow> = rows
-                        .iter()
-                        .filter(|r| r.width == width && r.depth == depth)
-                        .collect();
-                    out.push(Series {
-                        label: format!("N = {width}, L = {depth}"),
-                        x: pts.iter().map(|r| r.step as f64).collect(),
-                        mean: pts.iter().map(|r| r.cos_sim.mean).collect(),
-                        std: pts.iter().map(|r| r.cos_sim.std).collect(),
-                    });
-                }
-            }
-            out
         };
         Figures {
             cos_sim_t0: cos_t0(0, "at initialisation").unwrap_or(empty),
@@ -369,11 +316,80 @@ impl StudyResults {
                 0,
                 |r| r.s_minus_1,
             ),
-            cos_sim_vs_ratio: along_ratio(&|r| Some(r.cos_sim), ""),
-            s_minus_1_vs_ratio: along_ratio(&|r| r.s_minus_1, ""),
+            cos_sim_vs_ratio: self.along_ratio(&rows, &|r| Some(r.cos_sim), ""),
+            s_minus_1_vs_ratio: self.along_ratio(&rows, &|r| r.s_minus_1, ""),
             theory_vs_ratio,
-            training,
+            training: self.training_series(&rows),
         }
+    }
+
+    /// What the study's networks are, for the figures' titles.
+    fn what(&self) -> String {
+        let plan = &self.plan;
+        format!(
+            "{}{}, {}{}",
+            plan.parameterisation,
+            if plan.skips { " + skips" } else { "" },
+            plan.activation,
+            plan.device
+                .as_ref()
+                .map_or(String::new(), |d| format!(", on {}", d.label()))
+        )
+    }
+
+    /// One series per depth of `pick` at initialisation against the ratio width / depth.
+    fn along_ratio(
+        &self,
+        rows: &[SummaryRow],
+        pick: &dyn Fn(&SummaryRow) -> Option<MeanStd>,
+        suffix: &str,
+    ) -> Vec<Series> {
+        let plan = &self.plan;
+        plan.depths
+            .iter()
+            .filter_map(|&depth| {
+                let pts: Vec<(f64, MeanStd)> = plan
+                    .widths
+                    .iter()
+                    .filter_map(|&width| {
+                        rows.iter()
+                            .find(|r| r.step == 0 && r.width == width && r.depth == depth)
+                            .and_then(pick)
+                            .map(|m| (width as f64 / depth as f64, m))
+                    })
+                    .collect();
+                (!pts.is_empty()).then(|| Series {
+                    label: format!("L = {depth}{suffix}"),
+                    x: pts.iter().map(|p| p.0).collect(),
+                    mean: pts.iter().map(|p| p.1.mean).collect(),
+                    std: pts.iter().map(|p| p.1.std).collect(),
+                })
+            })
+            .collect()
+    }
+
+    /// The cos sim along training, one series per (width, depth); none without training.
+    fn training_series(&self, rows: &[SummaryRow]) -> Vec<Series> {
+        let plan = &self.plan;
+        if plan.steps == 0 {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for &width in &plan.widths {
+            for &depth in &plan.depths {
+                let pts: Vec<&SummaryRow> = rows
+                    .iter()
+                    .filter(|r| r.width == width && r.depth == depth)
+                    .collect();
+                out.push(Series {
+                    label: format!("N = {width}, L = {depth}"),
+                    x: pts.iter().map(|r| r.step as f64).collect(),
+                    mean: pts.iter().map(|r| r.cos_sim.mean).collect(),
+                    std: pts.iter().map(|r| r.cos_sim.std).collect(),
+                });
+            }
+        }
+        out
     }
 
     /// The terminal report: the plan, the cos-sim heatmaps, and the theory comparison.
