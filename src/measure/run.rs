@@ -137,6 +137,8 @@ pub struct RunResult {
     pub sim: Simulation,
     pub energy_model: EnergyModel,
     pub gradients: GradientCheck,
+    /// The half-LSB bands the readout settling was judged in.
+    pub readout_bands: ReadoutBands,
     pub wall_seconds: f64,
     pub report: RunReport,
 }
@@ -240,6 +242,7 @@ pub fn run(
         sim,
         energy_model,
         gradients,
+        readout_bands: opts.readout.expect("a run sets its readout bands"),
         wall_seconds,
         report,
     })

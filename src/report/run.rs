@@ -46,7 +46,7 @@ pub fn write_run_report(circuit: &Circuit, res: &RunResult, dir: &Path) -> Resul
         hardware_vs_bp_ideal: &g.hardware_vs_bp_ideal.alignment.per_layer,
         hardware_vs_bp_effective: &g.hardware_vs_bp_effective.alignment.per_layer,
     };
-    for figure in run_figures(circuit, &res.sim, alignment) {
+    for figure in run_figures(circuit, &res.sim, &res.readout_bands, alignment) {
         report.figure(figure);
     }
     report.write(dir).map_err(|e| RunError::Write {

@@ -7,7 +7,7 @@ use super::{
     bar_chart, line_chart, line_chart_with_guides, stacked_area, Axis, Figure, Guide, Series,
 };
 use crate::analog::energy::{component_total, ByLayer};
-use crate::analog::sim::NOISE_BAND_SIGMAS;
+use crate::analog::readout::ReadoutBands;
 use crate::analog::{Component, Simulation};
 use crate::config::Circuit;
 use crate::network::Layout;
@@ -24,11 +24,16 @@ pub struct LayerAlignment<'a> {
 }
 
 /// The run's figures, in the report's order.
-pub fn run_figures(circuit: &Circuit, sim: &Simulation, alignment: LayerAlignment) -> Vec<Figure> {
+pub fn run_figures(
+    circuit: &Circuit,
+    sim: &Simulation,
+    bands: &ReadoutBands,
+    alignment: LayerAlignment,
+) -> Vec<Figure> {
     let mut out = Vec::new();
     let t = &sim.traces;
     if !t.samples.is_empty() && !t.time_seconds.is_empty() {
-        out.push(settling_figure(circuit, sim));
+        out.push(settling_figure(circuit, sim, bands));
         out.extend(node_figures(circuit, sim));
     }
     if !t.power_watts.is_empty() {
@@ -56,95 +61,107 @@ fn traced_nodes<'a>(circuit: &Circuit, sim: &'a Simulation, l: usize, p: usize) 
     &sim.traces.z[l - 1][p * k * n..p * k * n + n]
 }
 
-/// How far each hidden layer of the first traced sample is from its final value, in units of
-/// the settling tolerance each node has (`settle_tol` × the layer's range, plus
-/// [`NOISE_BAND_SIGMAS`] standard deviations of the node over the trailing window when the run
-/// is noisy): the largest over the layer's nodes at every trace point. The sample has settled
-/// once every layer stays at or below 1.
-fn settling_distance(circuit: &Circuit, sim: &Simulation) -> Vec<Series> {
+/// How far the first traced sample's read-out quantities are from their final values, in units
+/// of their readout bands: per hidden layer, the largest |phi(z_i) - phi(z_i final)| over its
+/// nodes in units of the activation ADC's band, and per layer, the largest |e_j - e_j final| in
+/// units of its error ADC's band, at every trace point. The sample has settled at the readout
+/// once every curve stays at or below 1.
+fn readout_distance(circuit: &Circuit, sim: &Simulation, bands: &ReadoutBands) -> Vec<Series> {
     let widths = &circuit.architecture.widths;
+    let act = circuit.architecture.activation;
     let s = sim.traces.samples[0];
+    let k = sim.traces.samples.len();
     let layout = Layout::new(widths, sim.batch);
     let us = time_us(sim);
-    (1..widths.len() - 1)
+    let phi = |z: &[f64]| {
+        let mut out = vec![0.0; z.len()];
+        act.apply(z, &mut out, None);
+        out
+    };
+    let largest = |now: &[f64], last: &[f64], band: f64| {
+        now.iter()
+            .zip(last)
+            .map(|(a, b)| (a - b).abs() / band)
+            .fold(0.0, f64::max)
+    };
+    let mut out: Vec<Series> = (1..widths.len() - 1)
         .map(|l| {
             let n = widths[l];
-            let nodes = s * n..(s + 1) * n;
-            let zf = &sim.final_z[layout.range(l)][nodes.clone()];
-            let sd = &sim.final_z_std[layout.range(l)][nodes];
-            let range = traced_nodes(circuit, sim, l, 0)
-                .iter()
-                .zip(zf)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f64::max);
-            let band: Vec<f64> = sd
-                .iter()
-                .map(|sd| {
-                    let base = circuit.dynamics.settle_tol * range;
-                    if circuit.dynamics.noisy {
-                        base + NOISE_BAND_SIGMAS * sd
-                    } else {
-                        base
-                    }
-                })
-                .collect();
+            let last = phi(&sim.final_z[layout.range(l)][s * n..(s + 1) * n]);
             let y = (0..us.len())
                 .map(|p| {
-                    let z = traced_nodes(circuit, sim, l, p);
-                    let d = z
-                        .iter()
-                        .zip(zf)
-                        .zip(&band)
-                        .map(|((a, b), bd)| (a - b).abs() / bd);
-                    d.fold(0.0, f64::max)
+                    largest(
+                        &phi(traced_nodes(circuit, sim, l, p)),
+                        &last,
+                        bands.activation,
+                    )
                 })
                 .collect();
-            Series::new(format!("layer {l}"), us.clone(), y)
+            Series::new(format!("phi(z_{l})"), us.clone(), y)
         })
-        .collect()
+        .collect();
+    for l in 1..widths.len() {
+        let n = widths[l];
+        let last = &sim.final_e[l - 1][s * n..(s + 1) * n];
+        let y = (0..us.len())
+            .map(|p| {
+                let e = &sim.traces.e[l - 1][p * k * n..p * k * n + n];
+                largest(e, last, bands.error[l - 1])
+            })
+            .collect();
+        out.push(Series::new(format!("e_{l}"), us.clone(), y));
+    }
+    out
 }
 
-fn settling_figure(circuit: &Circuit, sim: &Simulation) -> Figure {
+fn settling_figure(circuit: &Circuit, sim: &Simulation, bands: &ReadoutBands) -> Figure {
     let s = sim.traces.samples[0];
-    let settled_at = sim.settling[s].time_seconds;
     let mut guides = vec![Guide::Threshold {
-        name: "tolerance".into(),
+        name: "band".into(),
         y: 1.0,
     }];
-    let when = if sim.steady {
-        guides.push(Guide::Event {
-            name: format!("settled (sample {s})"),
-            x: settled_at * 1e6,
-        });
-        format!(
-            "the dashed vertical line marks when sample {s} settled ({:.3} µs)",
-            settled_at * 1e6
-        )
-    } else {
-        "the run did not settle within t_max".to_string()
+    let when = match (sim.steady, sim.readout_settling.get(s)) {
+        (true, Some(r)) => {
+            let old = sim.settling[s].time_seconds;
+            guides.push(Guide::Event {
+                name: format!("settled at the readout (sample {s})"),
+                x: r.time_seconds * 1e6,
+            });
+            guides.push(Guide::Event {
+                name: format!("settle_tol = {} met", circuit.dynamics.settle_tol),
+                x: old * 1e6,
+            });
+            format!(
+                "the vertical lines mark when sample {s} settled at the readout ({:.3} µs) and \
+                 when its value nodes met dynamics.settle_tol = {} of their range ({:.3} µs)",
+                r.time_seconds * 1e6,
+                circuit.dynamics.settle_tol,
+                old * 1e6
+            )
+        }
+        _ => "the run did not settle within t_max".to_string(),
     };
     let noise = if circuit.dynamics.noisy {
-        format!(
-            ", plus {NOISE_BAND_SIGMAS} standard deviations of the node over the trailing \
-             window (the run is noisy)"
-        )
+        " The trace is the noisy trajectory, whose curves stay at the noise's level; the \
+         settling is judged on the noise-free one."
     } else {
-        String::new()
+        ""
     };
     Figure::new(
         "convergence.svg",
         format!(
-            "Largest distance of a layer's value nodes from their final values (sample {s}), in \
-             units of each node's settling tolerance: settle_tol = {} of the layer's range{noise}. \
-             A sample has settled once every layer stays below 1 (the dashed horizontal line); \
-             {when}.",
-            circuit.dynamics.settle_tol
+            "Largest distance of the read-out quantities of sample {s} from their final values \
+             (phi(z) of each hidden layer at its ADC, the errors e of each layer at theirs), in \
+             units of their readout bands ({} LSB of the converter that reads them). A sample \
+             has settled at the readout once every curve stays below 1 (the dashed horizontal \
+             line); {when}.{noise}",
+            circuit.periphery.readout_band_lsb
         ),
         line_chart_with_guides(
-            "Settling: distance from the final value / tolerance",
+            "Settling at the readout: distance from the final value / band",
             &time_axis(),
-            &Axis::log("distance / tolerance"),
-            &settling_distance(circuit, sim),
+            &Axis::log("distance / band"),
+            &readout_distance(circuit, sim, bands),
             &guides,
         ),
     )
