@@ -375,6 +375,39 @@ pub(crate) struct Plot<'a, 'b> {
 }
 
 impl<'b> Plot<'_, 'b> {
+    /// The axes, their tick labels and descriptions, and the grid.
+    fn draw_mesh(&mut self, layout: &Layout, x: &AxisSpec, y: &AxisSpec) -> Result<(), PlotError> {
+        let label_of = |ticks: &Ticks, v: f64| {
+            ticks
+                .major
+                .iter()
+                .min_by(|a, b| (a.at - v).abs().total_cmp(&(b.at - v).abs()))
+                .map(|t| t.label.clone())
+                .unwrap_or_default()
+        };
+        let x_fmt = |v: &f64| label_of(&layout.x_ticks, *v);
+        let y_fmt = |v: &f64| label_of(&layout.y_ticks, *v);
+        let mut mesh = self.chart.configure_mesh();
+        let (x_desc, y_desc) = (style::clean_label(&x.label), style::clean_label(&y.label));
+        if !x_desc.is_empty() {
+            mesh.x_desc(x_desc);
+        }
+        if !y_desc.is_empty() {
+            mesh.y_desc(y_desc);
+        }
+        let drawn = mesh
+            .x_label_formatter(&x_fmt)
+            .y_label_formatter(&y_fmt)
+            .label_style(font(TICK_PX, TICK_TEXT))
+            .axis_desc_style(font(AXIS_LABEL_PX, TEXT))
+            .axis_style(AXIS_LINE.stroke_width(1))
+            .bold_line_style(GRID_MAJOR.stroke_width(1))
+            .light_line_style(GRID_MINOR.stroke_width(1))
+            .set_all_tick_mark_size(TICK_MARK)
+            .draw();
+        drawn.map_err(|e| self.fail(e))
+    }
+
     fn fail(&self, e: impl std::fmt::Display) -> PlotError {
         PlotError::Render {
             title: self.title.clone(),
@@ -496,69 +529,12 @@ pub(crate) fn render(
             title: layout.title.clone(),
         };
 
-        let label_of = |ticks: &Ticks, v: f64| {
-            ticks
-                .major
-                .iter()
-                .min_by(|a, b| (a.at - v).abs().total_cmp(&(b.at - v).abs()))
-                .map(|t| t.label.clone())
-                .unwrap_or_default()
-        };
-        let x_fmt = |v: &f64| label_of(&layout.x_ticks, *v);
-        let y_fmt = |v: &f64| label_of(&layout.y_ticks, *v);
-        let mut mesh = plot.chart.configure_mesh();
-        for (label, is_x) in [
-            (style::clean_label(&x.label), true),
-            (style::clean_label(&y.label), false),
-        ] {
-            if label.is_empty() {
-                continue;
-            }
-            if is_x {
-                mesh.x_desc(label);
-            } else {
-                mesh.y_desc(label);
-            }
-        }
-        mesh.x_label_formatter(&x_fmt)
-            .y_label_formatter(&y_fmt)
-            .label_style(font(TICK_PX, TICK_TEXT))
-            .axis_desc_style(font(AXIS_LABEL_PX, TEXT))
-            .axis_style(AXIS_LINE.stroke_width(1))
-            .bold_line_style(GRID_MAJOR.stroke_width(1))
-            .light_line_style(GRID_MINOR.stroke_width(1))
-            .set_all_tick_mark_size(TICK_MARK)
-            .draw()
-            .map_err(|e| fail(&e))?;
+        plot.draw_mesh(&layout, x, y)?;
 
         draw(&mut plot)?;
 
-        let (px_x, px_y) = plot.chart.plotting_area().get_pixel_range();
-        if let Some(c) = &layout.x_categories {
-            for (i, label) in c.labels.iter().enumerate().step_by(c.every) {
-                let (cx, _) = plot.pixel((i as f64, y_lo));
-                let at = (cx, px_y.end + 2 * TICK_MARK);
-                let style = if c.rotated {
-                    vertical_font(TICK_PX, TICK_TEXT).pos(Pos::new(HPos::Right, VPos::Center))
-                } else {
-                    font(TICK_PX, TICK_TEXT).pos(Pos::new(HPos::Center, VPos::Top))
-                };
-                root.draw(&Text::new(label.clone(), at, style))
-                    .map_err(|e| fail(&e))?;
-            }
-        }
-        if let Some(c) = &layout.y_categories {
-            for (i, label) in c.labels.iter().enumerate().step_by(c.every) {
-                let (_, cy) = plot.pixel((x_lo, i as f64));
-                let style = font(TICK_PX, TICK_TEXT).pos(Pos::new(HPos::Right, VPos::Center));
-                root.draw(&Text::new(
-                    label.clone(),
-                    (px_x.start - 2 * TICK_MARK, cy),
-                    style,
-                ))
-                .map_err(|e| fail(&e))?;
-            }
-        }
+        let (_, px_y) = plot.chart.plotting_area().get_pixel_range();
+        draw_category_labels(&root, &plot, &layout, (x_lo, y_lo)).map_err(|e| fail(&e))?;
 
         let panel_x = WIDTH_PX as i32 - layout.side_w;
         match side {
@@ -573,6 +549,40 @@ pub(crate) fn render(
         root.present().map_err(|e| fail(&e))?;
     }
     Ok(finish_svg(svg, &layout.title))
+}
+
+/// The labels of categorical axes, drawn on the canvas beside the plot (every `c.every`-th).
+fn draw_category_labels(
+    root: &Root<'_>,
+    plot: &Plot<'_, '_>,
+    layout: &Layout,
+    (x_lo, y_lo): (f64, f64),
+) -> DrawResult {
+    let (px_x, px_y) = plot.chart.plotting_area().get_pixel_range();
+    if let Some(c) = &layout.x_categories {
+        for (i, label) in c.labels.iter().enumerate().step_by(c.every) {
+            let (cx, _) = plot.pixel((i as f64, y_lo));
+            let at = (cx, px_y.end + 2 * TICK_MARK);
+            let style = if c.rotated {
+                vertical_font(TICK_PX, TICK_TEXT).pos(Pos::new(HPos::Right, VPos::Center))
+            } else {
+                font(TICK_PX, TICK_TEXT).pos(Pos::new(HPos::Center, VPos::Top))
+            };
+            root.draw(&Text::new(label.clone(), at, style))?;
+        }
+    }
+    if let Some(c) = &layout.y_categories {
+        for (i, label) in c.labels.iter().enumerate().step_by(c.every) {
+            let (_, cy) = plot.pixel((x_lo, i as f64));
+            let style = font(TICK_PX, TICK_TEXT).pos(Pos::new(HPos::Right, VPos::Center));
+            root.draw(&Text::new(
+                label.clone(),
+                (px_x.start - 2 * TICK_MARK, cy),
+                style,
+            ))?;
+        }
+    }
+    Ok(())
 }
 
 type DrawResult = Result<(), plotters::drawing::DrawingAreaErrorKind<std::io::Error>>;
