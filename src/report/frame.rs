@@ -208,13 +208,7 @@ struct Layout {
 
 fn lay_out(title: &str, x: &AxisSpec, y: &AxisSpec, side: &Side) -> Layout {
     let (w, h) = (WIDTH_PX as f64, HEIGHT_PX as f64);
-    let title = style::clean_label(title);
-    // Long titles first shrink a little, then lose their end to an ellipsis.
-    let mut title_px = TITLE_PX;
-    while title_px > 13.0 && text_width_px(&title, title_px, true) > w - 4.0 * MARGIN as f64 {
-        title_px -= 1.0;
-    }
-    let title = fit_label(&title, title_px, true, w - 4.0 * MARGIN as f64);
+    let (title, title_px) = fit_title(title);
     let title_h = (MARGIN as f64 * 1.4 + title_px * 1.3).ceil() as i32;
     let desc_px = AXIS_LABEL_PX * 1.3;
     let desc_of = |a: &AxisSpec| {
@@ -225,23 +219,7 @@ fn lay_out(title: &str, x: &AxisSpec, y: &AxisSpec, side: &Side) -> Layout {
         }
     };
 
-    let (side_w, colour_ticks) = match side {
-        Side::Nothing => (0.0, Ticks::default()),
-        Side::Legend(entries) => {
-            let widest = legend_lines(entries)
-                .iter()
-                .flat_map(|(lines, _)| lines)
-                .map(|l| text_width_px(l, LEGEND_PX, false))
-                .fold(0.0, f64::max);
-            ((widest + LEGEND_CHROME_PX).ceil(), Ticks::default())
-        }
-        Side::ColourBar(bar) => {
-            let scale = colour_scale(bar);
-            let ticks = scale.ticks(8);
-            let labels_w = widest_label(&ticks).max(text_width_px("NaN", TICK_PX, false));
-            (18.0 + 14.0 + 8.0 + labels_w + 12.0 + desc_px + 6.0, ticks)
-        }
-    };
+    let (side_w, colour_ticks) = side_panel(side, desc_px);
 
     // The x label area's height and the y axis' tick count depend on each other through the
     // plot's size: lay out for a guess of the height, then again for the height that gave.
@@ -309,26 +287,64 @@ fn lay_out(title: &str, x: &AxisSpec, y: &AxisSpec, side: &Side) -> Layout {
 
     if let Side::Legend(entries) = side {
         let room = h - plot_top as f64 - layout.x_area_h as f64;
-        let mut lines = legend_lines(entries);
-        let heights: Vec<f64> = lines.iter().map(|(l, _)| entry_px(l.len())).collect();
-        let mut shown = 0;
-        let mut used = 0.0;
-        while shown < lines.len() && used + heights[shown] <= room {
-            used += heights[shown];
-            shown += 1;
-        }
-        if shown < lines.len() {
-            // Room for the "+ N more" line.
-            while shown > 0 && used + legend_row_px() > room {
-                shown -= 1;
-                used -= heights[shown];
-            }
-        }
-        lines.truncate(shown);
-        layout.legend = lines;
-        layout.legend_hidden = entries.len() - shown;
+        (layout.legend, layout.legend_hidden) = fit_legend(entries, room);
     }
     layout
+}
+
+/// The title with the size it is drawn at: long titles first shrink a little, then lose their
+/// end to an ellipsis.
+fn fit_title(title: &str) -> (String, f64) {
+    let room = WIDTH_PX as f64 - 4.0 * MARGIN as f64;
+    let title = style::clean_label(title);
+    let mut title_px = TITLE_PX;
+    while title_px > 13.0 && text_width_px(&title, title_px, true) > room {
+        title_px -= 1.0;
+    }
+    (fit_label(&title, title_px, true, room), title_px)
+}
+
+/// The right-hand panel's width, and the colour bar's ticks when it is one.
+fn side_panel(side: &Side, desc_px: f64) -> (f64, Ticks) {
+    match side {
+        Side::Nothing => (0.0, Ticks::default()),
+        Side::Legend(entries) => {
+            let widest = legend_lines(entries)
+                .iter()
+                .flat_map(|(lines, _)| lines)
+                .map(|l| text_width_px(l, LEGEND_PX, false))
+                .fold(0.0, f64::max);
+            ((widest + LEGEND_CHROME_PX).ceil(), Ticks::default())
+        }
+        Side::ColourBar(bar) => {
+            let scale = colour_scale(bar);
+            let ticks = scale.ticks(8);
+            let labels_w = widest_label(&ticks).max(text_width_px("NaN", TICK_PX, false));
+            (18.0 + 14.0 + 8.0 + labels_w + 12.0 + desc_px + 6.0, ticks)
+        }
+    }
+}
+
+/// The legend entries that fit a panel `room` pixels high (with a "+ N more" line when some do
+/// not), and how many were left out.
+fn fit_legend(entries: &[(String, Swatch)], room: f64) -> (Vec<(Vec<String>, Swatch)>, usize) {
+    let mut lines = legend_lines(entries);
+    let heights: Vec<f64> = lines.iter().map(|(l, _)| entry_px(l.len())).collect();
+    let mut shown = 0;
+    let mut used = 0.0;
+    while shown < lines.len() && used + heights[shown] <= room {
+        used += heights[shown];
+        shown += 1;
+    }
+    if shown < lines.len() {
+        // Room for the "+ N more" line.
+        while shown > 0 && used + legend_row_px() > room {
+            shown -= 1;
+            used -= heights[shown];
+        }
+    }
+    lines.truncate(shown);
+    (lines, entries.len() - shown)
 }
 
 /// Legend names at most this many lines long; longer ones are shortened.
