@@ -201,6 +201,10 @@ fn the_node_sets_the_defaults_and_a_stated_value_wins() {
     assert!(rel(c.periphery.adc.energy_joules, 12.78e-15 * 256.0) < 1e-12);
     let c = load(&["periphery.technology=14nm", "periphery.adc_energy=78fJ"]);
     assert_eq!(c.periphery.adc.energy_joules, 78e-15);
+    // An integrating ADC: its power over the input window, 206 uW x 128 ns = 26.4 pJ.
+    let c = load(&["periphery.adc_power=206uW", "periphery.dac_time=128ns"]);
+    assert!(rel(c.periphery.adc.energy_joules, 206e-6 * 128e-9) < 1e-12);
+    assert_eq!(c.periphery.adc_power_watts, Some(206e-6));
     let c = load(&["periphery.technology=65nm", "periphery.supply=1.2V"]);
     assert_eq!(c.periphery.supply_volts, 1.2);
     assert!(rel(c.periphery.adc.energy_joules, 33.89e-15 * 256.0) < 1e-12);
@@ -244,5 +248,17 @@ fn the_core_prices_each_conversion_from_horowitz_and_dally() {
     let ff = &res.report.measurements().unwrap().ppa.feedforward;
     let got = ff.energy_by_component_joules.get(Component::Core);
     let want = 10.0 * buffer + 8.0 * (per_adc - register_watts * T_ADC_28NM);
+    assert!(rel(got, want) < 1e-12, "{got:e} vs {want:e}");
+    // An integrating ADC of stated power (200 uW) draws it over the input window (T_DAC): 8
+    // conversions of 200 uW x T_DAC; its counter is in that power, so the core keeps the DACs'
+    // registers and loses the ADCs'.
+    let integrating = tiny(&["periphery.technology=28nm", "periphery.adc_power=200uW"]);
+    let res = run(&integrating, &|_, _| {}).unwrap();
+    let ff = &res.report.measurements().unwrap().ppa.feedforward;
+    let got = ff.energy_by_component_joules.get(Component::Adc);
+    let want = 8.0 * 200e-6 * T_DAC;
+    assert!(rel(got, want) < 1e-12, "{got:e} vs {want:e}");
+    let got = ff.energy_by_component_joules.get(Component::Core);
+    let want = 10.0 * per_dac + 8.0 * (per_adc - register_watts * T_ADC_28NM);
     assert!(rel(got, want) < 1e-12, "{got:e} vs {want:e}");
 }

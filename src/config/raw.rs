@@ -226,6 +226,7 @@ pub struct RawPeriphery {
     pub adc_bits: S<Count>,
     pub adc_range: S<Real>,
     pub adc_energy: Option<S<Si>>,
+    pub adc_power: Option<S<Si>>,
     pub adc_time: Option<S<Si>>,
     pub clock: S<Si>,
     pub register_energy: Option<S<Si>>,

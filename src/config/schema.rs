@@ -678,6 +678,16 @@ pub static KEYS: &[Key] = &[
     },
     Key {
         section: "periphery",
+        name: "adc_power",
+        kind: Kind::Quantity(D::Power),
+        default: Derived("none: an ADC conversion costs adc_energy"),
+        doc: "Power of one ADC that integrates its column's current while the inputs are \
+              applied (a current-controlled oscillator with its read regulator and counter, as \
+              HERMES's): a conversion then costs adc_power x dac_time, in place of adc_energy, \
+              and covers the ADC's register and the read amplifier it holds.",
+    },
+    Key {
+        section: "periphery",
         name: "adc_time",
         kind: Kind::Quantity(D::Time),
         default: Derived("one sample period of the node's survey ADC"),

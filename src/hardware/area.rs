@@ -80,6 +80,7 @@ mod tests {
             drift_compensation: Default::default(),
             dac: conv.clone(),
             adc: conv,
+            adc_power_watts: None,
             dac_time_seconds: 1e-9,
             adc_time_seconds: 1e-9,
             clock_hertz: 1e9,

@@ -56,7 +56,8 @@ pub struct CorePrices {
 impl CorePrices {
     /// The prices of a design's periphery on tiles of `c`: the table's node at the design's
     /// supply, the registers clocked at `periphery.clock` (or priced per bit by
-    /// `periphery.register_energy`).
+    /// `periphery.register_energy`); an ADC of stated power (`periphery.adc_power`) holds its
+    /// counter, so its register is not priced again.
     pub fn of(p: &PeripheryParams, c: &CrossbarParams) -> Self {
         let scale = horowitz_scale(&p.technology, p.supply_volts);
         let bit = p
@@ -66,11 +67,13 @@ impl CorePrices {
         let (dac_bits, adc_bits) = (bits(p.dac.bits), bits(p.adc.bits));
         let buffer = |b: f64| SRAM_WORD_JOULES * scale * b / SRAM_WORD_BITS;
         let hop = adc_bits * WIRE_JOULES_PER_BIT_METER * tile_pitch_meters(c, p);
+        // An integrating ADC's stated power holds its counter.
+        let adc_register = match p.adc_power_watts {
+            Some(_) => 0.0,
+            None => adc_bits * bit * p.clock_hertz,
+        };
         CorePrices {
-            register_watts: [
-                dac_bits * bit * p.clock_hertz,
-                adc_bits * bit * p.clock_hertz,
-            ],
+            register_watts: [dac_bits * bit * p.clock_hertz, adc_register],
             input_joules: buffer(dac_bits),
             output_joules: (FP16_MULTIPLY_JOULES + FP16_ADD_JOULES) * scale
                 + buffer(adc_bits)

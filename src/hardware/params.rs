@@ -186,6 +186,10 @@ pub struct PeripheryParams {
     pub drift_compensation: DriftCompensation,
     pub dac: Converter,
     pub adc: Converter,
+    /// Power of an ADC that integrates over the input window, when the design states one: its
+    /// conversion costs this power over `dac_time_seconds` (already in `adc.energy_joules`)
+    /// and holds its counter ([`super::technology::integrating_adc_joules`]).
+    pub adc_power_watts: Option<f64>,
     /// Time of one DAC conversion, and of one ADC conversion with its readout (seconds).
     pub dac_time_seconds: f64,
     pub adc_time_seconds: f64,

@@ -22,6 +22,12 @@
 //!   P = V_dd 2 g_m / (g_m/I_D). The g_m it needs: the integrator's tau_z = C_z / g_m; any other
 //!   amplifier of bandwidth f_c into a load C_z, g_m = 2 pi f_c C_z; an input noise density e_n,
 //!   g_m >= 4 k T gamma / e_n^2 (gamma = 1 for short channels).
+//! - Integrating ADCs (a design's `periphery.adc_power`): a converter that integrates its
+//!   column's current while the inputs are applied, as HERMES's current-controlled oscillators
+//!   do ("the CCO-based ADCs are activated and continuously integrate the time-varying current
+//!   while the modulator is active", Khaddam-Aljameh et al., IEEE JSSC 57(4), 2022, Sec. IV-A),
+//!   draws its power (read regulator, oscillator and counter) over that window: one conversion
+//!   costs P t_window, with t_window the input pulse window (`dac_time`).
 //! - Cells: NeuroSim (Chen et al., IEEE TCAD 37 (2018); DNN+NeuroSim V1.3 Param.cpp): a 1T1R
 //!   cell is 4 F x 12 F = 48 F^2, a selector-less cross-point cell 2 F x 2 F = 4 F^2.
 
@@ -167,6 +173,12 @@ impl TechnologyNode {
         let s = self.feature_meters / ISAAC_FEATURE_METERS;
         ISAAC_DAC_SQUARE_METERS * 2f64.powi(b - 1) * s * s
     }
+}
+
+/// Energy of one conversion of an ADC that draws `power_watts` while it integrates over a
+/// window of `window_seconds` (the input pulse window): P t_window.
+pub fn integrating_adc_joules(power_watts: f64, window_seconds: f64) -> f64 {
+    power_watts * window_seconds
 }
 
 /// What sets each amplifier's transconductance.

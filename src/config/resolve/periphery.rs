@@ -6,7 +6,7 @@ use crate::config::raw::{Count, RawPeriphery, Real};
 use crate::config::units::format_number;
 use crate::hardware::drift_compensation::DriftCompensation;
 use crate::hardware::params::{Converter, PeripheryParams};
-use crate::hardware::technology::{TechnologyNode, NODES};
+use crate::hardware::technology::{integrating_adc_joules, TechnologyNode, NODES};
 use serde_json::json;
 use toml::Spanned;
 
@@ -41,14 +41,16 @@ pub(super) fn periphery(r: &mut Resolver, p: &RawPeriphery) -> Result<PeripheryP
         Some(v) => r.non_negative(v, "the DAC energy")?,
         None => node.dac_energy_joules(dac.bits),
     };
-    let mut adc = converter(r, &p.adc_bits, &p.adc_range, "an ADC")?;
-    adc.energy_joules = match &p.adc_energy {
-        Some(v) => r.non_negative(v, "the ADC energy")?,
-        None => node.adc_energy_joules(adc.bits),
-    };
     let dac_time_seconds = match &p.dac_time {
         Some(v) => r.positive(v, "the DAC conversion time")?,
         None => node.dac_time_seconds(),
+    };
+    let adc_power_watts = adc_power(r, p)?;
+    let mut adc = converter(r, &p.adc_bits, &p.adc_range, "an ADC")?;
+    adc.energy_joules = match (&p.adc_energy, adc_power_watts) {
+        (Some(v), _) => r.non_negative(v, "the ADC energy")?,
+        (None, Some(w)) => integrating_adc_joules(w, dac_time_seconds),
+        (None, None) => node.adc_energy_joules(adc.bits),
     };
     let adc_time_seconds = match &p.adc_time {
         Some(v) => r.positive(v, "the ADC conversion time")?,
@@ -92,6 +94,7 @@ pub(super) fn periphery(r: &mut Resolver, p: &RawPeriphery) -> Result<PeripheryP
             .unwrap_or_default(),
         dac,
         adc,
+        adc_power_watts,
         dac_time_seconds,
         adc_time_seconds,
         clock_hertz,
@@ -118,6 +121,20 @@ fn converter(
         range: r.positive(range, &format!("the {what} range"))?,
         energy_joules: 0.0,
     })
+}
+
+/// The power of an integrating ADC, when given: not negative, and not beside a stated energy
+/// per conversion (which it replaces).
+fn adc_power(r: &Resolver, p: &RawPeriphery) -> Result<Option<f64>> {
+    let Some(v) = &p.adc_power else {
+        return Ok(None);
+    };
+    r.ensure(p.adc_energy.is_none(), &v.span(), || {
+        "give either periphery.adc_power (an integrating ADC, priced over dac_time) or \
+         periphery.adc_energy, not both"
+            .to_string()
+    })?;
+    Ok(Some(r.non_negative(v, "the ADC power")?))
 }
 
 /// The readout's settling band in LSBs: positive, and no wider than the ADC's full scale.
@@ -223,6 +240,11 @@ fn put_periphery(r: &mut Resolver, p: &RawPeriphery, q: &PeripheryParams) {
                 "adc_energy_joules",
                 json!(q.adc.energy_joules),
                 opt_sp(&p.adc_energy),
+            ),
+            (
+                "adc_power_watts",
+                json!(q.adc_power_watts),
+                opt_sp(&p.adc_power),
             ),
             (
                 "adc_time_seconds",
