@@ -898,11 +898,11 @@ fn check_simulation<T: Real>(circ: &AnalogCircuit<T>, opts: &SimOptions) -> Resu
         if opts.dt_seconds > limit {
             return Err(SimError::Options(format!(
                 "dynamics.dt = {:e} s is more than 2 tau = {limit:e} s of the fastest amplifier \
-                 pole (periphery.gain_bandwidth with crossbar.wire_capacitance), and the slowest \
-                 pole ({:e} s) is not {QUASI_STATIC_FRACTION:e} of the step, so the poles cannot \
-                 be taken as instantaneous: the explicit step is unstable; set dynamics.dt \
-                 below {limit:e} s, or dynamics.solver = \"exponential\" (its poles are exact \
-                 over any step)",
+                 pole (periphery.gain_bandwidth with crossbar.wire_capacitance), and the \
+                 slowest pole ({:e} s) is not below {QUASI_STATIC_FRACTION:e} of the step, so \
+                 the poles cannot be taken as instantaneous: the explicit step is unstable; set \
+                 dynamics.dt below {limit:e} s, or dynamics.solver = \"exponential\" (its poles \
+                 are exact over any step)",
                 opts.dt_seconds,
                 circ.tau_z_seconds / p.slowest_rate()
             )));
