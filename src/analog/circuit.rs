@@ -60,11 +60,11 @@ pub struct LayerCircuit<T: Real> {
     pub feedback_resistance_ohms: f64,
     /// The amplifiers' 1/f noise, when they have any.
     pub flicker: Option<FlickerCoefficients>,
-    /// Time constants (seconds) of the forward TIAs' poles (one per output) and of the
-    /// backward TIAs' (one per input, l >= 2), line delays included; empty when they respond
-    /// instantly ([`super::poles`]).
-    pub lag_forward_seconds: Vec<f64>,
-    pub lag_backward_seconds: Vec<f64>,
+    /// Time constants (seconds) of the forward TIAs' poles (one pair per output) and of the
+    /// backward TIAs' (one pair per input, l >= 2): the first with the line delay, the second
+    /// 0 when the loop has one pole; empty when they respond instantly ([`super::poles`]).
+    pub lag_forward_seconds: Vec<(f64, f64)>,
+    pub lag_backward_seconds: Vec<(f64, f64)>,
 }
 
 impl<T: Real> LayerCircuit<T> {
@@ -268,7 +268,8 @@ impl<T: Real> AnalogCircuit<T> {
     /// Length of the pole states (0 without poles).
     pub fn lag_len(&self, batch: usize) -> usize {
         if self.poles.is_some() {
-            2 * (self.error_layout(batch).len() + self.value_layout(batch).len())
+            poles::STATES_PER_NODE
+                * (self.error_layout(batch).len() + self.value_layout(batch).len())
         } else {
             0
         }
@@ -384,6 +385,11 @@ impl<T: Real> AnalogCircuit<T> {
             products,
             lags: self.poles.as_ref().map(|p| Arc::new(p.laid_out(batch))),
             q_ideal: if self.poles.is_some() {
+                vec![T::zero(); self.value_layout(batch).len()]
+            } else {
+                Vec::new()
+            },
+            q_out: if self.poles.is_some() {
                 vec![T::zero(); self.value_layout(batch).len()]
             } else {
                 Vec::new()
@@ -864,23 +870,47 @@ impl DesignPeriphery {
         }
     }
 
-    /// The time constants (seconds) of TIAs of noise gains `noise_gain` whose inputs lag by
-    /// `line` ([`poles::line_delays`]): `c N / (2 pi GBW) + tau_line`; empty when they respond
-    /// instantly.
-    fn tia_lags(&self, noise_gain: &[f64], line: Vec<f64>) -> Vec<f64> {
+    /// The time constants (seconds) of TIAs of feedback resistance `r_f` and noise gains
+    /// `noise_gain` whose sensed lines hold `cells` cells and whose inputs lag by `line`
+    /// ([`poles::line_delays`]): their loops' two poles ([`poles::TiaLoop`], with the feedback
+    /// capacitor that damps them critically), the line delay added to the first; empty when
+    /// they respond instantly.
+    fn tia_lags(
+        &self,
+        (r_f, noise_gain): (f64, &[f64]),
+        cells: usize,
+        line: Vec<f64>,
+    ) -> Vec<(f64, f64)> {
         if self.gain_bandwidth.is_none() && line.iter().all(|&d| d == 0.0) {
             return Vec::new();
         }
-        let amp = |n: f64| {
-            self.gain_bandwidth.map_or(0.0, |g| {
-                poles::closed_loop_time_constant(g, self.finite_gain, n)
-            })
-        };
+        let c_in = self.sensed_capacitance(cells);
         noise_gain
             .iter()
             .zip(line)
-            .map(|(&n, d)| amp(n) + d)
+            .map(|(&n, d)| {
+                let tia = poles::TiaLoop {
+                    gbw: self.gain_bandwidth,
+                    gain: self.finite_gain,
+                    noise_gain: n,
+                    r_f,
+                    c_in,
+                };
+                let (t1, t2) = tia.time_constants(tia.feedback_capacitance());
+                (t1 + d, t2)
+            })
             .collect()
+    }
+
+    /// The capacitance at the input of a TIA whose sensed lines hold `cells` cells: none
+    /// without wire resistance (the netlist has no wire nodes then).
+    fn sensed_capacitance(&self, cells: usize) -> f64 {
+        let (r, c) = self.line;
+        if r == 0.0 {
+            0.0
+        } else {
+            poles::sensed_line_capacitance(c, cells)
+        }
     }
 
     /// The closed-loop gain factor c = A / (A + N) of an amplifier of noise gain N (1 with
@@ -973,7 +1003,8 @@ impl DesignPeriphery {
         let v = self.v_read;
         let (tile_rows, tile_cols) = self.tile;
         let lag_forward_seconds = self.tia_lags(
-            &noise_gain_f,
+            (r_f, &noise_gain_f),
+            n_in,
             poles::line_delays(n_out, tile_cols, self.line, false),
         );
         // Separate backward arrays are driven on their rows as forward ones; a shared read
@@ -983,7 +1014,7 @@ impl DesignPeriphery {
                 Some(_) => poles::line_delays(n_in, tile_cols, self.line, false),
                 None => poles::line_delays(n_in, tile_rows, self.line, true),
             };
-            self.tia_lags(&noise_gain_b, line)
+            self.tia_lags((r_b, &noise_gain_b), n_out, line)
         } else {
             Vec::new()
         };
@@ -1229,6 +1260,9 @@ pub struct CircuitWorkspace<T: Real> {
     /// The backward TIAs' ideal outputs (value layout), which their poles lag (a circuit with
     /// poles; written by [`AnalogCircuit::drive`]).
     pub q_ideal: Vec<T>,
+    /// The backward TIAs' presented outputs (value layout, a circuit with poles): scratch of
+    /// the right-hand side with poles.
+    pub q_out: Vec<T>,
 }
 
 /// The products of every layer of an [`AnalogCircuit`] packed for the micro-kernel

@@ -145,15 +145,22 @@ pub(super) struct LagStep<T: Real> {
     /// layout), the error amplifiers' stage, the integrators' outputs.
     pub(super) p: Vec<ExactLinear>,
     pub(super) q: Vec<ExactLinear>,
+    /// The TIAs' second poles (infinite rates pass their input through).
+    pub(super) p2: Vec<ExactLinear>,
+    pub(super) q2: Vec<ExactLinear>,
     pub(super) a: ExactLinear,
     pub(super) zo: ExactLinear,
     /// Inputs at the step's start: TIAs, error stage, error nodes, backward TIAs.
     pub(super) up0: Vec<T>,
+    /// The forward TIAs' second poles' inputs at the step's start (the first's outputs).
+    pub(super) up20: Vec<T>,
     pub(super) ua0: Vec<T>,
     pub(super) ue0: Vec<T>,
     pub(super) uq0: Vec<T>,
     /// Inputs at the predicted end.
     pub(super) up1: Vec<T>,
+    /// Scratch for the second poles' inputs at the predicted end (every pole ideal there).
+    pub(super) up21: Vec<T>,
     pub(super) ua1: Vec<T>,
     /// Stage means of the backward TIAs and the integrators' outputs.
     pub(super) qm: Vec<T>,

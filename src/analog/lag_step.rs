@@ -46,13 +46,17 @@ impl<T: Real> LagStep<T> {
             h: f64::NAN,
             p: vec![inf; ne],
             q: vec![inf; nz],
+            p2: vec![inf; ne],
+            q2: vec![inf; nz],
             a: inf,
             zo: inf,
             up0: vec![T::zero(); ne],
+            up20: vec![T::zero(); ne],
             ua0: vec![T::zero(); ne],
             ue0: vec![T::zero(); ne],
             uq0: vec![T::zero(); nz],
             up1: vec![T::zero(); ne],
+            up21: vec![T::zero(); ne],
             ua1: vec![T::zero(); ne],
             qm: vec![T::zero(); nz],
             zom: vec![T::zero(); nz],
@@ -79,16 +83,11 @@ impl<T: Real> Exponential<T> {
         let mut lg = self.lags.take().expect("a circuit with poles");
         let rates = std::sync::Arc::clone(flow.ws.lags.as_ref().expect("poles"));
         if h != lg.h {
-            lg.p = rates
-                .forward
-                .iter()
-                .map(|r| ExactLinear::new(r * h))
-                .collect();
-            lg.q = rates
-                .backward
-                .iter()
-                .map(|r| ExactLinear::new(r * h))
-                .collect();
+            let coefficients = |r: &[f64]| r.iter().map(|r| ExactLinear::new(r * h)).collect();
+            lg.p = coefficients(&rates.forward);
+            lg.p2 = coefficients(&rates.forward2);
+            lg.q = coefficients(&rates.backward);
+            lg.q2 = coefficients(&rates.backward2);
             lg.a = ExactLinear::new(rates.error * h);
             lg.zo = ExactLinear::new(rates.integrator * h);
             lg.h = h;
@@ -133,8 +132,8 @@ impl<T: Real> Exponential<T> {
         let zo_lags = rates.integrator.is_finite();
         let z_out: &[T] = if zo_lags { &g.zo[..] } else { z };
         noisy_error_inputs(circ, ws, (x, y), z_out, noise.as_ref());
-        let lags = (Some(&*g.p), Some(&*g.a));
-        circ.forward_lags(ws, &rates, lags, (&mut lg.up0, &mut lg.ua0));
+        let lags = (Some(&*g.p), Some(&*g.p2), Some(&*g.a));
+        circ.forward_lags(ws, &rates, lags, (&mut lg.up0, &mut lg.up20, &mut lg.ua0));
         let el = circ.error_layout(ws.batch);
         let dynamic = circ.dynamic_errors();
         for l in 1..=circ.n_layers() {
@@ -147,7 +146,7 @@ impl<T: Real> Exponential<T> {
         }
         // The backward TIAs' inputs at the start's errors.
         let at_start = DriveLags {
-            q: Some(&*g.q),
+            q: None,
             zo: zo_lags.then_some(&*g.zo),
         };
         circ.drive(ws, z, None, Some(at_start), &mut lg.dz, &mut lg.drive);
@@ -172,8 +171,10 @@ impl<T: Real> Exponential<T> {
             }
             circ.clamp(m);
         }
+        // The TIA's two poles in series: the second's input held at the first's mean.
         for (k, v) in lg.qm.iter_mut().enumerate() {
-            *v = start_mean(&lg.q[k], g.q[k], lg.uq0[k]);
+            let first = start_mean(&lg.q[k], g.q[k], lg.uq0[k]);
+            *v = start_mean(&lg.q2[k], g.q2[k], first);
         }
         for (k, v) in lg.zom.iter_mut().enumerate() {
             *v = start_mean(&lg.zo, g.zo[k], z[k]);
@@ -218,7 +219,8 @@ impl<T: Real> Exponential<T> {
         let z_out: &[T] = if zo_lags { &g.zo[..] } else { &self.z_pred };
         noisy_error_inputs(circ, ws2, (x, y), z_out, noise.as_ref());
         // The TIAs' ideal outputs there, then the error signal at their end values.
-        circ.forward_lags(ws2, &rates, (None, None), (&mut lg.up1, &mut lg.ua1));
+        let ideal = (None, None, None);
+        circ.forward_lags(ws2, &rates, ideal, (&mut lg.up1, &mut lg.up21, &mut lg.ua1));
         let chain = Chain {
             circ,
             coef: self.coef,
@@ -242,7 +244,7 @@ impl<T: Real> Exponential<T> {
         }
         std::mem::swap(&mut ws2.eps, &mut self.mean);
         let at_end = DriveLags {
-            q: Some(&*g.q),
+            q: None,
             zo: zo_lags.then_some(&*g.zo),
         };
         circ.drive(
@@ -253,10 +255,17 @@ impl<T: Real> Exponential<T> {
             &mut lg.dz,
             &mut lg.drive,
         );
-        for (k, v) in g.q.iter_mut().enumerate() {
-            let (end, mean) = end_and_mean(&lg.q[k], *v, lg.uq0[k], ws2.q_ideal[k]);
-            *v = end;
+        for k in 0..g.q.len() {
+            let q0 = g.q[k];
+            let (end, mean) = end_and_mean(&lg.q[k], q0, lg.uq0[k], ws2.q_ideal[k]);
+            g.q[k] = end;
             lg.qm[k] = mean;
+            // The second pole's input moves from the first's start to its end.
+            let (end2, mean2) = end_and_mean(&lg.q2[k], g.q2[k], q0, end);
+            g.q2[k] = end2;
+            if rates.backward2[k].is_finite() {
+                lg.qm[k] = mean2;
+            }
         }
         std::mem::swap(&mut ws2.eps, &mut self.mean);
         let means = DriveLags {
@@ -306,7 +315,10 @@ impl<T: Real> Chain<'_, T> {
                 let j = rg.start + k;
                 let (p_end, _) = end_and_mean(&lg.p[j], g.p[j], lg.up0[j], lg.up1[j]);
                 g.p[j] = p_end;
-                let ua1 = lg.ua1[j] + ce * (lg.up1[j] - p_end);
+                // The second pole (an infinite rate passes the first's end through).
+                let (out_end, _) = end_and_mean(&lg.p2[j], g.p2[j], lg.up20[j], p_end);
+                g.p2[j] = out_end;
+                let ua1 = lg.ua1[j] + ce * (lg.up1[j] - out_end);
                 let (a_end, a_mean) = end_and_mean(&lg.a, g.a[j], lg.ua0[j], ua1);
                 g.a[j] = a_end;
                 let a_out = if self.error_stage_lags { a_end } else { ua1 };

@@ -42,6 +42,88 @@ pub fn closed_loop_time_constant(gbw: f64, gain: Option<f64>, noise_gain: f64) -
     c * noise_gain / (2.0 * std::f64::consts::PI * gbw)
 }
 
+/// A TIA's loop with the capacitance of the lines it senses (docs/circuit-model.md, "Line
+/// RC"): a single-pole op-amp of gain-bandwidth `gbw` (`None`: it responds instantly) and
+/// open-loop gain `gain` (`None`: infinite), the feedback resistor `r_f`, a noise gain
+/// `noise_gain = 1 + R_f G_sum`, and the capacitance `c_in` (farads) of its sensed lines to
+/// ground at its inverting input.
+///
+/// Kirchhoff at the inverting input with a feedback capacitor `C_f` across `R_f`
+/// (`C_T = C_in + C_f`) and the op-amp `(1 + s tau_a) V_o = -A V_-` give
+///
+/// ```text
+/// V_o = -c R_f I / (1 + b s + a s^2),
+///   b = (tau_a N + R_f C_in + (1 + A) R_f C_f) / (A + N),   a = tau_a R_f C_T / (A + N)
+/// ```
+///
+/// (`tau_a = A / (2 pi GBW)`; `A -> inf`: `b = N / (2 pi GBW) + R_f C_f`,
+/// `a = R_f C_T / (2 pi GBW)`), two real poles when `b^2 >= 4 a`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TiaLoop {
+    pub gbw: Option<f64>,
+    pub gain: Option<f64>,
+    pub noise_gain: f64,
+    pub r_f: f64,
+    pub c_in: f64,
+}
+
+impl TiaLoop {
+    /// `(b_0, k, a_0, m)`: the denominator's `b = b_0 + k C_f` and `a = a_0 + m C_f`.
+    fn coefficients(&self) -> (f64, f64, f64, f64) {
+        let (n, rf, ci) = (self.noise_gain, self.r_f, self.c_in);
+        let w = self.gbw.map(|g| 2.0 * std::f64::consts::PI * g);
+        match (w, self.gain) {
+            (None, None) => (0.0, rf, 0.0, 0.0),
+            (None, Some(a)) => (rf * ci / (a + n), (1.0 + a) * rf / (a + n), 0.0, 0.0),
+            (Some(w), None) => (n / w, rf, rf * ci / w, rf / w),
+            (Some(w), Some(a)) => {
+                let tau_a = a / w;
+                let d = a + n;
+                let b0 = (tau_a * n + rf * ci) / d;
+                (b0, (1.0 + a) * rf / d, tau_a * rf * ci / d, tau_a * rf / d)
+            }
+        }
+    }
+
+    /// The smallest feedback capacitor `C_f` (farads) that makes the loop critically damped,
+    /// `b^2 = 4 a` (two equal real poles, no overshoot); 0 when the loop is not underdamped
+    /// without one (no gain-bandwidth, or no line capacitance).
+    pub fn feedback_capacitance(&self) -> f64 {
+        let (b0, k, a0, m) = self.coefficients();
+        let c = b0 * b0 - 4.0 * a0;
+        if c >= 0.0 || k == 0.0 {
+            return 0.0;
+        }
+        // k^2 x^2 + (2 b0 k - 4 m) x + c = 0 with c < 0: one positive root.
+        let q = 2.0 * b0 * k - 4.0 * m;
+        let disc = q * q - 4.0 * k * k * c;
+        (-q + disc.sqrt()) / (2.0 * k * k)
+    }
+
+    /// The two time constants (seconds, the larger first; the second 0 for a first-order
+    /// loop) of the loop with feedback capacitor `c_f`: `1 + b s + a s^2 = (1 + s tau_1)(1 +
+    /// s tau_2)`. A discriminant within rounding of zero (the critically damped `C_f`) is
+    /// taken as zero.
+    pub fn time_constants(&self, c_f: f64) -> (f64, f64) {
+        let (b0, k, a0, m) = self.coefficients();
+        let (b, a) = (b0 + k * c_f, a0 + m * c_f);
+        if a == 0.0 {
+            return (b, 0.0);
+        }
+        debug_assert!(b * b - 4.0 * a >= -1e-9 * b * b, "an underdamped TIA loop");
+        let disc = (b * b - 4.0 * a).max(0.0);
+        let tau_1 = 0.5 * (b + disc.sqrt());
+        (tau_1, a / tau_1)
+    }
+}
+
+/// The capacitance to ground at a TIA's input: the wire nodes of its sensed line in both
+/// arrays of the differential pair, `2 cells C` (`cells` along the line, every tile it
+/// crosses).
+pub fn sensed_line_capacitance(wire_capacitance: f64, cells: usize) -> f64 {
+    2.0 * cells as f64 * wire_capacitance
+}
+
 /// The closed-loop gain `A / (A + 2)` of the error amplifier (a difference amplifier of noise
 /// gain 2; 1 when ideal).
 pub fn error_amplifier_gain(gain: Option<f64>) -> f64 {
@@ -78,26 +160,33 @@ pub fn line_delays(sensed: usize, tile: usize, (r, c): (f64, f64), from_end: boo
         .collect()
 }
 
-/// The poles of a circuit's amplifiers as rates in units of `1 / tau_z`.
+/// The poles of a circuit's amplifiers as rates in units of `1 / tau_z`. A TIA has two
+/// poles in series (its loop's, [`TiaLoop`]); a second rate of infinity means it has one.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AmplifierPoles {
-    /// Forward TIAs, per layer l = 1..L (index l-1), one per output.
+    /// Forward TIAs, per layer l = 1..L (index l-1), one per output: the first pole (the line
+    /// delay included) and the second.
     pub forward: Vec<Vec<f64>>,
+    pub forward2: Vec<Vec<f64>>,
     /// The error amplifiers' stage (every layer).
     pub error: f64,
-    /// Backward TIAs, per hidden layer h = 1..L-1 (index h-1), one per node.
+    /// Backward TIAs, per hidden layer h = 1..L-1 (index h-1), one per node: first and second
+    /// pole.
     pub backward: Vec<Vec<f64>>,
+    pub backward2: Vec<Vec<f64>>,
     /// The integrators' outputs.
     pub integrator: f64,
 }
 
-/// The pole states' rates laid out as the states are, for one batch size: `p` and `a` as the
-/// error nodes (layers 1..L), `q` and the integrator outputs as the value nodes.
+/// The pole states' rates laid out as the states are, for one batch size: `p`, `p2` and `a`
+/// as the error nodes (layers 1..L), `q`, `q2` and the integrator outputs as the value nodes.
 #[derive(Clone, Debug)]
 pub struct LagRates {
     pub forward: Vec<f64>,
+    pub forward2: Vec<f64>,
     pub error: f64,
     pub backward: Vec<f64>,
+    pub backward2: Vec<f64>,
     pub integrator: f64,
     /// Lengths of the error-node and value-node layouts.
     pub n_error: usize,
@@ -119,30 +208,51 @@ impl AmplifierPoles {
             n_error: forward.len(),
             n_value: backward.len(),
             forward,
+            forward2: expand(&self.forward2),
             error: self.error,
             backward,
+            backward2: expand(&self.backward2),
             integrator: self.integrator,
         }
     }
-}
 
-impl AmplifierPoles {
+    /// The finite rates of every pole (per tau_z).
+    fn finite_rates(&self) -> impl Iterator<Item = f64> + '_ {
+        [
+            &self.forward,
+            &self.forward2,
+            &self.backward,
+            &self.backward2,
+        ]
+        .into_iter()
+        .flatten()
+        .flatten()
+        .chain([&self.error, &self.integrator])
+        .copied()
+        .filter(|r| r.is_finite())
+    }
+
     /// The largest finite rate of any pole (per tau_z; 0 when none is finite).
     pub fn fastest_rate(&self) -> f64 {
-        self.forward
-            .iter()
-            .chain(&self.backward)
-            .flatten()
-            .chain([&self.error, &self.integrator])
-            .filter(|r| r.is_finite())
-            .fold(0.0, |m, &r| m.max(r))
+        self.finite_rates().fold(0.0, f64::max)
+    }
+
+    /// The smallest rate of any pole (per tau_z; infinite when none is finite).
+    pub fn slowest_rate(&self) -> f64 {
+        self.finite_rates().fold(f64::INFINITY, f64::min)
     }
 }
 
+/// The pole states per amplifier of one kind in each layout: the TIAs' two poles and the
+/// error stage (error layout), the backward TIAs' two and the integrators' outputs (value
+/// layout).
+pub const STATES_PER_NODE: usize = 3;
+
 impl LagRates {
-    /// Length of the pole states: p, a (error layout), q, integrator outputs (value layout).
+    /// Length of the pole states: p, p2, a (error layout), q, q2, integrator outputs (value
+    /// layout).
     pub fn len(&self) -> usize {
-        2 * (self.n_error + self.n_value)
+        STATES_PER_NODE * (self.n_error + self.n_value)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -150,14 +260,17 @@ impl LagRates {
     }
 }
 
-/// The four blocks of the pole states.
+/// The blocks of the pole states.
 pub struct Lags<S> {
-    /// Forward TIA outputs (node units, offsets included), error layout.
+    /// Forward TIA outputs (node units, offsets included), error layout: the first pole's
+    /// state and the second's (the TIA's output).
     pub p: S,
+    pub p2: S,
     /// The error amplifiers' stage (its output before the tau_e low-pass), error layout.
     pub a: S,
-    /// Backward TIA outputs (offsets included), value layout.
+    /// Backward TIA outputs (offsets included), value layout: first and second pole.
     pub q: S,
+    pub q2: S,
     /// The integrators' outputs, value layout: what the rest of the circuit reads.
     pub zo: S,
 }
@@ -165,17 +278,35 @@ pub struct Lags<S> {
 /// Splits pole states (or their derivatives) into their blocks.
 pub fn split<T>(s: &[T], n_error: usize, n_value: usize) -> Lags<&[T]> {
     let (p, rest) = s.split_at(n_error);
+    let (p2, rest) = rest.split_at(n_error);
     let (a, rest) = rest.split_at(n_error);
-    let (q, zo) = rest.split_at(n_value);
-    Lags { p, a, q, zo }
+    let (q, rest) = rest.split_at(n_value);
+    let (q2, zo) = rest.split_at(n_value);
+    Lags {
+        p,
+        p2,
+        a,
+        q,
+        q2,
+        zo,
+    }
 }
 
 /// [`split`], mutably.
 pub fn split_mut<T>(s: &mut [T], n_error: usize, n_value: usize) -> Lags<&mut [T]> {
     let (p, rest) = s.split_at_mut(n_error);
+    let (p2, rest) = rest.split_at_mut(n_error);
     let (a, rest) = rest.split_at_mut(n_error);
-    let (q, zo) = rest.split_at_mut(n_value);
-    Lags { p, a, q, zo }
+    let (q, rest) = rest.split_at_mut(n_value);
+    let (q2, zo) = rest.split_at_mut(n_value);
+    Lags {
+        p,
+        p2,
+        a,
+        q,
+        q2,
+        zo,
+    }
 }
 
 #[cfg(test)]

@@ -482,7 +482,9 @@ pub static KEYS: &[Key] = &[
         kind: Kind::Quantity(D::Capacitance),
         default: Value("\"0F\""),
         doc: "Capacitance to ground of one wire segment (a cell's length of line), rows and \
-              columns: the lines' RC delay, lumped into each TIA's pole (docs/circuit-model.md); \
+              columns: the driven lines' Elmore delay and the sensed lines' capacitance at the \
+              TIAs' inputs, in each TIA's poles (with periphery.gain_bandwidth, a critically \
+              damped pair and its feedback capacitor; docs/circuit-model.md, Line RC); \
               0 = none.",
     },
     Key {

@@ -11,7 +11,7 @@
 //! feedforward pass, so every hidden error starts at zero in the netlist too.
 
 use super::SpiceError;
-use crate::analog::{AnalogCircuit, SimOptions};
+use crate::analog::{poles, AnalogCircuit, SimOptions};
 use crate::config::Circuit;
 use crate::design::Built;
 use crate::hardware::mapping::LayerMapping;
@@ -478,6 +478,24 @@ impl SpiceDesign {
             analog,
             sim,
         })
+    }
+
+    /// The loop of a TIA of feedback resistance `r_f` on lines of device conductance `g_sum`
+    /// that hold `cells` cells each (the capacitance at its input, [`poles::TiaLoop`]), with
+    /// the netlist's op-amp.
+    pub fn tia_loop(&self, r_f: f64, g_sum: f64, cells: usize) -> poles::TiaLoop {
+        let c_in = if self.wire_resistance_ohms > 0.0 {
+            poles::sensed_line_capacitance(self.wire_capacitance_farads, cells)
+        } else {
+            0.0
+        };
+        poles::TiaLoop {
+            gbw: self.gain_bandwidth_hertz,
+            gain: (!self.ideal_tias).then_some(self.tia_gain),
+            noise_gain: 1.0 + r_f * g_sum,
+            r_f,
+            c_in,
+        }
     }
 
     /// The number of weight layers L.

@@ -11,7 +11,8 @@
 //!
 //! - [`design`]: the mapped design reduced to one batch sample (one sample per netlist; pick it
 //!   with `--sample`), with the finite-gain factors folded into the effective network.
-//! - [`netlist`]: the netlist writer (deterministic: the same design writes the same text).
+//! - [`netlist`]: the netlist writer (deterministic: the same design writes the same text);
+//!   [`ladder`]: the wire nodes' voltages at rest, its capacitors' initial conditions.
 //! - [`ngspice`]: running `ngspice -b` and reading its `wrdata` files and diagnostics.
 //! - [`trajectory`]: the comparison interface — times and per-layer node values, f64 — with
 //!   the error measures and the settling time.
@@ -25,6 +26,7 @@
 
 pub mod check;
 pub mod design;
+pub mod ladder;
 pub mod netlist;
 pub mod ngspice;
 pub mod reference;

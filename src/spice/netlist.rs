@@ -47,8 +47,10 @@
 //!   before the `tau_e` low-pass ([`crate::analog::poles`]). Each capacitor starts at its
 //!   amplifier's output at rest.
 //! - **Wire capacitance** (`crossbar.wire_capacitance`, with wires): a capacitor to ground at
-//!   every row and column node of the ladders, starting at the driven line's voltage (the
-//!   sensed lines' at 0).
+//!   every row and column node of the ladders, starting at the node's voltage at rest (the DC
+//!   solution of its tile, [`super::ladder`]), and across each TIA's `R_f` the feedback
+//!   capacitor that damps its loop critically ([`crate::analog::poles::TiaLoop`]; none
+//!   without a gain-bandwidth), starting at `V_- - V_o` at rest.
 //! - **Offsets**: a DC source in series with the non-inverting input of each TIA (sign chosen
 //!   so that `p` gains `+o^f`, which the noise gain `N` multiplies); the error amplifier's
 //!   (doubled) and the integrator's enter their B sources, as the model writes them. (An
@@ -73,6 +75,7 @@
 
 use super::design::{ArrayPair, BackwardArrays, SpiceDesign, SpiceLayer};
 use super::trajectory::NodeKind;
+use crate::analog::poles::TiaLoop;
 use crate::network::Activation;
 use nalgebra::DMatrix;
 use std::fmt::Write as _;
@@ -400,6 +403,9 @@ impl Writer {
             }
         };
         let sum_f = |j: usize| format!("fs{l}_{j}");
+        let out0 = |j: usize| d.lag0.forward.get(l - 1).map_or(0.0, |p| -v * p[j]);
+        let vos = |j: usize| d.offsets.tia_forward[l - 1][j];
+        let sensed_ic = |j: usize| sensed_rest(d, vos(j), out0(j));
         // The rows' voltages at t = 0, for the wires' capacitors.
         let drive_ic = |i: usize| {
             let u = if l == 1 {
@@ -413,15 +419,15 @@ impl Writer {
             &format!("f{l}"),
             &layer.forward,
             (&drive_plus, &drive_minus, &drive_ic),
-            &sum_f,
+            (&sum_f, &sensed_ic),
             Read::Forward,
             d,
         );
+        let g_sum = layer.forward.column_sums();
         for j in 0..layer.outputs {
             let r_f = layer.feedback_resistance_ohms;
-            let vos = d.offsets.tia_forward[l - 1][j];
-            let out0 = d.lag0.forward.get(l - 1).map_or(0.0, |p| -v * p[j]);
-            self.tia(&format!("f{l}_{j}"), r_f, (d, out0), vos);
+            let tia = d.tia_loop(r_f, g_sum[j], layer.inputs);
+            self.tia(&format!("f{l}_{j}"), (r_f, tia), (d, out0(j)), vos(j));
         }
     }
 
@@ -507,19 +513,22 @@ impl Writer {
         };
         let v = d.v_read_volts;
         let drive_ic = |j: usize| v * lam * d.e0[l - 1][j];
+        let out0 = |i: usize| d.lag0.backward.get(h - 1).map_or(0.0, |q| -v * q[i]);
+        let vos = |i: usize| d.offsets.tia_backward[h - 1][i];
+        let sensed_ic = |i: usize| sensed_rest(d, vos(i), out0(i));
         self.array(
             &format!("b{l}"),
             pair,
             (&dp, &dm, &drive_ic),
-            &sum_b,
+            (&sum_b, &sensed_ic),
             read,
             d,
         );
+        let g_sum = back.sensed_sums();
         for i in 0..layer.inputs {
             let r_f = layer.backward_feedback_resistance_ohms;
-            let vos = d.offsets.tia_backward[h - 1][i];
-            let out0 = d.lag0.backward.get(h - 1).map_or(0.0, |q| -v * q[i]);
-            self.tia(&format!("b{h}_{i}"), r_f, (d, out0), vos);
+            let tia = d.tia_loop(r_f, g_sum[i], layer.outputs);
+            self.tia(&format!("b{h}_{i}"), (r_f, tia), (d, out0(i)), vos(i));
         }
     }
 
@@ -666,10 +675,26 @@ impl Writer {
     /// `{x}{id}`), `R_f` in feedback, and its input offset `vos` in series with the
     /// non-inverting input, with the sign that adds `+o` to the model's `p` or `q` (the output
     /// is `-v_read p`).
-    fn tia(&mut self, tag: &str, r_f: f64, (d, out0): (&SpiceDesign, f64), vos: f64) {
+    fn tia(
+        &mut self,
+        tag: &str,
+        (r_f, tia): (f64, TiaLoop),
+        (d, out0): (&SpiceDesign, f64),
+        vos: f64,
+    ) {
         let (x, id) = tag.split_at(1);
         let plus = self.offset_source(&format!("os{tag}"), -vos);
         self.line(&format!("R{x}f{id} {x}s{id} {x}o{id} {}", num(r_f)));
+        // The feedback capacitor that damps a loop with line capacitance critically
+        // ([`crate::analog::poles::TiaLoop`]), across R_f at rest.
+        let c_f = tia.feedback_capacitance();
+        if c_f > 0.0 {
+            self.line(&format!(
+                "C{x}f{id} {x}s{id} {x}o{id} {} IC={}",
+                num(c_f),
+                num(sensed_rest(d, vos, out0) - out0)
+            ));
+        }
         let (out, minus) = (format!("{x}o{id}"), format!("{x}s{id}"));
         self.opamp(d, &format!("{x}f{id}"), (&out, &plus, &minus), out0);
     }
@@ -682,7 +707,7 @@ impl Writer {
         tag: &str,
         pair: &ArrayPair,
         (plus, minus, ic): DriveLines<'_>,
-        sum: &dyn Fn(usize) -> String,
+        (sum, sum_ic): SensedLines<'_>,
         read: Read,
         d: &SpiceDesign,
     ) {
@@ -693,27 +718,27 @@ impl Writer {
             let tag = format!("{tag}{half}");
             let ic = |k: usize| sign * ic(k);
             match read {
-                Read::Forward => self.tiles(&tag, g, (drive, sum), (read, &ic), d),
-                Read::Reverse => self.tiles(&tag, g, (sum, drive), (read, &ic), d),
+                Read::Forward => self.tiles(&tag, g, (drive, sum), (&ic, sum_ic), d),
+                Read::Reverse => self.tiles(&tag, g, (sum, drive), (sum_ic, &ic), d),
             }
         }
     }
 
     /// One array, tile by tile, with the wire geometry of [`crate::hardware::irdrop`]: row line
     /// `i` starts at node `row_end(i)` (its left end), column line `j` ends at node
-    /// `col_end(j)` (its bottom end), whichever of the two drives.
+    /// `col_end(j)` (its bottom end), whichever of the two drives; `row_ic`, `col_ic` are
+    /// those ends' voltages at t = 0.
     fn tiles(
         &mut self,
         tag: &str,
         g: &DMatrix<f64>,
         (row_end, col_end): (&dyn Fn(usize) -> String, &dyn Fn(usize) -> String),
-        (read, ic): (Read, &dyn Fn(usize) -> f64),
+        (row_ic, col_ic): (&dyn Fn(usize) -> f64, &dyn Fn(usize) -> f64),
         d: &SpiceDesign,
     ) {
         let r = d.wire_resistance_ohms;
         let c = d.wire_capacitance_farads;
-        // Each wire node's capacitor starts at its driven line's voltage (the sensed lines sit
-        // at the virtual ground).
+        // Each wire node's capacitor starts at the node's voltage at rest ([`super::ladder`]).
         let cap = |w: &mut Self, node: String, volts: f64| {
             if c > 0.0 {
                 w.line(&format!("C{node} {node} 0 {} IC={}", num(c), num(volts)));
@@ -726,6 +751,14 @@ impl Writer {
             let r1 = (r0 + d.tile_rows).min(n);
             for c0 in (0..m).step_by(d.tile_cols.max(1)) {
                 let c1 = (c0 + d.tile_cols).min(m);
+                let (va, vb) = if r > 0.0 && c > 0.0 {
+                    let tile = g.view((r0, c0), (r1 - r0, c1 - c0)).clone_owned();
+                    let left: Vec<f64> = (r0..r1).map(row_ic).collect();
+                    let bottom: Vec<f64> = (c0..c1).map(col_ic).collect();
+                    super::ladder::rest_voltages(&tile, r, &left, &bottom)
+                } else {
+                    (DMatrix::zeros(0, 0), DMatrix::zeros(0, 0))
+                };
                 for i in r0..r1 {
                     for j in c0..c1 {
                         let gij = g[(i, j)];
@@ -746,12 +779,10 @@ impl Writer {
                         self.line(&format!("R{tag}r{i}_{j} {before} {} {}", a(i, j), num(r)));
                         self.line(&format!("R{tag}c{i}_{j} {} {after} {}", b(i, j), num(r)));
                         self.wires += 2;
-                        let (va, vb) = match read {
-                            Read::Forward => (ic(i), 0.0),
-                            Read::Reverse => (0.0, ic(j)),
-                        };
-                        cap(self, a(i, j), va);
-                        cap(self, b(i, j), vb);
+                        if c > 0.0 {
+                            cap(self, a(i, j), va[(i - r0, j - c0)]);
+                            cap(self, b(i, j), vb[(i - r0, j - c0)]);
+                        }
                         if gij > 0.0 {
                             self.line(&format!(
                                 "R{tag}d{i}_{j} {} {} {}",
@@ -778,6 +809,15 @@ type DriveLines<'a> = (
     &'a dyn Fn(usize) -> String,
     &'a dyn Fn(usize) -> f64,
 );
+
+/// The sensed lines of a pair: each line's TIA input node, and its voltage at rest.
+type SensedLines<'a> = (&'a dyn Fn(usize) -> String, &'a dyn Fn(usize) -> f64);
+
+/// The voltage at rest of the inverting input of a TIA of input offset `vos` whose output
+/// sits at `out0`: `V_+ - V_o / A`, with `V_+ = -vos` (the offset source).
+fn sensed_rest(d: &SpiceDesign, vos: f64, out0: f64) -> f64 {
+    -vos - out0 / d.tia_gain
+}
 
 /// Which lines of an array a read drives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
