@@ -312,6 +312,41 @@ fn a_diverging_learning_rate_exits_3_naming_step_and_layer() {
     }
 }
 
+/// A learning rate whose deterministic pulse trains run away (one sample asks a device for
+/// more pulses than cross its whole window; at lr = 1e6 the small design's RRAM asks for about
+/// 2e4 pulses of 9 uS against a 39 uS window, and every tenfold increase of lr costs ten times
+/// the pulses, each one simulated): exit 3 at the first step, one line naming the learner,
+/// the layer and the pulse count, the outputs written whole and marked.
+#[test]
+fn a_runaway_pulse_count_exits_3_naming_step_and_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let extra = [
+        "--set",
+        "train.lr=1e6",
+        "--set",
+        "update.scheme=\"deterministic\"",
+        "--set",
+        "train.train_samples=64",
+        "--set",
+        "train.test_samples=10",
+    ];
+    let o = train_small(&extra, &out);
+    let stderr = common::text(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    for n in [
+        "step 0: ",
+        "pc_hardware diverged",
+        "layer ",
+        "deterministic pulses",
+        "window",
+    ] {
+        assert!(stderr.contains(n), "no {n:?} in {stderr}");
+    }
+    diverged_outputs(&out, "pc_hardware", 0);
+}
+
 /// train.h5 and report.json of a run whose `learner` diverged at `step`: marked so, with every
 /// learner's steps as taken (the learners before it in the order took the failed step) and the
 /// epochs done.

@@ -216,7 +216,10 @@ fn sweep(g: &DMatrix<f64>, r: f64) -> Result<DMatrix<f64>, usize> {
                 z[(k, k)] += 1.0;
             }
         } else {
-            z -= &p;
+            // On the storage: nalgebra's element-wise operators go through index iterators.
+            for (z, p) in z.as_mut_slice().iter_mut().zip(p.as_slice()) {
+                *z -= p;
+            }
             for k in 0..cols {
                 z[(k, k)] += 2.0;
             }
@@ -226,7 +229,8 @@ fn sweep(g: &DMatrix<f64>, r: f64) -> Result<DMatrix<f64>, usize> {
             std::mem::swap(&mut y, &mut y_next);
         }
         y.column_mut(i).copy_from_slice(&line.short_circuit);
-        p.copy_from(&z);
+        // P_i = Z_i⁻¹ in place; the next row's elimination overwrites all of z.
+        std::mem::swap(&mut p, &mut z);
         inverse.invert_in_place(&mut p).map_err(|()| i)?;
     }
     // G_effᵀ = P_{rows−1} Y: the current through the last segment into each TIA.
@@ -312,7 +316,7 @@ impl RowLine {
         }
         self.pivots();
         let h = &self.h;
-        out.fill(0.0);
+        out.as_mut_slice().fill(0.0);
         for (k, col) in out.as_mut_slice().chunks_exact_mut(n).enumerate() {
             // Everything at node k except its own device: the driver, and the chain on each side.
             let other = driver(k)
@@ -426,20 +430,75 @@ impl SpdInverse {
             }
             invert_small_in_place(block, b, &mut self.column[..b])?;
             let block = nalgebra::DMatrixView::from_slice(block, b, b);
-            let mut col_panel = self.col_panel.columns_mut(0, b);
-            col_panel.copy_from(&a.columns(start, b));
-            let mut row_panel = self.row_panel.rows_mut(0, b);
-            row_panel.copy_from(&a.rows(start, b));
-            let mut scaled = self.scaled.columns_mut(0, b);
-            scaled.gemm(1.0, &col_panel, &block, 0.0);
-            a.gemm(-1.0, &scaled, &row_panel, 1.0);
-            a.columns_mut(start, b).copy_from(&scaled);
-            a.rows_mut(start, b).gemm(-1.0, &block, &row_panel, 0.0);
-            a.view_mut((start, start), (b, b)).copy_from(&block);
+            copy_block(a, (0, start), &mut self.col_panel, (0, 0), (n, b));
+            copy_block(a, (start, 0), &mut self.row_panel, (0, 0), (b, n));
+            // Only the lines outside the pivot block are transformed by products: the pivot
+            // block's own rows and columns are overwritten by A_kk⁻¹ at the end.
+            let others = outside(start, b, n);
+            for &(r0, rn) in &others {
+                self.scaled.view_mut((r0, 0), (rn, b)).gemm(
+                    1.0,
+                    &self.col_panel.view((r0, 0), (rn, b)),
+                    &block,
+                    0.0,
+                );
+            }
+            for &(r0, rn) in &others {
+                let scaled = self.scaled.view((r0, 0), (rn, b));
+                for &(c0, cn) in &others {
+                    a.view_mut((r0, c0), (rn, cn)).gemm(
+                        -1.0,
+                        &scaled,
+                        &self.row_panel.view((0, c0), (b, cn)),
+                        1.0,
+                    );
+                }
+            }
+            for &(r0, rn) in &others {
+                copy_block(&self.scaled, (r0, 0), a, (r0, start), (rn, b));
+                a.view_mut((start, r0), (b, rn)).gemm(
+                    -1.0,
+                    &block,
+                    &self.row_panel.view((0, r0), (b, rn)),
+                    0.0,
+                );
+            }
+            for (c, column) in self.block[..b * b].chunks_exact(b).enumerate() {
+                a.column_mut(start + c).as_mut_slice()[start..start + b].copy_from_slice(column);
+            }
             start += b;
         }
         Ok(())
     }
+}
+
+/// Copies the `rows x cols` block of `src` at `from` into `dst` at `to`, column by column.
+fn copy_block(
+    src: &DMatrix<f64>,
+    (sr, sc): (usize, usize),
+    dst: &mut DMatrix<f64>,
+    (dr, dc): (usize, usize),
+    (rows, cols): (usize, usize),
+) {
+    for j in 0..cols {
+        dst.column_mut(dc + j).as_mut_slice()[dr..dr + rows]
+            .copy_from_slice(&src.column(sc + j).as_slice()[sr..sr + rows]);
+    }
+}
+
+/// The index ranges `(first, len)` of `0..n` outside the pivot block `start..start + b`: where
+/// a pivot step multiplies. Each range is a whole line block of every product it takes part
+/// in, so every entry is computed as the product over the full matrix computes it (nalgebra
+/// rounds a product with 5 lines or fewer differently, by columns: a short range is widened
+/// into the pivot block, whose lines are overwritten afterwards).
+fn outside(start: usize, b: usize, n: usize) -> Vec<(usize, usize)> {
+    const FEW: usize = 5;
+    let after = n - start - b;
+    let parts = [(0, start), (start + b, after)];
+    if b > FEW && parts.iter().any(|&(_, len)| len > 0 && len <= FEW) {
+        return vec![(0, n)];
+    }
+    parts.into_iter().filter(|&(_, len)| len > 0).collect()
 }
 
 /// The same transform, one pivot at a time, for a diagonal block stored column-major in `a`

@@ -27,7 +27,7 @@ use crate::config::TrainInference;
 use crate::dynamics::{infer, InferenceOptions};
 use crate::hardware::mapping::{tiled, DifferentialArray};
 use crate::hardware::params::{Converter, CrossbarParams, DeviceParams};
-use crate::hardware::update::{PulsedPair, UpdateDesign, UpdateSetup, UpdateStats};
+use crate::hardware::update::{PulsedPair, Scheme, UpdateDesign, UpdateSetup, UpdateStats};
 use crate::network::{alignment, Architecture, Batch, Network};
 use nalgebra::DMatrix;
 use rayon::prelude::*;
@@ -373,6 +373,56 @@ impl HardwareLearner {
         out
     }
 
+    /// Refuses an update whose deterministic pulse trains run away: one sample asking a device
+    /// for more pulses than cross its whole conductance window (n dw_min > g_max - g_min, with
+    /// n = round(|dG| / step of the pair)). Such a learning rate cannot be followed by the
+    /// devices, and its pulse counts grow with it without bound (the stochastic scheme's
+    /// are bounded by BL). Checked on every array before any is written.
+    fn check_pulse_counts(
+        &self,
+        edges: &EdgeValues,
+        batch: usize,
+        step: usize,
+    ) -> Result<(), StepError> {
+        let params = &self.sub.update.params;
+        if self.sub.update.scheme != Scheme::Deterministic {
+            return Ok(());
+        }
+        let window = params.g_max_siemens - params.g_min_siemens;
+        let amax = |v: &[f64]| v.iter().fold(0.0f64, |m, a| m.max(a.abs()));
+        for (l, ((h, (input, d)), &a)) in self
+            .layers
+            .iter()
+            .zip(edges)
+            .zip(self.net.scalings())
+            .enumerate()
+        {
+            let (n_in, n_out) = (h.forward.rows, h.forward.cols);
+            let lr = self.lr * h.kappa * a;
+            for s in 0..batch {
+                let dg = lr
+                    * amax(&input[s * n_in..(s + 1) * n_in])
+                    * amax(&d[s * n_out..(s + 1) * n_out]);
+                let pulses = (dg / params.pair_step_siemens()).round();
+                if pulses * params.dw_min_siemens > window {
+                    return Err(StepError::Diverged {
+                        step,
+                        rule: self.name(),
+                        what: format!(
+                            "layer {}: sample {s}'s update asks a device for {pulses:e} \
+                             deterministic pulses of {:e} S (|dG| = {dg:e} S), more than cross \
+                             its whole window of {window:e} S: the learning rate is too large \
+                             for the devices",
+                            l + 1,
+                            params.dw_min_siemens,
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Writes lr x d^T of every sample into every array of every layer; returns the writes'
     /// duration: per sample the longest array's (all are written at once), samples in turn.
     fn write(&mut self, edges: &EdgeValues, batch: usize, step: usize) -> f64 {
@@ -525,6 +575,7 @@ impl Learner for HardwareLearner {
                 -(dm * xm.transpose())
             })
             .collect();
+        self.check_pulse_counts(&edges, batch.size(), step)?;
         let before = self.updates;
         let write_seconds = self.write(&edges, batch.size(), step);
         let cost = self.cost(
