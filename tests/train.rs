@@ -273,8 +273,11 @@ fn the_command_trains_all_four_rules_on_digits() {
 /// A learning rate that throws the weights out of range: exit 3, one line naming the learner,
 /// the step, what ran away and the layer; train.h5 and report.json hold every step and epoch
 /// done, marked as diverged at that step. On the design's RRAM the devices' bounds hold the
-/// hardware's weights and digital PC runs away first; with exact updates the hardware's
-/// conductances run out of the physical range first.
+/// hardware's weights and digital PC runs away first. With exact updates too: they keep every
+/// conductance at or above the window's floor, and the wires' resistance bounds the weights a
+/// huge conductance applies, so the hardware's loss stays finite where digital PC's is not.
+/// (A pulsed update asking for more pulses than a window holds stops the hardware itself:
+/// `a_runaway_pulse_count_exits_3_naming_step_and_layer`.)
 #[test]
 fn a_diverging_learning_rate_exits_3_naming_step_and_layer() {
     let lr = [
@@ -294,8 +297,8 @@ fn a_diverging_learning_rate_exits_3_naming_step_and_layer() {
         ),
         (
             &exact,
-            "pc_hardware",
-            &["layer 1: conductance", "not a finite non-negative"],
+            "pc_ideal",
+            &["the loss of its weights is inf", "layer 3"],
         ),
     ];
     for (extra, learner, what) in cases {
