@@ -500,6 +500,10 @@ fn writes(args: &[String]) -> Writes {
             parent: "runs",
             prefix: format!("train-{}-", design_name(args)),
         }),
+        ["train-table", ..] => out.unwrap_or_else(|| Writes::NewFolder {
+            parent: "runs",
+            prefix: "train-table-".into(),
+        }),
         ["merge" | "export-spice" | "reference", ..] => out.unwrap_or(Writes::Nothing),
         ["spice-check", ..] => value_of(args, "--keep")
             .map(|k| Writes::At(PathBuf::from(k)))
@@ -742,6 +746,11 @@ fn check_contents(args: &[String], out: &Path, promises: &Promises) -> Vec<Strin
         ["device", ..] => missing_files(
             out,
             &["device.h5", "report.html", "*.svg"].map(String::from),
+        ),
+        // The README: "writes DIR/train_table.md and DIR/test_accuracy.svg".
+        ["train-table", ..] => missing_files(
+            out,
+            &["train_table.md", "test_accuracy.svg"].map(String::from),
         ),
         ["export-spice" | "reference", ..] if fs::metadata(out).map_or(true, |m| m.len() == 0) => {
             vec![format!("{}: missing or empty", out.display())]

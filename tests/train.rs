@@ -268,6 +268,19 @@ fn the_command_trains_all_four_rules_on_digits() {
         vec![2]
     );
     assert_eq!(h.array("steps/bp_hardware/loss").unwrap().shape, vec![7]);
+    // report.json carries every learner's learning curves, the values train.h5 holds.
+    for rule in ["pc_hardware", "bp_hardware", "pc_ideal", "bp_float"] {
+        for what in ["test_accuracy", "test_loss"] {
+            let curve: Vec<f64> = report["epochs"][what][rule]
+                .as_array()
+                .unwrap_or_else(|| panic!("epochs.{what}.{rule}: {report}"))
+                .iter()
+                .map(|v| v.as_f64().unwrap_or(f64::NAN))
+                .collect();
+            let stored = h.array(&format!("epochs/{rule}/{what}")).unwrap().data;
+            assert_eq!(curve, stored, "{what} of {rule}");
+        }
+    }
 }
 
 /// A learning rate that throws the weights out of range: exit 3, one line naming the learner,

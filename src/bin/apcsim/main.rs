@@ -20,6 +20,7 @@ mod spice;
 mod study;
 mod sweep;
 mod train;
+mod train_table;
 
 use clap::{Parser, Subcommand};
 use exit::Failure;
@@ -75,6 +76,10 @@ enum Command {
     /// [update]) and by digital PC and BP, from the same weights and batches;
     /// test accuracy and loss every epoch; writes DIR/train.h5 and DIR/report.json.
     Train(train::TrainArgs),
+    /// Runs of `apcsim train` side by side, from their report.json: a markdown table of the
+    /// final test accuracies of the four learners with the hardware's energy and time per
+    /// step (x a digital BP step), and the test-accuracy learning curves, a panel per device.
+    TrainTable(train_table::TrainTableArgs),
     /// Studies over many networks (see `apcsim study --help`).
     #[command(subcommand)]
     Study(study::StudyCommand),
@@ -104,6 +109,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Device(args) => device::device(args),
         Command::Study(cmd) => study::run(cmd),
         Command::Train(args) => train::train(args),
+        Command::TrainTable(args) => train_table::train_table(args),
         Command::Completions(args) => completions::completions(args),
     }
 }

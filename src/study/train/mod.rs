@@ -1,7 +1,7 @@
 //! Training a PC network, and its BP twin, by gradient descent: the step they share
 //! ([`step`]), the learners that take it ([`learner`]), the data and its mini-batches
 //! ([`data`]), the loop of `apcsim train` ([`session`]) and the full-batch trajectories of a
-//! reference file's `training` group ([`descent`]).
+//! reference file's `training` group ([`descent`]); many runs side by side ([`table`]).
 
 pub mod aging;
 pub mod checkpoint;
@@ -18,6 +18,7 @@ pub mod rate;
 pub mod session;
 pub mod state;
 pub mod step;
+pub mod table;
 
 pub use descent::{full_batch_descent, Trajectories};
 pub use learner::{evaluate, BpFloat, Learner, PcIdeal, StepReport};

@@ -265,5 +265,22 @@ pub fn report_json(
             "test_accuracy": table(|e| e.test_accuracy),
             "test_loss": table(|e| e.test_loss),
         },
+        "epochs": {
+            "test_accuracy": curves(rec, |e| e.test_accuracy),
+            "test_loss": curves(rec, |e| e.test_loss),
+        },
     })
+}
+
+/// Per learner, `f` of every epoch record (epoch 0 first, before training): the learning
+/// curves report.json carries, so that tables and figures of many runs need only their
+/// report.json (a value that is not finite is `null`).
+fn curves(rec: &TrainRecord, f: fn(&super::EpochRecord) -> f64) -> serde_json::Value {
+    let per_learner: serde_json::Map<String, serde_json::Value> = rec
+        .names
+        .iter()
+        .zip(&rec.epochs)
+        .map(|(n, ep)| (n.to_string(), json!(ep.iter().map(f).collect::<Vec<_>>())))
+        .collect();
+    serde_json::Value::Object(per_learner)
 }
