@@ -649,3 +649,18 @@ fn the_ideal_update_never_rounds_below_the_floor() {
         }
     }
 }
+
+/// A pulse of the `ideal` family never takes a device below the window's floor: depressing a
+/// device at g_min leaves it there (a conductance below 0 S is no device; `rram_hfo2` with
+/// `update.family = "ideal"` stopped a training run at step 2 on G = -9.6e-7 S).
+#[test]
+fn ideal_pulses_stop_at_the_floor() {
+    let g_min = 1e-6;
+    let p = UpdateParams::ideal(g_min, 40e-6, 9e-6);
+    let dev = p.draw_devices(1, 1, 0).remove(0);
+    assert_eq!(p.pulse(&dev, g_min + 4e-6, false, 0.0), g_min);
+    assert_eq!(p.pulse(&dev, g_min, false, 0.0), g_min);
+    // Above the floor, and upwards, a pulse is exactly dw_min.
+    assert_eq!(p.pulse(&dev, 20e-6, false, 0.0), 20e-6 - 9e-6);
+    assert_eq!(p.pulse(&dev, 20e-6, true, 0.0), 20e-6 + 9e-6);
+}

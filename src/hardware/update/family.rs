@@ -149,8 +149,9 @@ impl UpdateParams {
         let zero = self.g_zero_siemens;
         if self.family == Family::Ideal {
             let dw = self.dw_min_siemens;
+            // No upper bound; the floor is the window's (no device conducts below 0 S).
             return DeviceResponse {
-                b_min: f64::NEG_INFINITY,
+                b_min: self.g_min_siemens,
                 b_max: f64::INFINITY,
                 scale_up: dw,
                 scale_down: dw,
@@ -235,7 +236,13 @@ impl UpdateParams {
             (dev.scale_down, dev.shape_down)
         };
         let step = match &self.family {
-            Family::Ideal => return if up { g + scale } else { g - scale },
+            Family::Ideal => {
+                return if up {
+                    g + scale
+                } else {
+                    (g - scale).max(dev.b_min)
+                }
+            }
             Family::ConstantStep => scale * noise,
             Family::LinearStep {
                 mult_noise: false, ..

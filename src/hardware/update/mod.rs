@@ -35,7 +35,8 @@
 //! `scale (1 + sigma xi) + s u` when `mult_noise` is off), z = 2 a u / (b_max - b_min) + b
 //! (exponential step), and the power step's exponents spread as aihwkit's `pow_gamma_dtod`,
 //! `pow_up_down`. After every pulse G is clipped to [b_min, b_max]. The `ideal` family moves G
-//! by exactly dw_min per pulse, without bounds, spread or noise.
+//! by exactly dw_min per pulse, without spread or noise, and without bounds but the window's
+//! floor g_min (no device conducts below 0 S), where a depressing pulse leaves it.
 //!
 //! Sign convention: aihwkit writes W <- W - lr d x^T and calls a pulse of sign(x) sign(d) > 0
 //! a *decrease*. apcsim's schemes take the intended change itself, dG = lr x d^T (pass
