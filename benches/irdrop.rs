@@ -1,7 +1,9 @@
 //! IR-drop effective matrix of one tile (nodal analysis, factorised once): 256 x 256 is the
-//! target of the IR-drop solve (under 1 s), 64 x 64 a typical small tile, 256 x 64 and 64 x 256 the two
-//! sweep directions of a rectangular tile. Conductances are uniform in the PCM window
-//! 0.1–25 uS, wire resistance 1 ohm per segment.
+//! target of the IR-drop solve (under 1 s), 64 x 64 a typical small tile, 128 x 128 a hidden
+//! layer of the digits design (a training step solves four of them, G+ and G- of two layers,
+//! per hardware learner), 256 x 64 and 64 x 256 the two sweep directions of a rectangular
+//! tile. Conductances are uniform in the PCM window 0.1–25 uS, wire resistance 1 ohm per
+//! segment.
 //! `APCSIM_BENCH_QUICK=1` runs only 64 x 64 (for CI).
 
 use apcsim::hardware::irdrop::effective_matrix;
@@ -19,7 +21,7 @@ fn benches(c: &mut Criterion) {
     let shapes: &[(usize, usize)] = if quick {
         &[(64, 64)]
     } else {
-        &[(64, 64), (256, 64), (64, 256), (256, 256)]
+        &[(64, 64), (128, 128), (256, 64), (64, 256), (256, 256)]
     };
     let mut group = c.benchmark_group("irdrop_effective_matrix");
     group.sample_size(10);

@@ -259,8 +259,9 @@ struct RowLine {
     h: Vec<f64>,
     sigma: Vec<f64>,
     tau: Vec<f64>,
-    sigma_recip: Vec<f64>,
     tau_recip: Vec<f64>,
+    decay: Vec<f64>,
+    weighted_decay: Vec<f64>,
     /// `f_j = G_j x (voltage of a(i,j) for a unit drive with the columns grounded)`, siemens.
     short_circuit: Vec<f64>,
 }
@@ -272,14 +273,15 @@ impl RowLine {
             h: vec![0.0; cols],
             sigma: vec![0.0; cols],
             tau: vec![0.0; cols],
-            sigma_recip: vec![0.0; cols],
             tau_recip: vec![0.0; cols],
+            decay: vec![0.0; cols],
+            weighted_decay: vec![0.0; cols],
             short_circuit: vec![0.0; cols],
         }
     }
 
     /// `sigma` and `tau` (see [`RowLine`]) from `self.h`, and the reciprocal pivots
-    /// `1 / (sigma_j + 1)` and `1 / (tau_j + 1)`.
+    /// `1 / (tau_j + 1)`.
     fn pivots(&mut self) {
         let n = self.h.len();
         let h = &self.h;
@@ -301,13 +303,33 @@ impl RowLine {
         }
         // Reciprocal pivots, so that the decay in `eliminate` multiplies instead of dividing.
         for j in 0..n {
-            self.sigma_recip[j] = 1.0 / (self.sigma[j] + 1.0);
             self.tau_recip[j] = 1.0 / (self.tau[j] + 1.0);
         }
     }
 
-    /// Writes `r Q = H − H T⁻¹ H` (`H = diag(h)`) into `out` and the short-circuit currents into
-    /// `self.short_circuit`.
+    /// The products `decay_j = Π_{m=1..j} 1 / (tau_m + 1)` and `h_j decay_j`; `false` if the last
+    /// decay comes near the floating-point underflow, where the chain of `eliminate` must be
+    /// followed pivot by pivot (and cut where it underflows) instead.
+    fn decays(&mut self) -> bool {
+        let mut d = 1.0;
+        for ((decay, weighted), (tau_recip, h)) in self
+            .decay
+            .iter_mut()
+            .zip(self.weighted_decay.iter_mut())
+            .zip(self.tau_recip.iter().zip(&self.h))
+            .skip(1)
+        {
+            d *= tau_recip;
+            *decay = d;
+            *weighted = h * d;
+        }
+        self.decay[0] = 1.0;
+        self.weighted_decay[0] = self.h[0];
+        d > 1e-250
+    }
+
+    /// Writes the lower triangle of `r Q = H − H T⁻¹ H` (`H = diag(h)`) into `out` (the upper
+    /// triangle is zero) and the short-circuit currents into `self.short_circuit`.
     fn eliminate(&mut self, g: impl Iterator<Item = f64>, r: f64, out: &mut DMatrix<f64>) {
         let n = self.h.len();
         for ((slot, h), g) in self.g.iter_mut().zip(self.h.iter_mut()).zip(g) {
@@ -315,6 +337,7 @@ impl RowLine {
             *h = r * g;
         }
         self.pivots();
+        let semiseparable = self.decays();
         let h = &self.h;
         out.as_mut_slice().fill(0.0);
         for (k, col) in out.as_mut_slice().chunks_exact_mut(n).enumerate() {
@@ -334,17 +357,9 @@ impl RowLine {
             let t_kk = 1.0 / total;
             // (r Q)_kk = h_k − h_k² T⁻¹_kk = h_k in series with the rest of the line.
             col[k] = h[k] * other / total;
-            // T⁻¹ e_k decays away from k by the pivots: T⁻¹_jk = T⁻¹_{j+1,k} / (sigma_j + 1) above
-            // k and T⁻¹_{jk} = T⁻¹_{j−1,k} / (tau_j + 1) below; both pivots exceed 1.
+            // T⁻¹ e_k decays away from k below it by the pivots: T⁻¹_{jk} = T⁻¹_{j−1,k} /
+            // (tau_j + 1), a pivot above 1 (above k it decays by sigma_j + 1: the upper triangle).
             let hk = h[k];
-            let mut t = t_kk;
-            for j in (0..k).rev() {
-                t *= self.sigma_recip[j];
-                if t < f64::MIN_POSITIVE {
-                    break;
-                }
-                col[j] = -h[j] * hk * t;
-            }
             if k == 0 {
                 self.short_circuit.fill(0.0);
                 let mut t = t_kk;
@@ -356,6 +371,14 @@ impl RowLine {
                     }
                     self.short_circuit[j] = t;
                 }
+            }
+            if semiseparable {
+                // T⁻¹_jk = T⁻¹_kk decay_j / decay_k: a multiple of one column for every k.
+                let c = -hk * t_kk / self.decay[k];
+                for (out, w) in col[k + 1..].iter_mut().zip(&self.weighted_decay[k + 1..]) {
+                    *out = c * w;
+                }
+                continue;
             }
             let mut t = t_kk;
             for j in k + 1..n {
@@ -393,16 +416,24 @@ fn driver(j: usize) -> f64 {
 /// rank-`BLOCK` GEMM update. Positive definiteness makes every pivot block a Schur complement
 /// that is itself positive definite: no pivoting is needed, and a non-positive pivot means the
 /// matrix was not numerically positive definite.
+///
+/// Symmetry halves the work. After the blocks in a set `D` have been pivoted, the transformed
+/// matrix is symmetric within `D` and within the rest `U`, and antisymmetric between them
+/// (`A_du = −A_udᵀ`): a pivot step keeps this, as its rules below show. So only the lower
+/// triangle is stored and updated; the other half of any block is the stored half, transposed,
+/// with the sign of its pair of sets.
 struct SpdInverse {
     /// The pivot block, column-major, `b x b` in its first `b²` entries.
     block: Vec<f64>,
     column: Vec<f64>,
+    /// `A_ok`, the pivot block's column outside it (rows of the pivot block unused).
     col_panel: DMatrix<f64>,
+    /// `A_ko`, its row, read from the stored half with the sign of `o`'s set.
     row_panel: DMatrix<f64>,
     scaled: DMatrix<f64>,
 }
 
-const BLOCK: usize = 32;
+const BLOCK: usize = 16;
 
 impl SpdInverse {
     fn new(n: usize) -> Self {
@@ -416,57 +447,77 @@ impl SpdInverse {
         }
     }
 
-    /// With `k` the pivot block and `o` the rest: `A_kk ← A_kk⁻¹`, `A_ok ← A_ok A_kk⁻¹`,
-    /// `A_ko ← −A_kk⁻¹ A_ko`, `A_oo ← A_oo − A_ok A_kk⁻¹ A_ko`; after every block has been
-    /// pivoted once, `A` holds its inverse.
+    /// Reads the lower triangle of `a` and leaves the whole inverse in `a`. With `k` the pivot
+    /// block and `o` the rest: `A_kk ← A_kk⁻¹`, `A_ok ← A_ok A_kk⁻¹`, `A_ko ← −A_kk⁻¹ A_ko`,
+    /// `A_oo ← A_oo − A_ok A_kk⁻¹ A_ko`; after every block has been pivoted once, `A` holds its
+    /// inverse.
     fn invert_in_place(&mut self, a: &mut DMatrix<f64>) -> Result<(), ()> {
         let n = a.nrows();
         let mut start = 0;
         while start < n {
             let b = BLOCK.min(n - start);
-            let block = &mut self.block[..b * b];
-            for (c, dst) in block.chunks_exact_mut(b).enumerate() {
-                dst.copy_from_slice(&a.column(start + c).as_slice()[start..start + b]);
-            }
-            invert_small_in_place(block, b, &mut self.column[..b])?;
-            let block = nalgebra::DMatrixView::from_slice(block, b, b);
-            copy_block(a, (0, start), &mut self.col_panel, (0, 0), (n, b));
-            copy_block(a, (start, 0), &mut self.row_panel, (0, 0), (b, n));
-            // Only the lines outside the pivot block are transformed by products: the pivot
-            // block's own rows and columns are overwritten by A_kk⁻¹ at the end.
-            let others = outside(start, b, n);
-            for &(r0, rn) in &others {
-                self.scaled.view_mut((r0, 0), (rn, b)).gemm(
-                    1.0,
-                    &self.col_panel.view((r0, 0), (rn, b)),
-                    &block,
-                    0.0,
-                );
-            }
-            for &(r0, rn) in &others {
-                let scaled = self.scaled.view((r0, 0), (rn, b));
-                for &(c0, cn) in &others {
-                    a.view_mut((r0, c0), (rn, cn)).gemm(
-                        -1.0,
-                        &scaled,
-                        &self.row_panel.view((0, c0), (b, cn)),
-                        1.0,
-                    );
-                }
-            }
-            for &(r0, rn) in &others {
-                copy_block(&self.scaled, (r0, 0), a, (r0, start), (rn, b));
-                a.view_mut((start, r0), (b, rn)).gemm(
+            self.pivot_block(a, start, b)?;
+            let block = nalgebra::DMatrixView::from_slice(&self.block[..b * b], b, b);
+            // A_ok A_kk⁻¹, for every o; the pivot block's own rows are stale and unused.
+            self.scaled
+                .columns_mut(0, b)
+                .gemm(1.0, &self.col_panel.columns(0, b), &block, 0.0);
+            // The lower triangle of A_oo − (A_ok A_kk⁻¹) A_ko, a block column at a time. Rows
+            // of the pivot block take part in the products and are overwritten below.
+            for (c0, cn) in block_columns_outside(start, b, n) {
+                a.view_mut((c0, c0), (n - c0, cn)).gemm(
                     -1.0,
-                    &block,
-                    &self.row_panel.view((0, r0), (b, rn)),
-                    0.0,
+                    &self.scaled.view((c0, 0), (n - c0, b)),
+                    &self.row_panel.view((0, c0), (b, cn)),
+                    1.0,
                 );
+            }
+            // The new A_ok below the pivot block, and A_ko = (A_ok A_kk⁻¹)ᵀ left of it (in
+            // pivoted lines the antisymmetry flips the sign of −A_kk⁻¹ A_ko).
+            let after = start + b;
+            copy_block(&self.scaled, (after, 0), a, (after, start), (n - after, b));
+            for c in 0..start {
+                for k in 0..b {
+                    a[(start + k, c)] = self.scaled[(c, k)];
+                }
             }
             for (c, column) in self.block[..b * b].chunks_exact(b).enumerate() {
                 a.column_mut(start + c).as_mut_slice()[start..start + b].copy_from_slice(column);
             }
             start += b;
+        }
+        a.fill_upper_triangle_with_lower_triangle();
+        Ok(())
+    }
+
+    /// Reads the pivot block at `start` (`b` lines) and its column and row outside it from the
+    /// lower triangle of `a`, and inverts the block into `self.block`.
+    fn pivot_block(&mut self, a: &DMatrix<f64>, start: usize, b: usize) -> Result<(), ()> {
+        let n = a.nrows();
+        let block = &mut self.block[..b * b];
+        for c in 0..b {
+            for k in c..b {
+                let v = a[(start + k, start + c)];
+                block[c * b + k] = v;
+                block[k * b + c] = v;
+            }
+        }
+        invert_small_in_place(block, b, &mut self.column[..b])?;
+        // Lines not yet pivoted (after the block): A_ko = A_okᵀ, both from the column below.
+        for k in 0..b {
+            for o in start + b..n {
+                let v = a[(o, start + k)];
+                self.col_panel[(o, k)] = v;
+                self.row_panel[(k, o)] = v;
+            }
+        }
+        // Lines already pivoted (before it): the stored A_ko, and A_ok = −A_koᵀ.
+        for o in 0..start {
+            for k in 0..b {
+                let v = a[(start + k, o)];
+                self.row_panel[(k, o)] = v;
+                self.col_panel[(o, k)] = -v;
+            }
         }
         Ok(())
     }
@@ -486,19 +537,15 @@ fn copy_block(
     }
 }
 
-/// The index ranges `(first, len)` of `0..n` outside the pivot block `start..start + b`: where
-/// a pivot step multiplies. Each range is a whole line block of every product it takes part
-/// in, so every entry is computed as the product over the full matrix computes it (nalgebra
-/// rounds a product with 5 lines or fewer differently, by columns: a short range is widened
-/// into the pivot block, whose lines are overwritten afterwards).
-fn outside(start: usize, b: usize, n: usize) -> Vec<(usize, usize)> {
-    const FEW: usize = 5;
-    let after = n - start - b;
-    let parts = [(0, start), (start + b, after)];
-    if b > FEW && parts.iter().any(|&(_, len)| len > 0 && len <= FEW) {
-        return vec![(0, n)];
-    }
-    parts.into_iter().filter(|&(_, len)| len > 0).collect()
+/// The column ranges `(first, len)` of `0..n` outside the pivot block `start..start + b`, in
+/// pieces of at most `BLOCK` columns: the block columns of the lower-triangle update.
+fn block_columns_outside(start: usize, b: usize, n: usize) -> impl Iterator<Item = (usize, usize)> {
+    let pieces = |from: usize, to: usize| {
+        (from..to)
+            .step_by(BLOCK)
+            .map(move |c0| (c0, BLOCK.min(to - c0)))
+    };
+    pieces(0, start).chain(pieces(start + b, n))
 }
 
 /// The same transform, one pivot at a time, for a diagonal block stored column-major in `a`
@@ -582,6 +629,7 @@ mod tests {
             let mut line = RowLine::new(n);
             let mut rq = DMatrix::zeros(n, n);
             line.eliminate(g.iter().copied(), r, &mut rq);
+            rq.fill_upper_triangle_with_lower_triangle();
             // Dense reference: T = chain Laplacian with the driver segment at node 0, plus H.
             let h = DMatrix::from_diagonal(&(g.row(0).transpose() * r));
             let mut t = h.clone();
