@@ -162,6 +162,7 @@ fn hardware_with_exact_devices_and_updates_equals_the_reference() {
         },
         dac: ideal_converter.clone(),
         adc: ideal_converter,
+        error_ranging: false,
         seed: 1,
     };
     let t = full_batch_descent(&input.network, &input.batch, schedule, &equilibrium()).unwrap();
@@ -192,6 +193,82 @@ fn hardware_with_exact_devices_and_updates_equals_the_reference() {
             .fold(0.0, f64::max);
         eprintln!("{rule:?}: hardware vs reference, relative {worst:e}");
         assert!(worst <= 1e-10, "{rule:?}: {worst:e}");
+    }
+}
+
+/// With `periphery.error_ranging = "per_layer"` PC's error reads go through the gain their
+/// batch's largest error sets: one step on the JPC case with exact devices and an 8-bit ADC
+/// changes the first layer's weights as the reference step does, to within the quantisation of
+/// the errors alone (its inputs are not converted): |dW_hw - dW_ref|_ij <= lr (a_1 / B)
+/// sum_s (fs / 256) |x_sj|, fs = max(2 max|e_1|, range / 2^7) the ranged full scale (half an
+/// LSB is fs / 2^8). The ADC's range puts the errors below half its unranged LSB.
+#[test]
+fn pc_reads_its_errors_behind_the_gain_their_range_sets() {
+    use apcsim::hardware::update::{Scheme, UpdateDesign, UpdateParams};
+    use apcsim::study::train::hardware::{HardwareLearner, Rule, Substrate};
+    use apcsim::study::train::Learner;
+    let case = case_path(CASES[1]);
+    let input = read_reference(&case).unwrap();
+    let schedule = input.training.unwrap();
+    let text = format!("[data]\nsource = \"hdf5:{}\"\n", case.display());
+    let circuit =
+        apcsim::config::load_str("exact", &text, &[] as &[&str], &Default::default()).unwrap();
+    let (g_min, g_max) = (1e-6, 25e-6);
+    let mut crossbar = circuit.crossbar.clone();
+    crossbar.wire_resistance_ohms = 0.0;
+    let mut dac = circuit.periphery.dac.clone();
+    dac.bits = None;
+    let mut adc = circuit.periphery.adc.clone();
+    // A full scale far above the case's errors (max |e_1| = 0.18): unranged, half an LSB is 0.25.
+    adc.bits = Some(8);
+    adc.range = 64.0;
+    let net = &input.network;
+    let b = input.batch.size();
+    // The first layer's errors at the equilibrium the hardware finds (the same network).
+    let inf = apcsim::dynamics::infer(net, &input.batch, &equilibrium()).unwrap();
+    let mut ws = net.workspace(b);
+    net.compute_errors(
+        input.batch.x.as_slice(),
+        input.batch.y.as_slice(),
+        &inf.z,
+        &mut ws,
+    );
+    let peak = ws.errors()[0].iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    assert!(
+        peak < adc.range / 256.0,
+        "the case must test small errors: {peak}"
+    );
+    let full_scale = (2.0 * peak).max(adc.range / 128.0);
+    let t = full_batch_descent(net, &input.batch, schedule, &equilibrium()).unwrap();
+    let want = &t.pc_weights[1][0] - &net.weights()[0];
+    let x = DMatrix::from_column_slice(net.architecture().widths[0], b, input.batch.x.as_slice());
+    let coef = schedule.lr * net.scalings()[0] / b as f64;
+    let bound = x.abs().column_sum().transpose() * (coef * full_scale / 256.0);
+    for ranging in [true, false] {
+        let sub = Substrate {
+            device: common::exact_device(g_min, g_max),
+            crossbar: crossbar.clone(),
+            update: UpdateDesign {
+                params: UpdateParams::ideal(g_min, g_max, 1e-9),
+                scheme: Scheme::Ideal,
+            },
+            dac: dac.clone(),
+            adc: adc.clone(),
+            error_ranging: ranging,
+            seed: 1,
+        };
+        let mut hw = HardwareLearner::new(Rule::Pc, net, sub, schedule.lr, equilibrium()).unwrap();
+        hw.step(&input.batch, 0).unwrap();
+        let got = &hw.network().weights()[0] - &net.weights()[0];
+        let within = (0..got.nrows())
+            .all(|i| (0..got.ncols()).all(|j| (got[(i, j)] - want[(i, j)]).abs() <= bound[j]));
+        // Unranged, every error rounds to code 0 and the layer does not move at all.
+        assert_eq!(
+            within,
+            ranging,
+            "ranging {ranging}: max change {}",
+            got.amax()
+        );
     }
 }
 

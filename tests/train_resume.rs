@@ -254,6 +254,7 @@ fn drift_between_steps_follows_the_device_closed_form() {
         },
         dac: circuit.periphery.dac.clone(),
         adc: circuit.periphery.adc.clone(),
+        error_ranging: circuit.periphery.error_ranging,
         seed: 3,
     };
     let mut hw = HardwareLearner::new(Rule::Pc, &net, sub, 0.0, plan::equilibrium()).unwrap();

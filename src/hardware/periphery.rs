@@ -73,7 +73,23 @@ impl Converter {
             }
         }
     }
+
+    /// Converts one layer's values in place behind the programmable gain that
+    /// [`gain_ranged_full_scales`] sets from their own largest magnitude (up to 2^`MAX_GAIN_SHIFT`).
+    pub fn convert_all_gain_ranged(&self, xs: &mut [f64]) {
+        if self.bits.is_none() {
+            return;
+        }
+        let peak = xs.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let full_scale = gain_ranged_full_scales(self.range, &[peak], MAX_GAIN_SHIFT)[0];
+        self.with_range(full_scale).convert_all(xs);
+    }
 }
+
+/// Largest gain of the programmable amplifier ahead of an error ADC, 2^7 = 128 V/V (42 dB): the
+/// largest binary gain of a PGA for ADC front ends (TI PGA281 datasheet, gains 1/8 to 128 V/V
+/// in binary steps).
+pub const MAX_GAIN_SHIFT: u32 = 7;
 
 /// Per layer, an ADC's full scale behind a programmable gain of 2^k (k <= `max_shift`, undone
 /// digitally by a shift): the smallest `range / 2^k` that still holds the layer's largest

@@ -7,15 +7,10 @@ use super::report::{ReadoutReport, ReadoutSettlingReport, SettlingTimes};
 use crate::analog::Simulation;
 use crate::config::Circuit;
 use crate::hardware::params::Converter;
-use crate::hardware::periphery::{effective_bits, gain_ranged_full_scales};
+use crate::hardware::periphery::{effective_bits, gain_ranged_full_scales, MAX_GAIN_SHIFT};
 use crate::network::{Batch, Network};
 use crate::numeric::format::si;
 use std::fmt::Write as _;
-
-/// Largest gain of the programmable amplifier ahead of an error ADC, 2^7 = 128 V/V (42 dB): the
-/// largest binary gain of a PGA for ADC front ends (TI PGA281 datasheet, gains 1/8 to 128 V/V
-/// in binary steps).
-pub const MAX_GAIN_SHIFT: u32 = 7;
 
 /// Per layer, the error ADCs' full scale: the ADC's range, or with `periphery.error_ranging =
 /// "per_layer"` the gain-ranged one that holds the layer's largest |e_l| at the ideal network's

@@ -43,7 +43,21 @@ pub struct Substrate {
     pub update: UpdateDesign,
     pub dac: Converter,
     pub adc: Converter,
+    /// `periphery.error_ranging = "per_layer"`: each layer's errors (PC) or deltas (BP) are read
+    /// behind the binary gain their batch's largest magnitude sets.
+    pub error_ranging: bool,
     pub seed: u64,
+}
+
+impl Substrate {
+    /// One layer's errors or deltas of a mini-batch as the ADC reads them.
+    fn read_errors(&self, e: &mut [f64]) {
+        if self.error_ranging {
+            self.adc.convert_all_gain_ranged(e);
+        } else {
+            self.adc.convert_all(e);
+        }
+    }
 }
 
 /// One layer's arrays.
@@ -250,10 +264,10 @@ type EdgeValues = Vec<(Vec<f64>, Vec<f64>)>;
 
 /// PC's edge values at the equilibrium `z` of `net` on `batch`: x or phi(z) and
 /// (a_l lambda_l / B) e_l, errors and activations read by the ADC.
-fn pc_edges(net: &Network<f64>, batch: &Batch<f64>, z: &[f64], adc: &Converter) -> EdgeValues {
+fn pc_edges(net: &Network<f64>, batch: &Batch<f64>, z: &[f64], sub: &Substrate) -> EdgeValues {
     let mut ws = net.workspace(batch.size());
     net.compute_errors(batch.x.as_slice(), batch.y.as_slice(), z, &mut ws);
-    edges_at(net, batch, (z, ws.errors()), adc)
+    edges_at(net, batch, (z, ws.errors()), sub)
 }
 
 /// PC's edge values at the value nodes `z` with the errors `errors` (per layer, `n_l x B`).
@@ -261,7 +275,7 @@ fn edges_at(
     net: &Network<f64>,
     batch: &Batch<f64>,
     (z, errors): (&[f64], &[Vec<f64>]),
-    adc: &Converter,
+    sub: &Substrate,
 ) -> EdgeValues {
     let b = batch.size();
     let lay = net.layout(b);
@@ -273,7 +287,7 @@ fn edges_at(
             } else {
                 let mut phi = vec![0.0; lay.range(l - 1).len()];
                 net.activation().apply(&z[lay.range(l - 1)], &mut phi, None);
-                adc.convert_all(&mut phi);
+                sub.adc.convert_all(&mut phi);
                 phi
             };
             let lam = if l == n_layers {
@@ -283,7 +297,7 @@ fn edges_at(
             };
             let coef = net.scalings()[l - 1] * lam / b as f64;
             let mut e = errors[l - 1].clone();
-            adc.convert_all(&mut e);
+            sub.read_errors(&mut e);
             e.iter_mut().for_each(|v| *v *= coef);
             (input, e)
         })
@@ -291,8 +305,9 @@ fn edges_at(
 }
 
 /// BP's edge values on `net`: the feedforward inputs of each layer and -a_l delta_l, the
-/// deltas propagated through the backward reads.
-fn bp_edges(net: &Network<f64>, batch: &Batch<f64>) -> EdgeValues {
+/// deltas propagated through the backward reads; activations and deltas read by the ADC as
+/// PC's are (a delta per sample, without the 1 / B of the mean).
+fn bp_edges(net: &Network<f64>, batch: &Batch<f64>, sub: &Substrate) -> EdgeValues {
     let b = batch.size();
     let (z, yhat) = net.feedforward(batch.x.as_slice(), b);
     let lay = net.layout(b);
@@ -310,12 +325,20 @@ fn bp_edges(net: &Network<f64>, batch: &Batch<f64>) -> EdgeValues {
             let zl = &z[lay.range(l - 1)];
             let (mut phi, mut d) = (vec![0.0; zl.len()], vec![0.0; zl.len()]);
             net.activation().apply(zl, &mut phi, Some(&mut d));
+            sub.adc.convert_all(&mut phi);
             (
                 col(&phi, arch.widths[l - 1]),
                 Some(col(&d, arch.widths[l - 1])),
             )
         };
-        edges[l - 1] = (input.as_slice().to_vec(), (&delta * -a).as_slice().to_vec());
+        let mut read = &delta * -a;
+        if sub.adc.bits.is_some() {
+            let per_sample = b as f64 / (arch.output_precision * a);
+            read *= per_sample;
+            sub.read_errors(read.as_mut_slice());
+            read /= per_sample;
+        }
+        edges[l - 1] = (input.as_slice().to_vec(), read.as_slice().to_vec());
         if let Some(d) = dphi {
             let back = net.feedback_weights()[l - 1].transpose() * &delta * a;
             let mut next = back.component_mul(&d);
@@ -485,12 +508,7 @@ impl HardwareLearner {
             .is_some_and(|p| p.mode == TrainInference::Transient);
         match (self.rule, settled.filter(|_| transient)) {
             (Rule::Pc, Some(sim)) => Ok((
-                edges_at(
-                    &self.net,
-                    hw_batch,
-                    (&sim.final_z, &sim.final_e),
-                    &self.sub.adc,
-                ),
+                edges_at(&self.net, hw_batch, (&sim.final_z, &sim.final_e), &self.sub),
                 self.net.energy(hw_batch, &sim.final_z),
                 sim.steps,
             )),
@@ -499,12 +517,12 @@ impl HardwareLearner {
                     .map_err(|source| StepError::Inference { step, source })?;
                 let energy = self.net.energy(hw_batch, &inf.z);
                 Ok((
-                    pc_edges(&self.net, hw_batch, &inf.z, &self.sub.adc),
+                    pc_edges(&self.net, hw_batch, &inf.z, &self.sub),
                     energy,
                     inf.steps,
                 ))
             }
-            (Rule::Bp, _) => Ok((bp_edges(&self.net, hw_batch), f64::NAN, 0)),
+            (Rule::Bp, _) => Ok((bp_edges(&self.net, hw_batch, &self.sub), f64::NAN, 0)),
         }
     }
 

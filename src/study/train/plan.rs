@@ -120,6 +120,7 @@ pub fn learners(circuit: &Circuit, net: &Network<f64>) -> Result<Vec<Box<dyn Lea
         update: circuit.update.clone(),
         dac: circuit.periphery.dac.clone(),
         adc: circuit.periphery.adc.clone(),
+        error_ranging: circuit.periphery.error_ranging,
         seed: circuit.run.seed,
     };
     let t = &circuit.train;
