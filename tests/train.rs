@@ -196,15 +196,17 @@ fn hardware_with_exact_devices_and_updates_equals_the_reference() {
     }
 }
 
-/// With `periphery.error_ranging = "per_layer"` PC's error reads go through the gain their
-/// batch's largest error sets: one step on the JPC case with exact devices and an 8-bit ADC
-/// changes the first layer's weights as the reference step does, to within the quantisation of
-/// the errors alone (its inputs are not converted): |dW_hw - dW_ref|_ij <= lr (a_1 / B)
-/// sum_s (fs / 256) |x_sj|, fs = max(2 max|e_1|, range / 2^7) the ranged full scale (half an
-/// LSB is fs / 2^8). The ADC's range puts the errors below half its unranged LSB.
+/// With `periphery.error_ranging = "per_layer"` the error reads (PC) and delta reads (BP, a
+/// delta per sample) go through the gain their batch's largest magnitude sets: one step on the
+/// JPC case with exact devices and an 8-bit ADC changes the first layer's weights as the
+/// reference step does, to within the quantisation of those reads alone (the layer's inputs
+/// are not converted): |dW_hw - dW_ref|_ij <= lr (a_1 lambda / B) sum_s (fs / 256) |x_sj|,
+/// fs = max(2 peak, range / 2^7) the ranged full scale (half an LSB is fs / 2^8). The ADC's range
+/// puts every read below half its unranged LSB, where the layer does not move at all.
 #[test]
-fn pc_reads_its_errors_behind_the_gain_their_range_sets() {
+fn errors_and_deltas_are_read_behind_the_gain_their_range_sets() {
     use apcsim::hardware::update::{Scheme, UpdateDesign, UpdateParams};
+    use apcsim::network::Batch;
     use apcsim::study::train::hardware::{HardwareLearner, Rule, Substrate};
     use apcsim::study::train::Learner;
     let case = case_path(CASES[1]);
@@ -218,57 +220,71 @@ fn pc_reads_its_errors_behind_the_gain_their_range_sets() {
     crossbar.wire_resistance_ohms = 0.0;
     let mut dac = circuit.periphery.dac.clone();
     dac.bits = None;
+    // A full scale far above the case's reads (at most 0.2): unranged, half an LSB is 0.25.
     let mut adc = circuit.periphery.adc.clone();
-    // A full scale far above the case's errors (max |e_1| = 0.18): unranged, half an LSB is 0.25.
     adc.bits = Some(8);
     adc.range = 64.0;
-    let net = &input.network;
-    let b = input.batch.size();
-    // The first layer's errors at the equilibrium the hardware finds (the same network).
-    let inf = apcsim::dynamics::infer(net, &input.batch, &equilibrium()).unwrap();
+    let (net, batch) = (&input.network, &input.batch);
+    let b = batch.size();
+    let lam = net.architecture().output_precision;
+    // PC reads the first layer's errors at the equilibrium the hardware finds (the same network).
+    let inf = apcsim::dynamics::infer(net, batch, &equilibrium()).unwrap();
     let mut ws = net.workspace(b);
-    net.compute_errors(
-        input.batch.x.as_slice(),
-        input.batch.y.as_slice(),
-        &inf.z,
-        &mut ws,
-    );
-    let peak = ws.errors()[0].iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    assert!(
-        peak < adc.range / 256.0,
-        "the case must test small errors: {peak}"
-    );
-    let full_scale = (2.0 * peak).max(adc.range / 128.0);
-    let t = full_batch_descent(net, &input.batch, schedule, &equilibrium()).unwrap();
-    let want = &t.pc_weights[1][0] - &net.weights()[0];
-    let x = DMatrix::from_column_slice(net.architecture().widths[0], b, input.batch.x.as_slice());
-    let coef = schedule.lr * net.scalings()[0] / b as f64;
-    let bound = x.abs().column_sum().transpose() * (coef * full_scale / 256.0);
-    for ranging in [true, false] {
-        let sub = Substrate {
-            device: common::exact_device(g_min, g_max),
-            crossbar: crossbar.clone(),
-            update: UpdateDesign {
-                params: UpdateParams::ideal(g_min, g_max, 1e-9),
-                scheme: Scheme::Ideal,
-            },
-            dac: dac.clone(),
-            adc: adc.clone(),
-            error_ranging: ranging,
-            seed: 1,
-        };
-        let mut hw = HardwareLearner::new(Rule::Pc, net, sub, schedule.lr, equilibrium()).unwrap();
-        hw.step(&input.batch, 0).unwrap();
-        let got = &hw.network().weights()[0] - &net.weights()[0];
-        let within = (0..got.nrows())
-            .all(|i| (0..got.ncols()).all(|j| (got[(i, j)] - want[(i, j)]).abs() <= bound[j]));
-        // Unranged, every error rounds to code 0 and the layer does not move at all.
-        assert_eq!(
-            within,
-            ranging,
-            "ranging {ranging}: max change {}",
-            got.amax()
+    net.compute_errors(batch.x.as_slice(), batch.y.as_slice(), &inf.z, &mut ws);
+    let pc_peak = ws.errors()[0].iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    // BP reads delta_1 of each sample: W_1's gradient on sample s alone is a_1 lambda p_s x_s^T.
+    let bp_peak = (0..b)
+        .map(|s| {
+            let one = Batch {
+                x: batch.x.columns(s, 1).into_owned(),
+                y: batch.y.columns(s, 1).into_owned(),
+            };
+            let (_, g) = net.bp_gradients(&one);
+            let x = one.x.column(0);
+            (&g[0] * x).amax() / (net.scalings()[0] * lam * x.norm_squared())
+        })
+        .fold(0.0f64, f64::max);
+    let t = full_batch_descent(net, batch, schedule, &equilibrium()).unwrap();
+    let x = DMatrix::from_column_slice(net.architecture().widths[0], b, batch.x.as_slice());
+    let x_sums = x.abs().column_sum().transpose();
+    let coef = schedule.lr * net.scalings()[0] * lam / b as f64;
+    for (rule, peak, reference) in [
+        (Rule::Pc, pc_peak, &t.pc_weights[1][0]),
+        (Rule::Bp, bp_peak, &t.bp_weights[1][0]),
+    ] {
+        assert!(
+            peak < adc.range / 256.0,
+            "{rule:?}: the reads must be small: {peak}"
         );
+        let full_scale = (2.0 * peak).max(adc.range / 128.0);
+        let bound = &x_sums * (coef * full_scale / 256.0);
+        let want = reference - &net.weights()[0];
+        for ranging in [true, false] {
+            let sub = Substrate {
+                device: common::exact_device(g_min, g_max),
+                crossbar: crossbar.clone(),
+                update: UpdateDesign {
+                    params: UpdateParams::ideal(g_min, g_max, 1e-9),
+                    scheme: Scheme::Ideal,
+                },
+                dac: dac.clone(),
+                adc: adc.clone(),
+                error_ranging: ranging,
+                seed: 1,
+            };
+            let mut hw = HardwareLearner::new(rule, net, sub, schedule.lr, equilibrium()).unwrap();
+            hw.step(batch, 0).unwrap();
+            let got = &hw.network().weights()[0] - &net.weights()[0];
+            let within = (0..got.nrows())
+                .all(|i| (0..got.ncols()).all(|j| (got[(i, j)] - want[(i, j)]).abs() <= bound[j]));
+            assert_eq!(within, ranging, "{rule:?}, ranging {ranging}");
+            if !ranging {
+                // Every read rounds to code 0: what is left is the rounding of the read-back
+                // weights, (G+ - G-) / (kappa a), a few ulps of the largest weight.
+                let moved = got.amax() / net.weights()[0].amax();
+                assert!(moved <= 1e-13, "{rule:?}: the layer moved by {moved:e}");
+            }
+        }
     }
 }
 
