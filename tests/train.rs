@@ -133,18 +133,15 @@ fn the_command_trains_a_reference_batch_like_jpc() {
     assert!(acc.get("pc_hardware").is_some() && acc.get("bp_hardware").is_some());
 }
 
-/// PC and BP on hardware with an exact device, exact updates, ideal converters and ideal
-/// wires hold the weights as conductances and still take the digital steps: their trajectories
-/// equal `reference`'s to rounding (conductances of ~1e-5 S holding differences of ~1e-6 S
-/// lose about a digit).
-#[test]
-fn hardware_with_exact_devices_and_updates_equals_the_reference() {
+/// The JPC training case with skips and tanh, and hardware that holds its weights exactly: an
+/// exact device of window 1-25 uS, exact updates, ideal converters and ideal wires.
+fn exact_hardware() -> (
+    apcsim::io::reference::ReferenceInput,
+    apcsim::study::train::hardware::Substrate,
+) {
     use apcsim::hardware::update::{Scheme, UpdateDesign, UpdateParams};
-    use apcsim::study::train::hardware::{HardwareLearner, Rule, Substrate};
-    use apcsim::study::train::Learner;
     let case = case_path(CASES[1]);
     let input = read_reference(&case).unwrap();
-    let schedule = input.training.unwrap();
     let text = format!("[data]\nsource = \"hdf5:{}\"\n", case.display());
     let circuit =
         apcsim::config::load_str("exact", &text, &[] as &[&str], &Default::default()).unwrap();
@@ -153,7 +150,7 @@ fn hardware_with_exact_devices_and_updates_equals_the_reference() {
     crossbar.wire_resistance_ohms = 0.0;
     let mut ideal_converter = circuit.periphery.dac.clone();
     ideal_converter.bits = None;
-    let sub = Substrate {
+    let sub = apcsim::study::train::hardware::Substrate {
         device: common::exact_device(g_min, g_max),
         crossbar,
         update: UpdateDesign {
@@ -165,6 +162,19 @@ fn hardware_with_exact_devices_and_updates_equals_the_reference() {
         error_ranging: false,
         seed: 1,
     };
+    (input, sub)
+}
+
+/// PC and BP on hardware with an exact device, exact updates, ideal converters and ideal
+/// wires hold the weights as conductances and still take the digital steps: their trajectories
+/// equal `reference`'s to rounding (conductances of ~1e-5 S holding differences of ~1e-6 S
+/// lose about a digit).
+#[test]
+fn hardware_with_exact_devices_and_updates_equals_the_reference() {
+    use apcsim::study::train::hardware::{HardwareLearner, Rule};
+    use apcsim::study::train::Learner;
+    let (input, sub) = exact_hardware();
+    let schedule = input.training.unwrap();
     let t = full_batch_descent(&input.network, &input.batch, schedule, &equilibrium()).unwrap();
     for (rule, reference) in [(Rule::Pc, &t.pc_weights), (Rule::Bp, &t.bp_weights)] {
         let mut hw = HardwareLearner::new(
@@ -205,23 +215,13 @@ fn hardware_with_exact_devices_and_updates_equals_the_reference() {
 /// puts every read below half its unranged LSB, where the layer does not move at all.
 #[test]
 fn errors_and_deltas_are_read_behind_the_gain_their_range_sets() {
-    use apcsim::hardware::update::{Scheme, UpdateDesign, UpdateParams};
     use apcsim::network::Batch;
     use apcsim::study::train::hardware::{HardwareLearner, Rule, Substrate};
     use apcsim::study::train::Learner;
-    let case = case_path(CASES[1]);
-    let input = read_reference(&case).unwrap();
+    let (input, exact) = exact_hardware();
     let schedule = input.training.unwrap();
-    let text = format!("[data]\nsource = \"hdf5:{}\"\n", case.display());
-    let circuit =
-        apcsim::config::load_str("exact", &text, &[] as &[&str], &Default::default()).unwrap();
-    let (g_min, g_max) = (1e-6, 25e-6);
-    let mut crossbar = circuit.crossbar.clone();
-    crossbar.wire_resistance_ohms = 0.0;
-    let mut dac = circuit.periphery.dac.clone();
-    dac.bits = None;
     // A full scale far above the case's reads (at most 0.2): unranged, half an LSB is 0.25.
-    let mut adc = circuit.periphery.adc.clone();
+    let mut adc = exact.adc.clone();
     adc.bits = Some(8);
     adc.range = 64.0;
     let (net, batch) = (&input.network, &input.batch);
@@ -261,16 +261,9 @@ fn errors_and_deltas_are_read_behind_the_gain_their_range_sets() {
         let want = reference - &net.weights()[0];
         for ranging in [true, false] {
             let sub = Substrate {
-                device: common::exact_device(g_min, g_max),
-                crossbar: crossbar.clone(),
-                update: UpdateDesign {
-                    params: UpdateParams::ideal(g_min, g_max, 1e-9),
-                    scheme: Scheme::Ideal,
-                },
-                dac: dac.clone(),
                 adc: adc.clone(),
                 error_ranging: ranging,
-                seed: 1,
+                ..exact.clone()
             };
             let mut hw = HardwareLearner::new(rule, net, sub, schedule.lr, equilibrium()).unwrap();
             hw.step(batch, 0).unwrap();
